@@ -1,0 +1,1 @@
+"""Text generation behind one interface: embedded llama.cpp, Ollama, OpenAI-compatible servers."""

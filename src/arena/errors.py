@@ -1,0 +1,59 @@
+"""One exception tree for the whole arena.
+
+    ArenaError
+    ├── InvalidInput            bad request data the schema could not catch (400)
+    ├── NotFound                a record or model that does not exist (404)
+    ├── Conflict                a state change that is no longer allowed (409)
+    └── EngineError             anything that went wrong talking to a model engine
+        ├── EngineUnavailable   the engine is not running / not reachable (503)
+        ├── EngineTimeout       it did not answer in time (504)
+        ├── EngineProtocolError it answered something we cannot parse (502)
+        └── EngineRejected      it refused the request (400)
+            └── ModelNotAvailable  the model is not installed / pulled (404)
+
+Engines translate library errors at their boundary (``raise ... from exc``) so nothing
+from httpx or llama_cpp leaks upward. HTTP status codes are chosen in ``web/errors.py``,
+CLI exit codes in ``cli.py``.
+"""
+
+from __future__ import annotations
+
+
+class ArenaError(Exception):
+    """Base of every error the arena raises on purpose."""
+
+
+class InvalidInput(ArenaError):
+    """The request is well-formed but makes no sense (no messages, duplicate instance...)."""
+
+
+class NotFound(ArenaError):
+    """A conversation, turn, model or other record that does not exist."""
+
+
+class Conflict(ArenaError):
+    """The change is no longer allowed, e.g. a vote after the reveal."""
+
+
+class EngineError(ArenaError):
+    """A model engine failed; the message says what a user can do about it."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine cannot be reached (not running, connection refused, busy)."""
+
+
+class EngineTimeout(EngineError):
+    """The engine did not answer within the configured timeout."""
+
+
+class EngineProtocolError(EngineError):
+    """The engine answered with something that does not follow its protocol."""
+
+
+class EngineRejected(EngineError):
+    """The engine understood the request and refused it."""
+
+
+class ModelNotAvailable(EngineRejected):
+    """The model is unknown to the engine (not pulled, not in the catalog)."""

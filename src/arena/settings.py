@@ -1,0 +1,155 @@
+"""One validated Settings object, read once from the environment (and `.env`), passed down."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+OLLAMA_DEFAULT_PORT = 11434
+
+
+class OpenAIEndpoint(BaseModel):
+    """One OpenAI-compatible server (vLLM, llama.cpp server, LM Studio, OpenRouter...)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Used in model ids: openai:<name>/<model>")
+    base_url: str = Field(description="Base URL including /v1, e.g. http://127.0.0.1:8080/v1")
+    api_key: SecretStr | None = Field(default=None, description="Read from the environment, never logged")
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "local-llm-arena"
+
+
+def normalize_ollama_url(raw: str) -> str:
+    """Read OLLAMA_HOST the way Ollama's own clients do: scheme and port are optional."""
+    value = raw.strip().rstrip("/")
+    if "://" not in value:
+        value = "http://" + value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not a host or URL: {raw!r}")
+    host = parts.hostname
+    if host == "0.0.0.0":  # a bind address, reached on loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or (OLLAMA_DEFAULT_PORT if parts.scheme == "http" else 443)
+    return f"{parts.scheme}://{host}:{port}{parts.path}"
+
+
+def openai_key_env_name(endpoint_name: str) -> str:
+    return "ARENA_OPENAI_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", endpoint_name).upper()
+
+
+def parse_openai_endpoints(raw: Any) -> list[OpenAIEndpoint]:
+    """Accept `name=url,name=url` or a JSON list of {name, base_url, api_key_env?}.
+
+    Keys never live in this variable: they come from `ARENA_OPENAI_KEY_<NAME>` or the
+    variable named by `api_key_env`.
+    """
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, list):
+        items = raw
+    elif isinstance(raw, str) and raw.lstrip().startswith("["):
+        items = json.loads(raw)
+    elif isinstance(raw, str):
+        items = []
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            name, sep, url = part.partition("=")
+            if not sep:
+                raise ValueError(f"expected name=url, got {part!r}")
+            items.append({"name": name.strip(), "base_url": url.strip()})
+    else:
+        raise ValueError("expected name=url,... or a JSON list")
+    endpoints = []
+    for item in items:
+        if isinstance(item, OpenAIEndpoint):
+            endpoints.append(item)
+            continue
+        item = dict(item)
+        key_env = item.pop("api_key_env", None) or openai_key_env_name(str(item.get("name", "")))
+        item.setdefault("api_key", os.environ.get(key_env) or None)
+        endpoint = OpenAIEndpoint.model_validate(item)
+        if urlsplit(endpoint.base_url).scheme not in ("http", "https"):
+            raise ValueError(f"endpoint {endpoint.name}: base_url must start with http:// or https://")
+        endpoint.base_url = endpoint.base_url.rstrip("/")
+        endpoints.append(endpoint)
+    names = [e.name for e in endpoints]
+    if len(names) != len(set(names)):
+        raise ValueError("endpoint names must be unique")
+    return endpoints
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    web_bind: str = Field("127.0.0.1", validation_alias="WEB_BIND", description="Address to listen on")
+    web_port: int = Field(7860, ge=1, le=65535, validation_alias="WEB_PORT")
+    web_chat_token: SecretStr | None = Field(
+        None, validation_alias="WEB_CHAT_TOKEN", description="When set, /api/* needs Authorization: Bearer <token>"
+    )
+    history_limit: int = Field(40, ge=1, le=1000, validation_alias="HISTORY_LIMIT")
+    request_timeout: float = Field(300.0, gt=0, validation_alias="REQUEST_TIMEOUT", description="Seconds")
+    max_concurrent_requests: int = Field(8, ge=1, le=256, validation_alias="MAX_CONCURRENT_REQUESTS")
+    ollama_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [normalize_ollama_url("127.0.0.1")], validation_alias="OLLAMA_HOST"
+    )
+    openai_endpoints: Annotated[list[OpenAIEndpoint], NoDecode] = Field(
+        default_factory=list, validation_alias="ARENA_OPENAI_ENDPOINTS"
+    )
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")
+    models_dir: Path | None = Field(None, validation_alias="ARENA_MODELS_DIR")
+    embedded_enabled: bool = Field(True, validation_alias="ARENA_EMBEDDED")
+    embedded_slots: int = Field(2, ge=1, le=16, validation_alias="ARENA_EMBEDDED_SLOTS")
+    embedded_threads: int | None = Field(None, ge=1, le=256, validation_alias="ARENA_EMBEDDED_THREADS")
+    embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
+    max_instances: int = Field(6, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
+
+    @field_validator("ollama_hosts", mode="before")
+    @classmethod
+    def _split_ollama_hosts(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [normalize_ollama_url(item) for item in items if str(item).strip()]
+
+    @field_validator("openai_endpoints", mode="before")
+    @classmethod
+    def _parse_openai_endpoints(cls, value: Any) -> list[OpenAIEndpoint]:
+        return parse_openai_endpoints(value)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'arena.db'}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One clear line per wrong value, naming the environment variable."""
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        field = Settings.model_fields.get(name)
+        env = field.validation_alias if field and isinstance(field.validation_alias, str) else name
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
+        lines.append(f"{env}: {err['msg']}{shown}")
+    return "; ".join(lines)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
