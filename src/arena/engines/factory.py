@@ -1,0 +1,37 @@
+"""Build the engines the settings ask for."""
+
+from __future__ import annotations
+
+from arena.engines.base import Engine
+from arena.engines.router import Router
+from arena.settings import Settings
+
+
+def build_router(settings: Settings) -> Router:
+    engines: list[Engine] = []
+    if settings.embedded_enabled:
+        from arena.engines.embedded import EmbeddedEngine
+
+        engines.append(
+            EmbeddedEngine(
+                data_dir=settings.data_dir,
+                models_dir=settings.resolved_models_dir,
+                slots=settings.embedded_slots,
+                n_ctx=settings.embedded_n_ctx,
+                threads=settings.embedded_threads,
+            )
+        )
+    from arena.engines.ollama import OllamaEngine
+    from arena.engines.openai import OpenAIEngine
+
+    engines += [OllamaEngine(base_url=url, timeout=settings.request_timeout) for url in settings.ollama_hosts]
+    engines += [
+        OpenAIEngine(
+            name=endpoint.name,
+            base_url=endpoint.base_url,
+            api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
+            timeout=settings.request_timeout,
+        )
+        for endpoint in settings.openai_endpoints
+    ]
+    return Router(engines=engines)

@@ -1,0 +1,210 @@
+"""Fan one turn out to N model instances and merge their chunks into one event stream.
+
+Each instance runs in its own task: one failing, timing out or being stopped never ends
+the others. A `Sink` hears every instance's start, text and finish from inside that task,
+so a result is recorded even when the consumer of the merged stream has gone away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from arena.engines.base import GenerationRequest, Message, SamplingOptions, Usage
+from arena.engines.router import Router
+from arena.errors import ArenaError, EngineError, EngineTimeout
+
+Status = Literal["ok", "error", "stopped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    instance_id: str
+    model: str
+    options: SamplingOptions
+    messages: list[Message]
+    json_schema: dict | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metrics:
+    prompt_tokens: int | None
+    tokens: int
+    ttft_s: float | None
+    duration_s: float
+    tokens_per_sec: float | None
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "tokens": self.tokens,
+            "ttft_s": self.ttft_s,
+            "duration_s": self.duration_s,
+            "tokens_per_sec": self.tokens_per_sec,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenEvent:
+    instance_id: str
+    model: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishEvent:
+    instance_id: str
+    model: str
+    status: Status
+    text: str
+    error: str | None = None
+    metrics: Metrics | None = None
+    # The exception behind an error, so an entry point can choose its status code.
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
+
+
+Event = TokenEvent | FinishEvent
+
+
+class Sink(Protocol):
+    def started(self, target: Target) -> None: ...
+    def token(self, target: Target, text: str) -> None: ...
+    def finished(self, target: Target, event: FinishEvent) -> None: ...
+
+
+class NullSink:
+    def started(self, target: Target) -> None:
+        pass
+
+    def token(self, target: Target, text: str) -> None:
+        pass
+
+    def finished(self, target: Target, event: FinishEvent) -> None:
+        pass
+
+
+def compute_metrics(*, usage: Usage | None, started: float, first: float | None, ended: float, pieces: int) -> Metrics:
+    """Wall-clock TTFT and duration from the caller; counts (and, when the engine has one,
+    generation time) from the engine. Without an engine timing, tokens/s is the rate between
+    the first and the last token."""
+    tokens = usage.completion_tokens if usage else pieces
+    duration = ended - started
+    ttft = (first - started) if first is not None else None
+    rate: float | None = None
+    if usage and usage.generation_s:
+        rate = tokens / usage.generation_s
+    elif first is not None and tokens > 1 and ended > first:
+        rate = (tokens - 1) / (ended - first)
+    return Metrics(
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        tokens=tokens,
+        ttft_s=round(ttft, 4) if ttft is not None else None,
+        duration_s=round(duration, 4),
+        tokens_per_sec=round(rate, 2) if rate is not None else None,
+    )
+
+
+@dataclass
+class _Run:
+    target: Target
+    parts: list[str] = field(default_factory=list)
+    first: float | None = None
+    usage: Usage | None = None
+
+
+async def _run_one(
+    router: Router, target: Target, queue: asyncio.Queue[Event], sink: Sink, timeout_s: float
+) -> None:
+    run = _Run(target=target)
+    started = time.perf_counter()
+
+    def finish(status: Status, error: str | None = None, exception: BaseException | None = None) -> None:
+        metrics = compute_metrics(
+            usage=run.usage, started=started, first=run.first, ended=time.perf_counter(), pieces=len(run.parts)
+        )
+        event = FinishEvent(
+            instance_id=target.instance_id,
+            model=target.model,
+            status=status,
+            text="".join(run.parts),
+            error=error,
+            metrics=metrics,
+            exception=exception,
+        )
+        sink.finished(target, event)
+        queue.put_nowait(event)
+
+    sink.started(target)
+    request = GenerationRequest(
+        model=target.model, messages=target.messages, options=target.options, json_schema=target.json_schema
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with aclosing(router.stream(target.model, request)) as chunks:
+                async for chunk in chunks:
+                    if chunk.text:
+                        if run.first is None:
+                            run.first = time.perf_counter()
+                        run.parts.append(chunk.text)
+                        sink.token(target, chunk.text)
+                        queue.put_nowait(TokenEvent(instance_id=target.instance_id, model=target.model, text=chunk.text))
+                    if chunk.usage is not None:
+                        run.usage = chunk.usage
+    except TimeoutError as exc:
+        timeout = EngineTimeout(f"no complete answer within {timeout_s:g} s (REQUEST_TIMEOUT)")
+        timeout.__cause__ = exc
+        finish("error", str(timeout), timeout)
+    except asyncio.CancelledError:
+        finish("stopped", "stopped before the answer finished")
+        raise
+    except ArenaError as exc:
+        finish("error", str(exc), exc)
+    except Exception as exc:  # an engine bug must not take the other instances down
+        failure = EngineError(f"unexpected engine failure: {type(exc).__name__}: {exc}")
+        failure.__cause__ = exc
+        finish("error", str(failure), failure)
+    else:
+        finish("ok")
+
+
+async def compare(
+    *,
+    router: Router,
+    targets: list[Target],
+    sink: Sink | None = None,
+    timeout_s: float = 300.0,
+    stops: dict[str, asyncio.Event] | None = None,
+) -> AsyncIterator[Event]:
+    """Yield every instance's tokens as they arrive, then one FinishEvent per instance.
+
+    Setting `stops[instance_id]` stops that instance alone; closing this generator stops all.
+    """
+    queue: asyncio.Queue[Event] = asyncio.Queue()
+    sink = sink or NullSink()
+    tasks = {
+        t.instance_id: asyncio.create_task(_run_one(router, t, queue, sink, timeout_s), name=t.instance_id)
+        for t in targets
+    }
+    watchers = [
+        asyncio.create_task(_stop_when_set(stops[iid], tasks[iid])) for iid in tasks if stops and iid in stops
+    ]
+    remaining = len(tasks)
+    try:
+        while remaining:
+            event = await queue.get()
+            if isinstance(event, FinishEvent):
+                remaining -= 1
+            yield event
+    finally:
+        for task in [*tasks.values(), *watchers]:
+            task.cancel()
+        await asyncio.gather(*tasks.values(), *watchers, return_exceptions=True)
+
+
+async def _stop_when_set(event: asyncio.Event, task: asyncio.Task[None]) -> None:
+    await event.wait()
+    task.cancel()

@@ -1,0 +1,1 @@
+"""The HTTP entry point: JSON and NDJSON under /api, pages and static files."""

@@ -1,0 +1,60 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from arena import __version__
+from arena.engines.factory import build_router
+from arena.engines.router import Router
+from arena.settings import Settings
+from arena.storage import repository
+from arena.storage.db import Database
+from arena.web.errors import install_error_handlers
+from arena.web.routes import chat, conversations, manage, models
+from arena.web.security import BodySizeLimit
+
+
+def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
+    """Everything the app needs comes in here; nothing is read from the environment later."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = app.state.database
+        await asyncio.to_thread(db.migrate)
+        # Answers cut off by a crash or kill -9 keep their text and say they were stopped.
+        await asyncio.to_thread(_recover, db)
+        app.state.generation_slots = asyncio.Semaphore(settings.max_concurrent_requests)
+        try:
+            yield
+        finally:
+            await app.state.router.aclose()
+            db.dispose()
+
+    app = FastAPI(
+        title="Local LLM Arena",
+        version=__version__,
+        description="Compare local language models side by side, privately. The API is compatible with "
+        "the original Ollama Arena v3 API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.router = router or build_router(settings)
+    app.state.database = database or Database(url=settings.resolved_database_url)
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(models.health_router)
+    app.include_router(models.router)
+    app.include_router(chat.router)
+    app.include_router(manage.router)
+    app.include_router(conversations.router)
+    return app
+
+
+def _recover(db: Database) -> None:
+    with db.session() as session:
+        repository.recover_interrupted_responses(session)

@@ -1,0 +1,39 @@
+"""Annotated dependencies, so route signatures read like sentences."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from arena.engines.router import Router
+from arena.settings import Settings
+from arena.storage.db import Database
+from arena.web.security import UNAUTHORIZED, bearer_matches
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_router(request: Request) -> Router:
+    return request.app.state.router
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database
+
+
+def require_token(request: Request) -> None:
+    """When WEB_CHAT_TOKEN is set, every /api route but health needs it as a bearer token."""
+    token = request.app.state.settings.web_chat_token
+    if token is None:
+        return
+    if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
+        raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
+ModelRouter = Annotated[Router, Depends(get_router)]
+Db = Annotated[Database, Depends(get_database)]
+Authorized = Depends(require_token)

@@ -1,0 +1,69 @@
+"""HTTP status codes for the arena's exceptions, chosen in this one place."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arena.errors import (
+    ArenaError,
+    Conflict,
+    EngineError,
+    EngineProtocolError,
+    EngineRejected,
+    EngineTimeout,
+    EngineUnavailable,
+    InvalidInput,
+    ModelNotAvailable,
+    NotFound,
+)
+
+# Most specific first: the first matching class decides.
+STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
+    (ModelNotAvailable, 404),
+    (EngineRejected, 400),
+    (EngineUnavailable, 503),
+    (EngineTimeout, 504),
+    (EngineProtocolError, 502),
+    (EngineError, 502),
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidInput, 400),
+    (ArenaError, 400),
+]
+
+
+def status_for(exc: ArenaError) -> int:
+    return next(status for cls, status in STATUS_BY_ERROR if isinstance(exc, cls))
+
+
+def error_response(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def describe_validation(errors: list[dict]) -> str:
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ArenaError)
+    async def arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
+        return error_response(status_for(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        # Echoing inputs back could repeat secrets or whole prompts: keep location and message.
+        detail = [{k: v for k, v in err.items() if k in ("loc", "msg", "type")} for err in errors]
+        return error_response(422, describe_validation(list(errors)), detail=jsonable_encoder(detail))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
