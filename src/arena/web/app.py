@@ -32,7 +32,8 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         try:
             yield
         finally:
-            await app.state.router.aclose()
+            if owns_router:
+                await app.state.router.aclose()
             db.dispose()
 
     app = FastAPI(
@@ -42,6 +43,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         "the original Ollama Arena v3 API.",
         lifespan=lifespan,
     )
+    owns_router = router is None  # a router passed in belongs to the caller (tests share one)
     app.state.settings = settings
     app.state.router = router or build_router(settings)
     app.state.database = database or Database(url=settings.resolved_database_url)

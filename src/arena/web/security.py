@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNAUTHORIZED = "Missing or invalid Authorization header"
@@ -44,7 +45,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,12 +55,12 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if not response_started:
                 await self._too_large(send)
 
     async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"error": f"Request body too large: the limit is {self.max_bytes} bytes"}).encode()
+        body = json.dumps({"error": too_large_message(self.max_bytes)}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -70,5 +71,12 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
+def too_large_message(max_bytes: int) -> str:
+    return f"Request body too large: the limit is {max_bytes} bytes"
+
+
+class BodyTooLarge(HTTPException):
+    """An HTTPException, so FastAPI's body reader passes it on as a 413 instead of a 400."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(status_code=413, detail=too_large_message(max_bytes))

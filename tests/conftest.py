@@ -1,0 +1,47 @@
+"""Every test runs with its own data directory and a clean environment, never the user's."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ARENA_VARIABLES = (
+    "WEB_BIND",
+    "WEB_PORT",
+    "WEB_CHAT_TOKEN",
+    "HISTORY_LIMIT",
+    "REQUEST_TIMEOUT",
+    "MAX_CONCURRENT_REQUESTS",
+    "OLLAMA_HOST",
+    "ARENA_OPENAI_ENDPOINTS",
+    "DATABASE_URL",
+    "ARENA_DATA_DIR",
+    "ARENA_MODELS_DIR",
+    "ARENA_EMBEDDED",
+    "ARENA_EMBEDDED_SLOTS",
+    "ARENA_EMBEDDED_THREADS",
+    "ARENA_MAX_INSTANCES",
+    "ARENA_MAX_BODY_BYTES",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in ARENA_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("ARENA_OPENAI_KEY_")]:
+        monkeypatch.delenv(name)
+    data_dir = tmp_path / "arena-data"
+    monkeypatch.setenv("ARENA_DATA_DIR", str(data_dir))
+    # Nothing in a test may reach a real Ollama on this machine: point at a closed port.
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    monkeypatch.chdir(tmp_path)  # no stray .env from the working tree
+    yield data_dir
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -1,0 +1,1 @@
+"""Helpers shared by test folders: a real arena server in a thread, NDJSON reading."""

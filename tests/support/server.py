@@ -1,0 +1,67 @@
+"""Run the real arena app under uvicorn on an ephemeral loopback port, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from arena.settings import Settings
+from arena.web.app import create_app
+
+
+@dataclass
+class RunningArena:
+    url: str
+    settings: Settings
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=120, **kwargs)
+
+
+@contextmanager
+def running_arena(settings: Settings) -> Iterator[RunningArena]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    for _ in range(600):
+        if server.started:
+            break
+        if not thread.is_alive():
+            raise RuntimeError("the arena server did not start")
+        threading.Event().wait(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningArena(url=f"http://127.0.0.1:{port}", settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def ndjson_lines(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    for raw in response.iter_lines():
+        if raw.strip():
+            yield json.loads(raw)
+
+
+def make_settings(data_dir: Any, **overrides: Any) -> Settings:
+    """Settings for a test, independent of the environment and of any .env file."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "ollama_hosts": ["http://127.0.0.1:9"],  # a closed port: no real Ollama is ever reached
+        "openai_endpoints": [],
+        "web_chat_token": None,
+        "database_url": None,
+        "embedded_slots": 2,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
