@@ -1,0 +1,11 @@
+"""Persistence: SQLAlchemy models, Alembic migrations and the one repository.
+
+Nothing outside this package writes SQL. Open a ``Database``, call ``migrate()`` once at
+start-up, then pass ``database.session()`` sessions to the functions in ``repository``.
+"""
+
+from __future__ import annotations
+
+from arena.storage.db import Database
+
+__all__ = ["Database"]

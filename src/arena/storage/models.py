@@ -1,0 +1,266 @@
+"""The tables, as SQLAlchemy 2 declarative models.
+
+Only portable types are used so that SQLite and PostgreSQL behave the same: strings with a
+length the repository checks before writing, ``JSON``, and ``UTCDateTime`` (always an aware
+UTC datetime in Python, whatever the backend stores). Constraint names come from one naming
+convention so that migrations name them identically on both backends.
+
+Every change here needs a migration in ``migrations/versions``; the storage tests fail when
+the migrated schema and these models differ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+TITLE_MAX_LENGTH: Final = 200
+MODEL_ID_MAX_LENGTH: Final = 300
+INSTANCE_ID_MAX_LENGTH: Final = 400
+BLIND_LABEL_MAX_LENGTH: Final = 32
+
+ResponseStatus = Literal["streaming", "ok", "error", "stopped"]
+FinishedStatus = Literal["ok", "error", "stopped"]
+VoteKind = Literal["thumb", "pairwise"]
+RESPONSE_STATUSES: Final[tuple[str, ...]] = ("streaming", "ok", "error", "stopped")
+FINISHED_STATUSES: Final[tuple[str, ...]] = ("ok", "error", "stopped")
+VOTE_KINDS: Final[tuple[str, ...]] = ("thumb", "pairwise")
+THUMB_VALUES: Final[tuple[str, ...]] = ("up", "down")
+PAIRWISE_VALUES: Final[tuple[str, ...]] = ("A", "B", "tie", "both_bad")
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    SQLite has no time zones: it stores the UTC wall time and we attach UTC on the way back.
+    PostgreSQL stores ``timestamptz`` and answers in the session's zone; we convert to UTC.
+    Naive datetimes are refused because nobody can tell which zone they meant.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Instance(Base):
+    """A model at fixed settings; the id is derived from them, so equal settings share a row."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(INSTANCE_ID_MAX_LENGTH), primary_key=True)
+    model: Mapped[str] = mapped_column(String(MODEL_ID_MAX_LENGTH))
+    temperature: Mapped[float] = mapped_column(Float)
+    top_p: Mapped[float] = mapped_column(Float)
+    top_k: Mapped[int] = mapped_column(Integer)
+    repeat_penalty: Mapped[float] = mapped_column(Float)
+    num_predict: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Instance(id={self.id!r})"
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index(None, "updated_at"), Index(None, "owner_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_conversation_id)
+    owner_id: Mapped[int | None] = mapped_column(Integer)  # becomes a foreign key with the users table
+    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    blind: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revealed_at: Mapped[datetime | None] = mapped_column()
+
+    # Always wanted together with the conversation, and small: loaded eagerly so the object
+    # stays usable after its session has closed.
+    instances: Mapped[list[ConversationInstance]] = relationship(
+        order_by="ConversationInstance.position",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    @property
+    def is_revealed(self) -> bool:
+        return self.revealed_at is not None
+
+    def __repr__(self) -> str:
+        return f"Conversation(id={self.id!r}, title={self.title!r})"
+
+
+class ConversationInstance(Base):
+    """One instance taking part in a conversation, at its display position."""
+
+    __tablename__ = "conversation_instances"
+    __table_args__ = (UniqueConstraint("conversation_id", "position"),)
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    blind_label: Mapped[str] = mapped_column(String(BLIND_LABEL_MAX_LENGTH))  # "Model A"
+
+    instance: Mapped[Instance] = relationship(lazy="selectin")
+
+    def __repr__(self) -> str:
+        return f"ConversationInstance({self.position}: {self.instance_id!r} as {self.blind_label!r})"
+
+
+class Turn(Base):
+    """One user message (with its optional system prompt) and, through responses, the answers."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("conversation_id", "index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)  # 0, 1, 2... within the conversation
+    system: Mapped[str | None] = mapped_column(Text)
+    user_text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    responses: Mapped[list[Response]] = relationship(
+        order_by="Response.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def latest_responses(self) -> dict[str, Response]:
+        """The response that counts for each instance: the newest (a regenerate adds one)."""
+        latest: dict[str, Response] = {}
+        for response in self.responses:  # ordered by id, so later ones overwrite
+            latest[response.instance_id] = response
+        return latest
+
+    def __repr__(self) -> str:
+        return f"Turn(id={self.id!r}, conversation_id={self.conversation_id!r}, index={self.index})"
+
+
+class Response(Base):
+    """One instance's answer to one turn, written while it streams."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_sql_list(RESPONSE_STATUSES)})", name="status"),
+        # A finished answer has a finish time and a streaming one has none.
+        CheckConstraint(
+            "(status = 'streaming' AND finished_at IS NULL) OR (status <> 'streaming' AND finished_at IS NOT NULL)",
+            name="finished_at",
+        ),
+        Index(None, "turn_id", "instance_id"),
+        Index(None, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
+    status: Mapped[str] = mapped_column(String(16), default="streaming")
+    text: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    ttft_s: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    tokens_per_sec: Mapped[float | None] = mapped_column(Float)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != "streaming"
+
+    def __repr__(self) -> str:
+        return f"Response(id={self.id!r}, instance_id={self.instance_id!r}, status={self.status!r})"
+
+
+class Vote(Base):
+    """A thumb on one response, or a pairwise verdict between two instances on one turn."""
+
+    __tablename__ = "votes"
+    __table_args__ = (
+        CheckConstraint(
+            f"(kind = 'thumb' AND value IN ({_sql_list(THUMB_VALUES)})"
+            " AND response_id IS NOT NULL AND instance_a IS NULL AND instance_b IS NULL)"
+            f" OR (kind = 'pairwise' AND value IN ({_sql_list(PAIRWISE_VALUES)})"
+            " AND response_id IS NULL AND instance_a IS NOT NULL AND instance_b IS NOT NULL"
+            " AND instance_a <> instance_b)",
+            name="shape",
+        ),
+        Index(None, "conversation_id"),
+        Index(None, "turn_id"),
+        Index(None, "response_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(String(16))
+    instance_a: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
+    instance_b: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
+    voter_id: Mapped[int | None] = mapped_column(Integer)  # None: the single local user
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Vote(id={self.id!r}, kind={self.kind!r}, value={self.value!r})"
