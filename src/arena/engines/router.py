@@ -52,6 +52,8 @@ class Router:
     def __init__(self, *, engines: list[Engine]) -> None:
         self.engines = engines
         self._in_flight: dict[int, int] = {id(e): 0 for e in engines}
+        # Endpoints seen down recently are tried last until this monotonic time.
+        self._down_until: dict[int, float] = {}
         self._inventory: tuple[float, Inventory] | None = None
         self._inventory_lock = asyncio.Lock()
 
@@ -79,7 +81,10 @@ class Router:
             inventory = Inventory(
                 models=[m for models, _ in results for m in models], health=[h for _, h in results]
             )
-            self._inventory = (time.monotonic(), inventory)
+            now = time.monotonic()
+            self._inventory = (now, inventory)
+            for engine, (_models, health) in zip(self.engines, results, strict=True):
+                self._down_until[id(engine)] = 0.0 if health.reachable else now + HEALTH_TTL_S
             return inventory
 
     async def _survey(self, engine: Engine) -> tuple[list[ModelInfo], EngineHealth]:
@@ -116,8 +121,9 @@ class Router:
         if not engines:
             what = {"local": "the embedded engine is turned off (ARENA_EMBEDDED)", "ollama": "no OLLAMA_HOST"}
             raise EngineUnavailable(f"no engine for {ref.kind} models: {what.get(ref.kind, 'not configured')}")
-        # Fewest requests in flight first; ties keep the configured order.
-        return sorted(engines, key=lambda e: self._in_flight[id(e)])
+        # Reachable before recently-down, then fewest requests in flight; ties keep the configured order.
+        now = time.monotonic()
+        return sorted(engines, key=lambda e: (self._down_until.get(id(e), 0.0) > now, self._in_flight[id(e)]))
 
     async def stream(self, model_id: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Stream from the best endpoint; fail over to the next only before the first chunk."""
@@ -138,6 +144,8 @@ class Router:
                 finally:
                     await generator.aclose()
             except (EngineUnavailable, ModelNotAvailable) as exc:
+                if isinstance(exc, EngineUnavailable) and not started:
+                    self._down_until[id(engine)] = time.monotonic() + HEALTH_TTL_S
                 if started or len(candidates) == 1:
                     raise
                 last_error = exc
