@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
     max_instances: int = Field(6, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
+    max_upload_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, validation_alias="ARENA_MAX_UPLOAD_BYTES", description="Largest attachable text file"
+    )
 
     @field_validator("ollama_hosts", mode="before")
     @classmethod

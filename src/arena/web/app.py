@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from arena import __version__
 from arena.engines.factory import build_router
@@ -15,8 +17,23 @@ from arena.settings import Settings
 from arena.storage import repository
 from arena.storage.db import Database
 from arena.web.errors import install_error_handlers
-from arena.web.routes import chat, conversations, manage, models
+from arena.web.routes import (
+    attachments,
+    blind,
+    chat,
+    conversations,
+    exports,
+    judge,
+    leaderboard,
+    manage,
+    models,
+    pages,
+    render,
+)
 from arena.web.security import BodySizeLimit
+
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
@@ -54,6 +71,9 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.include_router(chat.router)
     app.include_router(manage.router)
     app.include_router(conversations.router)
+    for module in (blind, exports, attachments, render, judge, leaderboard, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
