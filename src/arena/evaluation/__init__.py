@@ -1,0 +1,1 @@
+"""The arena's own logic, pure where it can be: compare, blind votes, judges, ratings, benchmarks."""
