@@ -75,17 +75,22 @@ class EmbeddedEngine(Engine):
         self.models_dir = models_dir
         self.slots = slots
         self.n_ctx = n_ctx
-        self.cpu_count = threads or os.cpu_count() or 1
+        self.cpu_count = threads or default_thread_budget()
+        self._catalog: dict[str, CatalogEntry] | None = None
         self._pools: dict[str, LlamaPool] = {}
         self._active = 0
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
-    def catalog(self) -> dict[str, CatalogEntry]:
-        entries = builtin_entries() + folder_entries(self.models_dir)
-        return {entry.name: entry for entry in entries}
+    def catalog(self, *, refresh: bool = False) -> dict[str, CatalogEntry]:
+        """The models on disk, looked up once and again whenever the model list is asked for."""
+        if self._catalog is None or refresh:
+            entries = builtin_entries() + folder_entries(self.models_dir)
+            self._catalog = {entry.name: entry for entry in entries}
+        return self._catalog
 
     async def list_models(self) -> list[ModelInfo]:
+        catalog = await asyncio.to_thread(self.catalog, refresh=True)
         return [
             ModelInfo(
                 id=f"local:{entry.name}",
@@ -97,7 +102,7 @@ class EmbeddedEngine(Engine):
                 parameter_size=entry.parameter_size,
                 quantization=entry.quantization,
             )
-            for entry in self.catalog().values()
+            for entry in catalog.values()
         ]
 
     async def health(self) -> EngineHealth:
@@ -116,7 +121,7 @@ class EmbeddedEngine(Engine):
             return EngineHealth(engine=self.kind, endpoint=self.endpoint, reachable=False, detail=str(exc))
 
     async def _pool_for(self, name: str) -> tuple[LlamaPool, CatalogEntry]:
-        entry = self.catalog().get(name)
+        entry = self.catalog().get(name) or self.catalog(refresh=True).get(name)
         if entry is None:
             raise ModelNotAvailable(
                 f"model 'local:{name}' is not in the embedded catalog: put its .gguf file in {self.models_dir}"
@@ -167,6 +172,11 @@ class EmbeddedEngine(Engine):
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+
+
+def default_thread_budget() -> int:
+    """Cores for generation: all but one, which the server, the database and the client need."""
+    return max(1, (os.cpu_count() or 1) - 1)
 
 
 def _format(llm: Llama, entry: CatalogEntry, request: GenerationRequest) -> FormattedPrompt:
