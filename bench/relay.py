@@ -5,7 +5,7 @@ llama-cpp-python in this process and through a real `arena serve` process's
 /api/stream_chat, alternated, several runs each. Both sides are timed at the consumer:
 time to first token from the request, and tokens/s between the first and the last token.
 
-    python bench/relay.py [--runs 5] [--tokens 128]
+    python bench/relay.py [--runs 5] [--tokens 128] [--threads N]
 """
 
 from __future__ import annotations
@@ -43,10 +43,9 @@ def rate(first: float, last: float, pieces: int) -> float:
     return (pieces - 1) / (last - first) if pieces > 1 and last > first else 0.0
 
 
-def direct_run(llm, tokens: int) -> Timing:  # noqa: ANN001 - llama_cpp.Llama
+def direct_run(llm, tokens: int, threads: int) -> Timing:  # noqa: ANN001 - llama_cpp.Llama
     prompt = template_prompt(llm, [Message(role="user", content=PROMPT)])
     ids = llm.tokenize(prompt.text.encode(), add_bos=prompt.add_bos, special=True)
-    threads = default_thread_budget()  # what the arena gives a lone stream
     llm._ctx.set_n_threads(threads, threads)
     started = time.perf_counter()
     first = last = 0.0
@@ -88,9 +87,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_arena(data_dir: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_arena(data_dir: str, threads: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "ARENA_DATA_DIR": data_dir, "OLLAMA_HOST": "http://127.0.0.1:9", "ARENA_EMBEDDED_SLOTS": "1"}
+    env = {
+        **os.environ,
+        "ARENA_DATA_DIR": data_dir,
+        "OLLAMA_HOST": "http://127.0.0.1:9",
+        "ARENA_EMBEDDED_SLOTS": "1",
+        "ARENA_EMBEDDED_THREADS": str(threads),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "arena", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -109,21 +114,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=default_thread_budget(), help="generation threads, both sides")
     args = parser.parse_args()
+    threads = args.threads
 
     from llama_cpp import Llama
 
-    threads = default_thread_budget()
     llm = Llama(model_path=str(smollm2_gguf_path()), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
     with tempfile.TemporaryDirectory() as data_dir:
-        process, url = start_arena(data_dir)
+        process, url = start_arena(data_dir, threads)
         try:
             with httpx.Client(base_url=url, timeout=300) as client:
-                direct_run(llm, 8), arena_run(client, 8)  # warm both: model load, caches
+                direct_run(llm, 8, threads), arena_run(client, 8)  # warm both: model load, caches
                 direct: list[Timing] = []
                 arena: list[Timing] = []
                 for _ in range(args.runs):
-                    direct.append(direct_run(llm, args.tokens))
+                    direct.append(direct_run(llm, args.tokens, threads))
                     arena.append(arena_run(client, args.tokens))
         finally:
             process.terminate()

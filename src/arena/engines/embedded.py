@@ -175,8 +175,8 @@ class EmbeddedEngine(Engine):
 
 
 def default_thread_budget() -> int:
-    """Cores for generation: all but one, which the server, the database and the client need."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Cores for generation, shared among the streams running at once (ARENA_EMBEDDED_THREADS overrides)."""
+    return os.cpu_count() or 1
 
 
 def _format(llm: Llama, entry: CatalogEntry, request: GenerationRequest) -> FormattedPrompt:
