@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from arena.errors import EngineError
+
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
@@ -33,6 +35,9 @@ class LlamaPool:
                 return self._idle.pop()
         try:
             return await asyncio.to_thread(self._load)
+        except Exception as exc:
+            self._slots.release()
+            raise EngineError(f"could not load the model file {self.path.name}: {exc}") from exc
         except BaseException:
             self._slots.release()
             raise

@@ -1,0 +1,158 @@
+"""The embedded llama.cpp engine with the real SmolLM2 and Gemma-3 models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOptions
+from arena.engines.catalog import smollm2_gguf_path
+from arena.engines.embedded import EmbeddedEngine
+from arena.engines.prompt_format import gemma_prompt
+from arena.errors import EngineError, EngineRejected, ModelNotAvailable
+
+pytestmark = pytest.mark.anyio
+SMOL = "smollm2-135m-instruct"
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
+    engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512)
+    yield engine
+    await engine.aclose()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Objects return to the pool from the worker thread's done-callback, a moment after the last chunk."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return True
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+def ask(text: str, **options: object) -> GenerationRequest:
+    return GenerationRequest(model=SMOL, messages=[Message(role="user", content=text)], options=SamplingOptions(**options))
+
+
+async def collect(engine: EmbeddedEngine, request: GenerationRequest) -> tuple[str, Chunk]:
+    parts, last = [], None
+    async for chunk in engine.stream(request):
+        parts.append(chunk.text)
+        last = chunk
+    assert last is not None and last.usage is not None
+    return "".join(parts), last
+
+
+async def test_counts_come_from_the_tokenizer(engine: EmbeddedEngine) -> None:
+    text, final = await collect(engine, ask("Say hello.", num_predict=12, seed=3))
+    assert text.strip()
+    assert final.usage is not None
+    assert 0 < final.usage.completion_tokens <= 12
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(smollm2_gguf_path()), n_ctx=512, verbose=False)
+    expected = len(llm.tokenize(text.encode(), add_bos=False, special=False))
+    # Re-tokenizing the text may merge or split a token at the edges, never more.
+    assert abs(final.usage.completion_tokens - expected) <= 2
+    assert final.usage.prompt_tokens and final.usage.prompt_tokens > 5
+
+
+async def test_a_fixed_seed_repeats_the_answer(engine: EmbeddedEngine) -> None:
+    first, _ = await collect(engine, ask("Name a colour.", num_predict=10, seed=123, temperature=1.0))
+    second, _ = await collect(engine, ask("Name a colour.", num_predict=10, seed=123, temperature=1.0))
+    assert first == second
+
+
+async def test_two_streams_of_one_model_run_at_once_on_two_objects(engine: EmbeddedEngine) -> None:
+    order: list[str] = []
+
+    async def run(name: str, temperature: float) -> None:
+        async for chunk in engine.stream(ask("Count to ten.", num_predict=16, temperature=temperature, seed=1)):
+            if chunk.text:
+                order.append(name)
+
+    await asyncio.gather(run("a", 0.2), run("b", 1.5))
+    # Interleaved: the second stream started before the first one finished.
+    assert order.index("b") < len(order) - 1 - order[::-1].index("a")
+    pool = engine._pools[SMOL]
+    assert await eventually(lambda: len(pool._idle) == 2), "both Llama objects went back to the pool"
+
+
+async def test_closing_the_stream_stops_generation_within_a_token(engine: EmbeddedEngine) -> None:
+    stream = engine.stream(ask("Write a long essay about rivers.", num_predict=400))
+    received = 0
+    async for chunk in stream:
+        received += bool(chunk.text)
+        if received == 3:
+            break
+    await stream.aclose()
+    pool = engine._pools[SMOL]
+    # The worker thread notices the stop at its next token and hands the object back.
+    assert await eventually(lambda: len(pool._idle) == 1), "the object is back in the pool"
+    text, final = await collect(engine, ask("Hi", num_predict=4))
+    assert final.usage is not None and final.usage.completion_tokens > 0
+
+
+async def test_json_schema_constrains_the_answer(engine: EmbeddedEngine) -> None:
+    schema = {"type": "object", "properties": {"winner": {"type": "string", "enum": ["A", "B", "tie"]}}, "required": ["winner"]}
+    request = GenerationRequest(
+        model=SMOL,
+        messages=[Message(role="user", content="Which is better, A or B? Answer in JSON.")],
+        options=SamplingOptions(num_predict=24, temperature=0.2, seed=1),
+        json_schema=schema,
+    )
+    text, _ = await collect(engine, request)
+    assert json.loads(text)["winner"] in ("A", "B", "tie")
+
+
+async def test_unknown_model_and_too_long_prompt_are_clear_errors(engine: EmbeddedEngine) -> None:
+    with pytest.raises(ModelNotAvailable, match="local:nope"):
+        await collect(engine, GenerationRequest(model="nope", messages=[Message(role="user", content="x")]))
+    with pytest.raises(EngineRejected, match="context"):
+        await collect(engine, ask("word " * 2000, num_predict=4))
+
+
+async def test_gguf_files_in_the_models_folder_become_models(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    shutil.copyfile(smollm2_gguf_path(), tmp_path / "models" / "My-Copy.gguf")
+    (tmp_path / "models" / "broken.gguf").write_bytes(b"not a model")
+    ids = {m.id for m in await engine.list_models()}
+    assert {"local:my-copy", "local:broken", "local:smollm2-135m-instruct", "local:gemma3-270m"} <= ids
+    text, _ = await collect(engine, GenerationRequest(model="my-copy", messages=[Message(role="user", content="Hi")], options=SamplingOptions(num_predict=4)))
+    assert text
+    # A corrupt file is that model's error, in the arena's own terms, not a crash.
+    with pytest.raises(EngineError):
+        await collect(engine, GenerationRequest(model="broken", messages=[Message(role="user", content="Hi")]))
+
+
+async def test_gemma_is_assembled_once_and_answers_in_its_turn_format(engine: EmbeddedEngine, tmp_path: Path) -> None:
+    request = GenerationRequest(model="gemma3-270m", messages=[Message(role="user", content="What is 2+2?")], options=SamplingOptions(num_predict=8, seed=2))
+    text, final = await collect(engine, request)
+    assembled = tmp_path / "data" / "builtin-models" / "gemma-3-270m-q4_k_m.gguf"
+    assert assembled.stat().st_size > 100_000_000
+    assert final.usage is not None and final.usage.completion_tokens > 0
+    assert "<start_of_turn>" not in text
+
+
+def test_gemma_turn_format_puts_the_system_prompt_in_the_first_user_turn() -> None:
+    prompt = gemma_prompt(
+        [
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Hi"),
+            Message(role="assistant", content="Hello."),
+            Message(role="user", content="Bye"),
+        ]
+    )
+    assert prompt.text == (
+        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
+        "<start_of_turn>model\nHello.<end_of_turn>\n"
+        "<start_of_turn>user\nBye<end_of_turn>\n"
+        "<start_of_turn>model\n"
+    )
+    assert prompt.stop == ["<end_of_turn>"]
