@@ -2,6 +2,8 @@
 
     ArenaError
     ├── InvalidInput            bad request data the schema could not catch (400)
+    │   ├── TooLarge            more data than the configured limit (413)
+    │   └── UnsupportedContent  a file that is not of an accepted kind (415)
     ├── NotFound                a record or model that does not exist (404)
     ├── Conflict                a state change that is no longer allowed (409)
     └── EngineError             anything that went wrong talking to a model engine
@@ -25,6 +27,14 @@ class ArenaError(Exception):
 
 class InvalidInput(ArenaError):
     """The request is well-formed but makes no sense (no messages, duplicate instance...)."""
+
+
+class TooLarge(InvalidInput):
+    """More data than a configured limit allows (an attachment, a body)."""
+
+
+class UnsupportedContent(InvalidInput):
+    """Content of a kind the arena does not accept, e.g. a binary file as an attachment."""
 
 
 class NotFound(ArenaError):

@@ -16,6 +16,8 @@ def two_instances(num_predict: int = 24) -> list[dict]:
 
 
 def test_two_instances_stream_interleaved_with_metrics_and_are_stored(arena: RunningArena) -> None:
+    with arena.client() as client:  # load both Llama objects first, so neither stream waits for a load
+        client.post("/api/chat", json={"message": "Hi", "model_instances": two_instances(num_predict=2)})
     body = {"message": "Name three colours of the sea.", "model_instances": two_instances()}
     with arena.client() as client, client.stream("POST", "/api/stream_chat", json=body) as response:
         assert response.status_code == 200

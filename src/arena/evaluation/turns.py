@@ -1,19 +1,29 @@
-"""Prepare one turn of a conversation: the messages each instance sees, and its records."""
+"""Prepare one turn of a conversation: the messages each instance sees, and its records.
+
+Three ways in: a new conversation (created up front, blind or not), a new turn (to a new or
+an existing conversation), and a regenerate (one instance answers an existing turn again,
+which adds a response to that turn and no new turn).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from arena.engines.base import Message
+from arena.errors import InvalidInput, NotFound
+from arena.evaluation.attachments import Attachment, compose_message, from_stored
+from arena.evaluation.blind import display_order, is_masked, members, resolve_key
 from arena.evaluation.compare import Target
-from arena.evaluation.instances import ModelInstance
-from arena.errors import InvalidInput
+from arena.evaluation.instances import ModelInstance, check_instances
 from arena.storage import repository
 from arena.storage.db import Database
+from arena.storage.models import Conversation
 
 TITLE_LENGTH = 60
+DEFAULT_TITLE = "New conversation"  # replaced by the first message when no title was given
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,6 +31,20 @@ class PreparedTurn:
     conversation_id: str
     turn_id: int
     targets: list[Target]
+    # Blind and not revealed: each instance is shown by its label only.
+    masked: bool = False
+    labels: dict[str, str] = field(default_factory=dict)  # instance id -> "Model A"
+
+    def key_of(self, instance_id: str) -> str:
+        """What the client sees and uses to address the instance."""
+        return self.labels[instance_id] if self.masked else instance_id
+
+    def aliases(self, instance_id: str) -> list[str]:
+        """Every key a client may use for the instance (the label, and the id when not masked)."""
+        label = self.labels.get(instance_id)
+        if self.masked:
+            return [label] if label else []
+        return [instance_id] + ([label] if label else [])
 
 
 def build_messages(
@@ -41,17 +65,84 @@ def build_messages(
     return messages
 
 
-def stored_context(database: Database, *, conversation_id: str, instance_id: str) -> list[Message]:
-    """Earlier turns as this instance saw them: each instance keeps its own context."""
+def stored_context(
+    database: Database, *, conversation_id: str, instance_id: str, before_index: int | None = None
+) -> list[Message]:
+    """Earlier turns as this instance saw them: each instance keeps its own context.
+
+    ``before_index`` stops at that turn (a regenerate sees only what came before it).
+    """
     with database.session() as session:
         turns = repository.list_turns(session, conversation_id=conversation_id)
         context: list[Message] = []
         for turn in turns:
-            context.append(Message(role="user", content=turn.user_text))
+            if before_index is not None and turn.index >= before_index:
+                break
+            context.append(Message(role="user", content=compose_message(turn.user_text, from_stored(turn.attachments))))
             answers = [r for r in turn.responses if r.instance_id == instance_id and r.text]
             if answers:
                 context.append(Message(role="assistant", content=answers[-1].text))
         return context
+
+
+def _record_instances(session: Session, instances: Sequence[ModelInstance]) -> None:
+    for instance in instances:
+        o = instance.options
+        repository.upsert_instance(
+            session,
+            instance_id=instance.instance_id,
+            model=instance.model,
+            temperature=o.temperature,
+            top_p=o.top_p,
+            top_k=o.top_k,
+            repeat_penalty=o.repeat_penalty,
+            num_predict=o.num_predict,
+            seed=o.seed,
+        )
+
+
+def create_conversation(
+    *,
+    database: Database,
+    instances: list[ModelInstance],
+    title: str | None,
+    blind: bool,
+    max_instances: int,
+    owner_id: int | None = None,
+) -> str:
+    """A new conversation with its instances; a blind one shuffles their order, once."""
+    check_instances(instances, max_instances=max_instances)
+    ordered = display_order(instances, blind=blind)
+    with database.session() as session:
+        conversation = repository.create_conversation(
+            session, title=title if title is not None else DEFAULT_TITLE, blind=blind, owner_id=owner_id
+        )
+        _record_instances(session, ordered)
+        repository.set_conversation_instances(
+            session,
+            conversation_id=conversation.id,
+            instance_ids=[i.instance_id for i in ordered],
+            labels=[blind_label(position) for position in range(len(ordered))],
+        )
+        return conversation.id
+
+
+def conversation_instances(database: Database, *, conversation_id: str) -> list[ModelInstance]:
+    """The instances taking part in a conversation, in display order (to continue it)."""
+    with database.session() as session:
+        conversation = repository.get_conversation(session, conversation_id=conversation_id)
+        return [
+            ModelInstance(
+                model=m.instance.model,
+                temperature=m.instance.temperature,
+                top_p=m.instance.top_p,
+                top_k=m.instance.top_k,
+                repeat_penalty=m.instance.repeat_penalty,
+                num_predict=m.instance.num_predict,
+                seed=m.instance.seed,
+            )
+            for m in members(conversation)
+        ]
 
 
 def prepare_turn(
@@ -64,44 +155,48 @@ def prepare_turn(
     conversation_id: str | None,
     history_limit: int,
     owner_id: int | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> PreparedTurn:
     """Create (or continue) the conversation and write the turn before anything streams."""
-    shared = build_messages(history=history, message=message, system=system, history_limit=history_limit)
-    user_text = shared[-1].content
+    typed = message or ""
+    with_files = compose_message(typed, attachments) if attachments else message
+    shared = build_messages(history=history, message=with_files, system=system, history_limit=history_limit)
+    user_text = typed if attachments else shared[-1].content
     system_text = shared[0].content if shared[0].role == "system" else None
     per_instance: dict[str, list[Message]] = {}
     if conversation_id is not None and not [m for m in history if m.role != "system"]:
         # Only a new message was sent: continue each instance from its own stored answers.
         for instance in instances:
             context = stored_context(database, conversation_id=conversation_id, instance_id=instance.instance_id)
-            convo = (context + [Message(role="user", content=user_text)])[-history_limit:]
+            convo = (context + [shared[-1]])[-history_limit:]
             per_instance[instance.instance_id] = (
                 [Message(role="system", content=system_text)] if system_text else []
             ) + convo
+    title = _title(user_text) or _title(", ".join(a.filename for a in attachments))
     with database.session() as session:
         if conversation_id is None:
-            conversation = repository.create_conversation(
-                session, title=_title(user_text), owner_id=owner_id
-            )
+            conversation = repository.create_conversation(session, title=title, owner_id=owner_id)
             conversation_id = conversation.id
         else:
-            repository.get_conversation(session, conversation_id=conversation_id)
-        for instance in instances:
-            o = instance.options
-            repository.upsert_instance(
-                session,
-                instance_id=instance.instance_id,
-                model=instance.model,
-                temperature=o.temperature,
-                top_p=o.top_p,
-                top_k=o.top_k,
-                repeat_penalty=o.repeat_penalty,
-                num_predict=o.num_predict,
-                seed=o.seed,
-            )
+            conversation = repository.get_conversation(session, conversation_id=conversation_id)
+            untitled = conversation.title == DEFAULT_TITLE
+            if untitled and not repository.list_turns(session, conversation_id=conversation_id):
+                repository.rename_conversation(session, conversation_id=conversation_id, title=title)
+        _record_instances(session, instances)
         _join_conversation(session, conversation_id, [i.instance_id for i in instances])
-        turn = repository.add_turn(session, conversation_id=conversation_id, user_text=user_text, system=system_text)
+        turn = repository.add_turn(
+            session,
+            conversation_id=conversation_id,
+            user_text=user_text,
+            system=system_text,
+            attachments=[a.meta() for a in attachments] or None,
+        )
         turn_id = turn.id
+        conversation = repository.get_conversation(session, conversation_id=conversation_id)
+        masked, labels = is_masked(conversation), _labels(conversation)
+        positions = {m.instance_id: m.position for m in conversation.instances}
+    # Always in display order: the order a client listed them in must not pair labels with models.
+    instances = sorted(instances, key=lambda i: positions[i.instance_id])
     targets = [
         Target(
             instance_id=i.instance_id,
@@ -111,7 +206,47 @@ def prepare_turn(
         )
         for i in instances
     ]
-    return PreparedTurn(conversation_id=conversation_id, turn_id=turn_id, targets=targets)
+    return PreparedTurn(conversation_id=conversation_id, turn_id=turn_id, targets=targets, masked=masked, labels=labels)
+
+
+def prepare_regenerate(
+    *, database: Database, turn_id: int, key: str, history_limit: int, conversation_id: str | None = None
+) -> PreparedTurn:
+    """One instance answers an existing turn again; the recorder adds a response to that turn.
+
+    ``conversation_id``, when given, must be the turn's own conversation.
+    """
+    with database.session() as session:
+        turn = repository.get_turn(session, turn_id=turn_id)
+        if conversation_id is not None and turn.conversation_id != conversation_id:
+            raise NotFound(f"turn {turn_id} is not part of conversation {conversation_id!r}")
+        conversation = repository.get_conversation(session, conversation_id=turn.conversation_id)
+        member = resolve_key(conversation, key)
+        instance = member.instance
+        conversation_id, index, system_text = conversation.id, turn.index, turn.system
+        question = Message(role="user", content=compose_message(turn.user_text, from_stored(turn.attachments)))
+        masked, labels = is_masked(conversation), _labels(conversation)
+    context = stored_context(
+        database, conversation_id=conversation_id, instance_id=member.instance_id, before_index=index
+    )
+    messages = (context + [question])[-history_limit:]
+    if system_text and system_text.strip():
+        messages.insert(0, Message(role="system", content=system_text))
+    model_instance = ModelInstance(
+        model=instance.model,
+        temperature=instance.temperature,
+        top_p=instance.top_p,
+        top_k=instance.top_k,
+        repeat_penalty=instance.repeat_penalty,
+        num_predict=instance.num_predict,
+        seed=instance.seed,
+    )
+    target = Target(
+        instance_id=member.instance_id, model=instance.model, options=model_instance.options, messages=messages
+    )
+    return PreparedTurn(
+        conversation_id=conversation_id, turn_id=turn_id, targets=[target], masked=masked, labels=labels
+    )
 
 
 def blind_label(position: int) -> str:
@@ -122,6 +257,10 @@ def blind_label(position: int) -> str:
         position, rest = divmod(position - 1, 26)
         letters = chr(ord("A") + rest) + letters
     return f"Model {letters}"
+
+
+def _labels(conversation: Conversation) -> dict[str, str]:
+    return {m.instance_id: m.blind_label for m in conversation.instances}
 
 
 def _join_conversation(session: Session, conversation_id: str, instance_ids: list[str]) -> None:

@@ -10,6 +10,7 @@ eagerly). Mistakes a user can make come back as ``InvalidInput``, ``NotFound`` o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
@@ -38,6 +39,7 @@ from arena.storage.models import (
 )
 
 INTERRUPTED_ERROR: Final = "the server stopped before the answer finished"
+VOTING_CLOSED: Final = "voting is closed: the models of this conversation were revealed"
 MAX_PAGE_SIZE: Final = 500
 
 
@@ -142,13 +144,16 @@ def delete_conversation(session: Session, *, conversation_id: str) -> None:
         raise NotFound(f"conversation {conversation_id!r} does not exist")
 
 
-def mark_revealed(session: Session, *, conversation_id: str) -> Conversation:
-    """Reveal which model is which in a blind conversation; repeating it changes nothing."""
+def mark_revealed(session: Session, *, conversation_id: str, at: datetime | None = None) -> Conversation:
+    """Reveal which model is which in a blind conversation; repeating it changes nothing.
+
+    ``at`` keeps an earlier reveal time (an imported conversation); by default it is now.
+    """
     conversation = get_conversation(session, conversation_id=conversation_id)
     if not conversation.blind:
         raise Conflict(f"conversation {conversation_id!r} is not blind; there is nothing to reveal")
     if conversation.revealed_at is None:
-        conversation.revealed_at = utcnow()
+        conversation.revealed_at = at or utcnow()
         session.flush()
     return conversation
 
@@ -404,7 +409,7 @@ def add_vote(
         raise InvalidInput(f"kind must be one of {', '.join(VOTE_KINDS)}, got {kind!r}")
     conversation = get_conversation(session, conversation_id=conversation_id)
     if conversation.blind and conversation.revealed_at is not None:
-        raise Conflict("votes are closed: the models of this blind conversation have been revealed")
+        raise Conflict(VOTING_CLOSED)
     turn_found = session.scalar(select(Turn.id).where(Turn.id == turn_id, Turn.conversation_id == conversation_id))
     if turn_found is None:
         raise NotFound(f"turn {turn_id!r} is not part of conversation {conversation_id!r}")
@@ -477,3 +482,46 @@ def list_votes(
     if kind is not None:
         statement = statement.where(Vote.kind == kind)
     return list(session.scalars(statement))
+
+
+def add_imported_votes(
+    session: Session,
+    *,
+    conversation_id: str,
+    turn_id: int,
+    kind: str,
+    value: str,
+    count: int,
+    response_id: int | None = None,
+    instance_a: str | None = None,
+    instance_b: str | None = None,
+) -> None:
+    """Restore ``count`` votes from an export as they were: unlike ``add_vote``, they do not
+    replace one another. Call it while building an imported conversation, before the reveal."""
+    if count < 0:
+        raise InvalidInput(f"a vote count must not be negative, got {count}")
+    if kind == "thumb":
+        if value not in THUMB_VALUES or response_id is None or instance_a is not None or instance_b is not None:
+            raise InvalidInput(f"a thumb vote is one of {', '.join(THUMB_VALUES)} on one response, got {value!r}")
+    elif kind == "pairwise":
+        if value not in PAIRWISE_VALUES or response_id is not None or None in (instance_a, instance_b):
+            raise InvalidInput(f"a pairwise vote is one of {', '.join(PAIRWISE_VALUES)} between two instances")
+        if instance_a == instance_b:
+            raise InvalidInput("a pairwise vote compares two different instances")
+    else:
+        raise InvalidInput(f"kind must be one of {', '.join(VOTE_KINDS)}, got {kind!r}")
+    now = utcnow()
+    session.add_all(
+        Vote(
+            conversation_id=conversation_id,
+            turn_id=turn_id,
+            kind=kind,
+            value=value,
+            response_id=response_id,
+            instance_a=instance_a,
+            instance_b=instance_b,
+            created_at=now,
+        )
+        for _ in range(count)
+    )
+    session.flush()

@@ -19,6 +19,8 @@ from arena.errors import (
     InvalidInput,
     ModelNotAvailable,
     NotFound,
+    TooLarge,
+    UnsupportedContent,
 )
 
 # Most specific first: the first matching class decides.
@@ -31,6 +33,8 @@ STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
     (EngineError, 502),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
+    (UnsupportedContent, 415),
     (InvalidInput, 400),
     (ArenaError, 400),
 ]

@@ -1,15 +1,36 @@
-"""Request and response bodies of the v3-compatible API."""
+"""Request and response bodies of the API (the v3-compatible part and the arena's own)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from arena.engines.base import Message
+from arena.evaluation.blind import ConversationView, ResponseView, TurnView
 from arena.evaluation.instances import ModelInstance
+from arena.web.markdown import render_markdown
 
 CONVERSATION_ID = r"^[0-9a-f]{32}$"
+MAX_ID = 2**63 - 1  # the largest integer key SQLite and PostgreSQL store
+KEY = Field(min_length=1, max_length=400, description="The instance id, or its label while the conversation is blind")
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=1000)
+    text: str
+
+
+class Regenerate(BaseModel):
+    """Answer turn ``turn_id`` again for the instance ``key``: a new response, no new turn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turn_id: int = Field(ge=1, le=MAX_ID)
+    key: str = KEY
 
 
 class HistoryMessage(BaseModel):
@@ -32,6 +53,10 @@ class ChatRequest(BaseModel):
     model_instances: list[ModelInstance] | None = Field(None, max_length=64)
     models: list[str] | None = Field(None, max_length=64, description="Legacy: model names at default settings")
     conversation_id: str | None = Field(None, pattern=CONVERSATION_ID)
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list, max_length=100, description="Text files appended to the message as fenced blocks"
+    )
+    regenerate: Regenerate | None = Field(None, description="Answer an existing turn again, for one instance")
 
     def instances(self) -> list[ModelInstance]:
         if self.model_instances:
@@ -108,3 +133,237 @@ class DeletedResponse(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     detail: Any | None = None
+
+
+class StopRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    turn_id: int = Field(ge=1, le=MAX_ID)
+    key: str = KEY
+
+
+class StopResponse(BaseModel):
+    stopped: Literal[True]
+
+
+# --- conversations ------------------------------------------------------------------------
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200, description="Default: the first message")
+    blind: bool = Field(False, description="Hide which model is which until the reveal")
+    model_instances: list[ModelInstance] = Field(max_length=64)
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    title: str
+    blind: bool
+    created_at: datetime
+    updated_at: datetime
+    revealed_at: datetime | None
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummary]
+
+
+class RenameRequest(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
+class HiddenInstanceOut(BaseModel):
+    """An instance of a blind conversation before the reveal: its label is all a client sees."""
+
+    key: str = Field(description="The label while blind, else the instance id")
+    label: str
+
+
+class InstanceOut(HiddenInstanceOut):
+    instance_id: str
+    model: str
+    temperature: float
+    top_p: float
+    top_k: int
+    repeat_penalty: float
+    num_predict: int
+    seed: int
+
+
+class VoteCounts(BaseModel):
+    up: int
+    down: int
+
+
+class ResponseOut(BaseModel):
+    """One answer; in a blind conversation before the reveal, named by its label alone."""
+
+    id: int
+    key: str
+    label: str
+    status: str
+    text: str
+    html: str | None = Field(description="The answer rendered from Markdown; null while it streams")
+    error: str | None
+    prompt_tokens: int | None
+    tokens: int | None
+    ttft_s: float | None
+    duration_s: float | None
+    tokens_per_sec: float | None
+    votes: VoteCounts
+
+    @classmethod
+    def from_view(cls, r: ResponseView) -> ResponseOut:
+        fields: dict[str, Any] = {
+            "id": r.id,
+            "key": r.key,
+            "label": r.label,
+            "status": r.status,
+            "text": r.text,
+            "html": None if r.status == "streaming" else render_markdown(r.text),
+            "error": r.error,
+            "prompt_tokens": r.prompt_tokens,
+            "tokens": r.tokens,
+            "ttft_s": r.ttft_s,
+            "duration_s": r.duration_s,
+            "tokens_per_sec": r.tokens_per_sec,
+            "votes": VoteCounts(up=r.up, down=r.down),
+        }
+        if r.instance_id is None:
+            return cls(**fields)
+        return OpenResponseOut(**fields, instance_id=r.instance_id)
+
+
+class OpenResponseOut(ResponseOut):
+    """An answer whose instance may be named (an open or revealed conversation)."""
+
+    instance_id: str
+
+
+class AttachmentMeta(BaseModel):
+    filename: str
+    size: int
+
+
+class TurnOut(BaseModel):
+    id: int
+    index: int
+    system: str | None
+    user_text: str
+    attachments: list[AttachmentMeta]
+    responses: list[OpenResponseOut | ResponseOut] = Field(
+        description="The latest answer of each instance, in display order"
+    )
+
+    @classmethod
+    def from_view(cls, t: TurnView) -> TurnOut:
+        return cls(
+            id=t.id,
+            index=t.index,
+            system=t.system,
+            user_text=t.user_text,
+            attachments=[AttachmentMeta(**meta) for meta in t.attachments],
+            responses=[ResponseOut.from_view(r) for r in t.latest()],
+        )
+
+
+class PairwiseOut(BaseModel):
+    turn_id: int
+    value: str
+
+
+class ConversationDetail(ConversationSummary):
+    instances: list[InstanceOut | HiddenInstanceOut]
+    turns: list[TurnOut]
+    pairwise_votes: list[PairwiseOut]
+
+    @classmethod
+    def from_view(cls, view: ConversationView) -> ConversationDetail:
+        return cls(
+            id=view.id,
+            title=view.title,
+            blind=view.blind,
+            revealed_at=view.revealed_at,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            instances=[
+                InstanceOut(key=i.key, label=i.label, **i.settings)
+                if i.settings
+                else HiddenInstanceOut(key=i.key, label=i.label)
+                for i in view.instances
+            ],
+            turns=[TurnOut.from_view(t) for t in view.turns],
+            pairwise_votes=[PairwiseOut(turn_id=p.turn_id, value=p.value) for p in view.pairwise_votes],
+        )
+
+
+# --- votes and the reveal -----------------------------------------------------------------
+
+
+class ThumbVote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    turn_id: int = Field(ge=1, le=MAX_ID)
+    kind: Literal["thumb"]
+    key: str = KEY
+    value: Literal["up", "down"]
+
+
+class PairwiseVote(BaseModel):
+    """A against B: the first two instances in display order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    turn_id: int = Field(ge=1, le=MAX_ID)
+    kind: Literal["pairwise"]
+    value: Literal["A", "B", "tie", "both_bad"]
+
+
+VoteCreate = Annotated[ThumbVote | PairwiseVote, Field(discriminator="kind")]
+
+
+class VoteOut(BaseModel):
+    id: int
+    kind: str
+    value: str
+
+
+class RevealedInstance(BaseModel):
+    label: str
+    instance_id: str
+    model: str
+    temperature: float
+    top_p: float
+    top_k: int
+    repeat_penalty: float
+    num_predict: int
+    seed: int
+    up: int
+    down: int
+    pairwise_wins: int
+
+
+class RevealOut(BaseModel):
+    revealed_at: datetime
+    mapping: list[RevealedInstance]
+
+
+# --- attachments and rendering ------------------------------------------------------------
+
+
+class AttachmentOut(BaseModel):
+    filename: str
+    size: int = Field(description="Bytes")
+    text: str
+
+
+class RenderRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    markdown: str = Field(max_length=2_000_000)
+
+
+class RenderResponse(BaseModel):
+    html: str

@@ -1,7 +1,33 @@
-"""(placeholder: being written)"""
+"""Text files attached to a prompt, checked on the server before the browser sends them along."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, File, UploadFile
+
+from arena.evaluation.attachments import read_upload
+from arena.web.deps import AppSettings, Authorized
+from arena.web.schemas import AttachmentOut, ErrorBody
+
+router = APIRouter(prefix="/api/attachments", tags=["attachments"], dependencies=[Authorized])
+
+ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+READ_CHUNK = 1024 * 1024
+
+
+@router.post("", response_model=AttachmentOut, responses=ERRORS)
+async def create_attachment(
+    file: Annotated[UploadFile, File(description="A UTF-8 text file")], settings: AppSettings
+) -> AttachmentOut:
+    """Accept a text file (size, extension and UTF-8 checked) and give back its text."""
+    limit = settings.max_upload_bytes
+    data = bytearray()
+    # Read at most one byte past the limit: enough to know the file is too large.
+    while len(data) <= limit and (chunk := await file.read(min(READ_CHUNK, limit + 1 - len(data)))):
+        data += chunk
+    attachment = await asyncio.to_thread(
+        read_upload, filename=file.filename or "", data=bytes(data), max_bytes=limit, size=file.size
+    )
+    return AttachmentOut(filename=attachment.filename, size=attachment.size, text=attachment.text)

@@ -1,4 +1,4 @@
-"""POST /api/chat and /api/stream_chat: one turn to several model instances."""
+"""POST /api/chat and /api/stream_chat: one turn to several model instances; /api/stop."""
 
 from __future__ import annotations
 
@@ -7,27 +7,53 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from arena.errors import ArenaError, EngineUnavailable
+from arena.errors import ArenaError, Conflict, EngineUnavailable, InvalidInput, NotFound
+from arena.evaluation.attachments import check_attachments
+from arena.evaluation.blind import mask_text
 from arena.evaluation.compare import FinishEvent, compare
 from arena.evaluation.instances import check_instances
 from arena.evaluation.recording import ResponseRecorder
-from arena.evaluation.turns import PreparedTurn, prepare_turn
+from arena.evaluation.turns import PreparedTurn, conversation_instances, prepare_regenerate, prepare_turn
 from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
 from arena.web.errors import error_response, status_for
-from arena.web.schemas import ChatRequest, ErrorBody, InstanceResult, MultiChatResponse
-from arena.web.streaming import NDJSON, event_payload, line
+from arena.web.schemas import ChatRequest, ErrorBody, InstanceResult, MultiChatResponse, StopRequest, StopResponse
+from arena.web.streaming import NDJSON, event_payload, line, running_streams
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Authorized])
 
-ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = {
+    400: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    409: {"model": ErrorBody},
+    413: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+}
 
 
 async def _prepare(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> PreparedTurn:
+    if body.regenerate is not None:
+        if (body.message or "").strip() or [m for m in body.history if m.role != "system"] or body.attachments:
+            raise InvalidInput("regenerate answers an existing turn again: send no message, history or attachments")
+        return await asyncio.to_thread(
+            prepare_regenerate,
+            database=db,
+            turn_id=body.regenerate.turn_id,
+            key=body.regenerate.key,
+            history_limit=settings.history_limit,
+            conversation_id=body.conversation_id,
+        )
+    attachments = check_attachments(
+        [(a.filename, a.text) for a in body.attachments], max_bytes=settings.max_upload_bytes
+    )
     instances = body.instances()
+    from_conversation = not instances and body.conversation_id is not None
+    if from_conversation:
+        # Continuing a conversation (a blind one above all) needs no instances: it has them.
+        instances = await asyncio.to_thread(conversation_instances, database=db, conversation_id=body.conversation_id)
     check_instances(instances, max_instances=settings.max_instances)
-    if len(instances) == 1:
+    if len(instances) == 1 and not from_conversation:
         # A lone unknown model is the request's error (404); among several, that instance's.
         await models.check_known(instances[0].model)
     return await asyncio.to_thread(
@@ -39,6 +65,7 @@ async def _prepare(body: ChatRequest, settings: AppSettings, models: ModelRouter
         system=body.system,
         conversation_id=body.conversation_id,
         history_limit=settings.history_limit,
+        attachments=attachments,
     )
 
 
@@ -55,26 +82,58 @@ def _generation_slots(request: Request) -> asyncio.Semaphore:
 async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
     slots = _generation_slots(request)
+    streams = running_streams(request.app)
     prepared = await _prepare(body, settings, models, db)
+    turn_id = prepared.turn_id
+    for target in prepared.targets:
+        if streams.is_running(turn_id, prepared.key_of(target.instance_id)):
+            raise Conflict(f"{prepared.key_of(target.instance_id)} is still answering this turn: stop it first")
+
+    def label(instance_id: str) -> str | None:
+        return prepared.labels.get(instance_id) if prepared.masked else None
 
     async def lines() -> AsyncIterator[bytes]:
         async with slots:
-            yield line(
-                {
-                    "conversation_id": prepared.conversation_id,
-                    "turn_id": prepared.turn_id,
-                    "instances": [{"instance_id": t.instance_id, "model": t.model} for t in prepared.targets],
-                }
-            )
-            recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
-            events = compare(
-                router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
-            )
-            async with aclosing(events):
-                async for event in events:
-                    yield line(event_payload(event))
+            # Registered before the first line: once a client knows the turn, it can stop it.
+            aliases = {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets}
+            stops = streams.register(turn_id, aliases)
+            try:
+                yield line(
+                    {
+                        "conversation_id": prepared.conversation_id,
+                        "turn_id": turn_id,
+                        "instances": [
+                            {"instance_id": prepared.key_of(t.instance_id), "model": label(t.instance_id) or t.model}
+                            for t in prepared.targets
+                        ],
+                    }
+                )
+                recorder = ResponseRecorder(database=db, turn_id=turn_id)
+                events = compare(
+                    router=models,
+                    targets=prepared.targets,
+                    sink=recorder,
+                    timeout_s=settings.request_timeout,
+                    stops=stops,
+                )
+                async with aclosing(events):
+                    async for event in events:
+                        if isinstance(event, FinishEvent):
+                            streams.release(turn_id, stops[event.instance_id])
+                        yield line(event_payload(event, label=label(event.instance_id)))
+            finally:
+                for handle in stops.values():
+                    streams.release(turn_id, handle)
 
     return StreamingResponse(lines(), media_type=NDJSON)
+
+
+@router.post("/stop", response_model=StopResponse, responses=ERRORS)
+async def stop_answer(body: StopRequest, request: Request) -> StopResponse:
+    """Stop one instance of a stream in progress; its stream then ends it with status "stopped"."""
+    if not running_streams(request.app).stop(body.turn_id, body.key):
+        raise NotFound(f"no answer of {body.key!r} to turn {body.turn_id} is streaming")
+    return StopResponse(stopped=True)
 
 
 @router.post("/chat", responses=ERRORS, response_model=InstanceResult | MultiChatResponse)
@@ -88,22 +147,33 @@ async def chat(body: ChatRequest, request: Request, settings: AppSettings, model
         events = compare(router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout)
         async with aclosing(events):
             finished = [event async for event in events if isinstance(event, FinishEvent)]
-    results = {
-        e.instance_id: InstanceResult(
-            model=e.model,
-            instance_id=e.instance_id,
-            response=e.text,
-            metrics=e.metrics.to_dict() if e.metrics else None,
-            conversation_id=prepared.conversation_id,
-        )
-        for e in finished
-        if e.status == "ok"
-    }
-    errors = {e.instance_id: e.error or e.status for e in finished if e.status != "ok"}
+
+    def shown(event: FinishEvent) -> tuple[str, str, str | None]:
+        """Key, model and error as the client may see them (labels only while blind)."""
+        if not prepared.masked:
+            return event.instance_id, event.model, event.error
+        label = prepared.labels[event.instance_id]
+        return label, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
+
+    results = {}
+    errors = {}
+    for event in finished:
+        key, model, error = shown(event)
+        if event.status == "ok":
+            results[key] = InstanceResult(
+                model=model,
+                instance_id=key,
+                response=event.text,
+                metrics=event.metrics.to_dict() if event.metrics else None,
+                conversation_id=prepared.conversation_id,
+            )
+        else:
+            errors[key] = error or event.status
     if len(prepared.targets) == 1:
         if errors:
             event = finished[0]
             status = status_for(event.exception) if isinstance(event.exception, ArenaError) else 502
-            return error_response(status, event.error or "generation failed", conversation_id=prepared.conversation_id)
+            message = shown(event)[2] or "generation failed"
+            return error_response(status, message, conversation_id=prepared.conversation_id)
         return next(iter(results.values()))
     return MultiChatResponse(results=results, errors=errors, conversation_id=prepared.conversation_id)

@@ -1,76 +1,29 @@
-"""Stored conversations: list, read, rename, delete."""
+"""Stored conversations: create, list, read, rename, delete."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
+from arena.evaluation.blind import conversation_view
+from arena.evaluation.instances import check_instances
+from arena.evaluation.turns import create_conversation as start_conversation
 from arena.storage import repository
-from arena.storage.models import Conversation, Turn
-from arena.web.deps import Authorized, Db
-from arena.web.schemas import ErrorBody
+from arena.storage.models import Conversation
+from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.schemas import (
+    ConversationCreate,
+    ConversationDetail,
+    ConversationList,
+    ConversationSummary,
+    ErrorBody,
+    RenameRequest,
+)
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Authorized])
 
-ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
-
-
-class InstanceOut(BaseModel):
-    instance_id: str
-    model: str
-    label: str
-    temperature: float
-    top_p: float
-    top_k: int
-    repeat_penalty: float
-    num_predict: int
-    seed: int
-
-
-class ResponseOut(BaseModel):
-    id: int
-    instance_id: str
-    status: str
-    text: str
-    error: str | None
-    prompt_tokens: int | None
-    tokens: int | None
-    ttft_s: float | None
-    duration_s: float | None
-    tokens_per_sec: float | None
-
-
-class TurnOut(BaseModel):
-    id: int
-    index: int
-    system: str | None
-    user_text: str
-    responses: list[ResponseOut]
-
-
-class ConversationSummary(BaseModel):
-    id: str
-    title: str
-    blind: bool
-    created_at: datetime
-    updated_at: datetime
-    revealed_at: datetime | None
-
-
-class ConversationDetail(ConversationSummary):
-    instances: list[InstanceOut]
-    turns: list[TurnOut]
-
-
-class ConversationList(BaseModel):
-    conversations: list[ConversationSummary]
-
-
-class RenameRequest(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}}
 
 
 def _summary(c: Conversation) -> ConversationSummary:
@@ -79,49 +32,31 @@ def _summary(c: Conversation) -> ConversationSummary:
     )
 
 
-def _turn(t: Turn) -> TurnOut:
-    return TurnOut(
-        id=t.id,
-        index=t.index,
-        system=t.system,
-        user_text=t.user_text,
-        responses=[
-            ResponseOut(
-                id=r.id,
-                instance_id=r.instance_id,
-                status=r.status,
-                text=r.text,
-                error=r.error,
-                prompt_tokens=r.prompt_tokens,
-                tokens=r.completion_tokens,
-                ttft_s=r.ttft_s,
-                duration_s=r.duration_s,
-                tokens_per_sec=r.tokens_per_sec,
-            )
-            for r in t.latest_responses().values()
-        ],
-    )
+def conversation_detail(db: Db, conversation_id: str) -> ConversationDetail:
+    """The detail a client may see (masked while blind); blocking, call it in a thread."""
+    return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
 
 
-def _detail(db: Db, conversation_id: str) -> ConversationDetail:
-    with db.session() as session:
-        c = repository.get_conversation(session, conversation_id=conversation_id)
-        turns = repository.list_turns(session, conversation_id=conversation_id)
-        instances = [
-            InstanceOut(
-                instance_id=ci.instance_id,
-                model=ci.instance.model,
-                label=ci.blind_label,
-                temperature=ci.instance.temperature,
-                top_p=ci.instance.top_p,
-                top_k=ci.instance.top_k,
-                repeat_penalty=ci.instance.repeat_penalty,
-                num_predict=ci.instance.num_predict,
-                seed=ci.instance.seed,
-            )
-            for ci in sorted(c.instances, key=lambda ci: ci.position)
-        ]
-        return ConversationDetail(**_summary(c).model_dump(), instances=instances, turns=[_turn(t) for t in turns])
+@router.post("", status_code=201, response_model=ConversationDetail, responses=ERRORS)
+async def create_conversation(
+    body: ConversationCreate, db: Db, settings: AppSettings, models: ModelRouter
+) -> ConversationDetail:
+    """Start a conversation with its model instances; a blind one shuffles and hides them."""
+    check_instances(list(body.model_instances), max_instances=settings.max_instances)
+    for model in dict.fromkeys(instance.model for instance in body.model_instances):
+        await models.check_known(model)
+
+    def write() -> ConversationDetail:
+        conversation_id = start_conversation(
+            database=db,
+            instances=list(body.model_instances),
+            title=body.title,
+            blind=body.blind,
+            max_instances=settings.max_instances,
+        )
+        return conversation_detail(db, conversation_id)
+
+    return await asyncio.to_thread(write)
 
 
 @router.get("", response_model=ConversationList, responses=ERRORS)
@@ -143,8 +78,8 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=ERRORS)
 async def get_conversation(conversation_id: str, db: Db) -> ConversationDetail:
-    """One conversation with its instances and every turn's latest answers."""
-    return await asyncio.to_thread(_detail, db, conversation_id)
+    """One conversation with its instances, every turn's latest answers and the votes."""
+    return await asyncio.to_thread(conversation_detail, db, conversation_id)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationSummary, responses=ERRORS)

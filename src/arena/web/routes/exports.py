@@ -1,7 +1,89 @@
-"""(placeholder: being written)"""
+"""A conversation as a download (JSON, Markdown, CSV), and a JSON export back as a new one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import json
+from typing import Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from arena.errors import InvalidInput
+from arena.evaluation.blind import conversation_view
+from arena.evaluation.export import export_csv, export_filename, export_json, export_markdown, import_conversation
+from arena.storage.models import utcnow
+from arena.web.deps import AppSettings, Authorized, Db
+from arena.web.schemas import ConversationDetail, ErrorBody
+
+router = APIRouter(prefix="/api/conversations", tags=["export and import"], dependencies=[Authorized])
+
+ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+MEDIA_TYPES = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+DOWNLOAD = {200: {"content": {media: {} for media in MEDIA_TYPES.values()}, "description": "The file"}}
+
+
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object", "description": "A JSON export of a conversation"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+@router.post("/import", status_code=201, response_model=ConversationDetail, responses=ERRORS, openapi_extra=IMPORT_BODY)
+async def import_conversation_export(request: Request, db: Db, settings: AppSettings) -> ConversationDetail:
+    """Create a new conversation from a JSON export (the body, or a multipart field `file`)."""
+    data = await _read_export(request)
+
+    def write() -> ConversationDetail:
+        conversation_id = import_conversation(
+            db, data=data, max_instances=settings.max_instances, max_attachment_bytes=settings.max_upload_bytes
+        )
+        return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
+
+    return await asyncio.to_thread(write)
+
+
+async def _read_export(request: Request) -> Any:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInput("send the export as the body, or as a file in the multipart field `file`")
+        raw = await upload.read()
+    else:
+        raw = await request.body()
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidInput("the export is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise InvalidInput(f"the export is not valid JSON: {exc.msg} at {where}") from None
+
+
+@router.get("/{conversation_id}/export", response_class=Response, responses={**ERRORS, **DOWNLOAD})
+async def export_conversation(
+    conversation_id: str, db: Db, format: Literal["json", "markdown", "csv"] = Query("json")
+) -> Response:
+    """Download a conversation; labels only while it is blind and not revealed (`_blind` in the name)."""
+    view = await asyncio.to_thread(conversation_view, db, conversation_id=conversation_id)
+    now = utcnow()
+    if format == "json":
+        body = json.dumps(export_json(view, exported_at=now), ensure_ascii=False, indent=2) + "\n"
+    elif format == "csv":
+        body = export_csv(view)
+    else:
+        body = export_markdown(view, exported_at=now)
+    filename = export_filename(view, format)
+    return Response(
+        body.encode("utf-8"),
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,7 +1,29 @@
-"""(placeholder: being written)"""
+"""Markdown rendered on the server, and the colours of its highlighted code."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
 
-router = APIRouter()
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from arena.web.deps import Authorized
+from arena.web.markdown import highlight_css, render_markdown
+from arena.web.schemas import ErrorBody, RenderRequest, RenderResponse
+
+# No router-wide token check: a <link rel="stylesheet"> cannot send one, and the CSS is public.
+router = APIRouter(prefix="/api/render", tags=["render"])
+
+ERRORS = {413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+@router.post("", response_model=RenderResponse, responses=ERRORS, dependencies=[Authorized])
+async def render_html(body: RenderRequest) -> RenderResponse:
+    """Safe HTML for Markdown: no raw HTML, no scripts or event handlers, links only http(s) and mailto."""
+    return RenderResponse(html=await asyncio.to_thread(render_markdown, body.markdown))
+
+
+@router.get("/pygments.css", response_class=Response, responses={200: {"content": {"text/css": {}}}})
+async def get_highlight_css() -> Response:
+    """Colours for highlighted code, light and dark (`data-theme="dark"` or the system setting)."""
+    return Response(highlight_css(), media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})

@@ -1,0 +1,280 @@
+"""Exports (JSON, CSV, Markdown), masked while blind, and a JSON export imported back."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.doubles.ollama_double import OllamaDouble, ollama_double
+from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
+
+LLAMA = "ollama:llama3.2:1b"
+QWEN = "ollama:qwen2.5:0.5b"
+LLAMA_ID = "ollama_llama3.2_1b__0.2_0.9_40_1.1_-1_5"
+QWEN_ID = "ollama_qwen2.5_0.5b__0.7_0.9_20_1.1_64_0"
+INSTANCES = [{"model": LLAMA, "temperature": 0.2, "seed": 5}, {"model": QWEN, "top_k": 20, "num_predict": 64}]
+CSV_HEADER = [
+    "turn", "prompt", "label", "model", "temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed",
+    "answer", "status", "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[OllamaDouble]:
+    with ollama_double() as running:
+        running.reply = ["- first", "\n- =SUM(A1)"]
+        yield running
+
+
+@pytest.fixture(scope="module")
+def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
+    with running_arena(make_settings(tmp_path_factory.mktemp("export"), ollama_hosts=[double.url])) as running:
+        yield running
+
+
+@pytest.fixture
+def client(arena: RunningArena) -> Iterator[httpx.Client]:
+    with arena.client() as http:
+        yield http
+
+
+def stream_turn(client: httpx.Client, body: dict) -> list[dict]:
+    with client.stream("POST", "/api/stream_chat", json=body) as response:
+        assert response.status_code == 200, response.read()
+        return list(ndjson_lines(response))
+
+
+def vote(client: httpx.Client, conversation_id: str, body: dict) -> None:
+    response = client.post(f"/api/conversations/{conversation_id}/votes", json=body)
+    assert response.status_code == 201, response.text
+
+
+def export(client: httpx.Client, conversation_id: str, fmt: str) -> httpx.Response:
+    response = client.get(f"/api/conversations/{conversation_id}/export", params={"format": fmt})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def filename(response: httpx.Response) -> str:
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment; ")
+    return disposition.split('filename="')[1].rstrip('"')
+
+
+@pytest.fixture
+def voted_conversation(client: httpx.Client) -> str:
+    """Two turns, a file, a regenerated answer, thumbs and a pairwise vote."""
+    first = stream_turn(
+        client,
+        {
+            "message": "List two things.",
+            "system": "Be brief.",
+            "model_instances": INSTANCES,
+            "attachments": [{"filename": "list.md", "text": "- a\n- b\n"}],
+        },
+    )
+    conversation_id, turn_id = first[0]["conversation_id"], first[0]["turn_id"]
+    stream_turn(client, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": QWEN_ID}})
+    second = stream_turn(client, {"conversation_id": conversation_id, "message": "And a third?"})
+    vote(client, conversation_id, {"turn_id": turn_id, "kind": "thumb", "key": LLAMA_ID, "value": "up"})
+    vote(client, conversation_id, {"turn_id": turn_id, "kind": "thumb", "key": QWEN_ID, "value": "down"})
+    vote(client, conversation_id, {"turn_id": second[0]["turn_id"], "kind": "pairwise", "value": "B"})
+    return conversation_id
+
+
+def test_json_export_holds_the_whole_conversation(client: httpx.Client, voted_conversation: str) -> None:
+    response = export(client, voted_conversation, "json")
+    assert filename(response) == f"conversation-{voted_conversation[:8]}.json"
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    assert (data["format"], data["version"]) == ("local-llm-arena/conversation", 1) and data["exported_at"]
+    assert data["conversation"]["id"] == voted_conversation and data["conversation"]["title"] == "List two things."
+    assert [(i["key"], i["label"], i["model"], i["top_k"]) for i in data["instances"]] == [
+        (LLAMA_ID, "Model A", LLAMA, 40),
+        (QWEN_ID, "Model B", QWEN, 20),
+    ]
+    first, second = data["turns"]
+    assert (first["system"], first["user_text"]) == ("Be brief.", "List two things.")
+    assert first["attachments"] == [{"filename": "list.md", "size": 8, "text": "- a\n- b\n"}]
+    # Every answer, the regenerated one too, oldest first.
+    assert [(r["label"], r["votes"]) for r in first["responses"]] == [
+        ("Model A", {"up": 1, "down": 0}),
+        ("Model B", {"up": 0, "down": 0}),
+        ("Model B", {"up": 0, "down": 1}),
+    ]
+    assert second["pairwise_votes"] == [{"a": "Model A", "b": "Model B", "value": "B"}]
+
+
+def test_csv_export_has_one_row_per_answer(client: httpx.Client, voted_conversation: str) -> None:
+    response = export(client, voted_conversation, "csv")
+    assert filename(response) == f"conversation-{voted_conversation[:8]}.csv"
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == CSV_HEADER
+    body = [dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]]
+    assert [(r["turn"], r["label"], r["model"], r["up"], r["down"]) for r in body] == [
+        ("1", "Model A", LLAMA, "1", "0"),
+        ("1", "Model B", QWEN, "0", "1"),
+        ("2", "Model A", LLAMA, "0", "0"),
+        ("2", "Model B", QWEN, "0", "0"),
+    ]
+    llama = body[0]
+    assert (llama["temperature"], llama["top_k"], llama["num_predict"], llama["seed"]) == ("0.2", "40", "-1", "5")
+    assert llama["prompt"] == "List two things." and llama["status"] == "ok"
+    assert llama["answer"] == "- first\n- =SUM(A1)", "a Markdown list stays as it is"
+    assert int(llama["tokens"]) == 2 and float(llama["duration_s"]) >= 0
+
+
+def test_csv_cells_cannot_start_a_spreadsheet_formula(client: httpx.Client) -> None:
+    lines = stream_turn(client, {"message": '=HYPERLINK("http://evil.example")', "model_instances": INSTANCES[:1]})
+    rows = list(csv.DictReader(io.StringIO(export(client, lines[0]["conversation_id"], "csv").text)))
+    assert rows[0]["prompt"] == '\'=HYPERLINK("http://evil.example")'
+
+
+def test_markdown_export_reads_as_a_document(client: httpx.Client, voted_conversation: str) -> None:
+    response = export(client, voted_conversation, "markdown")
+    assert filename(response) == f"conversation-{voted_conversation[:8]}.md"
+    assert response.headers["content-type"].startswith("text/markdown")
+    text = response.text
+    assert text.startswith("# List two things.\n")
+    parts = [
+        "## Turn 1",
+        "## Turn 2",
+        "**System:** Be brief.",
+        "Attached: `list.md` (8 bytes)",
+        f"### Model A — `{LLAMA}`",
+        "votes: 1 up, 0 down",
+        "Pairwise vote (Model A vs Model B): **B**",
+    ]
+    for part in parts:
+        assert part in text
+
+
+def test_exports_hide_the_models_until_the_reveal(client: httpx.Client) -> None:
+    created = client.post("/api/conversations", json={"blind": True, "model_instances": INSTANCES}).json()
+    conversation_id = created["id"]
+    stream_turn(client, {"conversation_id": conversation_id, "message": "Hello"})
+    for fmt, extension in (("json", "json"), ("csv", "csv"), ("markdown", "md")):
+        masked = export(client, conversation_id, fmt)
+        assert filename(masked) == f"conversation-{conversation_id[:8]}_blind.{extension}"
+        for word in ("llama", "qwen", "ollama"):
+            assert word not in masked.text.lower(), (fmt, word)
+        assert "Model A" in masked.text and "Model B" in masked.text
+    assert export(client, conversation_id, "json").json()["instances"] == [
+        {"key": "Model A", "label": "Model A"},
+        {"key": "Model B", "label": "Model B"},
+    ]
+    for row in csv.DictReader(io.StringIO(export(client, conversation_id, "csv").text)):
+        assert [row[name] for name in CSV_HEADER[3:10]] == [""] * 7, "no model, no settings"
+    assert "| Model A | hidden |  |  |  |  |  |  |" in export(client, conversation_id, "markdown").text
+
+    mapping = client.post(f"/api/conversations/{conversation_id}/reveal").json()["mapping"]
+    full = export(client, conversation_id, "json")
+    assert filename(full) == f"conversation-{conversation_id[:8]}.json"
+    assert [(i["label"], i["model"]) for i in full.json()["instances"]] == [(m["label"], m["model"]) for m in mapping]
+    rows = list(csv.DictReader(io.StringIO(export(client, conversation_id, "csv").text)))
+    assert {r["model"] for r in rows} == {LLAMA, QWEN}
+    assert "Blind comparison, revealed on" in export(client, conversation_id, "markdown").text
+
+
+def without_ids(detail: dict[str, Any]) -> dict[str, Any]:
+    """A detail without what a new conversation cannot share: ids and times of creation."""
+    detail = copy.deepcopy(detail)
+    for key in ("id", "created_at", "updated_at"):
+        detail.pop(key)
+    for turn in detail["turns"]:
+        turn.pop("id")
+        for response in turn["responses"]:
+            response.pop("id")
+    for vote_row in detail["pairwise_votes"]:
+        vote_row.pop("turn_id")
+    return detail
+
+
+def test_an_imported_export_round_trips(client: httpx.Client, voted_conversation: str) -> None:
+    original = client.get(f"/api/conversations/{voted_conversation}").json()
+    exported = export(client, voted_conversation, "json").json()
+    response = client.post("/api/conversations/import", json=exported)
+    assert response.status_code == 201, response.text
+    imported = response.json()
+    assert imported["id"] != voted_conversation
+    assert without_ids(imported) == without_ids(original)
+    again = export(client, imported["id"], "json").json()
+    for data in (exported, again):
+        data.pop("exported_at")
+        data["conversation"] = {k: v for k, v in data["conversation"].items() if k in ("title", "blind", "revealed_at")}
+    assert again == exported
+
+    # The imported conversation goes on like any other: the next turn sees the stored context.
+    stream_turn(client, {"conversation_id": imported["id"], "message": "One more?"})
+    assert len(client.get(f"/api/conversations/{imported['id']}").json()["turns"]) == 3
+
+
+def test_an_imported_revealed_blind_conversation_stays_revealed_and_closed(client: httpx.Client) -> None:
+    created = client.post("/api/conversations", json={"blind": True, "model_instances": INSTANCES}).json()
+    turn_id = stream_turn(client, {"conversation_id": created["id"], "message": "Hi"})[0]["turn_id"]
+    vote(client, created["id"], {"turn_id": turn_id, "kind": "pairwise", "value": "tie"})
+    revealed = client.post(f"/api/conversations/{created['id']}/reveal").json()
+    # Multipart upload works too, as a browser sends a chosen file.
+    data = export(client, created["id"], "json").content
+    response = client.post("/api/conversations/import", files={"file": ("conversation.json", data, "application/json")})
+    assert response.status_code == 201, response.text
+    imported = response.json()
+    assert imported["blind"] is True and imported["revealed_at"] == revealed["revealed_at"]
+    assert imported["pairwise_votes"][0]["value"] == "tie"
+    closed = client.post(
+        f"/api/conversations/{imported['id']}/votes",
+        json={"turn_id": imported["turns"][0]["id"], "kind": "pairwise", "value": "A"},
+    )
+    assert closed.status_code == 409
+
+
+def broken(exported: dict, change: Any) -> dict:
+    data = copy.deepcopy(exported)
+    change(data)
+    return data
+
+
+def test_a_malformed_export_is_400_naming_the_problem(client: httpx.Client, voted_conversation: str) -> None:
+    good = export(client, voted_conversation, "json").json()
+    blind = client.post("/api/conversations", json={"blind": True, "model_instances": INSTANCES}).json()
+    masked = export(client, blind["id"], "json").json()
+    before = len(client.get("/api/conversations", params={"limit": 200}).json()["conversations"])
+    cases = [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (json.dumps({**good, "format": "something-else"}).encode(), "format"),
+        (json.dumps({**good, "version": 7}).encode(), "version"),
+        (json.dumps(masked).encode(), "hides its models"),
+        (json.dumps(broken(good, lambda d: d["instances"][0].update(temperature=9))).encode(), "temperature"),
+        (json.dumps(broken(good, lambda d: d["instances"][1].update(label="Model A"))).encode(), "same label"),
+        (json.dumps(broken(good, lambda d: d["turns"][0]["responses"][0].update(label="Model Q"))).encode(),
+         "turns[0].responses[0].label: 'Model Q'"),
+        (json.dumps(broken(good, lambda d: d["turns"][1]["responses"][0].update(status="error", error=None))).encode(),
+         "turns[1].responses[0]"),
+        (json.dumps(broken(good, lambda d: d["turns"][0]["attachments"][0].update(filename="x.exe"))).encode(),
+         "x.exe"),
+        (json.dumps(broken(good, lambda d: d.pop("turns"))).encode(), "turns: Field required"),
+        (json.dumps(broken(good, lambda d: d["conversation"].update(blind=True, revealed_at="2024-05-01T12:00:00"))).encode(),
+         "conversation.revealed_at: Input should have timezone info"),
+    ]  # fmt: skip
+    for raw, words in cases:
+        response = client.post("/api/conversations/import", content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (words, response.text)
+        assert words in response.json()["error"], (words, response.text)
+    after = len(client.get("/api/conversations", params={"limit": 200}).json()["conversations"])
+    assert after == before, "nothing half-written"
+
+
+def test_export_of_an_unknown_conversation_or_format(client: httpx.Client, voted_conversation: str) -> None:
+    missing = client.get(f"/api/conversations/{'0' * 32}/export")
+    assert missing.status_code == 404 and "does not exist" in missing.json()["error"]
+    odd = client.get(f"/api/conversations/{voted_conversation}/export", params={"format": "pdf"})
+    assert odd.status_code == 422 and "format" in odd.json()["error"]
