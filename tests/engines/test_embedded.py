@@ -73,10 +73,12 @@ async def test_two_streams_of_one_model_run_at_once_on_two_objects(engine: Embed
     order: list[str] = []
 
     async def run(name: str, temperature: float) -> None:
-        async for chunk in engine.stream(ask("Count to ten.", num_predict=16, temperature=temperature, seed=1)):
+        async for chunk in engine.stream(ask("Count to ten.", num_predict=32, temperature=temperature, seed=1)):
             if chunk.text:
                 order.append(name)
 
+    # Load both Llama objects first, so the second stream does not start late waiting for a load.
+    await asyncio.gather(collect(engine, ask("Hi", num_predict=1)), collect(engine, ask("Yo", num_predict=1)))
     await asyncio.gather(run("a", 0.2), run("b", 1.5))
     # Interleaved: the second stream started before the first one finished.
     assert order.index("b") < len(order) - 1 - order[::-1].index("a")

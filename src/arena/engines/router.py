@@ -60,9 +60,9 @@ class Router:
     def of_kind(self, kind: str) -> list[Engine]:
         return [e for e in self.engines if e.kind == kind]
 
-    def local_names(self) -> set[str]:
+    def local_names(self, *, refresh: bool = False) -> set[str]:
         catalog = getattr(next(iter(self.of_kind("local")), None), "catalog", None)
-        return set(catalog()) if catalog else set()
+        return set(catalog(refresh=refresh)) if catalog else set()
 
     def parse(self, model_id: str) -> ModelRef:
         return parse_model_id(model_id, local_names=self.local_names())
@@ -103,6 +103,10 @@ class Router:
         """
         ref = self.parse(model_id)
         candidates = self._candidates(ref)
+        if ref.kind == "local":  # the catalog is in memory: no need to survey every engine
+            if ref.name not in self.local_names() and ref.name not in self.local_names(refresh=True):
+                raise ModelNotAvailable(f"model '{model_id}' is not available: see GET /api/models")
+            return
         inventory = await self.inventory()
         reachable = {h.endpoint for h in inventory.health if h.reachable}
         listed = {m.id for m in inventory.models}

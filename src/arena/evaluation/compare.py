@@ -171,6 +171,54 @@ async def _run_one(
         finish("ok")
 
 
+class Comparison:
+    """A comparison already under way: every instance starts generating when this is made.
+
+    Starting before the caller has finished its own bookkeeping (writing the turn) hides
+    that bookkeeping from the time to first token; `events()` then yields what arrived.
+    """
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        targets: list[Target],
+        sink: Sink | None = None,
+        timeout_s: float = 300.0,
+        stops: dict[str, asyncio.Event] | None = None,
+    ) -> None:
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        sink = sink or NullSink()
+        self._tasks = {
+            t.instance_id: asyncio.create_task(_run_one(router, t, self._queue, sink, timeout_s), name=t.instance_id)
+            for t in targets
+        }
+        self._watchers: list[asyncio.Task[None]] = []
+        self.watch(stops or {})
+
+    def watch(self, stops: dict[str, asyncio.Event]) -> None:
+        """Setting `stops[instance_id]` stops that instance alone."""
+        self._watchers += [
+            asyncio.create_task(_stop_when_set(event, self._tasks[iid])) for iid, event in stops.items() if iid in self._tasks
+        ]
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every instance's tokens as they arrive, then one FinishEvent per instance."""
+        remaining = len(self._tasks)
+        while remaining:
+            event = await self._queue.get()
+            if isinstance(event, FinishEvent):
+                remaining -= 1
+            yield event
+
+    async def aclose(self) -> None:
+        """Stop every instance still generating and wait until each has recorded its end."""
+        tasks = [*self._tasks.values(), *self._watchers]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def compare(
     *,
     router: Router,
@@ -179,30 +227,13 @@ async def compare(
     timeout_s: float = 300.0,
     stops: dict[str, asyncio.Event] | None = None,
 ) -> AsyncIterator[Event]:
-    """Yield every instance's tokens as they arrive, then one FinishEvent per instance.
-
-    Setting `stops[instance_id]` stops that instance alone; closing this generator stops all.
-    """
-    queue: asyncio.Queue[Event] = asyncio.Queue()
-    sink = sink or NullSink()
-    tasks = {
-        t.instance_id: asyncio.create_task(_run_one(router, t, queue, sink, timeout_s), name=t.instance_id)
-        for t in targets
-    }
-    watchers = [
-        asyncio.create_task(_stop_when_set(stops[iid], tasks[iid])) for iid in tasks if stops and iid in stops
-    ]
-    remaining = len(tasks)
+    """Run a Comparison and yield its events; closing this generator stops every instance."""
+    comparison = Comparison(router=router, targets=targets, sink=sink, timeout_s=timeout_s, stops=stops)
     try:
-        while remaining:
-            event = await queue.get()
-            if isinstance(event, FinishEvent):
-                remaining -= 1
+        async for event in comparison.events():
             yield event
     finally:
-        for task in [*tasks.values(), *watchers]:
-            task.cancel()
-        await asyncio.gather(*tasks.values(), *watchers, return_exceptions=True)
+        await comparison.aclose()
 
 
 async def _stop_when_set(event: asyncio.Event, task: asyncio.Task[None]) -> None:

@@ -19,31 +19,59 @@ class ResponseRecorder:
     Partial text is flushed at most every FLUSH_INTERVAL_S on a worker thread, off the token
     path; the final state is written synchronously, because a cancelled task may not get
     another chance to await.
+
+    Made without a turn, it holds everything until `attach()`: generation can start while
+    the turn is still being written. If it is never attached (the turn could not be
+    written), it writes nothing at all.
     """
 
-    def __init__(self, *, database: Database, turn_id: int, flush_interval_s: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        turn_id: int | None = None,
+        response_ids: dict[str, int] | None = None,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+    ) -> None:
         self.database = database
         self.turn_id = turn_id
         self.flush_interval_s = flush_interval_s
-        self.response_ids: dict[str, int] = {}
+        self.response_ids: dict[str, int] = dict(response_ids or {})
         self._parts: dict[str, list[str]] = {}
         self._dirty: set[str] = set()
+        self._pending: dict[str, tuple[Target, FinishEvent]] = {}
         self._last_flush = time.monotonic()
         self._flush_task: asyncio.Task[None] | None = None
 
+    @property
+    def attached(self) -> bool:
+        return self.turn_id is not None
+
+    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> None:
+        """The turn and its responses now exist: write what finished meanwhile."""
+        self.turn_id = turn_id
+        self.response_ids.update(response_ids)
+        pending, self._pending = self._pending, {}
+        for target, event in pending.values():
+            self.finished(target, event)
+
     def started(self, target: Target) -> None:
+        self._parts[target.instance_id] = []
+        if self.turn_id is None or target.instance_id in self.response_ids:
+            return  # written with the turn, or will be at attach()
         with self.database.session() as session:
             response = repository.start_response(session, turn_id=self.turn_id, instance_id=target.instance_id)
             self.response_ids[target.instance_id] = response.id
-        self._parts[target.instance_id] = []
 
     def token(self, target: Target, text: str) -> None:
         self._parts[target.instance_id].append(text)
         self._dirty.add(target.instance_id)
         now = time.monotonic()
-        if now - self._last_flush >= self.flush_interval_s and (self._flush_task is None or self._flush_task.done()):
+        if not self.attached or now - self._last_flush < self.flush_interval_s:
+            return
+        if self._flush_task is None or self._flush_task.done():
             self._last_flush = now
-            snapshot = {iid: "".join(self._parts[iid]) for iid in self._dirty}
+            snapshot = {iid: "".join(self._parts[iid]) for iid in self._dirty if iid in self.response_ids}
             self._dirty.clear()
             self._flush_task = asyncio.create_task(asyncio.to_thread(self._write_partial, snapshot))
 
@@ -57,6 +85,9 @@ class ResponseRecorder:
 
     def finished(self, target: Target, event: FinishEvent) -> None:
         self._dirty.discard(target.instance_id)
+        if target.instance_id not in self.response_ids:
+            self._pending[target.instance_id] = (target, event)
+            return
         metrics = event.metrics
         with self.database.session() as session:
             repository.finish_response(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,8 @@ class PreparedTurn:
     # Blind and not revealed: each instance is shown by its label only.
     masked: bool = False
     labels: dict[str, str] = field(default_factory=dict)  # instance id -> "Model A"
+    # Responses written with the turn, "streaming" until the recorder finishes them.
+    response_ids: dict[str, int] = field(default_factory=dict)
 
     def key_of(self, instance_id: str) -> str:
         """What the client sees and uses to address the instance."""
@@ -145,7 +148,21 @@ def conversation_instances(database: Database, *, conversation_id: str) -> list[
         ]
 
 
-def prepare_turn(
+@dataclass(frozen=True, kw_only=True)
+class TurnPlan:
+    """What a new turn will be, worked out without writing anything."""
+
+    conversation_id: str | None  # None: the turn starts a new conversation
+    instances: list[ModelInstance]  # in display order
+    targets: list[Target]
+    user_text: str
+    system_text: str | None
+    title: str
+    attachments: list[dict[str, Any]] | None
+    owner_id: int | None = None
+
+
+def plan_turn(
     *,
     database: Database,
     instances: list[ModelInstance],
@@ -156,57 +173,88 @@ def prepare_turn(
     history_limit: int,
     owner_id: int | None = None,
     attachments: Sequence[Attachment] = (),
-) -> PreparedTurn:
-    """Create (or continue) the conversation and write the turn before anything streams."""
+) -> TurnPlan:
+    """The messages each instance will see. Reads an existing conversation, writes nothing,
+    so generation can start while `write_turn` records the turn."""
     typed = message or ""
     with_files = compose_message(typed, attachments) if attachments else message
     shared = build_messages(history=history, message=with_files, system=system, history_limit=history_limit)
     user_text = typed if attachments else shared[-1].content
     system_text = shared[0].content if shared[0].role == "system" else None
     per_instance: dict[str, list[Message]] = {}
-    if conversation_id is not None and not [m for m in history if m.role != "system"]:
-        # Only a new message was sent: continue each instance from its own stored answers.
-        for instance in instances:
-            context = stored_context(database, conversation_id=conversation_id, instance_id=instance.instance_id)
-            convo = (context + [shared[-1]])[-history_limit:]
-            per_instance[instance.instance_id] = (
-                [Message(role="system", content=system_text)] if system_text else []
-            ) + convo
-    title = _title(user_text) or _title(", ".join(a.filename for a in attachments))
+    positions: dict[str, int] = {}
+    if conversation_id is not None:
+        with database.session() as session:
+            conversation = repository.get_conversation(session, conversation_id=conversation_id)
+            positions = {m.instance_id: m.position for m in conversation.instances}
+        if not [m for m in history if m.role != "system"]:
+            # Only a new message was sent: continue each instance from its own stored answers.
+            for instance in instances:
+                context = stored_context(database, conversation_id=conversation_id, instance_id=instance.instance_id)
+                convo = (context + [shared[-1]])[-history_limit:]
+                per_instance[instance.instance_id] = (
+                    [Message(role="system", content=system_text)] if system_text else []
+                ) + convo
+    # Always in display order (members first, newcomers after, as they join): the order a
+    # client listed them in must not pair labels with models.
+    requested = {i.instance_id: n for n, i in enumerate(instances)}
+    ordered = sorted(instances, key=lambda i: (i.instance_id not in positions, positions.get(i.instance_id, requested[i.instance_id])))
+    targets = [
+        Target(instance_id=i.instance_id, model=i.model, options=i.options, messages=per_instance.get(i.instance_id, shared))
+        for i in ordered
+    ]
+    return TurnPlan(
+        conversation_id=conversation_id,
+        instances=ordered,
+        targets=targets,
+        user_text=user_text,
+        system_text=system_text,
+        title=_title(user_text) or _title(", ".join(a.filename for a in attachments)),
+        attachments=[a.meta() for a in attachments] or None,
+        owner_id=owner_id,
+    )
+
+
+def write_turn(*, database: Database, plan: TurnPlan) -> PreparedTurn:
+    """Create (or continue) the conversation, the turn and an empty response per instance,
+    in one transaction: a turn is never half-written."""
     with database.session() as session:
+        conversation_id = plan.conversation_id
         if conversation_id is None:
-            conversation = repository.create_conversation(session, title=title, owner_id=owner_id)
-            conversation_id = conversation.id
+            conversation_id = repository.create_conversation(session, title=plan.title, owner_id=plan.owner_id).id
         else:
             conversation = repository.get_conversation(session, conversation_id=conversation_id)
             untitled = conversation.title == DEFAULT_TITLE
             if untitled and not repository.list_turns(session, conversation_id=conversation_id):
-                repository.rename_conversation(session, conversation_id=conversation_id, title=title)
-        _record_instances(session, instances)
-        _join_conversation(session, conversation_id, [i.instance_id for i in instances])
+                repository.rename_conversation(session, conversation_id=conversation_id, title=plan.title)
+        _record_instances(session, plan.instances)
+        _join_conversation(session, conversation_id, [i.instance_id for i in plan.instances])
         turn = repository.add_turn(
             session,
             conversation_id=conversation_id,
-            user_text=user_text,
-            system=system_text,
-            attachments=[a.meta() for a in attachments] or None,
+            user_text=plan.user_text,
+            system=plan.system_text,
+            attachments=plan.attachments,
         )
-        turn_id = turn.id
+        response_ids = {
+            t.instance_id: repository.start_response(session, turn_id=turn.id, instance_id=t.instance_id).id
+            for t in plan.targets
+        }
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
         masked, labels = is_masked(conversation), _labels(conversation)
-        positions = {m.instance_id: m.position for m in conversation.instances}
-    # Always in display order: the order a client listed them in must not pair labels with models.
-    instances = sorted(instances, key=lambda i: positions[i.instance_id])
-    targets = [
-        Target(
-            instance_id=i.instance_id,
-            model=i.model,
-            options=i.options,
-            messages=per_instance.get(i.instance_id, shared),
+        return PreparedTurn(
+            conversation_id=conversation_id,
+            turn_id=turn.id,
+            targets=plan.targets,
+            masked=masked,
+            labels=labels,
+            response_ids=response_ids,
         )
-        for i in instances
-    ]
-    return PreparedTurn(conversation_id=conversation_id, turn_id=turn_id, targets=targets, masked=masked, labels=labels)
+
+
+def prepare_turn(*, database: Database, **request: Any) -> PreparedTurn:
+    """Plan the turn and write it, before anything streams (see `plan_turn` for the arguments)."""
+    return write_turn(database=database, plan=plan_turn(database=database, **request))
 
 
 def prepare_regenerate(

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from arena.errors import ArenaError, Conflict, EngineUnavailable, InvalidInput, NotFound
 from arena.evaluation.attachments import check_attachments
 from arena.evaluation.blind import mask_text
-from arena.evaluation.compare import FinishEvent, compare
-from arena.evaluation.instances import check_instances
+from arena.evaluation.compare import Comparison, FinishEvent
+from arena.evaluation.instances import ModelInstance, check_instances
 from arena.evaluation.recording import ResponseRecorder
-from arena.evaluation.turns import PreparedTurn, conversation_instances, prepare_regenerate, prepare_turn
+from arena.evaluation.turns import (
+    PreparedTurn,
+    TurnPlan,
+    conversation_instances,
+    plan_turn,
+    prepare_regenerate,
+    write_turn,
+)
 from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
 from arena.web.errors import error_response, status_for
 from arena.web.schemas import ChatRequest, ErrorBody, InstanceResult, MultiChatResponse, StopRequest, StopResponse
@@ -32,21 +40,7 @@ ERRORS = {
 }
 
 
-async def _prepare(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> PreparedTurn:
-    if body.regenerate is not None:
-        if (body.message or "").strip() or [m for m in body.history if m.role != "system"] or body.attachments:
-            raise InvalidInput("regenerate answers an existing turn again: send no message, history or attachments")
-        return await asyncio.to_thread(
-            prepare_regenerate,
-            database=db,
-            turn_id=body.regenerate.turn_id,
-            key=body.regenerate.key,
-            history_limit=settings.history_limit,
-            conversation_id=body.conversation_id,
-        )
-    attachments = check_attachments(
-        [(a.filename, a.text) for a in body.attachments], max_bytes=settings.max_upload_bytes
-    )
+async def _instances(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
     instances = body.instances()
     from_conversation = not instances and body.conversation_id is not None
     if from_conversation:
@@ -56,17 +50,64 @@ async def _prepare(body: ChatRequest, settings: AppSettings, models: ModelRouter
     if len(instances) == 1 and not from_conversation:
         # A lone unknown model is the request's error (404); among several, that instance's.
         await models.check_known(instances[0].model)
-    return await asyncio.to_thread(
-        prepare_turn,
-        database=db,
-        instances=instances,
-        history=[m.to_message() for m in body.history],
-        message=body.message,
-        system=body.system,
-        conversation_id=body.conversation_id,
-        history_limit=settings.history_limit,
-        attachments=attachments,
+    return instances
+
+
+async def _plan(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> TurnPlan:
+    """Check the request and work out what each instance will see; nothing is written yet."""
+    attachments = check_attachments(
+        [(a.filename, a.text) for a in body.attachments], max_bytes=settings.max_upload_bytes
     )
+    instances = await _instances(body, settings, models, db)
+    request = {
+        "instances": instances,
+        "history": [m.to_message() for m in body.history],
+        "message": body.message,
+        "system": body.system,
+        "conversation_id": body.conversation_id,
+        "history_limit": settings.history_limit,
+        "attachments": attachments,
+    }
+    if body.conversation_id is None:
+        return plan_turn(database=db, **request)  # a new conversation: nothing to read
+    return await asyncio.to_thread(partial(plan_turn, database=db, **request))
+
+
+async def _prepare_regenerate(body: ChatRequest, settings: AppSettings, db: Db) -> PreparedTurn:
+    assert body.regenerate is not None
+    if (body.message or "").strip() or [m for m in body.history if m.role != "system"] or body.attachments:
+        raise InvalidInput("regenerate answers an existing turn again: send no message, history or attachments")
+    return await asyncio.to_thread(
+        prepare_regenerate,
+        database=db,
+        turn_id=body.regenerate.turn_id,
+        key=body.regenerate.key,
+        history_limit=settings.history_limit,
+        conversation_id=body.conversation_id,
+    )
+
+
+async def _start(
+    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db
+) -> tuple[PreparedTurn, Comparison]:
+    """Start generating, then write the turn while the engines work on their first tokens."""
+    if body.regenerate is not None:
+        prepared = await _prepare_regenerate(body, settings, db)
+        recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
+        comparison = Comparison(
+            router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
+        )
+        return prepared, comparison
+    plan = await _plan(body, settings, models, db)
+    recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
+    comparison = Comparison(router=models, targets=plan.targets, sink=recorder, timeout_s=settings.request_timeout)
+    try:
+        prepared = await asyncio.to_thread(write_turn, database=db, plan=plan)
+    except BaseException:
+        await comparison.aclose()  # never attached: nothing of it is written
+        raise
+    recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids)
+    return prepared, comparison
 
 
 def _generation_slots(request: Request) -> asyncio.Semaphore:
@@ -78,54 +119,69 @@ def _generation_slots(request: Request) -> asyncio.Semaphore:
     return slots
 
 
+class _StreamWithCleanup(StreamingResponse):
+    """Runs `cleanup` however the response ends, even when the client left before the
+    body started (then Starlette never iterates it, and a generator's `finally` never runs)."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, cleanup: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content, media_type=NDJSON)
+        self._cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._cleanup()
+
+
 @router.post("/stream_chat", responses=ERRORS, response_class=StreamingResponse)
 async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
     slots = _generation_slots(request)
     streams = running_streams(request.app)
-    prepared = await _prepare(body, settings, models, db)
+    if body.regenerate is not None:
+        key = body.regenerate.key
+        if streams.is_running(body.regenerate.turn_id, key):
+            raise Conflict(f"{key} is still answering this turn: stop it first")
+    await slots.acquire()
+    try:
+        prepared, comparison = await _start(body, settings, models, db)
+    except BaseException:
+        slots.release()
+        raise
     turn_id = prepared.turn_id
-    for target in prepared.targets:
-        if streams.is_running(turn_id, prepared.key_of(target.instance_id)):
-            raise Conflict(f"{prepared.key_of(target.instance_id)} is still answering this turn: stop it first")
+    # Registered before the first line: once a client knows the turn, it can stop it.
+    stops = streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
+    comparison.watch(stops)
 
     def label(instance_id: str) -> str | None:
         return prepared.labels.get(instance_id) if prepared.masked else None
 
     async def lines() -> AsyncIterator[bytes]:
-        async with slots:
-            # Registered before the first line: once a client knows the turn, it can stop it.
-            aliases = {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets}
-            stops = streams.register(turn_id, aliases)
-            try:
-                yield line(
-                    {
-                        "conversation_id": prepared.conversation_id,
-                        "turn_id": turn_id,
-                        "instances": [
-                            {"instance_id": prepared.key_of(t.instance_id), "model": label(t.instance_id) or t.model}
-                            for t in prepared.targets
-                        ],
-                    }
-                )
-                recorder = ResponseRecorder(database=db, turn_id=turn_id)
-                events = compare(
-                    router=models,
-                    targets=prepared.targets,
-                    sink=recorder,
-                    timeout_s=settings.request_timeout,
-                    stops=stops,
-                )
-                async with aclosing(events):
-                    async for event in events:
-                        if isinstance(event, FinishEvent):
-                            streams.release(turn_id, stops[event.instance_id])
-                        yield line(event_payload(event, label=label(event.instance_id)))
-            finally:
-                for handle in stops.values():
-                    streams.release(turn_id, handle)
+        yield line(
+            {
+                "conversation_id": prepared.conversation_id,
+                "turn_id": turn_id,
+                "instances": [
+                    {"instance_id": prepared.key_of(t.instance_id), "model": label(t.instance_id) or t.model}
+                    for t in prepared.targets
+                ],
+            }
+        )
+        async for event in comparison.events():
+            if isinstance(event, FinishEvent):
+                streams.release(turn_id, stops[event.instance_id])
+            yield line(event_payload(event, label=label(event.instance_id)))
 
-    return StreamingResponse(lines(), media_type=NDJSON)
+    async def cleanup() -> None:
+        try:
+            await comparison.aclose()  # a client gone mid-stream stops every instance
+        finally:
+            for handle in stops.values():
+                streams.release(turn_id, handle)
+            slots.release()
+
+    return _StreamWithCleanup(lines(), cleanup=cleanup)
 
 
 @router.post("/stop", response_model=StopResponse, responses=ERRORS)
@@ -140,13 +196,12 @@ async def stop_answer(body: StopRequest, request: Request) -> StopResponse:
 async def chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
     """Answer once every instance has finished; one instance gives its result alone."""
     slots = _generation_slots(request)
-    prepared = await _prepare(body, settings, models, db)
-    finished: list[FinishEvent] = []
     async with slots:
-        recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
-        events = compare(router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout)
-        async with aclosing(events):
-            finished = [event async for event in events if isinstance(event, FinishEvent)]
+        prepared, comparison = await _start(body, settings, models, db)
+        try:
+            finished = [event async for event in comparison.events() if isinstance(event, FinishEvent)]
+        finally:
+            await comparison.aclose()
 
     def shown(event: FinishEvent) -> tuple[str, str, str | None]:
         """Key, model and error as the client may see them (labels only while blind)."""
