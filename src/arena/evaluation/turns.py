@@ -252,11 +252,6 @@ def write_turn(*, database: Database, plan: TurnPlan) -> PreparedTurn:
         )
 
 
-def prepare_turn(*, database: Database, **request: Any) -> PreparedTurn:
-    """Plan the turn and write it, before anything streams (see `plan_turn` for the arguments)."""
-    return write_turn(database=database, plan=plan_turn(database=database, **request))
-
-
 def prepare_regenerate(
     *, database: Database, turn_id: int, key: str, history_limit: int, conversation_id: str | None = None
 ) -> PreparedTurn:
