@@ -1,0 +1,132 @@
+// The one client of the arena's HTTP API: JSON calls, NDJSON streams, downloads and uploads.
+// Every failure becomes an ApiError carrying the server's own `{"error": ...}` message.
+
+import { NdjsonDecoder } from "./ndjson.js";
+
+const TOKEN_KEY = "arena.token";
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+let unauthorizedHandler = null;
+
+/** Called on a 401, e.g. to ask for WEB_CHAT_TOKEN. */
+export function onUnauthorized(handler) {
+  unauthorizedHandler = handler;
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+function headers(extra) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token ? { ...extra, Authorization: `Bearer ${token}` } : { ...extra };
+}
+
+async function errorFrom(response) {
+  let message = `The server answered ${response.status} ${response.statusText}`.trim();
+  try {
+    const body = await response.json();
+    if (body && typeof body.error === "string") message = body.error;
+  } catch {
+    // Not JSON: keep the status line.
+  }
+  if (response.status === 401 && unauthorizedHandler) unauthorizedHandler();
+  return new ApiError(response.status, message);
+}
+
+export async function request(method, path, { json, body, signal } = {}) {
+  const init = { method, signal, headers: headers(json === undefined ? {} : { "Content-Type": "application/json" }) };
+  if (json !== undefined) init.body = JSON.stringify(json);
+  else if (body !== undefined) init.body = body;
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === "AbortError") throw error;
+    throw new ApiError(0, "The arena server cannot be reached. Is it still running?");
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response;
+}
+
+async function jsonOf(response) {
+  return response.status === 204 ? null : response.json();
+}
+
+const get = async (path, options) => jsonOf(await request("GET", path, options));
+const post = async (path, json, options) => jsonOf(await request("POST", path, { ...options, json }));
+
+/** Yield each NDJSON object of a streamed response as it arrives. */
+export async function* ndjson(path, json, signal) {
+  const response = await request("POST", path, { json, signal });
+  const reader = response.body.getReader();
+  const decoder = new NdjsonDecoder();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      yield* decoder.feed(value);
+    }
+    yield* decoder.flush();
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function filenameFrom(disposition, fallback) {
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition || "");
+  return match ? decodeURIComponent(match[1]) : fallback;
+}
+
+const query = (params) => {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== "") search.set(key, value);
+  const text = search.toString();
+  return text ? `?${text}` : "";
+};
+
+const conversationPath = (id) => `/api/conversations/${encodeURIComponent(id)}`;
+
+export const api = {
+  models: (refresh = false) => get(`/api/models${refresh ? "?refresh=true" : ""}`),
+  conversations: ({ search, limit, offset } = {}) => get(`/api/conversations${query({ search, limit, offset })}`),
+  conversation: (id) => get(conversationPath(id)),
+  createConversation: (body) => post("/api/conversations", body),
+  renameConversation: async (id, title) => jsonOf(await request("PATCH", conversationPath(id), { json: { title } })),
+  deleteConversation: async (id) => jsonOf(await request("DELETE", conversationPath(id))),
+  vote: (id, body) => post(`${conversationPath(id)}/votes`, body),
+  reveal: (id) => post(`${conversationPath(id)}/reveal`, {}),
+  render: (markdown) => post("/api/render", { markdown }),
+  stop: (turnId, key) => post("/api/stop", { turn_id: turnId, key }),
+  streamChat: (body, signal) => ndjson("/api/stream_chat", body, signal),
+  pullModel: (model, signal) => ndjson("/api/pull_model", { model }, signal),
+  deleteModel: (model) => post("/api/delete_model", { model }),
+
+  /** The export as a Blob and the file name the server chose. */
+  async exportConversation(id, format) {
+    const response = await request("GET", `${conversationPath(id)}/export${query({ format })}`);
+    const fallback = `conversation-${id.slice(0, 8)}.${format === "markdown" ? "md" : format}`;
+    return { blob: await response.blob(), filename: filenameFrom(response.headers.get("Content-Disposition"), fallback) };
+  },
+
+  /** The server reads the file and says what is wrong with a malformed one. */
+  async importConversation(file) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return jsonOf(await request("POST", "/api/conversations/import", { body: form }));
+  },
+
+  async uploadAttachment(file) {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return jsonOf(await request("POST", "/api/attachments", { body: form }));
+  },
+};

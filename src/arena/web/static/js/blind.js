@@ -1,0 +1,107 @@
+// Blind mode: thumbs per answer, the pairwise choice, and the reveal with its results table.
+
+import { api } from "./api.js";
+import { confirmAction } from "./dialogs.js";
+import { byId, el, icon } from "./dom.js";
+import { notifyError } from "./notify.js";
+import { allParametersLabel } from "./instances.js";
+import { emit, state } from "./store.js";
+
+const CLOSED = 409;
+let lastMapping = null; // the reveal's answer, shown until another conversation opens
+
+function closeVoting(message) {
+  // Another tab (or person) revealed this conversation: the server now refuses every vote.
+  for (const button of document.querySelectorAll(".votes button, .pairwise button")) button.disabled = true;
+  notifyError(message);
+}
+
+export async function voteThumb(card, value) {
+  card.showVoteError("");
+  try {
+    await api.vote(state.conversation.id, { turn_id: card.turnId, kind: "thumb", key: card.key, value });
+    card.setVotes(value === "up" ? { up: 1 } : { down: 1 }, { open: true });
+  } catch (error) {
+    card.showVoteError(error.message);
+    if (error.status === CLOSED) closeVoting(error.message);
+  }
+}
+
+export async function votePairwise(turnView, value) {
+  turnView.pairwise.showError("");
+  try {
+    await api.vote(state.conversation.id, { turn_id: turnView.id, kind: "pairwise", value });
+    turnView.pairwise.set(value, { open: true });
+  } catch (error) {
+    turnView.pairwise.showError(error.message);
+    if (error.status === CLOSED) closeVoting(error.message);
+  }
+}
+
+/** Ask, reveal, then reload the conversation so every card shows its model. */
+export async function reveal() {
+  const conversation = state.conversation;
+  const confirmed = await confirmAction({
+    title: "Reveal the models?",
+    message: "You will see which model and settings gave each answer. Voting closes for this conversation.",
+    confirmLabel: "Reveal",
+  });
+  if (!confirmed) return;
+  try {
+    const { mapping } = await api.reveal(conversation.id);
+    lastMapping = { conversationId: conversation.id, rows: mapping };
+  } catch (error) {
+    notifyError(error.message);
+  }
+  emit("reload-conversation");
+}
+
+/** Rows of the results table from a stored conversation: votes summed per instance. */
+export function rowsFromDetail(detail) {
+  const rows = detail.instances.map((entry) => ({ ...entry, instance_id: entry.instance_id || entry.key, up: 0, down: 0, pairwise_wins: 0 }));
+  const byKey = new Map(rows.map((row) => [row.key, row]));
+  for (const turn of detail.turns) {
+    for (const response of turn.responses) {
+      const row = byKey.get(response.key);
+      if (!row) continue;
+      row.up += response.votes?.up || 0;
+      row.down += response.votes?.down || 0;
+    }
+  }
+  for (const vote of detail.pairwise_votes || []) {
+    const winner = { A: rows[0], B: rows[1] }[vote.value];
+    if (winner) winner.pairwise_wins += 1;
+  }
+  return rows;
+}
+
+/** The results panel of a revealed blind conversation (hidden otherwise). */
+export function renderResults(detail) {
+  const panel = byId("results");
+  if (!detail?.blind || !detail.revealed_at) {
+    panel.hidden = true;
+    panel.replaceChildren();
+    return;
+  }
+  const rows = lastMapping?.conversationId === detail.id ? lastMapping.rows : rowsFromDetail(detail);
+  const cell = (value) => el("td", { class: "number" }, String(value ?? 0));
+  panel.replaceChildren(
+    el("h2", { id: "results-heading" }, "Revealed: who was who"),
+    el("table", { class: "data reveal-table" },
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col" }, "Label"),
+        el("th", { scope: "col" }, "Model"),
+        el("th", { scope: "col" }, "Hyperparameters"),
+        el("th", { scope: "col", class: "number" }, icon("thumb-up"), el("span", { class: "visually-hidden" }, "Thumbs up")),
+        el("th", { scope: "col", class: "number" }, icon("thumb-down"), el("span", { class: "visually-hidden" }, "Thumbs down")),
+        el("th", { scope: "col", class: "number" }, "Pairwise wins"))),
+      el("tbody", {}, rows.map((row) => el("tr", {},
+        el("th", { scope: "row" }, row.label),
+        el("td", {}, row.model || "?"),
+        el("td", { class: "params" }, allParametersLabel(state.spec, row)),
+        cell(row.up),
+        cell(row.down),
+        cell(row.pairwise_wins))))),
+  );
+  panel.hidden = false;
+}

@@ -1,0 +1,191 @@
+// One answer card: streams plain text live, then shows the server-rendered HTML, its metrics
+// and its actions (Stop, Regenerate, Copy, Continue with this model, votes when blind).
+
+import { el, icon } from "./dom.js";
+import { formatCount, formatRate, formatSeconds } from "./format.js";
+
+const STATUS_TEXT = { waiting: "waiting", streaming: "streaming", ok: "done", error: "error", stopped: "stopped" };
+
+/** What a person can do about an error, from the server's message. */
+export function adviceFor(message) {
+  const text = (message || "").toLowerCase();
+  if (text.includes("not found") || text.includes("not available") || text.includes("pull")) {
+    return "Pull the model in the Model manager, or remove this instance and pick another.";
+  }
+  if (text.includes("timed out") || text.includes("timeout")) {
+    return "Lower Max tokens, or raise REQUEST_TIMEOUT, then Regenerate.";
+  }
+  if (text.includes("unreachable") || text.includes("cannot reach") || text.includes("connect") || text.includes("no engine")) {
+    return "Check that the engine is running (for Ollama: `ollama serve`), then Regenerate.";
+  }
+  if (text.includes("too many generations") || text.includes("busy")) {
+    return "Too much is running at once: wait a moment, then Regenerate.";
+  }
+  return "Regenerate to try again; the other answers are not affected.";
+}
+
+/**
+ * handlers: {stop(card), regenerate(card), copy(card), continueWith(card) | null, vote(card, value) | null}
+ * title/params: how the card names its instance (a label only, while blind).
+ */
+export function createCard({ turnId, key, title, params, handlers }) {
+  const titleId = `card-${turnId}-${key}`.replace(/[^A-Za-z0-9_-]/g, "_");
+  const status = el("span", { class: "card-status" });
+  const crown = el("span", { class: "crown", title: "Fastest: highest tokens per second", hidden: true },
+    icon("crown"), el("span", { class: "visually-hidden" }, "fastest"));
+  const answer = el("div", { class: "answer", "aria-live": "polite", "aria-labelledby": titleId });
+  const errorBox = el("div", { class: "card-error", role: "alert", hidden: true });
+  const metrics = el("dl", { class: "metrics", hidden: true });
+  const stopButton = el("button", { type: "button", class: "small danger", onclick: () => handlers.stop(card) }, "Stop");
+  const regenerateButton = el("button", { type: "button", class: "small", onclick: () => handlers.regenerate(card) }, "Regenerate");
+  const copyButton = el("button", { type: "button", class: "small ghost", onclick: () => handlers.copy(card) }, "Copy");
+  const continueButton = handlers.continueWith
+    ? el("button", { type: "button", class: "small ghost", onclick: () => handlers.continueWith(card) }, "Continue with this model")
+    : null;
+  const votes = el("div", { class: "votes", role: "group", "aria-label": `Vote on ${title}` });
+  const voteError = el("p", { class: "vote-error", role: "alert", hidden: true });
+  const upButton = voteButton("up", "thumb-up", `Good answer from ${title}`);
+  const downButton = voteButton("down", "thumb-down", `Bad answer from ${title}`);
+  if (handlers.vote) votes.append(upButton, downButton);
+
+  const node = el(
+    "article",
+    { class: "card", "aria-labelledby": titleId, dataset: { key, turnId: String(turnId) } },
+    el("header", { class: "card-head" },
+      el("h3", { class: "card-title", id: titleId }, title, params ? " " : "", params ? el("span", { class: "card-params" }, params) : null),
+      crown,
+      status),
+    answer,
+    errorBox,
+    metrics,
+    el("footer", { class: "card-actions" }, stopButton, regenerateButton, copyButton, continueButton, handlers.vote ? votes : null),
+    voteError,
+  );
+
+  let textNode = null;
+  let rawText = "";
+
+  function voteButton(value, iconName, label) {
+    return el("button", { type: "button", class: "small", "aria-label": label, "aria-pressed": "false", dataset: { vote: value }, onclick: () => handlers.vote(card, value) }, icon(iconName));
+  }
+
+  function setStatus(value) {
+    node.dataset.status = value;
+    status.textContent = STATUS_TEXT[value] || value;
+    const busy = value === "waiting" || value === "streaming";
+    answer.setAttribute("aria-busy", busy ? "true" : "false");
+    stopButton.hidden = !busy;
+    regenerateButton.hidden = busy;
+    copyButton.disabled = busy && !rawText;
+  }
+
+  const card = {
+    node,
+    key,
+    turnId,
+    title,
+    get text() {
+      return rawText;
+    },
+    get status() {
+      return node.dataset.status;
+    },
+    get tokensPerSecond() {
+      return Number(node.dataset.tokensPerSecond) || null;
+    },
+
+    /** Empty the card for a new stream (first send or Regenerate). */
+    begin() {
+      rawText = "";
+      textNode = null;
+      answer.replaceChildren();
+      answer.className = "answer waiting";
+      errorBox.hidden = true;
+      metrics.hidden = true;
+      delete node.dataset.tokensPerSecond;
+      card.setFastest(false);
+      setStatus("waiting");
+    },
+
+    /** A streamed token: plain text, appended as it arrives. */
+    append(token) {
+      if (!textNode) {
+        answer.className = "answer streaming";
+        textNode = document.createTextNode("");
+        answer.replaceChildren(textNode);
+        setStatus("streaming");
+      }
+      rawText += token;
+      textNode.appendData(token);
+    },
+
+    /** The done line (or a stored response): status, metrics, error. */
+    finish({ status: outcome = "ok", metrics: figures, error }) {
+      setStatus(outcome);
+      if (!rawText) answer.className = "answer empty";
+      if (figures) showMetrics(figures);
+      if (outcome === "error") showProblem(`Error: ${error || "the generation failed"}`, adviceFor(error));
+      else if (outcome === "stopped") showProblem("Stopped", rawText ? "The partial answer is kept." : "Nothing was generated.");
+    },
+
+    /** Replace the streamed text by the server's sanitised, highlighted HTML. */
+    showHtml(html) {
+      if (!rawText) return;
+      answer.className = "answer";
+      answer.innerHTML = html; // rendered and sanitised on the server (markdown-it → nh3 → Pygments)
+    },
+
+    /** Fill from a stored response of the conversation detail. */
+    restore(response) {
+      card.begin();
+      if (response.text) card.append(response.text);
+      card.finish({ status: response.status, metrics: response, error: response.error });
+      if (response.html) card.showHtml(response.html);
+      if (response.status === "streaming") setStatus("streaming");
+    },
+
+    setFastest(fastest) {
+      crown.hidden = !fastest;
+      node.classList.toggle("fastest", fastest);
+    },
+
+    /** Votes: which was cast, and whether voting is still open. */
+    setVotes({ up = 0, down = 0 } = {}, { open }) {
+      upButton.setAttribute("aria-pressed", String(up > 0));
+      downButton.setAttribute("aria-pressed", String(down > 0));
+      const cast = up > 0 || down > 0;
+      upButton.disabled = !open || cast;
+      downButton.disabled = !open || cast;
+    },
+
+    showVoteError(message) {
+      voteError.textContent = message;
+      voteError.hidden = !message;
+    },
+  };
+
+  function showMetrics(figures) {
+    if (figures.tokens_per_sec !== null && figures.tokens_per_sec !== undefined) {
+      node.dataset.tokensPerSecond = String(figures.tokens_per_sec);
+    }
+    metrics.replaceChildren(
+      metric("First token", formatSeconds(figures.ttft_s), "ttft"),
+      metric("Speed", formatRate(figures.tokens_per_sec), "rate"),
+      metric("Tokens", formatCount(figures.tokens), "tokens"),
+      metric("Duration", formatSeconds(figures.duration_s), "duration"),
+    );
+    metrics.hidden = false;
+  }
+
+  function showProblem(headline, advice) {
+    errorBox.replaceChildren(el("strong", {}, headline), el("span", {}, advice));
+    errorBox.hidden = false;
+  }
+
+  card.begin();
+  return card;
+}
+
+function metric(label, value, name) {
+  return el("div", { dataset: { metric: name } }, el("dt", {}, label), el("dd", {}, value));
+}

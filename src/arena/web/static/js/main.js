@@ -1,0 +1,58 @@
+// Start the arena page: build each part and connect them. No logic of its own.
+
+import { onUnauthorized, setToken } from "./api.js";
+import { createAttachments } from "./attachments.js";
+import { reveal, votePairwise, voteThumb } from "./blind.js";
+import { conversationIdFromHash, createConversationController } from "./conversation.js";
+import { byId } from "./dom.js";
+import { createExports } from "./exports.js";
+import { createModelManager } from "./model-manager.js";
+import { createModelPicker } from "./model-picker.js";
+import { createSessions } from "./sessions.js";
+import { installShortcuts } from "./shortcuts.js";
+import { state } from "./store.js";
+import { stopAllStreams } from "./stream.js";
+import { createTranscript } from "./transcript.js";
+
+state.maxInstances = Number(document.body.dataset.maxInstances) || state.maxInstances;
+
+let controller = null;
+const transcript = createTranscript({
+  stop: (card) => controller.stop(card),
+  regenerate: (card) => controller.regenerate(card),
+  copy: (card) => controller.copy(card),
+  continueWith: (card) => controller.continueWith(card),
+  vote: voteThumb,
+  pairwise: votePairwise,
+});
+controller = createConversationController({ transcript });
+const picker = createModelPicker();
+const sessions = createSessions({ open: controller.open, startNew: controller.startNew });
+const exports = createExports({ open: controller.open });
+createAttachments();
+createModelManager();
+byId("reveal-button").addEventListener("click", reveal);
+
+installShortcuts({
+  send: controller.send,
+  stopAll: stopAllStreams,
+  focusPicker: picker.focus,
+  openExport: exports.openMenu,
+});
+
+// WEB_CHAT_TOKEN: ask once, keep it in this tab, then load again.
+const tokenDialog = byId("token-dialog");
+onUnauthorized(() => {
+  if (!tokenDialog.open) tokenDialog.showModal();
+});
+tokenDialog.addEventListener("close", () => {
+  if (tokenDialog.returnValue !== "save") return;
+  setToken(byId("token-input").value.trim());
+  location.reload();
+});
+
+await picker.loadModels();
+await sessions.refresh();
+const requested = conversationIdFromHash();
+if (requested) await controller.open(requested);
+document.body.dataset.ready = "true"; // the page is wired: tests and people may start

@@ -1,0 +1,162 @@
+// The model manager: every engine's models with size and quantization, pulling an Ollama model
+// with a live progress bar, and deleting one after a confirmation.
+
+import { api } from "./api.js";
+import { confirmAction } from "./dialogs.js";
+import { byId, clear, el, showError } from "./dom.js";
+import { engineName, formatBytes } from "./format.js";
+import { notifySuccess } from "./notify.js";
+import { emit, state } from "./store.js";
+
+const DELETABLE_ENGINES = new Set(["ollama"]);
+
+/** `llama3.2:3b` → `ollama:llama3.2:3b`; an id with its engine stays as it is. */
+export function pullId(name) {
+  const trimmed = name.trim();
+  return /^(ollama|local|openai):/.test(trimmed) ? trimmed : `ollama:${trimmed}`;
+}
+
+/** "45% · 600 MB of 1.3 GB" from one progress line. */
+export function progressText({ completed, total }) {
+  if (!total) return "";
+  const percent = Math.floor((100 * (completed || 0)) / total);
+  return `${percent}% · ${formatBytes(completed || 0)} of ${formatBytes(total)}`;
+}
+
+export function createModelManager() {
+  const dialog = byId("manager-dialog");
+  const engines = byId("manager-engines");
+  const error = byId("manager-error");
+  const pullForm = byId("pull-form");
+  const pullName = byId("pull-name");
+  const pullButton = byId("pull-button");
+  const cancelButton = byId("pull-cancel");
+  const progress = byId("pull-progress");
+  const bar = byId("pull-bar");
+  const figures = byId("pull-figures");
+  const log = byId("pull-log");
+  let pulling = null;
+
+  function renderModels() {
+    clear(engines);
+    const kinds = [...new Set(state.models.map((model) => model.engine))];
+    if (!kinds.length) engines.append(el("p", { class: "hint" }, "No engine lists any model yet."));
+    for (const kind of kinds) {
+      const rows = state.models.filter((model) => model.engine === kind).map((model) =>
+        el("tr", { dataset: { model: model.id } },
+          el("th", { scope: "row" }, model.id.slice(model.id.indexOf(":") + 1)),
+          el("td", {}, model.family || ""),
+          el("td", {}, model.parameter_size || ""),
+          el("td", {}, model.quantization || ""),
+          el("td", { class: "number" }, formatBytes(model.size)),
+          el("td", {}, model.endpoint || ""),
+          el("td", {}, DELETABLE_ENGINES.has(kind)
+            ? el("button", { type: "button", class: "small danger", "aria-label": `Delete ${model.id}`, onclick: () => remove(model.id) }, "Delete")
+            : "")));
+      engines.append(el("section", {},
+        el("h3", {}, engineName(kind)),
+        el("table", { class: "data" },
+          el("thead", {}, el("tr", {}, ["Model", "Family", "Parameters", "Quantization", "Size", "Endpoint", ""].map((name) =>
+            el("th", { scope: "col", class: name === "Size" ? "number" : null }, name)))),
+          el("tbody", {}, rows))));
+    }
+  }
+
+  async function reload() {
+    try {
+      const { details } = await api.models(true);
+      state.models = details;
+      renderModels();
+      emit("models-changed");
+    } catch (failure) {
+      showError(error, `The model list could not be loaded: ${failure.message}`);
+    }
+  }
+
+  function addLog(text, kind) {
+    const last = log.lastElementChild;
+    if (last && last.textContent === text) return; // Ollama repeats a status for every chunk
+    log.append(el("li", { class: kind || null }, text));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  async function pull(name) {
+    showError(error, "");
+    if (!name.trim()) {
+      showError(error, "Type the name of the model to pull, e.g. llama3.2:3b.");
+      pullName.focus();
+      return;
+    }
+    const model = pullId(name);
+    pulling = new AbortController();
+    pullButton.disabled = true;
+    cancelButton.hidden = false;
+    progress.hidden = false;
+    bar.value = 0;
+    bar.removeAttribute("value"); // indeterminate until a total is known
+    figures.textContent = `Pulling ${model}…`;
+    clear(log);
+    let failed = null;
+    try {
+      for await (const line of api.pullModel(model, pulling.signal)) {
+        if (line.status === "error") {
+          failed = line.error || "the pull failed";
+          addLog(failed, "error");
+          break;
+        }
+        addLog(line.status);
+        if (line.total) {
+          bar.value = Math.floor((100 * (line.completed || 0)) / line.total);
+          figures.textContent = progressText(line);
+        }
+      }
+    } catch (failure) {
+      failed = failure.name === "AbortError" ? "Pull cancelled." : failure.message;
+    } finally {
+      pulling = null;
+      pullButton.disabled = false;
+      cancelButton.hidden = true;
+    }
+    if (failed) {
+      showError(error, failed);
+      return;
+    }
+    bar.value = 100;
+    figures.textContent = `Done: ${model} is ready.`;
+    notifySuccess(`${model} was pulled.`);
+    pullName.value = "";
+    await reload();
+  }
+
+  async function remove(modelId) {
+    const confirmed = await confirmAction({
+      title: "Delete this model?",
+      message: `${modelId} will be removed from its engine's disk. Pull it again to use it later.`,
+      confirmLabel: "Delete model",
+    });
+    if (!confirmed) return;
+    showError(error, "");
+    try {
+      await api.deleteModel(modelId);
+      notifySuccess(`${modelId} was deleted.`);
+      state.selection = state.selection.filter((instance) => instance.model !== modelId);
+      emit("selection-changed");
+      await reload();
+    } catch (failure) {
+      showError(error, `Not deleted: ${failure.message}`);
+    }
+  }
+
+  pullForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!pulling) pull(pullName.value);
+  });
+  cancelButton.addEventListener("click", () => pulling?.abort());
+  byId("manager-close").addEventListener("click", () => dialog.close());
+  byId("manager-button").addEventListener("click", () => {
+    showError(error, "");
+    renderModels();
+    dialog.showModal();
+    reload();
+  });
+}

@@ -1,0 +1,146 @@
+// The answers area: one block per turn (prompt, then a card per instance), from a stored
+// conversation or from a stream starting now. Crowns and pairwise votes are per turn.
+
+import { createCard } from "./cards.js";
+import { byId, el, icon } from "./dom.js";
+import { formatBytes, shortModelName } from "./format.js";
+import { parametersLabel } from "./instances.js";
+import { entryFor, isMasked, state } from "./store.js";
+
+export const PAIRWISE_CHOICES = [
+  { value: "A", label: "A is better" },
+  { value: "B", label: "B is better" },
+  { value: "tie", label: "Tie" },
+  { value: "both_bad", label: "Both bad" },
+];
+
+/** handlers: the card handlers (see cards.js) plus pairwise(turnView, value). */
+export function createTranscript(handlers) {
+  const root = byId("transcript");
+  const emptyState = byId("empty-state");
+  const turns = new Map(); // turn id → turn view
+
+  function naming(key, fallbackModel) {
+    const entry = entryFor(key);
+    if (isMasked() || (entry && !entry.model)) return { title: entry?.label || key, params: "" };
+    if (entry) return { title: shortModelName(entry.model), params: parametersLabel(state.spec, entry) };
+    return { title: shortModelName(fallbackModel || key), params: "" };
+  }
+
+  function cardHandlers() {
+    const conversation = state.conversation;
+    const voting = Boolean(conversation?.blind);
+    const several = (conversation?.instances.length || 0) > 1;
+    return {
+      ...handlers,
+      continueWith: !isMasked() && several ? handlers.continueWith : null,
+      vote: voting ? handlers.vote : null,
+    };
+  }
+
+  function addTurn(turn, instances) {
+    emptyState.hidden = true;
+    const cards = new Map();
+    const grid = el("div", { class: "cards" });
+    for (const { key, model } of instances) {
+      const card = createCard({ turnId: turn.id, key, ...naming(key, model), handlers: cardHandlers() });
+      cards.set(key, card);
+      grid.append(card.node);
+    }
+    const node = el(
+      "section",
+      { class: "turn", "aria-label": `Turn ${(turn.index ?? turns.size) + 1}`, dataset: { turnId: String(turn.id) } },
+      turn.system ? el("p", { class: "turn-system" }, `System: ${turn.system}`) : null,
+      attachmentList(turn.attachments),
+      el("div", { class: "turn-prompt" }, turn.user_text),
+      grid,
+    );
+    const view = {
+      id: turn.id,
+      node,
+      cards,
+      pairwise: null,
+      card: (key) => cards.get(key),
+      updateCrown: () => updateCrown(cards),
+    };
+    if (state.conversation?.blind && cards.size === 2 && state.conversation.instances.length === 2) {
+      view.pairwise = pairwiseRow(view);
+      node.append(view.pairwise.node);
+    }
+    turns.set(turn.id, view);
+    root.append(node);
+    return view;
+  }
+
+  function pairwiseRow(view) {
+    const buttons = PAIRWISE_CHOICES.map(({ value, label }) =>
+      el("button", { type: "button", class: "small", "aria-pressed": "false", dataset: { choice: value }, onclick: () => handlers.pairwise(view, value) }, label),
+    );
+    const error = el("p", { class: "vote-error", role: "alert", hidden: true });
+    const node = el("div", { class: "pairwise", role: "group", "aria-label": "Which answer is better?" },
+      el("span", { class: "pairwise-label" }, "Which answer is better?"), buttons, error);
+    return {
+      node,
+      set(chosen, { open }) {
+        for (const button of buttons) {
+          button.setAttribute("aria-pressed", String(button.dataset.choice === chosen));
+          button.disabled = !open || Boolean(chosen);
+        }
+      },
+      showError(message) {
+        error.textContent = message;
+        error.hidden = !message;
+      },
+    };
+  }
+
+  return {
+    /** Show a stored conversation (or nothing, for a new one). */
+    render(detail) {
+      root.replaceChildren(emptyState);
+      turns.clear();
+      emptyState.hidden = Boolean(detail?.turns.length);
+      if (!detail) return;
+      const order = detail.instances.map((entry) => entry.key);
+      const open = !detail.revealed_at;
+      for (const turn of detail.turns) {
+        const responses = [...turn.responses].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
+        const view = addTurn(turn, responses.map((r) => ({ key: r.key })));
+        for (const response of responses) {
+          const card = view.card(response.key);
+          card.restore(response);
+          card.setVotes(response.votes, { open });
+        }
+        view.updateCrown();
+        const chosen = detail.pairwise_votes?.find((vote) => vote.turn_id === turn.id)?.value;
+        view.pairwise?.set(chosen, { open });
+      }
+    },
+
+    /** A new turn whose answers are about to stream (`instances` from the stream's first line). */
+    startTurn(turn, instances) {
+      const view = addTurn(turn, instances.map(({ instance_id, model }) => ({ key: instance_id, model })));
+      const open = !state.conversation?.revealed_at; // after a reveal the server refuses votes
+      for (const card of view.cards.values()) card.setVotes({}, { open });
+      view.pairwise?.set(null, { open });
+      view.node.scrollIntoView({ block: "start", behavior: "smooth" });
+      return view;
+    },
+
+    turn: (turnId) => turns.get(turnId),
+    allCards: () => [...turns.values()].flatMap((view) => [...view.cards.values()]),
+  };
+}
+
+function attachmentList(attachments) {
+  if (!attachments?.length) return null;
+  return el("ul", { class: "chips turn-attachments", "aria-label": "Attached files" },
+    attachments.map((file) => el("li", { class: "chip" }, icon("file"), `${file.filename} (${formatBytes(file.size)})`)));
+}
+
+/** The crown goes to the highest tokens/s among finished answers, once two can be compared. */
+function updateCrown(cards) {
+  const finished = [...cards.values()].filter((card) => card.status === "ok" && card.tokensPerSecond);
+  const fastest = finished.length > 1 ? finished.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
+  for (const card of cards.values()) card.setFastest(card === fastest);
+}
