@@ -45,6 +45,11 @@ FINISHED_STATUSES: Final[tuple[str, ...]] = ("ok", "error", "stopped")
 VOTE_KINDS: Final[tuple[str, ...]] = ("thumb", "pairwise")
 THUMB_VALUES: Final[tuple[str, ...]] = ("up", "down")
 PAIRWISE_VALUES: Final[tuple[str, ...]] = ("A", "B", "tie", "both_bad")
+JUDGE_MODES: Final[tuple[str, ...]] = ("pairwise", "single", "reference")
+JUDGE_VERDICTS: Final[tuple[str, ...]] = ("A", "B", "tie")  # as the judge said it, in the labels it saw
+JUDGE_WINNERS: Final[tuple[str, ...]] = ("a", "b", "tie")  # in terms of key_a / key_b
+JUDGE_KEY_MAX_LENGTH: Final = 400
+CATEGORY_MAX_LENGTH: Final = 100
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -264,3 +269,58 @@ class Vote(Base):
 
     def __repr__(self) -> str:
         return f"Vote(id={self.id!r}, kind={self.kind!r}, value={self.value!r})"
+
+
+class Judgment(Base):
+    """One LLM-judge verdict: a pair judged in both orders, or one answer graded 1–10.
+
+    ``key_a`` / ``key_b`` name the candidates: instance ids when the judgment is about a stored
+    turn, the caller's own keys for raw prompts. ``*_ab`` is the order with ``key_a`` shown as
+    [A]; ``*_ba`` the swapped order (pairwise only). A verdict that changes with the order is
+    recorded with ``consistent`` false and ``winner`` "tie". Rows of one request share a
+    ``run_id``. Only verdicts that could be read are stored; the judge's API key never is.
+    """
+
+    __tablename__ = "judgments"
+    __table_args__ = (
+        CheckConstraint(f"mode IN ({_sql_list(JUDGE_MODES)})", name="mode"),
+        CheckConstraint(
+            f"(mode = 'pairwise' AND key_b IS NOT NULL AND raw_ba IS NOT NULL"
+            f" AND verdict_ab IN ({_sql_list(JUDGE_VERDICTS)}) AND verdict_ba IN ({_sql_list(JUDGE_VERDICTS)})"
+            f" AND winner IN ({_sql_list(JUDGE_WINNERS)}) AND consistent IS NOT NULL AND score IS NULL)"
+            " OR (mode <> 'pairwise' AND key_b IS NULL AND raw_ba IS NULL AND verdict_ab IS NULL"
+            " AND verdict_ba IS NULL AND winner IS NULL AND consistent IS NULL AND score IS NOT NULL)",
+            name="shape",
+        ),
+        # A judgment is about a stored turn (both ids) or about a raw prompt (neither).
+        CheckConstraint("(conversation_id IS NULL) = (turn_id IS NULL)", name="turn"),
+        Index(None, "run_id"),
+        Index(None, "turn_id"),
+        Index(None, "conversation_id"),
+        Index(None, "judge_model"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    judge_model: Mapped[str] = mapped_column(String(MODEL_ID_MAX_LENGTH))
+    cloud: Mapped[bool] = mapped_column(default=False)
+    mode: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
+    key_a: Mapped[str] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
+    key_b: Mapped[str | None] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
+    reference: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # the judge's sampling settings
+    raw_ab: Mapped[str] = mapped_column(Text)
+    raw_ba: Mapped[str | None] = mapped_column(Text)
+    verdict_ab: Mapped[str | None] = mapped_column(String(8))
+    verdict_ba: Mapped[str | None] = mapped_column(String(8))
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # explanations, how each was read
+    score: Mapped[float | None] = mapped_column(Float)
+    winner: Mapped[str | None] = mapped_column(String(8))
+    consistent: Mapped[bool | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"Judgment(id={self.id!r}, mode={self.mode!r}, judge_model={self.judge_model!r})"

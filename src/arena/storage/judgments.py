@@ -1,0 +1,263 @@
+"""Judgments (LLM-judge verdicts), and the pairwise signals the leaderboard is built from.
+
+Like ``repository``: plain functions over a ``Session``, called inside ``Database.session()``;
+user mistakes come back as ``InvalidInput`` / ``NotFound``, never as a database error.
+Battles are not stored: they are derived on every read from votes and judgments
+(``evaluation/battles.py``), so a replaced vote or a deleted conversation can never leave a
+stale battle behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
+
+from arena.errors import InvalidInput, NotFound
+from arena.storage.models import (
+    CATEGORY_MAX_LENGTH,
+    JUDGE_KEY_MAX_LENGTH,
+    JUDGE_MODES,
+    JUDGE_VERDICTS,
+    JUDGE_WINNERS,
+    MODEL_ID_MAX_LENGTH,
+    Instance,
+    Judgment,
+    Response,
+    Turn,
+    Vote,
+    utcnow,
+)
+
+MAX_JUDGMENTS_PAGE: Final = 500
+
+
+# --- judgments ----------------------------------------------------------------------------
+
+
+def add_judgment(
+    session: Session,
+    *,
+    run_id: str,
+    judge_model: str,
+    mode: str,
+    key_a: str,
+    raw_ab: str,
+    cloud: bool = False,
+    conversation_id: str | None = None,
+    turn_id: int | None = None,
+    category: str | None = None,
+    key_b: str | None = None,
+    reference: str | None = None,
+    options: dict[str, Any] | None = None,
+    raw_ba: str | None = None,
+    verdict_ab: str | None = None,
+    verdict_ba: str | None = None,
+    parsed: dict[str, Any] | None = None,
+    score: float | None = None,
+    winner: str | None = None,
+    consistent: bool | None = None,
+) -> Judgment:
+    """Store one judgment; a pairwise one needs both orders, a grade needs its score."""
+    if mode not in JUDGE_MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
+    if not judge_model or len(judge_model) > MODEL_ID_MAX_LENGTH:
+        raise InvalidInput(f"the judge model id must have 1 to {MODEL_ID_MAX_LENGTH} characters")
+    for key in (key_a, key_b):
+        if key is not None and not 0 < len(key) <= JUDGE_KEY_MAX_LENGTH:
+            raise InvalidInput(f"a candidate key must have 1 to {JUDGE_KEY_MAX_LENGTH} characters")
+    if category is not None and len(category) > CATEGORY_MAX_LENGTH:
+        raise InvalidInput(f"the category is longer than {CATEGORY_MAX_LENGTH} characters")
+    if mode == "pairwise":
+        if key_b is None or raw_ba is None or consistent is None or score is not None:
+            raise InvalidInput("a pairwise judgment needs key_b, both orders and consistency, and no score")
+        if verdict_ab not in JUDGE_VERDICTS or verdict_ba not in JUDGE_VERDICTS:
+            raise InvalidInput(f"a pairwise verdict is one of {', '.join(JUDGE_VERDICTS)}")
+        if winner not in JUDGE_WINNERS:
+            raise InvalidInput(f"the winner is one of {', '.join(JUDGE_WINNERS)}")
+    elif score is None or any(v is not None for v in (key_b, raw_ba, verdict_ab, verdict_ba, winner, consistent)):
+        raise InvalidInput("a graded judgment has one candidate and a score, and no verdicts")
+    if (conversation_id is None) != (turn_id is None):
+        raise InvalidInput("give both conversation_id and turn_id, or neither")
+    if turn_id is not None:
+        found = session.scalar(select(Turn.id).where(Turn.id == turn_id, Turn.conversation_id == conversation_id))
+        if found is None:
+            raise NotFound(f"turn {turn_id!r} is not part of conversation {conversation_id!r}")
+    judgment = Judgment(
+        run_id=run_id,
+        conversation_id=conversation_id,
+        turn_id=turn_id,
+        judge_model=judge_model,
+        cloud=cloud,
+        mode=mode,
+        category=category,
+        key_a=key_a,
+        key_b=key_b,
+        reference=reference,
+        options=options,
+        raw_ab=raw_ab,
+        raw_ba=raw_ba,
+        verdict_ab=verdict_ab,
+        verdict_ba=verdict_ba,
+        parsed=parsed,
+        score=score,
+        winner=winner,
+        consistent=consistent,
+        created_at=utcnow(),
+    )
+    session.add(judgment)
+    session.flush()
+    return judgment
+
+
+def list_judgments(
+    session: Session,
+    *,
+    conversation_id: str | None = None,
+    turn_id: int | None = None,
+    run_id: str | None = None,
+    judge_model: str | None = None,
+    limit: int = 100,
+) -> list[Judgment]:
+    """Judgments in the order they were made, narrowed by any of the filters given."""
+    if not 1 <= limit <= MAX_JUDGMENTS_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_JUDGMENTS_PAGE}, got {limit}")
+    statement = select(Judgment).order_by(Judgment.id)
+    if conversation_id is not None:
+        statement = statement.where(Judgment.conversation_id == conversation_id)
+    if turn_id is not None:
+        statement = statement.where(Judgment.turn_id == turn_id)
+    if run_id is not None:
+        statement = statement.where(Judgment.run_id == run_id)
+    if judge_model is not None:
+        statement = statement.where(Judgment.judge_model == judge_model)
+    return list(session.scalars(statement.limit(limit)))
+
+
+# --- signals for battles ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairwiseVoteSignal:
+    turn_id: int
+    voter_id: int | None
+    instance_a: str
+    instance_b: str
+    model_a: str
+    model_b: str
+    value: str  # A | B | tie | both_bad
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThumbSignal:
+    turn_id: int
+    voter_id: int | None
+    response_id: int
+    instance_id: str
+    model: str
+    value: str  # up | down
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class JudgmentSignal:
+    id: int
+    run_id: str
+    turn_id: int | None  # None: a raw or batch-benchmark judgment whose keys are instance ids
+    judge_model: str
+    mode: str
+    category: str | None
+    instance_a: str
+    instance_b: str | None
+    model_a: str
+    model_b: str | None
+    winner: str | None
+    score: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class BattleSignals:
+    pairwise_votes: list[PairwiseVoteSignal]
+    thumbs: list[ThumbSignal]
+    judgments: list[JudgmentSignal]
+
+
+def battle_signals(session: Session) -> BattleSignals:
+    """Every vote, and every judgment whose candidates are instances, with the models behind them.
+
+    Judgments about a stored turn always name instances; raw ones do when the caller used
+    instance ids as keys, as batch benchmarks do. Raw answers under other keys are no battle.
+    """
+    instance_a, instance_b = aliased(Instance), aliased(Instance)
+    pairwise = session.execute(
+        select(Vote, instance_a.model, instance_b.model)
+        .join(instance_a, instance_a.id == Vote.instance_a)
+        .join(instance_b, instance_b.id == Vote.instance_b)
+        .where(Vote.kind == "pairwise")
+        .order_by(Vote.id)
+    ).all()
+    thumbs = session.execute(
+        select(Vote, Response.instance_id, Instance.model)
+        .join(Response, Response.id == Vote.response_id)
+        .join(Instance, Instance.id == Response.instance_id)
+        .where(Vote.kind == "thumb")
+        .order_by(Vote.id)
+    ).all()
+    # The outer join keeps a grade's row (no key_b); a pair whose key_b is no instance is dropped.
+    judged = session.execute(
+        select(Judgment, instance_a.model, instance_b.model)
+        .join(instance_a, instance_a.id == Judgment.key_a)
+        .outerjoin(instance_b, instance_b.id == Judgment.key_b)
+        .where(or_(Judgment.key_b.is_(None), instance_b.id.is_not(None)))
+        .order_by(Judgment.id)
+    ).all()
+    return BattleSignals(
+        pairwise_votes=[
+            PairwiseVoteSignal(
+                turn_id=vote.turn_id,
+                voter_id=vote.voter_id,
+                instance_a=vote.instance_a,
+                instance_b=vote.instance_b,
+                model_a=model_a,
+                model_b=model_b,
+                value=vote.value,
+                created_at=vote.created_at,
+            )
+            for vote, model_a, model_b in pairwise
+        ],
+        thumbs=[
+            ThumbSignal(
+                turn_id=vote.turn_id,
+                voter_id=vote.voter_id,
+                response_id=vote.response_id,
+                instance_id=instance_id,
+                model=model,
+                value=vote.value,
+                created_at=vote.created_at,
+            )
+            for vote, instance_id, model in thumbs
+        ],
+        judgments=[
+            JudgmentSignal(
+                id=judgment.id,
+                run_id=judgment.run_id,
+                turn_id=judgment.turn_id,
+                judge_model=judgment.judge_model,
+                mode=judgment.mode,
+                category=judgment.category,
+                instance_a=judgment.key_a,
+                instance_b=judgment.key_b,
+                model_a=model_a,
+                model_b=model_b,
+                winner=judgment.winner,
+                score=judgment.score,
+                created_at=judgment.created_at,
+            )
+            for judgment, model_a, model_b in judged
+        ],
+    )

@@ -1,0 +1,330 @@
+"""Battles from every pairwise signal: human votes, thumbs, judge verdicts; and the standings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from arena.engines.base import SamplingOptions
+from arena.errors import InvalidInput, NotFound
+from arena.evaluation.battles import derive_battles, load_battles, standings
+from arena.evaluation.instances import instance_id
+from arena.evaluation.ratings import Battle
+from arena.storage import judgments as judgment_store
+from arena.storage import repository
+from arena.storage.db import Database
+from arena.storage.judgments import BattleSignals, JudgmentSignal
+from tests.storage.fixtures import database, migrated_postgres_database, migrated_sqlite_file  # noqa: F401
+
+ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
+
+
+@dataclass(frozen=True)
+class SeededTurn:
+    conversation_id: str
+    turn_id: int
+    instance_ids: list[str]
+    response_ids: list[int]
+
+
+def seed_turn(
+    database: Database,
+    *,
+    models: list[str],
+    texts: list[str] | None = None,
+    temperatures: list[float] | None = None,
+    blind: bool = False,
+    prompt: str = "What is the capital of France?",
+    conversation_id: str | None = None,
+) -> SeededTurn:
+    """A conversation turn answered by one instance of each model (status ok), without generating."""
+    texts = texts or [f"answer from {model}" for model in models]
+    temperatures = temperatures or [0.7] * len(models)
+    with database.session() as session:
+        if conversation_id is None:
+            conversation_id = repository.create_conversation(session, title=prompt[:50], blind=blind).id
+        ids = []
+        for model, temperature in zip(models, temperatures, strict=True):
+            options = SamplingOptions(temperature=temperature)
+            iid = instance_id(model, options)
+            repository.upsert_instance(session, instance_id=iid, model=model, **options.model_dump())
+            ids.append(iid)
+        conversation = repository.get_conversation(session, conversation_id=conversation_id)
+        known = [m.instance_id for m in sorted(conversation.instances, key=lambda m: m.position)]
+        if set(ids) - set(known):
+            everyone = known + [i for i in ids if i not in known]
+            repository.set_conversation_instances(
+                session,
+                conversation_id=conversation_id,
+                instance_ids=everyone,
+                labels=[f"Model {chr(ord('A') + n)}" for n in range(len(everyone))],
+            )
+        turn = repository.add_turn(session, conversation_id=conversation_id, user_text=prompt)
+        responses = []
+        for iid, text in zip(ids, texts, strict=True):
+            response = repository.start_response(session, turn_id=turn.id, instance_id=iid)
+            repository.finish_response(session, response_id=response.id, text=text, status="ok")
+            responses.append(response.id)
+        return SeededTurn(conversation_id, turn.id, ids, responses)
+
+
+def pairwise_vote(database: Database, turn: SeededTurn, value: str, *, first: int = 0, second: int = 1) -> None:
+    with database.session() as session:
+        repository.add_vote(
+            session,
+            conversation_id=turn.conversation_id,
+            turn_id=turn.turn_id,
+            kind="pairwise",
+            value=value,
+            instance_a=turn.instance_ids[first],
+            instance_b=turn.instance_ids[second],
+        )
+
+
+def thumb(database: Database, turn: SeededTurn, index: int, value: str, *, voter_id: int | None = None) -> None:
+    with database.session() as session:
+        repository.add_vote(
+            session,
+            conversation_id=turn.conversation_id,
+            turn_id=turn.turn_id,
+            kind="thumb",
+            value=value,
+            response_id=turn.response_ids[index],
+            voter_id=voter_id,
+        )
+
+
+def judged_pair(database: Database, turn: SeededTurn, *, winner: str, judge: str = "ollama:judge", **extra) -> None:
+    with database.session() as session:
+        judgment_store.add_judgment(
+            session,
+            run_id="0" * 32,
+            judge_model=judge,
+            mode="pairwise",
+            conversation_id=turn.conversation_id,
+            turn_id=turn.turn_id,
+            key_a=turn.instance_ids[0],
+            key_b=turn.instance_ids[1],
+            raw_ab="{}",
+            raw_ba="{}",
+            verdict_ab="A",
+            verdict_ba="A",
+            winner=winner,
+            consistent=winner != "tie",
+            **extra,
+        )
+
+
+def graded(database: Database, turn: SeededTurn, index: int, score: float, *, mode: str = "single") -> None:
+    with database.session() as session:
+        judgment_store.add_judgment(
+            session,
+            run_id="1" * 32,
+            judge_model="ollama:judge",
+            mode=mode,
+            conversation_id=turn.conversation_id,
+            turn_id=turn.turn_id,
+            key_a=turn.instance_ids[index],
+            raw_ab="{}",
+            score=score,
+        )
+
+
+def outcomes(battles: list[Battle]) -> list[tuple[str, str, str, str | None]]:
+    return [(b.model_a, b.model_b, b.outcome, b.source) for b in battles]
+
+
+def test_each_pairwise_vote_becomes_a_human_battle_between_models(database: Database) -> None:
+    first = seed_turn(database, models=[ALPHA, BETA])
+    second = seed_turn(database, models=[BETA, GAMMA])
+    pairwise_vote(database, first, "A")
+    pairwise_vote(database, second, "both_bad")
+    third = seed_turn(database, models=[ALPHA, GAMMA])
+    pairwise_vote(database, third, "tie")
+
+    battles = load_battles(database)
+
+    assert outcomes(battles) == [
+        (ALPHA, BETA, "a", "human"),
+        (BETA, GAMMA, "both_bad", "human"),
+        (ALPHA, GAMMA, "tie", "human"),
+    ]
+    assert all(b.timestamp is not None and b.timestamp.tzinfo is not None for b in battles)
+
+
+def test_thumbs_on_one_turn_pair_up_with_both_bad_kept_apart_from_ties(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA, GAMMA])
+    thumb(database, turn, 0, "up")
+    thumb(database, turn, 1, "down")
+    thumb(database, turn, 2, "down")
+
+    assert sorted(outcomes(load_battles(database))) == [
+        (ALPHA, BETA, "a", "human"),
+        (ALPHA, GAMMA, "a", "human"),
+        (BETA, GAMMA, "both_bad", "human"),
+    ]
+
+    thumb(database, turn, 2, "up")  # the voter changes their mind: the newer thumb counts
+    assert sorted(outcomes(load_battles(database))) == [
+        (ALPHA, BETA, "a", "human"),
+        (ALPHA, GAMMA, "tie", "human"),
+        (BETA, GAMMA, "b", "human"),
+    ]
+
+
+def test_thumbs_of_different_voters_are_not_paired(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])
+    thumb(database, turn, 0, "up", voter_id=1)
+    thumb(database, turn, 1, "down", voter_id=2)
+
+    assert load_battles(database) == []
+
+
+def test_a_pairwise_vote_replaces_the_pair_its_voters_thumbs_would_give(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])
+    thumb(database, turn, 0, "up")
+    thumb(database, turn, 1, "down")
+    pairwise_vote(database, turn, "B")
+
+    assert outcomes(load_battles(database)) == [(ALPHA, BETA, "b", "human")]
+
+
+def test_judge_verdicts_become_judge_battles_and_only_the_latest_per_pair_counts(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])
+    judged_pair(database, turn, winner="b", category="math")
+    judged_pair(database, turn, winner="a", category="math")  # the same judge again: replaces
+    judged_pair(database, turn, winner="tie", judge="ollama:other")
+
+    battles = load_battles(database)
+
+    assert sorted((b.outcome, b.judge_model, b.category, b.source) for b in battles) == [
+        ("a", "ollama:judge", "math", "judge"),
+        ("tie", "ollama:other", None, "judge"),
+    ]
+
+
+def test_grades_of_one_turn_by_one_judge_pair_up_by_score(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA, GAMMA])
+    graded(database, turn, 0, 8)
+    graded(database, turn, 1, 3)
+    graded(database, turn, 2, 8)
+    graded(database, turn, 1, 9, mode="reference")  # another mode: a separate set of grades
+
+    assert sorted(outcomes(load_battles(database))) == [
+        (ALPHA, BETA, "a", "judge"),
+        (ALPHA, GAMMA, "tie", "judge"),
+        (BETA, GAMMA, "b", "judge"),
+    ]
+
+
+def raw_judgment(database: Database, *, key_a: str, key_b: str, winner: str, category: str | None = None) -> None:
+    with database.session() as session:
+        judgment_store.add_judgment(
+            session,
+            run_id="2" * 32,
+            judge_model="ollama:judge",
+            mode="pairwise",
+            category=category,
+            key_a=key_a,
+            key_b=key_b,
+            raw_ab="{}",
+            raw_ba="{}",
+            verdict_ab="A",
+            verdict_ba="B",
+            winner=winner,
+            consistent=True,
+        )
+
+
+def test_raw_judgments_count_when_their_keys_are_instances_as_benchmarks_record_them(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])  # records the instances
+    alpha, beta = turn.instance_ids
+    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math")
+    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math")  # another prompt: both count
+    raw_judgment(database, key_a="mine", key_b="theirs", winner="b")  # the caller's own names: no battle
+    raw_judgment(database, key_a=alpha, key_b="theirs", winner="b")
+
+    battles = load_battles(database)
+
+    assert [(b.model_a, b.model_b, b.outcome, b.category) for b in battles] == [(ALPHA, BETA, "a", "math")] * 2
+
+
+def test_two_settings_of_one_model_battle_only_when_rating_instances(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, ALPHA], temperatures=[0.2, 0.9])
+    pairwise_vote(database, turn, "A")
+
+    assert load_battles(database) == []
+    by_instance = load_battles(database, unit="instance")
+    assert outcomes(by_instance) == [(turn.instance_ids[0], turn.instance_ids[1], "a", "human")]
+
+
+def test_deleting_a_conversation_removes_its_battles(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])
+    pairwise_vote(database, turn, "A")
+    judged_pair(database, turn, winner="a")
+    with database.session() as session:
+        repository.delete_conversation(session, conversation_id=turn.conversation_id)
+
+    assert load_battles(database) == []
+
+
+def test_a_judgment_needs_its_turn_in_its_conversation(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA])
+    other = seed_turn(database, models=[ALPHA, BETA])
+    with pytest.raises(NotFound, match="not part of conversation"):
+        judged_pair(database, SeededTurn(other.conversation_id, turn.turn_id, turn.instance_ids, []), winner="a")
+    with database.session() as session:
+        assert judgment_store.list_judgments(session) == []
+
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def signal(model_a: str, model_b: str, winner: str, *, minutes: int, judge: str = "j", category: str | None = None):
+    return JudgmentSignal(
+        id=minutes,
+        run_id="r",
+        turn_id=minutes,
+        judge_model=judge,
+        mode="pairwise",
+        category=category,
+        instance_a=model_a + "@",
+        instance_b=model_b + "@",
+        model_a=model_a,
+        model_b=model_b,
+        winner=winner,
+        score=None,
+        created_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+def test_standings_filter_by_source_judge_category_and_time() -> None:
+    judged = [
+        signal(ALPHA, BETA, "a", minutes=1, category="code"),
+        signal(ALPHA, BETA, "a", minutes=2, judge="k"),
+        signal(BETA, GAMMA, "b", minutes=30, category="code"),
+    ]
+    battles = derive_battles(BattleSignals(pairwise_votes=[], thumbs=[], judgments=judged))
+
+    everything = standings(battles, rounds=50)
+    assert everything.board.total_battles == 3
+    assert everything.battles_by_source == {"human": 0, "judge": 3}
+    assert everything.judge_models == ["j", "k"] and everything.categories == ["code"]
+    assert everything.latest == T0 + timedelta(minutes=30)
+
+    assert standings(battles, judge_model="k", rounds=0).board.total_battles == 1
+    coded = standings(battles, category="code", rounds=0)
+    assert coded.board.total_battles == 2 and coded.judge_models == ["j", "k"]  # choices stay complete
+    naive_since = (T0 + timedelta(minutes=10)).replace(tzinfo=None)  # read as UTC
+    late = standings(battles, since=naive_since, rounds=0)
+    assert [(r.model, r.wins) for r in late.board.rows] == [(GAMMA, 1), (BETA, 0)]
+    assert standings(battles, source="human", rounds=0).board.rows == []
+
+
+def test_standings_refuse_an_empty_time_window_and_too_many_rounds() -> None:
+    with pytest.raises(InvalidInput, match="since must come before until"):
+        standings([], since=T0, until=T0)
+    with pytest.raises(InvalidInput, match="rounds"):
+        standings([], rounds=10**6)

@@ -1,0 +1,334 @@
+"""Cloud judges, on opt-in only: Anthropic through the official SDK and any OpenAI-compatible API,
+against a small local double of both. The API key is never logged, stored or echoed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from arena.engines.anthropic import AnthropicEngine
+from arena.engines.base import GenerationRequest, Message, SamplingOptions
+from arena.errors import EngineRejected
+from arena.storage.db import Database
+from arena.storage.models import Judgment
+from tests.support.server import RunningArena, make_settings, running_arena
+
+KEY = "sk-ant-test-9f8e7d6c5b4a-do-not-log"
+OTHER_KEY = "sk-openai-test-1a2b3c4d-do-not-store"
+ANSWERS = [{"key": "paris", "text": "The capital of France is Paris."}, {"key": "berlin", "text": "It is Berlin."}]
+
+
+def anthropic_key(headers: Mapping[str, str]) -> str | None:
+    """The API reads x-api-key, or the bearer token that SDK 2.x sends."""
+    bearer = headers.get("authorization", "").removeprefix("Bearer ") or None
+    return headers.get("x-api-key") or bearer
+
+
+class CloudDouble:
+    """Anthropic's POST /v1/messages (SSE) and GET /v1/models, and OpenAI's POST /v1/chat/completions,
+    as their documentation describes them; `decide(prompt)` writes the answer."""
+
+    def __init__(self, *, keys: dict[str, str]) -> None:
+        self.keys = keys  # path prefix -> the one key it accepts
+        self.decide: Callable[[str], str] = lambda prompt: '{"verdict": "A", "explanation": "first"}'
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+
+    def _refuse(self, request: Request, given: str | None) -> Response | None:
+        self.headers.append(dict(request.headers))
+        if given == self.keys[request.url.path.split("/")[1]]:
+            return None
+        # Like some real gateways, echo what was sent: the arena must not repeat it.
+        message = f"invalid x-api-key: {given}"
+        return JSONResponse(
+            {"type": "error", "error": {"type": "authentication_error", "message": message}}, status_code=401
+        )
+
+    async def messages(self, request: Request) -> Response:
+        refused = self._refuse(request, anthropic_key(request.headers))
+        if refused is not None:
+            return refused
+        body = await request.json()
+        self.bodies.append(body)
+        text = self.decide(body["messages"][-1]["content"])
+
+        def event(kind: str, data: dict[str, Any]) -> bytes:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+        async def events() -> Any:
+            yield event(
+                "message_start",
+                {
+                    "message": {
+                        "id": "msg_01",
+                        "type": "message",
+                        "role": "assistant",
+                        "content": [],
+                        "model": body["model"],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 321, "output_tokens": 1},
+                    }
+                },
+            )
+            yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+            yield event("ping", {})
+            for start in range(0, len(text), 5):
+                yield event(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "text_delta", "text": text[start : start + 5]}},
+                )
+            yield event("content_block_stop", {"index": 0})
+            yield event(
+                "message_delta",
+                {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 17}},
+            )
+            yield event("message_stop", {})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def models(self, request: Request) -> Response:
+        refused = self._refuse(request, anthropic_key(request.headers))
+        if refused is not None:
+            return refused
+        model = {"type": "model", "id": "claude-judge-1", "display_name": "Judge", "created_at": "2025-01-01T00:00:00Z"}
+        return JSONResponse(
+            {"data": [model], "has_more": False, "first_id": "claude-judge-1", "last_id": "claude-judge-1"}
+        )
+
+    async def chat_completions(self, request: Request) -> Response:
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        refused = self._refuse(request, bearer)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        self.bodies.append(body)
+        text = self.decide(body["messages"][-1]["content"])
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+            payload = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(payload)}\n\n".encode()
+
+        async def events() -> Any:
+            yield chunk({"role": "assistant", "content": text}, None)
+            yield chunk({}, "stop")
+            usage = {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}
+            yield f"data: {json.dumps({'id': 'c1', 'choices': [], 'usage': usage})}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    def start(self) -> None:
+        app = Starlette(
+            routes=[
+                Route("/v1/messages", self.messages, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/openai/v1/chat/completions", self.chat_completions, methods=["POST"]),
+            ]
+        )
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning"))
+        threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the cloud double did not start"
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+
+
+def prefers_paris(prompt: str) -> str:
+    first = prompt.split("[The Start of Assistant [A]'s Answer]")[1].split("[The End")[0]
+    return json.dumps({"verdict": "A" if "Paris" in first else "B", "explanation": "Paris is right."})
+
+
+@pytest.fixture
+def cloud() -> Iterator[CloudDouble]:
+    double = CloudDouble(keys={"v1": KEY, "openai": OTHER_KEY})
+    double.start()
+    try:
+        yield double
+    finally:
+        double.stop()
+
+
+@pytest.fixture
+def arena(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningArena]:
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with running_arena(make_settings(tmp_path / "data", embedded_enabled=False)) as running:
+        yield running
+
+
+def anthropic_judge(cloud: CloudDouble, **extra: Any) -> dict[str, Any]:
+    spec = {"provider": "anthropic", "model": "claude-judge-1", "base_url": cloud.url} | extra
+    return {"prompt": "What is the capital of France?", "answers": ANSWERS, "cloud": spec, "allow_cloud": True}
+
+
+def everything_stored(arena: RunningArena) -> str:
+    database = Database(url=arena.settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            rows = session.query(Judgment).all()
+            return json.dumps(
+                [{c.name: getattr(r, c.name) for c in Judgment.__table__.columns} for r in rows], default=str
+            )
+    finally:
+        database.dispose()
+
+
+@pytest.mark.anyio
+async def test_the_anthropic_engine_streams_through_the_sdk_with_the_schema_as_output_config(
+    cloud: CloudDouble,
+) -> None:
+    engine = AnthropicEngine(api_key=KEY, base_url=cloud.url)
+    request = GenerationRequest(
+        model="claude-judge-1",
+        messages=[Message(role="system", content="Be a judge."), Message(role="user", content="Judge this.")],
+        options=SamplingOptions(temperature=0.3, top_k=1, num_predict=64),
+        json_schema={"type": "object", "properties": {"verdict": {"type": "string"}}},
+    )
+    try:
+        chunks = [chunk async for chunk in engine.stream(request)]
+        models = await engine.list_models()
+    finally:
+        await engine.aclose()
+
+    assert "".join(c.text for c in chunks) == '{"verdict": "A", "explanation": "first"}'
+    assert (chunks[-1].usage.prompt_tokens, chunks[-1].usage.completion_tokens) == (321, 17)
+    assert chunks[-1].finish_reason == "stop"
+    [sent] = cloud.bodies
+    assert sent["system"] == "Be a judge."
+    assert sent["messages"] == [{"role": "user", "content": "Judge this."}]
+    assert sent["max_tokens"] == 64
+    assert not {"temperature", "top_p", "top_k"} & set(sent)  # API 2026-10-21 refuses sampling settings
+    assert sent["output_config"] == {"format": {"type": "json_schema", "schema": request.json_schema}}
+    assert [m.id for m in models] == ["anthropic:claude-judge-1"]
+    assert KEY not in repr(engine)
+
+
+@pytest.mark.anyio
+async def test_a_refused_key_is_an_engine_rejection_that_never_repeats_the_key(cloud: CloudDouble) -> None:
+    wrong = "sk-ant-wrong-key-0000"
+    engine = AnthropicEngine(api_key=wrong, base_url=cloud.url, max_retries=0)
+    request = GenerationRequest(model="claude-judge-1", messages=[Message(role="user", content="hi")])
+    try:
+        with pytest.raises(EngineRejected, match="refused the API key") as caught:
+            async for _ in engine.stream(request):
+                pass
+    finally:
+        await engine.aclose()
+    assert wrong not in str(caught.value)
+
+
+def test_an_anthropic_judge_needs_explicit_consent(arena: RunningArena, cloud: CloudDouble) -> None:
+    body = anthropic_judge(cloud) | {"allow_cloud": False}
+    with arena.client() as client:
+        response = client.post("/api/judge", json=body)
+
+    assert response.status_code == 400
+    assert "set allow_cloud to true" in response.json()["error"] and "127.0.0.1" in response.json()["error"]
+    assert cloud.bodies == [] and cloud.headers == []
+
+
+def test_an_anthropic_judge_judges_both_orders_and_its_key_is_never_logged_stored_or_echoed(
+    arena: RunningArena, cloud: CloudDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloud.decide = prefers_paris
+    caplog.set_level(logging.DEBUG)  # the SDK and httpx log requests at DEBUG
+
+    with arena.client() as client:
+        response = client.post("/api/judge", json=anthropic_judge(cloud, api_key=KEY))
+        listed = client.get("/api/judge")
+
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert (data["judge_model"], data["cloud"], data["sent_to"]) == ("anthropic:claude-judge-1", True, cloud.url[7:])
+    [verdict] = data["judgments"]
+    assert (verdict["winner"], verdict["winner_key"], verdict["consistent"]) == ("a", "paris", True)
+    assert [anthropic_key(h) for h in cloud.headers] == [KEY, KEY]  # it reached the API, in a header
+    assert "output_config" in cloud.bodies[0]
+    assert any("/v1/messages" in r.getMessage() for r in caplog.records)  # the requests were logged…
+    assert KEY not in caplog.text  # …without the key
+    assert KEY not in response.text and KEY not in listed.text
+    assert KEY not in everything_stored(arena)
+
+
+def test_the_key_can_come_from_the_environment_and_a_wrong_one_is_refused_without_echo(
+    arena: RunningArena, cloud: CloudDouble, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with arena.client() as client:
+        missing = client.post("/api/judge", json=anthropic_judge(cloud))
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        from_environment = client.post("/api/judge", json=anthropic_judge(cloud))
+        wrong = client.post("/api/judge", json=anthropic_judge(cloud, api_key="sk-ant-wrong-1234"))
+        providers = client.get("/api/judge/cloud").json()["providers"]
+
+    assert missing.status_code == 400 and "ANTHROPIC_API_KEY" in missing.json()["error"]
+    assert from_environment.status_code == 200, from_environment.text
+    assert wrong.status_code == 400 and "refused the API key" in wrong.json()["error"]
+    assert "sk-ant-wrong-1234" not in wrong.text and "sk-ant-wrong-1234" not in caplog.text
+    assert KEY not in caplog.text
+    anthropic = next(p for p in providers if p["provider"] == "anthropic")
+    assert anthropic["key_in_environment"] is True and "api.anthropic.com" in anthropic["notice"]
+    assert KEY not in json.dumps(providers)
+
+
+def test_an_openai_compatible_cloud_judge_sends_only_standard_fields_and_keeps_its_key_to_itself(
+    arena: RunningArena, cloud: CloudDouble, caplog: pytest.LogCaptureFixture
+) -> None:
+    cloud.decide = prefers_paris
+    caplog.set_level(logging.DEBUG)
+    body = {
+        "prompt": "What is the capital of France?",
+        "answers": ANSWERS,
+        "mode": "pairwise",
+        "cloud": {
+            "provider": "openai_compatible",
+            "model": "gpt-judge",
+            "base_url": f"{cloud.url}/openai/v1",
+            "api_key": OTHER_KEY,
+        },
+        "allow_cloud": True,
+    }
+    wrong = body | {"cloud": body["cloud"] | {"api_key": "sk-openai-wrong-5678"}}
+    with arena.client() as client:
+        response = client.post("/api/judge", json=body)
+        refused = client.post("/api/judge", json=wrong)
+
+    assert response.status_code == 200, response.text
+    [verdict] = response.json()["judgments"]
+    assert (verdict["winner_key"], response.json()["judge_model"]) == ("paris", "openai_compatible:gpt-judge")
+    assert refused.status_code == 400 and "OPENAI_API_KEY" in refused.json()["error"]
+    assert "sk-openai-wrong-5678" not in refused.text and "sk-openai-wrong-5678" not in caplog.text
+    sent = cloud.bodies[0]
+    assert sent["response_format"]["type"] == "json_schema"
+    assert not {"top_k", "repeat_penalty", "repetition_penalty"} & set(sent)
+    assert [h["authorization"] for h in cloud.headers[:2]] == [f"Bearer {OTHER_KEY}"] * 2
+    assert OTHER_KEY not in caplog.text and OTHER_KEY not in response.text and OTHER_KEY not in everything_stored(arena)
