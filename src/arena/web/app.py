@@ -16,6 +16,7 @@ from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage import repository
 from arena.storage.db import Database
+from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
 from arena.web.routes import (
     attachments,
@@ -59,12 +60,15 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         description="Compare local language models side by side, privately. The API is compatible with "
         "the original Ollama Arena v3 API.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     owns_router = router is None  # a router passed in belongs to the caller (tests share one)
     app.state.settings = settings
     app.state.router = router or build_router(settings)
     app.state.database = database or Database(url=settings.resolved_database_url)
     install_error_handlers(app)
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(models.health_router)
     app.include_router(models.router)
