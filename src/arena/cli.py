@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from arena.errors import ArenaError, EngineUnavailable, InvalidInput, NotFound
+from arena.errors import ArenaError, InvalidInput, NotFound
 from arena.settings import Settings, describe_validation_error
 
 app = typer.Typer(help="Local LLM Arena: compare language models privately, on your own machine.", no_args_is_help=True)
@@ -125,11 +125,21 @@ def rm(name: Annotated[str, typer.Argument(help="Model to delete, e.g. llama3.2:
     console.print(f"deleted {name}")
 
 
+def _register_evaluation_commands() -> None:
+    """`arena leaderboard` and `arena bench …` live in their own modules; they import helpers from here."""
+    from arena.cli_bench import bench_app
+    from arena.cli_evaluation import leaderboard
+
+    app.command("leaderboard")(leaderboard)
+    app.add_typer(bench_app, name="bench")
+
+
+_register_evaluation_commands()
+
+
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
 
-
-__all__ = ["main", "app", "EngineUnavailable"]

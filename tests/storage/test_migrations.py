@@ -9,7 +9,18 @@ from sqlalchemy import Column, Integer, MetaData, String, inspect
 from arena.storage.db import Database
 from arena.storage.models import Base
 
-APP_TABLES = {"conversations", "conversation_instances", "turns", "instances", "responses", "votes"}
+APP_TABLES = {
+    "conversations",
+    "conversation_instances",
+    "turns",
+    "instances",
+    "responses",
+    "votes",
+    "judgments",
+    "bench_runs",
+    "bench_items",
+    "bench_judgments",
+}
 
 
 def _schema_differences(database: Database) -> list[object]:

@@ -20,6 +20,7 @@ from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
 from arena.web.routes import (
     attachments,
+    bench,
     blind,
     chat,
     conversations,
@@ -50,6 +51,8 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         try:
             yield
         finally:
+            # Running benchmark items go back to pending, before their engines close under them.
+            await bench.stop_runners(app)
             if owns_router:
                 await app.state.router.aclose()
             db.dispose()
@@ -75,8 +78,9 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.include_router(chat.router)
     app.include_router(manage.router)
     app.include_router(conversations.router)
-    for module in (blind, exports, attachments, render, judge, leaderboard, pages):
+    for module in (blind, exports, attachments, render, judge, leaderboard, bench, pages):
         app.include_router(module.router)
+    app.include_router(bench.page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

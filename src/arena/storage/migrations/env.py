@@ -13,6 +13,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
+from arena.storage import bench_models  # noqa: F401  (registers the bench tables on Base.metadata)
 from arena.storage.models import Base, UTCDateTime
 
 config = context.config

@@ -1,0 +1,220 @@
+"""Batch benchmarks over HTTP: start a run from an uploaded prompt set, follow it, cancel it,
+resume it, fetch its report; and the page at GET /bench that does all of that.
+
+Runs started here execute in this server process, one asyncio task each; the run's rows in the
+database are the truth, so a run survives the server (resume it after a restart) and the CLI
+can follow, cancel or resume it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from arena.errors import Conflict
+from arena.evaluation.bench import BenchSpec, check_models, create_run
+from arena.evaluation.bench_control import cancel_run, ensure_resumable, get_progress, list_progress, resolve_run
+from arena.evaluation.bench_html import REPORT_CSP
+from arena.evaluation.bench_render import charts, render_html, render_items_csv, render_json, render_markdown
+from arena.evaluation.bench_report import build_report
+from arena.evaluation.bench_runner import BenchRunner
+from arena.evaluation.prompt_sets import parse_prompt_set
+from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.routes.pages import PAGE_HEADERS, templates
+from arena.web.schemas import ErrorBody
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Authorized])
+page_router = APIRouter(tags=["pages"], include_in_schema=False)
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422)}
+ReportFormat = Literal["json", "html", "md", "csv"]
+
+
+class RunPublic(BaseModel):
+    """A run's progress: counts by status, rate and estimated time left while it runs."""
+
+    id: str
+    name: str
+    status: str = Field(description="pending, running, cancelling, interrupted, cancelled or done")
+    prompt_set: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    items: dict[str, int]
+    judgments: dict[str, int]
+    total: int
+    finished: int
+    failed: int
+    instances: list[dict[str, Any]]
+    judge: dict[str, Any] | None
+    per_instance: dict[str, dict[str, int]]
+    rate_per_s: float | None
+    eta_s: float | None
+    running_here: bool = Field(False, description="Whether this server process is running it")
+
+
+class RunList(BaseModel):
+    runs: list[RunPublic]
+
+
+class ResumeRequest(BaseModel):
+    retry_errors: bool = Field(False, description="Also redo the items and judgments that failed")
+
+
+def _runners(app: FastAPI) -> dict[str, asyncio.Task[Any]]:
+    if not hasattr(app.state, "bench_runners"):
+        app.state.bench_runners = {}
+    return app.state.bench_runners
+
+
+def _public(progress: Any, app: FastAPI) -> RunPublic:
+    task = _runners(app).get(progress.id)
+    return RunPublic(**progress.to_dict(), running_here=task is not None and not task.done())
+
+
+def _start(app: FastAPI, *, run_id: str, retry_errors: bool = False) -> None:
+    """Run in the background; a failure is logged and leaves the run resumable."""
+    runner = BenchRunner(
+        database=app.state.database,
+        router=app.state.router,
+        run_id=run_id,
+        timeout_s=app.state.settings.request_timeout,
+    )
+
+    async def work() -> None:
+        try:
+            await runner.run(retry_errors=retry_errors)
+        except Conflict as exc:
+            logger.warning("benchmark run %s not started: %s", run_id, exc)
+        except Exception:
+            logger.exception("benchmark run %s stopped with an error; resume it to go on", run_id)
+
+    task = asyncio.create_task(work(), name=f"bench-{run_id}")
+    task.runner = runner  # type: ignore[attr-defined]
+    _runners(app)[run_id] = task
+
+
+async def stop_runners(app: FastAPI) -> None:
+    """At shutdown, before the engines close: put what is in flight back as pending."""
+    tasks = [task for task in _runners(app).values() if not task.done()]
+    for task in tasks:
+        task.runner.stop()  # type: ignore[attr-defined]
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _parse_spec(config: str) -> BenchSpec:
+    try:
+        return BenchSpec.model_validate_json(config)
+    except ValidationError as exc:
+        # Reported like a request body that failed validation (422), naming each field.
+        raise RequestValidationError([{**error, "loc": ("config", *error["loc"])} for error in exc.errors()]) from None
+
+
+@router.post("/runs", status_code=201, response_model=RunPublic, responses=ERRORS)
+async def create_bench_run(
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    prompts: Annotated[UploadFile, File(description="The prompt set: .txt, .jsonl or .csv")],
+    config: Annotated[str, Form(description="BenchSpec as JSON: instances, judge, repeats, concurrency, seed, name")],
+) -> RunPublic:
+    """Start a benchmark: the uploaded prompts × the instances × repeats, judged if a judge is named."""
+    data = await prompts.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(
+            status_code=413,
+            detail=f"the prompt file is larger than {settings.max_upload_bytes} bytes (ARENA_MAX_UPLOAD_BYTES)",
+        )
+    filename = prompts.filename or "prompts.txt"
+    prompt_set = parse_prompt_set(data, filename=filename)
+    spec = _parse_spec(config)
+    await check_models(router=models, spec=spec)
+    run_id = await asyncio.to_thread(create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename)
+    _start(request.app, run_id=run_id)
+    return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
+
+
+@router.get("/runs", response_model=RunList, responses=ERRORS)
+async def list_bench_runs(request: Request, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> RunList:
+    """The latest runs, newest first, with their progress."""
+    runs = await asyncio.to_thread(list_progress, database=db, limit=limit)
+    return RunList(runs=[_public(run, request.app) for run in runs])
+
+
+@router.get("/runs/{run_id}", response_model=RunPublic, responses=ERRORS)
+async def get_bench_run(run_id: str, request: Request, db: Db) -> RunPublic:
+    """One run's progress (a unique prefix of its id will do)."""
+    return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunPublic, responses=ERRORS)
+async def cancel_bench_run(run_id: str, request: Request, db: Db) -> RunPublic:
+    """Stop a run; the items in flight go back to pending, so it can be resumed later."""
+    progress = await asyncio.to_thread(cancel_run, database=db, run_id=run_id)
+    return _public(progress, request.app)
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunPublic, responses=ERRORS)
+async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeRequest | None = None) -> RunPublic:
+    """Go on with an interrupted or cancelled run in this server; nothing done is redone."""
+    retry = body.retry_errors if body else False
+    progress = await asyncio.to_thread(ensure_resumable, database=db, run_id=run_id, retry_errors=retry)
+    task = _runners(request.app).get(progress.id)
+    if task is not None and not task.done():  # started here a moment ago, not claimed yet
+        raise Conflict(f"benchmark run {progress.id} is running already")
+    run_id = progress.id
+    _start(request.app, run_id=run_id, retry_errors=retry)
+    await asyncio.sleep(0)  # let the runner claim the run before the answer reports it
+    return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
+
+
+@router.get("/runs/{run_id}/report", responses={**ERRORS, 200: {"description": "The report in the format asked for"}})
+async def get_bench_report(
+    run_id: str, db: Db, format: Annotated[ReportFormat, Query(description="json, html, md or csv")] = "json"
+) -> Response:
+    """The run's report: ratings with intervals, win rates, speed, per-category wins, how to reproduce."""
+    run_id = await asyncio.to_thread(resolve_run, database=db, reference=run_id)
+    report = await asyncio.to_thread(build_report, database=db, run_id=run_id)
+    stem = f"bench-{run_id[:8]}"
+    if format == "html":
+        headers = {
+            "Content-Security-Policy": REPORT_CSP + "; frame-ancestors 'none'",
+            "X-Content-Type-Options": "nosniff",
+        }
+        return HTMLResponse(await asyncio.to_thread(render_html, report, charts=charts(report)), headers=headers)
+    if format == "md":
+        return PlainTextResponse(
+            render_markdown(report),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.md"'},
+        )
+    if format == "csv":
+        return PlainTextResponse(
+            render_items_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}-items.csv"'},
+        )
+    return Response(render_json(report), media_type="application/json")
+
+
+@page_router.get("/bench", response_class=HTMLResponse)
+async def get_bench_page(request: Request, settings: AppSettings) -> HTMLResponse:
+    """Start benchmarks, watch them run, cancel them, open their reports."""
+    return templates.TemplateResponse(
+        request,
+        "bench.html",
+        {
+            "page": "bench",
+            "token_required": settings.web_chat_token is not None,
+            "max_upload_bytes": settings.max_upload_bytes,
+        },
+        headers=PAGE_HEADERS,
+    )

@@ -1,0 +1,240 @@
+// The benchmarks page: start a run from a prompt file, follow every run live, cancel, resume,
+// open or download its report. All state lives on the server; this page polls it.
+
+import { ApiError, request, setToken } from "./js/api.js";
+import { byId, clear, el, showError } from "./js/dom.js";
+
+const ACTIVE = new Set(["pending", "running", "cancelling"]);
+const FAST_POLL_MS = 1000;
+const SLOW_POLL_MS = 5000;
+
+const tokenRequired = document.body.dataset.tokenRequired === "true";
+const instances = []; // {model, temperature, num_predict, seed}
+let pollTimer = null;
+
+async function json(method, path, options) {
+  const response = await request(method, path, options);
+  return response.status === 204 ? null : response.json();
+}
+
+function describeInstance(instance) {
+  return `${instance.model} · T ${instance.temperature} · max ${instance.num_predict} · seed ${instance.seed}`;
+}
+
+function sameInstance(a, b) {
+  return ["model", "temperature", "num_predict", "seed"].every((key) => a[key] === b[key]);
+}
+
+function numberOf(input, fallback) {
+  const value = Number(input.value);
+  return input.value === "" || Number.isNaN(value) ? fallback : value;
+}
+
+function renderInstances() {
+  const list = clear(byId("instance-list"));
+  instances.forEach((instance, index) => {
+    list.append(
+      el(
+        "li",
+        { class: "bench-chip" },
+        el("span", {}, describeInstance(instance)),
+        el("button", {
+          type: "button",
+          class: "ghost small",
+          "aria-label": `Remove ${describeInstance(instance)}`,
+          onclick: () => {
+            instances.splice(index, 1);
+            renderInstances();
+          },
+        }, "✕"),
+      ),
+    );
+  });
+  const baseline = clear(byId("judge-baseline"));
+  instances.forEach((instance, index) => baseline.append(el("option", { value: String(index) }, describeInstance(instance))));
+}
+
+function addInstance() {
+  const model = byId("instance-model").value;
+  if (!model) return showError(byId("bench-error"), "Pick a model first.");
+  const instance = {
+    model,
+    temperature: numberOf(byId("instance-temperature"), 0.7),
+    num_predict: numberOf(byId("instance-num-predict"), -1),
+    seed: numberOf(byId("instance-seed"), 0),
+  };
+  if (instances.some((other) => sameInstance(other, instance))) {
+    return showError(byId("bench-error"), "That model is already in the run with these settings.");
+  }
+  showError(byId("bench-error"), "");
+  instances.push(instance);
+  renderInstances();
+}
+
+async function loadModels() {
+  try {
+    const { models } = await json("GET", "/api/models");
+    const picker = clear(byId("instance-model"));
+    const judge = byId("judge-model");
+    for (const model of models) {
+      picker.append(el("option", { value: model }, model));
+      judge.append(el("option", { value: model }, model));
+    }
+  } catch (error) {
+    showError(byId("bench-error"), `Could not list the models: ${error.message}`);
+  }
+}
+
+function runConfig() {
+  const config = {
+    instances,
+    repeats: numberOf(byId("bench-repeats"), 1),
+    concurrency: numberOf(byId("bench-concurrency"), 2),
+  };
+  const seed = byId("bench-seed").value;
+  if (seed !== "") config.seed = Number(seed);
+  const name = byId("bench-name").value.trim();
+  if (name) config.name = name;
+  const judgeModel = byId("judge-model").value;
+  if (judgeModel) {
+    const mode = byId("judge-mode").value;
+    config.judge = { instance: { model: judgeModel }, mode };
+    if (mode === "baseline") config.judge.baseline = Number(byId("judge-baseline").value);
+  }
+  return config;
+}
+
+async function startRun(event) {
+  event.preventDefault();
+  const errorBox = byId("bench-error");
+  const file = byId("bench-prompts").files[0];
+  if (!file) return showError(errorBox, "Choose a prompt file.");
+  if (!instances.length) return showError(errorBox, "Add at least one model.");
+  const form = new FormData();
+  form.append("prompts", file, file.name);
+  form.append("config", JSON.stringify(runConfig()));
+  const button = byId("start-run");
+  button.disabled = true;
+  try {
+    await json("POST", "/api/bench/runs", { body: form });
+    showError(errorBox, "");
+    await refreshRuns();
+  } catch (error) {
+    showError(errorBox, error instanceof ApiError ? error.message : String(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+const reportPath = (id, format) => `/api/bench/runs/${encodeURIComponent(id)}/report?format=${format}`;
+
+async function download(id, format) {
+  try {
+    const response = await request("GET", reportPath(id, format));
+    const blob = await response.blob();
+    const link = el("a", { href: URL.createObjectURL(blob), download: `bench-${id.slice(0, 8)}.${format}` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    showError(byId("bench-error"), error.message);
+  }
+}
+
+function reportLinks(run) {
+  if (!run.finished) return [];
+  const formats = ["md", "json", "csv"];
+  if (tokenRequired) {
+    // A link cannot carry the bearer token: fetch and save instead.
+    return ["html", ...formats].map((format) =>
+      el("button", { type: "button", class: "small", onclick: () => download(run.id, format) }, format.toUpperCase()),
+    );
+  }
+  return [
+    el("a", { class: "button small", href: reportPath(run.id, "html"), target: "_blank", rel: "noopener", "data-role": "report" }, "Report"),
+    ...formats.map((format) => el("a", { class: "button small ghost", href: reportPath(run.id, format), download: "" }, format)),
+  ];
+}
+
+async function act(run, action) {
+  try {
+    await json("POST", `/api/bench/runs/${encodeURIComponent(run.id)}/${action}`, action === "resume" ? { json: { retry_errors: run.status === "done" } } : {});
+    await refreshRuns();
+  } catch (error) {
+    showError(byId("bench-error"), error.message);
+  }
+}
+
+function actions(run) {
+  const buttons = [];
+  if (ACTIVE.has(run.status) && run.status !== "cancelling") {
+    buttons.push(el("button", { type: "button", class: "small danger", onclick: () => act(run, "cancel") }, "Cancel"));
+  }
+  if (run.status === "interrupted" || run.status === "cancelled" || (run.status === "done" && run.failed)) {
+    const label = run.status === "done" ? "Retry failed" : "Resume";
+    buttons.push(el("button", { type: "button", class: "small", onclick: () => act(run, "resume") }, label));
+  }
+  return [...buttons, ...reportLinks(run)];
+}
+
+function runRow(run) {
+  const percent = run.total ? Math.round((100 * run.finished) / run.total) : 0;
+  return el(
+    "tr",
+    { dataset: { runId: run.id, status: run.status } },
+    el("td", {}, el("strong", {}, run.name), el("div", { class: "bench-id" }, `${run.id.slice(0, 12)} · ${run.prompt_set}`)),
+    el("td", {}, el("span", { class: `bench-status status-${run.status}` }, run.status)),
+    el(
+      "td",
+      { class: "bench-progress" },
+      el("progress", { max: String(run.total || 1), value: String(run.finished), "aria-label": `${run.name}: ${percent}% finished` }),
+      el("span", { class: "bench-count" }, `${run.finished} / ${run.total}`),
+    ),
+    el("td", { class: run.failed ? "bench-failed" : "" }, String(run.failed)),
+    el("td", {}, ACTIVE.has(run.status) ? formatDuration(run.eta_s) : "–"),
+    el("td", {}, el("div", { class: "bench-actions" }, ...actions(run))),
+  );
+}
+
+async function refreshRuns() {
+  clearTimeout(pollTimer);
+  let delay = SLOW_POLL_MS;
+  try {
+    const { runs } = await json("GET", "/api/bench/runs?limit=50");
+    byId("runs-empty").hidden = runs.length > 0;
+    byId("runs-table").hidden = runs.length === 0;
+    byId("runs-body").replaceChildren(...runs.map(runRow));
+    if (runs.some((run) => ACTIVE.has(run.status))) delay = FAST_POLL_MS;
+  } catch (error) {
+    showError(byId("bench-error"), error.message);
+  }
+  pollTimer = setTimeout(refreshRuns, delay);
+}
+
+function init() {
+  if (tokenRequired) {
+    byId("token-field").hidden = false;
+    byId("bench-token").addEventListener("change", (event) => {
+      setToken(event.target.value.trim());
+      loadModels();
+      refreshRuns();
+    });
+  }
+  byId("add-instance").addEventListener("click", addInstance);
+  byId("judge-mode").addEventListener("change", (event) => {
+    byId("baseline-label").hidden = event.target.value !== "baseline";
+  });
+  byId("bench-form").addEventListener("submit", startRun);
+  loadModels();
+  refreshRuns();
+}
+
+init();

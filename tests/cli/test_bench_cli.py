@@ -1,0 +1,230 @@
+"""`arena bench …` as a user (or CI) runs it: killed with SIGKILL and resumed, cancelled from a
+second terminal, on the real embedded SmolLM2, and with the exit codes CI relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import pytest
+from typer.testing import CliRunner
+
+from arena.cli_bench import bench_app
+from tests.doubles.ollama_double import OllamaDouble, ollama_double
+
+SMOL = "local:smollm2-135m-instruct"
+LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
+QUESTIONS = ["Why is the sky blue?", "Name a prime number.", "What is tea?", "Say hello.", "Count to three."]
+runner = CliRunner()
+
+
+@pytest.fixture
+def double() -> Iterator[OllamaDouble]:
+    with ollama_double() as running:
+        yield running
+
+
+@pytest.fixture
+def prompts(tmp_path: Path) -> Path:
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(QUESTIONS) + "\n")
+    return path
+
+
+def bench_env(data_dir: Path, double: OllamaDouble) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ARENA_DATA_DIR": str(data_dir),
+        "OLLAMA_HOST": double.url,
+        "ARENA_EMBEDDED": "0",
+        "COLUMNS": "200",
+    }
+
+
+def arena_bench(*args: str) -> list[str]:
+    return [sys.executable, "-m", "arena", "bench", *args]
+
+
+def query(data_dir: Path, sql: str) -> list[tuple]:
+    path = data_dir / "arena.db"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path, timeout=15) as db:
+        try:
+            return db.execute(sql).fetchall()
+        except sqlite3.OperationalError:  # the tables are not migrated yet
+            return []
+
+
+def wait_until(condition, *, timeout: float = 60, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_benchmark_killed_with_sigkill_resumes_with_every_item_exactly_once(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    double.token_delay = 0.04  # about 0.3 s an answer: the kill lands mid-run
+    env = bench_env(data_dir, double)
+    process = subprocess.Popen(
+        arena_bench("run", str(prompts), "--model", LLAMA, "--model", QWEN, "--concurrency", "1", "--seed", "7"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        statuses = lambda: Counter(status for (status,) in query(data_dir, "SELECT status FROM bench_items"))  # noqa: E731
+        wait_until(lambda: statuses()["done"] >= 3 and statuses()["running"] >= 1, what="a run half done")
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            process.kill()
+    before = {row[0]: row[1:] for row in query(data_dir, "SELECT id, status, prompt_id, model FROM bench_items")}
+    done_before = {item_id for item_id, (status, *_rest) in before.items() if status == "done"}
+    running_before = {item_id for item_id, (status, *_rest) in before.items() if status == "running"}
+    [(run_id, run_status)] = query(data_dir, "SELECT id, status FROM bench_runs")
+    assert run_status == "running" and running_before and len(done_before) < len(before) == 10
+
+    resumed = subprocess.run(
+        arena_bench("resume", run_id[:8], "--quiet"), env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    after = {row[0]: row[1:] for row in query(data_dir, "SELECT id, status, attempts FROM bench_items")}
+    assert {status for status, _ in after.values()} == {"done"} and len(after) == 10
+    assert all(after[item_id][1] == 1 for item_id in done_before), "a done item was never redone"
+    assert all(after[item_id][1] == 2 for item_id in running_before), "what the kill interrupted was redone once"
+    # The engine agrees: each done-before-kill answer was asked for exactly once, across both processes.
+    asked = Counter((body["messages"][-1]["content"], body["model"]) for body in double.bodies("/api/chat"))
+    prompt_text = {f"{n}": text for n, text in enumerate(QUESTIONS, start=1)}
+    for item_id in done_before:
+        _status, prompt_id, model = before[item_id]
+        assert asked[(prompt_text[prompt_id], model.removeprefix("ollama:"))] == 1
+    assert sum(asked.values()) == 10 + len(running_before)
+    assert query(data_dir, "SELECT status, worker FROM bench_runs") == [("done", None)]
+
+
+def test_cancel_from_a_second_terminal_stops_the_running_benchmark(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    double.token_delay = 0.1
+    env = bench_env(data_dir, double)
+    process = subprocess.Popen(
+        arena_bench("run", str(prompts), "-m", LLAMA, "-m", QWEN, "--repeats", "3", "--concurrency", "1"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: query(data_dir, "SELECT 1 FROM bench_items WHERE status = 'done'"), what="a first answer")
+        [(run_id,)] = query(data_dir, "SELECT id FROM bench_runs")
+        cancel = subprocess.run(arena_bench("cancel", run_id[:6]), env=env, capture_output=True, text=True, timeout=60)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert cancel.returncode == 0 and "cancelling" in cancel.stdout
+    assert process.returncode == 1 and "was cancelled" in err
+    assert query(data_dir, "SELECT status FROM bench_runs") == [("cancelled",)]
+    statuses = {status for (status,) in query(data_dir, "SELECT status FROM bench_items")}
+    assert "running" not in statuses and "pending" in statuses
+
+
+@pytest.mark.slow
+def test_a_small_benchmark_on_the_embedded_smollm2_writes_its_report(tmp_path: Path, prompts: Path) -> None:
+    env = {**os.environ, "ARENA_DATA_DIR": str(tmp_path / "data"), "ARENA_EMBEDDED_SLOTS": "1"}
+    report = tmp_path / "report"
+    small = tmp_path / "two.txt"
+    small.write_text("What is 2 + 2?\nName a colour.\n")
+    command = arena_bench(
+        "run", str(small), "-m", f"{SMOL}@temperature=0.2", "-m", f"{SMOL}@temperature=1.0",
+        "-o", "num_predict=8", "--seed", "3", "--quiet", "--report", str(report),
+    )  # fmt: skip
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+
+    assert finished.returncode == 0, finished.stderr + finished.stdout
+    data = json.loads((report / "report.json").read_text())
+    assert data["summary"]["items"] == {"done": 4}
+    assert all(item["answers"][0].strip() and 0 < item["tokens"] <= 8 for item in data["items"])
+    assert {i["label"] for i in data["instances"]} == {f"{SMOL} @temperature=0.2", f"{SMOL} @temperature=1.0"}
+    versions = {e["engine"]: e["version"] for e in data["environment"][0]["engines"]}
+    assert versions["local"] == llama_cpp.__version__
+    html = (report / "report.html").read_text()
+    assert 'class="chart bars tokens-per-sec"' in html and "http://" not in html.split("</head>")[1].split("<pre>")[0]
+
+
+def test_an_unreadable_prompt_file_exits_2_naming_the_line_and_writes_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "fine"}\n{"prompt": 3}\n')
+
+    result = runner.invoke(bench_app, ["run", str(bad), "--model", LLAMA], env={"COLUMNS": "200"})
+    listed = runner.invoke(bench_app, ["list"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 2
+    assert "bad.jsonl: line 2: 'prompt' must be a string" in " ".join(result.output.split())
+    assert listed.exit_code == 0 and "bad" not in listed.output
+    assert query(tmp_path / "arena-data", "SELECT count(*) FROM bench_runs") == [(0,)]
+
+
+def test_a_bad_model_option_exits_2_with_the_api_s_words(prompts: Path) -> None:
+    result = runner.invoke(bench_app, ["run", str(prompts), "-m", f"{LLAMA}@temperature=3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "temperature: Input should be less than or equal to 2" in " ".join(result.output.split())
+
+
+def test_a_failing_item_makes_the_exit_code_non_zero_for_ci(
+    tmp_path: Path, double: OllamaDouble, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", double.url)
+    monkeypatch.setenv("ARENA_EMBEDDED", "0")
+    monkeypatch.setenv("ARENA_OPENAI_ENDPOINTS", "down=http://127.0.0.1:9/v1")
+    report = tmp_path / "report"
+
+    result = runner.invoke(
+        bench_app,
+        ["run", str(prompts), "-m", LLAMA, "-m", "openai:down/model", "--quiet", "--report", str(report)],
+        env={"COLUMNS": "200"},
+    )
+    succeeded = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet"], env={"COLUMNS": "200"})
+    listed = runner.invoke(bench_app, ["list"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 1, result.output
+    assert "5 item(s) or judgment(s) failed" in " ".join(result.output.split())
+    data = json.loads((report / "report.json").read_text())
+    assert data["summary"]["items"] == {"done": 5, "error": 5}, "the report is written even when items fail"
+    assert succeeded.exit_code == 0, succeeded.output
+    assert listed.output.count("questions") == 2 and "10/10" in listed.output and "5/5" in listed.output
+
+
+def test_report_writes_the_files_of_an_earlier_run(
+    tmp_path: Path, double: OllamaDouble, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", double.url)
+    monkeypatch.setenv("ARENA_EMBEDDED", "0")
+    assert runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet"]).exit_code == 0
+    [(run_id,)] = query(tmp_path / "arena-data", "SELECT id FROM bench_runs")
+
+    result = runner.invoke(bench_app, ["report", run_id[:5], "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    missing = runner.invoke(bench_app, ["report", "ffffffff"], env={"COLUMNS": "200"})
+
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.html", "report.md", "report.json", "items.csv"}
+    assert missing.exit_code == 2 and "does not exist" in missing.output
