@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 class LlamaPool:
     def __init__(self, *, path: Path, slots: int, n_ctx: int, n_threads: int) -> None:
         self.path = path
@@ -60,10 +63,13 @@ class LlamaPool:
     def _load(self) -> Llama:
         from llama_cpp import Llama
 
-        return Llama(
-            model_path=str(self.path),
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
-            verbose=False,
-        )
+        # llama-cpp-python redirects the process's stdout/stderr while it loads; two loads at
+        # once race on that and can leave both pointing at /dev/null for good.
+        with _LOAD_LOCK:
+            return Llama(
+                model_path=str(self.path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                verbose=False,
+            )
