@@ -21,6 +21,7 @@ from arena.evaluation.compare import Target
 from arena.evaluation.instances import ModelInstance, check_instances
 from arena.storage import repository
 from arena.storage.db import Database
+from arena.storage.turn_records import INSTANCE_SETTINGS, InstanceRecord, record_turn
 from arena.storage.models import Conversation
 
 TITLE_LENGTH = 60
@@ -218,38 +219,35 @@ def plan_turn(
 def write_turn(*, database: Database, plan: TurnPlan) -> PreparedTurn:
     """Create (or continue) the conversation, the turn and an empty response per instance,
     in one transaction: a turn is never half-written."""
+    instances = [
+        InstanceRecord(
+            instance_id=i.instance_id,
+            model=i.model,
+            settings=i.options.model_dump(include=set(INSTANCE_SETTINGS)),
+        )
+        for i in plan.instances
+    ]
     with database.session() as session:
-        conversation_id = plan.conversation_id
-        if conversation_id is None:
-            conversation_id = repository.create_conversation(session, title=plan.title, owner_id=plan.owner_id).id
-        else:
-            conversation = repository.get_conversation(session, conversation_id=conversation_id)
-            untitled = conversation.title == DEFAULT_TITLE
-            if untitled and not repository.list_turns(session, conversation_id=conversation_id):
-                repository.rename_conversation(session, conversation_id=conversation_id, title=plan.title)
-        _record_instances(session, plan.instances)
-        _join_conversation(session, conversation_id, [i.instance_id for i in plan.instances])
-        turn = repository.add_turn(
+        recorded = record_turn(
             session,
-            conversation_id=conversation_id,
+            conversation_id=plan.conversation_id,
+            title=plan.title,
+            untitled=DEFAULT_TITLE,
+            instances=instances,
             user_text=plan.user_text,
             system=plan.system_text,
             attachments=plan.attachments,
+            label_for=blind_label,
+            owner_id=plan.owner_id,
         )
-        response_ids = {
-            t.instance_id: repository.start_response(session, turn_id=turn.id, instance_id=t.instance_id).id
-            for t in plan.targets
-        }
-        conversation = repository.get_conversation(session, conversation_id=conversation_id)
-        masked, labels = is_masked(conversation), _labels(conversation)
-        return PreparedTurn(
-            conversation_id=conversation_id,
-            turn_id=turn.id,
-            targets=plan.targets,
-            masked=masked,
-            labels=labels,
-            response_ids=response_ids,
-        )
+    return PreparedTurn(
+        conversation_id=recorded.conversation_id,
+        turn_id=recorded.turn_id,
+        targets=plan.targets,
+        masked=recorded.masked,
+        labels=recorded.labels,
+        response_ids=recorded.response_ids,
+    )
 
 
 def prepare_regenerate(
@@ -304,24 +302,6 @@ def blind_label(position: int) -> str:
 
 def _labels(conversation: Conversation) -> dict[str, str]:
     return {m.instance_id: m.blind_label for m in conversation.instances}
-
-
-def _join_conversation(session: Session, conversation_id: str, instance_ids: list[str]) -> None:
-    """Add the instances that are new to the conversation, after those already in it."""
-    conversation = repository.get_conversation(session, conversation_id=conversation_id)
-    current = [ci.instance_id for ci in sorted(conversation.instances, key=lambda ci: ci.position)]
-    labels = [ci.blind_label for ci in sorted(conversation.instances, key=lambda ci: ci.position)]
-    new = [iid for iid in instance_ids if iid not in current]
-    if not new:
-        return
-    taken = set(labels)
-    for _ in new:
-        label = next(blind_label(n) for n in range(len(taken) + len(new) + 1) if blind_label(n) not in taken)
-        taken.add(label)
-        labels.append(label)
-    repository.set_conversation_instances(
-        session, conversation_id=conversation_id, instance_ids=current + new, labels=labels
-    )
 
 
 def _title(text: str) -> str:

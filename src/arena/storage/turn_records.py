@@ -1,0 +1,170 @@
+"""Write a whole new turn in one go: the conversation (new or continued), its new instances,
+the turn and an empty "streaming" response per instance.
+
+This sits on the path to the first token, so it uses a handful of Core statements instead
+of the ORM's unit of work (about a fifth of the time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from arena.errors import Conflict, InvalidInput, NotFound
+from arena.storage.models import (
+    TITLE_MAX_LENGTH,
+    Conversation,
+    ConversationInstance,
+    Instance,
+    Response,
+    Turn,
+    new_conversation_id,
+    utcnow,
+)
+
+INSTANCE_SETTINGS = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceRecord:
+    instance_id: str
+    model: str
+    settings: dict[str, float | int]  # the six hyperparameters, by name
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedTurn:
+    conversation_id: str
+    turn_id: int
+    response_ids: dict[str, int]  # instance id -> its new response
+    labels: dict[str, str]  # instance id -> blind label, every member of the conversation
+    masked: bool  # blind and not yet revealed
+
+
+def record_turn(
+    session: Session,
+    *,
+    conversation_id: str | None,
+    title: str,
+    untitled: str,
+    instances: Sequence[InstanceRecord],
+    user_text: str,
+    system: str | None,
+    attachments: list[dict[str, Any]] | None,
+    label_for: Callable[[int], str],
+    owner_id: int | None = None,
+) -> RecordedTurn:
+    """Record the next turn of `conversation_id`, or the first of a new conversation titled
+    `title`. A continued conversation still called `untitled` takes `title` at its first turn.
+    Instances new to the conversation join after its members, labelled by `label_for(n)`."""
+    title = title.strip()[:TITLE_MAX_LENGTH] or untitled
+    now = utcnow()
+    if conversation_id is None:
+        conversation_id = new_conversation_id()
+        session.execute(
+            insert(Conversation).values(
+                id=conversation_id, title=title, blind=False, owner_id=owner_id, created_at=now, updated_at=now
+            )
+        )
+        members: dict[str, tuple[int, str]] = {}
+        index, masked = 0, False
+    else:
+        found = session.execute(
+            select(Conversation.title, Conversation.blind, Conversation.revealed_at).where(
+                Conversation.id == conversation_id
+            )
+        ).one_or_none()
+        if found is None:
+            raise NotFound(f"conversation {conversation_id!r} does not exist")
+        members = {
+            row.instance_id: (row.position, row.blind_label)
+            for row in session.execute(
+                select(ConversationInstance.instance_id, ConversationInstance.position, ConversationInstance.blind_label)
+                .where(ConversationInstance.conversation_id == conversation_id)
+            )
+        }
+        index = session.scalar(select(func.coalesce(func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id))
+        masked = found.blind and found.revealed_at is None
+        renamed = {"title": title} if found.title == untitled and index == 0 else {}
+        session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now, **renamed))
+    _add_instances(session, instances, now=now)
+    _join(session, conversation_id, members, [i.instance_id for i in instances], label_for=label_for)
+    try:
+        turn_id = session.scalar(
+            insert(Turn)
+            .values(
+                conversation_id=conversation_id,
+                index=index,
+                system=system,
+                user_text=user_text,
+                attachments=attachments,
+                created_at=now,
+            )
+            .returning(Turn.id)
+        )
+    except IntegrityError as exc:  # the unique (conversation_id, index) caught a concurrent turn
+        raise Conflict("another turn was added to this conversation at the same moment; try again") from exc
+    response_ids = {
+        i.instance_id: session.scalar(
+            insert(Response)
+            .values(turn_id=turn_id, instance_id=i.instance_id, status="streaming", text="", started_at=now)
+            .returning(Response.id)
+        )
+        for i in instances
+    }
+    return RecordedTurn(
+        conversation_id=conversation_id,
+        turn_id=turn_id,
+        response_ids=response_ids,
+        labels={iid: label for iid, (_position, label) in members.items()},
+        masked=masked,
+    )
+
+
+def _add_instances(session: Session, instances: Sequence[InstanceRecord], *, now: Any) -> None:
+    """Record instances not seen before; ids are deterministic, so a known id has these settings."""
+    ids = [i.instance_id for i in instances]
+    known = set(session.scalars(select(Instance.id).where(Instance.id.in_(ids))))
+    new = [i for i in instances if i.instance_id not in known]
+    for instance in new:
+        if set(instance.settings) != set(INSTANCE_SETTINGS):
+            raise InvalidInput(f"instance {instance.instance_id!r} needs exactly {', '.join(INSTANCE_SETTINGS)}")
+    if new:
+        session.execute(
+            insert(Instance),
+            [{"id": i.instance_id, "model": i.model, "created_at": now, **i.settings} for i in new],
+        )
+
+
+def _join(
+    session: Session,
+    conversation_id: str,
+    members: dict[str, tuple[int, str]],
+    instance_ids: list[str],
+    *,
+    label_for: Callable[[int], str],
+) -> None:
+    """Newcomers join after the members, each with the first label nobody holds (updates `members`)."""
+    newcomers = [iid for iid in instance_ids if iid not in members]
+    if not newcomers:
+        return
+    taken = {label for _position, label in members.values()}
+    position = max((p for p, _label in members.values()), default=-1) + 1
+    candidate = 0
+    rows = []
+    for instance_id in newcomers:
+        while label_for(candidate) in taken:
+            candidate += 1
+        label = label_for(candidate)
+        taken.add(label)
+        members[instance_id] = (position, label)
+        rows.append(
+            {"conversation_id": conversation_id, "instance_id": instance_id, "position": position, "blind_label": label}
+        )
+        position += 1
+    session.execute(insert(ConversationInstance), rows)
