@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from arena.engines.router import Router
+from arena.errors import EngineUnavailable
 from arena.settings import Settings
 from arena.storage.db import Database
 from arena.web.security import UNAUTHORIZED, bearer_matches
@@ -31,6 +33,16 @@ def require_token(request: Request) -> None:
         return
     if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
         raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
+def generation_slots(request: Request) -> asyncio.Semaphore:
+    """The app's generation slots, refused at once (503) when all are taken."""
+    slots: asyncio.Semaphore = request.app.state.generation_slots
+    if slots.locked():
+        raise EngineUnavailable(
+            "too many generations in progress (MAX_CONCURRENT_REQUESTS): wait for one to finish and try again"
+        )
+    return slots
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from arena.errors import ArenaError, Conflict, EngineUnavailable, InvalidInput, NotFound
+from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.attachments import check_attachments
 from arena.evaluation.blind import mask_text
 from arena.evaluation.compare import Comparison, FinishEvent
@@ -24,7 +24,7 @@ from arena.evaluation.turns import (
     prepare_regenerate,
     write_turn,
 )
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.deps import AppSettings, Authorized, Db, ModelRouter, generation_slots
 from arena.web.errors import error_response, status_for
 from arena.web.schemas import ChatRequest, ErrorBody, InstanceResult, MultiChatResponse, StopRequest, StopResponse
 from arena.web.streaming import NDJSON, event_payload, line, running_streams
@@ -110,15 +110,6 @@ async def _start(
     return prepared, comparison
 
 
-def _generation_slots(request: Request) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore = request.app.state.generation_slots
-    if slots.locked():
-        raise EngineUnavailable(
-            "too many generations in progress (MAX_CONCURRENT_REQUESTS): wait for one to finish and try again"
-        )
-    return slots
-
-
 class _StreamWithCleanup(StreamingResponse):
     """Runs `cleanup` however the response ends, even when the client left before the
     body started (then Starlette never iterates it, and a generator's `finally` never runs)."""
@@ -137,7 +128,7 @@ class _StreamWithCleanup(StreamingResponse):
 @router.post("/stream_chat", responses=ERRORS, response_class=StreamingResponse)
 async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
-    slots = _generation_slots(request)
+    slots = generation_slots(request)
     streams = running_streams(request.app)
     if body.regenerate is not None:
         key = body.regenerate.key
@@ -195,7 +186,7 @@ async def stop_answer(body: StopRequest, request: Request) -> StopResponse:
 @router.post("/chat", responses=ERRORS, response_model=InstanceResult | MultiChatResponse)
 async def chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
     """Answer once every instance has finished; one instance gives its result alone."""
-    slots = _generation_slots(request)
+    slots = generation_slots(request)
     async with slots:
         prepared, comparison = await _start(body, settings, models, db)
         try:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from arena.engines.base import SamplingOptions
-from arena.errors import EngineUnavailable, InvalidInput
+from arena.errors import InvalidInput
 from arena.evaluation.judge import Candidate, JudgeTask, Mode, check_task, run_judge
 from arena.evaluation.judge_models import (
     DEFAULT_BASE_URLS,
@@ -23,7 +23,7 @@ from arena.evaluation.judge_models import (
 )
 from arena.evaluation.judge_runs import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
 from arena.storage.models import Judgment
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.deps import AppSettings, Authorized, Db, ModelRouter, generation_slots
 from arena.web.schemas import CONVERSATION_ID, ErrorBody
 
 router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Authorized])
@@ -164,15 +164,6 @@ class CloudProviders(BaseModel):
     providers: list[CloudProviderOut]
 
 
-def _generation_slots(request: Request) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore = request.app.state.generation_slots
-    if slots.locked():
-        raise EngineUnavailable(
-            "too many generations in progress (MAX_CONCURRENT_REQUESTS): wait for one to finish and try again"
-        )
-    return slots
-
-
 def _order(row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderOut:
     parsed = (row.parsed or {}).get("ba" if swapped else "ab")
     if not isinstance(parsed, dict):  # a row written in another shape: at most an explanation
@@ -245,7 +236,7 @@ async def judge_answers(
             baseline=body.baseline,
         )
     check_task(task)  # before any model is asked
-    slots = _generation_slots(request)
+    slots = generation_slots(request)
     cloud = body.cloud
     async with (
         slots,
