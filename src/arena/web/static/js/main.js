@@ -6,6 +6,7 @@ import { reveal, votePairwise, voteThumb } from "./blind.js";
 import { conversationIdFromHash, createConversationController } from "./conversation.js";
 import { byId } from "./dom.js";
 import { createExports } from "./exports.js";
+import { createJudge } from "./judge.js";
 import { createModelManager } from "./model-manager.js";
 import { createModelPicker } from "./model-picker.js";
 import { createSessions } from "./sessions.js";
@@ -17,6 +18,7 @@ import { createTranscript } from "./transcript.js";
 state.maxInstances = Number(document.body.dataset.maxInstances) || state.maxInstances;
 
 let controller = null;
+const judge = createJudge();
 const transcript = createTranscript({
   stop: (card) => controller.stop(card),
   regenerate: (card) => controller.regenerate(card),
@@ -24,6 +26,7 @@ const transcript = createTranscript({
   continueWith: (card) => controller.continueWith(card),
   vote: voteThumb,
   pairwise: votePairwise,
+  judge: judge.attach,
 });
 controller = createConversationController({ transcript });
 const picker = createModelPicker();

@@ -14,7 +14,7 @@ export const PAIRWISE_CHOICES = [
   { value: "both_bad", label: "Both bad" },
 ];
 
-/** handlers: the card handlers (see cards.js) plus pairwise(turnView, value). */
+/** handlers: the card handlers (see cards.js) plus pairwise(turnView, value) and judge(turnView). */
 export function createTranscript(handlers) {
   const root = byId("transcript");
   const emptyState = byId("empty-state");
@@ -61,12 +61,17 @@ export function createTranscript(handlers) {
       cards,
       pairwise: null,
       card: (key) => cards.get(key),
-      updateCrown: () => updateCrown(cards),
+      updateCrown: () => {
+        updateCrown(cards);
+        view.judge?.update();
+      },
     };
     if (state.conversation?.blind && cards.size === 2 && state.conversation.instances.length === 2) {
       view.pairwise = pairwiseRow(view);
       node.append(view.pairwise.node);
     }
+    view.judge = handlers.judge ? handlers.judge(view) : null; // the Judge button and verdicts (judge.js)
+    if (view.judge) node.append(view.judge.node);
     turns.set(turn.id, view);
     root.append(node);
     return view;

@@ -1,0 +1,148 @@
+"""The Judge panel in the browser, with the Ollama double as contestants and as judge: a verdict
+with its winner, an inconsistent one shown as a tie, a grade, a 502 message, and the cloud opt-in
+whose privacy notice shows before anything could be sent."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, Request, expect
+
+from tests.browser.conftest import add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.doubles.ollama_double import DEFAULT_REPLY, OllamaDouble, ollama_double
+from tests.support.server import RunningArena, make_settings, running_arena
+
+pytestmark = pytest.mark.browser
+
+LLAMA = "ollama:llama3.2:1b"
+QWEN = "ollama:qwen2.5:0.5b"
+
+
+class TakeTurns(list):
+    """A scripted reply that changes with each chat: the judge asks once per order (A/B, then B/A)."""
+
+    def __init__(self, *replies: list[str]) -> None:
+        super().__init__(replies[0])
+        self.replies = replies
+        self.calls = 0
+
+    def __iter__(self):  # noqa: ANN204 - the double reads its reply with list(...)
+        reply = self.replies[self.calls % len(self.replies)]
+        self.calls += 1
+        return iter(reply)
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[OllamaDouble]:
+    with ollama_double() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
+    settings = make_settings(tmp_path_factory.mktemp("arena"), ollama_hosts=[double.url], embedded_enabled=False)
+    with running_arena(settings) as running:
+        yield running
+
+
+def judge_posts(page: Page) -> list[dict]:
+    posted: list[dict] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/api/judge"):
+            posted.append(json.loads(request.post_data or "{}"))
+
+    page.on("request", on_request)
+    return posted
+
+
+def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningArena, double: OllamaDouble, page: Page) -> None:
+    posted = judge_posts(page)
+    double.reply = list(DEFAULT_REPLY)
+    double.token_delay = 0.02
+    open_arena(page, arena.url)
+    add_instance(page, LLAMA)
+    add_instance(page, QWEN)
+    send(page, "Why is the sky blue?")
+    wait_until_answered(page, cards=2, turns=1)
+    double.token_delay = 0.0
+    turn = last_turn(page)
+    first_key = turn.locator(".card").first.get_attribute("data-key")
+    dialog = page.locator("#judge-dialog")
+    results = turn.locator(".judge-results")
+    expect(results).to_be_hidden()
+
+    # Pairwise, the same winner in both orders: [A] first, then [B] once the answers are swapped.
+    double.reply = TakeTurns(
+        ['{"verdict": "A", ', '"explanation": "<b>A</b> is right"}'],
+        ['{"verdict": "B", ', '"explanation": "the other one is right"}'],
+    )
+    turn.get_by_role("button", name="Judge").click()
+    expect(dialog).to_be_visible()
+    page.select_option("#judge-model", QWEN)
+    expect(page.locator("#judge-mode")).to_have_value("pairwise")
+    expect(page.locator("#judge-cloud-fields")).to_be_hidden()
+    page.locator("#judge-send").click()
+    expect(dialog).to_be_hidden()
+    verdict = results.locator(".judgment")
+    expect(verdict).to_have_count(1)
+    expect(verdict).to_have_attribute("data-winner", first_key)
+    expect(verdict).to_have_attribute("data-consistent", "true")
+    expect(verdict.locator(".judgment-verdict")).to_contain_text("wins")
+    expect(verdict).to_contain_text("Consistent in both orders")
+    expect(verdict.locator(".judgment-explanation").first).to_have_text("<b>A</b> is right")  # text, not HTML
+    expect(verdict.locator("b")).to_have_count(0)
+    expect(results.locator("h4")).to_contain_text(f"Pairwise verdict by {QWEN}")
+    assert posted[-1]["conversation_id"] == page.url.split("#c=", 1)[1]
+    assert {key: posted[-1][key] for key in ("mode", "judge_model")} == {"mode": "pairwise", "judge_model": QWEN}
+    assert "cloud" not in posted[-1]
+
+    # "A" in both orders: the verdict flipped with the order, so it is a tie, and the page says so.
+    double.reply = ['{"winner": "A", "explanation": "A is right"}']
+    turn.get_by_role("button", name="Judge").click()
+    page.locator("#judge-send").click()
+    expect(dialog).to_be_hidden()
+    expect(verdict).to_have_attribute("data-consistent", "false")
+    expect(verdict.locator(".judgment-verdict")).to_contain_text("tie")
+    expect(verdict.locator(".judgment-note")).to_contain_text("Inconsistent")
+    expect(verdict.locator(".judgment-note")).to_contain_text("counts as a tie")
+
+    # Grading against a reference: one score per answer.
+    double.reply = ['{"score": 8, "explanation": "close to the reference"}']
+    turn.get_by_role("button", name="Judge").click()
+    page.select_option("#judge-mode", "reference")
+    expect(page.locator("#judge-reference")).to_be_visible()
+    page.fill("#judge-reference", "Rayleigh scattering.")
+    page.locator("#judge-send").click()
+    expect(dialog).to_be_hidden()
+    expect(verdict).to_have_count(2)
+    expect(results.locator(".judgment-verdict")).to_have_text([re.compile(r": 8(\.0)?/10$")] * 2)
+    assert posted[-1]["reference"] == "Rayleigh scattering." and posted[-1]["mode"] == "reference"
+
+    # Garbage from the judge: the 502's message shows in the panel, which stays open.
+    double.reply = ["I", " cannot", " decide", "."]
+    turn.get_by_role("button", name="Judge").click()
+    page.select_option("#judge-mode", "pairwise")
+    page.locator("#judge-send").click()
+    expect(page.locator("#judge-error")).to_contain_text("stronger judge model")
+    expect(dialog).to_be_visible()
+
+    # A cloud judge: the privacy notice shows as soon as the box is ticked, and nothing is sent.
+    sent = len(posted)
+    page.check("#judge-cloud")
+    expect(page.locator("#judge-cloud-fields")).to_be_visible()
+    expect(page.locator("#judge-privacy")).to_contain_text("sends the question")
+    expect(page.locator("#judge-privacy")).to_contain_text("api.openai.com")
+    page.select_option("#judge-provider", "anthropic")
+    expect(page.locator("#judge-privacy")).to_contain_text("api.anthropic.com")
+    expect(page.locator("#judge-model")).to_be_disabled()
+    page.fill("#judge-api-key", "sk-test-not-stored")
+    page.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    assert len(posted) == sent
+    assert "sk-test-not-stored" not in json.dumps(page.evaluate("({...localStorage, ...sessionStorage})"))
+    assert page.locator("#judge-api-key").input_value() == ""
+
