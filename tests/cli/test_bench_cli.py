@@ -113,7 +113,8 @@ def test_a_benchmark_killed_with_sigkill_resumes_with_every_item_exactly_once(
     for item_id in done_before:
         _status, prompt_id, model = before[item_id]
         assert asked[(prompt_text[prompt_id], model.removeprefix("ollama:"))] == 1
-    assert sum(asked.values()) == 10 + len(running_before)
+    # An item marked running may or may not have reached the engine before the kill.
+    assert 10 <= sum(asked.values()) <= 10 + len(running_before)
     assert query(data_dir, "SELECT status, worker FROM bench_runs") == [("done", None)]
 
 
