@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
     max_instances: int = Field(6, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ARENA_ALLOWED_HOSTS",
+        description="Host names the server answers to besides the bound address and loopback",
+    )
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, ge=1, validation_alias="ARENA_MAX_UPLOAD_BYTES", description="Largest attachable text file"
     )
@@ -125,6 +130,12 @@ class Settings(BaseSettings):
     def _split_ollama_hosts(cls, value: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return [normalize_ollama_url(item) for item in items if str(item).strip()]
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return [str(item).strip() for item in items if str(item).strip()]
 
     @field_validator("openai_endpoints", mode="before")
     @classmethod

@@ -32,7 +32,7 @@ from arena.web.routes import (
     pages,
     render,
 )
-from arena.web.security import BodySizeLimit
+from arena.web.security import BodySizeLimit, BrowserGuard, allowed_hosts
 
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -73,6 +73,8 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a request from the wrong host or site gets no further.
+    app.add_middleware(BrowserGuard, hosts=allowed_hosts(bind=settings.web_bind, extra=settings.allowed_hosts))
     app.include_router(models.health_router)
     app.include_router(models.router)
     app.include_router(chat.router)

@@ -80,3 +80,103 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(status_code=413, detail=too_large_message(max_bytes))
+
+
+# --- what reaches (and may come from) a browser -------------------------------------------
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+# Swagger UI starts itself with an inline script; only /docs gets that allowance.
+DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+}
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def host_name(host_header: str) -> str:
+    """`example.org:7860` → `example.org`, `[::1]:7860` → `::1`, lower-cased."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str] | None:
+    """Names the Host header may carry (defeats DNS rebinding); None = any, when bound to every
+    interface with no names configured (the user chose exposure; issue 5 will require auth there)."""
+    names = {host_name(name) for name in extra if name.strip()}
+    if bind in ("0.0.0.0", "::") and not names:
+        return None
+    return frozenset(names | LOOPBACK_NAMES | {host_name(bind)})
+
+
+def is_cross_site(*, method: str, origin: str | None, fetch_site: str | None, host: str) -> bool:
+    """A state-changing request that a page on another site made the browser send.
+
+    Browsers send `Sec-Fetch-Site` and `Origin`; scripts and curl send neither and pass.
+    """
+    if method.upper() not in UNSAFE_METHODS:
+        return False
+    if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
+        return True
+    if origin is not None:
+        netloc = origin.split("://", 1)[-1].rstrip("/").lower()
+        return origin == "null" or netloc != host.strip().lower()
+    return False
+
+
+class BrowserGuard:
+    """Host allow-list, refusal of cross-site state changes, and safe headers on every response."""
+
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str] | None) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        host = headers.get("host", "")
+        if self.hosts is not None and host_name(host) not in self.hosts:
+            await _refuse(send, 400, f"Host {host_name(host)!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
+            return
+        if is_cross_site(
+            method=scope["method"], origin=headers.get("origin"), fetch_site=headers.get("sec-fetch-site"), host=host
+        ):
+            await _refuse(send, 403, "Cross-site request refused: the arena only takes changes from its own pages")
+            return
+        policy = DOCS_CONTENT_SECURITY_POLICY if scope["path"] == "/docs" else CONTENT_SECURITY_POLICY
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(b"content-security-policy", policy.encode())] if b"content-security-policy" not in present else []
+                extra += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _refuse(send: Send, status: int, error: str) -> None:
+    body = json.dumps({"error": error}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -11,25 +11,12 @@ from fastapi.templating import Jinja2Templates
 from arena import __version__
 from arena.engines.base import SamplingOptions
 from arena.web.deps import AppSettings
+from arena.web.security import CONTENT_SECURITY_POLICY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 # Everything the page runs or shows comes from this server: no inline script, style or handler,
 # no third party. `img-src data:` is only for the browser's own form controls.
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

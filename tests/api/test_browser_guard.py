@@ -1,0 +1,82 @@
+"""Host allow-list (DNS rebinding), cross-site refusal and safe headers, even with no auth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from arena.web.security import allowed_hosts, host_name, is_cross_site
+from tests.support.server import RunningArena, make_settings, running_arena
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
+    settings = make_settings(tmp_path_factory.mktemp("guard"), allowed_hosts=["arena.lan"])
+    with running_arena(settings) as running:
+        yield running
+
+
+def port(arena: RunningArena) -> str:
+    return arena.url.rsplit(":", 1)[1]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "arena.lan"])
+def test_loopback_and_configured_names_are_served(arena: RunningArena, host: str) -> None:
+    response = httpx.get(f"{arena.url}/api/health", headers={"Host": f"{host}:{port(arena)}"})
+    assert response.status_code == 200
+
+
+def test_a_rebound_dns_name_is_refused(arena: RunningArena) -> None:
+    response = httpx.get(f"{arena.url}/api/models", headers={"Host": f"attacker.example:{port(arena)}"})
+    assert response.status_code == 400
+    assert "attacker.example" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "null"},
+    ],
+)
+def test_another_site_cannot_make_changes(arena: RunningArena, headers: dict[str, str]) -> None:
+    with arena.client() as client:
+        before = len(client.get("/api/conversations").json()["conversations"])
+        response = client.post("/api/conversations", json={"model_instances": [{"model": "local:smollm2-135m-instruct"}]}, headers=headers)
+        assert response.status_code == 403
+        assert "Cross-site" in response.json()["error"]
+        assert client.post("/api/delete_model", json={"model": "ollama:x"}, headers=headers).status_code == 403
+        assert len(client.get("/api/conversations").json()["conversations"]) == before
+
+
+def test_same_origin_pages_and_scripts_can(arena: RunningArena) -> None:
+    body = {"model_instances": [{"model": "local:smollm2-135m-instruct"}]}
+    with arena.client() as client:
+        same = client.post("/api/conversations", json=body, headers={"Origin": arena.url, "Sec-Fetch-Site": "same-origin"})
+        script = client.post("/api/conversations", json=body)  # curl and scripts send neither header
+    assert same.status_code == 201 and script.status_code == 201
+
+
+def test_every_response_carries_the_safe_headers(arena: RunningArena) -> None:
+    with arena.client() as client:
+        for path in ("/api/health", "/", "/leaderboard", "/static/js/main.js", "/api/nope", "/docs"):
+            response = client.get(path)
+            policy = response.headers["content-security-policy"]
+            assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            if path != "/docs":
+                assert "unsafe-inline" not in policy, path
+
+
+def test_pure_rules() -> None:
+    assert host_name("[::1]:7860") == "::1" and host_name("Example.ORG:80") == "example.org"
+    assert allowed_hosts(bind="0.0.0.0", extra=[]) is None
+    assert allowed_hosts(bind="192.168.1.5", extra=["box"]) >= {"192.168.1.5", "box", "localhost"}
+    assert not is_cross_site(method="GET", origin="http://evil.example", fetch_site="cross-site", host="x")
+    assert not is_cross_site(method="POST", origin=None, fetch_site="none", host="x")
+    assert is_cross_site(method="DELETE", origin="http://127.0.0.1:1", fetch_site=None, host="127.0.0.1:2")
