@@ -44,13 +44,30 @@ def fail(exc: ArenaError) -> typer.Exit:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (WEB_BIND)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (WEB_PORT)", min=1, max=65535)] = None,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="Serve a non-loopback address with no token (anyone there can use it)")
+    ] = False,
 ) -> None:
     """Start the arena web server (http://127.0.0.1:7860 by default)."""
     import uvicorn
 
     from arena.web.app import create_app
+    from arena.web.security import is_loopback
 
     settings = load_settings(web_bind=host, web_port=port)
+    if not is_loopback(settings.web_bind) and settings.web_chat_token is None:
+        if not insecure_no_auth:
+            errors.print(
+                f"[red]error:[/red] refusing to serve {settings.web_bind} without authentication: set WEB_CHAT_TOKEN, "
+                "or bind 127.0.0.1, or pass --insecure-no-auth if everyone who can reach it may use it",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_USAGE)
+        errors.print(
+            f"[bold red]WARNING:[/bold red] serving {settings.web_bind} with NO authentication: "
+            "anyone who can reach this address can read every conversation and run every model",
+            highlight=False,
+        )
     console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
     uvicorn.run(create_app(settings), host=settings.web_bind, port=settings.web_port, log_level="info")
 

@@ -47,3 +47,16 @@ def test_serve_refuses_a_wrong_setting_with_one_line(name: str, value: str) -> N
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and name in lines[0] and "invalid configuration" in lines[0]
+
+
+def test_serve_refuses_a_network_address_without_a_token() -> None:
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "refusing to serve 0.0.0.0 without authentication" in " ".join(result.output.split())
+
+
+def test_loopback_checks() -> None:
+    from arena.web.security import is_loopback
+
+    assert all(is_loopback(a) for a in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"))
+    assert not any(is_loopback(a) for a in ("0.0.0.0", "192.168.1.10", "::", "example.org"))

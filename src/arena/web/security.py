@@ -117,6 +117,12 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: reachable from this machine only."""
+    name = host_name(address)
+    return name == "localhost" or name == "::1" or name.startswith("127.")
+
+
 def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str] | None:
     """Names the Host header may carry (defeats DNS rebinding); None = any, when bound to every
     interface with no names configured (the user chose exposure; issue 5 will require auth there)."""
