@@ -152,8 +152,8 @@ class EmbeddedEngine(Engine):
             pool.release(llm)
             raise
         # The object goes back only when the thread is done with it, even if we are cancelled.
-        future.add_done_callback(pool.release_soon(loop, llm))
-        future.add_done_callback(lambda _f: setattr(self, "_active", self._active - 1))
+        # An asyncio future runs its callbacks on the loop, so no thread hand-off is needed.
+        future.add_done_callback(lambda _f: self._generation_done(pool, llm))
         try:
             while True:
                 item = await queue.get()
@@ -166,6 +166,10 @@ class EmbeddedEngine(Engine):
                     raise item.error
         finally:
             stop.set()
+
+    def _generation_done(self, pool: LlamaPool, llm: Llama) -> None:
+        self._active -= 1
+        pool.release(llm)
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

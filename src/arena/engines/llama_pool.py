@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ class LlamaPool:
         self.n_threads = n_threads
         self._slots = asyncio.Semaphore(slots)
         self._idle: list[Llama] = []
-        self._lock = threading.Lock()  # `release` runs on generation threads' done-callbacks
+        self._lock = threading.Lock()  # `close` may run while a worker thread finishes a load
 
     async def acquire(self) -> Llama:
         """Wait for a free slot; reuse an idle object or load a new one in a thread."""
@@ -49,10 +48,6 @@ class LlamaPool:
         with self._lock:
             self._idle.append(llm)
         self._slots.release()
-
-    def release_soon(self, loop: asyncio.AbstractEventLoop, llm: Llama) -> Callable[[object], None]:
-        """A done-callback for the generation future that returns `llm` on the loop's thread."""
-        return lambda _future: loop.call_soon_threadsafe(self.release, llm)
 
     def close(self) -> None:
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -70,7 +69,7 @@ async def _plan(body: ChatRequest, settings: AppSettings, models: ModelRouter, d
     }
     if body.conversation_id is None:
         return plan_turn(database=db, **request)  # a new conversation: nothing to read
-    return await asyncio.to_thread(partial(plan_turn, database=db, **request))
+    return await asyncio.to_thread(plan_turn, database=db, **request)
 
 
 async def _prepare_regenerate(body: ChatRequest, settings: AppSettings, db: Db) -> PreparedTurn:
