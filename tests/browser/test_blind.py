@@ -12,15 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import (
-    SMOL,
-    PageProblems,
-    add_instance,
-    open_arena,
-    send,
-    wait_until_answered,
-    watch,
-)
+from tests.browser.conftest import SMOL, PageProblems, add_instance, open_arena, send, wait_until_answered, watch
 from tests.support.server import RunningArena, make_settings, running_arena
 
 pytestmark = pytest.mark.browser

@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import (
-    ARTIFACTS,
-    SMOL,
-    add_instance,
-    last_turn,
-    open_arena,
-    send,
-    wait_until_answered,
-)
+from tests.browser.conftest import ARTIFACTS, SMOL, add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.server import RunningArena, make_settings, running_arena
 
 pytestmark = pytest.mark.browser

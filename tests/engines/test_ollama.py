@@ -21,8 +21,8 @@ from arena.errors import (
     ModelNotAvailable,
 )
 from tests.doubles.ollama_double import (
-    DEFAULT_MODELS,
     BUSY_MESSAGE,
+    DEFAULT_MODELS,
     DoubleModel,
     OllamaDouble,
     ollama_double,

@@ -20,15 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from arena.engines.base import (
-    Chunk,
-    Engine,
-    EngineHealth,
-    GenerationRequest,
-    ModelInfo,
-    PullProgress,
-    Usage,
-)
+from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress, Usage
 from arena.engines.ndjson import NDJSONDecoder, preview
 from arena.errors import (
     EngineError,

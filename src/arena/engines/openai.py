@@ -20,14 +20,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import SecretStr
 
-from arena.engines.base import (
-    Chunk,
-    Engine,
-    EngineHealth,
-    GenerationRequest,
-    ModelInfo,
-    Usage,
-)
+from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.sse import SSEDecoder, SSEEvent
 from arena.errors import (
     EngineError,

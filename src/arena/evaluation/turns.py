@@ -21,8 +21,8 @@ from arena.evaluation.compare import Target
 from arena.evaluation.instances import ModelInstance, check_instances
 from arena.storage import repository
 from arena.storage.db import Database
-from arena.storage.turn_records import INSTANCE_SETTINGS, InstanceRecord, record_turn
 from arena.storage.models import Conversation
+from arena.storage.turn_records import INSTANCE_SETTINGS, InstanceRecord, record_turn
 
 TITLE_LENGTH = 60
 DEFAULT_TITLE = "New conversation"  # replaced by the first message when no title was given
