@@ -8,23 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from arena.settings import Settings
+
+# Every variable Settings reads (so a new setting is isolated too), and the old-key variable
+# that `arena db rekey` reads on its own.
 ARENA_VARIABLES = (
-    "WEB_BIND",
-    "WEB_PORT",
-    "WEB_CHAT_TOKEN",
-    "HISTORY_LIMIT",
-    "REQUEST_TIMEOUT",
-    "MAX_CONCURRENT_REQUESTS",
-    "OLLAMA_HOST",
-    "ARENA_OPENAI_ENDPOINTS",
-    "DATABASE_URL",
-    "ARENA_DATA_DIR",
-    "ARENA_MODELS_DIR",
-    "ARENA_EMBEDDED",
-    "ARENA_EMBEDDED_SLOTS",
-    "ARENA_EMBEDDED_THREADS",
-    "ARENA_MAX_INSTANCES",
-    "ARENA_MAX_BODY_BYTES",
+    *(
+        field.validation_alias
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    ),
+    "ARENA_OLD_ENCRYPTION_KEY",
 )
 
 

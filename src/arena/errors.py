@@ -6,6 +6,7 @@
     │   └── UnsupportedContent  a file that is not of an accepted kind (415)
     ├── NotFound                a record or model that does not exist (404)
     ├── Conflict                a state change that is no longer allowed (409)
+    ├── EncryptionKeyError      the encryption key is unusable, or not the data's key (500)
     └── EngineError             anything that went wrong talking to a model engine
         ├── EngineUnavailable   the engine is not running / not reachable (503)
         ├── EngineTimeout       it did not answer in time (504)
@@ -43,6 +44,10 @@ class NotFound(ArenaError):
 
 class Conflict(ArenaError):
     """The change is no longer allowed, e.g. a vote after the reveal."""
+
+
+class EncryptionKeyError(ArenaError):
+    """The encryption key is malformed, unsafe, missing, or not the one the data was written with."""
 
 
 class EngineError(ArenaError):

@@ -7,10 +7,11 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OLLAMA_DEFAULT_PORT = 11434
@@ -125,11 +126,84 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, ge=1, validation_alias="ARENA_MAX_UPLOAD_BYTES", description="Largest attachable text file"
     )
 
+    # --- who may do what (issue 5) ---
+    auth_mode_setting: Literal["none", "token", "users"] | None = Field(
+        None,
+        validation_alias="ARENA_AUTH_MODE",
+        description="none (loopback only), token (WEB_CHAT_TOKEN) or users (accounts); "
+        "unset means token when WEB_CHAT_TOKEN is set, otherwise none",
+    )
+    session_idle_minutes: int = Field(
+        120, ge=1, le=60 * 24 * 30, validation_alias="ARENA_SESSION_IDLE_MINUTES", description="Log out after this idle time"
+    )
+    session_max_hours: int = Field(
+        24, ge=1, le=24 * 365, validation_alias="ARENA_SESSION_MAX_HOURS", description="Log out this long after login"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ARENA_CORS_ORIGINS",
+        description="Origins (scheme://host:port) whose pages may call the API; none by default",
+    )
+
+    # --- encryption at rest (issue 5): opt-in; checked when the database is opened ---
+    encryption_key: SecretStr | None = Field(
+        None,
+        validation_alias="ARENA_ENCRYPTION_KEY",
+        description="32 random bytes in base64 (arena db keygen); encrypts prompts, answers, attachments "
+        "and judge rationales in the database",
+    )
+    encryption_key_file: Path | None = Field(
+        None,
+        validation_alias="ARENA_ENCRYPTION_KEY_FILE",
+        description="A file (mode 0600) holding the encryption key, instead of ARENA_ENCRYPTION_KEY",
+    )
+
+    # --- rate limits, stream caps and login lockout (issue 5) ---
+    # Limits use the `limits` notation ("60/minute", "5 per 10 seconds", "10/second;200/hour"), or "off".
+    rate_limit_chat: str = Field(
+        "60/minute", validation_alias="ARENA_RATE_LIMIT_CHAT", description="Per user (or address): /api/chat and /api/stream_chat"
+    )
+    rate_limit_judge: str = Field("30/minute", validation_alias="ARENA_RATE_LIMIT_JUDGE", description="Per user: POST /api/judge")
+    rate_limit_pull: str = Field("10/minute", validation_alias="ARENA_RATE_LIMIT_PULL", description="Per user: model pulls")
+    rate_limit_login: str = Field("20/minute", validation_alias="ARENA_RATE_LIMIT_LOGIN", description="Per address: login attempts")
+    max_streams_per_user: int = Field(
+        4, ge=1, le=256, validation_alias="ARENA_MAX_STREAMS_PER_USER", description="Generations one user may run at once"
+    )
+    login_max_failures: int = Field(
+        5, ge=1, le=1000, validation_alias="ARENA_LOGIN_MAX_FAILURES", description="Failed logins before an account locks"
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=60 * 24 * 7, validation_alias="ARENA_LOGIN_LOCKOUT_MINUTES", description="How long a lockout lasts"
+    )
+
+    @field_validator("rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", mode="after")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "off":
+            return "off"
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError('expected a rate like "30/minute" or "5 per 10 seconds", or "off"') from None
+        return value
+
     @field_validator("ollama_hosts", mode="before")
     @classmethod
     def _split_ollama_hosts(cls, value: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return [normalize_ollama_url(item) for item in items if str(item).strip()]
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _check_origins(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        origins = [str(item).strip().rstrip("/") for item in items if str(item).strip()]
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ValueError(f"{origin!r} is not an origin like https://tools.example:8443")
+        return origins
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -141,6 +215,18 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_openai_endpoints(cls, value: Any) -> list[OpenAIEndpoint]:
         return parse_openai_endpoints(value)
+
+    @property
+    def auth_mode(self) -> Literal["none", "token", "users"]:
+        if self.auth_mode_setting is not None:
+            return self.auth_mode_setting
+        return "token" if self.web_chat_token is not None else "none"
+
+    @model_validator(mode="after")
+    def _token_mode_needs_token(self) -> Settings:
+        if self.auth_mode_setting == "token" and self.web_chat_token is None:
+            raise ValueError("ARENA_AUTH_MODE=token needs WEB_CHAT_TOKEN")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,6 +20,11 @@ APP_TABLES = {
     "bench_runs",
     "bench_items",
     "bench_judgments",
+    "users",
+    "user_sessions",
+    "api_tokens",
+    "conversation_shares",
+    "audit_log",
 }
 
 

@@ -6,7 +6,7 @@ start-up, then pass ``database.session()`` sessions to the functions in ``reposi
 
 from __future__ import annotations
 
-from arena.storage import bench_models  # noqa: F401 - registers the bench tables on Base.metadata
+from arena.storage import audit_models, auth_models, bench_models  # noqa: F401 - registers their tables on Base.metadata
 from arena.storage.db import Database
 
 __all__ = ["Database"]

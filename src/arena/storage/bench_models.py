@@ -19,13 +19,8 @@ from typing import Any, Final
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arena.storage.models import (
-    INSTANCE_ID_MAX_LENGTH,
-    MODEL_ID_MAX_LENGTH,
-    TITLE_MAX_LENGTH,
-    Base,
-    utcnow,
-)
+from arena.storage.encrypted_types import EncryptedJSON, EncryptedText
+from arena.storage.models import INSTANCE_ID_MAX_LENGTH, MODEL_ID_MAX_LENGTH, TITLE_MAX_LENGTH, Base, utcnow
 
 RUN_STATUSES: Final[tuple[str, ...]] = ("pending", "running", "interrupted", "cancelled", "done")
 ITEM_STATUSES: Final[tuple[str, ...]] = ("pending", "running", "done", "error")
@@ -66,7 +61,7 @@ class BenchRun(Base):
     instances: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # {"model", options..., "instance_id", "mode": "pairs" | "baseline", "baseline": id | None}
     judge: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
-    system: Mapped[str | None] = mapped_column(Text)
+    system: Mapped[str | None] = mapped_column(EncryptedText("bench_runs.system"))
     repeats: Mapped[int] = mapped_column(Integer)
     concurrency: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
@@ -98,15 +93,15 @@ class BenchItem(Base):
     position: Mapped[int] = mapped_column(Integer)  # the order the run works in
     prompt_id: Mapped[str] = mapped_column(String(PROMPT_ID_MAX_LENGTH))
     category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
-    turns: Mapped[list[str]] = mapped_column(JSON)  # the user messages, one per turn
-    reference: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    turns: Mapped[list[str]] = mapped_column(EncryptedJSON("bench_items.turns"))  # the user messages, one per turn
+    reference: Mapped[list[str] | None] = mapped_column(EncryptedJSON("bench_items.reference", none_as_null=True))
     instance_id: Mapped[str] = mapped_column(String(INSTANCE_ID_MAX_LENGTH))
     model: Mapped[str] = mapped_column(String(MODEL_ID_MAX_LENGTH))
     repeat: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)  # the seed this item generates with
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    answers: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))  # one per turn
+    answers: Mapped[list[str] | None] = mapped_column(EncryptedJSON("bench_items.answers", none_as_null=True))  # one per turn
     error: Mapped[str | None] = mapped_column(Text)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     tokens: Mapped[int | None] = mapped_column(Integer)
@@ -143,8 +138,10 @@ class BenchJudgment(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(16))  # a battle outcome, a = instance_a won
-    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # what the judge said
-    error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("bench_judgments.detail", none_as_null=True)  # what the judge said
+    )
+    error: Mapped[str | None] = mapped_column(EncryptedText("bench_judgments.error"))  # may quote the judge
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

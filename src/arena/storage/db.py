@@ -3,7 +3,8 @@
 SQLite (the default, one file under the data directory) and PostgreSQL (when
 ``DATABASE_URL`` says so) are both configured here, so nothing above this module knows which
 one it talks to. One ``Database`` is shared by all threads; each ``session()`` call gets its
-own SQLAlchemy ``Session``.
+own SQLAlchemy ``Session``. With a ``Keyring`` the sensitive columns are encrypted
+(``encrypted_types.py``); ``migrate()`` then also checks the key opens what is stored.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from arena.storage.crypto import Keyring, load_key
+from arena.storage.encrypted_types import use_keyring
+
+if TYPE_CHECKING:
+    from arena.settings import Settings
 
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 # Long enough to ride out another thread's commit, short enough to report a real deadlock.
@@ -53,8 +60,9 @@ def _sqlite_file(url: URL) -> Path | None:
 class Database:
     """One database, opened from a SQLAlchemy URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
 
-    def __init__(self, *, url: str, echo: bool = False) -> None:
+    def __init__(self, *, url: str, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url: URL = make_url(url)
+        self.keyring = keyring
         sqlite_file = _sqlite_file(self.url)
         if sqlite_file is not None:
             sqlite_file.parent.mkdir(parents=True, exist_ok=True)
@@ -66,9 +74,18 @@ class Database:
         else:
             # pre_ping: a PostgreSQL restart must not leave dead connections in the pool.
             self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+        # On the dialect, where the column types find it: each engine has its own.
+        use_keyring(self.engine, keyring)
         # Objects stay readable after the session closes: callers get them back from a
         # repository function whose session is already gone.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The configured database, with the configured encryption key (EncryptionKeyError if unusable)."""
+        secret = settings.encryption_key.get_secret_value() if settings.encryption_key is not None else None
+        key = load_key(key=secret, key_file=settings.encryption_key_file)
+        return cls(url=settings.resolved_database_url, keyring=None if key is None else Keyring.of(key))
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,11 +97,18 @@ class Database:
         return self.url.get_backend_name()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (Alembic ``upgrade head``); safe to repeat."""
+        """Bring the schema to the newest revision (Alembic ``upgrade head``); safe to repeat.
+
+        Then fail with EncryptionKeyError if something stored is encrypted with a key this
+        database was not given, so a wrong key stops start-up rather than a later request.
+        """
+        from arena.storage.reencrypt import check_keys  # it reads the models, which need this module
+
         config = self.alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        check_keys(self.engine)
 
     def alembic_config(self) -> Config:
         """An Alembic configuration for this database, built in code (no alembic.ini needed)."""

@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
+
 TITLE_MAX_LENGTH: Final = 200
 MODEL_ID_MAX_LENGTH: Final = 300
 INSTANCE_ID_MAX_LENGTH: Final = 400
@@ -129,7 +131,8 @@ class Conversation(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_conversation_id)
     owner_id: Mapped[int | None] = mapped_column(Integer)  # becomes a foreign key with the users table
-    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    # Made from the first words of the prompt, so as private as the prompt.
+    title: Mapped[str] = mapped_column(EncryptedString("conversations.title", TITLE_MAX_LENGTH))
     blind: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -178,9 +181,11 @@ class Turn(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column(Integer)  # 0, 1, 2... within the conversation
-    system: Mapped[str | None] = mapped_column(Text)
-    user_text: Mapped[str] = mapped_column(Text)
-    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    system: Mapped[str | None] = mapped_column(EncryptedText("turns.system"))
+    user_text: Mapped[str] = mapped_column(EncryptedText("turns.user_text"))
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        EncryptedJSON("turns.attachments", none_as_null=True)  # with each file's text
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     responses: Mapped[list[Response]] = relationship(
@@ -220,7 +225,7 @@ class Response(Base):
     turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
     status: Mapped[str] = mapped_column(String(16), default="streaming")
-    text: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(EncryptedText("responses.text"), default="")
     error: Mapped[str | None] = mapped_column(Text)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
@@ -310,13 +315,15 @@ class Judgment(Base):
     category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
     key_a: Mapped[str] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
     key_b: Mapped[str | None] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
-    reference: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(EncryptedText("judgments.reference"))
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # the judge's sampling settings
-    raw_ab: Mapped[str] = mapped_column(Text)
-    raw_ba: Mapped[str | None] = mapped_column(Text)
+    raw_ab: Mapped[str] = mapped_column(EncryptedText("judgments.raw_ab"))
+    raw_ba: Mapped[str | None] = mapped_column(EncryptedText("judgments.raw_ba"))
     verdict_ab: Mapped[str | None] = mapped_column(String(8))
     verdict_ba: Mapped[str | None] = mapped_column(String(8))
-    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # explanations, how each was read
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(
+        EncryptedJSON("judgments.parsed", none_as_null=True)  # explanations, how each was read
+    )
     score: Mapped[float | None] = mapped_column(Float)
     winner: Mapped[str | None] = mapped_column(String(8))
     consistent: Mapped[bool | None] = mapped_column()

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
+from arena.storage.accounts import visible_conversations_clause
+from arena.storage.encrypted_types import encrypts
 from arena.storage.models import (
     BLIND_LABEL_MAX_LENGTH,
     FINISHED_STATUSES,
@@ -106,12 +108,14 @@ def list_conversations(
     *,
     search: str | None = None,
     owner_id: int | None = None,
+    visible_to: tuple[int, bool] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Conversation]:
     """Most recently active first (a new turn or a rename moves a conversation up).
 
     ``search`` matches anywhere in the title, ignoring case; ``owner_id`` None means everyone's.
+    ``visible_to`` (user id, is admin) keeps what that account may see: its own and those shared.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
@@ -120,10 +124,26 @@ def list_conversations(
     statement = select(Conversation)
     if owner_id is not None:
         statement = statement.where(Conversation.owner_id == owner_id)
-    if search is not None and search.strip():
-        statement = statement.where(Conversation.title.ilike(_like_pattern(search.strip()), escape="\\"))
+    if visible_to is not None:
+        statement = statement.where(visible_conversations_clause(user_id=visible_to[0], is_admin=visible_to[1]))
     statement = statement.order_by(Conversation.updated_at.desc(), Conversation.created_at.desc(), Conversation.id)
+    needle = search.strip() if search is not None else ""
+    if needle and encrypts(session):
+        return _search_decrypted_titles(session, statement, needle, limit=limit, offset=offset)
+    if needle:
+        statement = statement.where(Conversation.title.ilike(_like_pattern(needle), escape="\\"))
     return list(session.scalars(statement.limit(limit).offset(offset)))
+
+
+def _search_decrypted_titles(
+    session: Session, statement: Select[tuple[Conversation]], needle: str, *, limit: int, offset: int
+) -> list[Conversation]:
+    """Encrypted titles cannot be matched in SQL: decrypt them all and match here, as ILIKE would."""
+    folded = needle.lower()
+    titles = session.execute(statement.with_only_columns(Conversation.id, Conversation.title))
+    page = [conversation_id for conversation_id, title in titles if folded in title.lower()][offset : offset + limit]
+    found = {c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(page)))}
+    return [found[conversation_id] for conversation_id in page]
 
 
 def rename_conversation(session: Session, *, conversation_id: str, title: str) -> Conversation:

@@ -14,6 +14,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from arena.storage import bench_models  # noqa: F401  (registers the bench tables on Base.metadata)
+from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
 from arena.storage.models import Base, UTCDateTime
 
 config = context.config
@@ -33,6 +34,12 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     # Migrations must not import application types that may change later.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedString):
+        return f"sa.String(length={obj.length})"  # TEXT on PostgreSQL since 0006: alter by hand
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
+    if type_ == "type" and isinstance(obj, EncryptedJSON):
+        return f"sa.JSON(none_as_null={obj.none_as_null})"
     return False
 
 

@@ -1,0 +1,212 @@
+"""Reading and writing accounts, sessions, API tokens and conversation shares.
+
+Hashing and secrets live in `arena.accounts`; this module only stores what it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Final, Literal
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from arena.errors import Conflict, InvalidInput, NotFound
+from arena.storage.auth_models import ROLES, USERNAME_MAX_LENGTH, ApiToken, ConversationShare, User, UserSession
+from arena.storage.models import Conversation, Turn, utcnow
+
+USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+Access = Literal["owner", "shared"]
+
+
+def check_username(username: str) -> str:
+    if not (1 <= len(username) <= USERNAME_MAX_LENGTH) or not USERNAME_PATTERN.match(username):
+        raise InvalidInput(
+            f"username must be 1 to {USERNAME_MAX_LENGTH} letters, digits or _ . @ -, starting with a letter or digit"
+        )
+    return username
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    return role
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def add_user(session: Session, *, username: str, password_hash: str, role: str) -> User:
+    check_username(username)
+    check_role(role)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, password_hash=password_hash, role=role, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def get_user(session: Session, *, username: str) -> User:
+    user = find_user(session, username=username)
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def _refuse_losing_last_admin(session: Session, user: User) -> None:
+    if user.role != "admin":
+        return
+    admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) or 0
+    if admins <= 1:
+        raise Conflict(f"{user.username!r} is the last admin: make another admin first")
+
+
+def set_role(session: Session, *, username: str, role: str) -> User:
+    check_role(role)
+    user = get_user(session, username=username)
+    if role != "admin":
+        _refuse_losing_last_admin(session, user)
+    user.role = role
+    return user
+
+
+def set_password_hash(session: Session, *, username: str, password_hash: str) -> User:
+    user = get_user(session, username=username)
+    user.password_hash = password_hash
+    # A new password ends every login made with the old one.
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    return user
+
+
+def remove_user(session: Session, *, username: str) -> None:
+    """Sessions, tokens and shares go with the user; their conversations stay, owned by nobody
+    (only admins see those)."""
+    user = get_user(session, username=username)
+    _refuse_losing_last_admin(session, user)
+    for model in (UserSession, ApiToken, ConversationShare):
+        session.execute(delete(model).where(model.user_id == user.id))
+    session.delete(user)
+
+
+# --- browser sessions -------------------------------------------------------------------------
+
+
+def add_session(session: Session, *, token_hash: str, user_id: int, csrf_token: str, ip: str | None) -> UserSession:
+    now = utcnow()
+    row = UserSession(
+        token_hash=token_hash, user_id=user_id, csrf_token=csrf_token, created_at=now, last_seen_at=now, ip=ip
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def find_session(session: Session, *, token_hash: str) -> tuple[UserSession, User] | None:
+    row = session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.token_hash == token_hash)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def delete_session(session: Session, *, token_hash: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+
+def touch_session(session: Session, *, token_hash: str, at: datetime) -> None:
+    row = session.get(UserSession, token_hash)
+    if row is not None:
+        row.last_seen_at = at
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+def add_api_token(session: Session, *, user_id: int, name: str, token_hash: str) -> ApiToken:
+    token = ApiToken(user_id=user_id, name=name, token_hash=token_hash, created_at=utcnow())
+    session.add(token)
+    session.flush()
+    return token
+
+
+def find_api_token(session: Session, *, token_hash: str) -> tuple[ApiToken, User] | None:
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == token_hash)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def list_api_tokens(session: Session, *, user_id: int) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)))
+
+
+def delete_api_token(session: Session, *, user_id: int, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(f"API token {token_id} does not exist")
+    session.delete(token)
+
+
+# --- who may see a conversation ---------------------------------------------------------------
+
+
+def conversation_access(session: Session, *, conversation_id: str, user_id: int, is_admin: bool) -> Access | None:
+    """How this user reaches the conversation; None when they may not (or it does not exist)."""
+    owner = session.execute(select(Conversation.owner_id).where(Conversation.id == conversation_id)).first()
+    if owner is None:
+        return None
+    if owner[0] == user_id or (owner[0] is None and is_admin):
+        return "owner"
+    shared = session.get(ConversationShare, (conversation_id, user_id))
+    return "shared" if shared is not None else None
+
+
+def turn_conversation_id(session: Session, *, turn_id: int) -> str | None:
+    return session.scalar(select(Turn.conversation_id).where(Turn.id == turn_id))
+
+
+def visible_conversations_clause(*, user_id: int, is_admin: bool):  # type: ignore[no-untyped-def]
+    """A WHERE clause for the conversations this user may list: their own and those shared."""
+    shared = select(ConversationShare.conversation_id).where(ConversationShare.user_id == user_id)
+    clauses = [Conversation.owner_id == user_id, Conversation.id.in_(shared)]
+    if is_admin:
+        clauses.append(Conversation.owner_id.is_(None))
+    return or_(*clauses)
+
+
+def share(session: Session, *, conversation_id: str, username: str) -> User:
+    user = get_user(session, username=username)
+    if session.get(ConversationShare, (conversation_id, user.id)) is None:
+        session.add(ConversationShare(conversation_id=conversation_id, user_id=user.id, created_at=utcnow()))
+    return user
+
+
+def unshare(session: Session, *, conversation_id: str, username: str) -> None:
+    user = get_user(session, username=username)
+    row = session.get(ConversationShare, (conversation_id, user.id))
+    if row is None:
+        raise NotFound(f"conversation {conversation_id!r} is not shared with {username!r}")
+    session.delete(row)
+
+
+def list_shares(session: Session, *, conversation_id: str) -> list[str]:
+    statement = (
+        select(User.username)
+        .join(ConversationShare, ConversationShare.user_id == User.id)
+        .where(ConversationShare.conversation_id == conversation_id)
+        .order_by(User.username)
+    )
+    return list(session.scalars(statement))
