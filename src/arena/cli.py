@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from contextlib import aclosing
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -13,8 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
-from arena.errors import ArenaError, InvalidInput, NotFound
+from arena.errors import ArenaError, EncryptionKeyError, InvalidInput, NotFound
 from arena.settings import Settings, describe_validation_error
+
+if TYPE_CHECKING:
+    from arena.storage.db import Database
 
 app = typer.Typer(help="Local LLM Arena: compare language models privately, on your own machine.", no_args_is_help=True)
 console = Console()
@@ -37,7 +40,7 @@ def load_settings(**overrides: object) -> Settings:
 
 def fail(exc: ArenaError) -> typer.Exit:
     errors.print(f"[red]error:[/red] {exc}", highlight=False)
-    return typer.Exit(EXIT_USAGE if isinstance(exc, (InvalidInput, NotFound)) else EXIT_FAILED)
+    return typer.Exit(EXIT_USAGE if isinstance(exc, (InvalidInput, NotFound, EncryptionKeyError)) else EXIT_FAILED)
 
 
 @app.command()
@@ -55,11 +58,12 @@ def serve(
     from arena.web.security import is_loopback
 
     settings = load_settings(web_bind=host, web_port=port)
-    if not is_loopback(settings.web_bind) and settings.web_chat_token is None:
+    if not is_loopback(settings.web_bind) and settings.auth_mode == "none":
         if not insecure_no_auth:
             errors.print(
-                f"[red]error:[/red] refusing to serve {settings.web_bind} without authentication: set WEB_CHAT_TOKEN, "
-                "or bind 127.0.0.1, or pass --insecure-no-auth if everyone who can reach it may use it",
+                f"[red]error:[/red] refusing to serve {settings.web_bind} without authentication: set "
+                "ARENA_AUTH_MODE=users (accounts) or WEB_CHAT_TOKEN, or bind 127.0.0.1, or pass --insecure-no-auth "
+                "if everyone who can reach it may use it",
                 highlight=False,
             )
             raise typer.Exit(EXIT_USAGE)
@@ -68,8 +72,44 @@ def serve(
             "anyone who can reach this address can read every conversation and run every model",
             highlight=False,
         )
+    database = ready_database(settings)
+    if settings.auth_mode == "users":
+        _warn_without_admin(database)
     console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=settings.web_bind, port=settings.web_port, log_level="info")
+    uvicorn.run(create_app(settings, database=database), host=settings.web_bind, port=settings.web_port, log_level="info")
+
+
+def ready_database(settings: Settings) -> Database:
+    """The migrated database, opened with the encryption key if one is set; a bad or wrong key
+    stops here with one clear line. Every command that touches the database opens it here."""
+    from arena.storage.db import Database
+
+    try:
+        database = Database.for_settings(settings)
+        database.migrate()  # also checks the key opens what is stored
+    except ArenaError as exc:
+        raise fail(exc) from None
+    return database
+
+
+def _warn_without_admin(database: Database) -> None:
+    from arena import accounts
+
+    if accounts.count_users(database) == 0:
+        errors.print(
+            "[yellow]No accounts yet:[/yellow] create the first admin with `arena user add NAME --role admin`",
+            highlight=False,
+        )
+
+
+def os_user() -> str:
+    """Who ran a command, for the audit log."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry
+        return "local"
 
 
 @app.command()
@@ -145,10 +185,18 @@ def rm(name: Annotated[str, typer.Argument(help="Model to delete, e.g. llama3.2:
 def _register_evaluation_commands() -> None:
     """`arena leaderboard` and `arena bench …` live in their own modules; they import helpers from here."""
     from arena.cli_bench import bench_app
+    from arena.cli_db import db_app
     from arena.cli_evaluation import leaderboard
 
     app.command("leaderboard")(leaderboard)
     app.add_typer(bench_app, name="bench")
+    app.add_typer(db_app, name="db")
+    from arena.cli_audit import audit_app
+
+    app.add_typer(audit_app, name="audit")
+    from arena.cli_user import user_app
+
+    app.add_typer(user_app, name="user")
 
 
 _register_evaluation_commands()

@@ -53,11 +53,7 @@ class RateColumn(ProgressColumn):
 
 
 def _database(settings: Settings) -> Database:
-    from arena.storage.db import Database
-
-    database = Database(url=settings.resolved_database_url)
-    database.migrate()
-    return database
+    return cli_main.ready_database(settings)
 
 
 def _describe(exc: ValueError) -> str:

@@ -35,16 +35,13 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
     """Ratings (Bradley–Terry with 95% bootstrap intervals, and Elo) from votes and judge verdicts."""
-    from arena.cli import EXIT_USAGE, errors, fail, load_settings
-    from arena.storage.db import Database
+    from arena.cli import EXIT_USAGE, errors, fail, load_settings, ready_database
 
     if source not in ("human", "judge", "all"):
         errors.print(f"[red]error:[/red] --source must be human, judge or all, got {source!r}", highlight=False)
         raise typer.Exit(EXIT_USAGE)
-    settings = load_settings()
-    database = Database(url=settings.resolved_database_url)
+    database = ready_database(load_settings())  # a first run has no tables yet; an empty board is the right answer
     try:
-        database.migrate()  # a first run has no tables yet; an empty board is the right answer
         result = standings(
             load_battles(database, unit=by),  # type: ignore[arg-type]
             source=None if source == "all" else source,  # type: ignore[arg-type]

@@ -1,0 +1,117 @@
+"""`arena audit verify | export` as an admin (or a cron job) runs them, against a log someone
+edited behind the arena's back with plain SQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from arena.cli import app
+from arena.storage import audit
+from arena.storage.db import Database
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200"}
+
+
+@pytest.fixture
+def data_dir(isolated_environment: Path) -> Path:
+    """The data directory the CLI reads (ARENA_DATA_DIR), with a log of four entries."""
+    database = Database(url=f"sqlite:///{isolated_environment / 'arena.db'}")
+    try:
+        database.migrate()
+        for number in range(4):
+            audit.record(database, actor_id=1, actor="alice", action=audit.VOTE, target=f"c{number}", ip="127.0.0.1")
+    finally:
+        database.dispose()
+    return isolated_environment
+
+
+def raw_sql(data_dir: Path, sql: str) -> None:
+    with sqlite3.connect(data_dir / "arena.db") as connection:
+        connection.execute(sql)
+
+
+def one_line(output: str) -> str:
+    return " ".join(output.split())
+
+
+def test_an_intact_log_verifies_with_exit_0_and_prints_a_checkpoint(data_dir: Path) -> None:
+    result = runner.invoke(app, ["audit", "verify"], env=ENV)
+
+    assert result.exit_code == 0, result.output
+    assert "audit log intact: 4 entries" in result.output
+    checkpoint = one_line(result.output).split("checkpoint: ")[1].split()[0]
+    again = runner.invoke(app, ["audit", "verify", "--checkpoint", checkpoint], env=ENV)
+    assert again.exit_code == 0, again.output
+
+
+def test_a_row_edited_with_raw_sql_fails_verify_naming_it(data_dir: Path) -> None:
+    raw_sql(data_dir, "UPDATE audit_log SET actor = 'bob' WHERE id = 3")
+
+    result = runner.invoke(app, ["audit", "verify"], env=ENV)
+
+    assert result.exit_code == 1
+    assert "audit log damaged: entry 3 was edited" in one_line(result.output)
+
+
+def test_a_row_deleted_with_raw_sql_fails_verify_naming_it(data_dir: Path) -> None:
+    raw_sql(data_dir, "DELETE FROM audit_log WHERE id = 2")
+
+    result = runner.invoke(app, ["audit", "verify"], env=ENV)
+
+    assert result.exit_code == 1
+    assert "entry 2 deleted: the ids jump from 1 to 3" in one_line(result.output)
+
+
+def test_a_cut_off_tail_fails_verify_against_a_checkpoint(data_dir: Path) -> None:
+    printed = runner.invoke(app, ["audit", "verify"], env=ENV).output
+    checkpoint = one_line(printed).split("checkpoint: ")[1].split()[0]
+    raw_sql(data_dir, "DELETE FROM audit_log WHERE id = 4")
+
+    assert runner.invoke(app, ["audit", "verify"], env=ENV).exit_code == 0
+    result = runner.invoke(app, ["audit", "verify", "--checkpoint", checkpoint], env=ENV)
+    assert result.exit_code == 1
+    assert "entry 4 from your checkpoint is gone" in one_line(result.output)
+
+
+def test_a_malformed_checkpoint_is_a_usage_error(data_dir: Path) -> None:
+    result = runner.invoke(app, ["audit", "verify", "--checkpoint", "4:nothex"], env=ENV)
+
+    assert result.exit_code == 2
+    assert "expected ID:HASH" in one_line(result.output)
+
+
+def test_export_writes_jsonl_to_a_file_and_records_itself(data_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "audit.jsonl"
+
+    result = runner.invoke(app, ["audit", "export", "--output", str(target)], env=ENV)
+
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [row["id"] for row in rows] == [1, 2, 3, 4, 5]
+    assert (rows[-1]["action"], rows[-1]["detail"]) == ("audit.export", {"format": "jsonl", "via": "cli"})
+    assert not list(tmp_path.glob(".*.partial"))
+    assert runner.invoke(app, ["audit", "verify"], env=ENV).exit_code == 0
+
+
+def test_export_csv_goes_to_standard_output(data_dir: Path) -> None:
+    result = runner.invoke(app, ["audit", "export", "--format", "csv"], env=ENV)
+
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["target"] for row in rows[:4]] == ["c0", "c1", "c2", "c3"]
+    assert rows[-1]["action"] == "audit.export"
+
+
+def test_export_into_a_missing_folder_fails_cleanly(data_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["audit", "export", "--output", str(tmp_path / "missing" / "a.jsonl")], env=ENV)
+
+    assert result.exit_code == 2
+    assert "cannot write" in one_line(result.output)

@@ -1,0 +1,71 @@
+"""`arena user add|list|role|passwd|remove`: the first admin is made from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from arena import accounts
+from arena.cli import app
+from arena.storage import audit
+from arena.storage.db import Database
+
+runner = CliRunner()
+ENV = {"COLUMNS": "200"}
+
+
+def _database(data_dir: Path) -> Database:
+    return Database(url=f"sqlite:///{data_dir / 'arena.db'}")
+
+
+def test_the_first_admin_is_made_and_managed_from_the_shell(isolated_environment: Path) -> None:
+    added = runner.invoke(
+        app, ["user", "add", "root", "--role", "admin", "--password-stdin"], input="s3cret-enough\n", env=ENV
+    )
+    assert added.exit_code == 0, added.output
+    assert "added root (admin)" in added.output
+    assert "s3cret-enough" not in added.output
+
+    runner.invoke(app, ["user", "add", "amy", "--password-stdin"], input="another-secret\n", env=ENV)
+    listed = runner.invoke(app, ["user", "list"], env=ENV)
+    assert "root" in listed.output and "admin" in listed.output
+    assert "amy" in listed.output and "evaluator" in listed.output
+
+    assert runner.invoke(app, ["user", "role", "amy", "viewer"], env=ENV).exit_code == 0
+    assert (
+        runner.invoke(app, ["user", "passwd", "amy", "--password-stdin"], input="changed-secret\n", env=ENV).exit_code
+        == 0
+    )
+    database = _database(isolated_environment)
+    try:
+        assert accounts.verify_password(database, username="amy", password="another-secret") is None
+        amy = accounts.verify_password(database, username="amy", password="changed-secret")
+        assert amy is not None and amy.role == "viewer"
+        with database.session() as session:
+            actions = [e.action for e in audit.list_entries(session, limit=50).entries]
+        assert {audit.USER_ADD, audit.USER_ROLE, audit.USER_PASSWD} <= set(actions)
+    finally:
+        database.dispose()
+
+    assert runner.invoke(app, ["user", "remove", "amy"], env=ENV).exit_code == 0
+    assert "amy" not in runner.invoke(app, ["user", "list"], env=ENV).output
+
+
+def test_mistakes_exit_with_a_clear_message_and_change_nothing(isolated_environment: Path) -> None:
+    runner.invoke(app, ["user", "add", "root", "--role", "admin", "--password-stdin"], input="s3cret-enough\n", env=ENV)
+    cases = [
+        (["user", "add", "root", "--password-stdin"], "s3cret-enough\n", "already exists"),
+        (["user", "add", "shorty", "--password-stdin"], "short\n", "at least 8"),
+        (["user", "add", "bad name", "--password-stdin"], "s3cret-enough\n", "username must be"),
+        (["user", "add", "x", "--role", "boss", "--password-stdin"], "s3cret-enough\n", "role must be one of"),
+        (["user", "role", "root", "viewer"], None, "last admin"),
+        (["user", "remove", "root"], None, "last admin"),
+        (["user", "remove", "ghost"], None, "does not exist"),
+    ]
+    for args, stdin, message in cases:
+        result = runner.invoke(app, args, input=stdin, env=ENV)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+    listed = runner.invoke(app, ["user", "list"], env=ENV).output
+    assert "root" in listed and "shorty" not in listed and "admin" in listed
