@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from arena.engines.router import Router
 from arena.settings import Settings
 from arena.web.app import create_app
 
@@ -27,8 +28,9 @@ class RunningArena:
 
 
 @contextmanager
-def running_arena(settings: Settings) -> Iterator[RunningArena]:
-    app = create_app(settings)
+def running_arena(settings: Settings, *, router: Router | None = None) -> Iterator[RunningArena]:
+    """`router`: engines of the test's own (a protocol double, a payload engine), owned by the test."""
+    app = create_app(settings, router=router)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

@@ -3,9 +3,9 @@
 Model answers are untrusted text. Three layers keep them inert in the browser:
 markdown-it runs with raw HTML off (any tag in the text comes out escaped, as text), its
 link check refuses ``javascript:``-like URLs, and nh3 finally keeps only the tags and
-attributes listed here, links only to http(s) and mailto, and no event handlers or styles
-beyond table alignment. Images become plain links: a remote image would tell its server
-that someone read the answer, and this is a private, local tool.
+attributes listed here, links only to http(s) and mailto, no event handlers and no inline
+styles (table alignment is a class). Images become plain links: a remote image would tell
+its server that someone read the answer, and this is a private, local tool.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Final
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -38,12 +39,17 @@ ALLOWED_TAGS: Final = {
 ALLOWED_ATTRIBUTES: Final = {
     "a": {"href", "title"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
     "div": {"data-lang"},
 }
+# Table alignment travels as a class: the page's CSP (style-src 'self') refuses inline styles.
+ALIGN_CLASSES: Final = {"align-left", "align-center", "align-right"}
 # nh3 wants ``class`` here and not in ALLOWED_ATTRIBUTES: only our own highlighting classes pass.
-ALLOWED_CLASSES: Final = {"div": {"highlight"}, "span": {cls for cls in STANDARD_TYPES.values() if cls}}
+ALLOWED_CLASSES: Final = {
+    "div": {"highlight"},
+    "span": {cls for cls in STANDARD_TYPES.values() if cls},
+    "th": ALIGN_CLASSES,
+    "td": ALIGN_CLASSES,
+}
 
 _FORMATTER = HtmlFormatter(nowrap=True)
 
@@ -83,6 +89,12 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
     return f'<a href="{html.escape(src)}">{html.escape(alt or src)}</a>'
 
 
+def _align_as_class(state: StateCore) -> None:
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open") and token.attrs.get("style"):
+            token.attrSet("class", "align-" + str(token.attrs.pop("style")).removeprefix("text-align:"))
+
+
 def _parser() -> MarkdownIt:
     # "html": False is what turns <script> in an answer into visible text.
     md = MarkdownIt("commonmark", {"html": False, "breaks": True, "linkify": False, "typographer": False})
@@ -90,6 +102,7 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("code_block", _render_code_block)
     md.add_render_rule("image", _render_image)
+    md.core.ruler.push("align_as_class", _align_as_class)
     return md
 
 
@@ -115,7 +128,6 @@ def render_markdown(text: str) -> str:
         allowed_classes=ALLOWED_CLASSES,
         attribute_filter=_keep_attribute,
         url_schemes={"http", "https", "mailto"},
-        filter_style_properties={"text-align"},
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,

@@ -10,6 +10,7 @@ import { on, state } from "./store.js";
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 200;
+const API_LIMIT = 200; // the most GET /api/conversations lists at once
 
 export function createSessions({ open, startNew }) {
   const list = byId("session-list");
@@ -21,10 +22,22 @@ export function createSessions({ open, startNew }) {
   let shown = PAGE_SIZE;
   let searchTimer = null;
 
+  /** The first `count` conversations, a page the API allows at a time (it returns at most API_LIMIT). */
+  async function listUpTo(term, count) {
+    const found = [];
+    while (found.length < count) {
+      const limit = Math.min(API_LIMIT, count - found.length);
+      const { conversations } = await api.conversations({ search: term, limit, offset: found.length });
+      found.push(...conversations);
+      if (conversations.length < limit) break;
+    }
+    return found;
+  }
+
   async function refresh() {
     const term = search.value.trim();
     try {
-      const { conversations } = await api.conversations({ search: term, limit: shown + 1 });
+      const conversations = await listUpTo(term, shown + 1);
       render(conversations.slice(0, shown));
       more.hidden = conversations.length <= shown;
       empty.textContent = term ? `No conversation title contains “${term}”.` : "No conversations yet.";
