@@ -4,54 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.api.conftest import SMOL
+from tests.support.process import arena_process
 from tests.support.server import ndjson_lines
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def arena_process(data_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    env = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "OLLAMA_HOST": "http://127.0.0.1:9"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "arena", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "the arena process exited during start-up"
-            assert time.monotonic() < deadline, "the arena did not start within 60 s"
-            time.sleep(0.2)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def stored_partial_text(data_dir: Path) -> str:

@@ -9,7 +9,6 @@ few seconds on two cores.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from typing import IO
 import httpx
 
 from arena.engines.catalog import SMOLLM2_NAME, smollm2_gguf_path
+from tests.support.process import free_port
 
 STARTUP_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
@@ -34,13 +34,6 @@ class LlamaServer:
     model: str  # the alias the server lists under /v1/models
     api_key: str | None
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (another process could take it, which is rare)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from arena import __version__
@@ -18,8 +19,12 @@ from arena.storage import repository
 from arena.storage.db import Database
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
+from arena.web.page_access import install_login_redirect
+from arena.web.rate_limits import enforce_rate_limit, install_rate_limits
 from arena.web.routes import (
     attachments,
+    audit,
+    auth,
     bench,
     blind,
     chat,
@@ -27,15 +32,22 @@ from arena.web.routes import (
     exports,
     judge,
     leaderboard,
+    login,
     manage,
     models,
     pages,
     render,
+    shares,
+    users,
 )
-from arena.web.security import BodySizeLimit, BrowserGuard, allowed_hosts
-
+from arena.web.schemas import error_responses
+from arena.web.security import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Every route that needs a caller may answer these (in modes token and users).
+AUTH_ERRORS = error_responses(
+    401, 403, e401="Not logged in, or an unknown token", e403="Your role may not do this, or the CSRF token is missing"
+)
 
 
 def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
@@ -69,19 +81,37 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     owns_router = router is None  # a router passed in belongs to the caller (tests share one)
     app.state.settings = settings
     app.state.router = router or build_router(settings)
-    app.state.database = database or Database(url=settings.resolved_database_url)
+    app.state.database = database or Database.for_settings(settings)  # with the encryption key, if any
     install_error_handlers(app)
+    install_login_redirect(app)
+    install_rate_limits(app, settings)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)
     # Added last, so it runs first: a request from the wrong host or site gets no further.
-    app.add_middleware(BrowserGuard, hosts=allowed_hosts(bind=settings.web_bind, extra=settings.allowed_hosts))
+    app.add_middleware(
+        BrowserGuard,
+        hosts=allowed_hosts(bind=settings.web_bind, extra=settings.allowed_hosts),
+        trusted_origins=trusted_origins,
+    )
+    if trusted_origins:
+        # No cross-origin access unless listed; cookies never cross (API tokens do).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(trusted_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+        )
     app.include_router(models.health_router)
-    app.include_router(models.router)
-    app.include_router(chat.router)
-    app.include_router(manage.router)
-    app.include_router(conversations.router)
-    for module in (blind, exports, attachments, render, judge, leaderboard, bench, pages):
-        app.include_router(module.router)
+    app.include_router(login.router)
+    # Chat, judge and pull count against the caller's rate limits (ARENA_RATE_LIMIT_*).
+    rate_limited = [Depends(enforce_rate_limit)]
+    for module in (chat, manage, judge):
+        app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
+    for module in (models, conversations, auth, users, shares, blind, exports, attachments, render, leaderboard, bench, audit):
+        app.include_router(module.router, responses=AUTH_ERRORS)
+    app.include_router(pages.router)
     app.include_router(bench.page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

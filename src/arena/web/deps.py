@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
 from arena.engines.router import Router
 from arena.errors import EngineUnavailable
 from arena.settings import Settings
 from arena.storage.db import Database
-from arena.web.security import UNAUTHORIZED, bearer_matches
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -24,15 +23,6 @@ def get_router(request: Request) -> Router:
 
 def get_database(request: Request) -> Database:
     return request.app.state.database
-
-
-def require_token(request: Request) -> None:
-    """When WEB_CHAT_TOKEN is set, every /api route but health needs it as a bearer token."""
-    token = request.app.state.settings.web_chat_token
-    if token is None:
-        return
-    if not bearer_matches(request.headers.get("authorization"), token.get_secret_value()):
-        raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 def generation_slots(request: Request) -> asyncio.Semaphore:
@@ -48,4 +38,3 @@ def generation_slots(request: Request) -> asyncio.Semaphore:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 ModelRouter = Annotated[Router, Depends(get_router)]
 Db = Annotated[Database, Depends(get_database)]
-Authorized = Depends(require_token)

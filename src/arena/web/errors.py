@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena.errors import (
     ArenaError,
     Conflict,
+    EncryptionKeyError,
     EngineError,
     EngineProtocolError,
     EngineRejected,
@@ -33,6 +34,7 @@ STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
     (EngineError, 502),
     (NotFound, 404),
     (Conflict, 409),
+    (EncryptionKeyError, 500),  # the server's key, not the request, is wrong
     (TooLarge, 413),
     (UnsupportedContent, 415),
     (InvalidInput, 400),
@@ -51,9 +53,25 @@ def error_response(status: int, message: str, **extra: object) -> JSONResponse:
 def describe_validation(errors: list[dict]) -> str:
     parts = []
     for err in errors:
+        if err.get("type") == "json_invalid":  # its loc is a character position, not a field
+            parts.append(_json_invalid(err))
+            continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        if not loc and err.get("type") == "model_attributes_type":
+            parts.append("the body must be a JSON object (Content-Type: application/json)")
+            continue
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     return "; ".join(parts) or "invalid request"
+
+
+def _json_invalid(err: dict) -> str:
+    reason = (err.get("ctx") or {}).get("error") or "it cannot be parsed"
+    position = next((p for p in err.get("loc", ()) if isinstance(p, int)), None)
+    return f"the body is not valid JSON: {reason}" + (f" at character {position}" if position is not None else "")
+
+
+# FastAPI's answer to a body it could not even decode (bytes that are not UTF-8 text).
+UNPARSABLE_BODY = "There was an error parsing the body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -70,4 +88,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNPARSABLE_BODY and isinstance(exc.__cause__, UnicodeDecodeError):
+            # The same answer as any other body that is not JSON: 422, saying why.
+            message = "the body is not valid JSON: it is not UTF-8 text"
+            return error_response(422, message, detail=[{"loc": ["body"], "msg": message, "type": "json_invalid"}])
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from arena.engines.base import Message
 from arena.evaluation.blind import ConversationView, ResponseView, TurnView
@@ -15,6 +16,18 @@ from arena.web.markdown import render_markdown
 CONVERSATION_ID = r"^[0-9a-f]{32}$"
 MAX_ID = 2**63 - 1  # the largest integer key SQLite and PostgreSQL store
 KEY = Field(min_length=1, max_length=400, description="The instance id, or its label while the conversation is blind")
+ISO_DATE_START = re.compile(r"^\s*\d{4}-\d{2}-\d{2}")
+
+
+def _iso_text_only(value: Any) -> Any:
+    """Pydantic would read "0" or "1.5" as a Unix timestamp; the API documents ISO 8601 text only."""
+    if isinstance(value, str) and not ISO_DATE_START.match(value):
+        raise ValueError("expected an ISO 8601 date-time such as 2025-01-31T12:00:00Z")
+    return value
+
+
+# A date-time given as text (a query parameter): ISO 8601, UTC when no zone is given.
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text_only)]
 
 
 class AttachmentIn(BaseModel):
@@ -51,7 +64,10 @@ class ChatRequest(BaseModel):
     message: str | None = Field(None, max_length=1_000_000, description="The new user message")
     system: str | None = Field(None, max_length=100_000, description="System prompt for every instance")
     model_instances: list[ModelInstance] | None = Field(None, max_length=64)
-    models: list[str] | None = Field(None, max_length=64, description="Legacy: model names at default settings")
+    # Each name becomes a ModelInstance later: the same bounds here make a bad one a 422, not a 500.
+    models: list[Annotated[str, Field(min_length=1, max_length=300)]] | None = Field(
+        None, max_length=64, description="Legacy: model names at default settings"
+    )
     conversation_id: str | None = Field(None, pattern=CONVERSATION_ID)
     attachments: list[AttachmentIn] = Field(
         default_factory=list, max_length=100, description="Text files appended to the message as fenced blocks"
@@ -133,6 +149,15 @@ class DeletedResponse(BaseModel):
 class ErrorBody(BaseModel):
     error: str
     detail: Any | None = None
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """A route's `responses=`: each code answers an ErrorBody; `e429="…"` describes code 429."""
+    return {code: {"model": ErrorBody, **_described(descriptions.get(f"e{code}"))} for code in codes}
+
+
+def _described(description: str | None) -> dict[str, str]:
+    return {"description": description} if description else {}
 
 
 class StopRequest(BaseModel):

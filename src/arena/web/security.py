@@ -132,12 +132,21 @@ def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str] | None:
     return frozenset(names | LOOPBACK_NAMES | {host_name(bind)})
 
 
-def is_cross_site(*, method: str, origin: str | None, fetch_site: str | None, host: str) -> bool:
+def normalize_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def is_cross_site(
+    *, method: str, origin: str | None, fetch_site: str | None, host: str, trusted: frozenset[str] = frozenset()
+) -> bool:
     """A state-changing request that a page on another site made the browser send.
 
-    Browsers send `Sec-Fetch-Site` and `Origin`; scripts and curl send neither and pass.
+    Browsers send `Sec-Fetch-Site` and `Origin`; scripts and curl send neither and pass. Origins
+    in `trusted` (ARENA_CORS_ORIGINS) are the user's own other front ends and pass too.
     """
     if method.upper() not in UNSAFE_METHODS:
+        return False
+    if origin is not None and normalize_origin(origin) in trusted:
         return False
     if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
         return True
@@ -150,9 +159,10 @@ def is_cross_site(*, method: str, origin: str | None, fetch_site: str | None, ho
 class BrowserGuard:
     """Host allow-list, refusal of cross-site state changes, and safe headers on every response."""
 
-    def __init__(self, app: ASGIApp, *, hosts: frozenset[str] | None) -> None:
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str] | None, trusted_origins: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.hosts = hosts
+        self.trusted_origins = trusted_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -164,7 +174,11 @@ class BrowserGuard:
             await _refuse(send, 400, f"Host {host_name(host)!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
             return
         if is_cross_site(
-            method=scope["method"], origin=headers.get("origin"), fetch_site=headers.get("sec-fetch-site"), host=host
+            method=scope["method"],
+            origin=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+            host=host,
+            trusted=self.trusted_origins,
         ):
             await _refuse(send, 403, "Cross-site request refused: the arena only takes changes from its own pages")
             return

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from arena.evaluation.attachments import read_upload
-from arena.web.deps import AppSettings, Authorized
-from arena.web.schemas import AttachmentOut, ErrorBody
+from arena.web.auth import Evaluator
+from arena.web.deps import AppSettings
+from arena.web.schemas import AttachmentOut, error_responses
 
-router = APIRouter(prefix="/api/attachments", tags=["attachments"], dependencies=[Authorized])
+router = APIRouter(prefix="/api/attachments", tags=["attachments"], dependencies=[Evaluator])
 
-ERRORS = {400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = error_responses(400, 413, 415, 422)
 READ_CHUNK = 1024 * 1024
 
 

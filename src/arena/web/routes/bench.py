@@ -25,15 +25,17 @@ from arena.evaluation.bench_render import charts, render_html, render_items_csv,
 from arena.evaluation.bench_report import build_report
 from arena.evaluation.bench_runner import BenchRunner
 from arena.evaluation.prompt_sets import parse_prompt_set
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.auth import Evaluator
+from arena.web.deps import AppSettings, Db, ModelRouter
+from arena.web.page_access import PageEvaluator
 from arena.web.routes.pages import PAGE_HEADERS, templates
-from arena.web.schemas import ErrorBody
+from arena.web.schemas import error_responses
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Authorized])
+router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Evaluator])
 page_router = APIRouter(tags=["pages"], include_in_schema=False)
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422)}
+ERRORS = error_responses(400, 404, 409, 413, 422)
 ReportFormat = Literal["json", "html", "md", "csv"]
 
 
@@ -176,7 +178,11 @@ async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeRe
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
 
-@router.get("/runs/{run_id}/report", responses={**ERRORS, 200: {"description": "The report in the format asked for"}})
+REPORT_MEDIA_TYPES = ("application/json", "text/html", "text/markdown", "text/csv")  # by `format`
+REPORT = {200: {"description": "The report in the format asked for", "content": {m: {} for m in REPORT_MEDIA_TYPES}}}
+
+
+@router.get("/runs/{run_id}/report", responses={**ERRORS, **REPORT})
 async def get_bench_report(
     run_id: str, db: Db, format: Annotated[ReportFormat, Query(description="json, html, md or csv")] = "json"
 ) -> Response:
@@ -205,7 +211,7 @@ async def get_bench_report(
     return Response(render_json(report), media_type="application/json")
 
 
-@page_router.get("/bench", response_class=HTMLResponse)
+@page_router.get("/bench", response_class=HTMLResponse, dependencies=[PageEvaluator])
 async def get_bench_page(request: Request, settings: AppSettings) -> HTMLResponse:
     """Start benchmarks, watch them run, cancel them, open their reports."""
     return templates.TemplateResponse(

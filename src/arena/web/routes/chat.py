@@ -23,20 +23,21 @@ from arena.evaluation.turns import (
     prepare_regenerate,
     write_turn,
 )
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter, generation_slots
+from arena.web.access import check_conversation, check_turn
+from arena.web.auth import CurrentPrincipal, Evaluator, Principal
+from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
 from arena.web.errors import error_response, status_for
-from arena.web.schemas import ChatRequest, ErrorBody, InstanceResult, MultiChatResponse, StopRequest, StopResponse
+from arena.web.rate_limits import claim_stream
+from arena.web.schemas import ChatRequest, InstanceResult, MultiChatResponse, StopRequest, StopResponse, error_responses
 from arena.web.streaming import NDJSON, event_payload, line, running_streams
 
-router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Authorized])
+router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
-ERRORS = {
-    400: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-    409: {"model": ErrorBody},
-    413: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-}
+ERRORS = error_responses(
+    400, 404, 409, 413, 415, 422, 429,
+    e415="An attachment that is not a text file",
+    e429="Over the caller's rate limit or stream cap",
+)
 
 
 async def _instances(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
@@ -52,7 +53,9 @@ async def _instances(body: ChatRequest, settings: AppSettings, models: ModelRout
     return instances
 
 
-async def _plan(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> TurnPlan:
+async def _plan(
+    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
+) -> TurnPlan:
     """Check the request and work out what each instance will see; nothing is written yet."""
     attachments = check_attachments(
         [(a.filename, a.text) for a in body.attachments], max_bytes=settings.max_upload_bytes
@@ -66,6 +69,7 @@ async def _plan(body: ChatRequest, settings: AppSettings, models: ModelRouter, d
         "conversation_id": body.conversation_id,
         "history_limit": settings.history_limit,
         "attachments": attachments,
+        "owner_id": principal.user_id,
     }
     if body.conversation_id is None:
         return plan_turn(database=db, **request)  # a new conversation: nothing to read
@@ -87,17 +91,20 @@ async def _prepare_regenerate(body: ChatRequest, settings: AppSettings, db: Db) 
 
 
 async def _start(
-    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db
+    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
 ) -> tuple[PreparedTurn, Comparison]:
     """Start generating, then write the turn while the engines work on their first tokens."""
+    if body.conversation_id is not None:
+        await check_conversation(db, principal, body.conversation_id, need="own")
     if body.regenerate is not None:
+        await check_turn(db, principal, body.regenerate.turn_id, need="own")
         prepared = await _prepare_regenerate(body, settings, db)
         recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
         comparison = Comparison(
             router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
         )
         return prepared, comparison
-    plan = await _plan(body, settings, models, db)
+    plan = await _plan(body, settings, models, db, principal)
     recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
     comparison = Comparison(router=models, targets=plan.targets, sink=recorder, timeout_s=settings.request_timeout)
     try:
@@ -125,7 +132,14 @@ class _StreamWithCleanup(StreamingResponse):
 
 
 @router.post("/stream_chat", responses=ERRORS, response_class=StreamingResponse)
-async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
+async def stream_chat(
+    body: ChatRequest,
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    principal: CurrentPrincipal,
+):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
     slots = generation_slots(request)
     streams = running_streams(request.app)
@@ -133,11 +147,13 @@ async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings
         key = body.regenerate.key
         if streams.is_running(body.regenerate.turn_id, key):
             raise Conflict(f"{key} is still answering this turn: stop it first")
+    stream_claim = claim_stream(request, principal)  # 429 beyond the caller's own cap
     await slots.acquire()
     try:
-        prepared, comparison = await _start(body, settings, models, db)
+        prepared, comparison = await _start(body, settings, models, db, principal)
     except BaseException:
         slots.release()
+        stream_claim.release()
         raise
     turn_id = prepared.turn_id
     # Registered before the first line: once a client knows the turn, it can stop it.
@@ -170,24 +186,33 @@ async def stream_chat(body: ChatRequest, request: Request, settings: AppSettings
             for handle in stops.values():
                 streams.release(turn_id, handle)
             slots.release()
+            stream_claim.release()
 
     return _StreamWithCleanup(lines(), cleanup=cleanup)
 
 
 @router.post("/stop", response_model=StopResponse, responses=ERRORS)
-async def stop_answer(body: StopRequest, request: Request) -> StopResponse:
+async def stop_answer(body: StopRequest, request: Request, db: Db, principal: CurrentPrincipal) -> StopResponse:
     """Stop one instance of a stream in progress; its stream then ends it with status "stopped"."""
+    await check_turn(db, principal, body.turn_id, need="own")
     if not running_streams(request.app).stop(body.turn_id, body.key):
         raise NotFound(f"no answer of {body.key!r} to turn {body.turn_id} is streaming")
     return StopResponse(stopped=True)
 
 
 @router.post("/chat", responses=ERRORS, response_model=InstanceResult | MultiChatResponse)
-async def chat(body: ChatRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db):
+async def chat(
+    body: ChatRequest,
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    principal: CurrentPrincipal,
+):
     """Answer once every instance has finished; one instance gives its result alone."""
     slots = generation_slots(request)
-    async with slots:
-        prepared, comparison = await _start(body, settings, models, db)
+    async with claim_stream(request, principal), slots:
+        prepared, comparison = await _start(body, settings, models, db, principal)
         try:
             finished = [event async for event in comparison.events() if isinstance(event, FinishEvent)]
         finally:

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from arena.evaluation.blind import conversation_view
 from arena.evaluation.instances import check_instances
 from arena.evaluation.turns import create_conversation as start_conversation
-from arena.storage import repository
+from arena.storage import audit, repository
 from arena.storage.models import Conversation
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter
+from arena.web.access import check_conversation
+from arena.web.audit import record_event
+from arena.web.auth import CurrentPrincipal, Evaluator, Viewer
+from arena.web.deps import AppSettings, Db, ModelRouter
 from arena.web.schemas import (
     ConversationCreate,
     ConversationDetail,
     ConversationList,
     ConversationSummary,
-    ErrorBody,
     RenameRequest,
+    error_responses,
 )
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Authorized])
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Viewer])
 
-ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+ERRORS = error_responses(400, 404, 413, 422, 503)
 
 
 def _summary(c: Conversation) -> ConversationSummary:
@@ -37,9 +40,9 @@ def conversation_detail(db: Db, conversation_id: str) -> ConversationDetail:
     return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
 
 
-@router.post("", status_code=201, response_model=ConversationDetail, responses=ERRORS)
+@router.post("", status_code=201, response_model=ConversationDetail, responses=ERRORS, dependencies=[Evaluator])
 async def create_conversation(
-    body: ConversationCreate, db: Db, settings: AppSettings, models: ModelRouter
+    body: ConversationCreate, db: Db, settings: AppSettings, models: ModelRouter, principal: CurrentPrincipal
 ) -> ConversationDetail:
     """Start a conversation with its model instances; a blind one shuffles and hides them."""
     check_instances(list(body.model_instances), max_instances=settings.max_instances)
@@ -53,6 +56,7 @@ async def create_conversation(
             title=body.title,
             blind=body.blind,
             max_instances=settings.max_instances,
+            owner_id=principal.user_id,
         )
         return conversation_detail(db, conversation_id)
 
@@ -62,29 +66,37 @@ async def create_conversation(
 @router.get("", response_model=ConversationList, responses=ERRORS)
 async def list_conversations(
     db: Db,
+    principal: CurrentPrincipal,
     search: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> ConversationList:
-    """Conversations, most recently active first; `search` matches titles."""
+    """Your conversations and those shared with you, most recently active first; `search` matches titles."""
+    visible_to = (principal.user_id, principal.role == "admin") if principal.user_id is not None else None
 
     def read() -> ConversationList:
         with db.session() as session:
-            found = repository.list_conversations(session, search=search, limit=limit, offset=offset)
+            found = repository.list_conversations(
+                session, search=search, limit=limit, offset=offset, visible_to=visible_to
+            )
             return ConversationList(conversations=[_summary(c) for c in found])
 
     return await asyncio.to_thread(read)
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, responses=ERRORS)
-async def get_conversation(conversation_id: str, db: Db) -> ConversationDetail:
+async def get_conversation(conversation_id: str, db: Db, principal: CurrentPrincipal) -> ConversationDetail:
     """One conversation with its instances, every turn's latest answers and the votes."""
+    await check_conversation(db, principal, conversation_id, need="read")
     return await asyncio.to_thread(conversation_detail, db, conversation_id)
 
 
-@router.patch("/{conversation_id}", response_model=ConversationSummary, responses=ERRORS)
-async def rename_conversation(conversation_id: str, body: RenameRequest, db: Db) -> ConversationSummary:
+@router.patch("/{conversation_id}", response_model=ConversationSummary, responses=ERRORS, dependencies=[Evaluator])
+async def rename_conversation(
+    conversation_id: str, body: RenameRequest, db: Db, principal: CurrentPrincipal
+) -> ConversationSummary:
     """Rename a conversation."""
+    await check_conversation(db, principal, conversation_id, need="own")
 
     def write() -> ConversationSummary:
         with db.session() as session:
@@ -93,12 +105,14 @@ async def rename_conversation(conversation_id: str, body: RenameRequest, db: Db)
     return await asyncio.to_thread(write)
 
 
-@router.delete("/{conversation_id}", status_code=204, responses=ERRORS)
-async def delete_conversation(conversation_id: str, db: Db) -> None:
+@router.delete("/{conversation_id}", status_code=204, responses=ERRORS, dependencies=[Evaluator])
+async def delete_conversation(conversation_id: str, request: Request, db: Db, principal: CurrentPrincipal) -> None:
     """Delete a conversation with its turns, answers and votes."""
+    await check_conversation(db, principal, conversation_id, need="own")
 
     def write() -> None:
         with db.session() as session:
             repository.delete_conversation(session, conversation_id=conversation_id)
 
     await asyncio.to_thread(write)
+    await record_event(request, audit.CONVERSATION_DELETE, target=conversation_id)

@@ -12,13 +12,17 @@ from fastapi.responses import Response
 from arena.errors import InvalidInput
 from arena.evaluation.blind import conversation_view
 from arena.evaluation.export import export_csv, export_filename, export_json, export_markdown, import_conversation
+from arena.storage import audit
 from arena.storage.models import utcnow
-from arena.web.deps import AppSettings, Authorized, Db
-from arena.web.schemas import ConversationDetail, ErrorBody
+from arena.web.access import check_conversation
+from arena.web.audit import record_event
+from arena.web.auth import CurrentPrincipal, Evaluator, Viewer
+from arena.web.deps import AppSettings, Db
+from arena.web.schemas import ConversationDetail, error_responses
 
-router = APIRouter(prefix="/api/conversations", tags=["export and import"], dependencies=[Authorized])
+router = APIRouter(prefix="/api/conversations", tags=["export and import"], dependencies=[Viewer])
 
-ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = error_responses(400, 404, 413, 422)
 MEDIA_TYPES = {"json": "application/json", "markdown": "text/markdown; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 DOWNLOAD = {200: {"content": {media: {} for media in MEDIA_TYPES.values()}, "description": "The file"}}
 
@@ -36,18 +40,26 @@ IMPORT_BODY = {
 }
 
 
-@router.post("/import", status_code=201, response_model=ConversationDetail, responses=ERRORS, openapi_extra=IMPORT_BODY)
-async def import_conversation_export(request: Request, db: Db, settings: AppSettings) -> ConversationDetail:
+@router.post("/import", status_code=201, response_model=ConversationDetail, responses=ERRORS, openapi_extra=IMPORT_BODY, dependencies=[Evaluator])
+async def import_conversation_export(
+    request: Request, db: Db, settings: AppSettings, principal: CurrentPrincipal
+) -> ConversationDetail:
     """Create a new conversation from a JSON export (the body, or a multipart field `file`)."""
     data = await _read_export(request)
 
     def write() -> ConversationDetail:
         conversation_id = import_conversation(
-            db, data=data, max_instances=settings.max_instances, max_attachment_bytes=settings.max_upload_bytes
+            db,
+            data=data,
+            max_instances=settings.max_instances,
+            max_attachment_bytes=settings.max_upload_bytes,
+            owner_id=principal.user_id,
         )
         return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
 
-    return await asyncio.to_thread(write)
+    detail = await asyncio.to_thread(write)
+    await record_event(request, audit.CONVERSATION_IMPORT, target=detail.id)
+    return detail
 
 
 async def _read_export(request: Request) -> Any:
@@ -70,9 +82,14 @@ async def _read_export(request: Request) -> Any:
 
 @router.get("/{conversation_id}/export", response_class=Response, responses={**ERRORS, **DOWNLOAD})
 async def export_conversation(
-    conversation_id: str, db: Db, format: Literal["json", "markdown", "csv"] = Query("json")
+    conversation_id: str,
+    request: Request,
+    db: Db,
+    principal: CurrentPrincipal,
+    format: Literal["json", "markdown", "csv"] = Query("json"),
 ) -> Response:
     """Download a conversation; labels only while it is blind and not revealed (`_blind` in the name)."""
+    await check_conversation(db, principal, conversation_id, need="read")
     view = await asyncio.to_thread(conversation_view, db, conversation_id=conversation_id)
     now = utcnow()
     if format == "json":
@@ -82,6 +99,7 @@ async def export_conversation(
     else:
         body = export_markdown(view, exported_at=now)
     filename = export_filename(view, format)
+    await record_event(request, audit.CONVERSATION_EXPORT, target=conversation_id, format=format)
     return Response(
         body.encode("utf-8"),
         media_type=MEDIA_TYPES[format],

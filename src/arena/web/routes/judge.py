@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from arena.engines.base import SamplingOptions
-from arena.errors import InvalidInput
+from arena.errors import InvalidInput, NotFound
 from arena.evaluation.judge import Candidate, JudgeTask, Mode, check_task, run_judge
 from arena.evaluation.judge_models import (
     DEFAULT_BASE_URLS,
@@ -22,20 +22,22 @@ from arena.evaluation.judge_models import (
     open_judge,
 )
 from arena.evaluation.judge_runs import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
+from arena.storage import audit
 from arena.storage.models import Judgment
-from arena.web.deps import AppSettings, Authorized, Db, ModelRouter, generation_slots
-from arena.web.schemas import CONVERSATION_ID, ErrorBody
+from arena.web.access import check_conversation, check_conversation_sync
+from arena.web.audit import record_event
+from arena.web.auth import CurrentPrincipal, Evaluator, Principal, Viewer
+from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
+from arena.web.rate_limits import claim_stream
+from arena.web.schemas import CONVERSATION_ID, error_responses
 
-router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Authorized])
+router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Viewer])
 
-ERRORS = {
-    400: {"model": ErrorBody},
-    404: {"model": ErrorBody},
-    422: {"model": ErrorBody},
-    502: {"model": ErrorBody, "description": "The judge gave no usable verdict"},
-    503: {"model": ErrorBody},
-    504: {"model": ErrorBody},
-}
+ERRORS = error_responses(
+    400, 404, 413, 422, 429, 502, 503, 504,
+    e429="Over the caller's rate limit",
+    e502="The judge gave no usable verdict",
+)
 PRIVACY_NOTICE = (
     "A cloud judge sends the question, the reference answer and every answer it judges to {host}. "
     "Nothing leaves this machine unless you agree (allow_cloud: true)."
@@ -207,12 +209,19 @@ def _judgment_out(row: Judgment, disclosure: Disclosure) -> JudgmentOut:
     )
 
 
-@router.post("", response_model=JudgeResponse, responses=ERRORS)
+@router.post("", response_model=JudgeResponse, responses=ERRORS, dependencies=[Evaluator])
 async def judge_answers(
-    body: JudgeRequest, request: Request, settings: AppSettings, models: ModelRouter, db: Db
+    body: JudgeRequest,
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    principal: CurrentPrincipal,
 ) -> JudgeResponse:
     """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored."""
     body.check_shape()
+    if body.conversation_id is not None:
+        await check_conversation(db, principal, body.conversation_id, need="read")
     disclosure = Disclosure()
     if body.conversation_id is not None and body.turn_id is not None:
         prepared = await asyncio.to_thread(
@@ -239,6 +248,7 @@ async def judge_answers(
     slots = generation_slots(request)
     cloud = body.cloud
     async with (
+        claim_stream(request, principal),
         slots,
         open_judge(
             router=models,
@@ -263,6 +273,9 @@ async def judge_answers(
         conversation_id=body.conversation_id,
         turn_id=body.turn_id,
     )
+    await record_event(
+        request, audit.JUDGE, target=body.conversation_id, run_id=rows[0].run_id, judge_model=outcome.judge_model, cloud=outcome.cloud
+    )
     return JudgeResponse(
         run_id=rows[0].run_id,
         judge_model=outcome.judge_model,
@@ -276,13 +289,17 @@ async def judge_answers(
 @router.get("", response_model=JudgmentList, responses=ERRORS)
 async def list_judgments(
     db: Db,
+    principal: CurrentPrincipal,
     conversation_id: str | None = Query(None, pattern=CONVERSATION_ID),
     turn_id: int | None = Query(None, ge=1),
     run_id: str | None = Query(None, pattern=r"^[0-9a-f]{32}$"),
     judge_model: str | None = Query(None, min_length=1, max_length=300),
     limit: int = Query(100, ge=1, le=500),
 ) -> JudgmentList:
-    """Stored verdicts, oldest first, narrowed by conversation, turn, run or judge."""
+    """Stored verdicts, oldest first, narrowed by conversation, turn, run or judge; with accounts,
+    only those about conversations you may read (and, for evaluators, raw prompts)."""
+    if conversation_id is not None:
+        await check_conversation(db, principal, conversation_id, need="read")
     rows, disclosures = await asyncio.to_thread(
         stored_judgments,
         db,
@@ -292,12 +309,25 @@ async def list_judgments(
         judge_model=judge_model,
         limit=limit,
     )
+    if principal.user_id is not None:
+        rows = await asyncio.to_thread(_readable, db, principal, rows)
     return JudgmentList(
         judgments=[_judgment_out(row, disclosures.get(row.conversation_id or "", Disclosure())) for row in rows]
     )
 
 
-@router.get("/cloud", response_model=CloudProviders)
+def _readable(db: Db, principal: Principal, rows: list[Judgment]) -> list[Judgment]:
+    allowed: dict[str | None, bool] = {None: principal.has_role("evaluator")}
+    for conversation_id in {row.conversation_id for row in rows} - {None}:
+        try:
+            check_conversation_sync(db, principal, conversation_id, need="read")
+            allowed[conversation_id] = True
+        except NotFound:
+            allowed[conversation_id] = False
+    return [row for row in rows if allowed[row.conversation_id]]
+
+
+@router.get("/cloud", response_model=CloudProviders, dependencies=[Evaluator])
 async def list_cloud_providers() -> CloudProviders:
     """The cloud judges one may opt in to, whether a key is in the environment, and the privacy notice."""
     return CloudProviders(

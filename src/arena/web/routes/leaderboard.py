@@ -13,15 +13,17 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from arena.evaluation.battles import MAX_ROUNDS, Standings, Unit, load_battles, standings
-from arena.web.deps import Authorized, Db
+from arena.web.auth import Viewer
+from arena.web.deps import Db
+from arena.web.page_access import PageViewer
 from arena.web.routes.pages import PAGE_HEADERS
-from arena.web.schemas import ErrorBody
+from arena.web.schemas import IsoDateTime, error_responses
 
 router = APIRouter(tags=["leaderboard"])
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-ERRORS = {400: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = error_responses(400, 422)
 DEFAULT_ROUNDS = 1000
 PAGE_ROUNDS = 300  # the page polls: fewer rounds answer faster and move the bounds by little
 POLL_SECONDS = 5
@@ -83,14 +85,14 @@ def _out(result: Standings, filters: LeaderboardFilters) -> LeaderboardOut:
     )
 
 
-@router.get("/api/leaderboard", response_model=LeaderboardOut, responses=ERRORS, dependencies=[Authorized])
+@router.get("/api/leaderboard", response_model=LeaderboardOut, responses=ERRORS, dependencies=[Viewer])
 async def get_leaderboard(
     db: Db,
     source: Literal["human", "judge", "all"] = Query("all", description="Human votes, judge verdicts, or both"),
     judge_model: str | None = Query(None, min_length=1, max_length=300),
     category: str | None = Query(None, min_length=1, max_length=100),
-    since: datetime | None = Query(None, description="Battles at or after this time (UTC when no zone is given)"),
-    until: datetime | None = Query(None, description="Battles before this time"),
+    since: IsoDateTime | None = Query(None, description="Battles at or after this time (UTC when no zone is given)"),
+    until: IsoDateTime | None = Query(None, description="Battles before this time"),
     by: Unit = Query("model", description="Rate models (all their settings pooled) or each instance"),
     rounds: int = Query(DEFAULT_ROUNDS, ge=0, le=MAX_ROUNDS, description="Bootstrap rounds; 0 = no intervals"),
     seed: int = Query(0, ge=0, le=2**31 - 1, description="Bootstrap seed: the same seed gives the same intervals"),
@@ -123,7 +125,7 @@ async def get_leaderboard(
     return await asyncio.to_thread(compute)
 
 
-@router.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False, dependencies=[PageViewer])
 async def get_leaderboard_page(request: Request) -> HTMLResponse:
     """The leaderboard page: it fetches /api/leaderboard itself and keeps it current."""
     return templates.TemplateResponse(

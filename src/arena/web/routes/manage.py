@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from arena.engines.base import PullProgress
 from arena.errors import ArenaError, InvalidInput
-from arena.web.deps import Authorized, ModelRouter
-from arena.web.schemas import DeletedResponse, ErrorBody, ModelName
+from arena.storage import audit
+from arena.web.audit import record_event
+from arena.web.auth import Admin
+from arena.web.deps import ModelRouter
+from arena.web.schemas import DeletedResponse, ModelName, error_responses
 from arena.web.streaming import NDJSON, line
 
-router = APIRouter(prefix="/api", tags=["model management"], dependencies=[Authorized])
+router = APIRouter(prefix="/api", tags=["model management"], dependencies=[Admin])
 
-ERRORS = {400: {"model": ErrorBody}, 404: {"model": ErrorBody}, 503: {"model": ErrorBody}}
+ERRORS = error_responses(400, 404, 413, 422, 429, 503, e429="Over the caller's rate limit (pulls)")
 
 
 def _progress(p: PullProgress) -> dict:
@@ -30,7 +33,7 @@ def _model_id(body: ModelName) -> str:
     return model_id
 
 
-async def _pull_stream(models: ModelRouter, model_id: str) -> StreamingResponse:
+async def _pull_stream(request: Request, models: ModelRouter, model_id: str) -> StreamingResponse:
     progress = models.pull(model_id)
     # Wait for the first progress line, so a refused pull is a plain HTTP error, not a stream.
     try:
@@ -38,6 +41,7 @@ async def _pull_stream(models: ModelRouter, model_id: str) -> StreamingResponse:
     except BaseException:
         await progress.aclose()
         raise
+    await record_event(request, audit.MODEL_PULL, target=model_id)
 
     async def lines() -> AsyncIterator[bytes]:
         async with aclosing(progress):
@@ -52,27 +56,29 @@ async def _pull_stream(models: ModelRouter, model_id: str) -> StreamingResponse:
 
 
 @router.post("/pull_model", responses=ERRORS, response_class=StreamingResponse)
-async def pull_model(body: ModelName, models: ModelRouter):
+async def pull_model(body: ModelName, request: Request, models: ModelRouter):
     """Pull a model, streaming progress as NDJSON lines: status, completed, total."""
-    return await _pull_stream(models, _model_id(body))
+    return await _pull_stream(request, models, _model_id(body))
 
 
 @router.post("/models/pull", responses=ERRORS, response_class=StreamingResponse)
-async def pull_model_rest(body: ModelName, models: ModelRouter):
+async def pull_model_rest(body: ModelName, request: Request, models: ModelRouter):
     """REST-style alias of /api/pull_model."""
-    return await _pull_stream(models, _model_id(body))
+    return await _pull_stream(request, models, _model_id(body))
 
 
 @router.post("/delete_model", responses=ERRORS, response_model=DeletedResponse)
-async def delete_model(body: ModelName, models: ModelRouter) -> DeletedResponse:
+async def delete_model(body: ModelName, request: Request, models: ModelRouter) -> DeletedResponse:
     """Delete a pulled model."""
     model_id = _model_id(body)
     await models.delete(model_id)
+    await record_event(request, audit.MODEL_DELETE, target=model_id)
     return DeletedResponse(status="deleted", model=model_id)
 
 
 @router.delete("/models/{model_id:path}", responses=ERRORS, response_model=DeletedResponse)
-async def delete_model_rest(model_id: str, models: ModelRouter) -> DeletedResponse:
+async def delete_model_rest(model_id: str, request: Request, models: ModelRouter) -> DeletedResponse:
     """REST-style alias of /api/delete_model."""
     await models.delete(model_id)
+    await record_event(request, audit.MODEL_DELETE, target=model_id)
     return DeletedResponse(status="deleted", model=model_id)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from arena.web.deps import Authorized, ModelRouter
+from arena.web.auth import Viewer
+from arena.web.deps import ModelRouter
 from arena.web.schemas import EngineStatus, HealthResponse, ModelDetail, ModelsResponse
 
 health_router = APIRouter(prefix="/api", tags=["health"])
-router = APIRouter(prefix="/api", tags=["models"], dependencies=[Authorized])
+router = APIRouter(prefix="/api", tags=["models"], dependencies=[Viewer])
 
 
 @health_router.get("/health", response_model=HealthResponse)

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from arena import __version__
 from arena.engines.base import SamplingOptions
 from arena.web.deps import AppSettings
+from arena.web.page_access import PageViewer
 from arena.web.security import CONTENT_SECURITY_POLICY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -78,7 +79,7 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[PageViewer])
 async def get_arena_page(request: Request, settings: AppSettings) -> HTMLResponse:
     """The arena: pick models, compare, converse, vote, export."""
     return templates.TemplateResponse(

@@ -7,17 +7,17 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arena.web.deps import Authorized
+from arena.web.auth import Viewer
 from arena.web.markdown import highlight_css, render_markdown
-from arena.web.schemas import ErrorBody, RenderRequest, RenderResponse
+from arena.web.schemas import RenderRequest, RenderResponse, error_responses
 
 # No router-wide token check: a <link rel="stylesheet"> cannot send one, and the CSS is public.
 router = APIRouter(prefix="/api/render", tags=["render"])
 
-ERRORS = {413: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+ERRORS = error_responses(413, 422)
 
 
-@router.post("", response_model=RenderResponse, responses=ERRORS, dependencies=[Authorized])
+@router.post("", response_model=RenderResponse, responses=ERRORS, dependencies=[Viewer])
 async def render_html(body: RenderRequest) -> RenderResponse:
     """Safe HTML for Markdown: no raw HTML, no scripts or event handlers, links only http(s) and mailto."""
     return RenderResponse(html=await asyncio.to_thread(render_markdown, body.markdown))

@@ -25,9 +25,15 @@ export function setToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-function headers(extra) {
+// With accounts, the page carries its session's CSRF token; every change must send it back.
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || null;
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+function headers(method, extra) {
   const token = sessionStorage.getItem(TOKEN_KEY);
-  return token ? { ...extra, Authorization: `Bearer ${token}` } : { ...extra };
+  const all = token ? { ...extra, Authorization: `Bearer ${token}` } : { ...extra };
+  if (csrfToken && !SAFE_METHODS.has(method)) all["X-CSRF-Token"] = csrfToken;
+  return all;
 }
 
 async function errorFrom(response) {
@@ -38,12 +44,15 @@ async function errorFrom(response) {
   } catch {
     // Not JSON: keep the status line.
   }
-  if (response.status === 401 && unauthorizedHandler) unauthorizedHandler();
+  if (response.status === 401 && csrfToken) {
+    // The session ended (logout elsewhere, idle or too old): log in again, then come back.
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+  } else if (response.status === 401 && unauthorizedHandler) unauthorizedHandler();
   return new ApiError(response.status, message);
 }
 
 export async function request(method, path, { json, body, signal } = {}) {
-  const init = { method, signal, headers: headers(json === undefined ? {} : { "Content-Type": "application/json" }) };
+  const init = { method, signal, headers: headers(method, json === undefined ? {} : { "Content-Type": "application/json" }) };
   if (json !== undefined) init.body = JSON.stringify(json);
   else if (body !== undefined) init.body = body;
   let response;

@@ -1,0 +1,78 @@
+"""Request and response bodies of the account routes (/api/auth, /api/users, shares)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arena.accounts import MAX_PASSWORD_LENGTH
+from arena.storage.auth_models import TOKEN_NAME_MAX_LENGTH, USERNAME_MAX_LENGTH
+
+RoleName = Literal["admin", "evaluator", "viewer"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginRequest(Strict):
+    username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class Me(BaseModel):
+    username: str
+    role: RoleName
+    auth_mode: Literal["none", "token", "users"]
+    via: Literal["local", "token", "session", "api_token"]
+    csrf_token: str | None = Field(None, description="Send it as X-CSRF-Token on every change made with the cookie")
+
+
+class TokenCreate(Strict):
+    name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for")
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="Shown this once; only its hash is stored")
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]
+
+
+class UserCreate(Strict):
+    username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    role: RoleName = "evaluator"
+
+
+class UserUpdate(Strict):
+    role: RoleName | None = None
+    password: str | None = Field(None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class UserOut(BaseModel):
+    username: str
+    role: RoleName
+    created_at: datetime | None = None
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+
+
+class ShareCreate(Strict):
+    username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH)
+
+
+class ShareList(BaseModel):
+    usernames: list[str]

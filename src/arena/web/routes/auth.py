@@ -1,0 +1,124 @@
+"""Logging in and out, who am I, and personal API tokens (`users` mode)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from arena import accounts
+from arena.errors import InvalidInput
+from arena.storage import audit
+from arena.web.audit import record_event
+from arena.web.auth import SESSION_COOKIE, CurrentPrincipal, Principal, client_ip
+from arena.web.auth_schemas import LoginRequest, Me, TokenCreate, TokenCreated, TokenList, TokenOut
+from arena.web.deps import AppSettings, Db
+from arena.web.login_throttle import LoginLocked
+from arena.web.rate_limits import enforce_login_rate_limit
+from arena.web.schemas import error_responses
+
+router = APIRouter(prefix="/api/auth", tags=["accounts"])
+
+ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429)
+WRONG_LOGIN = "Wrong username or password"
+
+
+def _me(principal: Principal, auth_mode: str) -> Me:
+    return Me(
+        username=principal.username,
+        role=principal.role,
+        auth_mode=auth_mode,  # type: ignore[arg-type]
+        via=principal.via,
+        csrf_token=principal.csrf_token,
+    )
+
+
+def _accounts_on(settings: AppSettings, what: str) -> None:
+    if settings.auth_mode != "users":
+        raise InvalidInput(f"{what} needs accounts: start the arena with ARENA_AUTH_MODE=users")
+
+
+@router.post("/login", response_model=Me, responses=ERRORS, dependencies=[Depends(enforce_login_rate_limit)])
+async def login(body: LoginRequest, request: Request, response: Response, db: Db, settings: AppSettings) -> Me:
+    """Check a password and start a browser session (an HttpOnly, SameSite=Strict cookie)."""
+    _accounts_on(settings, "logging in")
+    throttle = request.app.state.login_throttle
+    ip = client_ip(request)
+    try:
+        throttle.check(body.username, ip)
+    except LoginLocked as exc:
+        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+    account = await asyncio.to_thread(accounts.verify_password, db, username=body.username, password=body.password)
+    if account is None:
+        throttle.failed(body.username, ip)
+        await record_event(request, audit.LOGIN_FAILURE, actor=body.username[:64])
+        raise HTTPException(status_code=401, detail=WRONG_LOGIN)
+    throttle.succeeded(body.username, ip)
+    started = await asyncio.to_thread(
+        accounts.start_session, db, account=account, ip=ip, replaces=request.cookies.get(SESSION_COOKIE)
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.cookie,
+        max_age=settings.session_max_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    principal = Principal.of_account(account, via="session", client_ip=ip, csrf_token=started.csrf_token)
+    request.state.principal = principal
+    await record_event(request, audit.LOGIN_SUCCESS)
+    return _me(principal, settings.auth_mode)
+
+
+@router.post("/logout", status_code=204, responses=ERRORS)
+async def logout(request: Request, principal: CurrentPrincipal, db: Db) -> Response:
+    """End this browser session on the server; the cookie is worthless from now on."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if principal.via != "session" or not cookie:
+        raise InvalidInput("only a browser session can log out; revoke an API token with DELETE /api/auth/tokens/{id}")
+    await asyncio.to_thread(accounts.end_session, db, cookie=cookie)
+    await record_event(request, audit.LOGOUT)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/me", response_model=Me, responses=ERRORS)
+async def who_am_i(principal: CurrentPrincipal, settings: AppSettings) -> Me:
+    """Your name, role and, for a browser session, the CSRF token its changes must carry."""
+    return _me(principal, settings.auth_mode)
+
+
+@router.get("/tokens", response_model=TokenList, responses=ERRORS)
+async def list_tokens(principal: CurrentPrincipal, db: Db, settings: AppSettings) -> TokenList:
+    """Your API tokens (never the tokens themselves)."""
+    _accounts_on(settings, "API tokens")
+    rows = await asyncio.to_thread(accounts.list_api_tokens, db, account=principal.account())
+    return TokenList(
+        tokens=[TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
+    )
+
+
+@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=ERRORS)
+async def create_token(
+    body: TokenCreate, request: Request, principal: CurrentPrincipal, db: Db, settings: AppSettings
+) -> TokenCreated:
+    """A new API token for scripts, with your role: `Authorization: Bearer <token>`. Shown once."""
+    _accounts_on(settings, "API tokens")
+    token, row = await asyncio.to_thread(accounts.issue_api_token, db, account=principal.account(), name=body.name)
+    await record_event(request, audit.TOKEN_CREATE, target=str(row.id), name=row.name)
+    return TokenCreated(id=row.id, name=row.name, created_at=row.created_at, token=token)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, responses=ERRORS)
+async def revoke_token(
+    token_id: int, request: Request, principal: CurrentPrincipal, db: Db, settings: AppSettings
+) -> Response:
+    """Revoke one of your API tokens; it stops working at once."""
+    _accounts_on(settings, "API tokens")
+    await asyncio.to_thread(accounts.revoke_api_token, db, account=principal.account(), token_id=token_id)
+    await record_event(request, audit.TOKEN_REVOKE, target=str(token_id))
+    return Response(status_code=204)
+

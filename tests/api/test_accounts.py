@@ -1,0 +1,206 @@
+"""Users mode end to end over HTTP: login, session cookie, CSRF, logout, expiry, API tokens,
+user management and login lockout. Real server, real SQLite, real argon2id hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from arena.storage.auth_models import User, UserSession
+from arena.storage.db import Database
+from arena.storage.models import utcnow
+from tests.support.accounts import PASSWORD, api_token, login, users_arena
+from tests.support.server import RunningArena
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
+    with users_arena(tmp_path_factory.mktemp("users"), embedded_enabled=False) as running:
+        yield running
+
+
+def _database(arena: RunningArena) -> Database:
+    return Database(url=arena.settings.resolved_database_url)
+
+
+def test_nothing_but_health_and_login_answers_without_logging_in(arena: RunningArena) -> None:
+    with arena.client() as client:
+        assert client.get("/api/health").status_code == 200
+        refused = client.get("/api/conversations")
+        assert refused.status_code == 401
+        assert "Log in" in refused.json()["error"]
+        page = client.get("/", follow_redirects=False)
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/"
+        assert client.get("/login").status_code == 200
+
+
+def test_login_sets_a_strict_httponly_cookie_and_wrong_passwords_are_refused(arena: RunningArena) -> None:
+    with arena.client() as client:
+        wrong = client.post("/api/auth/login", json={"username": "eve", "password": "not it"})
+        assert wrong.status_code == 401
+        assert wrong.json() == {"error": "Wrong username or password"}
+        nobody = client.post("/api/auth/login", json={"username": "nobody", "password": PASSWORD})
+        assert nobody.json() == wrong.json()  # the same answer: no hint which names exist
+        ok = client.post("/api/auth/login", json={"username": "eve", "password": PASSWORD})
+        assert ok.status_code == 200
+        assert ok.json()["role"] == "evaluator"
+        cookie = ok.headers["set-cookie"]
+        assert "arena_session=" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+        assert "Secure" not in cookie  # plain http on loopback; https gets Secure
+        me = client.get("/api/auth/me").json()
+        assert me["username"] == "eve"
+        assert me["csrf_token"] == ok.json()["csrf_token"]
+
+
+def test_a_change_by_cookie_needs_the_csrf_token(arena: RunningArena) -> None:
+    with login(arena, "eve") as session:
+        client = session.client
+        body = {"markdown": "*hi*"}
+        missing = client.post("/api/render", json=body)
+        assert missing.status_code == 403
+        assert "CSRF" in missing.json()["error"]
+        wrong = client.post("/api/render", json=body, headers={"X-CSRF-Token": "x" + session.csrf_token[1:]})
+        assert wrong.status_code == 403
+        assert session.request("POST", "/api/render", json=body).status_code == 200
+        # Reading needs no token.
+        assert client.get("/api/conversations").status_code == 200
+
+
+def test_each_login_gets_a_new_cookie_and_logout_ends_it_on_the_server(arena: RunningArena) -> None:
+    first = login(arena, "eve")
+    second = login(arena, "eve")
+    old_cookie = first.client.cookies["arena_session"]
+    assert old_cookie != second.client.cookies["arena_session"]
+    assert first.request("POST", "/api/auth/logout").status_code == 204
+    with arena.client() as replay:
+        replay.cookies.set("arena_session", old_cookie)
+        assert replay.get("/api/auth/me").status_code == 401
+    assert second.client.get("/api/auth/me").status_code == 200  # other sessions live on
+    first.client.close()
+    second.client.close()
+
+
+def test_idle_and_old_sessions_end(arena: RunningArena) -> None:
+    idle = login(arena, "vic")
+    old = login(arena, "vic")
+    database = _database(arena)
+    try:
+        with database.session() as session:
+            from arena.accounts import digest
+
+            too_long_ago = utcnow() - timedelta(minutes=arena.settings.session_idle_minutes + 1)
+            session.execute(
+                update(UserSession)
+                .where(UserSession.token_hash == digest(idle.client.cookies["arena_session"]))
+                .values(last_seen_at=too_long_ago)
+            )
+            session.execute(
+                update(UserSession)
+                .where(UserSession.token_hash == digest(old.client.cookies["arena_session"]))
+                .values(created_at=utcnow() - timedelta(hours=arena.settings.session_max_hours, minutes=1))
+            )
+    finally:
+        database.dispose()
+    for ended in (idle, old):
+        response = ended.client.get("/api/auth/me")
+        assert response.status_code == 401
+        assert "session has ended" in response.json()["error"]
+        ended.client.close()
+
+
+def test_api_tokens_are_shown_once_work_as_bearer_and_stop_when_revoked(arena: RunningArena) -> None:
+    token = api_token(arena, "eve", name="nightly")
+    assert token.startswith("arena_")
+    bearer = {"Authorization": f"Bearer {token}"}
+    with arena.client() as script:
+        me = script.get("/api/auth/me", headers=bearer).json()
+        assert (me["username"], me["via"], me["csrf_token"]) == ("eve", "api_token", None)
+        # No CSRF token with a bearer token: browsers never add one on their own.
+        assert script.post("/api/render", json={"markdown": "x"}, headers=bearer).status_code == 200
+        listed = script.get("/api/auth/tokens", headers=bearer).json()["tokens"]
+        mine = [t for t in listed if t["name"] == "nightly"]
+        assert len(mine) == 1
+        assert "token" not in mine[0]
+        assert script.delete(f"/api/auth/tokens/{mine[0]['id']}", headers=bearer).status_code == 204
+        revoked = script.get("/api/auth/me", headers=bearer)
+        assert revoked.status_code == 401
+        assert script.get("/api/auth/me", headers={"Authorization": "Bearer arena_wrong"}).status_code == 401
+    database = _database(arena)
+    try:
+        with database.engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT token_hash FROM api_tokens").scalars().all()
+        assert token not in stored  # only its hash is kept
+    finally:
+        database.dispose()
+
+
+def test_admins_manage_users_and_the_last_admin_stays(arena: RunningArena) -> None:
+    admin = login(arena, "ada")
+    evaluator = login(arena, "eve")
+    try:
+        assert evaluator.request("POST", "/api/users", json={"username": "x", "password": PASSWORD}).status_code == 403
+        made = admin.request("POST", "/api/users", json={"username": "newbie", "password": PASSWORD, "role": "viewer"})
+        assert made.status_code == 201
+        assert admin.request("POST", "/api/users", json={"username": "newbie", "password": PASSWORD}).status_code == 409
+        short = admin.request("POST", "/api/users", json={"username": "shorty", "password": "short"})
+        assert short.status_code == 400
+        assert "at least 8" in short.json()["error"]
+        bad_name = admin.request("POST", "/api/users", json={"username": "no spaces", "password": PASSWORD})
+        assert bad_name.status_code == 400
+        newbie = login(arena, "newbie")
+        assert admin.request("PATCH", "/api/users/newbie", json={"role": "evaluator"}).json()["role"] == "evaluator"
+        assert newbie.client.get("/api/auth/me").json()["role"] == "evaluator"  # roles apply at once
+        assert admin.request("PATCH", "/api/users/newbie", json={"password": "another password"}).status_code == 200
+        assert newbie.client.get("/api/auth/me").status_code == 401  # a new password ends old sessions
+        newbie.client.close()
+        last = admin.request("PATCH", "/api/users/ada", json={"role": "viewer"})
+        assert last.status_code == 409
+        assert "last admin" in last.json()["error"]
+        assert admin.request("DELETE", "/api/users/ada").status_code == 409
+        assert admin.request("DELETE", "/api/users/newbie").status_code == 204
+        names = [u["username"] for u in admin.client.get("/api/users").json()["users"]]
+        assert "newbie" not in names
+        assert admin.request("DELETE", "/api/users/newbie").status_code == 404
+    finally:
+        admin.client.close()
+        evaluator.client.close()
+
+
+def test_passwords_are_stored_as_argon2id_hashes(arena: RunningArena) -> None:
+    database = _database(arena)
+    try:
+        with database.session() as session:
+            hashes = [user.password_hash for user in session.query(User)]
+    finally:
+        database.dispose()
+    assert hashes
+    assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+
+
+def test_accounts_routes_say_so_when_accounts_are_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.server import make_settings, running_arena
+
+    with running_arena(make_settings(tmp_path, embedded_enabled=False)) as local, local.client() as client:
+        refused = client.post("/api/auth/login", json={"username": "a", "password": "b"})
+        assert refused.status_code == 400
+        assert "ARENA_AUTH_MODE=users" in refused.json()["error"]
+        assert client.get("/api/auth/me").json()["auth_mode"] == "none"
+        assert client.get("/login", follow_redirects=False).status_code == 303
+
+
+def test_repeated_failures_lock_the_account_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with users_arena(tmp_path, embedded_enabled=False, login_max_failures=3) as locked, locked.client() as client:
+        for _ in range(3):
+            assert client.post("/api/auth/login", json={"username": "vic", "password": "guess"}).status_code == 401
+        refused = client.post("/api/auth/login", json={"username": "vic", "password": PASSWORD})
+        assert refused.status_code == 429  # even the right password waits out the lock
+        assert int(refused.headers["retry-after"]) > 0
+        assert "Too many failed logins" in refused.json()["error"]
+        # Another account is not locked by vic's failures.
+        assert client.post("/api/auth/login", json={"username": "eve", "password": PASSWORD}).status_code == 200
