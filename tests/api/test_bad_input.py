@@ -124,3 +124,37 @@ def test_bearer_token_guards_everything_but_health(tmp_path_factory: pytest.Temp
         ok = client.get("/api/models", headers={"Authorization": "Bearer s3cret-token"})
         assert ok.status_code == 200
         assert "local:smollm2-135m-instruct" in ok.json()["models"]
+
+
+# --- found by the OpenAPI fuzz (tests/api/test_openapi_fuzz.py) ------------------------------
+
+
+@pytest.mark.parametrize("route", ["/api/chat", "/api/stream_chat"])
+def test_an_empty_legacy_model_name_is_422_not_500(small_arena: RunningArena, route: str) -> None:
+    with small_arena.client() as client:
+        response = client.post(route, json={"message": "hi", "models": [""]})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("models.0:")
+
+
+def test_a_body_that_is_not_utf8_is_422_saying_so(small_arena: RunningArena) -> None:
+    with small_arena.client() as client:
+        response = client.post("/api/render", content=b")\xc0B\x8d\xfe\xff", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "the body is not valid JSON: it is not UTF-8 text"
+
+
+def test_a_body_that_is_not_an_object_is_422_saying_so(small_arena: RunningArena) -> None:
+    with small_arena.client() as client:
+        response = client.post("/api/render", content=b'{"markdown": "x"}', headers={"content-type": "text/plain"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "the body must be a JSON object (Content-Type: application/json)"
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-1"])
+def test_a_leaderboard_time_that_is_a_number_is_422(small_arena: RunningArena, value: str) -> None:
+    """Pydantic would read it as a Unix timestamp; the schema says ISO 8601 text."""
+    with small_arena.client() as client:
+        response = client.get("/api/leaderboard", params={"until": value, "rounds": 0})
+    assert response.status_code == 422
+    assert "ISO 8601" in response.json()["error"]
