@@ -80,3 +80,33 @@ def test_pure_rules() -> None:
     assert not is_cross_site(method="GET", origin="http://evil.example", fetch_site="cross-site", host="x")
     assert not is_cross_site(method="POST", origin=None, fetch_site="none", host="x")
     assert is_cross_site(method="DELETE", origin="http://127.0.0.1:1", fetch_site=None, host="127.0.0.1:2")
+
+
+def test_no_cross_origin_access_by_default(arena: RunningArena) -> None:
+    preflight = httpx.options(
+        f"{arena.url}/api/conversations",
+        headers={"Origin": "http://tools.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    read = httpx.get(f"{arena.url}/api/models", headers={"Origin": "http://tools.example"})
+    assert "access-control-allow-origin" not in read.headers  # the browser hides the answer
+
+
+def test_listed_origins_may_call_the_api_and_others_may_not(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, embedded_enabled=False, cors_origins=["https://tools.example:8443"])
+    with running_arena(settings) as running, running.client() as client:
+        allowed = {"Origin": "https://tools.example:8443"}
+        preflight = client.options(
+            "/api/render",
+            headers={**allowed, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://tools.example:8443"
+        assert "access-control-allow-credentials" not in preflight.headers  # tokens, never cookies
+        sent = client.post("/api/render", json={"markdown": "*x*"}, headers={**allowed, "Sec-Fetch-Site": "cross-site"})
+        assert sent.status_code == 200
+        assert sent.headers["access-control-allow-origin"] == "https://tools.example:8443"
+        other = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+        refused = client.post("/api/render", json={"markdown": "*x*"}, headers=other)
+        assert refused.status_code == 403
+        assert "access-control-allow-origin" not in refused.headers

@@ -60,3 +60,15 @@ def test_loopback_checks() -> None:
 
     assert all(is_loopback(a) for a in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"))
     assert not any(is_loopback(a) for a in ("0.0.0.0", "192.168.1.10", "::", "example.org"))
+
+
+def test_serve_takes_a_network_address_with_accounts_and_asks_for_the_first_admin(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from tests.support.process import arena_process
+
+    log = tmp_path / "serve.log"
+    env = {"WEB_BIND": "0.0.0.0", "ARENA_AUTH_MODE": "users", "ARENA_EMBEDDED": "false"}
+    with log.open("wb") as sink, arena_process(tmp_path / "data", env=env, output=sink) as (_process, url):
+        assert httpx.get(f"{url}/api/conversations").status_code == 401  # up, and asking who is there
+    assert "arena user add NAME --role admin" in " ".join(log.read_text().split())
