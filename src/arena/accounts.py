@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Final
 
 from argon2 import PasswordHasher
@@ -29,8 +30,13 @@ API_TOKEN_PREFIX: Final = "arena_"
 TOUCH_INTERVAL: Final = timedelta(seconds=60)
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Compared against when the user does not exist, so "no such user" costs as long as "wrong password".
-_DUMMY_HASH: Final = _hasher.hash("not a real password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so "no such user" costs as long as a wrong
+    password. Made on first use: hashing at import would slow every command's start."""
+    return _hasher.hash("not a real password")
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def verify_password(database: Database, *, username: str, password: str) -> Acco
     """The account when the password is right; None otherwise, in about the same time."""
     with database.session() as session:
         user = store.find_user(session, username=username)
-        stored = user.password_hash if user is not None else _DUMMY_HASH
+        stored = user.password_hash if user is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):

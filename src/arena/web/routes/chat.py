@@ -148,7 +148,11 @@ async def stream_chat(
         if streams.is_running(body.regenerate.turn_id, key):
             raise Conflict(f"{key} is still answering this turn: stop it first")
     stream_claim = claim_stream(request, principal)  # 429 beyond the caller's own cap
-    await slots.acquire()
+    try:
+        await slots.acquire()
+    except BaseException:  # cancelled while waiting: the claim must not leak
+        stream_claim.release()
+        raise
     try:
         prepared, comparison = await _start(body, settings, models, db, principal)
     except BaseException:
