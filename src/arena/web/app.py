@@ -109,7 +109,10 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     rate_limited = [Depends(enforce_rate_limit)]
     for module in (chat, manage, judge):
         app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
-    for module in (models, conversations, auth, users, shares, blind, exports, attachments, render, leaderboard, bench, audit):
+    for module in (
+        *(models, conversations, blind, exports, attachments, render, leaderboard, bench),
+        *(auth, users, shares, audit),
+    ):
         app.include_router(module.router, responses=AUTH_ERRORS)
     app.include_router(pages.router)
     app.include_router(bench.page_router)

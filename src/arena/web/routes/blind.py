@@ -35,7 +35,9 @@ async def create_vote(
         key=getattr(body, "key", None),
         voter_id=principal.user_id,
     )
-    await record_event(request, audit.VOTE, target=conversation_id, turn_id=body.turn_id, kind=vote.kind, value=vote.value)
+    await record_event(
+        request, audit.VOTE, target=conversation_id, turn_id=body.turn_id, kind=vote.kind, value=vote.value
+    )
     return VoteOut(id=vote.id, kind=vote.kind, value=vote.value)
 
 

@@ -40,7 +40,14 @@ IMPORT_BODY = {
 }
 
 
-@router.post("/import", status_code=201, response_model=ConversationDetail, responses=ERRORS, openapi_extra=IMPORT_BODY, dependencies=[Evaluator])
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=ConversationDetail,
+    responses=ERRORS,
+    openapi_extra=IMPORT_BODY,
+    dependencies=[Evaluator],
+)
 async def import_conversation_export(
     request: Request, db: Db, settings: AppSettings, principal: CurrentPrincipal
 ) -> ConversationDetail:

@@ -274,7 +274,12 @@ async def judge_answers(
         turn_id=body.turn_id,
     )
     await record_event(
-        request, audit.JUDGE, target=body.conversation_id, run_id=rows[0].run_id, judge_model=outcome.judge_model, cloud=outcome.cloud
+        request,
+        audit.JUDGE,
+        target=body.conversation_id,
+        run_id=rows[0].run_id,
+        judge_model=outcome.judge_model,
+        cloud=outcome.cloud,
     )
     return JudgeResponse(
         run_id=rows[0].run_id,
