@@ -14,6 +14,7 @@ from arena.evaluation.instances import instance_id
 from arena.evaluation.ratings import Battle
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.judgments import BattleSignals, JudgmentSignal
 from tests.storage.fixtures import database, migrated_postgres_database, migrated_sqlite_file  # noqa: F401
@@ -72,7 +73,7 @@ def seed_turn(
 
 def pairwise_vote(database: Database, turn: SeededTurn, value: str, *, first: int = 0, second: int = 1) -> None:
     with database.session() as session:
-        repository.add_vote(
+        vote_store.add_vote(
             session,
             conversation_id=turn.conversation_id,
             turn_id=turn.turn_id,
@@ -85,7 +86,7 @@ def pairwise_vote(database: Database, turn: SeededTurn, value: str, *, first: in
 
 def thumb(database: Database, turn: SeededTurn, index: int, value: str, *, voter_id: int | None = None) -> None:
     with database.session() as session:
-        repository.add_vote(
+        vote_store.add_vote(
             session,
             conversation_id=turn.conversation_id,
             turn_id=turn.turn_id,

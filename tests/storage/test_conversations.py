@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import TITLE_MAX_LENGTH
 from tests.storage.builders import add_conversation_with_instances
@@ -111,7 +112,7 @@ def test_delete_removes_the_conversation_and_everything_in_it(database: Database
         doomed, instance_ids = add_conversation_with_instances(session, title="doomed")
         turn = repository.add_turn(session, conversation_id=doomed.id, user_text="hi")
         response = repository.start_response(session, turn_id=turn.id, instance_id=instance_ids[0])
-        repository.add_vote(
+        vote_store.add_vote(
             session, conversation_id=doomed.id, turn_id=turn.id, kind="thumb", value="up", response_id=response.id
         )
         kept, _ = add_conversation_with_instances(session, title="kept")

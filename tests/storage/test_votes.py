@@ -4,6 +4,7 @@ import pytest
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import Conversation, Turn
 from tests.storage.builders import add_conversation_with_instances, add_instance
@@ -26,7 +27,7 @@ def test_thumbs_and_pairwise_votes_are_recorded(database: Database) -> None:
     first_response = turn.latest_responses()[a]
 
     with database.session() as session:
-        thumb = repository.add_vote(
+        thumb = vote_store.add_vote(
             session,
             conversation_id=conversation.id,
             turn_id=turn.id,
@@ -34,7 +35,7 @@ def test_thumbs_and_pairwise_votes_are_recorded(database: Database) -> None:
             value="down",
             response_id=first_response.id,
         )
-        battle = repository.add_vote(
+        battle = vote_store.add_vote(
             session,
             conversation_id=conversation.id,
             turn_id=turn.id,
@@ -46,8 +47,8 @@ def test_thumbs_and_pairwise_votes_are_recorded(database: Database) -> None:
         )
 
     with database.session() as session:
-        votes = repository.list_votes(session, conversation_id=conversation.id)
-        pairwise = repository.list_votes(session, conversation_id=conversation.id, kind="pairwise")
+        votes = vote_store.list_votes(session, conversation_id=conversation.id)
+        pairwise = vote_store.list_votes(session, conversation_id=conversation.id, kind="pairwise")
     assert [(v.id, v.kind, v.value, v.response_id) for v in votes] == [
         (thumb.id, "thumb", "down", first_response.id),
         (battle.id, "pairwise", "B", None),
@@ -69,10 +70,10 @@ def test_voting_again_on_the_same_target_replaces_the_earlier_vote(database: Dat
     ]
     for vote in votes:
         with database.session() as session:
-            repository.add_vote(session, conversation_id=conversation.id, turn_id=turn.id, **vote)
+            vote_store.add_vote(session, conversation_id=conversation.id, turn_id=turn.id, **vote)
 
     with database.session() as session:
-        stored = repository.list_votes(session, turn_id=turn.id)
+        stored = vote_store.list_votes(session, turn_id=turn.id)
     assert sorted((v.kind, v.value, v.voter_id) for v in stored) == [
         ("pairwise", "both_bad", None),
         ("pairwise", "tie", None),
@@ -87,7 +88,7 @@ def test_a_blind_conversation_takes_no_votes_after_the_reveal(database: Database
         repository.mark_revealed(session, conversation_id=conversation.id)
 
     with pytest.raises(Conflict), database.session() as session:
-        repository.add_vote(
+        vote_store.add_vote(
             session,
             conversation_id=conversation.id,
             turn_id=turn.id,
@@ -97,7 +98,7 @@ def test_a_blind_conversation_takes_no_votes_after_the_reveal(database: Database
             instance_b=b,
         )
     with database.session() as session:
-        assert repository.list_votes(session, conversation_id=conversation.id) == []
+        assert vote_store.list_votes(session, conversation_id=conversation.id) == []
 
 
 @pytest.mark.parametrize(
@@ -127,10 +128,10 @@ def test_malformed_votes_are_refused_and_nothing_is_stored(database: Database, v
         arguments.update(instance_a=a, instance_b=outsider_id)
 
     with pytest.raises(InvalidInput), database.session() as session:
-        repository.add_vote(session, conversation_id=conversation.id, turn_id=turn.id, **arguments)  # type: ignore[arg-type]
+        vote_store.add_vote(session, conversation_id=conversation.id, turn_id=turn.id, **arguments)  # type: ignore[arg-type]
 
     with database.session() as session:
-        assert repository.list_votes(session) == []
+        assert vote_store.list_votes(session) == []
 
 
 def test_votes_must_point_inside_their_conversation(database: Database) -> None:
@@ -139,7 +140,7 @@ def test_votes_must_point_inside_their_conversation(database: Database) -> None:
 
     with database.session() as session:
         with pytest.raises(NotFound):  # turn of another conversation
-            repository.add_vote(
+            vote_store.add_vote(
                 session,
                 conversation_id=conversation.id,
                 turn_id=other_turn.id,
@@ -148,7 +149,7 @@ def test_votes_must_point_inside_their_conversation(database: Database) -> None:
                 response_id=other_turn.latest_responses()[other_a].id,
             )
         with pytest.raises(NotFound):  # response to another turn
-            repository.add_vote(
+            vote_store.add_vote(
                 session,
                 conversation_id=conversation.id,
                 turn_id=turn.id,
@@ -157,7 +158,7 @@ def test_votes_must_point_inside_their_conversation(database: Database) -> None:
                 response_id=other_turn.latest_responses()[other_a].id,
             )
         with pytest.raises(NotFound):
-            repository.add_vote(
+            vote_store.add_vote(
                 session,
                 conversation_id="0" * 32,
                 turn_id=turn.id,

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.evaluation.attachments import public_meta
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import Conversation, ConversationInstance, Response, Turn
-from arena.storage.repository import VOTING_CLOSED
+from arena.storage.votes import VOTING_CLOSED
 
 SETTING_NAMES: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
 
@@ -158,7 +159,7 @@ def conversation_view(database: Database, *, conversation_id: str) -> Conversati
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
         turns = repository.list_turns(session, conversation_id=conversation_id)
-        votes = repository.list_votes(session, conversation_id=conversation_id)
+        votes = vote_store.list_votes(session, conversation_id=conversation_id)
         return _build_view(conversation, turns, votes)
 
 
@@ -275,7 +276,7 @@ def cast_vote(
             if not key:
                 raise InvalidInput("a thumb vote names the answer's `key`")
             answer = _finished_answer(turn, resolve_key(conversation, key))
-            vote = repository.add_vote(
+            vote = vote_store.add_vote(
                 session,
                 conversation_id=conversation_id,
                 turn_id=turn_id,
@@ -292,7 +293,7 @@ def cast_vote(
                 )
             for member in pair:
                 _finished_answer(turn, member)
-            vote = repository.add_vote(
+            vote = vote_store.add_vote(
                 session,
                 conversation_id=conversation_id,
                 turn_id=turn_id,
@@ -338,7 +339,7 @@ def reveal(database: Database, *, conversation_id: str) -> Reveal:
     with database.session() as session:
         conversation = repository.mark_revealed(session, conversation_id=conversation_id)
         turns = repository.list_turns(session, conversation_id=conversation_id)
-        votes = repository.list_votes(session, conversation_id=conversation_id)
+        votes = vote_store.list_votes(session, conversation_id=conversation_id)
         owner = {response.id: response.instance_id for turn in turns for response in turn.responses}
         thumbs = Counter((owner.get(vote.response_id or -1), vote.value) for vote in votes if vote.kind == "thumb")
         pairwise = [vote for vote in votes if vote.kind == "pairwise"]

@@ -21,6 +21,7 @@ from arena.evaluation.attachments import check_attachments
 from arena.evaluation.blind import SETTING_NAMES, ConversationView, ResponseView, TurnView
 from arena.evaluation.instances import ModelInstance, check_instances
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 
 FORMAT: Final = "local-llm-arena/conversation"
@@ -337,12 +338,12 @@ def _import_turn(
             tokens_per_sec=r.tokens_per_sec,
         )
         for value, count in (("up", r.votes.up), ("down", r.votes.down)):
-            repository.add_imported_votes(
+            vote_store.add_imported_votes(
                 session, conversation_id=conversation_id, turn_id=stored.id, kind="thumb", value=value,
                 count=count, response_id=response.id,
             )  # fmt: skip
     for p in turn.pairwise_votes:
-        repository.add_imported_votes(
+        vote_store.add_imported_votes(
             session, conversation_id=conversation_id, turn_id=stored.id, kind="pairwise", value=p.value,
             count=1, instance_a=ids[p.a], instance_b=ids[p.b],
         )  # fmt: skip

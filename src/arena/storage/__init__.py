@@ -1,7 +1,9 @@
-"""Persistence: SQLAlchemy models, Alembic migrations and the one repository.
+"""Persistence: SQLAlchemy models, Alembic migrations and the functions that read and write them.
 
 Nothing outside this package writes SQL. Open a ``Database``, call ``migrate()`` once at
-start-up, then pass ``database.session()`` sessions to the functions in ``repository``.
+start-up, then pass ``database.session()`` sessions to the functions of one module per kind of
+record: ``repository`` (conversations, turns, answers), ``votes``, ``judgments``, ``bench``,
+``accounts`` and ``audit``.
 """
 
 from __future__ import annotations
