@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from arena.accounts import digest
 from arena.storage.auth_models import User, UserSession
-from arena.storage.db import Database
 from arena.storage.models import utcnow
 from tests.support.accounts import PASSWORD, api_token, login, users_arena
 from tests.support.server import RunningArena
@@ -20,10 +20,6 @@ from tests.support.server import RunningArena
 def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
     with users_arena(tmp_path_factory.mktemp("users"), embedded_enabled=False) as running:
         yield running
-
-
-def _database(arena: RunningArena) -> Database:
-    return Database(url=arena.settings.resolved_database_url)
 
 
 def test_nothing_but_health_and_login_answers_without_logging_in(arena: RunningArena) -> None:
@@ -89,24 +85,18 @@ def test_each_login_gets_a_new_cookie_and_logout_ends_it_on_the_server(arena: Ru
 def test_idle_and_old_sessions_end(arena: RunningArena) -> None:
     idle = login(arena, "vic")
     old = login(arena, "vic")
-    database = _database(arena)
-    try:
-        with database.session() as session:
-            from arena.accounts import digest
-
-            too_long_ago = utcnow() - timedelta(minutes=arena.settings.session_idle_minutes + 1)
-            session.execute(
-                update(UserSession)
-                .where(UserSession.token_hash == digest(idle.client.cookies["arena_session"]))
-                .values(last_seen_at=too_long_ago)
-            )
-            session.execute(
-                update(UserSession)
-                .where(UserSession.token_hash == digest(old.client.cookies["arena_session"]))
-                .values(created_at=utcnow() - timedelta(hours=arena.settings.session_max_hours, minutes=1))
-            )
-    finally:
-        database.dispose()
+    with arena.database() as database, database.session() as session:
+        too_long_ago = utcnow() - timedelta(minutes=arena.settings.session_idle_minutes + 1)
+        session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == digest(idle.client.cookies["arena_session"]))
+            .values(last_seen_at=too_long_ago)
+        )
+        session.execute(
+            update(UserSession)
+            .where(UserSession.token_hash == digest(old.client.cookies["arena_session"]))
+            .values(created_at=utcnow() - timedelta(hours=arena.settings.session_max_hours, minutes=1))
+        )
     for ended in (idle, old):
         response = ended.client.get("/api/auth/me")
         assert response.status_code == 401
@@ -131,13 +121,9 @@ def test_api_tokens_are_shown_once_work_as_bearer_and_stop_when_revoked(arena: R
         revoked = script.get("/api/auth/me", headers=bearer)
         assert revoked.status_code == 401
         assert script.get("/api/auth/me", headers={"Authorization": "Bearer arena_wrong"}).status_code == 401
-    database = _database(arena)
-    try:
-        with database.engine.connect() as connection:
-            stored = connection.exec_driver_sql("SELECT token_hash FROM api_tokens").scalars().all()
-        assert token not in stored  # only its hash is kept
-    finally:
-        database.dispose()
+    with arena.database() as database, database.engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT token_hash FROM api_tokens").scalars().all()
+    assert token not in stored  # only its hash is kept
 
 
 def test_admins_manage_users_and_the_last_admin_stays(arena: RunningArena) -> None:
@@ -173,12 +159,8 @@ def test_admins_manage_users_and_the_last_admin_stays(arena: RunningArena) -> No
 
 
 def test_passwords_are_stored_as_argon2id_hashes(arena: RunningArena) -> None:
-    database = _database(arena)
-    try:
-        with database.session() as session:
-            hashes = [user.password_hash for user in session.query(User)]
-    finally:
-        database.dispose()
+    with arena.database() as database, database.session() as session:
+        hashes = [user.password_hash for user in session.query(User)]
     assert hashes
     assert all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
 

@@ -77,11 +77,8 @@ def arena(double: JudgingOllama, tmp_path: Path) -> Iterator[RunningArena]:
 @pytest.fixture
 def database(arena: RunningArena) -> Iterator[Database]:
     """The running arena's own database, for seeding turns and reading what it stored."""
-    db = Database(url=arena.settings.resolved_database_url)
-    try:
+    with arena.database() as db:
         yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

@@ -38,11 +38,8 @@ def arena(tmp_path: Path) -> Iterator[RunningArena]:
 
 @pytest.fixture
 def database(arena: RunningArena) -> Iterator[Database]:
-    db = Database(url=arena.settings.resolved_database_url)
-    try:
+    with arena.database() as db:
         yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

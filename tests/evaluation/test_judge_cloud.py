@@ -22,7 +22,6 @@ from starlette.routing import Route
 from arena.engines.anthropic import AnthropicEngine
 from arena.engines.base import GenerationRequest, Message, SamplingOptions
 from arena.errors import EngineRejected
-from arena.storage.db import Database
 from arena.storage.models import Judgment
 from tests.support.server import RunningArena, make_settings, running_arena
 
@@ -191,15 +190,9 @@ def anthropic_judge(cloud: CloudDouble, **extra: Any) -> dict[str, Any]:
 
 
 def everything_stored(arena: RunningArena) -> str:
-    database = Database(url=arena.settings.resolved_database_url)
-    try:
-        with database.session() as session:
-            rows = session.query(Judgment).all()
-            return json.dumps(
-                [{c.name: getattr(r, c.name) for c in Judgment.__table__.columns} for r in rows], default=str
-            )
-    finally:
-        database.dispose()
+    with arena.database() as database, database.session() as session:
+        rows = session.query(Judgment).all()
+        return json.dumps([{c.name: getattr(r, c.name) for c in Judgment.__table__.columns} for r in rows], default=str)
 
 
 @pytest.mark.anyio

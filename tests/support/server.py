@@ -15,6 +15,7 @@ import uvicorn
 
 from arena.engines.router import Router
 from arena.settings import Settings
+from arena.storage.db import Database
 from arena.web.app import create_app
 
 
@@ -25,6 +26,15 @@ class RunningArena:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=120, **kwargs)
+
+    @contextmanager
+    def database(self) -> Iterator[Database]:
+        """The arena's own database (with its encryption key), to seed or inspect beside it."""
+        database = Database.for_settings(self.settings)
+        try:
+            yield database
+        finally:
+            database.dispose()
 
 
 @contextmanager
