@@ -25,6 +25,86 @@ class OpenAIEndpoint(BaseModel):
     api_key: SecretStr | None = Field(default=None, description="Read from the environment, never logged")
 
 
+CloudProvider = Literal["openai_compatible", "anthropic"]
+
+
+class CloudJudgeEndpoint(BaseModel):
+    """A cloud API an admin allows as a judge. Callers pick it by name, never by URL, and the
+    server-held key (the variable `api_key_env` names) only ever goes to this `base_url`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="What callers name: cloud.endpoint")
+    provider: CloudProvider
+    base_url: str = Field(description="e.g. https://api.openai.com/v1 or https://api.anthropic.com")
+    api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", description="Variable holding its key")
+
+
+DEFAULT_CLOUD_JUDGES: tuple[CloudJudgeEndpoint, ...] = (
+    CloudJudgeEndpoint(
+        name="openai", provider="openai_compatible", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY"
+    ),
+    CloudJudgeEndpoint(
+        name="anthropic", provider="anthropic", base_url="https://api.anthropic.com", api_key_env="ANTHROPIC_API_KEY"
+    ),
+)
+
+
+def normalize_endpoint_url(raw: str, *, what: str) -> str:
+    """An admin-configured endpoint URL in one canonical form: http(s), a host, no user info,
+    query or fragment (so nothing appended later can smuggle another path), no trailing slash."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what}: {raw!r} is not an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError(f"{what}: {raw!r} must have no user info, query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise ValueError(f"{what}: {raw!r} has a port out of range") from None
+    if any(ch.isspace() or ord(ch) < 32 for ch in raw.strip()):
+        raise ValueError(f"{what}: {raw!r} contains a space or a control character")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def cloud_key_env_name(endpoint_name: str) -> str:
+    return "ARENA_CLOUD_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", endpoint_name).upper()
+
+
+def parse_cloud_judges(raw: Any) -> list[CloudJudgeEndpoint]:
+    """`none`, `name=provider@url,...` or a JSON list of {name, provider, base_url, api_key_env?}.
+
+    Unset means the two public APIs (OpenAI's and Anthropic's, keys from OPENAI_API_KEY and
+    ANTHROPIC_API_KEY); a value replaces them. Keys never live in this variable."""
+    if raw is None or raw == "":
+        return list(DEFAULT_CLOUD_JUDGES)
+    if isinstance(raw, str) and raw.strip().lower() == "none":
+        return []
+    if isinstance(raw, list | tuple):
+        items = list(raw)
+    elif isinstance(raw, str) and raw.lstrip().startswith("["):
+        items = json.loads(raw)
+    elif isinstance(raw, str):
+        items = []
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            name, sep, rest = part.partition("=")
+            provider, at, url = rest.partition("@")
+            if not sep or not at:
+                raise ValueError(f"expected name=provider@url, got {part!r}")
+            items.append({"name": name.strip(), "provider": provider.strip(), "base_url": url.strip()})
+    else:
+        raise ValueError("expected none, name=provider@url,... or a JSON list")
+    endpoints = []
+    for item in items:
+        if not isinstance(item, CloudJudgeEndpoint):
+            item = dict(item)
+            item.setdefault("api_key_env", cloud_key_env_name(str(item.get("name", ""))))
+            item = CloudJudgeEndpoint.model_validate(item)
+        endpoints.append(item.model_copy(update={"base_url": normalize_endpoint_url(item.base_url, what=item.name)}))
+    names = [e.name for e in endpoints]
+    if len(names) != len(set(names)):
+        raise ValueError("cloud judge names must be unique")
+    return endpoints
+
+
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "local-llm-arena"
@@ -81,9 +161,7 @@ def parse_openai_endpoints(raw: Any) -> list[OpenAIEndpoint]:
         key_env = item.pop("api_key_env", None) or openai_key_env_name(str(item.get("name", "")))
         item.setdefault("api_key", os.environ.get(key_env) or None)
         endpoint = OpenAIEndpoint.model_validate(item)
-        if urlsplit(endpoint.base_url).scheme not in ("http", "https"):
-            raise ValueError(f"endpoint {endpoint.name}: base_url must start with http:// or https://")
-        endpoint.base_url = endpoint.base_url.rstrip("/")
+        endpoint.base_url = normalize_endpoint_url(endpoint.base_url, what=f"endpoint {endpoint.name}")
         endpoints.append(endpoint)
     names = [e.name for e in endpoints]
     if len(names) != len(set(names)):
@@ -107,6 +185,11 @@ class Settings(BaseSettings):
     )
     openai_endpoints: Annotated[list[OpenAIEndpoint], NoDecode] = Field(
         default_factory=list, validation_alias="ARENA_OPENAI_ENDPOINTS"
+    )
+    cloud_judges: Annotated[list[CloudJudgeEndpoint], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CLOUD_JUDGES),
+        validation_alias="ARENA_CLOUD_JUDGES",
+        description="Cloud APIs allowed as judges (none, name=provider@url,... or JSON); callers pick one by name",
     )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")
@@ -210,6 +293,11 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return [str(item).strip() for item in items if str(item).strip()]
+
+    @field_validator("cloud_judges", mode="before")
+    @classmethod
+    def _parse_cloud_judges(cls, value: Any) -> list[CloudJudgeEndpoint]:
+        return parse_cloud_judges(value)
 
     @field_validator("openai_endpoints", mode="before")
     @classmethod

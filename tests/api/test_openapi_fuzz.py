@@ -27,7 +27,6 @@ from tests.support.fuzz_app import (
     fuzz_arena,
     fuzz_config,
     is_html_page,
-    keep_judges_local,
     seed,
     served_routes,
 )
@@ -69,7 +68,6 @@ def error_body_has_message(ctx: CheckContext, response: Response, case: Case) ->
 
 
 def check_case(case: Case) -> None:
-    keep_judges_local(case)
     case.call_and_validate(additional_checks=[error_body_has_message])
 
 

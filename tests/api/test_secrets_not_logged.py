@@ -35,6 +35,7 @@ def test_no_secret_reaches_the_logs_or_the_database(tmp_path: Path) -> None:
         "ARENA_AUTH_MODE": "users",
         "ARENA_OPENAI_ENDPOINTS": "cloudy=http://127.0.0.1:9/v1",
         "ARENA_OPENAI_KEY_CLOUDY": ENDPOINT_KEY,
+        "ARENA_CLOUD_JUDGES": "closed=openai_compatible@http://127.0.0.1:9/v1",
         "ARENA_ENCRYPTION_KEY": encryption_key,
         "WEB_CHAT_TOKEN": LEGACY_TOKEN,
     }
@@ -91,16 +92,11 @@ def _exercise(url: str) -> str:
                 "prompt": "2+2?",
                 "answers": [{"key": "a", "text": "4"}],
                 "mode": "single",
-                "cloud": {
-                    "provider": "openai",
-                    "model": "gpt-x",
-                    "base_url": "http://127.0.0.1:9/v1",
-                    "api_key": CLOUD_KEY,
-                },
+                "cloud": {"endpoint": "closed", "model": "gpt-x", "api_key": CLOUD_KEY},
                 "allow_cloud": True,
             },
         )
-        assert judged.status_code >= 400  # nothing listens there
+        assert judged.status_code == 503, judged.text  # it went to the configured endpoint, where nothing listens
         assert CLOUD_KEY not in judged.text
         assert script.get("/api/nothing-here").status_code == 404
         assert script.post("/api/chat", content=b"{not json").status_code == 422

@@ -176,16 +176,30 @@ def cloud() -> Iterator[CloudDouble]:
         double.stop()
 
 
+def cloud_judges(cloud: CloudDouble) -> list[dict[str, str]]:
+    """The double stands where an admin's configuration points the two providers."""
+    return [
+        {"name": "anthropic", "provider": "anthropic", "base_url": cloud.url, "api_key_env": "ANTHROPIC_API_KEY"},
+        {
+            "name": "openai",
+            "provider": "openai_compatible",
+            "base_url": f"{cloud.url}/openai/v1",
+            "api_key_env": "OPENAI_API_KEY",
+        },
+    ]
+
+
 @pytest.fixture
-def arena(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningArena]:
+def arena(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cloud: CloudDouble) -> Iterator[RunningArena]:
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    with running_arena(make_settings(tmp_path / "data", embedded_enabled=False)) as running:
+    settings = make_settings(tmp_path / "data", embedded_enabled=False, cloud_judges=cloud_judges(cloud))
+    with running_arena(settings) as running:
         yield running
 
 
 def anthropic_judge(cloud: CloudDouble, **extra: Any) -> dict[str, Any]:
-    spec = {"provider": "anthropic", "model": "claude-judge-1", "base_url": cloud.url} | extra
+    spec = {"provider": "anthropic", "model": "claude-judge-1"} | extra
     return {"prompt": "What is the capital of France?", "answers": ANSWERS, "cloud": spec, "allow_cloud": True}
 
 
@@ -289,7 +303,7 @@ def test_the_key_can_come_from_the_environment_and_a_wrong_one_is_refused_withou
     assert "sk-ant-wrong-1234" not in wrong.text and "sk-ant-wrong-1234" not in caplog.text
     assert KEY not in caplog.text
     anthropic = next(p for p in providers if p["provider"] == "anthropic")
-    assert anthropic["key_in_environment"] is True and "api.anthropic.com" in anthropic["notice"]
+    assert anthropic["key_in_environment"] is True and cloud.url.removeprefix("http://") in anthropic["notice"]
     assert KEY not in json.dumps(providers)
 
 
@@ -305,7 +319,6 @@ def test_an_openai_compatible_cloud_judge_sends_only_standard_fields_and_keeps_i
         "cloud": {
             "provider": "openai_compatible",
             "model": "gpt-judge",
-            "base_url": f"{cloud.url}/openai/v1",
             "api_key": OTHER_KEY,
         },
         "allow_cloud": True,

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import fastapi.routing
 import schemathesis
@@ -63,6 +62,11 @@ def fuzz_arena(data_dir: Path) -> Iterator[FuzzArena]:
             data_dir,
             embedded_enabled=False,
             ollama_hosts=[double.url],
+            # The only places a cloud judge may go: the server refuses any other, whatever the fuzz sends.
+            cloud_judges=[
+                {"name": "openai", "provider": "openai_compatible", "base_url": CLOSED_URL},
+                {"name": "anthropic", "provider": "anthropic", "base_url": CLOSED_URL.removesuffix("/v1")},
+            ],
             allowed_hosts=[TEST_HOST],
             request_timeout=10,
             # The fuzz sends hundreds of chats: with the limits on, most would only meet a 429.
@@ -186,30 +190,6 @@ def fuzz_config(seeds: Seeds | None = None) -> schemathesis.Config:
             }
         ]
     return schemathesis.Config.from_dict(data)
-
-
-def keep_judges_local(case: Case) -> None:
-    """A cloud judge the fuzz asks for goes to a closed local port, never to the internet.
-
-    URLs the API must refuse (not http(s), no host, a bad port) are left alone to be refused.
-    """
-    cloud = case.body.get("cloud") if isinstance(case.body, dict) else None
-    if not isinstance(cloud, dict):
-        return
-    base_url = cloud.get("base_url")
-    if base_url is None or _usable_url(base_url):
-        cloud["base_url"] = CLOSED_URL
-
-
-def _usable_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def served_routes(app: FastAPI) -> Iterator[tuple[str, set[str], BaseRoute]]:

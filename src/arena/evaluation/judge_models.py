@@ -2,10 +2,11 @@
 
 A judge is asked for JSON through ``GenerationRequest.json_schema``; each engine maps that to
 its own structured-output mechanism (Ollama ``format``, a llama.cpp grammar, OpenAI
-``response_format``, Anthropic ``output_config``). Cloud judges exist only for the request
-that names them: the key comes from that request or the provider's usual environment
-variable, lives in the engine's client for the length of the request, and is never stored,
-logged or put into a message.
+``response_format``, Anthropic ``output_config``). Cloud judges are endpoints an admin
+configured (ARENA_CLOUD_JUDGES) and exist only for the request that names one: the key comes
+from that request or the endpoint's own environment variable, goes only to that endpoint's
+URL, lives in the engine's client for the length of the request, and is never stored, logged
+or put into a message.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -24,18 +25,12 @@ from arena.engines.base import Chunk, Engine, GenerationRequest, Message, Sampli
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
 from arena.errors import EngineError, EngineRejected, EngineTimeout, InvalidInput
-
-CloudProvider = Literal["openai_compatible", "anthropic"]
+from arena.settings import CloudJudgeEndpoint, CloudProvider
 
 # Greedy and reproducible: a judge should give the same verdict for the same answers.
 DEFAULT_JUDGE_OPTIONS: Final = SamplingOptions(
     temperature=0.01, top_p=1.0, top_k=1, repeat_penalty=1.0, num_predict=512, seed=42
 )
-DEFAULT_BASE_URLS: Final[dict[str, str]] = {
-    "openai_compatible": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-}
-KEY_VARIABLES: Final[dict[str, str]] = {"openai_compatible": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 @dataclass(kw_only=True)
@@ -75,50 +70,61 @@ def local_judge(*, router: Router, model_id: str, options: SamplingOptions, time
     )
 
 
-def environment_key(provider: CloudProvider) -> SecretStr | None:
-    """The provider's usual variable (ANTHROPIC_API_KEY, OPENAI_API_KEY), read when a request needs it."""
-    value = os.environ.get(KEY_VARIABLES[provider], "").strip()
+def find_cloud_judge(
+    endpoints: list[CloudJudgeEndpoint], *, name: str | None, provider: CloudProvider | None
+) -> CloudJudgeEndpoint:
+    """The configured endpoint a request names (or the first of its provider). Callers never
+    give a URL: the server talks only to endpoints an admin configured (ARENA_CLOUD_JUDGES)."""
+    for endpoint in endpoints:
+        if (name is None or endpoint.name == name) and (provider is None or endpoint.provider == provider):
+            return endpoint
+    configured = ", ".join(f"{e.name} ({e.provider})" for e in endpoints) or "none"
+    wanted = f"named {name!r}" if name is not None else f"for provider {provider}"
+    raise InvalidInput(
+        f"no cloud judge {wanted} is configured (configured: {configured}); an admin adds one to ARENA_CLOUD_JUDGES"
+    )
+
+
+def environment_key(endpoint: CloudJudgeEndpoint) -> SecretStr | None:
+    """The endpoint's own key variable, read when a request needs it."""
+    value = os.environ.get(endpoint.api_key_env, "").strip()
     return SecretStr(value) if value else None
 
 
-def cloud_host(provider: CloudProvider, base_url: str | None) -> str:
+def cloud_host(endpoint: CloudJudgeEndpoint) -> str:
     """Where a cloud judge sends the question and answers, for the privacy notice."""
-    url = base_url or DEFAULT_BASE_URLS[provider]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("cloud.base_url must be an http:// or https:// URL")
-    return parts.hostname + (f":{parts.port}" if parts.port else "")
+    parts = urlsplit(endpoint.base_url)
+    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
 
 
 @asynccontextmanager
 async def cloud_judge(
     *,
-    provider: CloudProvider,
+    endpoint: CloudJudgeEndpoint,
     model: str,
-    base_url: str | None,
     api_key: SecretStr | None,
     options: SamplingOptions,
     timeout_s: float,
 ) -> AsyncIterator[StreamingJudge]:
-    """A cloud judge for one request; its connections close when the block ends."""
-    cloud_host(provider, base_url)  # refuses a malformed URL before anything is sent
-    key = api_key if api_key is not None and api_key.get_secret_value().strip() else environment_key(provider)
+    """A cloud judge for one request; its connections close when the block ends. The key (the
+    caller's, or the endpoint's own variable) goes to the endpoint's configured URL only."""
+    key = api_key if api_key is not None and api_key.get_secret_value().strip() else environment_key(endpoint)
     if key is None:
         raise InvalidInput(
-            f"the {provider} judge needs an API key: give cloud.api_key or set {KEY_VARIABLES[provider]}"
+            f"the {endpoint.name} judge needs an API key: give cloud.api_key or set {endpoint.api_key_env}"
         )
     engine: Engine
-    if provider == "anthropic":
+    if endpoint.provider == "anthropic":
         from arena.engines.anthropic import AnthropicEngine
 
-        engine = AnthropicEngine(api_key=key, base_url=base_url, timeout=timeout_s)
+        engine = AnthropicEngine(api_key=key, base_url=endpoint.base_url, timeout=timeout_s)
     else:
         engine = _StandardOpenAIEngine(
-            name="cloud-judge", base_url=base_url or DEFAULT_BASE_URLS[provider], api_key=key, timeout=timeout_s
+            name="cloud-judge", base_url=endpoint.base_url, api_key=key, timeout=timeout_s, key_variable=endpoint.api_key_env
         )
     try:
         yield StreamingJudge(
-            name=f"{provider}:{model}",
+            name=f"{endpoint.provider}:{model}",
             cloud=True,
             options=options,
             timeout_s=timeout_s,
@@ -133,24 +139,18 @@ async def open_judge(
     *,
     router: Router,
     judge_model: str | None,
-    cloud_provider: CloudProvider | None,
+    cloud_endpoint: CloudJudgeEndpoint | None,
     cloud_model: str | None,
-    cloud_base_url: str | None,
     cloud_api_key: SecretStr | None,
     options: SamplingOptions,
     timeout_s: float,
 ) -> AsyncIterator[StreamingJudge]:
-    """The judge a request names: a local model (checked to exist first) or a cloud model."""
-    if cloud_provider is not None:
+    """The judge a request names: a local model (checked to exist first) or a configured cloud model."""
+    if cloud_endpoint is not None:
         if cloud_model is None:
             raise InvalidInput("a cloud judge needs its model name")
         async with cloud_judge(
-            provider=cloud_provider,
-            model=cloud_model,
-            base_url=cloud_base_url,
-            api_key=cloud_api_key,
-            options=options,
-            timeout_s=timeout_s,
+            endpoint=cloud_endpoint, model=cloud_model, api_key=cloud_api_key, options=options, timeout_s=timeout_s
         ) as judge:
             yield judge
         return
@@ -169,10 +169,14 @@ class _StandardOpenAIEngine(OpenAIEngine):
             payload.pop(extra, None)
         return payload
 
+    def __init__(self, *, key_variable: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key_variable = key_variable
+
     def _status_error(self, response: Any, body: bytes, *, model: str | None) -> EngineError:
         if response.status_code in (401, 403):  # the base class names a settings variable; this key is the request's
             return EngineRejected(
                 f"{self.base_url} refused the API key (HTTP {response.status_code}); "
-                f"give a valid cloud.api_key or set {KEY_VARIABLES['openai_compatible']}"
+                f"give a valid cloud.api_key or set {self.key_variable}"
             )
         return super()._status_error(response, body, model=model)

@@ -9,11 +9,20 @@ import re
 from datetime import datetime
 from typing import Final, Literal
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
-from arena.storage.auth_models import ROLES, USERNAME_MAX_LENGTH, ApiToken, ConversationShare, User, UserSession
+from arena.storage.auth_models import (
+    ROLES,
+    USERNAME_MAX_LENGTH,
+    ApiToken,
+    ConversationShare,
+    IdCounter,
+    User,
+    UserSession,
+)
+from arena.storage.bench_models import BenchRun
 from arena.storage.models import Conversation, Turn, utcnow
 
 USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
@@ -42,10 +51,22 @@ def add_user(session: Session, *, username: str, password_hash: str, role: str) 
     check_role(role)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
-    user = User(username=username, password_hash=password_hash, role=role, created_at=utcnow())
+    user = User(id=_next_user_id(session), username=username, password_hash=password_hash, role=role, created_at=utcnow())
     session.add(user)
     session.flush()
     return user
+
+
+def _next_user_id(session: Session) -> int:
+    """Never a removed user's id: a counter that only grows (the row is locked until commit)."""
+    next_id = session.scalar(
+        update(IdCounter).where(IdCounter.name == "users").values(last_id=IdCounter.last_id + 1).returning(IdCounter.last_id)
+    )
+    if next_id is None:  # first account in a database made without the migration's row
+        next_id = (session.scalar(select(func.max(User.id))) or 0) + 1
+        session.add(IdCounter(name="users", last_id=next_id))
+        session.flush()
+    return next_id
 
 
 def find_user(session: Session, *, username: str) -> User | None:
@@ -93,12 +114,14 @@ def set_password_hash(session: Session, *, username: str, password_hash: str) ->
 
 
 def remove_user(session: Session, *, username: str) -> None:
-    """Sessions, tokens and shares go with the user; their conversations stay, owned by nobody
-    (only admins see those)."""
+    """Sessions, tokens and shares go with the user; their conversations and bench runs stay,
+    handed to the admins (owned by nobody, which only admins see). Their id is never reused."""
     user = get_user(session, username=username)
     _refuse_losing_last_admin(session, user)
     for model in (UserSession, ApiToken, ConversationShare):
         session.execute(delete(model).where(model.user_id == user.id))
+    for owned in (Conversation, BenchRun):
+        session.execute(update(owned).where(owned.owner_id == user.id).values(owner_id=None))
     session.delete(user)
 
 

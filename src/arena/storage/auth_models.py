@@ -33,6 +33,17 @@ class User(Base):
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
 
 
+class IdCounter(Base):
+    """The last id handed out per table, so an id is never given twice: a removed user's id
+    must never become a new account's, or the new account would inherit whatever still names
+    the old one (SQLite reuses the largest rowid once its row is deleted)."""
+
+    __tablename__ = "id_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+
+
 class UserSession(Base):
     """A browser login. Deleting the row logs the cookie out everywhere, at once."""
 

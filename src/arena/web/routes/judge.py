@@ -11,14 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput, NotFound
+from arena.settings import CloudJudgeEndpoint, CloudProvider
 from arena.evaluation.judge import Candidate, JudgeTask, Mode, check_task, run_judge
 from arena.evaluation.judge_models import (
-    DEFAULT_BASE_URLS,
     DEFAULT_JUDGE_OPTIONS,
-    KEY_VARIABLES,
-    CloudProvider,
     cloud_host,
     environment_key,
+    find_cloud_judge,
     open_judge,
 )
 from arena.evaluation.judge_runs import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
@@ -47,12 +46,22 @@ PRIVACY_NOTICE = (
 class CloudJudgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: CloudProvider
-    model: str = Field(min_length=1, max_length=200, description="The provider's model name")
-    base_url: str | None = Field(None, max_length=500, description="Defaults to the provider's public API")
-    api_key: SecretStr | None = Field(
-        None, max_length=1000, description="Used for this request only; else OPENAI_API_KEY / ANTHROPIC_API_KEY"
+    endpoint: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="A cloud judge an admin configured (GET /api/judge/cloud lists them); "
+        "defaults to the first one of `provider`. There is no way to give a URL.",
     )
+    provider: CloudProvider | None = Field(None, description="Picks the first configured endpoint of this kind")
+    model: str = Field(min_length=1, max_length=200, description="The provider's model name")
+    api_key: SecretStr | None = Field(
+        None, max_length=1000, description="Sent to the chosen endpoint only, for this request; else its own variable"
+    )
+
+    def resolve(self, endpoints: list[CloudJudgeEndpoint]) -> CloudJudgeEndpoint:
+        if self.endpoint is None and self.provider is None:
+            raise InvalidInput("a cloud judge needs cloud.endpoint (a configured name) or cloud.provider")
+        return find_cloud_judge(endpoints, name=self.endpoint, provider=self.provider)
 
 
 class AnswerIn(BaseModel):
@@ -90,7 +99,8 @@ class JudgeRequest(BaseModel):
     def _start_from_judge_defaults(cls, value: Any) -> Any:
         return DEFAULT_JUDGE_OPTIONS.model_dump() | value if isinstance(value, dict) else value
 
-    def check_shape(self) -> None:
+    def check_shape(self, cloud_judges: list[CloudJudgeEndpoint]) -> CloudJudgeEndpoint | None:
+        """Refuses a malformed request; returns the configured cloud endpoint it names, if any."""
         stored = self.conversation_id is not None or self.turn_id is not None
         raw = self.prompt is not None or self.answers is not None
         if stored == raw:
@@ -103,11 +113,15 @@ class JudgeRequest(BaseModel):
             raise InvalidInput("system is for raw prompts; a stored turn has its own")
         if (self.judge_model is None) == (self.cloud is None):
             raise InvalidInput("name exactly one judge: judge_model (a local model) or cloud")
-        if self.cloud is not None and not self.allow_cloud:
-            host = cloud_host(self.cloud.provider, self.cloud.base_url)
+        if self.cloud is None:
+            return None
+        endpoint = self.cloud.resolve(cloud_judges)
+        if not self.allow_cloud:
             raise InvalidInput(
-                f"a cloud judge sends the question and answers to {host}: set allow_cloud to true to agree"
+                f"a cloud judge sends the question and answers to {cloud_host(endpoint)}: "
+                "set allow_cloud to true to agree"
             )
+        return endpoint
 
 
 class OrderOut(BaseModel):
@@ -155,8 +169,9 @@ class JudgmentList(BaseModel):
 
 
 class CloudProviderOut(BaseModel):
+    name: str = Field(description="What to send as cloud.endpoint")
     provider: str
-    default_base_url: str
+    default_base_url: str = Field(description="Where this endpoint sends the question and answers")
     key_variable: str
     key_in_environment: bool
     notice: str
@@ -219,7 +234,7 @@ async def judge_answers(
     principal: CurrentPrincipal,
 ) -> JudgeResponse:
     """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored."""
-    body.check_shape()
+    endpoint = body.check_shape(settings.cloud_judges)
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="read")
     disclosure = Disclosure()
@@ -253,9 +268,8 @@ async def judge_answers(
         open_judge(
             router=models,
             judge_model=body.judge_model,
-            cloud_provider=cloud.provider if cloud else None,
+            cloud_endpoint=endpoint,
             cloud_model=cloud.model if cloud else None,
-            cloud_base_url=cloud.base_url if cloud else None,
             cloud_api_key=cloud.api_key if cloud else None,
             options=body.options,
             timeout_s=settings.request_timeout,
@@ -285,7 +299,7 @@ async def judge_answers(
         run_id=rows[0].run_id,
         judge_model=outcome.judge_model,
         cloud=outcome.cloud,
-        sent_to=cloud_host(cloud.provider, cloud.base_url) if cloud else None,
+        sent_to=cloud_host(endpoint) if endpoint else None,
         mode=outcome.mode,
         judgments=[_judgment_out(row, disclosure) for row in rows],
     )
@@ -333,17 +347,18 @@ def _readable(db: Db, principal: Principal, rows: list[Judgment]) -> list[Judgme
 
 
 @router.get("/cloud", response_model=CloudProviders, dependencies=[Evaluator])
-async def list_cloud_providers() -> CloudProviders:
-    """The cloud judges one may opt in to, whether a key is in the environment, and the privacy notice."""
+async def list_cloud_providers(settings: AppSettings) -> CloudProviders:
+    """The cloud judges an admin configured, whether each has a key on the server, and the privacy notice."""
     return CloudProviders(
         providers=[
             CloudProviderOut(
-                provider=provider,
-                default_base_url=url,
-                key_variable=KEY_VARIABLES[provider],
-                key_in_environment=environment_key(provider) is not None,  # type: ignore[arg-type]
-                notice=PRIVACY_NOTICE.format(host=cloud_host(provider, url)),  # type: ignore[arg-type]
+                name=endpoint.name,
+                provider=endpoint.provider,
+                default_base_url=endpoint.base_url,
+                key_variable=endpoint.api_key_env,
+                key_in_environment=environment_key(endpoint) is not None,
+                notice=PRIVACY_NOTICE.format(host=cloud_host(endpoint)),
             )
-            for provider, url in DEFAULT_BASE_URLS.items()
+            for endpoint in settings.cloud_judges
         ]
     )

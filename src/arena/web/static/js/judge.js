@@ -41,7 +41,7 @@ export function createJudge() {
   }
 
   function provider() {
-    return providers?.find((entry) => entry.provider === providerSelect.value) || null;
+    return providers?.find((entry) => entry.name === providerSelect.value) || null;
   }
 
   function refresh() {
@@ -62,7 +62,9 @@ export function createJudge() {
     if (providers) return;
     try {
       providers = (await (await request("GET", "/api/judge/cloud")).json()).providers;
-      providerSelect.replaceChildren(...providers.map((entry) => el("option", { value: entry.provider }, entry.provider)));
+      providerSelect.replaceChildren(
+        ...providers.map((entry) => el("option", { value: entry.name }, `${entry.name} (${entry.provider})`)),
+      );
     } catch (failure) {
       showError(error, failure.message);
     }
@@ -86,7 +88,7 @@ export function createJudge() {
     const payload = { conversation_id: state.conversation?.id, turn_id: current.id, mode: modeSelect.value };
     if (modeSelect.value === "reference") payload.reference = reference.value;
     if (cloudBox.checked) {
-      payload.cloud = { provider: providerSelect.value, model: cloudModel.value.trim() };
+      payload.cloud = { endpoint: providerSelect.value, model: cloudModel.value.trim() };
       if (apiKey.value) payload.cloud.api_key = apiKey.value;
       payload.allow_cloud = true; // the box is ticked and the notice is shown
     } else {
