@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from arena.evaluation.ratings import (
+from arena.evaluation.ratings.fit import (
     DEFAULT_L2,
     OUTCOME_CODES,
     Battle,

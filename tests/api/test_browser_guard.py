@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from arena.web.security import allowed_hosts, host_name, is_cross_site
+from arena.web.middleware import allowed_hosts, host_name, is_cross_site
 from tests.support.server import RunningArena, make_settings, running_arena
 
 

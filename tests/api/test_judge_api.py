@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from arena.evaluation.judge_parse import read_verdict
+from arena.evaluation.judge.parse import read_verdict
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.db import Database

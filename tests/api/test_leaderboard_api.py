@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from arena.cli_evaluation import leaderboard
+from arena.cli.leaderboard import leaderboard
 from arena.storage.db import Database
 from tests.evaluation.test_battles import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
 from tests.support.server import RunningArena, make_settings, running_arena

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.web.login_throttle import IP_FAILURE_FACTOR, LoginLocked, LoginThrottle
+from arena.web.auth.throttle import IP_FAILURE_FACTOR, LoginLocked, LoginThrottle
 from tests.support.server import make_settings
 
 LOCKOUT_S = 15 * 60

@@ -20,7 +20,7 @@ from schemathesis.core.result import Err
 from schemathesis.pytest.lazy import get_all_tests
 from schemathesis.python import asgi
 
-from arena.web.rate_limits import BUCKETS
+from arena.web.auth.limits import BUCKETS
 from tests.support.fuzz_app import (
     UNDOCUMENTED,
     FuzzArena,

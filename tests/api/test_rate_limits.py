@@ -22,9 +22,9 @@ from arena import accounts
 from arena.settings import Settings, describe_validation_error
 from arena.storage.db import Database
 from arena.web.app import create_app
-from arena.web.auth import Principal
+from arena.web.auth.principal import Principal
 from arena.web.errors import install_error_handlers
-from arena.web.rate_limits import BUCKETS, RateLimits, enforce_login_rate_limit, install_rate_limits
+from arena.web.auth.limits import BUCKETS, RateLimits, enforce_login_rate_limit, install_rate_limits
 from tests.doubles.ollama_double import OllamaDouble, ollama_double
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 

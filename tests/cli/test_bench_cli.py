@@ -18,7 +18,7 @@ import llama_cpp
 import pytest
 from typer.testing import CliRunner
 
-from arena.cli_bench import bench_app
+from arena.cli.bench import bench_app
 from tests.doubles.ollama_double import OllamaDouble, ollama_double
 
 SMOL = "local:smollm2-135m-instruct"

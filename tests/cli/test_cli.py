@@ -56,7 +56,7 @@ def test_serve_refuses_a_network_address_without_a_token() -> None:
 
 
 def test_loopback_checks() -> None:
-    from arena.web.security import is_loopback
+    from arena.web.middleware import is_loopback
 
     assert all(is_loopback(a) for a in ("127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"))
     assert not any(is_loopback(a) for a in ("0.0.0.0", "192.168.1.10", "::", "example.org"))

@@ -9,9 +9,9 @@ import pytest
 
 from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput, NotFound
-from arena.evaluation.battles import derive_battles, load_battles, standings
-from arena.evaluation.instances import instance_id
-from arena.evaluation.ratings import Battle
+from arena.evaluation.ratings.battles import derive_battles, load_battles, standings
+from arena.evaluation.conversation.instances import instance_id
+from arena.evaluation.ratings.fit import Battle
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage import votes as vote_store

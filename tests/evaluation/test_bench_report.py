@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from arena.evaluation.bench import instance_record
-from arena.evaluation.bench_charts import nice_ticks
-from arena.evaluation.bench_render import charts, render_html, render_items_csv, write_report
-from arena.evaluation.bench_report import BenchReport, report_from_rows
-from arena.evaluation.instances import ModelInstance
+from arena.evaluation.bench.plan import instance_record
+from arena.evaluation.bench.report.charts import nice_ticks
+from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, write_report
+from arena.evaluation.bench.report.data import BenchReport, report_from_rows
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 
 STRONG = ModelInstance(model="ollama:strong")

@@ -14,12 +14,12 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.errors import Conflict
-from arena.evaluation.bench import BenchSpec, JudgeSpec, create_run, judge_instance
-from arena.evaluation.bench_control import cancel_run, get_progress
-from arena.evaluation.bench_runner import BenchRunner, WorkEvent
-from arena.evaluation.bench_worker import new_worker
-from arena.evaluation.instances import ModelInstance
-from arena.evaluation.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, create_run, judge_instance
+from arena.evaluation.bench.control import cancel_run, get_progress
+from arena.evaluation.bench.runner import BenchRunner, WorkEvent
+from arena.evaluation.bench.claim import new_worker
+from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.storage import bench as store
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem

@@ -9,11 +9,11 @@ from alembic import command
 from sqlalchemy import inspect
 
 from arena.errors import Conflict, InvalidInput
-from arena.evaluation.bench import BenchSpec, create_run
-from arena.evaluation.bench_control import cancel_run, get_progress
-from arena.evaluation.bench_worker import new_worker, retire_worker, worker_alive
-from arena.evaluation.instances import ModelInstance
-from arena.evaluation.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.control import cancel_run, get_progress
+from arena.evaluation.bench.claim import new_worker, retire_worker, worker_alive
+from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.db import Database

@@ -15,7 +15,7 @@ import pytest
 
 from arena.engines.base import Message
 from arena.errors import EngineProtocolError, InvalidInput
-from arena.evaluation.judge import Candidate, JudgeTask, combine_orders, run_judge
+from arena.evaluation.judge.task import Candidate, JudgeTask, combine_orders, run_judge
 
 PARIS = Candidate(key="local:paris-model__0.7", text="The capital of France is Paris.")
 BERLIN = Candidate(key="ollama:berlin-model__0.7", text="It is Berlin.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from arena.evaluation.judge_parse import read_score, read_verdict
+from arena.evaluation.judge.parse import read_score, read_verdict
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from arena.errors import InvalidInput, NotFound
-from arena.evaluation.prompt_sets import load_prompt_set, parse_prompt_set
+from arena.evaluation.bench.prompt_sets import load_prompt_set, parse_prompt_set
 
 # CI puts shared/ beside the repository checkout.
 MT_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench_questions.jsonl"

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from arena.errors import InvalidInput
-from arena.evaluation.ratings import (
+from arena.evaluation.ratings.fit import (
     DEFAULT_L2,
     OUTCOME_CODES,
     Battle,

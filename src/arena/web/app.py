@@ -19,8 +19,8 @@ from arena.storage import repository
 from arena.storage.db import Database
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
-from arena.web.page_access import install_login_redirect
-from arena.web.rate_limits import enforce_rate_limit, install_rate_limits
+from arena.web.auth.pages import install_login_redirect
+from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.routes import (
     attachments,
     audit,
@@ -41,7 +41,7 @@ from arena.web.routes import (
     users,
 )
 from arena.web.schemas import error_responses
-from arena.web.security import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
+from arena.web.middleware import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Every route that needs a caller may answer these (in modes token and users).

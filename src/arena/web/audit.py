@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Request
 
 from arena.storage import audit
-from arena.web.auth import Principal, client_ip
+from arena.web.auth.principal import Principal, client_ip
 
 ANONYMOUS = "anonymous"
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
 
-from arena.evaluation.attachments import read_upload
-from arena.web.auth import Evaluator
+from arena.evaluation.conversation.attachments import read_upload
+from arena.web.auth.principal import Evaluator
 from arena.web.deps import AppSettings
 from arena.web.schemas import AttachmentOut, error_responses
 

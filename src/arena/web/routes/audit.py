@@ -11,14 +11,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from arena.evaluation.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
+from arena.storage.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
 from arena.storage import audit
 from arena.storage.audit_models import ACTION_MAX_LENGTH, ACTOR_MAX_LENGTH, AuditEntry
 from arena.storage.models import utcnow
 from arena.web.audit import record_event
-from arena.web.auth import Admin
+from arena.web.auth.principal import Admin
 from arena.web.deps import Db
-from arena.web.page_access import PageAdmin
+from arena.web.auth.pages import PageAdmin
 from arena.web.routes.pages import PAGE_HEADERS, templates
 from arena.web.schemas import MAX_ID, error_responses
 

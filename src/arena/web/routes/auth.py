@@ -10,11 +10,11 @@ from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth import SESSION_COOKIE, CurrentPrincipal, Principal, client_ip
-from arena.web.auth_schemas import LoginRequest, Me, TokenCreate, TokenCreated, TokenList, TokenOut
+from arena.web.auth.principal import SESSION_COOKIE, CurrentPrincipal, Principal, client_ip
+from arena.web.schemas.accounts import LoginRequest, Me, TokenCreate, TokenCreated, TokenList, TokenOut
 from arena.web.deps import AppSettings, Db
-from arena.web.login_throttle import LoginLocked
-from arena.web.rate_limits import enforce_login_rate_limit
+from arena.web.auth.throttle import LoginLocked
+from arena.web.auth.limits import enforce_login_rate_limit
 from arena.web.schemas import error_responses
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])

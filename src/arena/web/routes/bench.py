@@ -18,16 +18,16 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from arena.errors import Conflict
-from arena.evaluation.bench import BenchSpec, check_models, create_run
-from arena.evaluation.bench_control import cancel_run, ensure_resumable, get_progress, list_progress, resolve_run
-from arena.evaluation.bench_html import REPORT_CSP
-from arena.evaluation.bench_render import charts, render_html, render_items_csv, render_json, render_markdown
-from arena.evaluation.bench_report import build_report
-from arena.evaluation.bench_runner import BenchRunner
-from arena.evaluation.prompt_sets import parse_prompt_set
-from arena.web.auth import Evaluator
+from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
+from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress, resolve_run
+from arena.evaluation.bench.report.html import REPORT_CSP
+from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
+from arena.evaluation.bench.report.data import build_report
+from arena.evaluation.bench.runner import BenchRunner
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.web.auth.principal import Evaluator
 from arena.web.deps import AppSettings, Db, ModelRouter
-from arena.web.page_access import PageEvaluator
+from arena.web.auth.pages import PageEvaluator
 from arena.web.routes.pages import PAGE_HEADERS, templates
 from arena.web.schemas import error_responses
 

@@ -6,11 +6,11 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from arena.evaluation.blind import cast_vote, reveal
+from arena.evaluation.conversation.view import cast_vote, reveal
 from arena.storage import audit
-from arena.web.access import check_conversation
+from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth import CurrentPrincipal, Evaluator
+from arena.web.auth.principal import CurrentPrincipal, Evaluator
 from arena.web.deps import Db
 from arena.web.schemas import RevealedInstance, RevealOut, VoteCreate, VoteOut, error_responses
 

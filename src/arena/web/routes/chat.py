@@ -10,12 +10,12 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
-from arena.evaluation.attachments import check_attachments
-from arena.evaluation.blind import mask_text
-from arena.evaluation.compare import Comparison, FinishEvent
-from arena.evaluation.instances import ModelInstance, check_instances
-from arena.evaluation.recording import ResponseRecorder
-from arena.evaluation.turns import (
+from arena.evaluation.conversation.attachments import check_attachments
+from arena.evaluation.conversation.view import mask_text
+from arena.evaluation.conversation.compare import Comparison, FinishEvent
+from arena.evaluation.conversation.instances import ModelInstance, check_instances
+from arena.evaluation.conversation.recording import ResponseRecorder
+from arena.evaluation.conversation.turns import (
     PreparedTurn,
     TurnPlan,
     conversation_instances,
@@ -23,11 +23,11 @@ from arena.evaluation.turns import (
     prepare_regenerate,
     write_turn,
 )
-from arena.web.access import check_conversation, check_turn
-from arena.web.auth import CurrentPrincipal, Evaluator, Principal
+from arena.web.auth.ownership import check_conversation, check_turn
+from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal
 from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
 from arena.web.errors import error_response, status_for
-from arena.web.rate_limits import claim_stream
+from arena.web.auth.limits import claim_stream
 from arena.web.schemas import ChatRequest, InstanceResult, MultiChatResponse, StopRequest, StopResponse, error_responses
 from arena.web.streaming import NDJSON, event_payload, line, running_streams
 

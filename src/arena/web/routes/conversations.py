@@ -6,14 +6,14 @@ import asyncio
 
 from fastapi import APIRouter, Query, Request
 
-from arena.evaluation.blind import conversation_view
-from arena.evaluation.instances import check_instances
-from arena.evaluation.turns import create_conversation as start_conversation
+from arena.evaluation.conversation.view import conversation_view
+from arena.evaluation.conversation.instances import check_instances
+from arena.evaluation.conversation.turns import create_conversation as start_conversation
 from arena.storage import audit, repository
 from arena.storage.models import Conversation
-from arena.web.access import check_conversation
+from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth import CurrentPrincipal, Evaluator, Viewer
+from arena.web.auth.principal import CurrentPrincipal, Evaluator, Viewer
 from arena.web.deps import AppSettings, Db, ModelRouter
 from arena.web.schemas import (
     ConversationCreate,

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from arena.errors import InvalidInput
-from arena.evaluation.blind import conversation_view
-from arena.evaluation.export import export_csv, export_filename, export_json, export_markdown, import_conversation
+from arena.evaluation.conversation.view import conversation_view
+from arena.evaluation.conversation.export import export_csv, export_filename, export_json, export_markdown, import_conversation
 from arena.storage import audit
 from arena.storage.models import utcnow
-from arena.web.access import check_conversation
+from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth import CurrentPrincipal, Evaluator, Viewer
+from arena.web.auth.principal import CurrentPrincipal, Evaluator, Viewer
 from arena.web.deps import AppSettings, Db
 from arena.web.schemas import ConversationDetail, error_responses
 

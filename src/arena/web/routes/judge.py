@@ -12,22 +12,22 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput, NotFound
 from arena.settings import CloudJudgeEndpoint, CloudProvider
-from arena.evaluation.judge import Candidate, JudgeTask, Mode, check_task, run_judge
-from arena.evaluation.judge_models import (
+from arena.evaluation.judge.task import Candidate, JudgeTask, Mode, check_task, run_judge
+from arena.evaluation.judge.judges import (
     DEFAULT_JUDGE_OPTIONS,
     cloud_host,
     environment_key,
     find_cloud_judge,
     open_judge,
 )
-from arena.evaluation.judge_runs import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
+from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
 from arena.storage import audit
 from arena.storage.models import Judgment
-from arena.web.access import check_conversation, check_conversation_sync
+from arena.web.auth.ownership import check_conversation, check_conversation_sync
 from arena.web.audit import record_event
-from arena.web.auth import CurrentPrincipal, Evaluator, Principal, Viewer
+from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal, Viewer
 from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
-from arena.web.rate_limits import claim_stream
+from arena.web.auth.limits import claim_stream
 from arena.web.schemas import CONVERSATION_ID, error_responses
 
 router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Viewer])

@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from arena.evaluation.battles import MAX_ROUNDS, Standings, Unit, load_battles, standings
-from arena.web.auth import Viewer
+from arena.evaluation.ratings.battles import MAX_ROUNDS, Standings, Unit, load_battles, standings
+from arena.web.auth.principal import Viewer
 from arena.web.deps import Db
-from arena.web.page_access import PageViewer
+from arena.web.auth.pages import PageViewer
 from arena.web.routes.pages import PAGE_HEADERS
 from arena.web.schemas import IsoDateTime, error_responses
 

@@ -12,7 +12,7 @@ from arena.engines.base import PullProgress
 from arena.errors import ArenaError, InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth import Admin
+from arena.web.auth.principal import Admin
 from arena.web.deps import ModelRouter
 from arena.web.schemas import DeletedResponse, ModelName, error_responses
 from arena.web.streaming import NDJSON, line

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from arena.web.auth import Viewer
+from arena.web.auth.principal import Viewer
 from arena.web.deps import ModelRouter
 from arena.web.schemas import EngineStatus, HealthResponse, ModelDetail, ModelsResponse
 

@@ -11,8 +11,8 @@ from fastapi.templating import Jinja2Templates
 from arena import __version__
 from arena.engines.base import SamplingOptions
 from arena.web.deps import AppSettings
-from arena.web.page_access import PageViewer
-from arena.web.security import CONTENT_SECURITY_POLICY
+from arena.web.auth.pages import PageViewer
+from arena.web.middleware import CONTENT_SECURITY_POLICY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 

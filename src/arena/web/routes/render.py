@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arena.web.auth import Viewer
+from arena.web.auth.principal import Viewer
 from arena.web.markdown import highlight_css, render_markdown
 from arena.web.schemas import RenderRequest, RenderResponse, error_responses
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request, Response
 from arena.errors import InvalidInput
 from arena.storage import accounts as store
 from arena.storage import audit
-from arena.web.access import check_conversation
+from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth import CurrentPrincipal, Evaluator, Principal, Viewer
-from arena.web.auth_schemas import ShareCreate, ShareList
+from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal, Viewer
+from arena.web.schemas.accounts import ShareCreate, ShareList
 from arena.web.deps import Db
 from arena.web.schemas import error_responses
 

@@ -10,8 +10,8 @@ from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth import Admin
-from arena.web.auth_schemas import UserCreate, UserList, UserOut, UserUpdate
+from arena.web.auth.principal import Admin
+from arena.web.schemas.accounts import UserCreate, UserList, UserOut, UserUpdate
 from arena.web.deps import AppSettings, Db
 from arena.web.schemas import error_responses
 

@@ -1,0 +1,91 @@
+"""`arena audit …`: check the audit log's hash chain and export it.
+
+Registered by ``arena.cli`` (``app.add_typer(audit_app, name="audit")``), which owns the exit
+codes: ``verify`` exits 0 when the chain is intact and 1 naming the first bad entry, so a cron job
+or CI notices; 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+audit_app = typer.Typer(help="The tamper-evident audit log: verify its hash chain, export it.", no_args_is_help=True)
+
+# arena.cli registers audit_app and owns the exit codes and settings helpers.
+import arena.cli as cli_main  # noqa: E402
+
+CHECKPOINT = re.compile(r"^(?P<id>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})$")
+
+
+def _checkpoint(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    match = CHECKPOINT.match(value.strip().lower())
+    if match is None:
+        raise typer.BadParameter("expected ID:HASH, e.g. 42:<64 hex digits> as printed by an earlier verify")
+    return int(match["id"]), match["hash"]
+
+
+@audit_app.command("verify")
+def verify(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="ID:HASH of an entry noted earlier (printed by verify); it must still be there, "
+            "which also catches the newest entries cut off the end"
+        ),
+    ] = None,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first edited, replaced or deleted entry."""
+    from arena.storage import audit
+
+    expected = _checkpoint(checkpoint)
+    database = cli_main.ready_database(cli_main.load_settings())
+    try:
+        with database.session() as session:
+            result = audit.verify(session, checkpoint=expected)
+    finally:
+        database.dispose()
+    if not result.ok:
+        cli_main.errors.print(f"[red]error:[/red] {result.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(cli_main.EXIT_FAILED)
+    cli_main.console.print(f"audit log intact: {result.entries} entries", highlight=False)
+    if result.last_id is not None:
+        cli_main.console.print(f"checkpoint: {result.last_id}:{result.last_hash}", highlight=False, soft_wrap=True)
+
+
+@audit_app.command("export")
+def export(
+    format: Annotated[Literal["jsonl", "csv"], typer.Option("--format", help="jsonl (verifiable) or csv")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output")] = None,
+) -> None:
+    """Write every entry, oldest first, as JSON Lines or CSV; the export is recorded (and included)."""
+    from arena.storage.audit_export import export_lines
+    from arena.storage import audit
+
+    database = cli_main.ready_database(cli_main.load_settings())
+    try:
+        detail = {"format": format, "via": "cli"}
+        audit.record(database, actor_id=None, actor=cli_main.os_user(), action=audit.AUDIT_EXPORT, detail=detail)
+        if output is None:
+            sys.stdout.writelines(export_lines(database, format))
+            sys.stdout.flush()
+        else:
+            # Written beside the target and renamed, so a failed export never leaves half a file.
+            partial = output.with_name(f".{output.name}.partial")
+            try:
+                with partial.open("w", encoding="utf-8", newline="") as handle:
+                    handle.writelines(export_lines(database, format))
+                partial.replace(output)
+            except OSError as exc:
+                partial.unlink(missing_ok=True)
+                cli_main.errors.print(f"[red]error:[/red] cannot write {output}: {exc.strerror}", highlight=False)
+                raise typer.Exit(cli_main.EXIT_USAGE) from None
+            cli_main.errors.print(f"wrote {output}", highlight=False)
+    finally:
+        database.dispose()

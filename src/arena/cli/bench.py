@@ -1,0 +1,318 @@
+"""`arena bench …`: run, resume, cancel, list and report batch benchmarks.
+
+Registered by ``arena.cli`` (``app.add_typer(bench_app, name="bench")``), which owns the exit
+codes: 0 when every item and judgment succeeded, 1 when any failed or the run was cancelled
+(so CI notices), 2 for bad input (an unreadable prompt file, an unknown option).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from arena.errors import ArenaError
+
+if TYPE_CHECKING:
+    from arena.evaluation.conversation.instances import ModelInstance
+    from arena.settings import Settings
+    from arena.storage.db import Database
+
+bench_app = typer.Typer(
+    help="Batch benchmarks: a prompt set × models × repeats, judged, resumable.", no_args_is_help=True
+)
+
+# arena.cli registers bench_app and owns the exit codes and settings helpers. Imported once
+# bench_app exists, so either module may be loaded first.
+import arena.cli as cli_main  # noqa: E402
+
+
+class RateColumn(ProgressColumn):
+    """Finished units per second, as Rich measures it over the last moments."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{speed:.2f}/s", style="progress.data.speed")
+
+
+def _database(settings: Settings) -> Database:
+    return cli_main.ready_database(settings)
+
+
+def _describe(exc: ValueError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" if error["loc"] else error["msg"]
+            for error in exc.errors()
+        )
+    return str(exc)
+
+
+async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str, int]:
+    """Run (or resume) with a progress bar; returns the final status and the number of failures."""
+    from arena.engines.factory import build_router
+    from arena.evaluation.bench.control import ensure_resumable
+    from arena.evaluation.bench.runner import BenchRunner, WorkEvent
+
+    settings = cli_main.load_settings()
+    database = _database(settings)
+    router = build_router(settings)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[failed]}"),
+    )
+    try:
+        before = await asyncio.to_thread(ensure_resumable, database=database, run_id=run_id, retry_errors=retry_errors)
+        redone = before.failed + before.judgments.get("skipped", 0) if retry_errors else 0
+        finished_before = before.finished - redone
+        failed = 0
+        with Progress(*columns, console=cli_main.console, disable=quiet) as progress:
+            bar = progress.add_task(before.name, total=before.total, completed=finished_before, failed="")
+
+            def heard(event: WorkEvent) -> None:
+                nonlocal failed
+                if event.status == "error":
+                    failed += 1
+                    progress.console.print(
+                        f"[red]failed[/red] {escape(event.label)}: {escape(event.error or '')}", highlight=False
+                    )
+                progress.update(bar, advance=1, failed=f"[red]{failed} failed[/red]" if failed else "")
+
+            runner = BenchRunner(
+                database=database, router=router, run_id=run_id, timeout_s=settings.request_timeout, listener=heard
+            )
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, runner.stop)  # stop cleanly; kill -9 is what resume is for
+            try:
+                result = await runner.run(retry_errors=retry_errors)
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
+        return result.status, result.failed
+    finally:
+        await router.aclose()
+        database.dispose()
+
+
+def _write_report(run_id: str, directory: Path) -> None:
+    from arena.evaluation.bench.report.render import write_report
+    from arena.evaluation.bench.report.data import build_report
+
+    database = _database(cli_main.load_settings())
+    try:
+        written = write_report(build_report(database=database, run_id=run_id), directory)
+    finally:
+        database.dispose()
+    html = next(path for path in written if path.name == "report.html")
+    cli_main.console.print(f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False)
+
+
+def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> None:
+    if report is not None:
+        _write_report(run_id, report)
+    if status == "cancelled":
+        cli_main.errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it")
+        raise typer.Exit(cli_main.EXIT_FAILED)
+    if status == "interrupted":
+        cli_main.errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it")
+        raise typer.Exit(cli_main.EXIT_FAILED)
+    if failed:
+        cli_main.errors.print(f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False)
+        raise typer.Exit(cli_main.EXIT_FAILED)
+    cli_main.console.print(f"run {run_id} finished: every item succeeded")
+
+
+ModelOption = Annotated[
+    list[str],
+    typer.Option(
+        "--model", "-m", help="Model id, optionally with settings: local:smollm2-135m-instruct@temperature=0.2,seed=3"
+    ),
+]
+
+
+@bench_app.command("run")
+def run_benchmark(
+    prompts: Annotated[Path, typer.Argument(help="Prompt set: .txt (one a line), .jsonl (MT-bench too) or .csv")],
+    model: ModelOption,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="key=value for every model, e.g. -o num_predict=256")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model (judges every pair, both orders), e.g. ollama:qwen2.5:7b")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="Judge each model against this one (a --model value or id)")
+    ] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Times each prompt is asked of each model")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, help="Generations at once per engine endpoint")] = 2,
+    seed: Annotated[int | None, typer.Option(min=1, help="Run seed (random and recorded if not given)")] = None,
+    name: Annotated[str | None, typer.Option(help="Run name (default: the prompt file's name)")] = None,
+    system: Annotated[str | None, typer.Option(help="System prompt for every item")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the report (HTML, Markdown, JSON, CSV) to this folder")
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Run a prompt set against models, judge the answers, write a report."""
+    from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, check_models, create_run, parse_model_spec, parse_options
+    from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
+    from arena.evaluation.bench.prompt_sets import load_prompt_set
+
+    settings = cli_main.load_settings()
+    try:
+        prompt_set = load_prompt_set(prompts)
+        defaults = parse_options(option or [], where="-o")
+        instances = [parse_model_spec(spec, defaults=defaults) for spec in model]
+        judge_spec = None
+        if judge is not None:
+            judge_defaults = {key: str(value) for key, value in DEFAULT_JUDGE_OPTIONS.model_dump().items()}
+            judge_model = parse_model_spec(judge, defaults=judge_defaults)
+            chosen = _baseline(baseline, model, instances)
+            judge_spec = JudgeSpec(instance=judge_model, mode="baseline" if chosen else "pairs", baseline=chosen)
+        elif baseline is not None:
+            raise typer.BadParameter("--baseline needs --judge")
+        spec = BenchSpec(
+            name=name,
+            instances=instances,
+            judge=judge_spec,
+            repeats=repeats,
+            concurrency=concurrency,
+            seed=seed,
+            system=system,
+        )
+
+        async def check() -> None:
+            from arena.engines.factory import build_router
+
+            router = build_router(settings)
+            try:
+                await check_models(router=router, spec=spec)
+            finally:
+                await router.aclose()
+
+        asyncio.run(check())
+        database = _database(settings)
+        try:
+            run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
+        finally:
+            database.dispose()
+        cli_main.console.print(
+            f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)"
+        )
+        status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=False, quiet=quiet))
+    except ArenaError as exc:
+        raise cli_main.fail(exc) from None
+    except ValueError as exc:  # a pydantic rule across fields (BenchSpec, JudgeSpec)
+        cli_main.errors.print(f"[red]error:[/red] {_describe(exc)}", highlight=False)
+        raise typer.Exit(cli_main.EXIT_USAGE) from None
+    _finish(run_id=run_id, status=status, failed=failed, report=report)
+
+
+def _baseline(baseline: str | None, specs: list[str], instances: list[ModelInstance]) -> str | None:
+    """--baseline as written in a --model, or an instance / model id."""
+    if baseline is None:
+        return None
+    if baseline in specs:
+        return instances[specs.index(baseline)].instance_id
+    return baseline
+
+
+@bench_app.command("resume")
+def resume_benchmark(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
+    retry_errors: Annotated[bool, typer.Option(help="Also redo the items and judgments that failed")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the report to this folder when done")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+) -> None:
+    """Finish an interrupted or cancelled run: nothing done is redone, nothing is lost."""
+    from arena.evaluation.bench.control import resolve_run
+
+    try:
+        database = _database(cli_main.load_settings())
+        try:
+            run_id = resolve_run(database=database, reference=run)
+        finally:
+            database.dispose()
+        status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=retry_errors, quiet=quiet))
+    except ArenaError as exc:
+        raise cli_main.fail(exc) from None
+    _finish(run_id=run_id, status=status, failed=failed, report=report)
+
+
+@bench_app.command("cancel")
+def cancel_benchmark(run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")]) -> None:
+    """Stop a run; the process running it stops within a second or two."""
+    from arena.evaluation.bench.control import cancel_run
+
+    database = _database(cli_main.load_settings())
+    try:
+        progress = cancel_run(database=database, run_id=run)
+    except ArenaError as exc:
+        raise cli_main.fail(exc) from None
+    finally:
+        database.dispose()
+    cli_main.console.print(f"run {progress.id}: {progress.status} ({progress.finished} of {progress.total} finished)")
+
+
+@bench_app.command("list")
+def list_benchmarks(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+    """The latest runs, newest first."""
+    from arena.evaluation.bench.control import list_progress
+
+    database = _database(cli_main.load_settings())
+    try:
+        runs = list_progress(database=database, limit=limit)
+    finally:
+        database.dispose()
+    table = Table("id", "name", "status", "finished", "failed", "created")
+    for run in runs:
+        table.add_row(
+            run.id[:12],
+            run.name,
+            run.status,
+            f"{run.finished}/{run.total}",
+            str(run.failed),
+            run.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    cli_main.console.print(table)
+
+
+@bench_app.command("report")
+def report_benchmark(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
+    out: Annotated[Path | None, typer.Option(help="Folder for the report files (default: bench-report-<id>)")] = None,
+) -> None:
+    """Write a run's report: report.html (charts inline), report.md, report.json, items.csv."""
+    from arena.evaluation.bench.control import resolve_run
+
+    try:
+        database = _database(cli_main.load_settings())
+        try:
+            run_id = resolve_run(database=database, reference=run)
+        finally:
+            database.dispose()
+        _write_report(run_id, out or Path(f"bench-report-{run_id[:8]}"))
+    except ArenaError as exc:
+        raise cli_main.fail(exc) from None

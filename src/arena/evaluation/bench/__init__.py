@@ -1,0 +1,1 @@
+"""Batch benchmarks: plan, prompt sets, runner, claims, control, and reports."""

@@ -1,0 +1,1 @@
+"""A benchmark report: the data, then Markdown, JSON, CSV and one self-contained HTML page."""

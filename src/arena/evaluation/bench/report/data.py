@@ -1,0 +1,261 @@
+"""A benchmark run's report as plain data: what ran (enough to reproduce it), how fast each
+instance was, and what the judge decided (Bradley–Terry ratings with bootstrap intervals,
+win rates, wins per category). ``bench_render`` turns it into Markdown, HTML, JSON and CSV.
+
+Ratings are per instance: two settings of one model are two contestants, as a benchmark that
+compares temperatures needs.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from arena.evaluation.bench.control import effective_status
+from arena.evaluation.ratings.fit import Battle, leaderboard
+from arena.storage import bench as store
+from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
+from arena.storage.db import Database
+from arena.storage.models import utcnow
+
+REPORT_FORMAT: Final = "arena-bench-report/1"
+BOOTSTRAP_ROUNDS: Final = 1000
+OPTION_NAMES: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
+UNCATEGORIZED: Final = "(none)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchReport:
+    data: dict[str, Any]  # JSON-able, the shape documented in build_report
+    items: list[dict[str, Any]]
+    judgments: list[dict[str, Any]]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return {i["instance_id"]: i["label"] for i in self.data["instances"]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.data, "items": self.items, "judgments": self.judgments}
+
+
+def build_report(*, database: Database, run_id: str) -> BenchReport:
+    with database.session() as session:
+        run = store.get_run(session, run_id=run_id)
+        items = store.list_items(session, run_id=run_id)
+        judgments = store.list_judgments(session, run_id=run_id)
+    return report_from_rows(run=run, items=items, judgments=judgments)
+
+
+def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[BenchJudgment]) -> BenchReport:
+    labels = instance_labels(run.instances)
+    instances = [{**instance, "label": labels[instance["instance_id"]]} for instance in run.instances]
+    battles = [
+        Battle(
+            model_a=j.instance_a,
+            model_b=j.instance_b,
+            outcome=j.outcome,  # type: ignore[arg-type]
+            source="judge",
+            judge_model=(j.detail or {}).get("judge_model"),
+            category=j.category,
+        )
+        for j in judgments
+        if j.status == "done" and j.outcome
+    ]
+    board = leaderboard(battles, rounds=BOOTSTRAP_ROUNDS, seed=run.seed) if battles else None
+    data: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "generated_at": utcnow().isoformat(),
+        "run": {
+            "id": run.id,
+            "name": run.name,
+            "status": effective_status(run),
+            "created_at": _iso(run.created_at),
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+            "seed": run.seed,
+            "repeats": run.repeats,
+            "concurrency": run.concurrency,
+            "system": run.system,
+        },
+        "prompt_set": {
+            "name": run.prompt_set_name,
+            "file": run.prompt_file,
+            "sha256": run.prompt_set_sha256,
+            "prompts": run.prompt_count,
+            "categories": sorted({item.category for item in items if item.category}),
+        },
+        "instances": instances,
+        "judge": run.judge,
+        "environment": run.environment or [],
+        "reproduce": reproduce_command(run),
+        "summary": {
+            "items": _count(item.status for item in items),
+            "judgments": _count(judgment.status for judgment in judgments),
+            "failed": sum(1 for row in [*items, *judgments] if row.status == "error"),
+        },
+        "performance": [_performance(instance, items) for instance in instances],
+        "leaderboard": _leaderboard_data(board, labels) if board else None,
+        "categories": category_wins(judgments, [i["instance_id"] for i in instances]),
+        "failures": [
+            {"prompt_id": row.prompt_id, "what": _what(row), "error": row.error}
+            for row in [*items, *judgments]
+            if row.status == "error"
+        ],
+    }
+    return BenchReport(
+        data=data,
+        items=[_item_data(item) for item in items],
+        judgments=[_judgment_data(judgment) for judgment in judgments],
+    )
+
+
+def instance_labels(instances: list[dict[str, Any]]) -> dict[str, str]:
+    """Short names for charts: the model id, plus the settings that tell its instances apart."""
+    varying = [name for name in OPTION_NAMES if len({instance[name] for instance in instances}) > 1]
+    models = [instance["model"] for instance in instances]
+    labels: dict[str, str] = {}
+    for instance in instances:
+        label = instance["model"]
+        if models.count(instance["model"]) > 1 and varying:
+            label += " @" + ",".join(f"{name}={instance[name]}" for name in varying)
+        labels[instance["instance_id"]] = label
+    if len(set(labels.values())) != len(labels):
+        return {instance["instance_id"]: instance["instance_id"] for instance in instances}
+    return labels
+
+
+def model_spec(instance: dict[str, Any]) -> str:
+    """`model@temperature=…,…`, every option spelled out, as `arena bench run --model` reads it."""
+    return instance["model"] + "@" + ",".join(f"{name}={instance[name]}" for name in OPTION_NAMES)
+
+
+def reproduce_command(run: BenchRun) -> str:
+    parts = ["arena", "bench", "run", run.prompt_file or run.prompt_set_name]
+    for instance in run.instances:
+        parts += ["--model", model_spec(instance)]
+    if run.judge:
+        parts += ["--judge", model_spec(run.judge)]
+        if run.judge.get("baseline"):
+            parts += ["--baseline", run.judge["baseline"]]
+    parts += ["--repeats", str(run.repeats), "--concurrency", str(run.concurrency), "--seed", str(run.seed)]
+    if run.system:
+        parts += ["--system", run.system]
+    parts += ["--name", run.name, "--report", "report"]
+    return shlex.join(parts)
+
+
+def category_wins(judgments: Iterable[BenchJudgment], instance_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """category -> instance -> wins, losses, ties (both-bad counts as a tie) and win rate."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for judgment in judgments:
+        if judgment.status != "done" or not judgment.outcome:
+            continue
+        row = table.setdefault(judgment.category or UNCATEGORIZED, {})
+        for side, won, lost in ((judgment.instance_a, "a", "b"), (judgment.instance_b, "b", "a")):
+            cell = row.setdefault(side, {"wins": 0, "losses": 0, "ties": 0})
+            key = "wins" if judgment.outcome == won else "losses" if judgment.outcome == lost else "ties"
+            cell[key] += 1
+    for row in table.values():
+        for cell in row.values():
+            played = cell["wins"] + cell["losses"] + cell["ties"]
+            cell["win_rate"] = (cell["wins"] + 0.5 * cell["ties"]) / played if played else None
+    order = {instance_id: position for position, instance_id in enumerate(instance_ids)}
+    return {
+        category: dict(sorted(row.items(), key=lambda kv: order.get(kv[0], len(order))))
+        for category, row in sorted(table.items())
+    }
+
+
+def _leaderboard_data(board: Any, labels: dict[str, str]) -> dict[str, Any]:
+    data = board.to_dict()
+    for row in data["rows"]:
+        row["label"] = labels.get(row["model"], row["model"])
+    data["labels"] = [labels.get(model, model) for model in data["models"]]
+    return data
+
+
+def _performance(instance: dict[str, Any], items: list[BenchItem]) -> dict[str, Any]:
+    mine = [item for item in items if item.instance_id == instance["instance_id"]]
+    done = [item for item in mine if item.status == "done"]
+    return {
+        "instance_id": instance["instance_id"],
+        "label": instance["label"],
+        "items_done": len(done),
+        "items_failed": sum(1 for item in mine if item.status == "error"),
+        "tokens": sum(item.tokens or 0 for item in done),
+        "tokens_per_sec": _stats(item.tokens_per_sec for item in done),
+        "ttft_s": _stats(item.ttft_s for item in done),
+        "duration_s": _stats(item.duration_s for item in done),
+    }
+
+
+def _stats(values: Iterable[float | None]) -> dict[str, float | int | None]:
+    present = [value for value in values if value is not None and math.isfinite(value)]
+    if not present:
+        return {"n": 0, "mean": None, "median": None, "min": None, "max": None}
+    return {
+        "n": len(present),
+        "mean": round(statistics.fmean(present), 4),
+        "median": round(statistics.median(present), 4),
+        "min": round(min(present), 4),
+        "max": round(max(present), 4),
+    }
+
+
+def _item_data(item: BenchItem) -> dict[str, Any]:
+    return {
+        "prompt_id": item.prompt_id,
+        "category": item.category,
+        "turns": item.turns,
+        "reference": item.reference,
+        "instance_id": item.instance_id,
+        "model": item.model,
+        "repeat": item.repeat,
+        "seed": item.seed,
+        "status": item.status,
+        "attempts": item.attempts,
+        "answers": item.answers,
+        "error": item.error,
+        "prompt_tokens": item.prompt_tokens,
+        "tokens": item.tokens,
+        "ttft_s": item.ttft_s,
+        "duration_s": item.duration_s,
+        "tokens_per_sec": item.tokens_per_sec,
+        "started_at": _iso(item.started_at),
+        "finished_at": _iso(item.finished_at),
+    }
+
+
+def _judgment_data(judgment: BenchJudgment) -> dict[str, Any]:
+    return {
+        "prompt_id": judgment.prompt_id,
+        "category": judgment.category,
+        "repeat": judgment.repeat,
+        "instance_a": judgment.instance_a,
+        "instance_b": judgment.instance_b,
+        "status": judgment.status,
+        "outcome": judgment.outcome,
+        "detail": judgment.detail,
+        "error": judgment.error,
+    }
+
+
+def _what(row: BenchItem | BenchJudgment) -> str:
+    if isinstance(row, BenchItem):
+        return f"answer of {row.instance_id} (repeat {row.repeat + 1})"
+    return f"judgment {row.instance_a} vs {row.instance_b} (repeat {row.repeat + 1})"
+
+
+def _count(statuses: Iterable[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None

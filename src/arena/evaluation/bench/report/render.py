@@ -1,0 +1,215 @@
+"""A benchmark report as files: Markdown, JSON, CSV and one self-contained HTML page.
+
+The HTML page carries its charts as inline SVG and its style inline, and forbids itself any
+other source (a Content-Security-Policy meta tag), so it shows the same offline, from a mail
+attachment or from the API. Answers are escaped, never rendered as HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from arena.evaluation.bench.report.charts import bar_chart, heatmap, ratings_chart, standalone
+from arena.evaluation.bench.report.html import counts_text, interval_text, number_text, render_html, win_cell_text
+from arena.evaluation.bench.report.data import OPTION_NAMES, BenchReport
+
+ITEM_COLUMNS: Final = (
+    "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
+    "tokens", "ttft_s", "duration_s", "tokens_per_sec", "error", "answer",
+)  # fmt: skip
+JUDGMENT_COLUMNS: Final = ("prompt_id", "category", "repeat", "instance_a", "instance_b", "status", "outcome", "error")
+TURN_SEPARATOR: Final = "\n\n--- next turn ---\n\n"
+
+
+def charts(report: BenchReport) -> dict[str, str]:
+    """Chart name → inline SVG; only the charts the run has data for."""
+    data = report.data
+    found: dict[str, str] = {}
+    board = data["leaderboard"]
+    if board and board["rows"]:
+        found["ratings"] = ratings_chart(board["rows"])
+        found["win_rates"] = heatmap(
+            rows=board["labels"],
+            columns=board["labels"],
+            values=board["win_rate"],
+            title="Win rate of the row against the column (ties count half)",
+            css_class="heatmap win-rates",
+        )
+    performance = [row for row in data["performance"] if row["items_done"]]
+    if performance:
+        labels = [row["label"] for row in performance]
+        for name, key, title, unit in (
+            ("tokens_per_sec", "tokens_per_sec", "Tokens per second (median; line: min to max)", "tok/s"),
+            ("ttft", "ttft_s", "Time to first token (median; line: min to max)", "s"),
+        ):
+            stats = [row[key] for row in performance]
+            if any(s["median"] is not None for s in stats):
+                found[name] = bar_chart(
+                    labels=labels,
+                    values=[s["median"] for s in stats],
+                    ranges=[(s["min"], s["max"]) for s in stats],
+                    title=title,
+                    unit=unit,
+                    css_class=f"bars {name.replace('_', '-')}",
+                )
+    categories = data["categories"]
+    if categories:
+        instances = [i["instance_id"] for i in data["instances"]]
+        found["categories"] = heatmap(
+            rows=list(categories),
+            columns=[report.labels[i] for i in instances],
+            values=[[categories[c].get(i, {}).get("win_rate") for i in instances] for c in categories],
+            title="Win rate per category (judged pairs won, ties count half)",
+            css_class="heatmap categories",
+        )
+    return found
+
+
+def render_json(report: BenchReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)
+
+
+def render_items_csv(report: BenchReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=ITEM_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for item in report.items:
+        writer.writerow({**item, "answer": TURN_SEPARATOR.join(item["answers"] or [])})
+    return buffer.getvalue()
+
+
+def render_judgments_csv(report: BenchReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=JUDGMENT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report.judgments)
+    return buffer.getvalue()
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None = None) -> str:
+    """A readable summary; ``chart_files`` (name → relative path) adds the charts as images."""
+    data = report.data
+    run, prompts = data["run"], data["prompt_set"]
+    lines = [f"# Benchmark: {run['name']}", ""]
+    lines += [
+        f"- Run `{run['id']}`, status **{run['status']}**, seed {run['seed']}, {run['repeats']} repeat(s), "
+        f"concurrency {run['concurrency']} per endpoint",
+        f"- Prompt set **{prompts['name']}** ({prompts['prompts']} prompts), sha256 `{prompts['sha256']}`",
+        f"- Items: {counts_text(data['summary']['items'])}; "
+        f"judgments: {counts_text(data['summary']['judgments']) or 'none'}",
+        "",
+    ]
+    board = data["leaderboard"]
+    if board:
+        lines += ["## Ratings (Bradley–Terry, 95% bootstrap intervals)", ""]
+        lines += _table(
+            ["rank", "instance", "rating", "95% CI", "wins", "losses", "ties"],
+            [
+                [
+                    r["rank"],
+                    r["label"],
+                    f"{r['rating']:.0f}",
+                    interval_text(r),
+                    r["wins"],
+                    r["losses"],
+                    r["ties"] + r["both_bad"],
+                ]
+                for r in board["rows"]
+            ],
+        )
+        lines.append("")
+    for name in ("ratings", "win_rates"):
+        if chart_files and name in chart_files:
+            lines += [f"![{name}]({chart_files[name]})", ""]
+    lines += ["## Speed", ""]
+    lines += _table(
+        ["instance", "done", "failed", "tokens/s (median)", "TTFT s (median)", "duration s (median)"],
+        [
+            [p["label"], p["items_done"], p["items_failed"], number_text(p["tokens_per_sec"]["median"]),
+             number_text(p["ttft_s"]["median"]), number_text(p["duration_s"]["median"])]
+            for p in data["performance"]
+        ],
+    )  # fmt: skip
+    lines.append("")
+    for name in ("tokens_per_sec", "ttft"):
+        if chart_files and name in chart_files:
+            lines += [f"![{name}]({chart_files[name]})", ""]
+    if data["categories"]:
+        labels = report.labels
+        lines += ["## Wins per category", ""]
+        instances = [i["instance_id"] for i in data["instances"]]
+        lines += _table(
+            ["category", *[labels[i] for i in instances]],
+            [
+                [category, *[win_cell_text(row.get(i)) for i in instances]]
+                for category, row in data["categories"].items()
+            ],
+        )
+        lines.append("")
+        if chart_files and "categories" in chart_files:
+            lines += [f"![categories]({chart_files['categories']})", ""]
+    if data["failures"]:
+        lines += ["## Failures", ""]
+        lines += [f"- prompt `{f['prompt_id']}`, {f['what']}: {_cell(f['error'])}" for f in data["failures"]]
+        lines.append("")
+    lines += ["## Reproduce", "", "```sh", data["reproduce"], "```", ""]
+    lines += _table(
+        ["instance", "model", *OPTION_NAMES],
+        [[i["label"], i["model"], *(i[name] for name in OPTION_NAMES)] for i in data["instances"]],
+    )
+    lines.append("")
+    if data["judge"]:
+        judge = data["judge"]
+        against = f", baseline {judge['baseline']}" if judge.get("baseline") else ""
+        lines += [f"Judge: `{judge['model']}` ({judge['mode']}{against})", ""]
+    for session in data["environment"]:
+        engines = ", ".join(
+            f"{e['engine']} {e['version'] or '?'} ({e['endpoint']})"
+            for e in session.get("engines", [])
+            if e["reachable"]
+        )
+        lines.append(
+            f"- session {session.get('started_at')}: arena {session.get('arena')}, Python {session.get('python')}, "
+            f"{session.get('platform')}; engines: {engines or 'none reachable'}"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(report: BenchReport, directory: Path) -> list[Path]:
+    """report.md, report.json, report.html, items.csv, judgments.csv and charts/*.svg."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    chart_dir = directory / "charts"
+    chart_files: dict[str, str] = {}
+    for name, svg in charts(report).items():
+        chart_dir.mkdir(exist_ok=True)
+        path = chart_dir / f"{name}.svg"
+        path.write_text(standalone(svg), encoding="utf-8")
+        chart_files[name] = f"charts/{name}.svg"
+        written.append(path)
+    for filename, text in (
+        ("report.md", render_markdown(report, chart_files=chart_files)),
+        ("report.json", render_json(report)),
+        ("report.html", render_html(report, charts=charts(report))),
+        ("items.csv", render_items_csv(report)),
+        ("judgments.csv", render_judgments_csv(report)),
+    ):
+        path = directory / filename
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,1 @@
+"""Conversations: compare N instances on one turn, record, view (blind or not), vote, export."""

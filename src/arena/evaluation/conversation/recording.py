@@ -1,0 +1,104 @@
+"""Record every generation as it streams, so a stream cut short keeps its partial text."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from arena.errors import Conflict
+from arena.evaluation.conversation.compare import FinishEvent, Target
+from arena.storage import repository
+from arena.storage.db import Database
+
+FLUSH_INTERVAL_S = 0.5
+
+
+class ResponseRecorder:
+    """A compare Sink that writes responses to the database.
+
+    Partial text is flushed at most every FLUSH_INTERVAL_S on a worker thread, off the token
+    path; the final state is written synchronously, because a cancelled task may not get
+    another chance to await.
+
+    Made without a turn, it holds everything until `attach()`: generation can start while
+    the turn is still being written. If it is never attached (the turn could not be
+    written), it writes nothing at all.
+    """
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        turn_id: int | None = None,
+        response_ids: dict[str, int] | None = None,
+        flush_interval_s: float = FLUSH_INTERVAL_S,
+    ) -> None:
+        self.database = database
+        self.turn_id = turn_id
+        self.flush_interval_s = flush_interval_s
+        self.response_ids: dict[str, int] = dict(response_ids or {})
+        self._parts: dict[str, list[str]] = {}
+        self._dirty: set[str] = set()
+        self._pending: dict[str, tuple[Target, FinishEvent]] = {}
+        self._last_flush = time.monotonic()
+        self._flush_task: asyncio.Task[None] | None = None
+
+    @property
+    def attached(self) -> bool:
+        return self.turn_id is not None
+
+    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> None:
+        """The turn and its responses now exist: write what finished meanwhile."""
+        self.turn_id = turn_id
+        self.response_ids.update(response_ids)
+        pending, self._pending = self._pending, {}
+        for target, event in pending.values():
+            self.finished(target, event)
+
+    def started(self, target: Target) -> None:
+        self._parts[target.instance_id] = []
+        if self.turn_id is None or target.instance_id in self.response_ids:
+            return  # written with the turn, or will be at attach()
+        with self.database.session() as session:
+            response = repository.start_response(session, turn_id=self.turn_id, instance_id=target.instance_id)
+            self.response_ids[target.instance_id] = response.id
+
+    def token(self, target: Target, text: str) -> None:
+        self._parts[target.instance_id].append(text)
+        self._dirty.add(target.instance_id)
+        now = time.monotonic()
+        if not self.attached or now - self._last_flush < self.flush_interval_s:
+            return
+        if self._flush_task is None or self._flush_task.done():
+            self._last_flush = now
+            snapshot = {iid: "".join(self._parts[iid]) for iid in self._dirty if iid in self.response_ids}
+            self._dirty.clear()
+            self._flush_task = asyncio.create_task(asyncio.to_thread(self._write_partial, snapshot))
+
+    def _write_partial(self, texts: dict[str, str]) -> None:
+        with self.database.session() as session:
+            for instance_id, text in texts.items():
+                try:
+                    repository.update_response_text(session, response_id=self.response_ids[instance_id], text=text)
+                except Conflict:
+                    pass  # the final text landed first; a late partial must not overwrite it
+
+    def finished(self, target: Target, event: FinishEvent) -> None:
+        self._dirty.discard(target.instance_id)
+        if target.instance_id not in self.response_ids:
+            self._pending[target.instance_id] = (target, event)
+            return
+        metrics = event.metrics
+        with self.database.session() as session:
+            repository.finish_response(
+                session,
+                response_id=self.response_ids[target.instance_id],
+                text=event.text,
+                status=event.status,
+                error=event.error,
+                prompt_tokens=metrics.prompt_tokens if metrics else None,
+                completion_tokens=metrics.tokens if metrics else None,
+                ttft_s=metrics.ttft_s if metrics else None,
+                duration_s=metrics.duration_s if metrics else None,
+                tokens_per_sec=metrics.tokens_per_sec if metrics else None,
+            )

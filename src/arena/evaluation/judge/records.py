@@ -1,0 +1,197 @@
+"""A judge run from and into storage: the candidates of a stored turn, the recorded verdicts.
+
+A stored turn's candidates are the latest finished answer of each instance; their keys are
+instance ids. In a blind conversation that has not been revealed, what the caller sees
+names candidates by their blind labels ("Model A") and never by instance or model, so asking
+a judge cannot unblind a conversation; the rows themselves keep the instance ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.engines.base import SamplingOptions
+from arena.errors import InvalidInput
+from arena.evaluation.judge.task import Candidate, JudgeOutcome, JudgeTask, Mode, Reading
+from arena.storage import judgments as judgment_store
+from arena.storage import repository
+from arena.storage.db import Database
+from arena.storage.models import Judgment
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disclosure:
+    """How candidates are shown: their keys and models, or only blind labels."""
+
+    labels: dict[str, str] = field(default_factory=dict)  # key -> blind label, when hidden
+    models: dict[str, str] = field(default_factory=dict)  # instance id -> model id, when shown
+
+    def key(self, key: str | None) -> str | None:
+        return None if key is None else self.labels.get(key, key)
+
+    def model(self, key: str | None) -> str | None:
+        return None if key is None or key in self.labels else self.models.get(key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnTask:
+    conversation_id: str
+    turn_id: int
+    task: JudgeTask
+    disclosure: Disclosure
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def turn_task(
+    database: Database,
+    *,
+    conversation_id: str,
+    turn_id: int,
+    mode: Mode,
+    reference: str | None,
+    baseline: str | None,
+) -> TurnTask:
+    """The judge task for a stored turn: its question and each instance's latest finished answer."""
+    with database.session() as session:
+        conversation = repository.get_conversation(session, conversation_id=conversation_id)
+        turn = repository.get_turn(session, turn_id=turn_id)
+        if turn.conversation_id != conversation_id:
+            raise InvalidInput(f"turn {turn_id} is not part of conversation {conversation_id!r}")
+        members = sorted(conversation.instances, key=lambda member: member.position)
+        latest = turn.latest_responses()
+        candidates = [
+            Candidate(key=member.instance_id, text=latest[member.instance_id].text)
+            for member in members
+            if member.instance_id in latest and latest[member.instance_id].status == "ok"
+        ]
+        hidden = conversation.blind and conversation.revealed_at is None
+        labels = {member.instance_id: member.blind_label for member in members}
+        disclosure = Disclosure(
+            labels=labels if hidden else {},
+            models={} if hidden else {member.instance_id: member.instance.model for member in members},
+        )
+        prompt, system = turn.user_text, turn.system
+    if baseline is not None and baseline not in labels:
+        # In a blind conversation the caller knows the answers only by their labels.
+        by_label = {label: instance_id for instance_id, label in labels.items()}
+        if baseline not in by_label:
+            raise InvalidInput(f"the baseline {baseline!r} is neither an instance id nor a label in this conversation")
+        baseline = by_label[baseline]
+    finished = len(candidates)
+    if mode == "pairwise" and finished < 2:
+        raise InvalidInput(f"turn {turn_id} has {finished} finished answer(s); pairwise judging needs two")
+    if finished == 0:
+        raise InvalidInput(f"turn {turn_id} has no finished answer to grade")
+    if baseline is not None and baseline not in {c.key for c in candidates}:
+        raise InvalidInput("the baseline has no finished answer in this turn")
+    task = JudgeTask(
+        mode=mode, prompt=prompt, system=system, candidates=candidates, reference=reference, baseline=baseline
+    )
+    return TurnTask(conversation_id=conversation_id, turn_id=turn_id, task=task, disclosure=disclosure)
+
+
+def record_outcome(
+    database: Database,
+    *,
+    outcome: JudgeOutcome,
+    run_id: str,
+    options: SamplingOptions,
+    reference: str | None,
+    category: str | None,
+    conversation_id: str | None = None,
+    turn_id: int | None = None,
+) -> list[Judgment]:
+    """Store every verdict of one run in one transaction: all of them or none."""
+    common: dict[str, Any] = {
+        "run_id": run_id,
+        "judge_model": outcome.judge_model,
+        "cloud": outcome.cloud,
+        "mode": outcome.mode,
+        "conversation_id": conversation_id,
+        "turn_id": turn_id,
+        "category": category,
+        "reference": reference,
+        "options": options.model_dump(),
+    }
+    with database.session() as session:
+        rows = [
+            judgment_store.add_judgment(
+                session,
+                **common,
+                key_a=pair.key_a,
+                key_b=pair.key_b,
+                raw_ab=pair.ab.raw,
+                raw_ba=pair.ba.raw,
+                verdict_ab=pair.ab.verdict,
+                verdict_ba=pair.ba.verdict,
+                parsed=parsed_readings(pair.ab, pair.ba),
+                winner=pair.winner,
+                consistent=pair.consistent,
+            )
+            for pair in outcome.pairs
+        ]
+        rows += [
+            judgment_store.add_judgment(
+                session,
+                **common,
+                key_a=grade.key,
+                raw_ab=grade.reading.raw,
+                parsed=parsed_readings(grade.reading),
+                score=grade.score,
+            )
+            for grade in outcome.grades
+        ]
+    return rows
+
+
+def parsed_readings(ab: Reading, ba: Reading | None = None) -> dict[str, Any]:
+    """What was read from each order, as a judgment row's ``parsed``: {"ab": {...}, "ba": {...}}."""
+
+    def detail(reading: Reading) -> dict[str, Any]:
+        fields = {"verdict": reading.verdict, "score": reading.score}
+        return {
+            **{k: v for k, v in fields.items() if v is not None},
+            "explanation": reading.explanation,
+            "read_by": reading.read_by,
+        }
+
+    return {"ab": detail(ab)} | ({"ba": detail(ba)} if ba is not None else {})
+
+
+def stored_judgments(
+    database: Database,
+    *,
+    conversation_id: str | None,
+    turn_id: int | None,
+    run_id: str | None,
+    judge_model: str | None,
+    limit: int,
+) -> tuple[list[Judgment], dict[str, Disclosure]]:
+    """Judgments matching the filters, and how to show each conversation's candidates."""
+    with database.session() as session:
+        if conversation_id is not None:
+            repository.get_conversation(session, conversation_id=conversation_id)  # 404 when unknown
+        rows = judgment_store.list_judgments(
+            session,
+            conversation_id=conversation_id,
+            turn_id=turn_id,
+            run_id=run_id,
+            judge_model=judge_model,
+            limit=limit,
+        )
+        disclosures = {
+            cid: disclosure_of(session, conversation_id=cid) for cid in {r.conversation_id for r in rows} if cid
+        }
+    return rows, disclosures
+
+
+def disclosure_of(session: Any, *, conversation_id: str) -> Disclosure:
+    conversation = repository.get_conversation(session, conversation_id=conversation_id)
+    if conversation.blind and conversation.revealed_at is None:
+        return Disclosure(labels={m.instance_id: m.blind_label for m in conversation.instances})
+    return Disclosure(models={m.instance_id: m.instance.model for m in conversation.instances})

@@ -1,0 +1,223 @@
+"""Every pairwise signal, as a battle with its source.
+
+    human pairwise vote          A / B / tie / both_bad, as cast
+    human thumbs on one turn     by one voter, for each two instances: up beats down,
+                                 up + up is a tie, down + down is both-bad (kept apart from ties)
+    judge, pairwise              the winner over both orders (a flip is already a tie)
+    judge, single / reference    for each two instances graded on one turn by one judge:
+                                 the higher score wins, equal scores tie
+
+Judge verdicts count whenever the candidates are instances: about a stored turn, or raw ones
+keyed by instance id (batch benchmarks record theirs so, with the prompt's category).
+
+Battles are between the instances' *models* by default, so a model's rating pools all its
+settings; ``unit="instance"`` rates each model-at-settings separately instead. A battle whose
+two sides are the same model (two temperatures of one model, rated by model) says nothing
+about the model and is left out.
+
+Only the latest word counts: a voter's pairwise vote on a pair replaces the pair their thumbs
+would give, and re-running a judge on the same turn replaces its earlier verdict on that pair,
+so repeating a judgment cannot inflate the counts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import combinations
+from typing import Any, Final, Literal
+
+from arena.errors import InvalidInput
+from arena.evaluation.ratings.fit import (
+    SOURCES,
+    Battle,
+    Leaderboard,
+    Outcome,
+    Source,
+    filter_battles,
+    leaderboard,
+    online_elo,
+)
+from arena.storage import judgments as judgment_store
+from arena.storage.db import Database
+from arena.storage.judgments import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
+
+Unit = Literal["model", "instance"]
+UNITS: tuple[str, ...] = ("model", "instance")
+
+_VOTE_OUTCOMES: dict[str, Outcome] = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
+_THUMB_OUTCOMES: dict[tuple[str, str], Outcome] = {
+    ("up", "down"): "a",
+    ("down", "up"): "b",
+    ("up", "up"): "tie",
+    ("down", "down"): "both_bad",
+}
+
+
+MAX_ROUNDS: Final = 5000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Standings:
+    """A leaderboard with what a viewer needs around it."""
+
+    board: Leaderboard  # Bradley–Terry with bootstrap CIs, rank by upper bound, matrices
+    elo: dict[str, float]  # online Elo over the same battles, oldest first
+    battles_by_source: dict[str, int]  # of the battles that passed the filters
+    judge_models: list[str]  # every judge with battles, whatever the filters: the choices
+    categories: list[str]
+    latest: datetime | None  # newest battle that passed the filters
+
+
+def load_battles(database: Database, *, unit: Unit = "model") -> list[Battle]:
+    """Every battle the stored votes and judgments give, oldest first."""
+    if unit not in UNITS:
+        raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
+    with database.session() as session:
+        signals = judgment_store.battle_signals(session)
+    return derive_battles(signals, unit=unit)
+
+
+def standings(
+    battles: list[Battle],
+    *,
+    source: Source | None = None,
+    judge_model: str | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    rounds: int = 1000,
+    seed: int = 0,
+) -> Standings:
+    """Filter the battles, then rate them; a time without a zone is read as UTC."""
+    if not 0 <= rounds <= MAX_ROUNDS:
+        raise InvalidInput(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
+    since, until = _utc(since), _utc(until)
+    if since is not None and until is not None and since >= until:
+        raise InvalidInput("since must come before until")
+    selected = filter_battles(
+        battles, source=source, judge_model=judge_model, category=category, since=since, until=until
+    )
+    counted = Counter(battle.source for battle in selected)
+    return Standings(
+        board=leaderboard(selected, rounds=rounds, seed=seed),
+        elo=online_elo(selected),
+        battles_by_source={name: counted.get(name, 0) for name in SOURCES},
+        judge_models=sorted({b.judge_model for b in battles if b.judge_model}),
+        categories=sorted({b.category for b in battles if b.category}),
+        latest=max((b.timestamp for b in selected if b.timestamp), default=None),
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def derive_battles(signals: BattleSignals, *, unit: Unit = "model") -> list[Battle]:
+    """All battles, oldest first (the order online Elo reads them in)."""
+    battles = [
+        *_from_pairwise_votes(signals.pairwise_votes, unit=unit),
+        *_from_thumbs(signals.thumbs, voted_pairs=_voted_pairs(signals.pairwise_votes), unit=unit),
+        *_from_judgments(signals.judgments, unit=unit),
+    ]
+    battles.sort(key=lambda battle: battle.timestamp)  # type: ignore[arg-type, return-value]
+    return battles
+
+
+def _battle(*, side_a: str, side_b: str, outcome: Outcome, **fields: object) -> Battle | None:
+    return None if side_a == side_b else Battle(model_a=side_a, model_b=side_b, outcome=outcome, **fields)  # type: ignore[arg-type]
+
+
+def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit) -> list[Battle]:
+    battles = []
+    for vote in votes:
+        battle = _battle(
+            side_a=vote.model_a if unit == "model" else vote.instance_a,
+            side_b=vote.model_b if unit == "model" else vote.instance_b,
+            outcome=_VOTE_OUTCOMES[vote.value],
+            source="human",
+            timestamp=vote.created_at,
+        )
+        if battle is not None:
+            battles.append(battle)
+    return battles
+
+
+def _voted_pairs(votes: Iterable[PairwiseVoteSignal]) -> set[tuple[int, int | None, frozenset[str]]]:
+    return {(vote.turn_id, vote.voter_id, frozenset((vote.instance_a, vote.instance_b))) for vote in votes}
+
+
+def _from_thumbs(
+    thumbs: Iterable[ThumbSignal], *, voted_pairs: set[tuple[int, int | None, frozenset[str]]], unit: Unit
+) -> list[Battle]:
+    # One voter's thumbs on one turn; a regenerated answer's newer thumb replaces the older.
+    latest: dict[tuple[int, int | None], dict[str, ThumbSignal]] = {}
+    for thumb in thumbs:
+        latest.setdefault((thumb.turn_id, thumb.voter_id), {})[thumb.instance_id] = thumb
+    battles = []
+    for (turn_id, voter_id), by_instance in latest.items():
+        for first, second in combinations(by_instance.values(), 2):
+            if (turn_id, voter_id, frozenset((first.instance_id, second.instance_id))) in voted_pairs:
+                continue  # the voter said it outright
+            battle = _battle(
+                side_a=first.model if unit == "model" else first.instance_id,
+                side_b=second.model if unit == "model" else second.instance_id,
+                outcome=_THUMB_OUTCOMES[(first.value, second.value)],
+                source="human",
+                timestamp=max(first.created_at, second.created_at),
+            )
+            if battle is not None:
+                battles.append(battle)
+    return battles
+
+
+def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[Battle]:
+    # A judgment about a stored turn replaces the same judge's earlier one on that pair; a
+    # turn-less one (a benchmark item, a raw prompt) stands alone, since nothing says which
+    # prompt it was about. Grades pair up within a turn, or within one run for raw prompts.
+    pairs: dict[tuple[Any, ...], JudgmentSignal] = {}
+    grades: dict[tuple[Any, ...], dict[str, JudgmentSignal]] = {}
+    for judgment in judgments:  # oldest first, so later ones overwrite
+        if judgment.mode == "pairwise" and judgment.instance_b is not None:
+            same_pair = frozenset((judgment.instance_a, judgment.instance_b))
+            key = (
+                (judgment.turn_id, judgment.judge_model, same_pair) if judgment.turn_id is not None else (judgment.id,)
+            )
+            pairs[key] = judgment
+        elif judgment.score is not None:
+            prompt = judgment.turn_id if judgment.turn_id is not None else judgment.run_id
+            grades.setdefault((prompt, judgment.judge_model, judgment.mode), {})[judgment.instance_a] = judgment
+    battles = []
+    for judgment in pairs.values():
+        assert judgment.instance_b is not None and judgment.model_b is not None and judgment.winner is not None
+        battle = _battle(
+            side_a=judgment.model_a if unit == "model" else judgment.instance_a,
+            side_b=judgment.model_b if unit == "model" else judgment.instance_b,
+            outcome=judgment.winner,  # type: ignore[arg-type]
+            source="judge",
+            judge_model=judgment.judge_model,
+            category=judgment.category,
+            timestamp=judgment.created_at,
+        )
+        if battle is not None:
+            battles.append(battle)
+    for graded in grades.values():
+        for first, second in combinations(graded.values(), 2):
+            assert first.score is not None and second.score is not None
+            outcome: Outcome = "a" if first.score > second.score else "b" if second.score > first.score else "tie"
+            battle = _battle(
+                side_a=first.model_a if unit == "model" else first.instance_a,
+                side_b=second.model_a if unit == "model" else second.instance_a,
+                outcome=outcome,
+                source="judge",
+                judge_model=first.judge_model,
+                category=second.category or first.category,
+                timestamp=max(first.created_at, second.created_at),
+            )
+            if battle is not None:
+                battles.append(battle)
+    return battles

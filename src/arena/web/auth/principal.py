@@ -1,0 +1,103 @@
+"""Who is asking: every request becomes a `Principal`, and routes say which role they need.
+
+Auth modes (``ARENA_AUTH_MODE``):
+- ``none``: one local user with every right; the server refuses a non-loopback bind.
+- ``token``: the same local user, proven by ``Authorization: Bearer $WEB_CHAT_TOKEN``.
+- ``users``: accounts; a browser proves itself with the session cookie (plus the CSRF header on
+  changes), a script with a personal API token as a bearer token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Final, Literal
+
+from fastapi import Depends, HTTPException, Request
+
+from arena.accounts import Account
+
+Role = Literal["viewer", "evaluator", "admin"]
+Via = Literal["local", "token", "session", "api_token"]
+ROLE_RANK: Final[dict[str, int]] = {"viewer": 0, "evaluator": 1, "admin": 2}
+SESSION_COOKIE: Final = "arena_session"
+CSRF_HEADER: Final = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. ``user_id`` is None for the single local user of modes none and token."""
+
+    user_id: int | None
+    username: str
+    role: Role
+    via: Via
+    client_ip: str
+    csrf_token: str | None = None  # the session's, when authenticated by cookie
+
+    @classmethod
+    def of_account(cls, account: Account, *, via: Via, client_ip: str, csrf_token: str | None = None) -> Principal:
+        return cls(
+            user_id=account.id,
+            username=account.username,
+            role=account.role,  # type: ignore[arg-type]  # the database's check constraint keeps it one of ROLES
+            via=via,
+            client_ip=client_ip,
+            csrf_token=csrf_token,
+        )
+
+    @classmethod
+    def local(cls, *, via: Via, client_ip: str) -> Principal:
+        """The one user of modes none and token: the machine's owner, with every right."""
+        return cls(user_id=None, username="local", role="admin", via=via, client_ip=client_ip)
+
+    def account(self) -> Account:
+        if self.user_id is None:
+            raise ValueError("the local user has no account")
+        return Account(id=self.user_id, username=self.username, role=self.role)
+
+    def has_role(self, needed: Role) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[needed]
+
+    @property
+    def is_account(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def rate_key(self) -> str:
+        """Rate limits count per user, or per address when there are no accounts."""
+        return f"user:{self.user_id}" if self.user_id is not None else f"ip:{self.client_ip}"
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def current_principal(request: Request) -> Principal:
+    """Resolve the caller once per request (FastAPI caches it) and keep it on request.state."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    from arena.web.auth.authentication import authenticate  # the mechanics live there
+
+    principal = await authenticate(request)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(needed: Role) -> object:
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_role(needed):
+            raise HTTPException(status_code=403, detail=f"This needs the {needed} role; you are {principal.role}")
+        return principal
+
+    check.__name__ = f"require_{needed}"
+    return Depends(check)
+
+
+# Route-level dependencies: `dependencies=[Evaluator]`.
+Viewer = require_role("viewer")
+Evaluator = require_role("evaluator")
+Admin = require_role("admin")
