@@ -25,6 +25,7 @@ APP_TABLES = {
     "api_tokens",
     "conversation_shares",
     "audit_log",
+    "id_counters",
 }
 
 
