@@ -24,9 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from arena.engines.base import SamplingOptions
 from arena.engines.router import Router
 from arena.errors import InvalidInput
+from arena.evaluation.bench.prompt_sets import PromptSet
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
-from arena.evaluation.bench.prompt_sets import PromptSet
 from arena.storage import bench as store
 from arena.storage import repository
 from arena.storage.bench_models import CATEGORY_MAX_LENGTH, PROMPT_ID_MAX_LENGTH

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from arena import __version__
 from arena.engines.router import Router
 from arena.errors import Conflict
+from arena.evaluation.bench.claim import HEARTBEAT_S, new_worker, retire_worker, worker_alive
 from arena.evaluation.bench.steps import (
     ItemResult,
     PairResult,
@@ -34,7 +35,6 @@ from arena.evaluation.bench.steps import (
     pair_task,
     record_verdict,
 )
-from arena.evaluation.bench.claim import HEARTBEAT_S, new_worker, retire_worker, worker_alive
 from arena.evaluation.judge.task import JudgeTask
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun

@@ -18,8 +18,8 @@ from arena.engines.router import Router
 from arena.errors import ArenaError
 from arena.evaluation.bench.plan import repeat_seed
 from arena.evaluation.conversation.compare import FinishEvent, Target, compare
-from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
 from arena.evaluation.judge.judges import local_judge
+from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from arena.errors import InvalidInput
 from arena.evaluation.conversation.attachments import check_attachments
-from arena.evaluation.conversation.view import SETTING_NAMES, ConversationView, ResponseView, TurnView
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
+from arena.evaluation.conversation.view import SETTING_NAMES, ConversationView, ResponseView, TurnView
 from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from arena.engines.base import Message
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import Attachment, compose_message, from_stored
-from arena.evaluation.conversation.view import display_order, is_masked, members, resolve_key
 from arena.evaluation.conversation.compare import Target
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
+from arena.evaluation.conversation.view import display_order, is_masked, members, resolve_key
 from arena.storage import repository
 from arena.storage.db import Database
 from arena.storage.models import Conversation

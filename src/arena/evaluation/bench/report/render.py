@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from arena.evaluation.bench.report.charts import bar_chart, heatmap, ratings_chart, standalone
-from arena.evaluation.bench.report.html import counts_text, interval_text, number_text, render_html, win_cell_text
 from arena.evaluation.bench.report.data import OPTION_NAMES, BenchReport
+from arena.evaluation.bench.report.html import counts_text, interval_text, number_text, render_html, win_cell_text
 
 ITEM_COLUMNS: Final = (
     "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
