@@ -1,6 +1,6 @@
 """Bradley–Terry maximum likelihood by damped Newton, for one fit or a batch of bootstrap rounds.
 
-The model and its penalty are described in `ratings.py`; this module only solves it. Each
+The model and its penalty are described in ``fit``; this module only solves it. Each
 Newton step is one M x M solve per round, all rounds stepping at once.
 """
 
@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 
 from arena.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from arena.evaluation.ratings.fit import PairCounts
+from arena.evaluation.ratings.pairs import PairCounts
 
 _STEP_TOLERANCE = 1e-5  # natural-log units (0.002 rating points); the error left is about its square
 _MAX_NEWTON_STEPS = 100
