@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Request
 
-from arena.evaluation.conversation.view import cast_vote, reveal
+from arena.evaluation.conversation.votes import cast_vote, reveal
 from arena.storage import audit
 from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
