@@ -7,7 +7,7 @@ Every chart is a ``<svg role="img">`` with a ``<title>``; every label is escaped
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Final
 
@@ -77,7 +77,7 @@ def _axis(ticks: list[float], x: Callable[[float], float], top: int, bottom: int
     return "".join(parts)
 
 
-def ratings_chart(rows: list[dict[str, object]], *, title: str = "Ratings with 95% confidence intervals") -> str:
+def ratings_chart(rows: Sequence[Mapping[str, object]], *, title: str = "Ratings with 95% confidence intervals") -> str:
     """One line per contestant: a dot at the rating, a bar across its confidence interval."""
     labels = [str(row["label"]) for row in rows]
     left = _label_width(labels)

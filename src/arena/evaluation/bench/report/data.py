@@ -1,6 +1,7 @@
 """A benchmark run's report as plain data: what ran (enough to reproduce it), how fast each
 instance was, and what the judge decided (Bradley–Terry ratings with bootstrap intervals,
-win rates, wins per category). ``bench_render`` turns it into Markdown, HTML, JSON and CSV.
+win rates, wins per category). Its shape is typed in ``schema``; ``render`` turns it into
+Markdown, HTML, JSON and CSV.
 
 Ratings are per instance: two settings of one model are two contestants, as a benchmark that
 compares temperatures needs.
@@ -12,11 +13,23 @@ import math
 import shlex
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from arena.evaluation.bench.control import effective_status
-from arena.evaluation.ratings.fit import Battle, leaderboard
+from arena.evaluation.bench.report.schema import (
+    BenchReport,
+    CategoryCell,
+    EnvironmentData,
+    InstanceData,
+    ItemData,
+    JudgeData,
+    JudgmentData,
+    LeaderboardData,
+    PerformanceData,
+    ReportData,
+    StatsData,
+)
+from arena.evaluation.ratings.fit import Battle, Leaderboard, leaderboard
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
@@ -26,20 +39,6 @@ REPORT_FORMAT: Final = "arena-bench-report/1"
 BOOTSTRAP_ROUNDS: Final = 1000
 OPTION_NAMES: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
 UNCATEGORIZED: Final = "(none)"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BenchReport:
-    data: dict[str, Any]  # JSON-able, the shape documented in build_report
-    items: list[dict[str, Any]]
-    judgments: list[dict[str, Any]]
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return {i["instance_id"]: i["label"] for i in self.data["instances"]}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.data, "items": self.items, "judgments": self.judgments}
 
 
 def build_report(*, database: Database, run_id: str) -> BenchReport:
@@ -52,7 +51,10 @@ def build_report(*, database: Database, run_id: str) -> BenchReport:
 
 def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[BenchJudgment]) -> BenchReport:
     labels = instance_labels(run.instances)
-    instances = [{**instance, "label": labels[instance["instance_id"]]} for instance in run.instances]
+    # The stored records are copied whole, so the report keeps whatever the run recorded.
+    instances = [
+        cast(InstanceData, {**instance, "label": labels[instance["instance_id"]]}) for instance in run.instances
+    ]
     battles = [
         Battle(
             model_a=j.instance_a,
@@ -66,7 +68,7 @@ def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[B
         if j.status == "done" and j.outcome
     ]
     board = leaderboard(battles, rounds=BOOTSTRAP_ROUNDS, seed=run.seed) if battles else None
-    data: dict[str, Any] = {
+    data: ReportData = {
         "format": REPORT_FORMAT,
         "generated_at": utcnow().isoformat(),
         "run": {
@@ -89,8 +91,8 @@ def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[B
             "categories": sorted({item.category for item in items if item.category}),
         },
         "instances": instances,
-        "judge": run.judge,
-        "environment": run.environment or [],
+        "judge": cast(JudgeData | None, run.judge),
+        "environment": cast(list[EnvironmentData], run.environment or []),
         "reproduce": reproduce_command(run),
         "summary": {
             "items": _count(item.status for item in items),
@@ -148,17 +150,21 @@ def reproduce_command(run: BenchRun) -> str:
     return shlex.join(parts)
 
 
-def category_wins(judgments: Iterable[BenchJudgment], instance_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+def category_wins(judgments: Iterable[BenchJudgment], instance_ids: list[str]) -> dict[str, dict[str, CategoryCell]]:
     """category -> instance -> wins, losses, ties (both-bad counts as a tie) and win rate."""
-    table: dict[str, dict[str, dict[str, Any]]] = {}
+    table: dict[str, dict[str, CategoryCell]] = {}
     for judgment in judgments:
         if judgment.status != "done" or not judgment.outcome:
             continue
         row = table.setdefault(judgment.category or UNCATEGORIZED, {})
         for side, won, lost in ((judgment.instance_a, "a", "b"), (judgment.instance_b, "b", "a")):
-            cell = row.setdefault(side, {"wins": 0, "losses": 0, "ties": 0})
-            key = "wins" if judgment.outcome == won else "losses" if judgment.outcome == lost else "ties"
-            cell[key] += 1
+            cell = row.setdefault(side, {"wins": 0, "losses": 0, "ties": 0, "win_rate": None})
+            if judgment.outcome == won:
+                cell["wins"] += 1
+            elif judgment.outcome == lost:
+                cell["losses"] += 1
+            else:
+                cell["ties"] += 1
     for row in table.values():
         for cell in row.values():
             played = cell["wins"] + cell["losses"] + cell["ties"]
@@ -170,15 +176,15 @@ def category_wins(judgments: Iterable[BenchJudgment], instance_ids: list[str]) -
     }
 
 
-def _leaderboard_data(board: Any, labels: dict[str, str]) -> dict[str, Any]:
-    data = board.to_dict()
+def _leaderboard_data(board: Leaderboard, labels: dict[str, str]) -> LeaderboardData:
+    data = cast(LeaderboardData, board.to_dict())
     for row in data["rows"]:
         row["label"] = labels.get(row["model"], row["model"])
     data["labels"] = [labels.get(model, model) for model in data["models"]]
     return data
 
 
-def _performance(instance: dict[str, Any], items: list[BenchItem]) -> dict[str, Any]:
+def _performance(instance: InstanceData, items: list[BenchItem]) -> PerformanceData:
     mine = [item for item in items if item.instance_id == instance["instance_id"]]
     done = [item for item in mine if item.status == "done"]
     return {
@@ -193,7 +199,7 @@ def _performance(instance: dict[str, Any], items: list[BenchItem]) -> dict[str, 
     }
 
 
-def _stats(values: Iterable[float | None]) -> dict[str, float | int | None]:
+def _stats(values: Iterable[float | None]) -> StatsData:
     present = [value for value in values if value is not None and math.isfinite(value)]
     if not present:
         return {"n": 0, "mean": None, "median": None, "min": None, "max": None}
@@ -206,7 +212,7 @@ def _stats(values: Iterable[float | None]) -> dict[str, float | int | None]:
     }
 
 
-def _item_data(item: BenchItem) -> dict[str, Any]:
+def _item_data(item: BenchItem) -> ItemData:
     return {
         "prompt_id": item.prompt_id,
         "category": item.category,
@@ -230,7 +236,7 @@ def _item_data(item: BenchItem) -> dict[str, Any]:
     }
 
 
-def _judgment_data(judgment: BenchJudgment) -> dict[str, Any]:
+def _judgment_data(judgment: BenchJudgment) -> JudgmentData:
     return {
         "prompt_id": judgment.prompt_id,
         "category": judgment.category,

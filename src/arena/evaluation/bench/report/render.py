@@ -11,11 +11,12 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from arena.evaluation.bench.report.charts import bar_chart, heatmap, ratings_chart, standalone
-from arena.evaluation.bench.report.data import OPTION_NAMES, BenchReport
-from arena.evaluation.bench.report.html import counts_text, interval_text, number_text, render_html, win_cell_text
+from arena.evaluation.bench.report.html import render_html
+from arena.evaluation.bench.report.schema import BenchReport
+from arena.evaluation.bench.report.text import render_markdown
 
 ITEM_COLUMNS: Final = (
     "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
@@ -88,106 +89,6 @@ def render_judgments_csv(report: BenchReport) -> str:
     writer.writeheader()
     writer.writerows(report.judgments)
     return buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return lines
-
-
-def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None = None) -> str:
-    """A readable summary; ``chart_files`` (name → relative path) adds the charts as images."""
-    data = report.data
-    run, prompts = data["run"], data["prompt_set"]
-    lines = [f"# Benchmark: {run['name']}", ""]
-    lines += [
-        f"- Run `{run['id']}`, status **{run['status']}**, seed {run['seed']}, {run['repeats']} repeat(s), "
-        f"concurrency {run['concurrency']} per endpoint",
-        f"- Prompt set **{prompts['name']}** ({prompts['prompts']} prompts), sha256 `{prompts['sha256']}`",
-        f"- Items: {counts_text(data['summary']['items'])}; "
-        f"judgments: {counts_text(data['summary']['judgments']) or 'none'}",
-        "",
-    ]
-    board = data["leaderboard"]
-    if board:
-        lines += ["## Ratings (Bradley–Terry, 95% bootstrap intervals)", ""]
-        lines += _table(
-            ["rank", "instance", "rating", "95% CI", "wins", "losses", "ties"],
-            [
-                [
-                    r["rank"],
-                    r["label"],
-                    f"{r['rating']:.0f}",
-                    interval_text(r),
-                    r["wins"],
-                    r["losses"],
-                    r["ties"] + r["both_bad"],
-                ]
-                for r in board["rows"]
-            ],
-        )
-        lines.append("")
-    for name in ("ratings", "win_rates"):
-        if chart_files and name in chart_files:
-            lines += [f"![{name}]({chart_files[name]})", ""]
-    lines += ["## Speed", ""]
-    lines += _table(
-        ["instance", "done", "failed", "tokens/s (median)", "TTFT s (median)", "duration s (median)"],
-        [
-            [p["label"], p["items_done"], p["items_failed"], number_text(p["tokens_per_sec"]["median"]),
-             number_text(p["ttft_s"]["median"]), number_text(p["duration_s"]["median"])]
-            for p in data["performance"]
-        ],
-    )  # fmt: skip
-    lines.append("")
-    for name in ("tokens_per_sec", "ttft"):
-        if chart_files and name in chart_files:
-            lines += [f"![{name}]({chart_files[name]})", ""]
-    if data["categories"]:
-        labels = report.labels
-        lines += ["## Wins per category", ""]
-        instances = [i["instance_id"] for i in data["instances"]]
-        lines += _table(
-            ["category", *[labels[i] for i in instances]],
-            [
-                [category, *[win_cell_text(row.get(i)) for i in instances]]
-                for category, row in data["categories"].items()
-            ],
-        )
-        lines.append("")
-        if chart_files and "categories" in chart_files:
-            lines += [f"![categories]({chart_files['categories']})", ""]
-    if data["failures"]:
-        lines += ["## Failures", ""]
-        lines += [f"- prompt `{f['prompt_id']}`, {f['what']}: {_cell(f['error'])}" for f in data["failures"]]
-        lines.append("")
-    lines += ["## Reproduce", "", "```sh", data["reproduce"], "```", ""]
-    lines += _table(
-        ["instance", "model", *OPTION_NAMES],
-        [[i["label"], i["model"], *(i[name] for name in OPTION_NAMES)] for i in data["instances"]],
-    )
-    lines.append("")
-    if data["judge"]:
-        judge = data["judge"]
-        against = f", baseline {judge['baseline']}" if judge.get("baseline") else ""
-        lines += [f"Judge: `{judge['model']}` ({judge['mode']}{against})", ""]
-    for session in data["environment"]:
-        engines = ", ".join(
-            f"{e['engine']} {e['version'] or '?'} ({e['endpoint']})"
-            for e in session.get("engines", [])
-            if e["reachable"]
-        )
-        lines.append(
-            f"- session {session.get('started_at')}: arena {session.get('arena')}, Python {session.get('python')}, "
-            f"{session.get('platform')}; engines: {engines or 'none reachable'}"
-        )
-    lines.append("")
-    return "\n".join(lines)
 
 
 def write_report(report: BenchReport, directory: Path) -> list[Path]:
