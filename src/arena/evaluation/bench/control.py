@@ -1,7 +1,7 @@
 """A benchmark run's progress, and the operations on a run that exists: find, cancel, resume-check.
 
 Progress is counted in SQL (by status), so the page can poll it every second on a large run.
-A run whose worker is gone reads as "interrupted"; see ``bench_worker`` for how that is known.
+A run whose worker is gone reads as "interrupted"; see ``bench.claim`` for how that is known.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
     spec = BenchSpec(instances=[...], judge=JudgeSpec(instance=...), repeats=3)
     run_id = create_run(database=db, spec=spec, prompt_set=load_prompt_set(path))
-    await BenchRunner(database=db, router=router, run_id=run_id).run()    # bench_runner.py
-    report = build_report(database=db, run_id=run_id)                     # bench_report.py
+    await BenchRunner(database=db, router=router, run_id=run_id).run()    # bench/runner.py
+    report = build_report(database=db, run_id=run_id)                     # bench/report/data.py
 
 Creating a run writes every item (and every pair the judge will compare) as ``pending`` in one
 transaction, so what a run has to do is fixed and visible from the start; the runner then
 works through the rows and can be killed and resumed at any moment. This module holds the
-spec, the plan (pure) and creating a run; ``bench_control`` follows and cancels runs.
+spec, the plan (pure) and creating a run; ``bench.control`` follows and cancels runs.
 """
 
 from __future__ import annotations

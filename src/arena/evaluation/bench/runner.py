@@ -1,6 +1,6 @@
 """Work through a benchmark run: generate every pending item, judge every ready pair.
 
-One runner per run at a time: it claims the run (see ``bench_worker``), puts back what a dead
+One runner per run at a time: it claims the run (see ``bench.claim``), puts back what a dead
 worker left ``running``, then starts one task per unit of work. A task waits for a slot of its
 engine endpoint (``concurrency`` per endpoint), marks its row running, generates, and writes
 the result in one commit. A pair is judged as soon as both its answers are done; if either

@@ -1,8 +1,8 @@
 """One unit of benchmark work, without the scheduling: answer one item, judge one pair.
 
-``bench_runner`` decides when each runs and writes the rows; this module generates (through
-``compare``, so timing and error mapping are the arena's usual ones) and judges (through
-``judge.judge_pair``, both orders, anonymized), and says what the row should hold.
+``bench.runner`` decides when each runs and writes the rows; this module generates (through
+``conversation.compare``, so timing and error mapping are the arena's usual ones) and judges
+(through ``judge.task.judge_pair``, both orders, anonymized), and says what the row should hold.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Conversations: compare N instances on one turn, record, view (blind or not), vote, export."""
+"""Conversations: compare N instances on one turn, record, view (blind or not), vote and reveal, export."""

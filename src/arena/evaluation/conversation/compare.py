@@ -151,7 +151,9 @@ async def _run_one(
                             run.first = time.perf_counter()
                         run.parts.append(chunk.text)
                         sink.token(target, chunk.text)
-                        queue.put_nowait(TokenEvent(instance_id=target.instance_id, model=target.model, text=chunk.text))
+                        queue.put_nowait(
+                            TokenEvent(instance_id=target.instance_id, model=target.model, text=chunk.text)
+                        )
                     if chunk.usage is not None:
                         run.usage = chunk.usage
     except TimeoutError as exc:
@@ -199,7 +201,9 @@ class Comparison:
     def watch(self, stops: dict[str, asyncio.Event]) -> None:
         """Setting `stops[instance_id]` stops that instance alone."""
         self._watchers += [
-            asyncio.create_task(_stop_when_set(event, self._tasks[iid])) for iid, event in stops.items() if iid in self._tasks
+            asyncio.create_task(_stop_when_set(event, self._tasks[iid]))
+            for iid, event in stops.items()
+            if iid in self._tasks
         ]
 
     async def events(self) -> AsyncIterator[Event]:

@@ -199,9 +199,17 @@ def plan_turn(
     # Always in display order (members first, newcomers after, as they join): the order a
     # client listed them in must not pair labels with models.
     requested = {i.instance_id: n for n, i in enumerate(instances)}
-    ordered = sorted(instances, key=lambda i: (i.instance_id not in positions, positions.get(i.instance_id, requested[i.instance_id])))
+    ordered = sorted(
+        instances,
+        key=lambda i: (i.instance_id not in positions, positions.get(i.instance_id, requested[i.instance_id])),
+    )
     targets = [
-        Target(instance_id=i.instance_id, model=i.model, options=i.options, messages=per_instance.get(i.instance_id, shared))
+        Target(
+            instance_id=i.instance_id,
+            model=i.model,
+            options=i.options,
+            messages=per_instance.get(i.instance_id, shared),
+        )
         for i in ordered
     ]
     return TurnPlan(

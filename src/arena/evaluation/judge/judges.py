@@ -120,7 +120,11 @@ async def cloud_judge(
         engine = AnthropicEngine(api_key=key, base_url=endpoint.base_url, timeout=timeout_s)
     else:
         engine = _StandardOpenAIEngine(
-            name="cloud-judge", base_url=endpoint.base_url, api_key=key, timeout=timeout_s, key_variable=endpoint.api_key_env
+            name="cloud-judge",
+            base_url=endpoint.base_url,
+            api_key=key,
+            timeout=timeout_s,
+            key_variable=endpoint.api_key_env,
         )
     try:
         yield StreamingJudge(

@@ -4,7 +4,7 @@ The wording follows the MT-bench judge prompts (Zheng et al., 2023, "Judging LLM
 an impartial-judge system prompt, the question, then each answer between start and end
 markers. Candidates appear only as [A] and [B], never by model name. The answer is asked for
 as JSON and, as a fallback for engines that ignore the schema, in MT-bench's own "[[A]]" /
-"[[7]]" notation, which ``judge_parse`` also reads.
+"[[7]]" notation, which ``judge.parse`` also reads.
 
 The verdict comes *before* the explanation in the schema. MT-bench lets the judge reason
 first, but a schema-bound small local model then often spends its whole token budget on the

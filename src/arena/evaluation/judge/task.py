@@ -8,7 +8,7 @@
     reference   each candidate graded 1–10 against a reference answer.
     (A reference given with pairwise makes it reference-guided pairwise.)
 
-The judge is any `JudgeModel` (see ``judge_models``): a local model through the router, or an
+The judge is any `JudgeModel` (see ``judge.judges``): a local model through the router, or an
 opted-in cloud model. When any answer of the judge cannot be read as a verdict, the whole
 request fails with ``EngineProtocolError`` (HTTP 502) quoting what the judge said: a verdict
 is never guessed. This module knows nothing of HTTP or SQL.

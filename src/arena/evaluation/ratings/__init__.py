@@ -1,1 +1,1 @@
-"""Ratings from pairwise battles: the battles, the Bradley-Terry fit and its solver."""
+"""Ratings from pairwise battles: the battles and their counts per pair, the Bradley-Terry fit and its solver."""

@@ -7,9 +7,9 @@ a win to each side), because neither answer beat the other; ``both_bad_as_tie=Fa
 those battles out of the ratings instead.
 
 Bradley–Terry (solved in ``solver``): P(i beats j) = 1 / (1 + base ** ((R_j - R_i) / scale)).
-With theta = R * ln(base) / scale this is the logistic model P = expit(theta_i - theta_j). The fit maximises the
-likelihood of the aggregated pair counts, each tie adding half a win to both sides, plus a
-tiny L2 penalty ``l2 / 2 * ||theta||^2`` (a Gaussian prior thousands of rating points wide):
+With theta = R * ln(base) / scale this is the logistic model P = expit(theta_i - theta_j).
+The fit maximises the likelihood of the aggregated pair counts, each tie adding half a win to
+both sides, plus a tiny L2 penalty ``l2 / 2 * ||theta||^2`` (a Gaussian prior thousands of rating points wide):
 once models have a few dozen battles it moves their ratings by a fraction of a point, yet it
 keeps an undefeated model, or a group of models never compared with the rest, at a finite and
 unique rating. The problem is convex with one parameter per model, so it is solved by Newton's

@@ -1,1 +1,1 @@
-"""A benchmark report: the data, then Markdown, JSON, CSV and one self-contained HTML page."""
+"""A benchmark report: the typed data, then Markdown, JSON, CSV and one self-contained HTML page."""
