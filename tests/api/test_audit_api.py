@@ -211,9 +211,9 @@ def test_the_page_loads_its_script_and_style_from_this_server(client: TestClient
 
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
-    assert '<script type="module" src="/static/audit.js"></script>' in response.text
+    assert '<script type="module" src="/static/js/pages/audit.js"></script>' in response.text
     assert "<script>" not in response.text and "style=" not in response.text
-    assert client.get("/static/audit.js").status_code == 200
+    assert client.get("/static/js/pages/audit.js").status_code == 200
 
 
 def test_the_api_is_documented_in_openapi(client: TestClient) -> None:

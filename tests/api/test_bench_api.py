@@ -155,13 +155,13 @@ def test_a_run_is_cancelled_and_resumed_over_the_api(arena: RunningArena, double
 def test_the_bench_page_runs_on_its_own_script_and_style(arena: RunningArena) -> None:
     with arena.client() as client:
         page = client.get("/bench")
-        script = client.get("/static/bench.js")
-        style = client.get("/static/bench.css")
+        script = client.get("/static/js/pages/bench.js")
+        style = client.get("/static/css/pages/bench.css")
 
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
     links = Links()
     links.feed(page.text)
-    assert "/static/bench.js" in links.sources and "/static/bench.css" in links.sources
+    assert "/static/js/pages/bench.js" in links.sources and "/static/css/pages/bench.css" in links.sources
     assert not [s for s in links.sources if s.startswith(("http://", "https://"))]
     assert script.status_code == 200 and "/api/bench/runs" in script.text
     assert style.status_code == 200

@@ -63,7 +63,7 @@ def test_same_origin_pages_and_scripts_can(arena: RunningArena) -> None:
 
 def test_every_response_carries_the_safe_headers(arena: RunningArena) -> None:
     with arena.client() as client:
-        for path in ("/api/health", "/", "/leaderboard", "/static/js/main.js", "/api/nope", "/docs"):
+        for path in ("/api/health", "/", "/leaderboard", "/static/js/pages/arena.js", "/api/nope", "/docs"):
             response = client.get(path)
             policy = response.headers["content-security-policy"]
             assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, path

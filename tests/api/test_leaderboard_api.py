@@ -152,13 +152,13 @@ def test_bad_filters_get_a_clear_4xx(arena: RunningArena, params: dict, status: 
 def test_the_page_is_served_with_its_own_script_and_style_under_a_strict_policy(arena: RunningArena) -> None:
     with arena.client() as client:
         page = client.get("/leaderboard")
-        script = client.get("/static/leaderboard.js")
-        style = client.get("/static/leaderboard.css")
+        script = client.get("/static/js/pages/leaderboard.js")
+        style = client.get("/static/css/pages/leaderboard.css")
 
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    assert '<script type="module" src="/static/leaderboard.js">' in page.text
-    assert 'href="/static/leaderboard.css"' in page.text
+    assert '<script type="module" src="/static/js/pages/leaderboard.js">' in page.text
+    assert 'href="/static/css/pages/leaderboard.css"' in page.text
     assert "<script>" not in page.text and "style=" not in page.text
     assert script.status_code == 200 and "/api/leaderboard" in script.text
     assert style.status_code == 200 and ".heatmap" in style.text

@@ -87,7 +87,7 @@ def test_ndjson_decoder_joins_lines_and_characters_split_across_chunks(arena: Ru
     page.goto(arena.url)
     decoded = page.evaluate(
         """async () => {
-            const { NdjsonDecoder } = await import("/static/js/ndjson.js");
+            const { NdjsonDecoder } = await import("/static/js/lib/ndjson.js");
             const bytes = new TextEncoder().encode('{"token":"mer"}\\n{"token":"é 🌊"}\\n\\n{"done":true}');
             const decoder = new NdjsonDecoder();
             const seen = [];
@@ -103,7 +103,7 @@ def test_hyperparameter_checks_and_chip_labels(arena: RunningArena, page: Page) 
     page.goto(arena.url)
     result = page.evaluate(
         """async () => {
-            const m = await import("/static/js/instances.js");
+            const m = await import("/static/js/arena/instances.js");
             const spec = m.specFromInputs(document.querySelectorAll("#picker-form .field-param input"));
             const defaults = Object.fromEntries(spec.map((f) => [f.name, String(f.default)]));
             const check = (changes) => m.validateValues(spec, { ...defaults, ...changes }).errors.map((e) => e.name);

@@ -32,7 +32,6 @@ from arena.web.routes import (
     exports,
     judge,
     leaderboard,
-    login,
     manage,
     models,
     pages,
@@ -104,7 +103,6 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             allow_credentials=False,
         )
     app.include_router(models.health_router)
-    app.include_router(login.router)
     # Chat, judge and pull count against the caller's rate limits (ARENA_RATE_LIMIT_*).
     rate_limited = [Depends(enforce_rate_limit)]
     for module in (chat, manage, judge):
@@ -114,8 +112,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         *(auth, users, shares, audit),
     ):
         app.include_router(module.router, responses=AUTH_ERRORS)
-    app.include_router(pages.router)
-    app.include_router(bench.page_router)
+    app.include_router(pages.router)  # every HTML page
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -1,5 +1,5 @@
 """The audit log for admins: GET /api/audit (pages of entries), /api/audit/export (a download),
-/api/audit/verify (is the chain intact?) and the page GET /audit that shows all three."""
+/api/audit/verify (is the chain intact?). The page GET /audit (routes/pages.py) shows all three."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from arena.storage.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
@@ -18,12 +18,9 @@ from arena.storage.models import utcnow
 from arena.web.audit import record_event
 from arena.web.auth.principal import Admin
 from arena.web.deps import Db
-from arena.web.auth.pages import PageAdmin
-from arena.web.routes.pages import PAGE_HEADERS, templates
 from arena.web.schemas import MAX_ID, error_responses
 
 api_router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Admin])
-page_router = APIRouter(tags=["pages"], include_in_schema=False)
 
 ERRORS = error_responses(401, 403, 422)
 
@@ -130,19 +127,4 @@ async def verify_audit(db: Db) -> VerifyOut:
     )
 
 
-@page_router.get("/audit", response_class=HTMLResponse, dependencies=[PageAdmin])
-async def get_audit_page(request: Request) -> HTMLResponse:
-    """Browse, filter, export and verify the audit log."""
-    settings = request.app.state.settings
-    return templates.TemplateResponse(
-        request,
-        "audit.html",
-        {"page": "audit", "token_required": settings.auth_mode == "token", "actions": audit.ACTIONS},
-        headers=PAGE_HEADERS,
-    )
-
-
-# One router for app.py to include: the API and the page (included here, after their routes exist).
-router = APIRouter()
-router.include_router(api_router)
-router.include_router(page_router)
+router = api_router  # the name app.py includes, as for every other route module

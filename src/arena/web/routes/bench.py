@@ -1,5 +1,5 @@
 """Batch benchmarks over HTTP: start a run from an uploaded prompt set, follow it, cancel it,
-resume it, fetch its report; and the page at GET /bench that does all of that.
+resume it, fetch its report. The page at GET /bench (routes/pages.py) does all of that.
 
 Runs started here execute in this server process, one asyncio task each; the run's rows in the
 database are the truth, so a run survives the server (resume it after a restart) and the CLI
@@ -27,13 +27,10 @@ from arena.evaluation.bench.runner import BenchRunner
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.web.auth.principal import Evaluator
 from arena.web.deps import AppSettings, Db, ModelRouter
-from arena.web.auth.pages import PageEvaluator
-from arena.web.routes.pages import PAGE_HEADERS, templates
 from arena.web.schemas import error_responses
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Evaluator])
-page_router = APIRouter(tags=["pages"], include_in_schema=False)
 
 ERRORS = error_responses(400, 404, 409, 413, 422)
 ReportFormat = Literal["json", "html", "md", "csv"]
@@ -209,18 +206,3 @@ async def get_bench_report(
             headers={"Content-Disposition": f'attachment; filename="{stem}-items.csv"'},
         )
     return Response(render_json(report), media_type="application/json")
-
-
-@page_router.get("/bench", response_class=HTMLResponse, dependencies=[PageEvaluator])
-async def get_bench_page(request: Request, settings: AppSettings) -> HTMLResponse:
-    """Start benchmarks, watch them run, cancel them, open their reports."""
-    return templates.TemplateResponse(
-        request,
-        "bench.html",
-        {
-            "page": "bench",
-            "token_required": settings.web_chat_token is not None,
-            "max_upload_bytes": settings.max_upload_bytes,
-        },
-        headers=PAGE_HEADERS,
-    )

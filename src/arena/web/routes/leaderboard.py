@@ -1,32 +1,23 @@
-"""GET /api/leaderboard (ratings with confidence intervals) and GET /leaderboard (the page)."""
+"""GET /api/leaderboard: ratings with confidence intervals (the page GET /leaderboard is in routes/pages.py)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from arena.evaluation.ratings.battles import MAX_ROUNDS, Standings, Unit, load_battles, standings
 from arena.web.auth.principal import Viewer
 from arena.web.deps import Db
-from arena.web.auth.pages import PageViewer
-from arena.web.routes.pages import PAGE_HEADERS
 from arena.web.schemas import IsoDateTime, error_responses
 
 router = APIRouter(tags=["leaderboard"])
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 ERRORS = error_responses(400, 422)
 DEFAULT_ROUNDS = 1000
-PAGE_ROUNDS = 300  # the page polls: fewer rounds answer faster and move the bounds by little
-POLL_SECONDS = 5
 
 
 class RatingRow(BaseModel):
@@ -123,14 +114,3 @@ async def get_leaderboard(
         return _out(result, filters)
 
     return await asyncio.to_thread(compute)
-
-
-@router.get("/leaderboard", response_class=HTMLResponse, include_in_schema=False, dependencies=[PageViewer])
-async def get_leaderboard_page(request: Request) -> HTMLResponse:
-    """The leaderboard page: it fetches /api/leaderboard itself and keeps it current."""
-    return templates.TemplateResponse(
-        request,
-        "leaderboard.html",
-        {"page": "leaderboard", "poll_seconds": POLL_SECONDS, "rounds": PAGE_ROUNDS},
-        headers=PAGE_HEADERS,
-    )

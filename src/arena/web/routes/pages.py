@@ -1,17 +1,25 @@
-"""GET /: the arena's one page, from a Jinja2 template; its scripts and styles come from /static."""
+"""Every HTML page: GET / (the arena), /login, /leaderboard, /bench and /audit.
+
+One Jinja2 environment renders them all through `render`, with the same strict headers. Each page
+is guarded by a role from `arena.web.auth.pages`, which sends a browser without a session to
+/login?next=…; the page's scripts and styles come from /static (see static/README.md), and its data
+from the JSON API, which checks the caller again on every call.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from arena import __version__
 from arena.engines.base import SamplingOptions
+from arena.storage import audit
+from arena.web.auth.pages import PageAdmin, PageEvaluator, PageViewer
 from arena.web.deps import AppSettings
-from arena.web.auth.pages import PageViewer
 from arena.web.middleware import CONTENT_SECURITY_POLICY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -26,6 +34,9 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
+LEADERBOARD_ROUNDS = 300  # the page polls: fewer rounds answer faster and move the bounds by little
+LEADERBOARD_POLL_SECONDS = 5
+
 # How each hyperparameter is labelled in the form and abbreviated on an instance chip.
 HYPERPARAMETER_NAMES = {
     "temperature": ("Temperature", "T"),
@@ -36,6 +47,14 @@ HYPERPARAMETER_NAMES = {
     "seed": ("Seed", "S"),
 }
 
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+def render(request: Request, page: str, **context: Any) -> HTMLResponse:
+    """templates/<page>.html, told which page it is (the header marks it), with the page headers."""
+    return templates.TemplateResponse(request, f"{page}.html", {"page": page, **context}, headers=PAGE_HEADERS)
+
 
 def _number(value: float) -> str:
     """2.0 → "2", 0.01 → "0.01": how a range reads in the form."""
@@ -43,7 +62,7 @@ def _number(value: float) -> str:
 
 
 def _default_text(default: float, description: str) -> str:
-    """"default -1 (no limit)" when the description says what the default means, else "default 0.7"."""
+    """How a field's default reads: "default -1 (no limit)" when its description says what it means."""
     special, _, meaning = description.partition("(")[2].rstrip(")").partition("=")
     if meaning and special.strip() == str(default):
         return f"default {_number(default)} ({meaning.strip()})"
@@ -75,22 +94,53 @@ def hyperparameter_fields() -> list[dict[str, object]]:
     return fields
 
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-router = APIRouter(tags=["pages"], include_in_schema=False)
+def safe_next(value: str | None) -> str:
+    """Only a path on this server: `//evil.example` and `https://…` would leave it."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
 
 
 @router.get("/", response_class=HTMLResponse, dependencies=[PageViewer])
 async def get_arena_page(request: Request, settings: AppSettings) -> HTMLResponse:
     """The arena: pick models, compare, converse, vote, export."""
-    return templates.TemplateResponse(
+    return render(
         request,
-        "arena.html",
-        {
-            "version": __version__,
-            "max_instances": settings.max_instances,
-            "max_upload_bytes": settings.max_upload_bytes,
-            "token_required": settings.web_chat_token is not None,
-            "hyperparameters": hyperparameter_fields(),
-        },
-        headers=PAGE_HEADERS,
+        "arena",
+        version=__version__,
+        max_instances=settings.max_instances,
+        max_upload_bytes=settings.max_upload_bytes,
+        token_required=settings.web_chat_token is not None,
+        hyperparameters=hyperparameter_fields(),
     )
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def get_login_page(request: Request, settings: AppSettings, next: str | None = None) -> Response:
+    """The sign-in form of `users` mode (it posts to /api/auth/login); other modes have no login."""
+    if settings.auth_mode != "users":
+        return RedirectResponse("/", status_code=303)
+    return render(request, "login", next_path=safe_next(next))
+
+
+@router.get("/leaderboard", response_class=HTMLResponse, dependencies=[PageViewer])
+async def get_leaderboard_page(request: Request) -> HTMLResponse:
+    """The leaderboard: it fetches /api/leaderboard itself and keeps it current."""
+    return render(request, "leaderboard", poll_seconds=LEADERBOARD_POLL_SECONDS, rounds=LEADERBOARD_ROUNDS)
+
+
+@router.get("/bench", response_class=HTMLResponse, dependencies=[PageEvaluator])
+async def get_bench_page(request: Request, settings: AppSettings) -> HTMLResponse:
+    """Start benchmarks, watch them run, cancel them, open their reports."""
+    return render(
+        request,
+        "bench",
+        token_required=settings.web_chat_token is not None,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+
+
+@router.get("/audit", response_class=HTMLResponse, dependencies=[PageAdmin])
+async def get_audit_page(request: Request, settings: AppSettings) -> HTMLResponse:
+    """Browse, filter, export and verify the audit log."""
+    return render(request, "audit", token_required=settings.auth_mode == "token", actions=audit.ACTIONS)

@@ -1,6 +1,6 @@
 // A confirmation in our own <dialog> (never window.confirm, which blocks the page).
 
-import { byId } from "./dom.js";
+import { byId } from "../lib/dom.js";
 
 /** Resolve true when the person confirms, false on Cancel or Esc. */
 export function confirmAction({ title, message, confirmLabel = "Confirm" }) {

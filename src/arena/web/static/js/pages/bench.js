@@ -1,8 +1,9 @@
 // The benchmarks page: start a run from a prompt file, follow every run live, cancel, resume,
 // open or download its report. All state lives on the server; this page polls it.
 
-import { ApiError, request, setToken } from "./js/api.js";
-import { byId, clear, el, showError } from "./js/dom.js";
+import { ApiError, request, requestJson, setToken } from "../lib/api.js";
+import { byId, clear, el, showError } from "../lib/dom.js";
+import { saveBlob } from "../lib/download.js";
 
 const ACTIVE = new Set(["pending", "running", "cancelling"]);
 const FAST_POLL_MS = 1000;
@@ -11,11 +12,6 @@ const SLOW_POLL_MS = 5000;
 const tokenRequired = document.body.dataset.tokenRequired === "true";
 const instances = []; // {model, temperature, num_predict, seed}
 let pollTimer = null;
-
-async function json(method, path, options) {
-  const response = await request(method, path, options);
-  return response.status === 204 ? null : response.json();
-}
 
 function describeInstance(instance) {
   return `${instance.model} · T ${instance.temperature} · max ${instance.num_predict} · seed ${instance.seed}`;
@@ -73,7 +69,7 @@ function addInstance() {
 
 async function loadModels() {
   try {
-    const { models } = await json("GET", "/api/models");
+    const { models } = await requestJson("GET", "/api/models");
     const picker = clear(byId("instance-model"));
     const judge = byId("judge-model");
     for (const model of models) {
@@ -116,7 +112,7 @@ async function startRun(event) {
   const button = byId("start-run");
   button.disabled = true;
   try {
-    await json("POST", "/api/bench/runs", { body: form });
+    await requestJson("POST", "/api/bench/runs", { body: form });
     showError(errorBox, "");
     await refreshRuns();
   } catch (error) {
@@ -138,12 +134,7 @@ const reportPath = (id, format) => `/api/bench/runs/${encodeURIComponent(id)}/re
 async function download(id, format) {
   try {
     const response = await request("GET", reportPath(id, format));
-    const blob = await response.blob();
-    const link = el("a", { href: URL.createObjectURL(blob), download: `bench-${id.slice(0, 8)}.${format}` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    saveBlob(await response.blob(), `bench-${id.slice(0, 8)}.${format}`);
   } catch (error) {
     showError(byId("bench-error"), error.message);
   }
@@ -166,7 +157,7 @@ function reportLinks(run) {
 
 async function act(run, action) {
   try {
-    await json("POST", `/api/bench/runs/${encodeURIComponent(run.id)}/${action}`, action === "resume" ? { json: { retry_errors: run.status === "done" } } : {});
+    await requestJson("POST", `/api/bench/runs/${encodeURIComponent(run.id)}/${action}`, action === "resume" ? { json: { retry_errors: run.status === "done" } } : {});
     await refreshRuns();
   } catch (error) {
     showError(byId("bench-error"), error.message);
@@ -208,7 +199,7 @@ async function refreshRuns() {
   clearTimeout(pollTimer);
   let delay = SLOW_POLL_MS;
   try {
-    const { runs } = await json("GET", "/api/bench/runs?limit=50");
+    const { runs } = await requestJson("GET", "/api/bench/runs?limit=50");
     byId("runs-empty").hidden = runs.length > 0;
     byId("runs-table").hidden = runs.length === 0;
     byId("runs-body").replaceChildren(...runs.map(runRow));

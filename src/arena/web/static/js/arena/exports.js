@@ -1,23 +1,11 @@
 // Export the open conversation as JSON, Markdown or CSV (a real download), and import a JSON
 // export back as a new conversation.
 
-import { api } from "./api.js";
-import { byId } from "./dom.js";
-import { notifyError, notifySuccess } from "./notify.js";
+import { api } from "../lib/api.js";
+import { byId } from "../lib/dom.js";
+import { saveBlob } from "../lib/download.js";
+import { notifyError, notifySuccess } from "../lib/notify.js";
 import { emit, state } from "./store.js";
-
-/** Save a Blob under a name, through a temporary link (works with the token header too). */
-export function saveBlob(blob, filename) {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  link.hidden = true;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
 
 export function createExports({ open }) {
   const menu = byId("export-menu");

@@ -2,7 +2,7 @@
 // win-rate heatmap, and keep them current (a poll every few seconds while the tab is visible,
 // and at once when it regains focus). Everything is built with DOM calls, never innerHTML.
 
-import { request } from "./js/api.js";
+import { request } from "../lib/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const BAR_WIDTH = 240;

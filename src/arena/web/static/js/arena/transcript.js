@@ -2,8 +2,8 @@
 // conversation or from a stream starting now. Crowns and pairwise votes are per turn.
 
 import { createCard } from "./cards.js";
-import { byId, el, icon } from "./dom.js";
-import { formatBytes, shortModelName } from "./format.js";
+import { byId, el, icon } from "../lib/dom.js";
+import { formatBytes, shortModelName } from "../lib/format.js";
 import { parametersLabel } from "./instances.js";
 import { entryFor, isMasked, state } from "./store.js";
 

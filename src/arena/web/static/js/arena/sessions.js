@@ -1,11 +1,11 @@
 // The sidebar: conversations stored on the server, newest activity first; open, rename,
 // delete, search by title. Nothing lives in localStorage, so a reload or restart loses nothing.
 
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
 import { confirmAction } from "./dialogs.js";
-import { byId, clear, el, icon } from "./dom.js";
-import { formatWhen } from "./format.js";
-import { notifyError } from "./notify.js";
+import { byId, clear, el, icon } from "../lib/dom.js";
+import { formatWhen } from "../lib/format.js";
+import { notifyError } from "../lib/notify.js";
 import { on, state } from "./store.js";
 
 const PAGE_SIZE = 50;

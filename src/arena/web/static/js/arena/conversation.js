@@ -1,11 +1,11 @@
 // The open conversation: open or start one, send each message, regenerate, stop, copy,
 // narrow to one model and back; and the bar above it (title, badges, reveal, export).
 
-import { api } from "./api.js";
-import { byId, showError } from "./dom.js";
-import { shortModelName } from "./format.js";
+import { api } from "../lib/api.js";
+import { byId, showError } from "../lib/dom.js";
+import { shortModelName } from "../lib/format.js";
 import { instanceFromEntry } from "./instances.js";
-import { notify, notifyError, notifySuccess } from "./notify.js";
+import { notify, notifyError, notifySuccess } from "../lib/notify.js";
 import { emit, entryFor, isMasked, isStreaming, on, state } from "./store.js";
 import { renderAnswer, runStream, stopAllStreams } from "./stream.js";
 import { renderResults } from "./blind.js";

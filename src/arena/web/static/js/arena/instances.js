@@ -1,7 +1,7 @@
 // Model instances: one model at one set of hyperparameters. Pure functions over a `spec`, the
 // list of hyperparameter fields the page was rendered with (ranges and defaults from the API).
 
-import { shortModelName } from "./format.js";
+import { shortModelName } from "../lib/format.js";
 
 export const PARAMETERS = ["temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed"];
 // Always on a chip; the others only when they differ from their default.

@@ -1,6 +1,6 @@
 // The login form: posts the credentials as JSON, then goes where the user was headed.
 
-import { ApiError, request } from "./api.js";
+import { ApiError, request } from "../lib/api.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");

@@ -2,8 +2,8 @@
 // judge), the mode and a reference answer; POST /api/judge; the verdicts then show under the turn.
 // The cloud API key goes with that one request and is never kept. Judge text goes in as text only.
 
-import { request } from "./api.js";
-import { byId, el, showError } from "./dom.js";
+import { request } from "../lib/api.js";
+import { byId, el, showError } from "../lib/dom.js";
 import { state } from "./store.js";
 
 const MODE_TITLES = { pairwise: "Pairwise verdict", single: "Grades", reference: "Grades against the reference" };

@@ -1,19 +1,19 @@
 // Start the arena page: build each part and connect them. No logic of its own.
 
-import { onUnauthorized, setToken } from "./api.js";
-import { createAttachments } from "./attachments.js";
-import { reveal, votePairwise, voteThumb } from "./blind.js";
-import { conversationIdFromHash, createConversationController } from "./conversation.js";
-import { byId } from "./dom.js";
-import { createExports } from "./exports.js";
-import { createJudge } from "./judge.js";
-import { createModelManager } from "./model-manager.js";
-import { createModelPicker } from "./model-picker.js";
-import { createSessions } from "./sessions.js";
-import { installShortcuts } from "./shortcuts.js";
-import { state } from "./store.js";
-import { stopAllStreams } from "./stream.js";
-import { createTranscript } from "./transcript.js";
+import { onUnauthorized, setToken } from "../lib/api.js";
+import { createAttachments } from "../arena/attachments.js";
+import { reveal, votePairwise, voteThumb } from "../arena/blind.js";
+import { conversationIdFromHash, createConversationController } from "../arena/conversation.js";
+import { byId } from "../lib/dom.js";
+import { createExports } from "../arena/exports.js";
+import { createJudge } from "../arena/judge.js";
+import { createModelManager } from "../arena/model-manager.js";
+import { createModelPicker } from "../arena/model-picker.js";
+import { createSessions } from "../arena/sessions.js";
+import { installShortcuts } from "../arena/shortcuts.js";
+import { state } from "../arena/store.js";
+import { stopAllStreams } from "../arena/stream.js";
+import { createTranscript } from "../arena/transcript.js";
 
 state.maxInstances = Number(document.body.dataset.maxInstances) || state.maxInstances;
 

@@ -1,8 +1,8 @@
 // One answer card: streams plain text live, then shows the server-rendered HTML, its metrics
 // and its actions (Stop, Regenerate, Copy, Continue with this model, votes when blind).
 
-import { el, icon } from "./dom.js";
-import { formatCount, formatRate, formatSeconds } from "./format.js";
+import { el, icon } from "../lib/dom.js";
+import { formatCount, formatRate, formatSeconds } from "../lib/format.js";
 
 const STATUS_TEXT = { waiting: "waiting", streaming: "streaming", ok: "done", error: "error", stopped: "stopped" };
 

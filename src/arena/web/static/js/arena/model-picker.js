@@ -1,9 +1,9 @@
 // Choosing what answers: every engine's models grouped by engine, an instance's hyperparameters
 // (checked against the API's ranges), the chips of the selection, and the blind-mode switch.
 
-import { api } from "./api.js";
-import { byId, clear, el, showError } from "./dom.js";
-import { engineName, formatBytes } from "./format.js";
+import { api } from "../lib/api.js";
+import { byId, clear, el, showError } from "../lib/dom.js";
+import { engineName, formatBytes } from "../lib/format.js";
 import { instanceLabel, makeInstance, sameInstance, specFromInputs, validateValues } from "./instances.js";
 import { emit, isMasked, on, state } from "./store.js";
 

@@ -1,9 +1,9 @@
 // Attach text files to the next message. The server checks each one (size, type, UTF-8) and
 // returns its text; a refused file shows the server's reason.
 
-import { api } from "./api.js";
-import { byId, clear, el, icon, showError } from "./dom.js";
-import { formatBytes } from "./format.js";
+import { api } from "../lib/api.js";
+import { byId, clear, el, icon, showError } from "../lib/dom.js";
+import { formatBytes } from "../lib/format.js";
 import { emit, on, state } from "./store.js";
 
 export function createAttachments() {

@@ -1,7 +1,7 @@
 // Run one /api/stream_chat request: route each NDJSON line to its card, render finished answers
 // through the server, and keep every other card going when one fails.
 
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
 import { emit, state } from "./store.js";
 
 /** Turn a finished card's text into the server's sanitised HTML; plain text stays if that fails. */

@@ -1,6 +1,7 @@
 // The one client of the arena's HTTP API: JSON calls, NDJSON streams, downloads and uploads.
 // Every failure becomes an ApiError carrying the server's own `{"error": ...}` message.
 
+import { filenameFrom } from "./download.js";
 import { NdjsonDecoder } from "./ndjson.js";
 
 const TOKEN_KEY = "arena.token";
@@ -70,8 +71,13 @@ async function jsonOf(response) {
   return response.status === 204 ? null : response.json();
 }
 
-const get = async (path, options) => jsonOf(await request("GET", path, options));
-const post = async (path, json, options) => jsonOf(await request("POST", path, { ...options, json }));
+/** request(), then the answer's JSON (null for 204 No Content). */
+export async function requestJson(method, path, options) {
+  return jsonOf(await request(method, path, options));
+}
+
+const get = (path, options) => requestJson("GET", path, options);
+const post = (path, json, options) => requestJson("POST", path, { ...options, json });
 
 /** Yield each NDJSON object of a streamed response as it arrives. */
 export async function* ndjson(path, json, signal) {
@@ -90,11 +96,6 @@ export async function* ndjson(path, json, signal) {
   }
 }
 
-function filenameFrom(disposition, fallback) {
-  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition || "");
-  return match ? decodeURIComponent(match[1]) : fallback;
-}
-
 const query = (params) => {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== "") search.set(key, value);
@@ -109,8 +110,8 @@ export const api = {
   conversations: ({ search, limit, offset } = {}) => get(`/api/conversations${query({ search, limit, offset })}`),
   conversation: (id) => get(conversationPath(id)),
   createConversation: (body) => post("/api/conversations", body),
-  renameConversation: async (id, title) => jsonOf(await request("PATCH", conversationPath(id), { json: { title } })),
-  deleteConversation: async (id) => jsonOf(await request("DELETE", conversationPath(id))),
+  renameConversation: (id, title) => requestJson("PATCH", conversationPath(id), { json: { title } }),
+  deleteConversation: (id) => requestJson("DELETE", conversationPath(id)),
   vote: (id, body) => post(`${conversationPath(id)}/votes`, body),
   reveal: (id) => post(`${conversationPath(id)}/reveal`, {}),
   render: (markdown) => post("/api/render", { markdown }),

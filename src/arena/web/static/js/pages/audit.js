@@ -2,8 +2,9 @@
 // for older ones, downloads of /api/audit/export and the result of /api/audit/verify.
 // Everything is built with DOM calls (dom.js), never innerHTML: entries hold typed usernames.
 
-import { request, setToken } from "./js/api.js";
-import { byId, el, showError } from "./js/dom.js";
+import { request, setToken } from "../lib/api.js";
+import { byId, el, showError } from "../lib/dom.js";
+import { filenameFrom, saveBlob } from "../lib/download.js";
 
 const PAGE_SIZE = 100;
 const form = byId("audit-filters");
@@ -66,22 +67,12 @@ async function load({ fresh }) {
   }
 }
 
-function filenameFrom(disposition, fallback) {
-  const match = /filename="?([^";]+)"?/i.exec(disposition || "");
-  return match ? match[1] : fallback;
-}
-
 async function download(format) {
   try {
     // Fetched rather than linked, so a bearer token (token mode) goes with it.
     const response = await request("GET", `/api/audit/export?format=${format}`);
-    const blob = await response.blob();
     const name = filenameFrom(response.headers.get("Content-Disposition"), `arena-audit.${format}`);
-    const link = el("a", { href: URL.createObjectURL(blob), download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    saveBlob(await response.blob(), name);
     await load({ fresh: true }); // the export is itself an entry
   } catch (error) {
     showError(errorBox, error.message);

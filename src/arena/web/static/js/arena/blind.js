@@ -1,9 +1,9 @@
 // Blind mode: thumbs per answer, the pairwise choice, and the reveal with its results table.
 
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
 import { confirmAction } from "./dialogs.js";
-import { byId, el, icon } from "./dom.js";
-import { notifyError } from "./notify.js";
+import { byId, el, icon } from "../lib/dom.js";
+import { notifyError } from "../lib/notify.js";
 import { allParametersLabel } from "./instances.js";
 import { emit, state } from "./store.js";
 

@@ -1,11 +1,11 @@
 // The model manager: every engine's models with size and quantization, pulling an Ollama model
 // with a live progress bar, and deleting one after a confirmation.
 
-import { api } from "./api.js";
+import { api } from "../lib/api.js";
 import { confirmAction } from "./dialogs.js";
-import { byId, clear, el, showError } from "./dom.js";
-import { engineName, formatBytes } from "./format.js";
-import { notifySuccess } from "./notify.js";
+import { byId, clear, el, showError } from "../lib/dom.js";
+import { engineName, formatBytes } from "../lib/format.js";
+import { notifySuccess } from "../lib/notify.js";
 import { emit, state } from "./store.js";
 
 const DELETABLE_ENGINES = new Set(["ollama"]);
