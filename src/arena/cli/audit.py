@@ -1,8 +1,8 @@
 """`arena audit …`: check the audit log's hash chain and export it.
 
-Registered by ``arena.cli`` (``app.add_typer(audit_app, name="audit")``), which owns the exit
-codes: ``verify`` exits 0 when the chain is intact and 1 naming the first bad entry, so a cron job
-or CI notices; 2 for bad input.
+Registered by ``arena.cli`` as ``arena audit``. Exit codes (their values live in
+``arena.cli._common``): ``verify`` exits 0 when the chain is intact and 1 naming the first bad
+entry, so a cron job or CI notices; 2 for bad input.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 
 import typer
 
-audit_app = typer.Typer(help="The tamper-evident audit log: verify its hash chain, export it.", no_args_is_help=True)
+from arena.cli._common import EXIT_FAILED, EXIT_USAGE, console, errors, opened_database, os_user
 
-# arena.cli registers audit_app and owns the exit codes and settings helpers.
-import arena.cli as cli_main  # noqa: E402
+audit_app = typer.Typer(help="The tamper-evident audit log: verify its hash chain, export it.", no_args_is_help=True)
 
 CHECKPOINT = re.compile(r"^(?P<id>[1-9][0-9]{0,18}):(?P<hash>[0-9a-f]{64})$")
 
@@ -45,18 +44,14 @@ def verify(
     from arena.storage import audit
 
     expected = _checkpoint(checkpoint)
-    database = cli_main.ready_database(cli_main.load_settings())
-    try:
-        with database.session() as session:
-            result = audit.verify(session, checkpoint=expected)
-    finally:
-        database.dispose()
+    with opened_database() as database, database.session() as session:
+        result = audit.verify(session, checkpoint=expected)
     if not result.ok:
-        cli_main.errors.print(f"[red]error:[/red] {result.message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(cli_main.EXIT_FAILED)
-    cli_main.console.print(f"audit log intact: {result.entries} entries", highlight=False)
+        errors.print(f"[red]error:[/red] {result.message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"audit log intact: {result.entries} entries", highlight=False)
     if result.last_id is not None:
-        cli_main.console.print(f"checkpoint: {result.last_id}:{result.last_hash}", highlight=False, soft_wrap=True)
+        console.print(f"checkpoint: {result.last_id}:{result.last_hash}", highlight=False, soft_wrap=True)
 
 
 @audit_app.command("export")
@@ -65,13 +60,12 @@ def export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of standard output")] = None,
 ) -> None:
     """Write every entry, oldest first, as JSON Lines or CSV; the export is recorded (and included)."""
-    from arena.storage.audit_export import export_lines
     from arena.storage import audit
+    from arena.storage.audit_export import export_lines
 
-    database = cli_main.ready_database(cli_main.load_settings())
-    try:
+    with opened_database() as database:
         detail = {"format": format, "via": "cli"}
-        audit.record(database, actor_id=None, actor=cli_main.os_user(), action=audit.AUDIT_EXPORT, detail=detail)
+        audit.record(database, actor_id=None, actor=os_user(), action=audit.AUDIT_EXPORT, detail=detail)
         if output is None:
             sys.stdout.writelines(export_lines(database, format))
             sys.stdout.flush()
@@ -84,8 +78,6 @@ def export(
                 partial.replace(output)
             except OSError as exc:
                 partial.unlink(missing_ok=True)
-                cli_main.errors.print(f"[red]error:[/red] cannot write {output}: {exc.strerror}", highlight=False)
-                raise typer.Exit(cli_main.EXIT_USAGE) from None
-            cli_main.errors.print(f"wrote {output}", highlight=False)
-    finally:
-        database.dispose()
+                errors.print(f"[red]error:[/red] cannot write {output}: {exc.strerror}", highlight=False)
+                raise typer.Exit(EXIT_USAGE) from None
+            errors.print(f"wrote {output}", highlight=False)

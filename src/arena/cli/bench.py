@@ -1,8 +1,8 @@
 """`arena bench …`: run, resume, cancel, list and report batch benchmarks.
 
-Registered by ``arena.cli`` (``app.add_typer(bench_app, name="bench")``), which owns the exit
-codes: 0 when every item and judgment succeeded, 1 when any failed or the run was cancelled
-(so CI notices), 2 for bad input (an unreadable prompt file, an unknown option).
+Registered by ``arena.cli`` as ``arena bench``. Exit codes (their values live in
+``arena.cli._common``): 0 when every item and judgment succeeded, 1 when any failed or the run
+was cancelled (so CI notices), 2 for bad input (an unreadable prompt file, an unknown option).
 """
 
 from __future__ import annotations
@@ -28,20 +28,25 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from arena.cli._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    console,
+    errors,
+    exit_on_error,
+    fail,
+    load_settings,
+    opened_database,
+    ready_database,
+)
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
     from arena.evaluation.conversation.instances import ModelInstance
-    from arena.settings import Settings
-    from arena.storage.db import Database
 
 bench_app = typer.Typer(
     help="Batch benchmarks: a prompt set × models × repeats, judged, resumable.", no_args_is_help=True
 )
-
-# arena.cli registers bench_app and owns the exit codes and settings helpers. Imported once
-# bench_app exists, so either module may be loaded first.
-import arena.cli as cli_main  # noqa: E402
 
 
 class RateColumn(ProgressColumn):
@@ -50,10 +55,6 @@ class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text("–/s" if speed is None else f"{speed:.2f}/s", style="progress.data.speed")
-
-
-def _database(settings: Settings) -> Database:
-    return cli_main.ready_database(settings)
 
 
 def _describe(exc: ValueError) -> str:
@@ -71,8 +72,8 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
     from arena.evaluation.bench.control import ensure_resumable
     from arena.evaluation.bench.runner import BenchRunner, WorkEvent
 
-    settings = cli_main.load_settings()
-    database = _database(settings)
+    settings = load_settings()
+    database = ready_database(settings)
     router = build_router(settings)
     columns = (
         TextColumn("[bold]{task.description}"),
@@ -89,7 +90,7 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
         redone = before.failed + before.judgments.get("skipped", 0) if retry_errors else 0
         finished_before = before.finished - redone
         failed = 0
-        with Progress(*columns, console=cli_main.console, disable=quiet) as progress:
+        with Progress(*columns, console=console, disable=quiet) as progress:
             bar = progress.add_task(before.name, total=before.total, completed=finished_before, failed="")
 
             def heard(event: WorkEvent) -> None:
@@ -116,32 +117,37 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
         database.dispose()
 
 
-def _write_report(run_id: str, directory: Path) -> None:
-    from arena.evaluation.bench.report.render import write_report
-    from arena.evaluation.bench.report.data import build_report
+def _resolve(reference: str) -> str:
+    """The full id of the run a reference (an id, or a unique prefix of one) names."""
+    from arena.evaluation.bench.control import resolve_run
 
-    database = _database(cli_main.load_settings())
-    try:
+    with opened_database() as database:
+        return resolve_run(database=database, reference=reference)
+
+
+def _write_report(run_id: str, directory: Path) -> None:
+    from arena.evaluation.bench.report.data import build_report
+    from arena.evaluation.bench.report.render import write_report
+
+    with opened_database() as database:
         written = write_report(build_report(database=database, run_id=run_id), directory)
-    finally:
-        database.dispose()
     html = next(path for path in written if path.name == "report.html")
-    cli_main.console.print(f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False)
+    console.print(f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False)
 
 
 def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> None:
     if report is not None:
         _write_report(run_id, report)
     if status == "cancelled":
-        cli_main.errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it")
-        raise typer.Exit(cli_main.EXIT_FAILED)
+        errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it")
+        raise typer.Exit(EXIT_FAILED)
     if status == "interrupted":
-        cli_main.errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it")
-        raise typer.Exit(cli_main.EXIT_FAILED)
+        errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it")
+        raise typer.Exit(EXIT_FAILED)
     if failed:
-        cli_main.errors.print(f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False)
-        raise typer.Exit(cli_main.EXIT_FAILED)
-    cli_main.console.print(f"run {run_id} finished: every item succeeded")
+        errors.print(f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False)
+        raise typer.Exit(EXIT_FAILED)
+    console.print(f"run {run_id} finished: every item succeeded")
 
 
 ModelOption = Annotated[
@@ -176,11 +182,18 @@ def run_benchmark(
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Run a prompt set against models, judge the answers, write a report."""
-    from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, check_models, create_run, parse_model_spec, parse_options
-    from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
+    from arena.evaluation.bench.plan import (
+        BenchSpec,
+        JudgeSpec,
+        check_models,
+        create_run,
+        parse_model_spec,
+        parse_options,
+    )
     from arena.evaluation.bench.prompt_sets import load_prompt_set
+    from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
 
-    settings = cli_main.load_settings()
+    settings = load_settings()
     try:
         prompt_set = load_prompt_set(prompts)
         defaults = parse_options(option or [], where="-o")
@@ -213,20 +226,15 @@ def run_benchmark(
                 await router.aclose()
 
         asyncio.run(check())
-        database = _database(settings)
-        try:
+        with opened_database(settings) as database:
             run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
-        finally:
-            database.dispose()
-        cli_main.console.print(
-            f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)"
-        )
+        console.print(f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)")
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=False, quiet=quiet))
     except ArenaError as exc:
-        raise cli_main.fail(exc) from None
+        raise fail(exc) from None
     except ValueError as exc:  # a pydantic rule across fields (BenchSpec, JudgeSpec)
-        cli_main.errors.print(f"[red]error:[/red] {_describe(exc)}", highlight=False)
-        raise typer.Exit(cli_main.EXIT_USAGE) from None
+        errors.print(f"[red]error:[/red] {_describe(exc)}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
     _finish(run_id=run_id, status=status, failed=failed, report=report)
 
 
@@ -247,17 +255,9 @@ def resume_benchmark(
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Finish an interrupted or cancelled run: nothing done is redone, nothing is lost."""
-    from arena.evaluation.bench.control import resolve_run
-
-    try:
-        database = _database(cli_main.load_settings())
-        try:
-            run_id = resolve_run(database=database, reference=run)
-        finally:
-            database.dispose()
+    with exit_on_error():
+        run_id = _resolve(run)
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=retry_errors, quiet=quiet))
-    except ArenaError as exc:
-        raise cli_main.fail(exc) from None
     _finish(run_id=run_id, status=status, failed=failed, report=report)
 
 
@@ -266,14 +266,9 @@ def cancel_benchmark(run: Annotated[str, typer.Argument(help="Run id (or a uniqu
     """Stop a run; the process running it stops within a second or two."""
     from arena.evaluation.bench.control import cancel_run
 
-    database = _database(cli_main.load_settings())
-    try:
+    with opened_database() as database, exit_on_error():
         progress = cancel_run(database=database, run_id=run)
-    except ArenaError as exc:
-        raise cli_main.fail(exc) from None
-    finally:
-        database.dispose()
-    cli_main.console.print(f"run {progress.id}: {progress.status} ({progress.finished} of {progress.total} finished)")
+    console.print(f"run {progress.id}: {progress.status} ({progress.finished} of {progress.total} finished)")
 
 
 @bench_app.command("list")
@@ -281,11 +276,8 @@ def list_benchmarks(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) ->
     """The latest runs, newest first."""
     from arena.evaluation.bench.control import list_progress
 
-    database = _database(cli_main.load_settings())
-    try:
+    with opened_database() as database:
         runs = list_progress(database=database, limit=limit)
-    finally:
-        database.dispose()
     table = Table("id", "name", "status", "finished", "failed", "created")
     for run in runs:
         table.add_row(
@@ -296,7 +288,7 @@ def list_benchmarks(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) ->
             str(run.failed),
             run.created_at.strftime("%Y-%m-%d %H:%M"),
         )
-    cli_main.console.print(table)
+    console.print(table)
 
 
 @bench_app.command("report")
@@ -305,14 +297,6 @@ def report_benchmark(
     out: Annotated[Path | None, typer.Option(help="Folder for the report files (default: bench-report-<id>)")] = None,
 ) -> None:
     """Write a run's report: report.html (charts inline), report.md, report.json, items.csv."""
-    from arena.evaluation.bench.control import resolve_run
-
-    try:
-        database = _database(cli_main.load_settings())
-        try:
-            run_id = resolve_run(database=database, reference=run)
-        finally:
-            database.dispose()
+    with exit_on_error():
+        run_id = _resolve(run)
         _write_report(run_id, out or Path(f"bench-report-{run_id[:8]}"))
-    except ArenaError as exc:
-        raise cli_main.fail(exc) from None

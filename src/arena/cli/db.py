@@ -1,6 +1,8 @@
 """`arena db keygen | rekey`: make an encryption key, and re-encrypt the database under another.
 
 Keys are never printed, except by `keygen` without `--output`, whose whole job is to print one.
+``rekey`` opens the database itself rather than through ``ready_database``: it must read with
+the old key and write with the new one.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ from typing import Annotated
 
 import typer
 
-from arena.errors import ArenaError, EncryptionKeyError
+from arena.cli._common import console, exit_on_error, load_settings
+from arena.errors import EncryptionKeyError
 
 db_app = typer.Typer(help="Database upkeep: encryption keys and re-encryption.", no_args_is_help=True)
-
-# arena.cli registers db_app and owns the exit codes and settings helpers.
-import arena.cli as cli_main  # noqa: E402
 
 
 @db_app.command()
 def keygen(
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the key to this new file (mode 0600) instead of printing it")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the key to this new file (mode 0600) instead of printing it"),
     ] = None,
 ) -> None:
     """Make a new random encryption key (for ARENA_ENCRYPTION_KEY or ARENA_ENCRYPTION_KEY_FILE)."""
@@ -31,11 +32,9 @@ def keygen(
     if output is None:
         print(key)  # plain print: nothing but the key, for $(arena db keygen)
         return
-    try:
+    with exit_on_error():
         write_key_file(output, key)
-    except ArenaError as exc:
-        raise cli_main.fail(exc) from None
-    cli_main.console.print(
+    console.print(
         f"wrote key {key_id(parse_key(key, source='keygen'))} to {output}; use it with ARENA_ENCRYPTION_KEY_FILE={output}",
         highlight=False,
     )
@@ -70,8 +69,8 @@ def rekey(
     from arena.storage.db import Database
     from arena.storage.reencrypt import reencrypt, scrub_sqlite
 
-    settings = cli_main.load_settings()
-    try:
+    settings = load_settings()
+    with exit_on_error():
         secret = settings.encryption_key.get_secret_value() if settings.encryption_key is not None else None
         new = load_key(key=secret, key_file=settings.encryption_key_file)
         if old_key is not None and old_key_file is not None:
@@ -92,12 +91,10 @@ def rekey(
                 scrub_sqlite(database.engine)
         finally:
             database.dispose()
-    except ArenaError as exc:
-        raise cli_main.fail(exc) from None
     where = "as plaintext" if target is None else f"under key {target.key_id}"
-    cli_main.console.print(f"rewrote {count} values {where}", highlight=False)
+    console.print(f"rewrote {count} values {where}", highlight=False)
     if not database.is_sqlite:
-        cli_main.console.print(
+        console.print(
             "PostgreSQL keeps old row versions until it vacuums; run VACUUM FULL on the arena's tables "
             "to drop them now",
             highlight=False,

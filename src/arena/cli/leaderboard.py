@@ -1,20 +1,21 @@
 """`arena leaderboard`: the ratings, with intervals, in the terminal (the same filters as the API).
 
-Registered by ``cli.py`` (``app.command("leaderboard")(leaderboard)``); settings loading, error
-printing and exit codes come from there.
+Registered by ``arena.cli``; settings, the database, error printing and exit codes come from
+``arena.cli._common``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from arena.errors import ArenaError
+from arena.cli._common import exit_on_error, opened_database
 from arena.evaluation.ratings.battles import MAX_ROUNDS, Standings, load_battles, standings
 from arena.evaluation.ratings.fit import Leaderboard
 
@@ -23,7 +24,8 @@ BAR_WIDTH = 24
 
 
 def leaderboard(
-    source: Annotated[str, typer.Option(help="human, judge or all")] = "all",
+    # The choices the API's `source` takes; Typer refuses any other with exit code 2, as the API with 422.
+    source: Annotated[Literal["human", "judge", "all"], typer.Option(help="human, judge or all")] = "all",
     judge_model: Annotated[str | None, typer.Option(help="Only this judge's verdicts")] = None,
     category: Annotated[str | None, typer.Option(help="Only battles of this category")] = None,
     since: Annotated[datetime | None, typer.Option(formats=DATE_FORMATS, help="From this time (UTC)")] = None,
@@ -35,16 +37,11 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
     """Ratings (Bradley–Terry with 95% bootstrap intervals, and Elo) from votes and judge verdicts."""
-    from arena.cli import EXIT_USAGE, errors, fail, load_settings, ready_database
-
-    if source not in ("human", "judge", "all"):
-        errors.print(f"[red]error:[/red] --source must be human, judge or all, got {source!r}", highlight=False)
-        raise typer.Exit(EXIT_USAGE)
-    database = ready_database(load_settings())  # a first run has no tables yet; an empty board is the right answer
-    try:
+    # A first run has no tables yet: the database is migrated, and an empty board is the right answer.
+    with opened_database() as database, exit_on_error():
         result = standings(
-            load_battles(database, unit=by),  # type: ignore[arg-type]
-            source=None if source == "all" else source,  # type: ignore[arg-type]
+            load_battles(database, unit=by),  # type: ignore[arg-type]  # load_battles checks it
+            source=None if source == "all" else source,
             judge_model=judge_model,
             category=category,
             since=since,
@@ -52,11 +49,7 @@ def leaderboard(
             rounds=rounds,
             seed=seed,
         )
-    except ArenaError as exc:
-        raise fail(exc) from None
-    finally:
-        database.dispose()
-    console = Console()
+    console = Console()  # made now, so it measures the terminal (COLUMNS) it prints to
     if as_json:
         console.print_json(json.dumps(to_json(result), default=str))
         return
@@ -131,6 +124,6 @@ def win_rate_table(board: Leaderboard) -> Table:
         cells = []
         for j in range(len(board.models)):
             rate = board.win_rate[i][j]
-            cells.append("—" if i == j else "" if rate != rate else f"{rate:.0%} ({int(board.counts[i][j])})")
+            cells.append("—" if i == j else "" if math.isnan(rate) else f"{rate:.0%} ({int(board.counts[i][j])})")
         table.add_row(f"{i + 1}. {model}", *cells)
     return table

@@ -1,0 +1,93 @@
+"""`arena models | pull | rm`: what the engines offer, and Ollama's models fetched or deleted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from arena.cli._common import console, fail, load_settings
+from arena.errors import ArenaError
+
+if TYPE_CHECKING:
+    from arena.engines.router import Router
+
+
+@asynccontextmanager
+async def _router() -> AsyncIterator[Router]:
+    """Every engine the settings name, closed when the block ends."""
+    from arena.engines.factory import build_router
+
+    router = build_router(load_settings())
+    try:
+        yield router
+    finally:
+        await router.aclose()
+
+
+def _manage(call: Callable[[Router], Awaitable[None]]) -> None:
+    """Run one model-management call on the router; an engine's refusal ends in one clear line."""
+
+    async def run() -> None:
+        async with _router() as router:
+            await call(router)
+
+    try:
+        asyncio.run(run())
+    except ArenaError as exc:
+        raise fail(exc) from None
+
+
+def _ollama_id(name: str) -> str:
+    """A bare name is an Ollama model: only Ollama pulls and deletes."""
+    return name if name.startswith("ollama:") else f"ollama:{name}"
+
+
+def models() -> None:
+    """List every engine's models, and which engines answer."""
+
+    async def survey() -> None:
+        async with _router() as router:
+            inventory = await router.inventory()
+        table = Table("model", "engine", "size", "family", "parameters", "quantization")
+        for m in inventory.models:
+            size = f"{m.size / 1e6:,.0f} MB" if m.size else ""
+            table.add_row(m.id, m.engine, size, m.family or "", m.parameter_size or "", m.quantization or "")
+        console.print(table)
+        for h in inventory.health:
+            state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {h.detail}"
+            console.print(f"{h.engine} {h.endpoint}: {state}", highlight=False)
+
+    asyncio.run(survey())
+
+
+def pull(name: Annotated[str, typer.Argument(help="Model to pull, e.g. llama3.2:3b or ollama:llama3.2:3b")]) -> None:
+    """Pull a model into Ollama, with a progress bar."""
+
+    async def fetch(router: Router) -> None:
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("starting", total=None)
+            async with aclosing(router.pull(_ollama_id(name))) as updates:
+                async for update in updates:
+                    progress.update(
+                        task, description=update.status, completed=update.completed or 0, total=update.total
+                    )
+
+    _manage(fetch)
+    console.print(f"pulled {name}")
+
+
+def rm(name: Annotated[str, typer.Argument(help="Model to delete, e.g. llama3.2:3b")]) -> None:
+    """Delete a model from Ollama."""
+
+    async def delete(router: Router) -> None:
+        await router.delete(_ollama_id(name))
+
+    _manage(delete)
+    console.print(f"deleted {name}")

@@ -1,0 +1,60 @@
+"""`arena serve`: the web server, refusing to expose an unauthenticated arena by accident."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from arena.cli._common import EXIT_USAGE, console, errors, load_settings, ready_database
+
+if TYPE_CHECKING:
+    from arena.storage.db import Database
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (WEB_BIND)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (WEB_PORT)", min=1, max=65535)] = None,
+    insecure_no_auth: Annotated[
+        bool,
+        typer.Option("--insecure-no-auth", help="Serve a non-loopback address with no token (anyone there can use it)"),
+    ] = False,
+) -> None:
+    """Start the arena web server (http://127.0.0.1:7860 by default)."""
+    import uvicorn
+
+    from arena.web.app import create_app
+    from arena.web.middleware import is_loopback
+
+    settings = load_settings(web_bind=host, web_port=port)
+    if not is_loopback(settings.web_bind) and settings.auth_mode == "none":
+        if not insecure_no_auth:
+            errors.print(
+                f"[red]error:[/red] refusing to serve {settings.web_bind} without authentication: set "
+                "ARENA_AUTH_MODE=users (accounts) or WEB_CHAT_TOKEN, or bind 127.0.0.1, or pass --insecure-no-auth "
+                "if everyone who can reach it may use it",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_USAGE)
+        errors.print(
+            f"[bold red]WARNING:[/bold red] serving {settings.web_bind} with NO authentication: "
+            "anyone who can reach this address can read every conversation and run every model",
+            highlight=False,
+        )
+    database = ready_database(settings)
+    if settings.auth_mode == "users":
+        _warn_without_admin(database)
+    console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
+    uvicorn.run(
+        create_app(settings, database=database), host=settings.web_bind, port=settings.web_port, log_level="info"
+    )
+
+
+def _warn_without_admin(database: Database) -> None:
+    from arena import accounts
+
+    if accounts.count_users(database) == 0:
+        errors.print(
+            "[yellow]No accounts yet:[/yellow] create the first admin with `arena user add NAME --role admin`",
+            highlight=False,
+        )
