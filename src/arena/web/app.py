@@ -17,10 +17,13 @@ from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage import repository
 from arena.storage.db import Database
+from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
+from arena.web.auth.pages import install_login_redirect
+from arena.web.auth.throttle import LoginThrottle
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
-from arena.web.auth.pages import install_login_redirect
-from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
+from arena.web.middleware import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
+from arena.web.openapi import AUTH_ERRORS
 from arena.web.routes import (
     attachments,
     audit,
@@ -39,14 +42,8 @@ from arena.web.routes import (
     shares,
     users,
 )
-from arena.web.schemas import error_responses
-from arena.web.middleware import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
 
 STATIC_DIR = Path(__file__).parent / "static"
-# Every route that needs a caller may answer these (in modes token and users).
-AUTH_ERRORS = error_responses(
-    401, 403, e401="Not logged in, or an unknown token", e403="Your role may not do this, or the CSRF token is missing"
-)
 
 
 def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
@@ -84,6 +81,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)

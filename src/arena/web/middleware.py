@@ -1,24 +1,16 @@
-"""Bearer-token check and request-size limit; pure helpers plus thin ASGI glue."""
+"""The ASGI middleware around every request: a cap on the body's size, and the browser guard
+(Host allow-list, refusal of cross-site changes, security headers on every response).
+
+Pure helpers (`host_name`, `allowed_hosts`, `is_cross_site`) plus thin ASGI glue; `app.py`
+adds the middleware.
+"""
 
 from __future__ import annotations
 
 import json
-import secrets
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-UNAUTHORIZED = "Missing or invalid Authorization header"
-
-
-def bearer_matches(header: str | None, token: str) -> bool:
-    """Constant-time comparison of `Authorization: Bearer <token>`."""
-    scheme, _, given = (header or "").partition(" ")
-    if scheme.lower() != "bearer" or not given:
-        # Still compare, so a missing header costs the same as a wrong one.
-        secrets.compare_digest(token.encode(), b"x" * len(token.encode()))
-        return False
-    return secrets.compare_digest(given.strip().encode(), token.encode())
 
 
 class BodySizeLimit:
@@ -125,7 +117,7 @@ def is_loopback(address: str) -> bool:
 
 def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str] | None:
     """Names the Host header may carry (defeats DNS rebinding); None = any, when bound to every
-    interface with no names configured (the user chose exposure; issue 5 will require auth there)."""
+    interface with no names configured (the user chose exposure; `arena serve` asks for auth there)."""
     names = {host_name(name) for name in extra if name.strip()}
     if bind in ("0.0.0.0", "::") and not names:
         return None

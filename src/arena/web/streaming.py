@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from arena.evaluation.conversation.view import mask_text
 from arena.evaluation.conversation.compare import Event, FinishEvent
+from arena.evaluation.conversation.view import mask_text
 
 NDJSON = "application/x-ndjson"
 

@@ -1,4 +1,5 @@
-"""The mechanics of `current_principal`: bearer tokens, session cookies, CSRF."""
+"""How a request becomes a `Principal`: the shared bearer token (mode token), personal API
+tokens and session cookies with their CSRF header (mode users), or nobody asked (mode none)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,35 @@ from fastapi import HTTPException, Request
 from arena import accounts
 from arena.settings import Settings
 from arena.web.auth.principal import CSRF_HEADER, SESSION_COOKIE, Principal, client_ip
-from arena.web.middleware import UNAUTHORIZED, UNSAFE_METHODS, bearer_matches
+from arena.web.middleware import UNSAFE_METHODS
 
+UNAUTHORIZED = "Missing or invalid Authorization header"
 LOGIN_FIRST = "Log in first (POST /api/auth/login), or send an API token as Authorization: Bearer <token>"
 CSRF_REFUSED = "Missing or wrong X-CSRF-Token header: reload the page and try again"
 
 
+def bearer_matches(header: str | None, token: str) -> bool:
+    """Constant-time comparison of `Authorization: Bearer <token>`."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        # Still compare, so a missing header costs the same as a wrong one.
+        secrets.compare_digest(token.encode(), b"x" * len(token.encode()))
+        return False
+    return secrets.compare_digest(given.strip().encode(), token.encode())
+
+
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_principal(request: Request) -> Principal:
+    """Resolve the caller once per request (FastAPI caches it) and keep it on request.state."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await authenticate(request)
+    request.state.principal = principal
+    return principal
 
 
 async def authenticate(request: Request) -> Principal:
@@ -67,8 +89,6 @@ async def _authenticate_user(request: Request, settings: Settings, ip: str) -> P
 
 async def optional_principal(request: Request) -> Principal | None:
     """The caller, or None when they have not logged in (pages use it to redirect to /login)."""
-    from arena.web.auth.principal import current_principal
-
     try:
         return await current_principal(request)
     except HTTPException as exc:

@@ -10,16 +10,16 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from arena.settings import Settings
-from arena.web.auth.principal import CurrentPrincipal, Principal, client_ip
-from arena.web.auth.throttle import LoginThrottle
+from arena.web.auth.authentication import current_principal
+from arena.web.auth.principal import Principal, client_ip
 
 # (method, route path) → bucket. Routes not listed here are not rate limited.
 BUCKETS: Final[dict[tuple[str, str], str]] = {
@@ -140,7 +140,6 @@ class StreamCaps:
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits.from_settings(settings)
     app.state.stream_caps = StreamCaps(per_key=settings.max_streams_per_user)
-    app.state.login_throttle = LoginThrottle.from_settings(settings)
 
 
 def too_many_requests(message: str, *, retry_after: int) -> HTTPException:
@@ -153,7 +152,7 @@ def describe(limit: RateLimitItem) -> str:
     return f"{limit.amount} per {limit.multiples} {unit}"
 
 
-async def enforce_rate_limit(request: Request, principal: CurrentPrincipal) -> None:
+async def enforce_rate_limit(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> None:
     """Router dependency: count this request in its route's bucket, per caller; 429 when spent."""
     route = request.scope.get("route")
     bucket = BUCKETS.get((request.method, getattr(route, "path", "")))
@@ -179,6 +178,3 @@ def claim_stream(request: Request, principal: Principal) -> StreamClaim:
     caps: StreamCaps = request.app.state.stream_caps
     return caps.claim(principal.rate_key)
 
-
-def login_throttle(request: Request) -> LoginThrottle:
-    return request.app.state.login_throttle

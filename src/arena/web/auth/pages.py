@@ -7,8 +7,8 @@ from urllib.parse import quote
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from arena.web.auth.principal import Role
 from arena.web.auth.authentication import optional_principal
+from arena.web.auth.principal import Role
 
 
 class LoginRequired(Exception):

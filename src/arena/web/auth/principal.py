@@ -1,4 +1,7 @@
-"""Who is asking: every request becomes a `Principal`, and routes say which role they need.
+"""Who is asking: the `Principal` every request becomes, and the roles it may hold.
+
+How a request becomes one is `authentication.py`'s job; the route dependencies that ask for a
+role (`Viewer`, `Evaluator`, `Admin`) are in `arena.web.deps`.
 
 Auth modes (``ARENA_AUTH_MODE``):
 - ``none``: one local user with every right; the server refuses a non-loopback bind.
@@ -10,9 +13,9 @@ Auth modes (``ARENA_AUTH_MODE``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Request
 
 from arena.accounts import Account
 
@@ -70,34 +73,3 @@ class Principal:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def current_principal(request: Request) -> Principal:
-    """Resolve the caller once per request (FastAPI caches it) and keep it on request.state."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    from arena.web.auth.authentication import authenticate  # the mechanics live there
-
-    principal = await authenticate(request)
-    request.state.principal = principal
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require_role(needed: Role) -> object:
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.has_role(needed):
-            raise HTTPException(status_code=403, detail=f"This needs the {needed} role; you are {principal.role}")
-        return principal
-
-    check.__name__ = f"require_{needed}"
-    return Depends(check)
-
-
-# Route-level dependencies: `dependencies=[Evaluator]`.
-Viewer = require_role("viewer")
-Evaluator = require_role("evaluator")
-Admin = require_role("admin")

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 
 from arena.evaluation.conversation.attachments import read_upload
-from arena.web.auth.principal import Evaluator
-from arena.web.deps import AppSettings
-from arena.web.schemas import AttachmentOut, error_responses
+from arena.web.deps import AppSettings, Evaluator
+from arena.web.openapi import error_responses
+from arena.web.schemas.attachments import AttachmentPublic
 
 router = APIRouter(prefix="/api/attachments", tags=["attachments"], dependencies=[Evaluator])
 
@@ -18,10 +18,10 @@ ERRORS = error_responses(400, 413, 415, 422)
 READ_CHUNK = 1024 * 1024
 
 
-@router.post("", response_model=AttachmentOut, responses=ERRORS)
+@router.post("", response_model=AttachmentPublic, responses=ERRORS)
 async def create_attachment(
     file: Annotated[UploadFile, File(description="A UTF-8 text file")], settings: AppSettings
-) -> AttachmentOut:
+) -> AttachmentPublic:
     """Accept a text file (size, extension and UTF-8 checked) and give back its text."""
     limit = settings.max_upload_bytes
     data = bytearray()
@@ -31,4 +31,4 @@ async def create_attachment(
     attachment = await asyncio.to_thread(
         read_upload, filename=file.filename or "", data=bytes(data), max_bytes=limit, size=file.size
     )
-    return AttachmentOut(filename=attachment.filename, size=attachment.size, text=attachment.text)
+    return AttachmentPublic(filename=attachment.filename, size=attachment.size, text=attachment.text)

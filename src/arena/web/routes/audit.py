@@ -4,53 +4,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
 
-from arena.storage.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
 from arena.storage import audit
+from arena.storage.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
 from arena.storage.audit_models import ACTION_MAX_LENGTH, ACTOR_MAX_LENGTH, AuditEntry
 from arena.storage.models import utcnow
 from arena.web.audit import record_event
-from arena.web.auth.principal import Admin
-from arena.web.deps import Db
-from arena.web.schemas import MAX_ID, error_responses
+from arena.web.deps import Admin, Db
+from arena.web.openapi import error_responses
+from arena.web.schemas.audit import AuditEntryPublic, AuditPageOut, AuditVerificationPublic
+from arena.web.schemas.common import MAX_ID
 
-api_router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Admin])
+router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Admin])
 
 ERRORS = error_responses(401, 403, 422)
-
-
-class AuditEntryPublic(BaseModel):
-    id: int = Field(description="Position in the chain, from 1, without gaps")
-    created_at: datetime
-    actor_id: int | None = Field(description="The account's id; null for the local user or an unknown one")
-    actor: str = Field(description="Username, 'local' without accounts, or the name typed at a failed login")
-    action: str = Field(description="What happened, e.g. login.failure or conversation.delete")
-    target: str | None = Field(description="What it happened to: a conversation id, a username, a model")
-    ip: str | None = Field(description="The client's address")
-    detail: dict[str, Any]
-    prev_hash: str = Field(description="The previous entry's hash (64 zeros for the first)")
-    hash: str = Field(description="SHA-256 of this entry's content, prev_hash included")
-
-
-class AuditPageOut(BaseModel):
-    entries: list[AuditEntryPublic] = Field(description="Newest first")
-    next_before_id: int | None = Field(description="Pass as before_id for older entries; null when there are none")
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    entries: int = Field(description="Entries checked: all of them when ok, those before the damage otherwise")
-    last_id: int | None = Field(description="The newest intact entry; note it with last_hash to notice a cut-off tail")
-    last_hash: str | None
-    bad_id: int | None = Field(description="The first entry found edited, replaced or after a deletion")
-    problem: str | None
-    message: str
 
 
 def _public(entry: AuditEntry) -> AuditEntryPublic:
@@ -68,7 +38,7 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
     )
 
 
-@api_router.get("", response_model=AuditPageOut, responses=ERRORS)
+@router.get("", response_model=AuditPageOut, responses=ERRORS)
 async def list_audit(
     db: Db,
     limit: int = Query(100, ge=1, le=500, description="Entries per page"),
@@ -88,7 +58,7 @@ async def list_audit(
     return await asyncio.to_thread(read)
 
 
-@api_router.get(
+@router.get(
     "/export",
     response_class=StreamingResponse,
     responses={**ERRORS, 200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
@@ -107,8 +77,8 @@ async def export_audit(
     )
 
 
-@api_router.get("/verify", response_model=VerifyOut, responses=ERRORS)
-async def verify_audit(db: Db) -> VerifyOut:
+@router.get("/verify", response_model=AuditVerificationPublic, responses=ERRORS)
+async def verify_audit(db: Db) -> AuditVerificationPublic:
     """Walk the hash chain and name the first edited, replaced or deleted entry."""
 
     def check() -> audit.VerifyResult:
@@ -116,7 +86,7 @@ async def verify_audit(db: Db) -> VerifyOut:
             return audit.verify(session)
 
     result = await asyncio.to_thread(check)
-    return VerifyOut(
+    return AuditVerificationPublic(
         ok=result.ok,
         entries=result.entries,
         last_id=result.last_id,
@@ -127,4 +97,3 @@ async def verify_audit(db: Db) -> VerifyOut:
     )
 
 
-router = api_router  # the name app.py includes, as for every other route module

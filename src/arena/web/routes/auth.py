@@ -10,12 +10,12 @@ from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth.principal import SESSION_COOKIE, CurrentPrincipal, Principal, client_ip
-from arena.web.schemas.accounts import LoginRequest, Me, TokenCreate, TokenCreated, TokenList, TokenOut
-from arena.web.deps import AppSettings, Db
-from arena.web.auth.throttle import LoginLocked
 from arena.web.auth.limits import enforce_login_rate_limit
-from arena.web.schemas import error_responses
+from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
+from arena.web.auth.throttle import LoginLocked
+from arena.web.deps import AppSettings, CurrentPrincipal, Db
+from arena.web.openapi import error_responses
+from arena.web.schemas.accounts import LoginCreate, MePublic, TokenCreate, TokenCreatedPublic, TokenList, TokenPublic
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
 
@@ -23,8 +23,8 @@ ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429)
 WRONG_LOGIN = "Wrong username or password"
 
 
-def _me(principal: Principal, auth_mode: str) -> Me:
-    return Me(
+def _me(principal: Principal, auth_mode: str) -> MePublic:
+    return MePublic(
         username=principal.username,
         role=principal.role,
         auth_mode=auth_mode,  # type: ignore[arg-type]
@@ -38,8 +38,8 @@ def _accounts_on(settings: AppSettings, what: str) -> None:
         raise InvalidInput(f"{what} needs accounts: start the arena with ARENA_AUTH_MODE=users")
 
 
-@router.post("/login", response_model=Me, responses=ERRORS, dependencies=[Depends(enforce_login_rate_limit)])
-async def login(body: LoginRequest, request: Request, response: Response, db: Db, settings: AppSettings) -> Me:
+@router.post("/login", response_model=MePublic, responses=ERRORS, dependencies=[Depends(enforce_login_rate_limit)])
+async def login(body: LoginCreate, request: Request, response: Response, db: Db, settings: AppSettings) -> MePublic:
     """Check a password and start a browser session (an HttpOnly, SameSite=Strict cookie)."""
     _accounts_on(settings, "logging in")
     throttle = request.app.state.login_throttle
@@ -85,8 +85,8 @@ async def logout(request: Request, principal: CurrentPrincipal, db: Db) -> Respo
     return response
 
 
-@router.get("/me", response_model=Me, responses=ERRORS)
-async def who_am_i(principal: CurrentPrincipal, settings: AppSettings) -> Me:
+@router.get("/me", response_model=MePublic, responses=ERRORS)
+async def who_am_i(principal: CurrentPrincipal, settings: AppSettings) -> MePublic:
     """Your name, role and, for a browser session, the CSRF token its changes must carry."""
     return _me(principal, settings.auth_mode)
 
@@ -97,19 +97,19 @@ async def list_tokens(principal: CurrentPrincipal, db: Db, settings: AppSettings
     _accounts_on(settings, "API tokens")
     rows = await asyncio.to_thread(accounts.list_api_tokens, db, account=principal.account())
     return TokenList(
-        tokens=[TokenOut(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
+        tokens=[TokenPublic(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
     )
 
 
-@router.post("/tokens", status_code=201, response_model=TokenCreated, responses=ERRORS)
+@router.post("/tokens", status_code=201, response_model=TokenCreatedPublic, responses=ERRORS)
 async def create_token(
     body: TokenCreate, request: Request, principal: CurrentPrincipal, db: Db, settings: AppSettings
-) -> TokenCreated:
+) -> TokenCreatedPublic:
     """A new API token for scripts, with your role: `Authorization: Bearer <token>`. Shown once."""
     _accounts_on(settings, "API tokens")
     token, row = await asyncio.to_thread(accounts.issue_api_token, db, account=principal.account(), name=body.name)
     await record_event(request, audit.TOKEN_CREATE, target=str(row.id), name=row.name)
-    return TokenCreated(id=row.id, name=row.name, created_at=row.created_at, token=token)
+    return TokenCreatedPublic(id=row.id, name=row.name, created_at=row.created_at, token=token)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=ERRORS)

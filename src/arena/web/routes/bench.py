@@ -15,56 +15,25 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from arena.errors import Conflict
-from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
 from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress, resolve_run
+from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
-from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.runner import BenchRunner
-from arena.evaluation.bench.prompt_sets import parse_prompt_set
-from arena.web.auth.principal import Evaluator
-from arena.web.deps import AppSettings, Db, ModelRouter
-from arena.web.schemas import error_responses
+from arena.web.deps import AppSettings, Db, Evaluator, ModelRouter
+from arena.web.openapi import error_responses
+from arena.web.schemas.bench import ResumeCreate, RunList, RunPublic
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Evaluator])
 
 ERRORS = error_responses(400, 404, 409, 413, 422)
 ReportFormat = Literal["json", "html", "md", "csv"]
-
-
-class RunPublic(BaseModel):
-    """A run's progress: counts by status, rate and estimated time left while it runs."""
-
-    id: str
-    name: str
-    status: str = Field(description="pending, running, cancelling, interrupted, cancelled or done")
-    prompt_set: str
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    items: dict[str, int]
-    judgments: dict[str, int]
-    total: int
-    finished: int
-    failed: int
-    instances: list[dict[str, Any]]
-    judge: dict[str, Any] | None
-    per_instance: dict[str, dict[str, int]]
-    rate_per_s: float | None
-    eta_s: float | None
-    running_here: bool = Field(False, description="Whether this server process is running it")
-
-
-class RunList(BaseModel):
-    runs: list[RunPublic]
-
-
-class ResumeRequest(BaseModel):
-    retry_errors: bool = Field(False, description="Also redo the items and judgments that failed")
 
 
 def _runners(app: FastAPI) -> dict[str, asyncio.Task[Any]]:
@@ -162,7 +131,7 @@ async def cancel_bench_run(run_id: str, request: Request, db: Db) -> RunPublic:
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunPublic, responses=ERRORS)
-async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeRequest | None = None) -> RunPublic:
+async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeCreate | None = None) -> RunPublic:
     """Go on with an interrupted or cancelled run in this server; nothing done is redone."""
     retry = body.retry_errors if body else False
     progress = await asyncio.to_thread(ensure_resumable, database=db, run_id=run_id, retry_errors=retry)

@@ -11,7 +11,6 @@ from starlette.types import Receive, Scope, Send
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
-from arena.evaluation.conversation.view import mask_text
 from arena.evaluation.conversation.compare import Comparison, FinishEvent
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
@@ -23,12 +22,14 @@ from arena.evaluation.conversation.turns import (
     prepare_regenerate,
     write_turn,
 )
-from arena.web.auth.ownership import check_conversation, check_turn
-from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal
-from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
-from arena.web.errors import error_response, status_for
+from arena.evaluation.conversation.view import mask_text
 from arena.web.auth.limits import claim_stream
-from arena.web.schemas import ChatRequest, InstanceResult, MultiChatResponse, StopRequest, StopResponse, error_responses
+from arena.web.auth.ownership import check_conversation, check_turn
+from arena.web.auth.principal import Principal
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, generation_slots
+from arena.web.errors import error_response, status_for
+from arena.web.openapi import error_responses
+from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
 from arena.web.streaming import NDJSON, event_payload, line, running_streams
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
@@ -40,7 +41,7 @@ ERRORS = error_responses(
 )
 
 
-async def _instances(body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
+async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
     instances = body.instances()
     from_conversation = not instances and body.conversation_id is not None
     if from_conversation:
@@ -54,7 +55,7 @@ async def _instances(body: ChatRequest, settings: AppSettings, models: ModelRout
 
 
 async def _plan(
-    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
+    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
 ) -> TurnPlan:
     """Check the request and work out what each instance will see; nothing is written yet."""
     attachments = check_attachments(
@@ -76,7 +77,7 @@ async def _plan(
     return await asyncio.to_thread(plan_turn, database=db, **request)
 
 
-async def _prepare_regenerate(body: ChatRequest, settings: AppSettings, db: Db) -> PreparedTurn:
+async def _prepare_regenerate(body: ChatCreate, settings: AppSettings, db: Db) -> PreparedTurn:
     assert body.regenerate is not None
     if (body.message or "").strip() or [m for m in body.history if m.role != "system"] or body.attachments:
         raise InvalidInput("regenerate answers an existing turn again: send no message, history or attachments")
@@ -91,7 +92,7 @@ async def _prepare_regenerate(body: ChatRequest, settings: AppSettings, db: Db) 
 
 
 async def _start(
-    body: ChatRequest, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
+    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
 ) -> tuple[PreparedTurn, Comparison]:
     """Start generating, then write the turn while the engines work on their first tokens."""
     if body.conversation_id is not None:
@@ -133,7 +134,7 @@ class _StreamWithCleanup(StreamingResponse):
 
 @router.post("/stream_chat", responses=ERRORS, response_class=StreamingResponse)
 async def stream_chat(
-    body: ChatRequest,
+    body: ChatCreate,
     request: Request,
     settings: AppSettings,
     models: ModelRouter,
@@ -195,18 +196,18 @@ async def stream_chat(
     return _StreamWithCleanup(lines(), cleanup=cleanup)
 
 
-@router.post("/stop", response_model=StopResponse, responses=ERRORS)
-async def stop_answer(body: StopRequest, request: Request, db: Db, principal: CurrentPrincipal) -> StopResponse:
+@router.post("/stop", response_model=StopPublic, responses=ERRORS)
+async def stop_answer(body: StopCreate, request: Request, db: Db, principal: CurrentPrincipal) -> StopPublic:
     """Stop one instance of a stream in progress; its stream then ends it with status "stopped"."""
     await check_turn(db, principal, body.turn_id, need="own")
     if not running_streams(request.app).stop(body.turn_id, body.key):
         raise NotFound(f"no answer of {body.key!r} to turn {body.turn_id} is streaming")
-    return StopResponse(stopped=True)
+    return StopPublic(stopped=True)
 
 
-@router.post("/chat", responses=ERRORS, response_model=InstanceResult | MultiChatResponse)
+@router.post("/chat", responses=ERRORS, response_model=InstanceResultPublic | MultiChatPublic)
 async def chat(
-    body: ChatRequest,
+    body: ChatCreate,
     request: Request,
     settings: AppSettings,
     models: ModelRouter,
@@ -234,7 +235,7 @@ async def chat(
     for event in finished:
         key, model, error = shown(event)
         if event.status == "ok":
-            results[key] = InstanceResult(
+            results[key] = InstanceResultPublic(
                 model=model,
                 instance_id=key,
                 response=event.text,
@@ -250,4 +251,4 @@ async def chat(
             message = shown(event)[2] or "generation failed"
             return error_response(status, message, conversation_id=prepared.conversation_id)
         return next(iter(results.values()))
-    return MultiChatResponse(results=results, errors=errors, conversation_id=prepared.conversation_id)
+    return MultiChatPublic(results=results, errors=errors, conversation_id=prepared.conversation_id)

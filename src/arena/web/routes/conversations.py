@@ -6,22 +6,21 @@ import asyncio
 
 from fastapi import APIRouter, Query, Request
 
-from arena.evaluation.conversation.view import conversation_view
 from arena.evaluation.conversation.instances import check_instances
 from arena.evaluation.conversation.turns import create_conversation as start_conversation
+from arena.evaluation.conversation.view import conversation_view
 from arena.storage import audit, repository
 from arena.storage.models import Conversation
-from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth.principal import CurrentPrincipal, Evaluator, Viewer
-from arena.web.deps import AppSettings, Db, ModelRouter
-from arena.web.schemas import (
+from arena.web.auth.ownership import check_conversation
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
+from arena.web.openapi import error_responses
+from arena.web.schemas.conversations import (
     ConversationCreate,
-    ConversationDetail,
+    ConversationDetailPublic,
     ConversationList,
-    ConversationSummary,
-    RenameRequest,
-    error_responses,
+    ConversationPublic,
+    ConversationUpdate,
 )
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Viewer])
@@ -29,27 +28,27 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependen
 ERRORS = error_responses(400, 404, 413, 422, 503)
 
 
-def _summary(c: Conversation) -> ConversationSummary:
-    return ConversationSummary(
+def _summary(c: Conversation) -> ConversationPublic:
+    return ConversationPublic(
         id=c.id, title=c.title, blind=c.blind, created_at=c.created_at, updated_at=c.updated_at, revealed_at=c.revealed_at
     )
 
 
-def conversation_detail(db: Db, conversation_id: str) -> ConversationDetail:
+def conversation_detail(db: Db, conversation_id: str) -> ConversationDetailPublic:
     """The detail a client may see (masked while blind); blocking, call it in a thread."""
-    return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
+    return ConversationDetailPublic.from_view(conversation_view(db, conversation_id=conversation_id))
 
 
-@router.post("", status_code=201, response_model=ConversationDetail, responses=ERRORS, dependencies=[Evaluator])
+@router.post("", status_code=201, response_model=ConversationDetailPublic, responses=ERRORS, dependencies=[Evaluator])
 async def create_conversation(
     body: ConversationCreate, db: Db, settings: AppSettings, models: ModelRouter, principal: CurrentPrincipal
-) -> ConversationDetail:
+) -> ConversationDetailPublic:
     """Start a conversation with its model instances; a blind one shuffles and hides them."""
     check_instances(list(body.model_instances), max_instances=settings.max_instances)
     for model in dict.fromkeys(instance.model for instance in body.model_instances):
         await models.check_known(model)
 
-    def write() -> ConversationDetail:
+    def write() -> ConversationDetailPublic:
         conversation_id = start_conversation(
             database=db,
             instances=list(body.model_instances),
@@ -84,21 +83,21 @@ async def list_conversations(
     return await asyncio.to_thread(read)
 
 
-@router.get("/{conversation_id}", response_model=ConversationDetail, responses=ERRORS)
-async def get_conversation(conversation_id: str, db: Db, principal: CurrentPrincipal) -> ConversationDetail:
+@router.get("/{conversation_id}", response_model=ConversationDetailPublic, responses=ERRORS)
+async def get_conversation(conversation_id: str, db: Db, principal: CurrentPrincipal) -> ConversationDetailPublic:
     """One conversation with its instances, every turn's latest answers and the votes."""
     await check_conversation(db, principal, conversation_id, need="read")
     return await asyncio.to_thread(conversation_detail, db, conversation_id)
 
 
-@router.patch("/{conversation_id}", response_model=ConversationSummary, responses=ERRORS, dependencies=[Evaluator])
+@router.patch("/{conversation_id}", response_model=ConversationPublic, responses=ERRORS, dependencies=[Evaluator])
 async def rename_conversation(
-    conversation_id: str, body: RenameRequest, db: Db, principal: CurrentPrincipal
-) -> ConversationSummary:
+    conversation_id: str, body: ConversationUpdate, db: Db, principal: CurrentPrincipal
+) -> ConversationPublic:
     """Rename a conversation."""
     await check_conversation(db, principal, conversation_id, need="own")
 
-    def write() -> ConversationSummary:
+    def write() -> ConversationPublic:
         with db.session() as session:
             return _summary(repository.rename_conversation(session, conversation_id=conversation_id, title=body.title))
 

@@ -10,15 +10,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from arena.errors import InvalidInput
+from arena.evaluation.conversation.export import (
+    export_csv,
+    export_filename,
+    export_json,
+    export_markdown,
+    import_conversation,
+)
 from arena.evaluation.conversation.view import conversation_view
-from arena.evaluation.conversation.export import export_csv, export_filename, export_json, export_markdown, import_conversation
 from arena.storage import audit
 from arena.storage.models import utcnow
-from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth.principal import CurrentPrincipal, Evaluator, Viewer
-from arena.web.deps import AppSettings, Db
-from arena.web.schemas import ConversationDetail, error_responses
+from arena.web.auth.ownership import check_conversation
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, Viewer
+from arena.web.openapi import error_responses
+from arena.web.schemas.conversations import ConversationDetailPublic
 
 router = APIRouter(prefix="/api/conversations", tags=["export and import"], dependencies=[Viewer])
 
@@ -43,18 +49,18 @@ IMPORT_BODY = {
 @router.post(
     "/import",
     status_code=201,
-    response_model=ConversationDetail,
+    response_model=ConversationDetailPublic,
     responses=ERRORS,
     openapi_extra=IMPORT_BODY,
     dependencies=[Evaluator],
 )
 async def import_conversation_export(
     request: Request, db: Db, settings: AppSettings, principal: CurrentPrincipal
-) -> ConversationDetail:
+) -> ConversationDetailPublic:
     """Create a new conversation from a JSON export (the body, or a multipart field `file`)."""
     data = await _read_export(request)
 
-    def write() -> ConversationDetail:
+    def write() -> ConversationDetailPublic:
         conversation_id = import_conversation(
             db,
             data=data,
@@ -62,7 +68,7 @@ async def import_conversation_export(
             max_attachment_bytes=settings.max_upload_bytes,
             owner_id=principal.user_id,
         )
-        return ConversationDetail.from_view(conversation_view(db, conversation_id=conversation_id))
+        return ConversationDetailPublic.from_view(conversation_view(db, conversation_id=conversation_id))
 
     detail = await asyncio.to_thread(write)
     await record_event(request, audit.CONVERSATION_IMPORT, target=detail.id)

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from arena.engines.base import SamplingOptions
-from arena.errors import InvalidInput, NotFound
-from arena.settings import CloudJudgeEndpoint, CloudProvider
-from arena.evaluation.judge.task import Candidate, JudgeTask, Mode, check_task, run_judge
-from arena.evaluation.judge.judges import (
-    DEFAULT_JUDGE_OPTIONS,
-    cloud_host,
-    environment_key,
-    find_cloud_judge,
-    open_judge,
-)
+from arena.errors import NotFound
+from arena.evaluation.judge.judges import cloud_host, environment_key, open_judge
 from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
+from arena.evaluation.judge.task import Candidate, JudgeTask, check_task, run_judge
 from arena.storage import audit
 from arena.storage.models import Judgment
-from arena.web.auth.ownership import check_conversation, check_conversation_sync
 from arena.web.audit import record_event
-from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal, Viewer
-from arena.web.deps import AppSettings, Db, ModelRouter, generation_slots
 from arena.web.auth.limits import claim_stream
-from arena.web.schemas import CONVERSATION_ID, error_responses
+from arena.web.auth.ownership import check_conversation, check_conversation_sync
+from arena.web.auth.principal import Principal
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer, generation_slots
+from arena.web.openapi import error_responses
+from arena.web.schemas.common import CONVERSATION_ID
+from arena.web.schemas.judge import (
+    CloudProviderList,
+    CloudProviderPublic,
+    JudgeCreate,
+    JudgeRunPublic,
+    JudgmentList,
+    JudgmentPublic,
+    OrderPublic,
+)
 
 router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Viewer])
 
@@ -43,150 +42,12 @@ PRIVACY_NOTICE = (
 )
 
 
-class CloudJudgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    endpoint: str | None = Field(
-        None,
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
-        description="A cloud judge an admin configured (GET /api/judge/cloud lists them); "
-        "defaults to the first one of `provider`. There is no way to give a URL.",
-    )
-    provider: CloudProvider | None = Field(None, description="Picks the first configured endpoint of this kind")
-    model: str = Field(min_length=1, max_length=200, description="The provider's model name")
-    api_key: SecretStr | None = Field(
-        None, max_length=1000, description="Sent to the chosen endpoint only, for this request; else its own variable"
-    )
-
-    def resolve(self, endpoints: list[CloudJudgeEndpoint]) -> CloudJudgeEndpoint:
-        if self.endpoint is None and self.provider is None:
-            raise InvalidInput("a cloud judge needs cloud.endpoint (a configured name) or cloud.provider")
-        return find_cloud_judge(endpoints, name=self.endpoint, provider=self.provider)
-
-
-class AnswerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    key: str = Field(min_length=1, max_length=400, description="Your name for this answer; never shown to the judge")
-    text: str = Field(max_length=1_000_000)
-
-
-class JudgeRequest(BaseModel):
-    """A stored turn (`conversation_id` + `turn_id`) or a raw `prompt` with `answers`; a local
-    `judge_model` or an opted-in `cloud` judge."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conversation_id: str | None = Field(None, pattern=CONVERSATION_ID)
-    turn_id: int | None = Field(None, ge=1)
-    prompt: str | None = Field(None, min_length=1, max_length=1_000_000)
-    system: str | None = Field(None, max_length=100_000, description="Raw prompts only: the system prompt answered")
-    answers: list[AnswerIn] | None = Field(None, min_length=1, max_length=16)
-    judge_model: str | None = Field(None, min_length=1, max_length=300, description="e.g. ollama:qwen2.5:7b")
-    cloud: CloudJudgeIn | None = None
-    allow_cloud: bool = Field(False, description="Agree to send the question and answers to the cloud judge")
-    mode: Mode = "pairwise"
-    reference: str | None = Field(None, min_length=1, max_length=1_000_000)
-    baseline: str | None = Field(None, min_length=1, max_length=400, description="Judge each answer against this one")
-    category: str | None = Field(None, min_length=1, max_length=100, description="Recorded with the verdicts")
-    options: SamplingOptions = Field(
-        default_factory=lambda: DEFAULT_JUDGE_OPTIONS,
-        description="The judge's sampling; fields left out keep the judge defaults (greedy, seed 42, 512 tokens)",
-    )
-
-    @field_validator("options", mode="before")
-    @classmethod
-    def _start_from_judge_defaults(cls, value: Any) -> Any:
-        return DEFAULT_JUDGE_OPTIONS.model_dump() | value if isinstance(value, dict) else value
-
-    def check_shape(self, cloud_judges: list[CloudJudgeEndpoint]) -> CloudJudgeEndpoint | None:
-        """Refuses a malformed request; returns the configured cloud endpoint it names, if any."""
-        stored = self.conversation_id is not None or self.turn_id is not None
-        raw = self.prompt is not None or self.answers is not None
-        if stored == raw:
-            raise InvalidInput("judge either a stored turn (conversation_id and turn_id) or a prompt with answers")
-        if stored and (self.conversation_id is None or self.turn_id is None):
-            raise InvalidInput("a stored turn needs both conversation_id and turn_id")
-        if raw and (self.prompt is None or self.answers is None):
-            raise InvalidInput("raw judging needs both prompt and answers")
-        if stored and self.system is not None:
-            raise InvalidInput("system is for raw prompts; a stored turn has its own")
-        if (self.judge_model is None) == (self.cloud is None):
-            raise InvalidInput("name exactly one judge: judge_model (a local model) or cloud")
-        if self.cloud is None:
-            return None
-        endpoint = self.cloud.resolve(cloud_judges)
-        if not self.allow_cloud:
-            raise InvalidInput(
-                f"a cloud judge sends the question and answers to {cloud_host(endpoint)}: "
-                "set allow_cloud to true to agree"
-            )
-        return endpoint
-
-
-class OrderOut(BaseModel):
-    shown_as_a: str
-    shown_as_b: str | None
-    verdict: str | None = Field(description="A, B or tie as the judge said it; null for a grade")
-    score: float | None
-    explanation: str | None
-    read_by: str | None = Field(description="json, partial_json or mt_bench: how the verdict was read")
-    raw: str
-
-
-class JudgmentOut(BaseModel):
-    id: int
-    run_id: str
-    conversation_id: str | None
-    turn_id: int | None
-    judge_model: str
-    cloud: bool
-    mode: str
-    category: str | None
-    key_a: str
-    key_b: str | None
-    model_a: str | None
-    model_b: str | None
-    winner: Literal["a", "b", "tie"] | None
-    winner_key: str | None
-    consistent: bool | None = Field(description="False when the verdict flipped with the order (counted as a tie)")
-    score: float | None
-    orders: list[OrderOut]
-    created_at: datetime
-
-
-class JudgeResponse(BaseModel):
-    run_id: str
-    judge_model: str
-    cloud: bool
-    sent_to: str | None = Field(description="The host a cloud judge received the question and answers")
-    mode: str
-    judgments: list[JudgmentOut]
-
-
-class JudgmentList(BaseModel):
-    judgments: list[JudgmentOut]
-
-
-class CloudProviderOut(BaseModel):
-    name: str = Field(description="What to send as cloud.endpoint")
-    provider: str
-    default_base_url: str = Field(description="Where this endpoint sends the question and answers")
-    key_variable: str
-    key_in_environment: bool
-    notice: str
-
-
-class CloudProviders(BaseModel):
-    providers: list[CloudProviderOut]
-
-
-def _order(row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderOut:
+def _order(row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderPublic:
     parsed = (row.parsed or {}).get("ba" if swapped else "ab")
     if not isinstance(parsed, dict):  # a row written in another shape: at most an explanation
         parsed = {"explanation": parsed if isinstance(parsed, str) else None}
     first, second = (row.key_b, row.key_a) if swapped else (row.key_a, row.key_b)
-    return OrderOut(
+    return OrderPublic(
         shown_as_a=disclosure.key(first) or "",
         shown_as_b=disclosure.key(second),
         verdict=row.verdict_ba if swapped else row.verdict_ab,
@@ -197,12 +58,12 @@ def _order(row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderOut:
     )
 
 
-def _judgment_out(row: Judgment, disclosure: Disclosure) -> JudgmentOut:
+def _judgment_out(row: Judgment, disclosure: Disclosure) -> JudgmentPublic:
     orders = [_order(row, disclosure, swapped=False)]
     if row.mode == "pairwise":
         orders.append(_order(row, disclosure, swapped=True))
     winner_key = {"a": row.key_a, "b": row.key_b}.get(row.winner or "")
-    return JudgmentOut(
+    return JudgmentPublic(
         id=row.id,
         run_id=row.run_id,
         conversation_id=row.conversation_id,
@@ -224,15 +85,15 @@ def _judgment_out(row: Judgment, disclosure: Disclosure) -> JudgmentOut:
     )
 
 
-@router.post("", response_model=JudgeResponse, responses=ERRORS, dependencies=[Evaluator])
+@router.post("", response_model=JudgeRunPublic, responses=ERRORS, dependencies=[Evaluator])
 async def judge_answers(
-    body: JudgeRequest,
+    body: JudgeCreate,
     request: Request,
     settings: AppSettings,
     models: ModelRouter,
     db: Db,
     principal: CurrentPrincipal,
-) -> JudgeResponse:
+) -> JudgeRunPublic:
     """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored."""
     endpoint = body.check_shape(settings.cloud_judges)
     if body.conversation_id is not None:
@@ -295,7 +156,7 @@ async def judge_answers(
         judge_model=outcome.judge_model,
         cloud=outcome.cloud,
     )
-    return JudgeResponse(
+    return JudgeRunPublic(
         run_id=rows[0].run_id,
         judge_model=outcome.judge_model,
         cloud=outcome.cloud,
@@ -346,12 +207,12 @@ def _readable(db: Db, principal: Principal, rows: list[Judgment]) -> list[Judgme
     return [row for row in rows if allowed[row.conversation_id]]
 
 
-@router.get("/cloud", response_model=CloudProviders, dependencies=[Evaluator])
-async def list_cloud_providers(settings: AppSettings) -> CloudProviders:
+@router.get("/cloud", response_model=CloudProviderList, dependencies=[Evaluator])
+async def list_cloud_providers(settings: AppSettings) -> CloudProviderList:
     """The cloud judges an admin configured, whether each has a key on the server, and the privacy notice."""
-    return CloudProviders(
+    return CloudProviderList(
         providers=[
-            CloudProviderOut(
+            CloudProviderPublic(
                 name=endpoint.name,
                 provider=endpoint.provider,
                 default_base_url=endpoint.base_url,

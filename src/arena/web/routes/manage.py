@@ -12,9 +12,9 @@ from arena.engines.base import PullProgress
 from arena.errors import ArenaError, InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth.principal import Admin
-from arena.web.deps import ModelRouter
-from arena.web.schemas import DeletedResponse, ModelName, error_responses
+from arena.web.deps import Admin, ModelRouter
+from arena.web.openapi import error_responses
+from arena.web.schemas.models import ModelDeletedPublic, ModelNameCreate
 from arena.web.streaming import NDJSON, line
 
 router = APIRouter(prefix="/api", tags=["model management"], dependencies=[Admin])
@@ -26,7 +26,7 @@ def _progress(p: PullProgress) -> dict:
     return {k: v for k, v in {"status": p.status, "completed": p.completed, "total": p.total, "digest": p.digest}.items() if v is not None}
 
 
-def _model_id(body: ModelName) -> str:
+def _model_id(body: ModelNameCreate) -> str:
     model_id = body.model_id()
     if not model_id:
         raise InvalidInput("give the model to pull or delete as `model`")
@@ -56,29 +56,29 @@ async def _pull_stream(request: Request, models: ModelRouter, model_id: str) -> 
 
 
 @router.post("/pull_model", responses=ERRORS, response_class=StreamingResponse)
-async def pull_model(body: ModelName, request: Request, models: ModelRouter):
+async def pull_model(body: ModelNameCreate, request: Request, models: ModelRouter):
     """Pull a model, streaming progress as NDJSON lines: status, completed, total."""
     return await _pull_stream(request, models, _model_id(body))
 
 
 @router.post("/models/pull", responses=ERRORS, response_class=StreamingResponse)
-async def pull_model_rest(body: ModelName, request: Request, models: ModelRouter):
+async def pull_model_rest(body: ModelNameCreate, request: Request, models: ModelRouter):
     """REST-style alias of /api/pull_model."""
     return await _pull_stream(request, models, _model_id(body))
 
 
-@router.post("/delete_model", responses=ERRORS, response_model=DeletedResponse)
-async def delete_model(body: ModelName, request: Request, models: ModelRouter) -> DeletedResponse:
+@router.post("/delete_model", responses=ERRORS, response_model=ModelDeletedPublic)
+async def delete_model(body: ModelNameCreate, request: Request, models: ModelRouter) -> ModelDeletedPublic:
     """Delete a pulled model."""
     model_id = _model_id(body)
     await models.delete(model_id)
     await record_event(request, audit.MODEL_DELETE, target=model_id)
-    return DeletedResponse(status="deleted", model=model_id)
+    return ModelDeletedPublic(status="deleted", model=model_id)
 
 
-@router.delete("/models/{model_id:path}", responses=ERRORS, response_model=DeletedResponse)
-async def delete_model_rest(model_id: str, request: Request, models: ModelRouter) -> DeletedResponse:
+@router.delete("/models/{model_id:path}", responses=ERRORS, response_model=ModelDeletedPublic)
+async def delete_model_rest(model_id: str, request: Request, models: ModelRouter) -> ModelDeletedPublic:
     """REST-style alias of /api/delete_model."""
     await models.delete(model_id)
     await record_event(request, audit.MODEL_DELETE, target=model_id)
-    return DeletedResponse(status="deleted", model=model_id)
+    return ModelDeletedPublic(status="deleted", model=model_id)

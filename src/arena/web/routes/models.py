@@ -4,36 +4,37 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from arena.web.auth.principal import Viewer
-from arena.web.deps import ModelRouter
-from arena.web.schemas import EngineStatus, HealthResponse, ModelDetail, ModelsResponse
+from arena.web.deps import ModelRouter, Viewer
+from arena.web.schemas.models import EngineStatusPublic, HealthPublic, ModelList, ModelPublic
 
 health_router = APIRouter(prefix="/api", tags=["health"])
 router = APIRouter(prefix="/api", tags=["models"], dependencies=[Viewer])
 
 
-@health_router.get("/health", response_model=HealthResponse)
-async def get_health(models: ModelRouter) -> HealthResponse:
+@health_router.get("/health", response_model=HealthPublic)
+async def get_health(models: ModelRouter) -> HealthPublic:
     """Liveness and each engine's reachability; needs no token."""
     inventory = await models.inventory()
-    engines: dict[str, list[EngineStatus]] = {}
+    engines: dict[str, list[EngineStatusPublic]] = {}
     for health in inventory.health:
         engines.setdefault(health.engine, []).append(
-            EngineStatus(endpoint=health.endpoint, reachable=health.reachable, version=health.version, detail=health.detail)
+            EngineStatusPublic(
+                endpoint=health.endpoint, reachable=health.reachable, version=health.version, detail=health.detail
+            )
         )
-    return HealthResponse(
+    return HealthPublic(
         status="healthy", service="local-llm-arena", models_available=len(inventory.models), engines=engines
     )
 
 
-@router.get("/models", response_model=ModelsResponse)
-async def list_models(models: ModelRouter, refresh: bool = False) -> ModelsResponse:
+@router.get("/models", response_model=ModelList)
+async def list_models(models: ModelRouter, refresh: bool = False) -> ModelList:
     """Every model of every reachable engine, with size, family and quantization where known."""
     inventory = await models.inventory(fresh=refresh)
-    return ModelsResponse(
+    return ModelList(
         models=[m.id for m in inventory.models],
         details=[
-            ModelDetail(
+            ModelPublic(
                 id=m.id,
                 engine=m.engine,
                 endpoint=m.endpoint,

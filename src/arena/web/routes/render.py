@@ -7,9 +7,10 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from arena.web.auth.principal import Viewer
+from arena.web.deps import Viewer
 from arena.web.markdown import highlight_css, render_markdown
-from arena.web.schemas import RenderRequest, RenderResponse, error_responses
+from arena.web.openapi import error_responses
+from arena.web.schemas.render import RenderCreate, RenderPublic
 
 # No router-wide token check: a <link rel="stylesheet"> cannot send one, and the CSS is public.
 router = APIRouter(prefix="/api/render", tags=["render"])
@@ -17,10 +18,10 @@ router = APIRouter(prefix="/api/render", tags=["render"])
 ERRORS = error_responses(413, 422)
 
 
-@router.post("", response_model=RenderResponse, responses=ERRORS, dependencies=[Viewer])
-async def render_html(body: RenderRequest) -> RenderResponse:
+@router.post("", response_model=RenderPublic, responses=ERRORS, dependencies=[Viewer])
+async def render_html(body: RenderCreate) -> RenderPublic:
     """Safe HTML for Markdown: no raw HTML, no scripts or event handlers, links only http(s) and mailto."""
-    return RenderResponse(html=await asyncio.to_thread(render_markdown, body.markdown))
+    return RenderPublic(html=await asyncio.to_thread(render_markdown, body.markdown))
 
 
 @router.get("/pygments.css", response_class=Response, responses={200: {"content": {"text/css": {}}}})

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request, Response
 from arena.errors import InvalidInput
 from arena.storage import accounts as store
 from arena.storage import audit
-from arena.web.auth.ownership import check_conversation
 from arena.web.audit import record_event
-from arena.web.auth.principal import CurrentPrincipal, Evaluator, Principal, Viewer
+from arena.web.auth.ownership import check_conversation
+from arena.web.auth.principal import Principal
+from arena.web.deps import CurrentPrincipal, Db, Evaluator, Viewer
+from arena.web.openapi import error_responses
 from arena.web.schemas.accounts import ShareCreate, ShareList
-from arena.web.deps import Db
-from arena.web.schemas import error_responses
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 

@@ -10,10 +10,9 @@ from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
 from arena.web.audit import record_event
-from arena.web.auth.principal import Admin
-from arena.web.schemas.accounts import UserCreate, UserList, UserOut, UserUpdate
-from arena.web.deps import AppSettings, Db
-from arena.web.schemas import error_responses
+from arena.web.deps import Admin, AppSettings, Db
+from arena.web.openapi import error_responses
+from arena.web.schemas.accounts import UserCreate, UserList, UserPublic, UserUpdate
 
 router = APIRouter(prefix="/api/users", tags=["accounts"], dependencies=[Admin])
 
@@ -30,22 +29,22 @@ async def list_users(db: Db, settings: AppSettings) -> UserList:
     """Every account with its role."""
     _accounts_on(settings)
     found = await asyncio.to_thread(accounts.list_accounts, db)
-    return UserList(users=[UserOut(username=a.username, role=a.role, created_at=at) for a, at in found])  # type: ignore[arg-type]
+    return UserList(users=[UserPublic(username=a.username, role=a.role, created_at=at) for a, at in found])  # type: ignore[arg-type]
 
 
-@router.post("", status_code=201, response_model=UserOut, responses=ERRORS)
-async def add_user(body: UserCreate, request: Request, db: Db, settings: AppSettings) -> UserOut:
+@router.post("", status_code=201, response_model=UserPublic, responses=ERRORS)
+async def add_user(body: UserCreate, request: Request, db: Db, settings: AppSettings) -> UserPublic:
     """Create an account (password at least 8 characters)."""
     _accounts_on(settings)
     account = await asyncio.to_thread(
         accounts.add_user, db, username=body.username, password=body.password, role=body.role
     )
     await record_event(request, audit.USER_ADD, target=account.username, role=account.role)
-    return UserOut(username=account.username, role=account.role)  # type: ignore[arg-type]
+    return UserPublic(username=account.username, role=account.role)  # type: ignore[arg-type]
 
 
-@router.patch("/{username}", response_model=UserOut, responses=ERRORS)
-async def update_user(username: str, body: UserUpdate, request: Request, db: Db, settings: AppSettings) -> UserOut:
+@router.patch("/{username}", response_model=UserPublic, responses=ERRORS)
+async def update_user(username: str, body: UserUpdate, request: Request, db: Db, settings: AppSettings) -> UserPublic:
     """Change a role (the last admin stays admin) or set a new password (which ends their sessions)."""
     _accounts_on(settings)
     if body.role is None and body.password is None:
@@ -56,7 +55,7 @@ async def update_user(username: str, body: UserUpdate, request: Request, db: Db,
     if body.role is not None:
         account = await asyncio.to_thread(accounts.set_role, db, username=username, role=body.role)
         await record_event(request, audit.USER_ROLE, target=username, role=body.role)
-    return UserOut(username=account.username, role=account.role)  # type: ignore[arg-type]
+    return UserPublic(username=account.username, role=account.role)  # type: ignore[arg-type]
 
 
 @router.delete("/{username}", status_code=204, responses=ERRORS)

@@ -1,4 +1,5 @@
-"""Request and response bodies of the account routes (/api/auth, /api/users, shares)."""
+"""Accounts: logging in, who am I, personal API tokens, users (admins) and shares (/api/auth,
+/api/users, /api/conversations/{id}/shares)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LoginRequest(Strict):
+class LoginCreate(Strict):
     username: str = Field(min_length=1, max_length=USERNAME_MAX_LENGTH)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class Me(BaseModel):
+class MePublic(BaseModel):
     username: str
     role: RoleName
     auth_mode: Literal["none", "token", "users"]
@@ -34,19 +35,19 @@ class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for")
 
 
-class TokenOut(BaseModel):
+class TokenPublic(BaseModel):
     id: int
     name: str
     created_at: datetime
     last_used_at: datetime | None = None
 
 
-class TokenCreated(TokenOut):
+class TokenCreatedPublic(TokenPublic):
     token: str = Field(description="Shown this once; only its hash is stored")
 
 
 class TokenList(BaseModel):
-    tokens: list[TokenOut]
+    tokens: list[TokenPublic]
 
 
 class UserCreate(Strict):
@@ -60,14 +61,14 @@ class UserUpdate(Strict):
     password: str | None = Field(None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class UserOut(BaseModel):
+class UserPublic(BaseModel):
     username: str
     role: RoleName
     created_at: datetime | None = None
 
 
 class UserList(BaseModel):
-    users: list[UserOut]
+    users: list[UserPublic]
 
 
 class ShareCreate(Strict):

@@ -1,0 +1,38 @@
+"""/api/bench: a run's progress, the list of runs, and what resuming one asks for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RunPublic(BaseModel):
+    """A run's progress: counts by status, rate and estimated time left while it runs."""
+
+    id: str
+    name: str
+    status: str = Field(description="pending, running, cancelling, interrupted, cancelled or done")
+    prompt_set: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    items: dict[str, int]
+    judgments: dict[str, int]
+    total: int
+    finished: int
+    failed: int
+    instances: list[dict[str, Any]]
+    judge: dict[str, Any] | None
+    per_instance: dict[str, dict[str, int]]
+    rate_per_s: float | None
+    eta_s: float | None
+    running_here: bool = Field(False, description="Whether this server process is running it")
+
+
+class RunList(BaseModel):
+    runs: list[RunPublic]
+
+
+class ResumeCreate(BaseModel):
+    retry_errors: bool = Field(False, description="Also redo the items and judgments that failed")

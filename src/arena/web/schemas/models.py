@@ -1,0 +1,51 @@
+"""GET /api/health and /api/models, and the bodies of pulling and deleting a model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class ModelPublic(BaseModel):
+    id: str
+    engine: str
+    endpoint: str | None
+    size: int | None
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+
+
+class ModelList(BaseModel):
+    models: list[str]
+    details: list[ModelPublic]
+
+
+class EngineStatusPublic(BaseModel):
+    endpoint: str
+    reachable: bool
+    version: str | None = None
+    detail: str = ""
+
+
+class HealthPublic(BaseModel):
+    status: Literal["healthy"]
+    service: Literal["local-llm-arena"]
+    models_available: int
+    engines: dict[str, list[EngineStatusPublic]]
+
+
+class ModelNameCreate(BaseModel):
+    """Body of pull/delete: `model` (or the legacy `name`)."""
+
+    model: str | None = Field(None, min_length=1, max_length=300)
+    name: str | None = Field(None, min_length=1, max_length=300)
+
+    def model_id(self) -> str | None:
+        return self.model or self.name
+
+
+class ModelDeletedPublic(BaseModel):
+    status: Literal["deleted"]
+    model: str
