@@ -1,5 +1,4 @@
-"""Conversations, their instances, turns and answers: reads and writes as plain functions over a
-SQLAlchemy ``Session``.
+"""Conversations, their instances, turns and answers: plain functions over a SQLAlchemy ``Session``.
 
 Call them inside ``Database.session()``: that block commits, or rolls back everything the
 block wrote if anything raises, so no caller ever leaves a half-written record. The objects
