@@ -1,1 +1,2 @@
-"""Text generation behind one interface: embedded llama.cpp, Ollama, OpenAI-compatible servers."""
+"""Text generation behind one interface: embedded llama.cpp, Ollama, OpenAI-compatible servers,
+and Anthropic's API for cloud judges."""

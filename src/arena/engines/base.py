@@ -1,7 +1,7 @@
 """The one Engine interface and the plain data that crosses it.
 
 An engine author writes `list_models()` and one async generator, `stream()`. Wall-clock
-timing, storage and fan-out live in the caller (`evaluation/compare.py`); the engine reports
+timing, storage and fan-out live in the caller (`evaluation/conversation/compare.py`); the engine reports
 what only it knows: the text, token counts and, when it has them, its own timings.
 """
 

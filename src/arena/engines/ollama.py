@@ -8,19 +8,21 @@
     POST   /api/show      modelfile, details, info    -> show()
 
 Every httpx exception and every HTTP error status is translated here, at the boundary,
-into the arena's `EngineError` tree with a message that says what to do next.
+into the arena's `EngineError` tree (through the tables below and ``http_errors.py``) with a
+message that says what to do next.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress, Usage
+from arena.engines.http_errors import CLIENT_ERRORS, Failure, Reply, StatusReply, status_error, translating
 from arena.engines.ndjson import NDJSONDecoder, preview
 from arena.errors import (
     EngineError,
@@ -37,6 +39,38 @@ HEALTH_TIMEOUT_S = 5.0
 NANOSECONDS = 1e9
 
 _Wire = TypeVar("_Wire", bound=BaseModel)
+
+# Fields: url (the server), timeout (the request timeout in s). A misused stream is a bug: untranslated.
+# {error}, not {detail}: these messages always showed the exception's own text, even when empty.
+_TRANSPORT_REPLIES: Final[Mapping[Failure, Reply]] = {
+    Failure.CONNECT_TIMEOUT: Reply(
+        EngineTimeout, "Ollama at {url} did not accept a connection in time: is OLLAMA_HOST right?"
+    ),
+    Failure.TIMEOUT: Reply(
+        EngineTimeout,
+        "Ollama at {url} did not answer within {timeout:g} s: it may still be loading the model; "
+        "try again or raise REQUEST_TIMEOUT",
+    ),
+    Failure.NO_SERVER: Reply(
+        EngineUnavailable, "Ollama is not running at {url}: start it with `ollama serve` or set OLLAMA_HOST"
+    ),
+    Failure.BROKEN: Reply(
+        EngineUnavailable, "Ollama at {url} broke off the connection ({error}): it may have crashed or restarted"
+    ),
+    Failure.UNDECODABLE: Reply(EngineProtocolError, "Ollama at {url} sent a body that cannot be decoded: {error}"),
+    Failure.BAD_URL: Reply(EngineUnavailable, "{url} is not a usable Ollama URL ({error}): check OLLAMA_HOST"),
+    Failure.OTHER: Reply(EngineUnavailable, "cannot talk to Ollama at {url}: {error}"),
+}
+
+# Fields: url (the server), said (Ollama's words), missing (what to say about a missing model),
+# requested (the URL of the failed request).
+_STATUS_REPLIES: Final = (
+    StatusReply(ModelNotAvailable, "{missing}", statuses=CLIENT_ERRORS, model_missing=True),
+    StatusReply(EngineProtocolError, "{requested} does not exist (404): is {url} an Ollama server?", statuses=(404,)),
+    StatusReply(EngineUnavailable, "Ollama at {url} is busy ({said}): try again in a moment", statuses=(503,)),
+    StatusReply(EngineRejected, "Ollama rejected the request: {said}", statuses=CLIENT_ERRORS),
+    StatusReply(EngineError, "Ollama at {url} failed (HTTP {status}): {said}"),
+)
 
 
 # What we read from Ollama; unknown fields are ignored, wrong types are protocol errors.
@@ -259,50 +293,22 @@ class OllamaEngine(Engine):
         raise self._status_error(response, model=model, missing=missing)
 
     def _status_error(self, response: httpx.Response, *, model: str | None, missing: str | None) -> EngineError:
-        status, text = response.status_code, _error_text(response)
-        is_client_error = 400 <= status < 500
-        if model is not None and (status == 404 or (is_client_error and "not found" in text.lower())):
-            return ModelNotAvailable(missing or f"model '{model}' is not pulled: run `arena pull {model}`")
-        if status == 404:
-            return EngineProtocolError(
-                f"{response.request.url} does not exist (404): is {self.endpoint} an Ollama server?"
-            )
-        if status == 503:
-            return EngineUnavailable(f"Ollama at {self.endpoint} is busy ({text}): try again in a moment")
-        if is_client_error:
-            return EngineRejected(f"Ollama rejected the request: {text}")
-        return EngineError(f"Ollama at {self.endpoint} failed (HTTP {status}): {text}")
+        status, said = response.status_code, _error_text(response)
+        return status_error(
+            status,
+            _STATUS_REPLIES,
+            model_missing=model is not None and (status == 404 or "not found" in said.lower()),
+            url=self.endpoint,
+            said=said,
+            missing=missing or f"model '{model}' is not pulled: run `arena pull {model}`",
+            requested=response.request.url,
+        )
 
     @contextmanager
     def _translating_errors(self) -> Iterator[None]:
         """Map httpx's exceptions onto ours; nothing from httpx leaves this module."""
-        url = self.endpoint
-        try:
+        with translating(_TRANSPORT_REPLIES, url=self.endpoint, timeout=self.timeout):
             yield
-        except httpx.ConnectTimeout as exc:
-            raise EngineTimeout(
-                f"Ollama at {url} did not accept a connection in time: is OLLAMA_HOST right?"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise EngineTimeout(
-                f"Ollama at {url} did not answer within {self.timeout:g} s: it may still be loading the model; "
-                "try again or raise REQUEST_TIMEOUT"
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise EngineUnavailable(
-                f"Ollama is not running at {url}: start it with `ollama serve` or set OLLAMA_HOST"
-            ) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
-            raise EngineUnavailable(
-                f"Ollama at {url} broke off the connection ({exc or type(exc).__name__}): "
-                "it may have crashed or restarted"
-            ) from exc
-        except httpx.DecodingError as exc:
-            raise EngineProtocolError(f"Ollama at {url} sent a body that cannot be decoded: {exc}") from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise EngineUnavailable(f"{url} is not a usable Ollama URL ({exc}): check OLLAMA_HOST") from exc
-        except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"cannot talk to Ollama at {url}: {exc or type(exc).__name__}") from exc
 
 
 def _shown(data: Any) -> str:

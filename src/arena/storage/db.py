@@ -20,8 +20,10 @@ from alembic.config import Config
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+import arena.storage.schema  # noqa: F401 - every table registered before the first session
 from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
+from arena.storage.reencrypt import check_keys
 
 if TYPE_CHECKING:
     from arena.settings import Settings
@@ -77,7 +79,7 @@ class Database:
         # On the dialect, where the column types find it: each engine has its own.
         use_keyring(self.engine, keyring)
         # Objects stay readable after the session closes: callers get them back from a
-        # repository function whose session is already gone.
+        # storage function whose session is already gone.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
@@ -102,8 +104,6 @@ class Database:
         Then fail with EncryptionKeyError if something stored is encrypted with a key this
         database was not given, so a wrong key stops start-up rather than a later request.
         """
-        from arena.storage.reencrypt import check_keys  # it reads the models, which need this module
-
         config = self.alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection

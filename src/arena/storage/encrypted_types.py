@@ -60,7 +60,7 @@ class EncryptedText(TypeDecorator[str]):
 
 
 class EncryptedString(EncryptedText):
-    """A length-limited string (the repository checks the length) that may be stored encrypted.
+    """A length-limited string (the storage functions check the length) that may be stored encrypted.
 
     The column stays VARCHAR(length) on SQLite, which ignores lengths; on PostgreSQL it is TEXT
     (migration 0006) because a ciphertext is longer than the text it hides.

@@ -3,7 +3,7 @@
 Like ``repository``: plain functions over a ``Session``, called inside ``Database.session()``;
 user mistakes come back as ``InvalidInput`` / ``NotFound``, never as a database error.
 Battles are not stored: they are derived on every read from votes and judgments
-(``evaluation/battles.py``), so a replaced vote or a deleted conversation can never leave a
+(``evaluation/ratings/battles.py``), so a replaced vote or a deleted conversation can never leave a
 stale battle behind.
 """
 

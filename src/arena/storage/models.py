@@ -1,7 +1,11 @@
-"""The tables, as SQLAlchemy 2 declarative models.
+"""The arena's core tables (instances, conversations, turns, answers, votes, judgments), as
+SQLAlchemy 2 declarative models, and the ``Base`` every other table module declares on.
+
+Accounts (``auth_models``), benchmarks (``bench_models``) and the audit log (``audit_models``)
+have modules of their own; ``schema`` imports them all.
 
 Only portable types are used so that SQLite and PostgreSQL behave the same: strings with a
-length the repository checks before writing, ``JSON``, and ``UTCDateTime`` (always an aware
+length the storage functions check before writing, ``JSON``, and ``UTCDateTime`` (always an aware
 UTC datetime in Python, whatever the backend stores). Constraint names come from one naming
 convention so that migrations name them identically on both backends.
 

@@ -10,10 +10,9 @@ from typing import Any, Final
 
 from sqlalchemy import Column, Engine, Table, Text, bindparam, cast, select, update
 
-from arena.storage import bench_models  # noqa: F401 - registers the bench tables on Base.metadata
 from arena.storage.crypto import PREFIX
 from arena.storage.encrypted_types import EncryptedJSON, EncryptedText
-from arena.storage.models import Base
+from arena.storage.schema import metadata
 
 BATCH_ROWS: Final = 500
 
@@ -21,7 +20,7 @@ BATCH_ROWS: Final = 500
 def encrypted_columns() -> list[tuple[Table, list[Column[Any]]]]:
     """Each table with encrypted columns, and those columns, in dependency order."""
     found = []
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, (EncryptedText, EncryptedJSON))]
         if columns:
             found.append((table, columns))

@@ -1,10 +1,14 @@
-"""Every read and write the arena makes, as plain functions over a SQLAlchemy ``Session``.
+"""Conversations, their instances, turns and answers: plain functions over a SQLAlchemy ``Session``.
 
 Call them inside ``Database.session()``: that block commits, or rolls back everything the
 block wrote if anything raises, so no caller ever leaves a half-written record. The objects
 returned stay readable after the session closes (relationships they expose are loaded
 eagerly). Mistakes a user can make come back as ``InvalidInput``, ``NotFound`` or
 ``Conflict`` from ``arena.errors``, never as a database error.
+
+The other kinds of record have modules of their own that follow the same rules:
+``turn_records`` (a whole new turn written at once, on the path to the first token), ``votes``,
+``judgments``, ``bench``, ``accounts`` and ``audit``.
 """
 
 from __future__ import annotations
