@@ -136,7 +136,7 @@ def main() -> None:
         started = time.perf_counter()
         battles = [
             Battle(model_a=names[a], model_b=names[b], outcome=_OUTCOMES[o])  # type: ignore[arg-type]
-            for a, b, o in zip(arrays["model_a"].tolist(), arrays["model_b"].tolist(), arrays["outcome"].tolist())
+            for a, b, o in zip(arrays["model_a"].tolist(), arrays["model_b"].tolist(), arrays["outcome"].tolist(), strict=True)
         ]
         built = time.perf_counter() - started
         started = time.perf_counter()

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import httpx
 
 from arena.engines.base import Message
-from arena.engines.embedded import default_thread_budget
 from arena.engines.catalog import SMOLLM2_NAME, smollm2_gguf_path
+from arena.engines.embedded import default_thread_budget
 from arena.engines.prompt_format import template_prompt
 
 PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
@@ -43,7 +43,7 @@ def rate(first: float, last: float, pieces: int) -> float:
     return (pieces - 1) / (last - first) if pieces > 1 and last > first else 0.0
 
 
-def direct_run(llm, tokens: int, threads: int) -> Timing:  # noqa: ANN001 - llama_cpp.Llama
+def direct_run(llm, tokens: int, threads: int) -> Timing:
     prompt = template_prompt(llm, [Message(role="user", content=PROMPT)])
     ids = llm.tokenize(prompt.text.encode(), add_bos=prompt.add_bos, special=True)
     llm._ctx.set_n_threads(threads, threads)

@@ -131,5 +131,5 @@ class Engine(ABC):
     async def show(self, name: str) -> dict[str, Any]:
         raise NotImplementedError(f"{self.kind} cannot describe models")
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: engines without resources keep this
         """Release connections and native resources."""

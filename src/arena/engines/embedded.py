@@ -141,7 +141,10 @@ class EmbeddedEngine(Engine):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Text | _Done | _Failed] = asyncio.Queue()
         stop = threading.Event()
-        emit: Callable[[_Text | _Done | _Failed], None] = lambda item: loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def emit(item: _Text | _Done | _Failed) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
         self._active += 1
         # Share the cores among the streams running now.
         threads = max(1, self.cpu_count // self._active)

@@ -149,7 +149,7 @@ def _parse_csv(text: str, *, filename: str) -> Iterator[tuple[int, dict[str, Any
                 raise InvalidInput(
                     f"{filename}: line {line_number}: {len(row)} fields but the header has {len(header)}"
                 )
-            cells = dict(zip(header, row))
+            cells = dict(zip(header, row, strict=False))  # a short row leaves the last columns empty
             fields: dict[str, Any] = {"prompt": cells.get("prompt", "")}
             for column in ("category", "reference", "id"):
                 if cells.get(column, "").strip():
