@@ -8,7 +8,7 @@ A real HTTP server (Starlette under uvicorn, in a background thread, on an ephem
         ...
         assert double.bodies("/api/chat")[-1]["options"]["top_k"] == 40
 
-or, in a test module, `from tests.doubles.ollama_double import ollama_server` and take the
+or, in a test module, `from tests.support.doubles.ollama import ollama_server` and take the
 `ollama_server` fixture (two installed models, see `DEFAULT_MODELS`).
 
 Endpoints, as documented: GET /api/tags, POST /api/chat (NDJSON stream, or one object with
