@@ -14,7 +14,6 @@ from arena.storage import repository
 from arena.storage.db import Database
 from arena.storage.judgments import BattleSignals, JudgmentSignal
 from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
-from tests.support.db_fixtures import database, migrated_postgres_database, migrated_sqlite_file  # noqa: F401
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
 

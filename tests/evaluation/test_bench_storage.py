@@ -18,13 +18,6 @@ from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.db import Database
 from arena.storage.models import utcnow
-from tests.support import db_fixtures
-
-# The shared SQLite and PostgreSQL fixtures, under the names the tests below take.
-blank_database = db_fixtures.blank_database
-database = db_fixtures.database
-migrated_postgres_database = db_fixtures.migrated_postgres_database
-migrated_sqlite_file = db_fixtures.migrated_sqlite_file
 
 BENCH_TABLES = {"bench_runs", "bench_items", "bench_judgments"}
 PROMPTS = parse_prompt_set(b"first\nsecond\n", filename="two.txt")

@@ -10,4 +10,6 @@
     db_fixtures.py   SQLite and PostgreSQL test databases
     fuzz_app.py      the app the OpenAPI fuzzer drives
     xss_payloads.py  the XSS corpus
+
+Test modules take their plumbing from here rather than from one another.
 """
