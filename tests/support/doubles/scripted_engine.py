@@ -1,7 +1,7 @@
 """An in-process `Engine` that answers from a script: for core tests with no server and no model.
 
-    engine = ScriptedEngine({"fast": Script(tokens=["Hi", "!"]), "broken": Script(tokens=["Hm"], fail=EngineRejected("no"))})
-    router = Router(engines=[engine])  # model ids are "ollama:fast", "ollama:broken"
+    engine = ScriptedEngine({"fast": Script(tokens=["Hi", "!"]), "stuck": Script(tokens=["Hm"], hold=True)})
+    router = Router(engines=[engine])  # model ids are "ollama:fast", "ollama:stuck"
 
 Like simonw/llm's mock model: the engine records every request it got, and which streams
 were closed, so a test can see what each instance was sent and that a stop reached it.
@@ -34,7 +34,6 @@ class ScriptedEngine(Engine):
         self.scripts = scripts
         self.requests: list[GenerationRequest] = []
         self.closed: list[str] = []  # model names whose stream ended, in order
-        self.held = asyncio.Event()  # set once a held stream has sent its tokens
 
     async def list_models(self) -> list[ModelInfo]:
         return [ModelInfo(id=f"ollama:{name}", engine="ollama", name=name) for name in self.scripts]
@@ -52,13 +51,9 @@ class ScriptedEngine(Engine):
             if script.fail is not None:
                 raise script.fail
             if script.hold:
-                self.held.set()
                 await asyncio.Event().wait()  # until the consumer stops this stream
+
             usage = Usage(prompt_tokens=script.prompt_tokens, completion_tokens=len(script.tokens))
             yield Chunk(usage=usage, finish_reason="stop")
         finally:
             self.closed.append(request.model)
-
-    def sent(self, model: str) -> GenerationRequest:
-        """The request one model received (the only one, or the newest)."""
-        return [r for r in self.requests if r.model == model][-1]
