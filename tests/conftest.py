@@ -1,4 +1,6 @@
-"""Every test runs with its own data directory and a clean environment, never the user's."""
+"""Every test runs with its own data directory and a clean environment, never the user's.
+
+The fixtures every folder shares are in tests/support/fixtures.py, loaded here as a plugin."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from pathlib import Path
 import pytest
 
 from arena.settings import Settings
+
+# The shared fixtures (`double`, `arena_factory`, `module_arena_factory`, ...): tests/support/fixtures.py.
+pytest_plugins = ("tests.support.fixtures",)
 
 # Every variable Settings reads (so a new setting is isolated too), and the old-key variable
 # that `arena db rekey` reads on its own.

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 SMOL = "local:smollm2-135m-instruct"
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     """One real arena (embedded engine, SQLite) per test module."""
-    with running_arena(make_settings(tmp_path_factory.mktemp("arena"))) as running:
-        yield running
+    return module_arena_factory()
+

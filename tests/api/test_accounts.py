@@ -3,7 +3,6 @@ user management and login lockout. Real server, real SQLite, real argon2id hashe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,13 +12,14 @@ from arena.accounts import digest
 from arena.storage.auth_models import User, UserSession
 from arena.storage.models import utcnow
 from tests.support.accounts import PASSWORD, api_token, login, users_arena
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with users_arena(tmp_path_factory.mktemp("users"), embedded_enabled=False) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(accounts=True, embedded_enabled=False)
+
 
 
 def test_nothing_but_health_and_login_answers_without_logging_in(arena: RunningArena) -> None:

@@ -7,24 +7,23 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena, ndjson_lines
 
 LLAMA = "ollama:llama3.2:1b"
 LIMIT = 2048
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    return module_double_factory()
 
 
 @pytest.fixture(scope="module")
-def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path_factory.mktemp("attach"), ollama_hosts=[double.url], max_upload_bytes=LIMIT)
-    with running_arena(settings) as running:
-        yield running
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url], max_upload_bytes=LIMIT)
+
 
 
 @pytest.fixture

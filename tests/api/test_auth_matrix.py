@@ -7,7 +7,6 @@ CSRF are covered in test_accounts.py, ownership at the end of this file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from arena.web.app import create_app
-from tests.support.accounts import api_token, users_arena
+from tests.support.accounts import api_token
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, ndjson_lines
 
 SMOL = "local:smollm2-135m-instruct"
@@ -128,9 +128,9 @@ class Callers:
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with users_arena(tmp_path_factory.mktemp("matrix")) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(accounts=True)
+
 
 
 @pytest.fixture(scope="module")

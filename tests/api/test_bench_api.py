@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
 
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
@@ -24,16 +24,9 @@ TIE = '{"explanation": "Equally good.", "verdict": "tie"}'
 
 
 @pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
 
-
-@pytest.fixture
-def arena(tmp_path: Path, double: OllamaDouble) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path / "data", ollama_hosts=[double.url], embedded_enabled=False)
-    with running_arena(settings) as running:
-        yield running
 
 
 def config(**overrides: Any) -> str:

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena
 
 LLAMA = "ollama:llama3.2:1b"
 QWEN = "ollama:qwen2.5:0.5b"
@@ -18,16 +19,14 @@ GIVEAWAYS = ("llama", "qwen", "ollama", "temperature", "seed")
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    return module_double_factory()
 
 
 @pytest.fixture(scope="module")
-def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path_factory.mktemp("blind"), ollama_hosts=[double.url])
-    with running_arena(settings) as running:
-        yield running
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url])
+
 
 
 @pytest.fixture

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from arena.web.middleware import allowed_hosts, host_name, is_cross_site
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path_factory.mktemp("guard"), allowed_hosts=["arena.lan"])
-    with running_arena(settings) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(allowed_hosts=["arena.lan"])
+
 
 
 def port(arena: RunningArena) -> str:

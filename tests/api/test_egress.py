@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
-from tests.support.accounts import login, users_arena
+from tests.support.accounts import login
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 
 SERVER_OPENAI_KEY = "sk-server-openai-0b1c2d3e-must-not-leave"
@@ -61,23 +61,17 @@ def listener() -> Iterator[Listener]:
 
 
 @pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
-
-
-@pytest.fixture
 def arena(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listener: Listener, double: OllamaDouble
-) -> Iterator[RunningArena]:
+    monkeypatch: pytest.MonkeyPatch, listener: Listener, double: OllamaDouble, arena_factory: ArenaFactory
+) -> RunningArena:
     monkeypatch.setenv("OPENAI_API_KEY", SERVER_OPENAI_KEY)
     monkeypatch.setenv("ANTHROPIC_API_KEY", SERVER_ANTHROPIC_KEY)
     monkeypatch.delenv("ARENA_CLOUD_KEY_PARTNER", raising=False)
     # The admin configured one cloud judge, with no key on the server; the listener is a
     # host the admin trusts with the questions, not with the server's other keys.
     partner = {"name": "partner", "provider": "openai_compatible", "base_url": f"{listener.url}/v1"}
-    with users_arena(tmp_path / "data", embedded_enabled=False, ollama_hosts=[double.url], cloud_judges=[partner]) as running:
-        yield running
+    return arena_factory(accounts=True, embedded_enabled=False, ollama_hosts=[double.url], cloud_judges=[partner])
+
 
 
 def judge(arena: RunningArena, cloud: dict[str, Any]) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,8 @@ from arena.settings import Settings
 from arena.storage.crypto import key_id
 from arena.web.app import create_app
 from tests.api.conftest import SMOL
-from tests.api.test_judge_api import JUDGE, JudgingOllama
+from tests.support.doubles.judging import JUDGE, JudgingOllama
+from tests.support.fixtures import DoubleFactory
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 KEY, WRONG_KEY = bytes(range(32)), bytes(range(50, 82))
@@ -37,14 +37,11 @@ def encoded(key: bytes) -> SecretStr:
 
 
 @pytest.fixture
-def double() -> Iterator[JudgingOllama]:
-    running = JudgingOllama()
-    running.decide = lambda prompt: json.dumps({"explanation": RATIONALE, "verdict": "B"})
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+def double(double_factory: DoubleFactory) -> JudgingOllama:
+    judging = JudgingOllama()
+    judging.decide = lambda prompt: json.dumps({"explanation": RATIONALE, "verdict": "B"})
+    return double_factory(judging)
+
 
 
 def settings_for(data_dir: Path, double: JudgingOllama, key: bytes) -> Settings:

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena, ndjson_lines
 
 LLAMA = "ollama:llama3.2:1b"
 QWEN = "ollama:qwen2.5:0.5b"
@@ -27,16 +28,16 @@ CSV_HEADER = [
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        running.reply = ["- first", "\n- =SUM(A1)"]
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    started = module_double_factory()
+    started.reply = ["- first", "\n- =SUM(A1)"]
+    return started
 
 
 @pytest.fixture(scope="module")
-def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("export"), ollama_hosts=[double.url])) as running:
-        yield running
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url])
+
 
 
 @pytest.fixture

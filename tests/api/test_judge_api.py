@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,37 +15,13 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.db import Database
 from tests.api.conftest import SMOL
-from tests.doubles.ollama_double import DEFAULT_MODELS, DoubleModel, OllamaDouble
-from tests.evaluation.test_battles import SeededTurn, seed_turn
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.builders import SeededTurn, seed_turn
+from tests.support.doubles.judging import JUDGE, JudgingOllama
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena
 
-JUDGE = "ollama:judge:7b"
 PARIS_MODEL, BERLIN_MODEL = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 PARIS, BERLIN = "The capital of France is Paris.", "It is Berlin."
-
-
-class JudgingOllama(OllamaDouble):
-    """The Ollama double, answering a judge's request (one with a `format`) by `decide(prompt)`."""
-
-    def __init__(self) -> None:
-        super().__init__(models=[*DEFAULT_MODELS, DoubleModel(name="judge:7b")])
-        self.decide: Callable[[str], str] = lambda prompt: '{"explanation": "?", "verdict": "tie"}'
-        self._body: dict[str, Any] = {}
-
-    async def _read(self, request: Any) -> Any:
-        body, problem = await super()._read(request)
-        self._body = body or {}
-        return body, problem
-
-    def _tokens_for(self, options: dict[str, Any]) -> tuple[list[str], str]:
-        # Called right after _read for the same request, with no await in between.
-        if self._body.get("format") is not None:
-            reply = self.decide(self._body["messages"][-1]["content"])
-            self.reply = re.findall(r".{1,4}", reply, re.S)  # streamed in small pieces
-        return super()._tokens_for(options)
-
-    def judge_bodies(self) -> list[dict[str, Any]]:
-        return [b for b in self.bodies("/api/chat") if b.get("format") is not None]
 
 
 def shown(prompt: str, label: str) -> str:
@@ -59,19 +34,13 @@ def prefers_paris(prompt: str) -> str:
 
 
 @pytest.fixture
-def double() -> Iterator[JudgingOllama]:
-    running = JudgingOllama()
-    running.start()
-    try:
-        yield running
-    finally:
-        running.stop()
+def double(double_factory: DoubleFactory) -> JudgingOllama:
+    return double_factory(JudgingOllama())
 
 
 @pytest.fixture
-def arena(double: JudgingOllama, tmp_path: Path) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", ollama_hosts=[double.url], embedded_enabled=False)) as arena:
-        yield arena
+def arena(double: JudgingOllama, arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
 
 
 @pytest.fixture
@@ -322,9 +291,9 @@ def test_a_turn_needs_two_finished_answers_for_pairwise_judging(
 
 
 @pytest.fixture(scope="module")
-def smol_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("smol-judge"))) as arena:
-        yield arena
+def smol_arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory()
+
 
 
 @pytest.mark.slow

@@ -13,16 +13,17 @@ from typer.testing import CliRunner
 
 from arena.cli.leaderboard import leaderboard
 from arena.storage.db import Database
-from tests.evaluation.test_battles import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
+from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
 
 
 @pytest.fixture
-def arena(tmp_path: Path) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", embedded_enabled=False)) as running:
-        yield running
+def arena(arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(embedded_enabled=False)
+
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.doubles.ollama_double import ollama_double
+from tests.support.doubles.ollama import ollama_double
 from tests.support.server import make_settings, ndjson_lines, running_arena
 
 LLAMA = "ollama:llama3.2:1b"

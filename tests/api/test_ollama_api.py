@@ -3,28 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import SMOL
-from tests.doubles.ollama_double import DoubleModel, OllamaDouble, ollama_double
+from tests.support.doubles.ollama import DoubleModel, OllamaDouble, ollama_double
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 LLAMA = "ollama:llama3.2:1b"
 
-
-@pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double(library=[DoubleModel(name="tinyllama:latest", size=637_700_138)]) as running:
-        yield running
+# The double has one model it can pull that is not installed yet.
+pytestmark = pytest.mark.double(library=[DoubleModel(name="tinyllama:latest", size=637_700_138)])
 
 
 @pytest.fixture
-def arena_with_ollama(double: OllamaDouble, tmp_path: Path) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", ollama_hosts=[double.url], history_limit=3)) as arena:
-        yield arena
+def arena_with_ollama(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(ollama_hosts=[double.url], history_limit=3)
+
 
 
 def stream(arena: RunningArena, body: dict) -> list[dict]:

@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -22,10 +21,11 @@ from arena import accounts
 from arena.settings import Settings, describe_validation_error
 from arena.storage.db import Database
 from arena.web.app import create_app
+from arena.web.auth.limits import BUCKETS, RateLimits, enforce_login_rate_limit, install_rate_limits
 from arena.web.auth.principal import Principal
 from arena.web.errors import install_error_handlers
-from arena.web.auth.limits import BUCKETS, RateLimits, enforce_login_rate_limit, install_rate_limits
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import DoubleFactory
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 LLAMA = "ollama:llama3.2:1b"
@@ -34,9 +34,8 @@ OTHER_ADDRESS = "127.0.0.2"
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    return module_double_factory()
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from arena.storage.auth_models import User
 from arena.storage.models import Conversation
-from tests.doubles.ollama_double import ollama_double
 from tests.support.accounts import PASSWORD, login, users_arena
+from tests.support.doubles.ollama import ollama_double
 
 
 def test_a_new_account_never_inherits_a_removed_users_conversations(tmp_path: Path) -> None:

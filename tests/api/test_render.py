@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("render"), web_chat_token="render-token")) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(web_chat_token="render-token")
+
 
 
 @pytest.fixture

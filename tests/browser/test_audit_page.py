@@ -12,15 +12,15 @@ from playwright.sync_api import Page, expect
 
 from arena.storage import audit
 from arena.storage.db import Database
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def arena(tmp_path: Path) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", embedded_enabled=False)) as running:
-        yield running
+def arena(arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(embedded_enabled=False)
 
 
 @pytest.fixture

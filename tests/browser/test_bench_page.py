@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
@@ -21,15 +19,9 @@ TIE = '{"explanation": "Equally good.", "verdict": "tie"}'
 
 
 @pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
 
-
-@pytest.fixture
-def arena(tmp_path: Path, double: OllamaDouble) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", ollama_hosts=[double.url], embedded_enabled=False)) as running:
-        yield running
 
 
 def fill_run(page: Page, url: str, *, prompts: bytes = PROMPTS, repeats: int = 1) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import ARTIFACTS, SMOL, add_instance, last_turn, open_arena, send, wait_until_answered
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
@@ -19,9 +19,8 @@ STREAMING_LOG = (Path(__file__).parent / "streaming_log.js").read_text()
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("arena"))) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory()
 
 
 def wait_for(check, timeout_s: float = 90.0):

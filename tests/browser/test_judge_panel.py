@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import add_instance, last_turn, open_arena, send, wait_until_answered
-from tests.doubles.ollama_double import DEFAULT_REPLY, OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.doubles.ollama import DEFAULT_REPLY, OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
@@ -36,16 +36,14 @@ class TakeTurns(list):
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    return module_double_factory()
 
 
 @pytest.fixture(scope="module")
-def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path_factory.mktemp("arena"), ollama_hosts=[double.url], embedded_enabled=False)
-    with running_arena(settings) as running:
-        yield running
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+
 
 
 def judge_posts(page: Page) -> list[dict]:

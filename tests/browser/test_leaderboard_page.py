@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from arena.storage.db import Database
-from tests.evaluation.test_battles import pairwise_vote, seed_turn
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.builders import pairwise_vote, seed_turn
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +31,8 @@ def leaderboard_browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def arena(tmp_path: Path) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path / "data", embedded_enabled=False)) as running:
-        yield running
+def arena(arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(embedded_enabled=False)
 
 
 @pytest.fixture

@@ -3,20 +3,18 @@ CSRF header from the page), a viewer refused a change, logout, and the way back 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SMOL, add_instance, open_arena, send, wait_until_answered
-from tests.support.accounts import PASSWORD, users_arena
+from tests.support.accounts import PASSWORD
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with users_arena(tmp_path_factory.mktemp("login")) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(accounts=True)
 
 
 def log_in(page: Page, username: str, password: str = PASSWORD) -> None:

@@ -4,14 +4,14 @@ Ollama protocol double (and the embedded engine's model list)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import PageProblems, add_instance, open_arena, send, wait_until_answered, watch
-from tests.doubles.ollama_double import DoubleModel, OllamaDouble, ollama_double
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.doubles.ollama import DoubleModel, OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
@@ -19,16 +19,16 @@ PULLABLE = DoubleModel(name="phi3:mini", size=2_176_178_913, family="phi3", para
 
 
 @pytest.fixture(scope="module")
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double(library=[PULLABLE]) as running:
-        running.pull_delay = 0.15
-        yield running
+def double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    started = module_double_factory(library=[PULLABLE])
+    started.pull_delay = 0.15
+    return started
 
 
 @pytest.fixture(scope="module")
-def arena(double: OllamaDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("arena"), ollama_hosts=[double.url])) as running:
-        yield running
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url])
+
 
 
 def background_luminance(page: Page) -> float:

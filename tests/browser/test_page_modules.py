@@ -4,7 +4,6 @@ checks, chip labels) run inside the browser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from arena.engines.base import SamplingOptions
 from tests.browser.conftest import open_arena
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
 
 pytestmark = pytest.mark.browser
@@ -20,9 +20,8 @@ PARAMETERS = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", 
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    with running_arena(make_settings(tmp_path_factory.mktemp("arena"), embedded_enabled=False)) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(embedded_enabled=False)
 
 
 def test_the_page_forbids_inline_code_and_asks_for_the_token(tmp_path: Path, page: Page) -> None:

@@ -33,7 +33,8 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.router import Router
 from arena.errors import EngineRejected
 from tests.browser.conftest import PageProblems, add_instance, open_arena, watch
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 from tests.support.xss_payloads import MARKER, PAYLOADS, Payload, batches
 
 pytestmark = pytest.mark.browser
@@ -168,11 +169,8 @@ class Watch:
 
 
 @pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningArena]:
-    settings = make_settings(tmp_path_factory.mktemp("xss"), embedded_enabled=False)
-    router = Router(engines=[PayloadEngine()])
-    with running_arena(settings, router=router) as running:
-        yield running
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(router=Router(engines=[PayloadEngine()]), embedded_enabled=False)
 
 
 @pytest.fixture(scope="module")

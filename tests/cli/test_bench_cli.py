@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import llama_cpp
@@ -19,18 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from arena.cli.bench import bench_app
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
+from tests.support.doubles.ollama import OllamaDouble
 
 SMOL = "local:smollm2-135m-instruct"
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 QUESTIONS = ["Why is the sky blue?", "Name a prime number.", "What is tea?", "Say hello.", "Count to three."]
 runner = CliRunner()
-
-
-@pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
 
 
 @pytest.fixture

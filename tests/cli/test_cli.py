@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from arena.cli import app
-from tests.doubles.ollama_double import DoubleModel, ollama_double
+from tests.support.doubles.ollama import DoubleModel, ollama_double
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -20,12 +20,11 @@ from arena.errors import (
     EngineUnavailable,
     ModelNotAvailable,
 )
-from tests.doubles.ollama_double import (
+from tests.support.doubles.ollama import (
     BUSY_MESSAGE,
     DEFAULT_MODELS,
     DoubleModel,
     OllamaDouble,
-    ollama_double,
     ollama_server,  # noqa: F401 - the fixture other modules import
 )
 
@@ -37,12 +36,6 @@ MODEL = DEFAULT_MODELS[0].name
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ from arena.errors import (
     ModelNotAvailable,
 )
 from arena.settings import parse_openai_endpoints
-from tests.engines.llama_server import LlamaServer, free_port, llama_server
+from tests.support.llama_server import LlamaServer, llama_server
+from tests.support.process import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -2,120 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.ratings.battles import derive_battles, load_battles, standings
-from arena.evaluation.conversation.instances import instance_id
 from arena.evaluation.ratings.fit import Battle
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
-from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.judgments import BattleSignals, JudgmentSignal
-from tests.storage.fixtures import database, migrated_postgres_database, migrated_sqlite_file  # noqa: F401
+from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
-
-
-@dataclass(frozen=True)
-class SeededTurn:
-    conversation_id: str
-    turn_id: int
-    instance_ids: list[str]
-    response_ids: list[int]
-
-
-def seed_turn(
-    database: Database,
-    *,
-    models: list[str],
-    texts: list[str] | None = None,
-    temperatures: list[float] | None = None,
-    blind: bool = False,
-    prompt: str = "What is the capital of France?",
-    conversation_id: str | None = None,
-) -> SeededTurn:
-    """A conversation turn answered by one instance of each model (status ok), without generating."""
-    texts = texts or [f"answer from {model}" for model in models]
-    temperatures = temperatures or [0.7] * len(models)
-    with database.session() as session:
-        if conversation_id is None:
-            conversation_id = repository.create_conversation(session, title=prompt[:50], blind=blind).id
-        ids = []
-        for model, temperature in zip(models, temperatures, strict=True):
-            options = SamplingOptions(temperature=temperature)
-            iid = instance_id(model, options)
-            repository.upsert_instance(session, instance_id=iid, model=model, **options.model_dump())
-            ids.append(iid)
-        conversation = repository.get_conversation(session, conversation_id=conversation_id)
-        known = [m.instance_id for m in sorted(conversation.instances, key=lambda m: m.position)]
-        if set(ids) - set(known):
-            everyone = known + [i for i in ids if i not in known]
-            repository.set_conversation_instances(
-                session,
-                conversation_id=conversation_id,
-                instance_ids=everyone,
-                labels=[f"Model {chr(ord('A') + n)}" for n in range(len(everyone))],
-            )
-        turn = repository.add_turn(session, conversation_id=conversation_id, user_text=prompt)
-        responses = []
-        for iid, text in zip(ids, texts, strict=True):
-            response = repository.start_response(session, turn_id=turn.id, instance_id=iid)
-            repository.finish_response(session, response_id=response.id, text=text, status="ok")
-            responses.append(response.id)
-        return SeededTurn(conversation_id, turn.id, ids, responses)
-
-
-def pairwise_vote(database: Database, turn: SeededTurn, value: str, *, first: int = 0, second: int = 1) -> None:
-    with database.session() as session:
-        vote_store.add_vote(
-            session,
-            conversation_id=turn.conversation_id,
-            turn_id=turn.turn_id,
-            kind="pairwise",
-            value=value,
-            instance_a=turn.instance_ids[first],
-            instance_b=turn.instance_ids[second],
-        )
-
-
-def thumb(database: Database, turn: SeededTurn, index: int, value: str, *, voter_id: int | None = None) -> None:
-    with database.session() as session:
-        vote_store.add_vote(
-            session,
-            conversation_id=turn.conversation_id,
-            turn_id=turn.turn_id,
-            kind="thumb",
-            value=value,
-            response_id=turn.response_ids[index],
-            voter_id=voter_id,
-        )
-
-
-def judged_pair(database: Database, turn: SeededTurn, *, winner: str, judge: str = "ollama:judge", **extra) -> None:
-    with database.session() as session:
-        judgment_store.add_judgment(
-            session,
-            run_id="0" * 32,
-            judge_model=judge,
-            mode="pairwise",
-            conversation_id=turn.conversation_id,
-            turn_id=turn.turn_id,
-            key_a=turn.instance_ids[0],
-            key_b=turn.instance_ids[1],
-            raw_ab="{}",
-            raw_ba="{}",
-            verdict_ab="A",
-            verdict_ba="A",
-            winner=winner,
-            consistent=winner != "tie",
-            **extra,
-        )
 
 
 def graded(database: Database, turn: SeededTurn, index: int, score: float, *, mode: str = "single") -> None:

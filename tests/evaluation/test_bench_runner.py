@@ -14,17 +14,17 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.errors import Conflict
-from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, create_run, judge_instance
-from arena.evaluation.bench.control import cancel_run, get_progress
-from arena.evaluation.bench.runner import BenchRunner, WorkEvent
 from arena.evaluation.bench.claim import new_worker
-from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.bench.control import cancel_run, get_progress
+from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, create_run, judge_instance
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.runner import BenchRunner, WorkEvent
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import bench as store
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem
 from arena.storage.db import Database
-from tests.doubles.ollama_double import OllamaDouble, ollama_double
+from tests.support.doubles.ollama import OllamaDouble
 from tests.support.server import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -38,12 +38,6 @@ PROMPTS = parse_prompt_set(
 )
 TIE = '{"explanation": "Both answers are the same.", "verdict": "tie"}'
 MT_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench_questions.jsonl"
-
-
-@pytest.fixture
-def double() -> Iterator[OllamaDouble]:
-    with ollama_double() as running:
-        yield running
 
 
 @pytest.fixture

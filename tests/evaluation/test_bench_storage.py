@@ -9,22 +9,15 @@ from alembic import command
 from sqlalchemy import inspect
 
 from arena.errors import Conflict, InvalidInput
-from arena.evaluation.bench.plan import BenchSpec, create_run
-from arena.evaluation.bench.control import cancel_run, get_progress
 from arena.evaluation.bench.claim import new_worker, retire_worker, worker_alive
-from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.bench.control import cancel_run, get_progress
+from arena.evaluation.bench.plan import BenchSpec, create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.db import Database
 from arena.storage.models import utcnow
-from tests.storage import fixtures
-
-# The shared SQLite and PostgreSQL fixtures, under the names the tests below take.
-blank_database = fixtures.blank_database
-database = fixtures.database
-migrated_postgres_database = fixtures.migrated_postgres_database
-migrated_sqlite_file = fixtures.migrated_sqlite_file
 
 BENCH_TABLES = {"bench_runs", "bench_items", "bench_judgments"}
 PROMPTS = parse_prompt_set(b"first\nsecond\n", filename="two.txt")

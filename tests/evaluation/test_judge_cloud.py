@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,8 @@ from arena.engines.anthropic import AnthropicEngine
 from arena.engines.base import GenerationRequest, Message, SamplingOptions
 from arena.errors import EngineRejected
 from arena.storage.models import Judgment
-from tests.support.server import RunningArena, make_settings, running_arena
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
 
 KEY = "sk-ant-test-9f8e7d6c5b4a-do-not-log"
 OTHER_KEY = "sk-openai-test-1a2b3c4d-do-not-store"
@@ -190,12 +190,10 @@ def cloud_judges(cloud: CloudDouble) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def arena(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cloud: CloudDouble) -> Iterator[RunningArena]:
+def arena(monkeypatch: pytest.MonkeyPatch, cloud: CloudDouble, arena_factory: ArenaFactory) -> RunningArena:
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = make_settings(tmp_path / "data", embedded_enabled=False, cloud_judges=cloud_judges(cloud))
-    with running_arena(settings) as running:
-        yield running
+    return arena_factory(embedded_enabled=False, cloud_judges=cloud_judges(cloud))
 
 
 def anthropic_judge(cloud: CloudDouble, **extra: Any) -> dict[str, Any]:

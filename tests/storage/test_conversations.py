@@ -8,7 +8,7 @@ from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import TITLE_MAX_LENGTH
-from tests.storage.builders import add_conversation_with_instances
+from tests.support.builders import add_conversation_with_instances
 
 
 def _titles(database: Database, **filters: object) -> list[str]:

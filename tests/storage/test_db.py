@@ -12,7 +12,7 @@ from arena.errors import NotFound
 from arena.storage import repository
 from arena.storage.db import Database
 from arena.storage.models import Conversation, Response
-from tests.storage.builders import add_conversation_with_instances, add_instance
+from tests.support.builders import add_conversation_with_instances, add_instance
 
 
 def _count(database: Database, table: str) -> int:

@@ -21,7 +21,7 @@ from arena.storage import repository
 from arena.storage.crypto import Cipher, Keyring, key_id, load_key, new_key, parse_key, read_key_file, write_key_file
 from arena.storage.db import Database
 from arena.storage.reencrypt import encrypted_columns
-from tests.storage.builders import add_conversation_with_instances
+from tests.support.builders import add_conversation_with_instances
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(100, 132))

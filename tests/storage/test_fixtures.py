@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.storage.fixtures import POSTGRES_URL_ENV, postgres_url
+from tests.support.db_fixtures import POSTGRES_URL_ENV, postgres_url
 
 
 def test_missing_postgres_url_skips_on_a_workstation(monkeypatch: pytest.MonkeyPatch) -> None:

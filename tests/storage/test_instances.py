@@ -5,7 +5,7 @@ import pytest
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage import repository
 from arena.storage.db import Database
-from tests.storage.builders import add_instance
+from tests.support.builders import add_instance
 
 INSTANCE_ID = "local:smollm2-135m-instruct__0.7_0.9_40_1.1_-1_0"
 SETTINGS = {

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage import repository
 from arena.storage.db import Database
-from tests.storage.builders import add_conversation_with_instances
+from tests.support.builders import add_conversation_with_instances
 
 
 def test_turn_indexes_count_up_within_each_conversation(database: Database) -> None:

@@ -7,7 +7,7 @@ from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import Conversation, Turn
-from tests.storage.builders import add_conversation_with_instances, add_instance
+from tests.support.builders import add_conversation_with_instances, add_instance
 
 
 def _answered_turn(database: Database, *, blind: bool = False) -> tuple[Conversation, Turn, list[str]]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from arena import accounts
+from arena.engines.router import Router
 from arena.storage.db import Database
 from tests.support.server import RunningArena, make_settings, running_arena
 
@@ -30,10 +31,10 @@ def create_accounts(settings_data_dir: Path, database_url: str | None = None, **
 
 
 @contextmanager
-def users_arena(data_dir: Path, **overrides: Any) -> Iterator[RunningArena]:
+def users_arena(data_dir: Path, *, router: Router | None = None, **overrides: Any) -> Iterator[RunningArena]:
     settings = make_settings(data_dir, auth_mode_setting="users", **overrides)
     create_accounts(data_dir, settings.database_url)
-    with running_arena(settings) as running:
+    with running_arena(settings, router=router) as running:
         yield running
 
 

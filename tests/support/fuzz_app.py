@@ -18,12 +18,11 @@ import fastapi.routing
 import schemathesis
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from schemathesis import Case
 from starlette.routing import BaseRoute, Mount
 
 from arena.settings import Settings
 from arena.web.app import create_app
-from tests.doubles.ollama_double import DoubleModel, OllamaDouble, ollama_double
+from tests.support.doubles.ollama import DoubleModel, OllamaDouble, ollama_double
 from tests.support.server import make_settings
 
 # Names the double serves, and one it can pull.

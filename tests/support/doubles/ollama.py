@@ -8,8 +8,9 @@ A real HTTP server (Starlette under uvicorn, in a background thread, on an ephem
         ...
         assert double.bodies("/api/chat")[-1]["options"]["top_k"] == 40
 
-or, in a test module, `from tests.doubles.ollama_double import ollama_server` and take the
-`ollama_server` fixture (two installed models, see `DEFAULT_MODELS`).
+or take the shared `double` fixture (tests/support/fixtures.py: two installed models, see
+`DEFAULT_MODELS`; `@pytest.mark.double(library=[...])` changes them).
+
 
 Endpoints, as documented: GET /api/tags, POST /api/chat (NDJSON stream, or one object with
 `"stream": false`), POST /api/pull (NDJSON progress), DELETE /api/delete, POST /api/show,

@@ -2,7 +2,7 @@
 
 Other test folders reuse them by importing the fixtures into their own conftest.py::
 
-    from tests.storage.fixtures import (  # noqa: F401
+    from tests.support.db_fixtures import (  # noqa: F401
         blank_database, database, migrated_postgres_database, migrated_sqlite_file)
 
 or by calling ``make_database(kind, tmp_path)`` themselves. PostgreSQL comes from
