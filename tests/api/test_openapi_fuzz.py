@@ -21,15 +21,7 @@ from schemathesis.pytest.lazy import get_all_tests
 from schemathesis.python import asgi
 
 from arena.web.auth.limits import BUCKETS
-from tests.support.fuzz_app import (
-    UNDOCUMENTED,
-    FuzzArena,
-    fuzz_arena,
-    fuzz_config,
-    is_html_page,
-    seed,
-    served_routes,
-)
+from tests.support.fuzz_app import UNDOCUMENTED, FuzzArena, fuzz_arena, fuzz_config, is_html_page, seed, served_routes
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -90,7 +90,7 @@ def watch(page: Page, problems: PageProblems) -> None:
     page.on("console", problems.on_console)
     page.on("request", problems.on_request)
 
-    def on_dialog(dialog) -> None:  # noqa: ANN001 - Playwright's Dialog
+    def on_dialog(dialog) -> None:
         problems.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 

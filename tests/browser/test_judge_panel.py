@@ -29,7 +29,7 @@ class TakeTurns(list):
         self.replies = replies
         self.calls = 0
 
-    def __iter__(self):  # noqa: ANN204 - the double reads its reply with list(...)
+    def __iter__(self):
         reply = self.replies[self.calls % len(self.replies)]
         self.calls += 1
         return iter(reply)

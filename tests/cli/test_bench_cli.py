@@ -58,7 +58,7 @@ def query(data_dir: Path, sql: str) -> list[tuple]:
             return []
 
 
-def wait_until(condition, *, timeout: float = 60, what: str) -> None:  # noqa: ANN001
+def wait_until(condition, *, timeout: float = 60, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"

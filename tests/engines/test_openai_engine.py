@@ -104,7 +104,7 @@ class FaultServer:
 class FaultHandler(BaseHTTPRequestHandler):
     server_state: FaultServer  # set on a subclass per server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean
 
     def do_GET(self) -> None:

@@ -16,9 +16,9 @@ from arena.evaluation.bench.plan import (
     plan_run,
     repeat_seed,
 )
+from arena.evaluation.bench.prompt_sets import load_prompt_set, parse_prompt_set
 from arena.evaluation.bench.report.data import instance_labels, model_spec
 from arena.evaluation.conversation.instances import ModelInstance
-from arena.evaluation.bench.prompt_sets import load_prompt_set, parse_prompt_set
 
 PROMPTS = parse_prompt_set(
     b'{"id": "q1", "prompt": "One?", "category": "math"}\n'

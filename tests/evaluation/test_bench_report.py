@@ -14,8 +14,8 @@ import pytest
 
 from arena.evaluation.bench.plan import instance_record
 from arena.evaluation.bench.report.charts import nice_ticks
-from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, write_report
 from arena.evaluation.bench.report.data import BenchReport, report_from_rows
+from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, write_report
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 
