@@ -16,7 +16,7 @@
 
 Engines translate library errors at their boundary (``raise ... from exc``) so nothing
 from httpx or llama_cpp leaks upward. HTTP status codes are chosen in ``web/errors.py``,
-CLI exit codes in ``cli.py``.
+CLI exit codes in ``cli/_common.py``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from arena.storage import audit
 from arena.storage.db import Database
 from arena.web.app import create_app
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from tests.support.accounts import login, users_arena
 from tests.support.server import make_settings
 

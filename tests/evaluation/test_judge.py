@@ -1,7 +1,7 @@
 """Judging logic: both orders, flips as inconsistent ties, grades, baselines; no verdict is invented.
 
 The judge here is a scripted stand-in that reads the prompt it is shown, like a real judge;
-the engines are exercised in test_judge_anthropic.py and the API tests.
+the engines are exercised in test_judge_cloud.py and the API tests.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class Chunk:
 @dataclass(frozen=True, kw_only=True)
 class ModelInfo:
     id: str  # namespaced: local:..., ollama:..., openai:<endpoint>/...
-    engine: str  # "local" | "ollama" | "openai"
+    engine: str  # the engine's kind: "local", "ollama", "openai" or "anthropic"
     name: str  # the engine's own name
     endpoint: str | None = None
     size: int | None = None  # bytes on disk, when known

@@ -21,7 +21,7 @@ HEALTH_TTL_S = 5.0
 
 @dataclass(frozen=True, kw_only=True)
 class ModelRef:
-    kind: str  # local | ollama | openai
+    kind: str  # local | ollama | openai | anthropic
     name: str  # the engine's own model name
     endpoint: str | None = None  # openai endpoint name
 

@@ -38,6 +38,9 @@ from sqlalchemy.types import TypeDecorator
 
 from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
 
+# The six sampling settings every instance has, in the order they are shown; the one list
+# (engines.base.SamplingOptions declares the same fields with their ranges).
+SAMPLING_FIELDS: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
 TITLE_MAX_LENGTH: Final = 200
 MODEL_ID_MAX_LENGTH: Final = 300
 INSTANCE_ID_MAX_LENGTH: Final = 400
@@ -105,6 +108,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def is_masked(*, blind: bool, revealed_at: datetime | None) -> bool:
+    """The one blind rule: blind and not yet revealed, clients know its instances by label only."""
+    return blind and revealed_at is None
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
@@ -134,7 +142,9 @@ class Conversation(Base):
     __table_args__ = (Index(None, "updated_at"), Index(None, "owner_id"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_conversation_id)
-    owner_id: Mapped[int | None] = mapped_column(Integer)  # becomes a foreign key with the users table
+    # No foreign key on purpose: removing a user hands their conversations to the admins
+    # (owner NULL) instead of deleting them; see migration 0007.
+    owner_id: Mapped[int | None] = mapped_column(Integer)
     # Made from the first words of the prompt, so as private as the prompt.
     title: Mapped[str] = mapped_column(EncryptedString("conversations.title", TITLE_MAX_LENGTH))
     blind: Mapped[bool] = mapped_column(default=False)
@@ -154,6 +164,10 @@ class Conversation(Base):
     @property
     def is_revealed(self) -> bool:
         return self.revealed_at is not None
+
+    @property
+    def is_masked(self) -> bool:
+        return is_masked(blind=self.blind, revealed_at=self.revealed_at)
 
     def __repr__(self) -> str:
         return f"Conversation(id={self.id!r}, title={self.title!r})"

@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.models import (
+    SAMPLING_FIELDS,
     TITLE_MAX_LENGTH,
     Conversation,
     ConversationInstance,
     Instance,
     Response,
     Turn,
+    is_masked,
     new_conversation_id,
     utcnow,
 )
-
-INSTANCE_SETTINGS = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +89,7 @@ def record_turn(
             )
         }
         index = session.scalar(select(func.coalesce(func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id))
-        masked = found.blind and found.revealed_at is None
+        masked = is_masked(blind=found.blind, revealed_at=found.revealed_at)
         renamed = {"title": title} if found.title == untitled and index == 0 else {}
         session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now, **renamed))
     _add_instances(session, instances, now=now)
@@ -132,8 +132,8 @@ def _add_instances(session: Session, instances: Sequence[InstanceRecord], *, now
     known = set(session.scalars(select(Instance.id).where(Instance.id.in_(ids))))
     new = [i for i in instances if i.instance_id not in known]
     for instance in new:
-        if set(instance.settings) != set(INSTANCE_SETTINGS):
-            raise InvalidInput(f"instance {instance.instance_id!r} needs exactly {', '.join(INSTANCE_SETTINGS)}")
+        if set(instance.settings) != set(SAMPLING_FIELDS):
+            raise InvalidInput(f"instance {instance.instance_id!r} needs exactly {', '.join(SAMPLING_FIELDS)}")
     if new:
         session.execute(
             insert(Instance),

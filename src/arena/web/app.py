@@ -29,7 +29,6 @@ from arena.web.routes import (
     audit,
     auth,
     bench,
-    blind,
     chat,
     conversations,
     exports,
@@ -41,6 +40,7 @@ from arena.web.routes import (
     render,
     shares,
     users,
+    votes,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -106,7 +106,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     for module in (chat, manage, judge):
         app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
     for module in (
-        *(models, conversations, blind, exports, attachments, render, leaderboard, bench),
+        *(models, conversations, votes, exports, attachments, render, leaderboard, bench),
         *(auth, users, shares, audit),
     ):
         app.include_router(module.router, responses=AUTH_ERRORS)

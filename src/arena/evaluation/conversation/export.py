@@ -19,16 +19,17 @@ from sqlalchemy.orm import Session
 from arena.errors import InvalidInput
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
-from arena.evaluation.conversation.view import SETTING_NAMES, ConversationView, ResponseView, TurnView
+from arena.evaluation.conversation.view import ConversationView, ResponseView, TurnView
 from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
+from arena.storage.models import SAMPLING_FIELDS
 
 FORMAT: Final = "local-llm-arena/conversation"
 VERSION: Final = 1
 EXTENSIONS: Final = {"json": "json", "markdown": "md", "csv": "csv"}
 CSV_COLUMNS: Final = (
-    "turn", "prompt", "label", "model", *SETTING_NAMES, "answer", "status",
+    "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status",
     "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
 )  # fmt: skip
 METRIC_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
@@ -117,7 +118,7 @@ def export_csv(view: ConversationView) -> str:
                     _spreadsheet_safe(turn.user_text),
                     r.label,
                     known.get("model", ""),
-                    *(known.get(name, "") for name in SETTING_NAMES),
+                    *(known.get(name, "") for name in SAMPLING_FIELDS),
                     _spreadsheet_safe(r.text),
                     r.status,
                     *("" if getattr(r, name) is None else getattr(r, name) for name in METRIC_NAMES),
@@ -138,10 +139,10 @@ def export_markdown(view: ConversationView, *, exported_at: datetime) -> str:
         lines += ["Blind comparison: the models stay hidden until they are revealed.", ""]
     elif view.blind:
         lines += [f"Blind comparison, revealed on {view.revealed_at:%Y-%m-%d %H:%M} UTC.", ""]
-    lines += ["| Label | Model | " + " | ".join(SETTING_NAMES) + " |", "|---" * (2 + len(SETTING_NAMES)) + "|"]
+    lines += ["| Label | Model | " + " | ".join(SAMPLING_FIELDS) + " |", "|---" * (2 + len(SAMPLING_FIELDS)) + "|"]
     for i in view.instances:
         known = i.settings or {}
-        shown = [known.get("model", "hidden")] + [known.get(name, "") for name in SETTING_NAMES]
+        shown = [known.get("model", "hidden")] + [known.get(name, "") for name in SAMPLING_FIELDS]
         lines.append(f"| {_cell(i.label)} | " + " | ".join(_cell(v) for v in shown) + " |")
     names = {i.label: (i.settings or {}).get("model") for i in view.instances}
     for turn in view.turns:
@@ -280,7 +281,7 @@ def import_conversation(
     parsed = parse_export(data)
     try:
         instances = [
-            ModelInstance(model=i.model or "", **{name: getattr(i, name) for name in SETTING_NAMES})
+            ModelInstance(model=i.model or "", **{name: getattr(i, name) for name in SAMPLING_FIELDS})
             for i in parsed.instances
         ]
     except ValidationError as exc:

@@ -21,8 +21,8 @@ from arena.evaluation.conversation.instances import ModelInstance, check_instanc
 from arena.evaluation.conversation.view import display_order, is_masked, members, resolve_key
 from arena.storage import repository
 from arena.storage.db import Database
-from arena.storage.models import Conversation
-from arena.storage.turn_records import INSTANCE_SETTINGS, InstanceRecord, record_turn
+from arena.storage.models import SAMPLING_FIELDS, Conversation, Instance
+from arena.storage.turn_records import InstanceRecord, record_turn
 
 TITLE_LENGTH = 60
 DEFAULT_TITLE = "New conversation"  # replaced by the first message when no title was given
@@ -131,22 +131,16 @@ def create_conversation(
         return conversation.id
 
 
+def stored_instance(instance: Instance) -> ModelInstance:
+    """A stored instance row as the request model that names it."""
+    return ModelInstance(model=instance.model, **{name: getattr(instance, name) for name in SAMPLING_FIELDS})
+
+
 def conversation_instances(database: Database, *, conversation_id: str) -> list[ModelInstance]:
     """The instances taking part in a conversation, in display order (to continue it)."""
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
-        return [
-            ModelInstance(
-                model=m.instance.model,
-                temperature=m.instance.temperature,
-                top_p=m.instance.top_p,
-                top_k=m.instance.top_k,
-                repeat_penalty=m.instance.repeat_penalty,
-                num_predict=m.instance.num_predict,
-                seed=m.instance.seed,
-            )
-            for m in members(conversation)
-        ]
+        return [stored_instance(m.instance) for m in members(conversation)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,7 +225,7 @@ def write_turn(*, database: Database, plan: TurnPlan) -> PreparedTurn:
         InstanceRecord(
             instance_id=i.instance_id,
             model=i.model,
-            settings=i.options.model_dump(include=set(INSTANCE_SETTINGS)),
+            settings=i.options.model_dump(include=set(SAMPLING_FIELDS)),
         )
         for i in plan.instances
     ]
@@ -281,15 +275,7 @@ def prepare_regenerate(
     messages = (context + [question])[-history_limit:]
     if system_text and system_text.strip():
         messages.insert(0, Message(role="system", content=system_text))
-    model_instance = ModelInstance(
-        model=instance.model,
-        temperature=instance.temperature,
-        top_p=instance.top_p,
-        top_k=instance.top_k,
-        repeat_penalty=instance.repeat_penalty,
-        num_predict=instance.num_predict,
-        seed=instance.seed,
-    )
+    model_instance = stored_instance(instance)
     target = Target(
         instance_id=member.instance_id, model=instance.model, options=model_instance.options, messages=messages
     )

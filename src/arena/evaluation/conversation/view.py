@@ -14,20 +14,18 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from arena.errors import NotFound
 from arena.evaluation.conversation.attachments import public_meta
 from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
-from arena.storage.models import Conversation, ConversationInstance, Response, Turn
-
-SETTING_NAMES: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
+from arena.storage.models import SAMPLING_FIELDS, Conversation, ConversationInstance, Response, Turn
 
 
 def is_masked(conversation: Conversation) -> bool:
-    return conversation.blind and conversation.revealed_at is None
+    return conversation.is_masked
 
 
 def display_order(items: Sequence[Any], *, blind: bool, rng: random.Random | None = None) -> list[Any]:
@@ -144,7 +142,7 @@ def instance_settings(member: ConversationInstance) -> dict[str, Any]:
     return {
         "instance_id": member.instance_id,
         "model": instance.model,
-        **{name: getattr(instance, name) for name in SETTING_NAMES},
+        **{name: getattr(instance, name) for name in SAMPLING_FIELDS},
     }
 
 

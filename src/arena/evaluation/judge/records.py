@@ -69,7 +69,7 @@ def turn_task(
             for member in members
             if member.instance_id in latest and latest[member.instance_id].status == "ok"
         ]
-        hidden = conversation.blind and conversation.revealed_at is None
+        hidden = conversation.is_masked
         labels = {member.instance_id: member.blind_label for member in members}
         disclosure = Disclosure(
             labels=labels if hidden else {},
@@ -192,6 +192,6 @@ def stored_judgments(
 
 def disclosure_of(session: Any, *, conversation_id: str) -> Disclosure:
     conversation = repository.get_conversation(session, conversation_id=conversation_id)
-    if conversation.blind and conversation.revealed_at is None:
+    if conversation.is_masked:
         return Disclosure(labels={m.instance_id: m.blind_label for m in conversation.instances})
     return Disclosure(models={m.instance_id: m.instance.model for m in conversation.instances})

@@ -1,4 +1,4 @@
-"""Alembic environment: the metadata comes from arena.storage.models, the URL from the app.
+"""Alembic environment: the metadata is every table (``arena.storage.schema``), the URL the app's.
 
 ``Database.migrate()`` hands over an open connection in ``config.attributes``; run from the
 command line (``alembic -c src/arena/storage/alembic.ini …``) the URL is read from the arena
@@ -13,12 +13,12 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from arena.storage import bench_models  # noqa: F401  (registers the bench tables on Base.metadata)
 from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
-from arena.storage.models import Base, UTCDateTime
+from arena.storage.models import UTCDateTime
+from arena.storage.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata  # every table, however its module is named
 
 
 def _database_url() -> str:

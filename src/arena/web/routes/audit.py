@@ -12,7 +12,7 @@ from arena.storage import audit
 from arena.storage.audit_export import MEDIA_TYPES, ExportFormat, export_lines, filename
 from arena.storage.audit_models import ACTION_MAX_LENGTH, ACTOR_MAX_LENGTH, AuditEntry
 from arena.storage.models import utcnow
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.deps import Admin, Db
 from arena.web.openapi import error_responses
 from arena.web.schemas.audit import AuditEntryPublic, AuditPageOut, AuditVerificationPublic

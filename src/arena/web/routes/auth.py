@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.limits import enforce_login_rate_limit
 from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
 from arena.web.auth.throttle import LoginLocked

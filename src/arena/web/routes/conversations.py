@@ -11,7 +11,7 @@ from arena.evaluation.conversation.turns import create_conversation as start_con
 from arena.evaluation.conversation.view import conversation_view
 from arena.storage import audit, repository
 from arena.storage.models import Conversation
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
 from arena.web.openapi import error_responses

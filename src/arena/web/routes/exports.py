@@ -20,7 +20,7 @@ from arena.evaluation.conversation.export import (
 from arena.evaluation.conversation.view import conversation_view
 from arena.storage import audit
 from arena.storage.models import utcnow
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, Viewer
 from arena.web.openapi import error_responses

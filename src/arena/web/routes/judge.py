@@ -12,7 +12,7 @@ from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcom
 from arena.evaluation.judge.task import Candidate, JudgeTask, check_task, run_judge
 from arena.storage import audit
 from arena.storage.models import Judgment
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.limits import claim_stream
 from arena.web.auth.ownership import check_conversation, check_conversation_sync
 from arena.web.auth.principal import Principal

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from arena.engines.base import PullProgress
 from arena.errors import ArenaError, InvalidInput
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.deps import Admin, ModelRouter
 from arena.web.openapi import error_responses
 from arena.web.schemas.models import ModelDeletedPublic, ModelNameCreate

@@ -20,19 +20,12 @@ from arena.engines.base import SamplingOptions
 from arena.storage import audit
 from arena.web.auth.pages import PageAdmin, PageEvaluator, PageViewer
 from arena.web.deps import AppSettings
-from arena.web.middleware import CONTENT_SECURITY_POLICY
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-# Everything the page runs or shows comes from this server: no inline script, style or handler,
-# no third party. `img-src data:` is only for the browser's own form controls.
-PAGE_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # The page itself is tiny; always fetching it keeps it in step with its scripts.
-    "Cache-Control": "no-cache",
-}
+# The browser guard (web/middleware.py) adds the CSP and the other security headers to every
+# response. The page itself is tiny; always fetching it keeps it in step with its scripts.
+PAGE_HEADERS = {"Cache-Control": "no-cache"}
 
 LEADERBOARD_ROUNDS = 300  # the page polls: fewer rounds answer faster and move the bounds by little
 LEADERBOARD_POLL_SECONDS = 5

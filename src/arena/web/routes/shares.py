@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from arena.errors import InvalidInput
 from arena.storage import accounts as store
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
 from arena.web.auth.principal import Principal
 from arena.web.deps import CurrentPrincipal, Db, Evaluator, Viewer

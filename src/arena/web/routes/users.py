@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.deps import Admin, AppSettings, Db
 from arena.web.openapi import error_responses
 from arena.web.schemas.accounts import UserCreate, UserList, UserPublic, UserUpdate

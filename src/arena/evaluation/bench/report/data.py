@@ -1,7 +1,7 @@
 """A benchmark run's report as plain data: what ran (enough to reproduce it), how fast each
 instance was, and what the judge decided (Bradley–Terry ratings with bootstrap intervals,
-win rates, wins per category). Its shape is typed in ``schema``; ``render`` turns it into
-Markdown, HTML, JSON and CSV.
+win rates, wins per category). Its shape is typed in ``schema``; ``text`` renders it as
+Markdown, ``html`` as one page, and ``render`` as JSON and CSV, writing every file.
 
 Ratings are per instance: two settings of one model are two contestants, as a benchmark that
 compares temperatures needs.
@@ -33,11 +33,10 @@ from arena.evaluation.ratings.fit import Battle, Leaderboard, leaderboard
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
-from arena.storage.models import utcnow
+from arena.storage.models import SAMPLING_FIELDS, utcnow
 
 REPORT_FORMAT: Final = "arena-bench-report/1"
 BOOTSTRAP_ROUNDS: Final = 1000
-OPTION_NAMES: Final = ("temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed")
 UNCATEGORIZED: Final = "(none)"
 
 
@@ -117,7 +116,7 @@ def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[B
 
 def instance_labels(instances: list[dict[str, Any]]) -> dict[str, str]:
     """Short names for charts: the model id, plus the settings that tell its instances apart."""
-    varying = [name for name in OPTION_NAMES if len({instance[name] for instance in instances}) > 1]
+    varying = [name for name in SAMPLING_FIELDS if len({instance[name] for instance in instances}) > 1]
     models = [instance["model"] for instance in instances]
     labels: dict[str, str] = {}
     for instance in instances:
@@ -132,7 +131,7 @@ def instance_labels(instances: list[dict[str, Any]]) -> dict[str, str]:
 
 def model_spec(instance: dict[str, Any]) -> str:
     """`model@temperature=…,…`, every option spelled out, as `arena bench run --model` reads it."""
-    return instance["model"] + "@" + ",".join(f"{name}={instance[name]}" for name in OPTION_NAMES)
+    return instance["model"] + "@" + ",".join(f"{name}={instance[name]}" for name in SAMPLING_FIELDS)
 
 
 def reproduce_command(run: BenchRun) -> str:

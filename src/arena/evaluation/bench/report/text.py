@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from arena.evaluation.bench.report.data import OPTION_NAMES
 from arena.evaluation.bench.report.schema import BenchReport, CategoryCell, LeaderboardRowData
+from arena.storage.models import SAMPLING_FIELDS
 
 
 def number_text(value: float | None, digits: int = 3) -> str:
@@ -108,8 +108,8 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
         lines.append("")
     lines += ["## Reproduce", "", "```sh", data["reproduce"], "```", ""]
     lines += _table(
-        ["instance", "model", *OPTION_NAMES],
-        [[i["label"], i["model"], *(i[name] for name in OPTION_NAMES)] for i in data["instances"]],
+        ["instance", "model", *SAMPLING_FIELDS],
+        [[i["label"], i["model"], *(i[name] for name in SAMPLING_FIELDS)] for i in data["instances"]],
     )
     lines.append("")
     if data["judge"]:

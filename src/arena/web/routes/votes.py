@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from arena.evaluation.conversation.votes import cast_vote, reveal
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
 from arena.web.deps import CurrentPrincipal, Db, Evaluator
 from arena.web.openapi import error_responses
