@@ -34,11 +34,6 @@ MODEL = DEFAULT_MODELS[0].name
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def engine(double: OllamaDouble) -> AsyncIterator[OllamaEngine]:
     engine = OllamaEngine(base_url=double.url, timeout=10.0)
     yield engine
