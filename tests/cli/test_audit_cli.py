@@ -23,7 +23,9 @@ ENV = {"COLUMNS": "200"}
 @pytest.fixture
 def data_dir(isolated_environment: Path) -> Path:
     """The data directory the CLI reads (ARENA_DATA_DIR), with a log of four entries."""
-    database = Database(url=f"sqlite:///{isolated_environment / 'arena.db'}")
+    database = Database(
+        url=f"sqlite:///{isolated_environment / 'arena.db'}", audit_key_file=isolated_environment / "audit.key"
+    )
     try:
         database.migrate()
         for number in range(4):
