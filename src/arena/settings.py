@@ -240,6 +240,11 @@ class Settings(BaseSettings):
         validation_alias="ARENA_ENCRYPTION_KEY_FILE",
         description="A file (mode 0600) holding the encryption key, instead of ARENA_ENCRYPTION_KEY",
     )
+    audit_key_file: Path | None = Field(
+        None,
+        validation_alias="ARENA_AUDIT_KEY_FILE",
+        description="The key (mode 0600) that signs the audit log; made on the first start. Default <data dir>/audit.key",
+    )
 
     # --- rate limits, stream caps and login lockout (issue 5) ---
     # Limits use the `limits` notation ("60/minute", "5 per 10 seconds", "10/second;200/hour"), or "off".
@@ -319,6 +324,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'arena.db'}"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
 
     @property
     def resolved_models_dir(self) -> Path:

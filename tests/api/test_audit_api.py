@@ -3,8 +3,10 @@ checked offline, the chain check, and the export recording itself."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
+import hmac
 import io
 import json
 from collections.abc import Iterator
@@ -105,7 +107,9 @@ def test_bad_paging_is_a_422_that_names_the_field(client: TestClient, params: di
     assert field in response.json()["error"]
 
 
-def test_jsonl_export_holds_every_entry_and_each_hash_can_be_recomputed(client: TestClient) -> None:
+def test_jsonl_export_holds_every_entry_and_each_signature_can_be_recomputed_with_the_key(
+    client: TestClient, tmp_path: Path
+) -> None:
     seed(client)
 
     response = client.get("/api/audit/export", params={"format": "jsonl"})
@@ -117,11 +121,13 @@ def test_jsonl_export_holds_every_entry_and_each_hash_can_be_recomputed(client: 
     rows = [json.loads(line) for line in response.text.splitlines()]
     assert [row["id"] for row in rows] == list(range(1, 9))  # the seven, then the export itself
     assert (rows[-1]["action"], rows[-1]["actor"], rows[-1]["detail"]) == ("audit.export", "local", {"format": "jsonl"})
+    secret = base64.urlsafe_b64decode((tmp_path / "data" / "audit.key").read_text().strip())
     previous = audit.GENESIS_HASH
     for row in rows:
         content = {key: value for key, value in row.items() if key != "hash"}
         canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        assert hashlib.sha256(canonical).hexdigest() == row["hash"]
+        assert hmac.new(secret, canonical, hashlib.sha256).hexdigest() == row["hash"]
+        assert hashlib.sha256(canonical).hexdigest() != row["hash"]  # a plain hash: anyone could forge it
         assert row["prev_hash"] == previous
         previous = row["hash"]
 
@@ -190,7 +196,7 @@ def test_verify_reports_an_intact_chain_then_names_the_edited_entry(client: Test
     damaged = client.get("/api/audit/verify").json()
 
     assert (damaged["ok"], damaged["bad_id"], damaged["entries"]) == (False, 6, 5)
-    assert damaged["message"] == "audit log damaged: entry 6 was edited: its content no longer matches its hash"
+    assert damaged["message"] == "audit log damaged: entry 6 was edited: its content no longer matches its signature"
 
 
 def test_in_token_mode_the_audit_api_needs_the_token(tmp_path: Path) -> None:

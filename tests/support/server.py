@@ -29,9 +29,10 @@ class RunningArena:
 
     @contextmanager
     def database(self) -> Iterator[Database]:
-        """The arena's own database (with its encryption key), to seed or inspect beside it."""
+        """The arena's own database (with its encryption and audit keys), to seed or inspect beside it."""
         database = Database.for_settings(self.settings)
         try:
+            database.migrate()  # already done by the server: this loads the audit key, to append entries
             yield database
         finally:
             database.dispose()

@@ -1,15 +1,11 @@
-"""The tamper-evident audit log: append an event, page through it, export it, verify the chain.
+"""The tamper-evident audit log: append an event, page through it, open it for signing.
 
-Every entry's ``hash`` is the SHA-256 of a canonical JSON of its content (``canonical_content``)
-including ``prev_hash``, the hash of the entry before it (64 zeros for the first). So:
+Every entry is chained to the one before and signed with the audit key (``audit_chain`` says
+what a hash covers and checks the chain; ``audit_key`` holds the key). So:
 
-- an edited field no longer matches its own hash;
-- an edited entry whose hash was recomputed no longer matches the next entry's ``prev_hash``;
+- an edited field no longer matches its own signature;
+- an entry rewritten with a fresh hash needs the key, and breaks the next entry's ``prev_hash``;
 - a deleted entry leaves a gap in the ids (assigned here as previous id + 1, never reused).
-
-What a chain alone cannot show is the newest entries cut off the end: the shorter log is still a
-valid chain. ``verify`` therefore reports the count and the last entry's id and hash, and accepts a
-``checkpoint`` (an id and hash noted earlier, e.g. from an export) that must still be there.
 
 Appends are serialized so two writers never chain onto the same entry: the database is locked
 inside the appending transaction (``LOCK TABLE`` on PostgreSQL, the write lock on SQLite), and
@@ -22,22 +18,26 @@ primary key refuses a second entry with the same id.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Protocol
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from arena.storage.audit_chain import ANCHOR, GENESIS_HASH, seal
+from arena.storage.audit_chain import VerifyResult as VerifyResult
+from arena.storage.audit_chain import as_record as as_record
+from arena.storage.audit_chain import canonical_content as canonical_content
+from arena.storage.audit_chain import iter_entries as iter_entries
+from arena.storage.audit_chain import verify as verify
+from arena.storage.audit_key import AuditKey, AuditKeyError, audit_key_of, create_key_file, read_key_file, use_audit_key
 from arena.storage.audit_models import ACTOR_MAX_LENGTH, IP_MAX_LENGTH, TARGET_MAX_LENGTH, AuditEntry
-from arena.storage.db import Database
 from arena.storage.models import utcnow
 
-GENESIS_HASH: Final = "0" * 64
 DETAIL_MAX_BYTES: Final = 4096
 
 # Every event the arena records. Names are "<thing>.<verb>" so a filter can group them.
@@ -62,6 +62,7 @@ VOTE: Final = "vote"
 JUDGE: Final = "judge"
 SETTINGS_CHANGE: Final = "settings.change"
 AUDIT_EXPORT: Final = "audit.export"
+AUDIT_ANCHOR: Final = ANCHOR
 ACTIONS: Final[tuple[str, ...]] = (
     LOGIN_SUCCESS,
     LOGIN_FAILURE,
@@ -84,6 +85,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     JUDGE,
     SETTINGS_CHANGE,
     AUDIT_EXPORT,
+    AUDIT_ANCHOR,
 )
 
 # A detail key that names (or ends in) one of these would hold a secret.
@@ -110,54 +112,6 @@ class AuditSecretError(ValueError):
 class AuditPage:
     entries: list[AuditEntry]
     next_before_id: int | None  # pass as before_id for the next (older) page; None at the end
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    entries: int  # entries checked (all of them when ok)
-    last_id: int | None
-    last_hash: str | None
-    bad_id: int | None = None  # the first entry found wrong
-    problem: str | None = None  # what is wrong with it, in words
-
-    @property
-    def message(self) -> str:
-        if not self.ok:
-            return f"audit log damaged: {self.problem}"
-        if self.last_id is None:
-            return "audit log intact: 0 entries"
-        return f"audit log intact: {self.entries} entries, last entry {self.last_id} with hash {self.last_hash}"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def as_record(entry: AuditEntry) -> dict[str, Any]:
-    """The entry as plain JSON values, as exported: anyone can recompute each hash from it."""
-    return {
-        "id": entry.id,
-        "created_at": _iso(entry.created_at),
-        "actor_id": entry.actor_id,
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "ip": entry.ip,
-        "detail": entry.detail,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-    }
-
-
-def canonical_content(record: dict[str, Any]) -> bytes:
-    """What the hash covers: every field of ``as_record`` but the hash, as sorted, compact JSON."""
-    content = {key: value for key, value in record.items() if key != "hash"}
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(entry: AuditEntry) -> str:
-    return hashlib.sha256(canonical_content(as_record(entry))).hexdigest()
 
 
 def _refuse_secrets(value: Any, path: str = "detail") -> None:
@@ -219,6 +173,10 @@ def append(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}: add it to ACTIONS")
     checked = _checked_detail(detail)
+    key = audit_key_of(session)
+    if key is None:
+        # An unsigned entry now would be indistinguishable from one forged without the key.
+        raise AuditKeyError("the audit log is written only with its key: open the database with migrate()")
     _lock_log(session)
     last = session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
     entry = AuditEntry(
@@ -232,14 +190,22 @@ def append(
         detail=checked,
         prev_hash=GENESIS_HASH if last is None else last.hash,
     )
-    entry.hash = entry_hash(entry)
+    seal(entry, key)
     session.add(entry)
     session.flush()
     return entry
 
 
+class SessionSource(Protocol):
+    """What ``record`` needs of a ``storage.db.Database`` (which imports this module)."""
+
+    engine: Engine
+
+    def session(self) -> AbstractContextManager[Session]: ...
+
+
 def record(
-    database: Database,
+    database: SessionSource,
     *,
     actor_id: int | None,
     actor: str,
@@ -276,61 +242,36 @@ def list_entries(
     return AuditPage(entries=entries, next_before_id=entries[-1].id if more else None)
 
 
-def iter_entries(session: Session, *, batch_size: int = 500) -> Iterator[AuditEntry]:
-    """Every entry, oldest first, read ``batch_size`` at a time (for export and verify)."""
-    after = 0
-    while True:
-        batch = list(
-            session.scalars(select(AuditEntry).where(AuditEntry.id > after).order_by(AuditEntry.id).limit(batch_size))
-        )
-        yield from batch
-        if len(batch) < batch_size:
-            return
-        after = batch[-1].id
-        for entry in batch:
-            session.expunge(entry)  # keep memory flat on a long log
+def open_signed_log(database: SessionSource, key_file: Path) -> AuditKey:
+    """Sign every later entry with the key in ``key_file``; made (mode 0600) on the first start.
 
-
-def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> VerifyResult:
-    """Walk the chain oldest first and report the first entry that was edited, replaced or removed.
-
-    ``checkpoint`` is an (id, hash) noted earlier: if that entry is gone or changed, the log was
-    truncated or rewritten from there on, which the chain alone cannot show.
+    When this makes the key and the log already has (unsigned) entries, a signed anchor entry
+    closes them. A missing key for a signed log, or another key than the log's, is refused:
+    signing on with a new key would leave a log that no key verifies.
     """
-    count = 0
-    previous_id, previous_hash = 0, GENESIS_HASH
-    checkpoint_seen = False
-
-    def damaged(bad_id: int, problem: str) -> VerifyResult:
-        return VerifyResult(
-            ok=False,
-            entries=count,
-            last_id=previous_id or None,
-            last_hash=previous_hash if previous_id else None,
-            bad_id=bad_id,
-            problem=problem,
+    with database.session() as session:
+        newest = session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))
+        signed_with = session.scalar(
+            select(AuditEntry.key_id).where(AuditEntry.key_id.is_not(None)).order_by(AuditEntry.id.desc()).limit(1)
         )
-
-    for entry in iter_entries(session):
-        if entry.id != previous_id + 1:
-            missing = f"{previous_id + 1}" if entry.id == previous_id + 2 else f"{previous_id + 1} to {entry.id - 1}"
-            where = f"the ids jump from {previous_id} to {entry.id}" if previous_id else f"the log starts at {entry.id}"
-            return damaged(entry.id, f"entry {missing} deleted: {where}")
-        if entry.hash != entry_hash(entry):
-            return damaged(entry.id, f"entry {entry.id} was edited: its content no longer matches its hash")
-        if entry.prev_hash != previous_hash:
-            before = f"entry {previous_id}" if previous_id else "the start of the chain"
-            return damaged(
-                entry.id, f"entry {entry.id} does not follow {before}: its prev_hash differs (an entry was rewritten)"
-            )
-        if checkpoint is not None and entry.id == checkpoint[0]:
-            if entry.hash != checkpoint[1]:
-                return damaged(entry.id, f"entry {entry.id} is not the one in your checkpoint: its hash differs")
-            checkpoint_seen = True
-        count += 1
-        previous_id, previous_hash = entry.id, entry.hash
-    if checkpoint is not None and not checkpoint_seen:
-        return damaged(
-            checkpoint[0], f"entry {checkpoint[0]} from your checkpoint is gone: the newest entries were deleted"
+    made = False
+    if key_file.exists():
+        key = read_key_file(key_file)
+    elif signed_with is not None:
+        raise AuditKeyError(
+            f"the audit log is signed with key {signed_with}, but its key file {key_file} is missing: "
+            "restore it from your backup (or point ARENA_AUDIT_KEY_FILE at it)"
         )
-    return VerifyResult(ok=True, entries=count, last_id=previous_id or None, last_hash=previous_hash if count else None)
+    else:
+        created = create_key_file(key_file)
+        made = created is not None
+        key = created if created is not None else read_key_file(key_file)  # another process was first
+    if signed_with is not None and signed_with != key.key_id:
+        raise AuditKeyError(
+            f"the audit log is signed with key {signed_with}, but {key_file} holds key {key.key_id}: "
+            "point ARENA_AUDIT_KEY_FILE at the log's key"
+        )
+    use_audit_key(database.engine, key)
+    if made and newest is not None:
+        record(database, actor_id=None, actor="arena", action=AUDIT_ANCHOR, detail={"closes_entry": newest})
+    return key

@@ -4,7 +4,11 @@ SQLite (the default, one file under the data directory) and PostgreSQL (when
 ``DATABASE_URL`` says so) are both configured here, so nothing above this module knows which
 one it talks to. One ``Database`` is shared by all threads; each ``session()`` call gets its
 own SQLAlchemy ``Session``. With a ``Keyring`` the sensitive columns are encrypted
-(``encrypted_types.py``); ``migrate()`` then also checks the key opens what is stored.
+(``encrypted_types.py``); ``migrate()`` then also checks the key opens what is stored, and
+loads (or makes) the audit log's signing key.
+
+Only its owner may read the data: the data directory is kept 0700 and the SQLite file 0600
+(``private_files``); SQLite gives its ``-wal`` and ``-shm`` files the database file's mode.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import arena.storage.schema  # noqa: F401 - every table registered before the first session
+from arena.storage.audit import open_signed_log
 from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
+from arena.storage.private_files import create_private, make_private, private_dir
 from arena.storage.reencrypt import check_keys
 
 if TYPE_CHECKING:
@@ -62,12 +68,21 @@ def _sqlite_file(url: URL) -> Path | None:
 class Database:
     """One database, opened from a SQLAlchemy URL (``sqlite:///…`` or ``postgresql+psycopg://…``)."""
 
-    def __init__(self, *, url: str, echo: bool = False, keyring: Keyring | None = None) -> None:
+    def __init__(
+        self, *, url: str, echo: bool = False, keyring: Keyring | None = None, audit_key_file: Path | None = None
+    ) -> None:
+        """``audit_key_file``: sign the audit log with the key there (``migrate`` loads or makes
+        it); without one, this database can read the log but not append to it."""
         self.url: URL = make_url(url)
         self.keyring = keyring
+        self.audit_key_file = audit_key_file
         sqlite_file = _sqlite_file(self.url)
         if sqlite_file is not None:
-            sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+            sqlite_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Made 0600 before SQLite opens it: SQLite copies this mode to the -wal and -shm files.
+            create_private(sqlite_file)
+            for suffix in ("-wal", "-shm", "-journal"):
+                make_private(sqlite_file.with_name(sqlite_file.name + suffix))
         if self.is_sqlite:
             self.engine: Engine = create_engine(
                 self.url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -83,11 +98,18 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Database:
-        """The configured database, with the configured encryption key (EncryptionKeyError if unusable)."""
+    def for_settings(cls, settings: Settings, *, sign_audit: bool = True) -> Database:
+        """The configured database, with the configured encryption key (EncryptionKeyError if unusable),
+        in a private data directory. ``sign_audit=False`` (for ``arena audit verify``): the audit
+        key is neither loaded nor made."""
+        private_dir(settings.data_dir)
         secret = settings.encryption_key.get_secret_value() if settings.encryption_key is not None else None
         key = load_key(key=secret, key_file=settings.encryption_key_file)
-        return cls(url=settings.resolved_database_url, keyring=None if key is None else Keyring.of(key))
+        return cls(
+            url=settings.resolved_database_url,
+            keyring=None if key is None else Keyring.of(key),
+            audit_key_file=settings.resolved_audit_key_file if sign_audit else None,
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -102,13 +124,16 @@ class Database:
         """Bring the schema to the newest revision (Alembic ``upgrade head``); safe to repeat.
 
         Then fail with EncryptionKeyError if something stored is encrypted with a key this
-        database was not given, so a wrong key stops start-up rather than a later request.
+        database was not given, so a wrong key stops start-up rather than a later request; and
+        open the audit log for signing (AuditKeyError if its key file is missing or wrong).
         """
         config = self.alembic_config()
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         check_keys(self.engine)
+        if self.audit_key_file is not None:
+            open_signed_log(self, self.audit_key_file.expanduser())
 
     def alembic_config(self) -> Config:
         """An Alembic configuration for this database, built in code (no alembic.ini needed)."""

@@ -8,7 +8,6 @@ mapping. The JSON export keeps everything needed to rebuild the conversation: ev
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -16,6 +15,7 @@ from typing import Any, Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy.orm import Session
 
+from arena import csv_safe
 from arena.errors import InvalidInput
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
@@ -93,21 +93,11 @@ def export_json(view: ConversationView, *, exported_at: datetime) -> dict[str, A
     }
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula (answers are untrusted text).
-
-    A lone leading "-" followed by a space is a Markdown list, common and harmless: kept as is.
-    """
-    if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not text[1:2].isspace()):
-        return "'" + text
-    return text
-
-
 def export_csv(view: ConversationView) -> str:
     """One row per answer (the latest of each instance, in display order)."""
     settings = {i.label: i.settings or {} for i in view.instances}
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_safe.Writer(out, lineterminator="\r\n")  # defuses formula cells: answers are untrusted
     writer.writerow(CSV_COLUMNS)
     for turn in view.turns:
         for r in turn.latest():
@@ -115,11 +105,11 @@ def export_csv(view: ConversationView) -> str:
             writer.writerow(
                 [
                     turn.index + 1,
-                    _spreadsheet_safe(turn.user_text),
+                    turn.user_text,
                     r.label,
                     known.get("model", ""),
                     *(known.get(name, "") for name in SAMPLING_FIELDS),
-                    _spreadsheet_safe(r.text),
+                    r.text,
                     r.status,
                     *("" if getattr(r, name) is None else getattr(r, name) for name in METRIC_NAMES),
                     r.up,

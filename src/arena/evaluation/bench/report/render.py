@@ -1,5 +1,8 @@
 """A benchmark report as files: Markdown, JSON, CSV and one self-contained HTML page.
 
+CSV goes through ``arena.csv_safe`` (answers and categories are untrusted text); the files are
+written 0600, as they hold the run's prompts and answers.
+
 The HTML page carries its charts as inline SVG and its style inline, and forbids itself any
 other source (a Content-Security-Policy meta tag), so it shows the same offline, from a mail
 attachment or from the API. Answers are escaped, never rendered as HTML.
@@ -7,16 +10,17 @@ attachment or from the API. Answers are escaped, never rendered as HTML.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from pathlib import Path
 from typing import Final
 
+from arena import csv_safe
 from arena.evaluation.bench.report.charts import bar_chart, heatmap, ratings_chart, standalone
 from arena.evaluation.bench.report.html import render_html
 from arena.evaluation.bench.report.schema import BenchReport
 from arena.evaluation.bench.report.text import render_markdown
+from arena.storage.private_files import write_private_text
 
 ITEM_COLUMNS: Final = (
     "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
@@ -76,7 +80,7 @@ def render_json(report: BenchReport) -> str:
 
 def render_items_csv(report: BenchReport) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=ITEM_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv_safe.DictWriter(buffer, ITEM_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for item in report.items:
         writer.writerow({**item, "answer": TURN_SEPARATOR.join(item["answers"] or [])})
@@ -85,22 +89,23 @@ def render_items_csv(report: BenchReport) -> str:
 
 def render_judgments_csv(report: BenchReport) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=JUDGMENT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv_safe.DictWriter(buffer, JUDGMENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(report.judgments)
     return buffer.getvalue()
 
 
 def write_report(report: BenchReport, directory: Path) -> list[Path]:
-    """report.md, report.json, report.html, items.csv, judgments.csv and charts/*.svg."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """report.md, report.json, report.html, items.csv, judgments.csv and charts/*.svg, each
+    readable by its owner only (they hold prompts and answers)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     written: list[Path] = []
     chart_dir = directory / "charts"
     chart_files: dict[str, str] = {}
     for name, svg in charts(report).items():
-        chart_dir.mkdir(exist_ok=True)
+        chart_dir.mkdir(mode=0o700, exist_ok=True)
         path = chart_dir / f"{name}.svg"
-        path.write_text(standalone(svg), encoding="utf-8")
+        write_private_text(path, standalone(svg))
         chart_files[name] = f"charts/{name}.svg"
         written.append(path)
     for filename, text in (
@@ -111,6 +116,6 @@ def write_report(report: BenchReport, directory: Path) -> list[Path]:
         ("judgments.csv", render_judgments_csv(report)),
     ):
         path = directory / filename
-        path.write_text(text, encoding="utf-8")
+        write_private_text(path, text)
         written.append(path)
     return written
