@@ -208,6 +208,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, ge=1, validation_alias="ARENA_MAX_UPLOAD_BYTES", description="Largest attachable text file"
     )
+    max_import_votes: int = Field(
+        1000, ge=0, validation_alias="ARENA_MAX_IMPORT_VOTES", description="Most votes one imported conversation holds"
+    )
+    max_import_turns: int = Field(
+        500, ge=1, validation_alias="ARENA_MAX_IMPORT_TURNS", description="Most turns one imported conversation holds"
+    )
 
     # --- who may do what (issue 5) ---
     auth_mode_setting: Literal["none", "token", "users"] | None = Field(

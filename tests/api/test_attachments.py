@@ -117,3 +117,30 @@ def test_stream_chat_checks_attachments_before_writing_anything(
     response = client.post("/api/stream_chat", json=body)
     assert 400 <= response.status_code < 500 and words in response.json()["error"]
     assert len(client.get("/api/conversations").json()["conversations"]) == before
+
+
+# "invoice\u202etxt.exe" reads as "invoiceexe.txt": a name must not disguise what the file is.
+DISGUISING_NAMES = [
+    "invoice\u202etxt.py",
+    "notes\u2066.md",
+    "a\u200fb.txt",
+    "a\u061cb.txt",
+    "a\u202ab.txt",
+    "a\u2069b.txt",
+    "a\x7fb.txt",
+    "a\x85b.txt",
+    "a\u2028b.txt",
+]
+
+
+@pytest.mark.parametrize("filename", DISGUISING_NAMES)
+def test_names_with_bidi_or_control_characters_are_refused(client: httpx.Client, filename: str) -> None:
+    code = f"U+{next(ord(ch) for ch in filename if not (ch.isalnum() or ch == '.')):04X}"
+    uploaded = upload(client, filename, b"hello\n")
+    assert uploaded.status_code == 400, uploaded.text
+    assert code in uploaded.json()["error"] and "file name" in uploaded.json()["error"]
+    chat = client.post(
+        "/api/stream_chat",
+        json={"message": "Look", "model_instances": [{"model": LLAMA}], "attachments": [{"filename": filename, "text": "hi"}]},
+    )
+    assert chat.status_code == 400 and code in chat.json()["error"], chat.text

@@ -158,3 +158,30 @@ def test_a_leaderboard_time_that_is_a_number_is_422(small_arena: RunningArena, v
         response = client.get("/api/leaderboard", params={"until": value, "rounds": 0})
     assert response.status_code == 422
     assert "ISO 8601" in response.json()["error"]
+
+
+# Bounded parsing: Python's JSON parser recurses per level and int() refuses over 4,300 digits;
+# both used to escape as a 500 (the import) or a vague "error parsing the body" (the rest).
+DEEP = "[" * 2000 + "]" * 2000  # under this arena's 4 KiB body limit, past the parser's recursion
+HUGE_NUMBER = '{"message": "hi", "models": ["' + SMOL + '"], "seed": ' + "9" * 1500 + "}"
+
+
+@pytest.mark.parametrize("route", ["/api/stream_chat", "/api/conversations", "/api/conversations/import", "/api/render"])
+@pytest.mark.parametrize(
+    ("raw", "message"), [(DEEP, "nested more than 64 levels deep"), (HUGE_NUMBER, "number with more than 100 digits")]
+)
+def test_json_bodies_are_bounded_in_depth_and_number_size(
+    small_arena: RunningArena, route: str, raw: str, message: str
+) -> None:
+    before = conversations(small_arena)
+    with small_arena.client() as client:
+        response = client.post(route, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+    assert conversations(small_arena) == before
+
+
+def test_numbers_and_brackets_inside_strings_are_only_text(small_arena: RunningArena) -> None:
+    with small_arena.client() as client:
+        response = client.post("/api/render", json={"markdown": "[" * 500 + "9" * 500 + "\\\"{"})
+    assert response.status_code == 200, response.text

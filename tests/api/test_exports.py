@@ -280,3 +280,102 @@ def test_export_of_an_unknown_conversation_or_format(client: httpx.Client, voted
     assert missing.status_code == 404 and "does not exist" in missing.json()["error"]
     odd = client.get(f"/api/conversations/{voted_conversation}/export", params={"format": "pdf"})
     assert odd.status_code == 422 and "format" in odd.json()["error"]
+
+
+# --- imports are bounded data, not votes (issue 10, findings 6, 7 and 12) ------------------
+
+
+def minimal_export(instances: list[dict], *, turns: int = 1, pairwise: int = 0, thumbs: int = 0) -> dict:
+    labels = [i["label"] for i in instances]
+    turn = {
+        "user_text": "Which is better?",
+        "responses": [{"label": label, "status": "ok", "text": "An answer.", "votes": {"up": thumbs}} for label in labels],
+        "pairwise_votes": [{"a": labels[0], "b": labels[1], "value": "A"}] * pairwise,
+    }
+    return {
+        "format": "local-llm-arena/conversation",
+        "version": 1,
+        "conversation": {"title": "Imported"},
+        "instances": instances,
+        "turns": [turn] * turns,
+    }
+
+
+def test_an_import_nested_too_deep_or_with_a_huge_number_is_400_not_500(client: httpx.Client) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    huge = '{"format": "local-llm-arena/conversation", "version": ' + "7" * 5000 + "}"
+    for raw, words in ((deep, "nested more than 64 levels deep"), (huge, "more than 100 digits")):
+        as_body = client.post("/api/conversations/import", content=raw, headers={"content-type": "application/json"})
+        as_text = client.post("/api/conversations/import", content=raw, headers={"content-type": "text/plain"})
+        as_file = client.post("/api/conversations/import", files={"file": ("c.json", raw.encode(), "application/json")})
+        for response in (as_body, as_text, as_file):
+            assert response.status_code == 400, response.text[:300]
+            assert words in response.json()["error"]
+
+
+def test_an_import_is_capped_in_votes_and_turns(client: httpx.Client) -> None:
+    pair = [{"label": "Model A", "model": "ollama:cap-a:1b"}, {"label": "Model B", "model": "ollama:cap-b:1b"}]
+    before = len(client.get("/api/conversations", params={"limit": 200}).json()["conversations"])
+    cases = [
+        (minimal_export(pair, pairwise=20_000), "20000 votes; an import holds at most 1000 (ARENA_MAX_IMPORT_VOTES)"),
+        (minimal_export(pair, turns=3, pairwise=300, thumbs=50), "1200 votes"),
+        (minimal_export(pair, turns=501), "501 turns; an import holds at most 500 (ARENA_MAX_IMPORT_TURNS)"),
+    ]
+    for data, words in cases:
+        response = client.post("/api/conversations/import", json=data)
+        assert response.status_code == 413, response.text
+        assert words in response.json()["error"]
+    after = len(client.get("/api/conversations", params={"limit": 200}).json()["conversations"])
+    assert after == before, "nothing written"
+    assert client.post("/api/conversations/import", json=minimal_export(pair, pairwise=1000)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("model", "words"),
+    [
+        ("ollama:gpt-5\u202e(best)", "U+202E"),
+        ("ollama:line\nbreak", "U+000A"),
+        (" ollama:padded", "start or end with a space"),
+        ("openai:no-endpoint", "openai:<endpoint>/<model>"),
+    ],
+)
+def test_imported_model_ids_must_be_well_formed(client: httpx.Client, model: str, words: str) -> None:
+    instances = [{"label": "Model A", "model": model}, {"label": "Model B", "model": LLAMA}]
+    response = client.post("/api/conversations/import", json=minimal_export(instances, pairwise=1))
+    assert response.status_code == 400, response.text
+    assert words in response.json()["error"]
+    chat = client.post("/api/stream_chat", json={"message": "hi", "models": [model, LLAMA]})
+    assert 400 <= chat.status_code < 500 and words in chat.json()["error"], chat.text  # as a chat refuses it
+
+
+def test_imported_votes_stay_off_the_leaderboard_unless_asked_for(client: httpx.Client) -> None:
+    poison, victim = "ollama:poison:1b", "ollama:victim:1b"
+    instances = [{"label": "Model A", "model": poison}, {"label": "Model B", "model": victim}]
+    imported = client.post("/api/conversations/import", json=minimal_export(instances, pairwise=900))
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["pairwise_votes"][0]["value"] == "A"  # still the conversation's own data
+
+    board = client.get("/api/leaderboard", params={"rounds": 0}).json()
+    assert poison not in board["models"] and victim not in board["models"]
+    assert board["filters"]["include_imported"] is False
+    asked = client.get("/api/leaderboard", params={"rounds": 0, "include_imported": "true"}).json()
+    assert asked["filters"]["include_imported"] is True
+    poisoned = asked["models"].index(poison)
+    assert asked["counts"][poisoned][asked["models"].index(victim)] == 900
+
+
+def test_an_imported_instance_cannot_squat_a_later_chat_with_another_model(
+    client: httpx.Client, double: OllamaDouble
+) -> None:
+    from tests.support.doubles.ollama import DoubleModel
+
+    double.models["tiny:1b"] = DoubleModel(name="tiny:1b")
+    # Another user imports "ollama:tiny_1b" first: the old id folded ":" and "_" alike.
+    squat = [{"label": "Model A", "model": "ollama:tiny_1b"}, {"label": "Model B", "model": LLAMA}]
+    imported = client.post("/api/conversations/import", json=minimal_export(squat)).json()
+    chat = stream_turn(client, {"message": "Hi", "model_instances": [{"model": "ollama:tiny:1b"}, {"model": LLAMA}]})
+    detail = client.get(f"/api/conversations/{chat[0]['conversation_id']}").json()
+    assert [i["model"] for i in detail["instances"]] == ["ollama:tiny:1b", LLAMA]
+    assert [i["model"] for i in imported["instances"]] == ["ollama:tiny_1b", LLAMA]
+    assert detail["instances"][0]["key"] != imported["instances"][0]["key"]
+    assert detail["instances"][0]["key"] == "ollama_tiny_1b__0.7_0.9_40_1.1_-1_0"  # common ids read as before

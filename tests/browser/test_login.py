@@ -75,3 +75,17 @@ def test_an_admin_sees_the_audit_log_with_the_logins(arena: RunningArena, page: 
     expect(page.locator("a[href='/audit']")).to_have_count(1)
     expect(page.get_by_text("login.success").first).to_be_visible()
     expect(page.get_by_text("login.failure").first).to_be_visible()
+
+
+# Browsers drop tabs and newlines from URLs and read "\" as "/": each of these once led off-site.
+OFF_SITE_NEXT = ["/%09/evil.example/", "/%0A/evil.example/", "/%0D/evil.example/", "/%5Cevil.example", "/\\evil.example",
+                 "//evil.example", "https:evil.example"]  # fmt: skip
+
+
+def test_login_never_sends_the_browser_to_another_site(arena: RunningArena, page: Page) -> None:
+    for next_path in OFF_SITE_NEXT:
+        page.goto(f"{arena.url}/login?next={next_path}")
+        log_in(page, "eve")
+        expect(page).to_have_url(arena.url + "/")
+        page.click("#logout-button")
+        expect(page).to_have_url(arena.url + "/login")

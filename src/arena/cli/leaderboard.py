@@ -33,6 +33,9 @@ def leaderboard(
     by: Annotated[str, typer.Option(help="model, or instance (a model at its settings)")] = "model",
     rounds: Annotated[int, typer.Option(min=0, max=MAX_ROUNDS, help="Bootstrap rounds; 0 = no intervals")] = 1000,
     seed: Annotated[int, typer.Option(min=0, help="Bootstrap seed")] = 0,
+    include_imported: Annotated[
+        bool, typer.Option("--include-imported", help="Also count votes restored by imports")
+    ] = False,
     matrix: Annotated[bool, typer.Option("--matrix", help="Also print the win-rate matrix")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
@@ -40,7 +43,7 @@ def leaderboard(
     # A first run has no tables yet: the database is migrated, and an empty board is the right answer.
     with opened_database() as database, exit_on_error():
         result = standings(
-            load_battles(database, unit=by),  # type: ignore[arg-type]  # load_battles checks it
+            load_battles(database, unit=by, include_imported=include_imported),  # type: ignore[arg-type]  # load_battles checks it
             source=None if source == "all" else source,
             judge_model=judge_model,
             category=category,

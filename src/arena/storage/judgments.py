@@ -187,8 +187,10 @@ class BattleSignals:
     judgments: list[JudgmentSignal]
 
 
-def battle_signals(session: Session) -> BattleSignals:
+def battle_signals(session: Session, *, include_imported: bool = False) -> BattleSignals:
     """Every vote, and every judgment whose candidates are instances, with the models behind them.
+
+    Votes restored by an import are data, not votes cast here: left out unless asked for.
 
     Judgments about a stored turn always name instances; raw ones do when the caller used
     instance ids as keys, as batch benchmarks do. Raw answers under other keys are no battle.
@@ -198,14 +200,14 @@ def battle_signals(session: Session) -> BattleSignals:
         select(Vote, instance_a.model, instance_b.model)
         .join(instance_a, instance_a.id == Vote.instance_a)
         .join(instance_b, instance_b.id == Vote.instance_b)
-        .where(Vote.kind == "pairwise")
+        .where(Vote.kind == "pairwise", or_(Vote.imported.is_(False), include_imported))
         .order_by(Vote.id)
     ).all()
     thumbs = session.execute(
         select(Vote, Response.instance_id, Instance.model)
         .join(Response, Response.id == Vote.response_id)
         .join(Instance, Instance.id == Response.instance_id)
-        .where(Vote.kind == "thumb")
+        .where(Vote.kind == "thumb", or_(Vote.imported.is_(False), include_imported))
         .order_by(Vote.id)
     ).all()
     # The outer join keeps a grade's row (no key_b); a pair whose key_b is no instance is dropped.

@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -288,6 +289,8 @@ class Vote(Base):
     instance_a: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
     instance_b: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
     voter_id: Mapped[int | None] = mapped_column(Integer)  # None: the single local user
+    # Restored from an export: data, not a vote cast here (off the leaderboard unless asked).
+    imported: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

@@ -133,7 +133,8 @@ def add_imported_votes(
     instance_b: str | None = None,
 ) -> None:
     """Restore ``count`` votes from an export as they were: unlike ``add_vote``, they do not
-    replace one another. Call it while building an imported conversation, before the reveal."""
+    replace one another, and they are marked ``imported`` (the leaderboard leaves them out
+    unless asked). Call it while building an imported conversation, before the reveal."""
     if count < 0:
         raise InvalidInput(f"a vote count must not be negative, got {count}")
     if kind == "thumb":
@@ -156,6 +157,7 @@ def add_imported_votes(
             response_id=response_id,
             instance_a=instance_a,
             instance_b=instance_b,
+            imported=True,
             created_at=now,
         )
         for _ in range(count)

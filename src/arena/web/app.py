@@ -22,7 +22,7 @@ from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
-from arena.web.middleware import BodySizeLimit, BrowserGuard, allowed_hosts, normalize_origin
+from arena.web.middleware import BodySizeLimit, BrowserGuard, JsonBounds, allowed_hosts, normalize_origin
 from arena.web.openapi import AUTH_ERRORS
 from arena.web.routes import (
     attachments,
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_rate_limits(app, settings)
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     install_docs(app)
+    app.add_middleware(JsonBounds)  # inside the size limit: it reads only bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)
     # Added last, so it runs first: a request from the wrong host or site gets no further.

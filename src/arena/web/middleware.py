@@ -1,5 +1,6 @@
-"""The ASGI middleware around every request: a cap on the body's size, and the browser guard
-(Host allow-list, refusal of cross-site changes, security headers on every response).
+"""The ASGI middleware around every request: a cap on the body's size, bounds on a JSON body's
+depth and numbers, and the browser guard (Host allow-list, refusal of cross-site changes,
+security headers on every response).
 
 Pure helpers (`host_name`, `allowed_hosts`, `is_cross_site`) plus thin ASGI glue; `app.py`
 adds the middleware.
@@ -11,6 +12,8 @@ import json
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from arena.web.bounded_json import JsonTooComplex, check_json_bounds
 
 
 class BodySizeLimit:
@@ -72,6 +75,57 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(status_code=413, detail=too_large_message(max_bytes))
+
+
+# --- JSON bodies: bounded before any parser sees them --------------------------------------
+
+
+def _is_json(scope: Scope) -> bool:
+    """The bodies FastAPI parses as JSON: no content type, application/json or application/*+json."""
+    declared = dict(scope.get("headers") or []).get(b"content-type")
+    if declared is None:
+        return True
+    media = declared.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+class JsonBounds:
+    """400 for a JSON body nested too deep or with too long a number, before it is parsed
+    (web/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before sending its body: no one to answer
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            check_json_bounds(body.decode(json.detect_encoding(body)))
+        except UnicodeDecodeError:
+            pass  # not text at all: the parser's own error says so
+        except JsonTooComplex as exc:
+            await _refuse(send, 400, str(exc))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # later calls wait for the disconnect, as before
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 # --- what reaches (and may come from) a browser -------------------------------------------

@@ -10,6 +10,7 @@ what the person typed while every later prompt (and a regenerate) still holds th
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
@@ -30,6 +31,10 @@ ALLOWED_EXTENSIONS: Final = frozenset(
 # Text files that commonly have no extension at all.
 ALLOWED_NAMES: Final = frozenset({"makefile", "dockerfile", "license", "readme", "changelog", "gemfile", "procfile"})
 MAX_FILENAME_LENGTH: Final = 255
+# Characters that reorder or hide text: "invoice\u202etxt.exe" shows as "invoiceexe.txt".
+BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 MAX_ATTACHMENTS: Final = 20
 
 
@@ -64,8 +69,7 @@ def clean_filename(raw: str) -> str:
         raise InvalidInput("the attachment has no file name")
     if len(name) > MAX_FILENAME_LENGTH:
         raise InvalidInput(f"the file name is {len(name)} characters long; at most {MAX_FILENAME_LENGTH} are allowed")
-    if any(ord(ch) < 32 for ch in name):
-        raise InvalidInput("the file name contains control characters")
+    _check_characters(name)
     lowered = name.lower()
     suffix = PurePosixPath(lowered).suffix
     if lowered not in ALLOWED_NAMES and suffix not in ALLOWED_EXTENSIONS:
@@ -75,6 +79,19 @@ def clean_filename(raw: str) -> str:
             ".txt, .md, .py, .js, .json, .csv, .yaml, .html or .log"
         )
     return name
+
+
+def _check_characters(name: str) -> None:
+    """No character that hides what the name says: controls (C0, DEL, C1), line separators,
+    and the bidirectional-text controls that can disguise an extension."""
+    for ch in name:
+        if ch in BIDI_CONTROLS:
+            raise InvalidInput(
+                f"the file name contains the bidirectional-text control U+{ord(ch):04X}, which can disguise "
+                "its extension; rename the file"
+            )
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            raise InvalidInput(f"the file name contains the control character U+{ord(ch):04X}; rename the file")
 
 
 def _check_size(name: str, size: int, *, max_bytes: int) -> None:

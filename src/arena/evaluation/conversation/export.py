@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from sqlalchemy.orm import Session
 
 from arena import csv_safe
-from arena.errors import InvalidInput
+from arena.errors import InvalidInput, TooLarge
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.view import ConversationView, ResponseView, TurnView
@@ -34,6 +34,7 @@ CSV_COLUMNS: Final = (
 )  # fmt: skip
 METRIC_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
 STILL_STREAMING: Final = "the answer was still streaming when the conversation was exported"
+MAX_ANSWERS_PER_TURN: Final = 100  # every instance's answers, regenerated ones included
 MASKED_EXPORT: Final = (
     "this export hides its models (a blind conversation exported before the reveal), so it cannot be "
     "imported: reveal the conversation, export it again and import that file"
@@ -264,11 +265,33 @@ def parse_export(data: Any) -> _ExportFile:
     return parsed
 
 
+def check_import_size(parsed: _ExportFile, *, max_turns: int, max_votes: int) -> None:
+    """An import is data someone hands the server: its size is capped before anything is written."""
+    if len(parsed.turns) > max_turns:
+        raise TooLarge(f"the export has {len(parsed.turns)} turns; an import holds at most {max_turns} (ARENA_MAX_IMPORT_TURNS)")
+    for t, turn in enumerate(parsed.turns):
+        if len(turn.responses) > MAX_ANSWERS_PER_TURN:
+            raise TooLarge(f"turns[{t}] has {len(turn.responses)} answers; at most {MAX_ANSWERS_PER_TURN} are imported")
+    votes = sum(r.votes.up + r.votes.down for turn in parsed.turns for r in turn.responses)
+    votes += sum(len(turn.pairwise_votes) for turn in parsed.turns)
+    if votes > max_votes:
+        raise TooLarge(f"the export holds {votes} votes; an import holds at most {max_votes} (ARENA_MAX_IMPORT_VOTES)")
+
+
 def import_conversation(
-    database: Database, *, data: Any, max_instances: int, max_attachment_bytes: int, owner_id: int | None = None
+    database: Database,
+    *,
+    data: Any,
+    max_instances: int,
+    max_attachment_bytes: int,
+    max_turns: int,
+    max_votes: int,
+    owner_id: int | None = None,
 ) -> str:
-    """Rebuild an exported conversation as a new one (new id); all of it or nothing."""
+    """Rebuild an exported conversation as a new one (new id); all of it or nothing. Its votes
+    are kept as imported: shown with the conversation, off the leaderboard unless asked."""
     parsed = parse_export(data)
+    check_import_size(parsed, max_turns=max_turns, max_votes=max_votes)
     try:
         instances = [
             ModelInstance(model=i.model or "", **{name: getattr(i, name) for name in SAMPLING_FIELDS})
@@ -276,7 +299,10 @@ def import_conversation(
         ]
     except ValidationError as exc:
         raise InvalidInput(_describe(exc).replace("not a conversation export of this arena: ", "instances: ")) from None
-    check_instances(instances, max_instances=max_instances)
+    try:
+        check_instances(instances, max_instances=max_instances)  # the chat's own rules
+    except InvalidInput as exc:
+        raise InvalidInput(f"instances: {exc}") from None
     try:
         files = [
             check_attachments([(a.filename, a.text) for a in turn.attachments], max_bytes=max_attachment_bytes)

@@ -71,12 +71,13 @@ class Standings:
     latest: datetime | None  # newest battle that passed the filters
 
 
-def load_battles(database: Database, *, unit: Unit = "model") -> list[Battle]:
-    """Every battle the stored votes and judgments give, oldest first."""
+def load_battles(database: Database, *, unit: Unit = "model", include_imported: bool = False) -> list[Battle]:
+    """Every battle the stored votes and judgments give, oldest first; votes restored by an
+    import only with ``include_imported`` (anyone may import a file: it must not rank models)."""
     if unit not in UNITS:
         raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
     with database.session() as session:
-        signals = judgment_store.battle_signals(session)
+        signals = judgment_store.battle_signals(session, include_imported=include_imported)
     return derive_battles(signals, unit=unit)
 
 

@@ -22,6 +22,7 @@ from arena.storage import audit
 from arena.storage.models import utcnow
 from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
+from arena.web.bounded_json import load_json
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.conversations import ConversationDetailPublic
@@ -66,6 +67,8 @@ async def import_conversation_export(
             data=data,
             max_instances=settings.max_instances,
             max_attachment_bytes=settings.max_upload_bytes,
+            max_turns=settings.max_import_turns,
+            max_votes=settings.max_import_votes,
             owner_id=principal.user_id,
         )
         return ConversationDetailPublic.from_view(conversation_view(db, conversation_id=conversation_id))
@@ -84,13 +87,7 @@ async def _read_export(request: Request) -> Any:
         raw = await upload.read()
     else:
         raw = await request.body()
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise InvalidInput("the export is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise InvalidInput(f"the export is not valid JSON: {exc.msg} at {where}") from None
+    return load_json(raw, what="the export")  # an uploaded file is bounded as a body is
 
 
 @router.get("/{conversation_id}/export", response_class=Response, responses={**ERRORS, **DOWNLOAD})

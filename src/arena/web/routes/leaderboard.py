@@ -46,12 +46,13 @@ async def get_leaderboard(
     by: Unit = Query("model", description="Rate models (all their settings pooled) or each instance"),
     rounds: int = Query(DEFAULT_ROUNDS, ge=0, le=MAX_ROUNDS, description="Bootstrap rounds; 0 = no intervals"),
     seed: int = Query(0, ge=0, le=2**31 - 1, description="Bootstrap seed: the same seed gives the same intervals"),
+    include_imported: bool = Query(False, description="Also count votes restored by imports (left out by default)"),
 ) -> LeaderboardPublic:
     """Bradley–Terry ratings with 95% bootstrap intervals, Elo, win rates and battle counts."""
 
     def compute() -> LeaderboardPublic:
         result = standings(
-            load_battles(db, unit=by),
+            load_battles(db, unit=by, include_imported=include_imported),
             source=None if source == "all" else source,
             judge_model=judge_model,
             category=category,
@@ -69,6 +70,7 @@ async def get_leaderboard(
             by=by,
             rounds=rounds,
             seed=seed,
+            include_imported=include_imported,
         )
         return _out(result, filters)
 

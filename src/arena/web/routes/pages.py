@@ -8,8 +8,10 @@ from the JSON API, which checks the caller again on every call.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -88,9 +90,20 @@ def hyperparameter_fields() -> list[dict[str, object]]:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this server: `//evil.example` and `https://…` would leave it."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only an absolute path on this server, else "/".
+
+    Browsers drop tabs and newlines from a URL and read `\\` as `/`, so `/<TAB>/evil.example`
+    and `/\\evil.example` become `//evil.example`: another site. Refused, as decoded and once
+    more percent-decoded: any control, format or separator character (spaces included), any
+    backslash, and anything that does not start with exactly one `/`.
+    """
+    if not value:
         return "/"
+    for form in (value, unquote(value)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return "/"
+        if any(unicodedata.category(ch)[0] in "CZ" for ch in form):
+            return "/"
     return value
 
 

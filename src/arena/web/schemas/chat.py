@@ -4,12 +4,12 @@ The NDJSON lines of /api/stream_chat are built in `web/streaming.py`, not here."
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from arena.engines.base import Message
-from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.conversation.instances import ModelId, ModelInstance
 from arena.web.schemas.attachments import AttachmentCreate
 from arena.web.schemas.common import CONVERSATION_ID, KEY, MAX_ID
 
@@ -42,7 +42,7 @@ class ChatCreate(BaseModel):
     system: str | None = Field(None, max_length=100_000, description="System prompt for every instance")
     model_instances: list[ModelInstance] | None = Field(None, max_length=64)
     # Each name becomes a ModelInstance later: the same bounds here make a bad one a 422, not a 500.
-    models: list[Annotated[str, Field(min_length=1, max_length=300)]] | None = Field(
+    models: list[ModelId] | None = Field(
         None, max_length=64, description="Legacy: model names at default settings"
     )
     conversation_id: str | None = Field(None, pattern=CONVERSATION_ID)

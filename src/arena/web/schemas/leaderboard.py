@@ -34,6 +34,7 @@ class LeaderboardFiltersPublic(BaseModel):
     by: Unit
     rounds: int
     seed: int
+    include_imported: bool = False
 
 
 class LeaderboardPublic(BaseModel):
