@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
@@ -84,7 +84,7 @@ def get_run(session: Session, *, run_id: str) -> BenchRun:
     return run
 
 
-def _visible_runs(reader: Reader | None):  # type: ignore[no-untyped-def]
+def _visible_runs(reader: Reader | None) -> ColumnElement[bool]:
     return visible(BenchRun.owner_id, reader, admin_reads=True)
 
 
