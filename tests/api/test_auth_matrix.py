@@ -2,20 +2,34 @@
 
 A new route fails `test_every_route_has_an_expected_role` until it is given a role here, so no
 route can be forgotten. Roles are checked with API tokens (bearer, no CSRF needed); cookies and
-CSRF are covered in test_accounts.py, ownership at the end of this file.
+CSRF are covered in test_accounts.py, ownership at the end of this file: every route that names
+an object in its path is classified (`OBJECT_ROUTES`), and each is tried by the owner, another
+evaluator, a viewer and an admin against an object of each kind, owned and ownerless.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select, update
 
+from arena import accounts
+from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.conversation.instances import ModelInstance
+from arena.storage import accounts as account_store
+from arena.storage import judgments as judgment_store
+from arena.storage.auth_models import User
+from arena.storage.bench_models import BenchRun
+from arena.storage.models import Conversation
 from arena.web.app import create_app
 from tests.support.accounts import api_token
+from tests.support.builders import seed_turn
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, ndjson_lines
 
@@ -265,3 +279,190 @@ def test_a_shared_conversation_can_be_read_but_only_the_owner_changes_it(
         assert client.delete(f"{base}/shares/rival", headers=eve).status_code == 204
         assert client.get(base, headers=rival).status_code == 404  # unshared: gone for them
         assert client.get(base, headers=vic).status_code == 200
+
+
+# --- every owned object × every role, generated from the route table ------------------------
+#
+# The ownership rule (arena.storage.ownership) stated once more, as the spec: the owner may do
+# everything; an admin reads another user's benchmark and judge runs (never a conversation or a
+# token); an object with no owner is the admins'; anyone else gets 404, never 403. The role a
+# route needs comes first (a viewer asking to change anything gets 403).
+
+CONVERSATION, BENCH_RUN, JUDGE_RUN, TOKEN = "conversation", "benchmark run", "judge run", "API token"
+READ, OWN = "read", "own"
+OK = "allowed"
+ADMIN_READS = {CONVERSATION: False, BENCH_RUN: True, JUDGE_RUN: True, TOKEN: False}
+CALLER_ROLES = {**ROLE_OF_USER, "rival": EVALUATOR}  # eve owns; rival is another evaluator
+# Every route whose path names an object a user owns: the kind of object and the right it needs.
+OBJECT_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/api/conversations/{conversation_id}"): (CONVERSATION, READ),
+    ("GET", "/api/conversations/{conversation_id}/export"): (CONVERSATION, READ),
+    ("GET", "/api/conversations/{conversation_id}/shares"): (CONVERSATION, READ),
+    ("POST", "/api/conversations/{conversation_id}/votes"): (CONVERSATION, READ),
+    ("PATCH", "/api/conversations/{conversation_id}"): (CONVERSATION, OWN),
+    ("POST", "/api/conversations/{conversation_id}/reveal"): (CONVERSATION, OWN),
+    ("POST", "/api/conversations/{conversation_id}/shares"): (CONVERSATION, OWN),
+    ("DELETE", "/api/conversations/{conversation_id}/shares/{username}"): (CONVERSATION, OWN),
+    ("DELETE", "/api/conversations/{conversation_id}"): (CONVERSATION, OWN),
+    ("GET", "/api/bench/runs/{run_id}"): (BENCH_RUN, READ),
+    ("GET", "/api/bench/runs/{run_id}/report"): (BENCH_RUN, READ),
+    ("POST", "/api/bench/runs/{run_id}/cancel"): (BENCH_RUN, OWN),
+    ("POST", "/api/bench/runs/{run_id}/resume"): (BENCH_RUN, OWN),
+    ("DELETE", "/api/auth/tokens/{token_id}"): (TOKEN, OWN),
+}
+# Routes whose path names something no user owns: accounts and models are the admins' to manage.
+NOT_OWNED = {
+    ("PATCH", "/api/users/{username}"),
+    ("DELETE", "/api/users/{username}"),
+    ("DELETE", "/api/models/{model_id:path}"),
+}
+# The lists, and which kind of object each shows.
+LISTS = {CONVERSATION: "/api/conversations", BENCH_RUN: "/api/bench/runs", JUDGE_RUN: "/api/judge"}
+SHARED_WITH = "sam"  # an evaluator who calls nothing: the share the share routes act on
+
+
+def expected_outcome(route: tuple[str, str], need: str, kind: str, *, owner: str | None, caller: str) -> str | int:
+    role, needed = CALLER_ROLES[caller], EXPECTED[route]
+    if needed not in (PUBLIC, ANY) and RANK[role] < RANK[needed]:
+        return 403
+    if caller == owner or (owner is None and role == ADMIN):
+        return OK
+    if role == ADMIN and ADMIN_READS[kind] and need == READ:
+        return OK
+    return 404
+
+
+def test_every_route_naming_an_object_is_classified(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(make_settings(tmp_path, embedded_enabled=False, auth_mode_setting="users"))
+    naming = {(method, path) for method, path in route_table(app) if "{" in path}
+    unclassified = naming - OBJECT_ROUTES.keys() - NOT_OWNED
+    assert unclassified == set(), "routes naming an object: give each a kind and a right in OBJECT_ROUTES"
+    assert (OBJECT_ROUTES.keys() | NOT_OWNED) - naming == set(), "classified routes the app no longer has"
+
+
+@dataclass
+class Owned:
+    """One object of each kind, all with the same owner (None: ownerless, the admins')."""
+
+    conversation_id: str
+    turn_id: int
+    key: str
+    run_id: str
+    judge_run_id: str
+    turn_judge_run_id: str
+    token_id: int | None
+
+
+def user_id(arena: RunningArena, username: str) -> int:
+    with arena.database() as database, database.session() as session:
+        found = session.scalar(select(User.id).where(User.username == username))
+    assert found is not None
+    return found
+
+
+def seed_owned(arena: RunningArena, callers: Callers, owner: str | None) -> Owned:
+    owner_id = user_id(arena, owner) if owner else None
+    run_ids = [uuid.uuid4().hex for _ in range(2)]
+    with arena.database() as database:
+        turn = seed_turn(database, models=[SMOL, "ollama:tiny:1b"])
+        run_id = create_run(
+            database=database,
+            spec=BenchSpec(instances=[ModelInstance(model=SMOL), ModelInstance(model="ollama:tiny:1b")]),
+            prompt_set=parse_prompt_set(b"Why is the sky blue?\n", filename="set.txt"),
+            owner_id=owner_id,
+        )
+        with database.session() as session:
+            session.execute(update(Conversation).where(Conversation.id == turn.conversation_id).values(owner_id=owner_id))
+            account_store.share(session, conversation_id=turn.conversation_id, username=SHARED_WITH)
+            session.execute(update(BenchRun).where(BenchRun.id == run_id).values(status="done"))  # nothing runs
+            grade = {"judge_model": SMOL, "mode": "single", "key_a": turn.instance_ids[0], "raw_ab": "[[7]]", "score": 7.0}
+            judgment_store.add_judgment(session, run_id=run_ids[0], owner_id=owner_id, **grade)
+            judgment_store.add_judgment(
+                session, run_id=run_ids[1], conversation_id=turn.conversation_id, turn_id=turn.turn_id, **grade
+            )
+    token_id = None
+    if owner is not None:
+        with arena.client() as client:
+            made = client.post("/api/auth/tokens", json={"name": "spare"}, headers=callers.bearer(owner))
+            assert made.status_code == 201, made.text
+            token_id = made.json()["id"]
+    return Owned(turn.conversation_id, turn.turn_id, turn.instance_ids[0], run_id, *run_ids, token_id)
+
+
+def object_request(route: tuple[str, str], owned: Owned) -> tuple[str, dict[str, Any] | None]:
+    method, path = route
+    path = (
+        path.replace("{conversation_id}", owned.conversation_id)
+        .replace("{run_id}", owned.run_id)
+        .replace("{token_id}", str(owned.token_id))
+        .replace("{username}", SHARED_WITH)
+    )
+    bodies: dict[str, dict[str, Any]] = {
+        "/votes": {"turn_id": owned.turn_id, "kind": "thumb", "key": owned.key, "value": "up"},
+        "/shares": {"username": SHARED_WITH},
+    }
+    body = next((b for suffix, b in bodies.items() if path.endswith(suffix)), {"title": "renamed"})
+    return path, body if method in ("POST", "PATCH") else None
+
+
+@pytest.fixture(scope="module")
+def bystander(arena: RunningArena) -> None:
+    with arena.database() as database:
+        accounts.add_user(database, username=SHARED_WITH, password="a long enough password", role="evaluator")
+
+
+# Every object route against eve's object and an ownerless one (a token always has an owner).
+OBJECT_CASES = [
+    pytest.param(route, owner, id=f"{route}-{owner or 'ownerless'}")
+    for route in sorted(OBJECT_ROUTES)
+    for owner in ("eve", None)
+    if owner is not None or OBJECT_ROUTES[route][0] != TOKEN
+]
+
+
+@pytest.mark.parametrize(("route", "owner"), OBJECT_CASES)
+def test_each_role_reaches_exactly_the_objects_it_may(
+    arena: RunningArena, callers: Callers, bystander: None, route: tuple[str, str], owner: str | None
+) -> None:
+    kind, need = OBJECT_ROUTES[route]
+    owned = seed_owned(arena, callers, owner)
+    path, body = object_request(route, owned)
+    expected = {caller: expected_outcome(route, need, kind, owner=owner, caller=caller) for caller in CALLER_ROLES}
+    # The refused first, so that an allowed delete cannot hide what a refusal would have done.
+    with arena.client() as client:
+        for caller in sorted(CALLER_ROLES, key=lambda name: expected[name] == OK):
+            response = client.request(route[0], path, json=body, headers=callers.bearer(caller))
+            got = response.status_code
+            if expected[caller] == OK:
+                assert got not in (401, 403, 404, 422, 500), (caller, route, owner, response.text)
+            else:
+                assert got == expected[caller], (caller, route, owner, response.text)
+                assert response.json()["error"]
+
+
+@pytest.mark.parametrize("owner", ["eve", None], ids=["eves", "ownerless"])
+def test_each_list_shows_exactly_the_objects_the_caller_may_read(
+    arena: RunningArena, callers: Callers, bystander: None, owner: str | None
+) -> None:
+    owned = seed_owned(arena, callers, owner)
+    with arena.client() as client:
+        for caller in CALLER_ROLES:
+            headers = callers.bearer(caller)
+            seen: dict[str, bool] = {}
+            conversations = client.get(LISTS[CONVERSATION], params={"limit": 200}, headers=headers)
+            seen[CONVERSATION] = owned.conversation_id in {c["id"] for c in conversations.json()["conversations"]}
+            runs = client.get(LISTS[BENCH_RUN], params={"limit": 500}, headers=headers)
+            if runs.status_code == 403:
+                seen[BENCH_RUN] = False
+            else:
+                seen[BENCH_RUN] = owned.run_id in {run["id"] for run in runs.json()["runs"]}
+            for run_id, kind in ((owned.judge_run_id, JUDGE_RUN), (owned.turn_judge_run_id, CONVERSATION)):
+                verdicts = client.get(LISTS[JUDGE_RUN], params={"run_id": run_id}, headers=headers).json()["judgments"]
+                assert len(verdicts) in (0, 1)
+                if kind == JUDGE_RUN:
+                    seen[JUDGE_RUN] = bool(verdicts)
+                else:  # a judgment about a stored turn is seen exactly by those who see its conversation
+                    assert bool(verdicts) == seen[CONVERSATION], (caller, owner)
+            for kind, shown in seen.items():
+                may = expected_outcome(("GET", LISTS[kind]), READ, kind, owner=owner, caller=caller) == OK
+                assert shown == may, (caller, kind, owner)

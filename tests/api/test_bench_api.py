@@ -10,7 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from arena.storage.auth_models import User
+from arena.storage.bench_models import BenchRun
+from tests.support.accounts import PASSWORD, api_token
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
@@ -168,3 +172,50 @@ def test_the_bench_api_needs_the_token_when_one_is_set(tmp_path: Path, double: O
         refused = client.get("/api/bench/runs")
         allowed = client.get("/api/bench/runs", headers={"Authorization": "Bearer s3cret"})
     assert refused.status_code == 401 and allowed.status_code == 200
+
+
+def test_a_run_belongs_to_its_creator_and_what_is_done_with_it_is_audited(
+    double: OllamaDouble, arena_factory: ArenaFactory
+) -> None:
+    """Another evaluator — even an account made after the run — cannot find, read, cancel, resume
+    or download a run; an admin reads it; starting, cancelling, resuming and reports are audited."""
+    double.token_delay = 0.2  # slow enough to be cancelled while it runs
+    arena = arena_factory(accounts=True, ollama_hosts=[double.url], embedded_enabled=False)
+    bearer = {name: {"Authorization": f"Bearer {api_token(arena, name)}"} for name in ("eve", "rival", "ada")}
+    with arena.client(headers=bearer["eve"]) as eve, arena.client(headers=bearer["ada"]) as ada:
+        created = start(eve, spec=config(repeats=3, concurrency=1))
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        made = ada.post("/api/users", json={"username": "newbie", "password": PASSWORD, "role": "evaluator"})
+        assert made.status_code == 201, made.text
+        bearer["newbie"] = {"Authorization": f"Bearer {api_token(arena, 'newbie')}"}
+        for other in ("rival", "newbie"):
+            with arena.client(headers=bearer[other]) as client:
+                assert run_id not in {r["id"] for r in client.get("/api/bench/runs").json()["runs"]}
+                for method, path in (
+                    ("GET", f"/api/bench/runs/{run_id}"),
+                    ("GET", f"/api/bench/runs/{run_id[:8]}"),  # a prefix finds only one's own runs
+                    ("GET", f"/api/bench/runs/{run_id}/report?format=csv"),
+                    ("POST", f"/api/bench/runs/{run_id}/cancel"),
+                    ("POST", f"/api/bench/runs/{run_id}/resume"),
+                ):
+                    refused = client.request(method, path, json={} if method == "POST" else None)
+                    assert refused.status_code == 404, (other, path, refused.text)
+                    assert "does not exist" in refused.json()["error"]
+        assert run_id in {r["id"] for r in ada.get("/api/bench/runs").json()["runs"]}
+        assert ada.get(f"/api/bench/runs/{run_id}").status_code == 200
+        assert ada.post(f"/api/bench/runs/{run_id}/cancel", json={}).status_code == 404  # admins read, owners change
+        assert eve.post(f"/api/bench/runs/{run_id}/cancel", json={}).status_code == 200
+        wait_for(eve, run_id, {"cancelled"})
+        assert eve.post(f"/api/bench/runs/{run_id}/resume", json={}).status_code == 200
+        assert eve.get(f"/api/bench/runs/{run_id}/report", params={"format": "md"}).status_code == 200
+        entries = ada.get("/api/audit", params={"action": "bench"}).json()["entries"]
+    assert [(e["action"], e["actor"], e["target"]) for e in reversed(entries)] == [
+        ("bench.create", "eve", run_id),
+        ("bench.cancel", "eve", run_id),
+        ("bench.resume", "eve", run_id),
+        ("bench.report", "eve", run_id),
+    ]
+    assert entries[0]["detail"] == {"format": "md"}
+    with arena.database() as database, database.session() as session:
+        assert session.get(BenchRun, run_id).owner_id == session.scalar(select(User.id).where(User.username == "eve"))

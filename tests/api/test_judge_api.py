@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from arena.evaluation.judge.parse import read_verdict
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
+from arena.storage.auth_models import User
 from arena.storage.db import Database
 from tests.api.conftest import SMOL
+from tests.support.accounts import api_token
 from tests.support.builders import SeededTurn, seed_turn
 from tests.support.doubles.judging import JUDGE, JudgingOllama
 from tests.support.fixtures import ArenaFactory, DoubleFactory
@@ -352,3 +355,36 @@ def test_smollm2_cut_off_before_its_verdict_is_a_502_not_a_guess(smol_arena: Run
     assert response.status_code == 502, response.text
     assert "use a stronger judge model" in response.json()["error"]
     assert all(j["key_a"] != "first" for j in listed)
+
+
+def test_a_raw_judge_run_is_seen_only_by_whoever_ran_it_and_the_admins(
+    double: JudgingOllama, arena_factory: ArenaFactory
+) -> None:
+    """A raw prompt, its answers, the answer key and the judge's output are the caller's: another
+    evaluator and a viewer never see them in GET /api/judge, an admin does."""
+    double.decide = lambda prompt: '{"explanation": "Fine.", "score": 8}'
+    arena = arena_factory(accounts=True, ollama_hosts=[double.url], embedded_enabled=False)
+    bearer = {name: {"Authorization": f"Bearer {api_token(arena, name)}"} for name in ("eve", "rival", "vic", "ada")}
+    body = {
+        "prompt": "My private question: what is the capital of France?",
+        "answers": [{"key": "mine", "text": PARIS}, {"key": "theirs", "text": BERLIN}],
+        "judge_model": JUDGE,
+        "mode": "reference",
+        "reference": "Paris (the answer key)",
+    }
+    with arena.client() as client:
+        ran = client.post("/api/judge", json=body, headers=bearer["eve"])
+        assert ran.status_code == 200, ran.text
+        run_id = ran.json()["run_id"]
+        seen = {
+            name: client.get("/api/judge", params={"run_id": run_id}, headers=headers).json()["judgments"]
+            for name, headers in bearer.items()
+        }
+        unfiltered = {
+            name: client.get("/api/judge", headers=headers).json()["judgments"] for name, headers in bearer.items()
+        }
+    assert {name: len(rows) for name, rows in seen.items()} == {"eve": 2, "rival": 0, "vic": 0, "ada": 2}
+    assert {name: len(rows) for name, rows in unfiltered.items()} == {"eve": 2, "rival": 0, "vic": 0, "ada": 2}
+    with arena.database() as database, database.session() as session:
+        owners = {row.owner_id for row in judgment_store.list_judgments(session, run_id=run_id)}
+        assert owners == {session.scalar(select(User.id).where(User.username == "eve"))}

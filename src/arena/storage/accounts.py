@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
@@ -23,10 +23,10 @@ from arena.storage.auth_models import (
     UserSession,
 )
 from arena.storage.bench_models import BenchRun
-from arena.storage.models import Conversation, Turn, utcnow
+from arena.storage.models import Conversation, Judgment, Turn, utcnow
+from arena.storage.ownership import Reader, visible_conversations
 
 USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-Access = Literal["owner", "shared"]
 
 
 def check_username(username: str) -> str:
@@ -114,13 +114,13 @@ def set_password_hash(session: Session, *, username: str, password_hash: str) ->
 
 
 def remove_user(session: Session, *, username: str) -> None:
-    """Sessions, tokens and shares go with the user; their conversations and bench runs stay,
-    handed to the admins (owned by nobody, which only admins see). Their id is never reused."""
+    """Sessions, tokens and shares go with the user; their conversations, bench runs and judge
+    runs stay, handed to the admins (owned by nobody, which only admins see). Their id is never reused."""
     user = get_user(session, username=username)
     _refuse_losing_last_admin(session, user)
     for model in (UserSession, ApiToken, ConversationShare):
         session.execute(delete(model).where(model.user_id == user.id))
-    for owned in (Conversation, BenchRun):
+    for owned in (Conversation, BenchRun, Judgment):
         session.execute(update(owned).where(owned.owner_id == user.id).values(owner_id=None))
     session.delete(user)
 
@@ -186,28 +186,13 @@ def delete_api_token(session: Session, *, user_id: int, token_id: int) -> None:
 # --- who may see a conversation ---------------------------------------------------------------
 
 
-def conversation_access(session: Session, *, conversation_id: str, user_id: int, is_admin: bool) -> Access | None:
-    """How this user reaches the conversation; None when they may not (or it does not exist)."""
-    owner = session.execute(select(Conversation.owner_id).where(Conversation.id == conversation_id)).first()
-    if owner is None:
-        return None
-    if owner[0] == user_id or (owner[0] is None and is_admin):
-        return "owner"
-    shared = session.get(ConversationShare, (conversation_id, user_id))
-    return "shared" if shared is not None else None
-
-
 def turn_conversation_id(session: Session, *, turn_id: int) -> str | None:
     return session.scalar(select(Turn.conversation_id).where(Turn.id == turn_id))
 
 
 def visible_conversations_clause(*, user_id: int, is_admin: bool):  # type: ignore[no-untyped-def]
-    """A WHERE clause for the conversations this user may list: their own and those shared."""
-    shared = select(ConversationShare.conversation_id).where(ConversationShare.user_id == user_id)
-    clauses = [Conversation.owner_id == user_id, Conversation.id.in_(shared)]
-    if is_admin:
-        clauses.append(Conversation.owner_id.is_(None))
-    return or_(*clauses)
+    """A WHERE clause for the conversations this user may list (``storage.ownership``'s rule)."""
+    return visible_conversations(Reader(user_id=user_id, is_admin=is_admin))
 
 
 def share(session: Session, *, conversation_id: str, username: str) -> User:

@@ -60,6 +60,10 @@ CONVERSATION_IMPORT: Final = "conversation.import"
 REVEAL: Final = "reveal"
 VOTE: Final = "vote"
 JUDGE: Final = "judge"
+BENCH_CREATE: Final = "bench.create"
+BENCH_CANCEL: Final = "bench.cancel"
+BENCH_RESUME: Final = "bench.resume"
+BENCH_REPORT: Final = "bench.report"
 SETTINGS_CHANGE: Final = "settings.change"
 AUDIT_EXPORT: Final = "audit.export"
 AUDIT_ANCHOR: Final = ANCHOR
@@ -83,6 +87,10 @@ ACTIONS: Final[tuple[str, ...]] = (
     REVEAL,
     VOTE,
     JUDGE,
+    BENCH_CREATE,
+    BENCH_CANCEL,
+    BENCH_RESUME,
+    BENCH_REPORT,
     SETTINGS_CHANGE,
     AUDIT_EXPORT,
     AUDIT_ANCHOR,

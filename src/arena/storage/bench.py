@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.models import TITLE_MAX_LENGTH, utcnow
+from arena.storage.ownership import Reader, visible
 
 MAX_PAGE_SIZE: Final = 500
 MIN_PREFIX_LENGTH: Final = 4
@@ -83,14 +84,23 @@ def get_run(session: Session, *, run_id: str) -> BenchRun:
     return run
 
 
-def resolve_run_id(session: Session, *, reference: str) -> str:
-    """A full run id, or a unique prefix of one (at least 4 characters), as git takes commits."""
+def _visible_runs(reader: Reader | None) -> ColumnElement[bool]:
+    return visible(BenchRun.owner_id, reader, admin_reads=True)
+
+
+def resolve_run_id(session: Session, *, reference: str, reader: Reader | None = None) -> str:
+    """A full run id, or a unique prefix of one (at least 4 characters), as git takes commits.
+
+    Only the runs ``reader`` may see are matched (``storage.ownership``), so neither a prefix
+    nor an ambiguity tells anyone that another user's run exists.
+    """
     reference = reference.strip().lower()
-    if session.get(BenchRun, reference) is not None:
+    runs = select(BenchRun.id).where(_visible_runs(reader))
+    if session.scalar(runs.where(BenchRun.id == reference)) is not None:
         return reference
     if len(reference) < MIN_PREFIX_LENGTH or not all(c in "0123456789abcdef" for c in reference):
         raise NotFound(f"benchmark run {reference!r} does not exist")
-    matches = list(session.scalars(select(BenchRun.id).where(BenchRun.id.startswith(reference)).limit(2)))
+    matches = list(session.scalars(runs.where(BenchRun.id.startswith(reference)).limit(2)))
     if not matches:
         raise NotFound(f"benchmark run {reference!r} does not exist")
     if len(matches) > 1:
@@ -98,15 +108,17 @@ def resolve_run_id(session: Session, *, reference: str) -> str:
     return matches[0]
 
 
-def list_runs(session: Session, *, limit: int = 50, offset: int = 0, owner_id: int | None = None) -> list[BenchRun]:
-    """Newest first."""
+def run_owner(session: Session, *, run_id: str) -> int | None:
+    return get_run(session, run_id=run_id).owner_id
+
+
+def list_runs(session: Session, *, limit: int = 50, offset: int = 0, reader: Reader | None = None) -> list[BenchRun]:
+    """Newest first; only those ``reader`` may see (None: all of them)."""
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
     if offset < 0:
         raise InvalidInput(f"offset must not be negative, got {offset}")
-    statement = select(BenchRun)
-    if owner_id is not None:
-        statement = statement.where(BenchRun.owner_id == owner_id)
+    statement = select(BenchRun).where(_visible_runs(reader))
     statement = statement.order_by(BenchRun.created_at.desc(), BenchRun.id).limit(limit).offset(offset)
     return list(session.scalars(statement))
 

@@ -7,7 +7,8 @@ with its answer in one commit after; a resumed run redoes what a dead worker lef
 and never touches what is ``done``. ``attempts`` counts the claims of each row, and a finish is
 only written by the attempt that claimed it.
 
-Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them.
+Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (and
+``0008_ownership`` indexes ``owner_id``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class BenchRun(Base):
     __table_args__ = (
         CheckConstraint(f"status IN ({_sql_list(RUN_STATUSES)})", name="status"),
         Index(None, "created_at"),
+        Index(None, "owner_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_run_id)

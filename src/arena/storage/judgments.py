@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from arena.errors import InvalidInput, NotFound
@@ -24,6 +24,7 @@ from arena.storage.models import (
     JUDGE_VERDICTS,
     JUDGE_WINNERS,
     MODEL_ID_MAX_LENGTH,
+    Conversation,
     Instance,
     Judgment,
     Response,
@@ -31,6 +32,7 @@ from arena.storage.models import (
     Vote,
     utcnow,
 )
+from arena.storage.ownership import Reader, visible, visible_conversations
 
 MAX_JUDGMENTS_PAGE: Final = 500
 
@@ -60,8 +62,12 @@ def add_judgment(
     score: float | None = None,
     winner: str | None = None,
     consistent: bool | None = None,
+    owner_id: int | None = None,
 ) -> Judgment:
-    """Store one judgment; a pairwise one needs both orders, a grade needs its score."""
+    """Store one judgment; a pairwise one needs both orders, a grade needs its score.
+
+    ``owner_id`` is who ran a raw-prompt judgment; one about a stored turn has no owner of its
+    own (it follows its conversation)."""
     if mode not in JUDGE_MODES:
         raise InvalidInput(f"mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
     if not judge_model or len(judge_model) > MODEL_ID_MAX_LENGTH:
@@ -82,12 +88,15 @@ def add_judgment(
         raise InvalidInput("a graded judgment has one candidate and a score, and no verdicts")
     if (conversation_id is None) != (turn_id is None):
         raise InvalidInput("give both conversation_id and turn_id, or neither")
+    if turn_id is not None and owner_id is not None:
+        raise InvalidInput("a judgment about a stored turn belongs to its conversation, not to an owner")
     if turn_id is not None:
         found = session.scalar(select(Turn.id).where(Turn.id == turn_id, Turn.conversation_id == conversation_id))
         if found is None:
             raise NotFound(f"turn {turn_id!r} is not part of conversation {conversation_id!r}")
     judgment = Judgment(
         run_id=run_id,
+        owner_id=owner_id,
         conversation_id=conversation_id,
         turn_id=turn_id,
         judge_model=judge_model,
@@ -121,11 +130,22 @@ def list_judgments(
     run_id: str | None = None,
     judge_model: str | None = None,
     limit: int = 100,
+    reader: Reader | None = None,
 ) -> list[Judgment]:
-    """Judgments in the order they were made, narrowed by any of the filters given."""
+    """Judgments in the order they were made, narrowed by any of the filters given, and to those
+    ``reader`` may see (None: all): a raw-prompt one by the ownership rule, one about a stored
+    turn when its conversation is visible to them."""
     if not 1 <= limit <= MAX_JUDGMENTS_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_JUDGMENTS_PAGE}, got {limit}")
     statement = select(Judgment).order_by(Judgment.id)
+    if reader is not None:
+        readable = select(Conversation.id).where(visible_conversations(reader))
+        statement = statement.where(
+            or_(
+                and_(Judgment.conversation_id.is_(None), visible(Judgment.owner_id, reader, admin_reads=True)),
+                Judgment.conversation_id.in_(readable),
+            )
+        )
     if conversation_id is not None:
         statement = statement.where(Judgment.conversation_id == conversation_id)
     if turn_id is not None:

@@ -324,10 +324,14 @@ class Judgment(Base):
         Index(None, "turn_id"),
         Index(None, "conversation_id"),
         Index(None, "judge_model"),
+        Index(None, "owner_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(String(32))
+    # Who ran a raw-prompt judgment (None: before accounts, or a removed user's); one about a
+    # stored turn belongs to that turn's conversation instead.
+    owner_id: Mapped[int | None] = mapped_column(Integer)
     conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     turn_id: Mapped[int | None] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
     judge_model: Mapped[str] = mapped_column(String(MODEL_ID_MAX_LENGTH))

@@ -18,6 +18,7 @@ from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
 from arena.storage.models import utcnow
+from arena.storage.ownership import Reader
 
 FINISHED: Final = ("done", "error", "skipped")
 
@@ -122,9 +123,10 @@ def get_progress(*, database: Database, run_id: str) -> RunProgress:
         return _progress(session, store.get_run(session, run_id=run_id))
 
 
-def list_progress(*, database: Database, limit: int = 50, owner_id: int | None = None) -> list[RunProgress]:
+def list_progress(*, database: Database, limit: int = 50, reader: Reader | None = None) -> list[RunProgress]:
+    """The latest runs ``reader`` may see (None, as for the CLI: all of them)."""
     with database.session() as session:
-        runs = store.list_runs(session, limit=limit, owner_id=owner_id)
+        runs = store.list_runs(session, limit=limit, reader=reader)
         return [_progress(session, run) for run in runs]
 
 

@@ -19,6 +19,7 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.db import Database
 from arena.storage.models import Judgment
+from arena.storage.ownership import Reader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,10 +106,15 @@ def record_outcome(
     category: str | None,
     conversation_id: str | None = None,
     turn_id: int | None = None,
+    owner_id: int | None = None,
 ) -> list[Judgment]:
-    """Store every verdict of one run in one transaction: all of them or none."""
+    """Store every verdict of one run in one transaction: all of them or none.
+
+    A raw-prompt run belongs to ``owner_id`` (who ran it); one about a stored turn follows its
+    conversation, so no owner is recorded for it."""
     common: dict[str, Any] = {
         "run_id": run_id,
+        "owner_id": owner_id if conversation_id is None else None,
         "judge_model": outcome.judge_model,
         "cloud": outcome.cloud,
         "mode": outcome.mode,
@@ -171,8 +177,10 @@ def stored_judgments(
     run_id: str | None,
     judge_model: str | None,
     limit: int,
+    reader: Reader | None = None,
 ) -> tuple[list[Judgment], dict[str, Disclosure]]:
-    """Judgments matching the filters, and how to show each conversation's candidates."""
+    """Judgments matching the filters that ``reader`` may see (None: all), and how to show each
+    conversation's candidates."""
     with database.session() as session:
         if conversation_id is not None:
             repository.get_conversation(session, conversation_id=conversation_id)  # 404 when unknown
@@ -183,6 +191,7 @@ def stored_judgments(
             run_id=run_id,
             judge_model=judge_model,
             limit=limit,
+            reader=reader,
         )
         disclosures = {
             cid: disclosure_of(session, conversation_id=cid) for cid in {r.conversation_id for r in rows} if cid

@@ -2,7 +2,8 @@
 
 - ``principal.py``: the `Principal` (who is asking) and its roles.
 - ``authentication.py``: how a request becomes one: bearer tokens, session cookies, CSRF.
-- ``ownership.py``: whose conversations a principal may read or change.
+- ``ownership.py``: which objects (conversations, benchmark and judge runs) a principal may read
+  or change, by the one rule of ``arena.storage.ownership``.
 - ``pages.py``: page guards, which send a browser without a session to /login.
 - ``throttle.py``: login lockout after failed passwords.
 - ``limits.py``: rate limits per caller and the cap on each caller's streams.

@@ -4,6 +4,9 @@ resume it, fetch its report. The page at GET /bench (routes/pages.py) does all o
 Runs started here execute in this server process, one asyncio task each; the run's rows in the
 database are the truth, so a run survives the server (resume it after a restart) and the CLI
 can follow, cancel or resume it too.
+
+A run belongs to whoever started it (``web/auth/ownership.py``): another evaluator gets 404 for
+it, an admin may read it; starting, cancelling, resuming and downloading a report are audited.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from arena.errors import Conflict
-from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress, resolve_run
+from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress
 from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
 from arena.evaluation.bench.runner import BenchRunner
-from arena.web.deps import AppSettings, Db, Evaluator, ModelRouter
+from arena.storage import audit
+from arena.web.audit import record_event
+from arena.web.auth.ownership import check_bench_run, reader_of
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.openapi import error_responses
 from arena.web.schemas.bench import ResumeCreate, RunList, RunPublic
 
@@ -91,6 +97,7 @@ async def create_bench_run(
     settings: AppSettings,
     models: ModelRouter,
     db: Db,
+    principal: CurrentPrincipal,
     prompts: Annotated[UploadFile, File(description="The prompt set: .txt, .jsonl or .csv")],
     config: Annotated[str, Form(description="BenchSpec as JSON: instances, judge, repeats, concurrency, seed, name")],
 ) -> RunPublic:
@@ -105,34 +112,45 @@ async def create_bench_run(
     prompt_set = parse_prompt_set(data, filename=filename)
     spec = _parse_spec(config)
     await check_models(router=models, spec=spec)
-    run_id = await asyncio.to_thread(create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename)
+    run_id = await asyncio.to_thread(
+        create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename, owner_id=principal.user_id
+    )
+    await record_event(request, audit.BENCH_CREATE, target=run_id, items=len(prompt_set.items))
     _start(request.app, run_id=run_id)
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
 
 @router.get("/runs", response_model=RunList, responses=ERRORS)
-async def list_bench_runs(request: Request, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> RunList:
-    """The latest runs, newest first, with their progress."""
-    runs = await asyncio.to_thread(list_progress, database=db, limit=limit)
+async def list_bench_runs(
+    request: Request, db: Db, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> RunList:
+    """The latest runs, newest first, with their progress: the caller's own (an admin's: all)."""
+    runs = await asyncio.to_thread(list_progress, database=db, limit=limit, reader=reader_of(principal))
     return RunList(runs=[_public(run, request.app) for run in runs])
 
 
 @router.get("/runs/{run_id}", response_model=RunPublic, responses=ERRORS)
-async def get_bench_run(run_id: str, request: Request, db: Db) -> RunPublic:
+async def get_bench_run(run_id: str, request: Request, db: Db, principal: CurrentPrincipal) -> RunPublic:
     """One run's progress (a unique prefix of its id will do)."""
+    run_id = await check_bench_run(db, principal, run_id, need="read")
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
 
 @router.post("/runs/{run_id}/cancel", response_model=RunPublic, responses=ERRORS)
-async def cancel_bench_run(run_id: str, request: Request, db: Db) -> RunPublic:
+async def cancel_bench_run(run_id: str, request: Request, db: Db, principal: CurrentPrincipal) -> RunPublic:
     """Stop a run; the items in flight go back to pending, so it can be resumed later."""
+    run_id = await check_bench_run(db, principal, run_id, need="own")
     progress = await asyncio.to_thread(cancel_run, database=db, run_id=run_id)
+    await record_event(request, audit.BENCH_CANCEL, target=run_id)
     return _public(progress, request.app)
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunPublic, responses=ERRORS)
-async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeCreate | None = None) -> RunPublic:
+async def resume_bench_run(
+    run_id: str, request: Request, db: Db, principal: CurrentPrincipal, body: ResumeCreate | None = None
+) -> RunPublic:
     """Go on with an interrupted or cancelled run in this server; nothing done is redone."""
+    run_id = await check_bench_run(db, principal, run_id, need="own")
     retry = body.retry_errors if body else False
     progress = await asyncio.to_thread(ensure_resumable, database=db, run_id=run_id, retry_errors=retry)
     task = _runners(request.app).get(progress.id)
@@ -140,6 +158,7 @@ async def resume_bench_run(run_id: str, request: Request, db: Db, body: ResumeCr
         raise Conflict(f"benchmark run {progress.id} is running already")
     run_id = progress.id
     _start(request.app, run_id=run_id, retry_errors=retry)
+    await record_event(request, audit.BENCH_RESUME, target=run_id, retry_errors=retry)
     await asyncio.sleep(0)  # let the runner claim the run before the answer reports it
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
@@ -150,11 +169,17 @@ REPORT = {200: {"description": "The report in the format asked for", "content": 
 
 @router.get("/runs/{run_id}/report", responses={**ERRORS, **REPORT})
 async def get_bench_report(
-    run_id: str, db: Db, format: Annotated[ReportFormat, Query(description="json, html, md or csv")] = "json"
+    run_id: str,
+    request: Request,
+    db: Db,
+    principal: CurrentPrincipal,
+    format: Annotated[ReportFormat, Query(description="json, html, md or csv")] = "json",
 ) -> Response:
     """The run's report: ratings with intervals, win rates, speed, per-category wins, how to reproduce."""
-    run_id = await asyncio.to_thread(resolve_run, database=db, reference=run_id)
+    run_id = await check_bench_run(db, principal, run_id, need="read")
     report = await asyncio.to_thread(build_report, database=db, run_id=run_id)
+    # The report holds every prompt and answer: who took a copy is worth knowing.
+    await record_event(request, audit.BENCH_REPORT, target=run_id, format=format)
     stem = f"bench-{run_id[:8]}"
     if format == "html":
         headers = {

@@ -1,4 +1,8 @@
-"""POST /api/judge: an LLM judges a stored turn's answers or raw answers; GET lists the verdicts."""
+"""POST /api/judge: an LLM judges a stored turn's answers or raw answers; GET lists the verdicts.
+
+A raw-prompt judge run belongs to whoever ran it; one about a stored turn follows its
+conversation (``web/auth/ownership.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import asyncio
 
 from fastapi import APIRouter, Query, Request
 
-from arena.errors import NotFound
 from arena.evaluation.judge.judges import cloud_host, environment_key, open_judge
 from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
 from arena.evaluation.judge.task import Candidate, JudgeTask, check_task, run_judge
@@ -14,8 +17,7 @@ from arena.storage import audit
 from arena.storage.models import Judgment
 from arena.web.audit_events import record_event
 from arena.web.auth.limits import claim_stream
-from arena.web.auth.ownership import check_conversation, check_conversation_sync
-from arena.web.auth.principal import Principal
+from arena.web.auth.ownership import check_conversation, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer, generation_slots
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import CONVERSATION_ID
@@ -147,6 +149,7 @@ async def judge_answers(
         category=body.category,
         conversation_id=body.conversation_id,
         turn_id=body.turn_id,
+        owner_id=principal.user_id,
     )
     await record_event(
         request,
@@ -177,7 +180,7 @@ async def list_judgments(
     limit: int = Query(100, ge=1, le=500),
 ) -> JudgmentList:
     """Stored verdicts, oldest first, narrowed by conversation, turn, run or judge; with accounts,
-    only those about conversations you may read (and, for evaluators, raw prompts)."""
+    only those about conversations you may read, and raw-prompt ones you ran (an admin: all)."""
     if conversation_id is not None:
         await check_conversation(db, principal, conversation_id, need="read")
     rows, disclosures = await asyncio.to_thread(
@@ -188,23 +191,11 @@ async def list_judgments(
         run_id=run_id,
         judge_model=judge_model,
         limit=limit,
+        reader=reader_of(principal),
     )
-    if principal.user_id is not None:
-        rows = await asyncio.to_thread(_readable, db, principal, rows)
     return JudgmentList(
         judgments=[_judgment_out(row, disclosures.get(row.conversation_id or "", Disclosure())) for row in rows]
     )
-
-
-def _readable(db: Db, principal: Principal, rows: list[Judgment]) -> list[Judgment]:
-    allowed: dict[str | None, bool] = {None: principal.has_role("evaluator")}
-    for conversation_id in {row.conversation_id for row in rows} - {None}:
-        try:
-            check_conversation_sync(db, principal, conversation_id, need="read")
-            allowed[conversation_id] = True
-        except NotFound:
-            allowed[conversation_id] = False
-    return [row for row in rows if allowed[row.conversation_id]]
 
 
 @router.get("/cloud", response_model=CloudProviderList, dependencies=[Evaluator])
