@@ -29,7 +29,7 @@ from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
 from arena.evaluation.bench.runner import BenchRunner
 from arena.storage import audit
-from arena.web.audit import record_event
+from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.openapi import error_responses
