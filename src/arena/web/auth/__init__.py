@@ -5,7 +5,7 @@
 - ``ownership.py``: whose conversations a principal may read or change.
 - ``pages.py``: page guards, which send a browser without a session to /login.
 - ``throttle.py``: login lockout after failed passwords.
-- ``limits.py``: rate limits per caller and the cap on each caller's streams.
+- ``limits.py``: rate limits per caller, and the one budget of generations (per caller and in all).
 
 The route dependencies (`CurrentPrincipal`, `Viewer`, `Evaluator`, `Admin`) are in
 `arena.web.deps`, above all of these, so nothing here imports back up.
