@@ -30,9 +30,29 @@ def test_defaults(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -
     settings = Settings()
     assert (settings.web_bind, settings.web_port) == ("127.0.0.1", 7860)
     assert settings.ollama_hosts == ["http://127.0.0.1:11434"]
-    assert settings.history_limit == 40 and settings.max_instances == 6
+    assert settings.history_limit == 40
     assert settings.data_dir == isolated_environment
     assert settings.resolved_database_url == f"sqlite:///{isolated_environment / 'arena.db'}"
+
+
+def test_generation_limits_default_to_eight_instances_per_user(isolated_environment: Path) -> None:
+    """Issue 10: one user may run a full comparison (v3 allowed 8 instances), and no more."""
+    settings = Settings()
+    assert settings.max_instances == settings.max_streams_per_user == 8
+    # v3 counted requests; the budget counts instance generations: 8 full comparisons by default.
+    assert settings.max_generations == 8 * 8
+
+
+def test_the_server_budget_follows_a_v3_config_unless_set(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_REQUESTS", "2")
+    monkeypatch.setenv("ARENA_MAX_INSTANCES", "3")
+    assert Settings().max_generations == 6
+    monkeypatch.setenv("ARENA_MAX_GENERATIONS", "5")
+    assert Settings().max_generations == 5
+    monkeypatch.setenv("ARENA_MAX_GENERATIONS", "0")
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert describe_validation_error(error.value).startswith("ARENA_MAX_GENERATIONS:")
 
 
 def test_several_ollama_hosts_and_openai_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:

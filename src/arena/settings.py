@@ -179,7 +179,14 @@ class Settings(BaseSettings):
     )
     history_limit: int = Field(40, ge=1, le=1000, validation_alias="HISTORY_LIMIT")
     request_timeout: float = Field(300.0, gt=0, validation_alias="REQUEST_TIMEOUT", description="Seconds")
-    max_concurrent_requests: int = Field(8, ge=1, le=256, validation_alias="MAX_CONCURRENT_REQUESTS")
+    max_concurrent_requests: int = Field(
+        8,
+        ge=1,
+        le=256,
+        validation_alias="MAX_CONCURRENT_REQUESTS",
+        description="v3's limit, in requests: unless ARENA_MAX_GENERATIONS is set, the server runs "
+        "at most this many full comparisons (this × ARENA_MAX_INSTANCES generations) at once",
+    )
     ollama_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [normalize_ollama_url("127.0.0.1")], validation_alias="OLLAMA_HOST"
     )
@@ -198,7 +205,7 @@ class Settings(BaseSettings):
     embedded_slots: int = Field(2, ge=1, le=16, validation_alias="ARENA_EMBEDDED_SLOTS")
     embedded_threads: int | None = Field(None, ge=1, le=256, validation_alias="ARENA_EMBEDDED_THREADS")
     embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
-    max_instances: int = Field(6, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
+    max_instances: int = Field(8, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -252,7 +259,7 @@ class Settings(BaseSettings):
         description="The key (mode 0600) that signs the audit log; made on the first start. Default <data dir>/audit.key",
     )
 
-    # --- rate limits, stream caps and login lockout (issue 5) ---
+    # --- rate limits, the generation budget and login lockout (issues 5, 10) ---
     # Limits use the `limits` notation ("60/minute", "5 per 10 seconds", "10/second;200/hour"), or "off".
     rate_limit_chat: str = Field(
         "60/minute", validation_alias="ARENA_RATE_LIMIT_CHAT", description="Per user (or address): /api/chat and /api/stream_chat"
@@ -261,7 +268,19 @@ class Settings(BaseSettings):
     rate_limit_pull: str = Field("10/minute", validation_alias="ARENA_RATE_LIMIT_PULL", description="Per user: model pulls")
     rate_limit_login: str = Field("20/minute", validation_alias="ARENA_RATE_LIMIT_LOGIN", description="Per address: login attempts")
     max_streams_per_user: int = Field(
-        4, ge=1, le=256, validation_alias="ARENA_MAX_STREAMS_PER_USER", description="Generations one user may run at once"
+        8,
+        ge=1,
+        le=256,
+        validation_alias="ARENA_MAX_STREAMS_PER_USER",
+        description="Instance generations one user may run at once (chat, judge, benchmarks together)",
+    )
+    max_generations_setting: int | None = Field(
+        None,
+        ge=1,
+        le=8192,
+        validation_alias="ARENA_MAX_GENERATIONS",
+        description="Instance generations the whole server runs at once; "
+        "unset means MAX_CONCURRENT_REQUESTS × ARENA_MAX_INSTANCES",
     )
     login_max_failures: int = Field(
         5, ge=1, le=1000, validation_alias="ARENA_LOGIN_MAX_FAILURES", description="Failed logins before an account locks"
@@ -326,6 +345,13 @@ class Settings(BaseSettings):
         if self.auth_mode_setting == "token" and self.web_chat_token is None:
             raise ValueError("ARENA_AUTH_MODE=token needs WEB_CHAT_TOKEN")
         return self
+
+    @property
+    def max_generations(self) -> int:
+        """The server's generation budget in instance generations (v3 counted requests)."""
+        if self.max_generations_setting is not None:
+            return self.max_generations_setting
+        return self.max_concurrent_requests * self.max_instances
 
     @property
     def resolved_database_url(self) -> str:

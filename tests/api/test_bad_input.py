@@ -36,7 +36,7 @@ BAD_400 = [
         {"message": "hi", "model_instances": [instance(), instance()]},
         "Duplicate model instance detected: local_smollm2-135m-instruct__0.7_0.9_40_1.1_4_0",
     ),
-    ({"message": "hi", "model_instances": [instance(seed=s) for s in range(1, 8)]}, "Too many model instances: 7"),
+    ({"message": "hi", "model_instances": [instance(seed=s) for s in range(1, 10)]}, "Too many model instances: 9"),
     ({"message": "hi", "models": ["openai:missing-slash"]}, "openai:<endpoint>/<model>"),
 ]
 

@@ -174,9 +174,9 @@ def test_creating_a_conversation_checks_its_instances(client: httpx.Client) -> N
     duplicate = client.post("/api/conversations", json={"model_instances": [{"model": LLAMA}, {"model": LLAMA}]})
     assert duplicate.status_code == 400
     assert duplicate.json() == {"error": "Duplicate model instance detected: ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"}
-    seven = [{"model": LLAMA, "seed": seed} for seed in range(1, 8)]
-    too_many = client.post("/api/conversations", json={"model_instances": seven})
-    assert too_many.status_code == 400 and "Too many model instances: 7" in too_many.json()["error"]
+    nine = [{"model": LLAMA, "seed": seed} for seed in range(1, 10)]  # ARENA_MAX_INSTANCES is 8
+    too_many = client.post("/api/conversations", json={"model_instances": nine})
+    assert too_many.status_code == 400 and "Too many model instances: 9" in too_many.json()["error"]
     hot = client.post("/api/conversations", json={"model_instances": [{"model": LLAMA, "temperature": 2.5}]})
     assert hot.status_code == 422 and "temperature" in hot.json()["error"]
     unknown = client.post("/api/conversations", json={"blind": True, "model_instances": [{"model": "ollama:mistral"}]})

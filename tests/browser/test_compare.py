@@ -116,15 +116,15 @@ def test_hyperparameters_out_of_range_duplicates_and_too_many_are_refused(arena:
     expect(error).to_have_text(re.compile(r"already in the comparison"))
     expect(page.locator("#instance-chips li")).to_have_count(1)
 
-    for seed in range(1, 6):
+    for seed in range(1, 8):  # ARENA_MAX_INSTANCES is 8 by default (issue 10)
         add_instance(page, SMOL, temperature=0.5, seed=seed)
-    expect(page.locator("#instance-chips li")).to_have_count(6)
-    expect(page.locator("#instance-chips .chip-label").last).to_have_text("smollm2-135m (T=0.5 P=0.9 K=40 S=5)")
+    expect(page.locator("#instance-chips li")).to_have_count(8)
+    expect(page.locator("#instance-chips .chip-label").last).to_have_text("smollm2-135m (T=0.5 P=0.9 K=40 S=7)")
     add_instance(page, SMOL, temperature=0.5, seed=99)
-    expect(error).to_have_text(re.compile(r"At most 6"))
+    expect(error).to_have_text(re.compile(r"At most 8"))
 
-    page.get_by_role("button", name=re.compile(r"^Remove smollm2-135m \(T=0\.5 P=0\.9 K=40 S=5\)")).click()
-    expect(page.locator("#instance-chips li")).to_have_count(5)
+    page.get_by_role("button", name=re.compile(r"^Remove smollm2-135m \(T=0\.5 P=0\.9 K=40 S=7\)")).click()
+    expect(page.locator("#instance-chips li")).to_have_count(7)
 
 
 def test_conversation_continues_survives_reload_and_narrows_to_one_model(

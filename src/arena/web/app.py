@@ -55,7 +55,6 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         await asyncio.to_thread(db.migrate)
         # Answers cut off by a crash or kill -9 keep their text and say they were stopped.
         await asyncio.to_thread(_recover, db)
-        app.state.generation_slots = asyncio.Semaphore(settings.max_concurrent_requests)
         try:
             yield
         finally:

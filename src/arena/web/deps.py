@@ -4,13 +4,11 @@ needs (`dependencies=[Evaluator]`)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from arena.engines.router import Router
-from arena.errors import EngineUnavailable
 from arena.settings import Settings
 from arena.storage.db import Database
 from arena.web.auth.authentication import current_principal
@@ -27,16 +25,6 @@ def get_router(request: Request) -> Router:
 
 def get_database(request: Request) -> Database:
     return request.app.state.database
-
-
-def generation_slots(request: Request) -> asyncio.Semaphore:
-    """The app's generation slots, refused at once (503) when all are taken."""
-    slots: asyncio.Semaphore = request.app.state.generation_slots
-    if slots.locked():
-        raise EngineUnavailable(
-            "too many generations in progress (MAX_CONCURRENT_REQUESTS): wait for one to finish and try again"
-        )
-    return slots
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]

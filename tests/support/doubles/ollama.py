@@ -37,6 +37,7 @@ State and observations:
     requests           every `RecordedRequest(method, path, body)` received, in order
     bodies(path)       the JSON bodies received on one path
     disconnects        chat streams the client abandoned before the final object
+    streaming          chat streams in progress now; `peak_streaming` the most at once
     await wait_for_disconnect(timeout)  True once a chat stream has been abandoned
 """
 
@@ -197,6 +198,8 @@ class OllamaDouble:
         self.pull_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self.disconnects = 0
+        self.streaming = 0  # chat streams in progress now
+        self.peak_streaming = 0  # the most at once (set it back to 0 to measure afresh)
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -355,6 +358,17 @@ class OllamaDouble:
         return final
 
     async def _chat_lines(
+        self, name: str, tokens: list[str], done_reason: str, state: dict[str, bool]
+    ) -> AsyncIterator[bytes]:
+        self.streaming += 1
+        self.peak_streaming = max(self.peak_streaming, self.streaming)
+        try:
+            async for chunk in self._chat_chunks(name, tokens, done_reason, state):
+                yield chunk
+        finally:
+            self.streaming -= 1
+
+    async def _chat_chunks(
         self, name: str, tokens: list[str], done_reason: str, state: dict[str, bool]
     ) -> AsyncIterator[bytes]:
         if self.first_token_delay:

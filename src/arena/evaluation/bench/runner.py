@@ -2,8 +2,9 @@
 
 One runner per run at a time: it claims the run (see ``bench.claim``), puts back what a dead
 worker left ``running``, then starts one task per unit of work. A task waits for a slot of its
-engine endpoint (``concurrency`` per endpoint), marks its row running, generates, and writes
-the result in one commit. A pair is judged as soon as both its answers are done; if either
+engine endpoint (``concurrency`` per endpoint) and for a unit of the owner's generation budget
+(``evaluation.budget``: the server's per-user cap holds, whatever the concurrency), marks its row
+running, generates, and writes the result in one commit. A pair is judged as soon as both its answers are done; if either
 failed, the pair is skipped. A heartbeat task keeps the claim alive and watches for a cancel.
 
 Stopping (cancel, Ctrl-C, server shutdown) puts the rows in flight back to ``pending``; a
@@ -16,8 +17,8 @@ import asyncio
 import logging
 import platform
 import sys
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,12 +30,15 @@ from arena.evaluation.bench.steps import (
     ItemResult,
     PairResult,
     answer_item,
+    item_label,
     item_options,
     judge_items,
     judge_options,
+    pair_label,
     pair_task,
     record_verdict,
 )
+from arena.evaluation.budget import UNLIMITED, Budget
 from arena.evaluation.judge.task import JudgeTask
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
@@ -78,8 +82,11 @@ class BenchRunner:
         run_id: str,
         timeout_s: float = 300.0,
         listener: Listener | None = None,
+        budget: Budget = UNLIMITED,
+        budget_key: str = "local",
     ) -> None:
         self.database = database
+        self.budget, self.budget_key = budget, budget_key  # every generation draws one unit
         self.router = router
         self.run_id = run_id
         self.timeout_s = timeout_s
@@ -255,11 +262,17 @@ class BenchRunner:
             self._slots[key] = asyncio.Semaphore(self._concurrency * max(1, hosts))
         return self._slots[key]
 
+    @asynccontextmanager
+    async def _room(self, model_id: str) -> AsyncIterator[None]:
+        """A slot of the model's endpoint, then one unit of the owner's generation budget."""
+        async with self._slot(model_id), self.budget.wait(self.budget_key):
+            yield
+
     # -- one item --------------------------------------------------------------------------
 
     async def _do_item(self, item: BenchItem, run: BenchRun) -> None:
         instance = next(i for i in run.instances if i["instance_id"] == item.instance_id)
-        async with self._slot(item.model):
+        async with self._room(item.model):
             if self._stop.is_set():
                 return
             # A stop from here on leaves the row running; releasing the run puts it back.
@@ -274,7 +287,7 @@ class BenchRunner:
         if not await self._write(self._finish_item, item.id, attempt, result):
             return
         self._item_state[(item.prompt_id, item.repeat, item.instance_id)] = (item.id, result.status)
-        self._tell(WorkEvent(kind="item", status=result.status, label=_item_label(item), error=result.error))
+        self._tell(WorkEvent(kind="item", status=result.status, label=item_label(item), error=result.error))
         await self._release_ready((item.prompt_id, item.repeat), run)
 
     # -- judging ---------------------------------------------------------------------------
@@ -297,11 +310,11 @@ class BenchRunner:
         if skipped:
             await self._write(self._skip, skipped)
             for judgment, reason in skipped:
-                self._tell(WorkEvent(kind="judgment", status="skipped", label=_pair_label(judgment), error=reason))
+                self._tell(WorkEvent(kind="judgment", status="skipped", label=pair_label(judgment), error=reason))
 
     async def _do_judgment(self, judgment: BenchJudgment, run: BenchRun) -> None:
         assert run.judge is not None
-        async with self._slot(run.judge["model"]):
+        async with self._room(run.judge["model"]):
             if self._stop.is_set():
                 return
             attempt = await self._write(self._start, BenchJudgment, judgment.id)
@@ -315,7 +328,7 @@ class BenchRunner:
             )
         if await self._write(self._finish_judgment, judgment, attempt, result):
             self._tell(
-                WorkEvent(kind="judgment", status=result.status, label=_pair_label(judgment), error=result.error)
+                WorkEvent(kind="judgment", status=result.status, label=pair_label(judgment), error=result.error)
             )
 
     def _pair_task(self, judgment: BenchJudgment, system: str | None) -> JudgeTask:
@@ -383,10 +396,3 @@ class BenchRunner:
             for judgment, reason in skipped:
                 store.skip_judgments(session, judgment_ids=[judgment.id], reason=reason)
 
-
-def _item_label(item: BenchItem) -> str:
-    return f"{item.prompt_id} × {item.instance_id} #{item.repeat + 1}"
-
-
-def _pair_label(judgment: BenchJudgment) -> str:
-    return f"{judgment.prompt_id} #{judgment.repeat + 1}: {judgment.instance_a} vs {judgment.instance_b}"

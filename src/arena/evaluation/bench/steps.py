@@ -21,7 +21,7 @@ from arena.evaluation.conversation.compare import FinishEvent, Target, compare
 from arena.evaluation.judge.judges import local_judge
 from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
 from arena.storage import judgments as judgment_store
-from arena.storage.bench_models import BenchItem
+from arena.storage.bench_models import BenchItem, BenchJudgment
 
 METRIC_FIELDS: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "turn_metrics")
 
@@ -189,3 +189,11 @@ def _transcript(texts: list[str], *, label: str) -> str:
     if len(texts) == 1:
         return texts[0]
     return "\n\n".join(f"[{label} {number}]\n{text}" for number, text in enumerate(texts, start=1))
+
+
+def item_label(item: BenchItem) -> str:
+    return f"{item.prompt_id} × {item.instance_id} #{item.repeat + 1}"
+
+
+def pair_label(judgment: BenchJudgment) -> str:
+    return f"{judgment.prompt_id} #{judgment.repeat + 1}: {judgment.instance_a} vs {judgment.instance_b}"

@@ -6,7 +6,7 @@
   or change, by the one rule of ``arena.storage.ownership``.
 - ``pages.py``: page guards, which send a browser without a session to /login.
 - ``throttle.py``: login lockout after failed passwords.
-- ``limits.py``: rate limits per caller and the cap on each caller's streams.
+- ``limits.py``: rate limits per caller, and the one budget of generations (per caller and in all).
 
 The route dependencies (`CurrentPrincipal`, `Viewer`, `Evaluator`, `Admin`) are in
 `arena.web.deps`, above all of these, so nothing here imports back up.

@@ -1,14 +1,17 @@
-"""Rate limits per user (or per address without accounts), and a cap on each user's streams.
+"""Rate limits per user (or per address without accounts), and the one budget of generations.
 
-Each app holds its own `RateLimits` and `StreamCaps` on `app.state` (see `install_rate_limits`),
-so two apps in one process never share counts. Refusals are 429 with `Retry-After`.
+Each app holds its own `RateLimits` and `GenerationBudget` on `app.state` (see
+`install_rate_limits`), so two apps in one process never share counts. Refusals are 429 with
+`Retry-After`; a server whose whole generation budget is spent answers 503.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Final
 
@@ -17,6 +20,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from arena.errors import EngineUnavailable, InvalidInput
 from arena.settings import Settings
 from arena.web.auth.authentication import current_principal
 from arena.web.auth.principal import Principal, client_ip
@@ -81,65 +85,131 @@ class RateLimits:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-class StreamClaim:
-    """One generation slot of one caller. `release()` may be called more than once; as an
-    (async) context manager it releases on exit."""
+class Units:
+    """Generation units one caller holds. Give them back one by one as instances finish
+    (`release(1)`), or all that are left (`release()`, safe to repeat); as an (async) context
+    manager it gives back what is left on exit."""
 
-    def __init__(self, caps: StreamCaps, key: str) -> None:
-        self._caps = caps
+    def __init__(self, budget: GenerationBudget, key: str, count: int) -> None:
+        self._budget = budget
         self._key = key
-        self._held = True
+        self.held = count
 
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._caps._give_back(self._key)
+    def release(self, count: int | None = None) -> None:
+        count = self.held if count is None else min(count, self.held)
+        if count > 0:
+            self.held -= count
+            self._budget._give_back(self._key, count)
 
-    def __enter__(self) -> StreamClaim:
+    def __enter__(self) -> Units:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.release()
 
-    async def __aenter__(self) -> StreamClaim:
+    async def __aenter__(self) -> Units:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
         self.release()
 
 
-class StreamCaps:
-    """How many generations each key is running; used on the event loop only, so no lock."""
+class GenerationBudget:
+    """Instance generations in progress, per caller and in all: one unit is one instance
+    generating, whatever started it (chat, stream, regenerate, judge, a benchmark item).
 
-    def __init__(self, *, per_key: int) -> None:
-        self.per_key = per_key
+    Interactive requests `claim` at once or are refused; background work (benchmarks) `wait`s.
+    Used on the event loop only, so no lock: no await lies between a test and its take.
+    """
+
+    def __init__(self, *, per_user: int, total: int) -> None:
+        self.per_user = per_user
+        self.total = total
         self._running: dict[str, int] = {}
+        self._in_use = 0
+        self._waiters: list[asyncio.Future[None]] = []
 
     def running(self, key: str) -> int:
         return self._running.get(key, 0)
 
-    def claim(self, key: str) -> StreamClaim:
-        """Take a slot, or raise 429 when the key already runs `per_key` generations."""
-        if self.running(key) >= self.per_key:
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    def claim(self, key: str, units: int) -> Units:
+        """Take `units` now: 429 past the caller's cap, 503 when the server's budget is spent."""
+        self._check_size(units)
+        if self.running(key) + units > self.per_user:
             raise too_many_requests(
-                f"Too many generations at once: the limit is {self.per_key} per user "
-                "(ARENA_MAX_STREAMS_PER_USER); wait for one to finish",
+                f"Too many generations at once: the limit is {self.per_user} per user "
+                f"(ARENA_MAX_STREAMS_PER_USER); {self.running(key)} of yours are running and this "
+                f"request needs {units}; wait for one to finish",
                 retry_after=STREAM_RETRY_AFTER_S,
             )
-        self._running[key] = self.running(key) + 1
-        return StreamClaim(self, key)
+        if self._in_use + units > self.total:
+            # The seam for the team-scale fair queue: interactive requests would wait here.
+            raise EngineUnavailable(
+                f"too many generations in progress: the server runs at most {self.total} at once "
+                "(ARENA_MAX_GENERATIONS, by default MAX_CONCURRENT_REQUESTS × ARENA_MAX_INSTANCES); "
+                "wait for one to finish and try again"
+            )
+        return self._take(key, units)
 
-    def _give_back(self, key: str) -> None:
-        left = self.running(key) - 1
+    @asynccontextmanager
+    async def wait(self, key: str, units: int = 1) -> AsyncIterator[Units]:
+        """Background work: wait for room under the caller's cap and the total, hold it for the block."""
+        self._check_size(units)
+        while not self._fits(key, units):
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:  # cancelled while waiting
+                    self._waiters.remove(waiter)
+        with self._take(key, units) as held:
+            yield held
+
+    def _check_size(self, units: int) -> None:
+        """A request that could never fit is the request's error, not a reason to retry."""
+        if units > self.per_user:
+            raise InvalidInput(
+                f"this request runs {units} generations at once; one user may run at most "
+                f"{self.per_user} (ARENA_MAX_STREAMS_PER_USER)"
+            )
+        if units > self.total:
+            raise InvalidInput(
+                f"this request runs {units} generations at once; the server runs at most "
+                f"{self.total} (ARENA_MAX_GENERATIONS)"
+            )
+
+    def _fits(self, key: str, units: int) -> bool:
+        return self.running(key) + units <= self.per_user and self._in_use + units <= self.total
+
+    def _take(self, key: str, units: int) -> Units:
+        self._running[key] = self.running(key) + units
+        self._in_use += units
+        return Units(self, key, units)
+
+    def _give_back(self, key: str, units: int) -> None:
+        left = self.running(key) - units
         if left > 0:
             self._running[key] = left
         else:
             self._running.pop(key, None)  # no entry left behind per caller ever seen
+        self._in_use -= units
+        # Every waiter looks again; interactive claims, which never wait, get there first.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits.from_settings(settings)
-    app.state.stream_caps = StreamCaps(per_key=settings.max_streams_per_user)
+    app.state.generation_budget = GenerationBudget(
+        per_user=settings.max_streams_per_user, total=settings.max_generations
+    )
 
 
 def too_many_requests(message: str, *, retry_after: int) -> HTTPException:
@@ -173,8 +243,16 @@ async def enforce_login_rate_limit(request: Request) -> None:
         )
 
 
-def claim_stream(request: Request, principal: Principal) -> StreamClaim:
-    """Take one of the caller's generation slots (429 beyond ARENA_MAX_STREAMS_PER_USER)."""
-    caps: StreamCaps = request.app.state.stream_caps
-    return caps.claim(principal.rate_key)
+def generation_budget(request: Request) -> GenerationBudget:
+    """The app's one budget of generations, shared by every route and background run."""
+    return request.app.state.generation_budget
 
+
+def claim_generations(request: Request, principal: Principal, units: int) -> Units:
+    """Take `units` of the caller's generations now (429 past their cap, 503 when the server is full)."""
+    return generation_budget(request).claim(principal.rate_key, units)
+
+
+def budget_key(owner_id: int | None, principal: Principal) -> str:
+    """Whose budget a run draws on: its owner's, else (no accounts) the caller's."""
+    return f"user:{owner_id}" if owner_id is not None else principal.rate_key

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
-from arena.errors import Conflict
+from arena.errors import Conflict, InvalidInput
 from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress
 from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
@@ -29,7 +29,10 @@ from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
 from arena.evaluation.bench.runner import BenchRunner
 from arena.storage import audit
+from arena.storage import bench as store
+from arena.storage.db import Database
 from arena.web.audit_events import record_event
+from arena.web.auth.limits import budget_key
 from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.openapi import error_responses
@@ -53,13 +56,18 @@ def _public(progress: Any, app: FastAPI) -> RunPublic:
     return RunPublic(**progress.to_dict(), running_here=task is not None and not task.done())
 
 
-def _start(app: FastAPI, *, run_id: str, retry_errors: bool = False) -> None:
-    """Run in the background; a failure is logged and leaves the run resumable."""
+def _start(app: FastAPI, *, run_id: str, budget_key: str, retry_errors: bool = False) -> None:
+    """Run in the background; a failure is logged and leaves the run resumable.
+
+    Every item and judgment waits for a unit of `budget_key`'s generation budget (the run's
+    owner's), so a run never holds more than ARENA_MAX_STREAMS_PER_USER at once."""
     runner = BenchRunner(
         database=app.state.database,
         router=app.state.router,
         run_id=run_id,
         timeout_s=app.state.settings.request_timeout,
+        budget=app.state.generation_budget,
+        budget_key=budget_key,
     )
 
     async def work() -> None:
@@ -81,6 +89,11 @@ async def stop_runners(app: FastAPI) -> None:
     for task in tasks:
         task.runner.stop()  # type: ignore[attr-defined]
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _owner_id(db: Database, run_id: str) -> int | None:
+    with db.session() as session:
+        return store.get_run(session, run_id=run_id).owner_id
 
 
 def _parse_spec(config: str) -> BenchSpec:
@@ -111,12 +124,17 @@ async def create_bench_run(
     filename = prompts.filename or "prompts.txt"
     prompt_set = parse_prompt_set(data, filename=filename)
     spec = _parse_spec(config)
+    if spec.concurrency > settings.max_streams_per_user:
+        raise InvalidInput(
+            f"concurrency {spec.concurrency} is more than the {settings.max_streams_per_user} generations one "
+            "user may run at once (ARENA_MAX_STREAMS_PER_USER): a run draws on its owner's budget"
+        )
     await check_models(router=models, spec=spec)
     run_id = await asyncio.to_thread(
         create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename, owner_id=principal.user_id
     )
     await record_event(request, audit.BENCH_CREATE, target=run_id, items=len(prompt_set.items))
-    _start(request.app, run_id=run_id)
+    _start(request.app, run_id=run_id, budget_key=principal.rate_key)
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
 
@@ -157,7 +175,8 @@ async def resume_bench_run(
     if task is not None and not task.done():  # started here a moment ago, not claimed yet
         raise Conflict(f"benchmark run {progress.id} is running already")
     run_id = progress.id
-    _start(request.app, run_id=run_id, retry_errors=retry)
+    owner_id = await asyncio.to_thread(_owner_id, db, run_id)
+    _start(request.app, run_id=run_id, budget_key=budget_key(owner_id, principal), retry_errors=retry)
     await record_event(request, audit.BENCH_RESUME, target=run_id, retry_errors=retry)
     await asyncio.sleep(0)  # let the runner claim the run before the answer reports it
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -23,10 +24,10 @@ from arena.evaluation.conversation.turns import (
     write_turn,
 )
 from arena.evaluation.conversation.view import mask_text
-from arena.web.auth.limits import claim_stream
+from arena.web.auth.limits import Units, claim_generations
 from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
-from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, generation_slots
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
@@ -35,9 +36,10 @@ from arena.web.streaming import NDJSON, event_payload, line, running_streams
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
 ERRORS = error_responses(
-    400, 404, 409, 413, 415, 422, 429,
+    400, 404, 409, 413, 415, 422, 429, 503,
     e415="An attachment that is not a text file",
-    e429="Over the caller's rate limit or stream cap",
+    e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
+    e503="The server runs as many generations as it may (ARENA_MAX_GENERATIONS)",
 )
 
 
@@ -92,29 +94,46 @@ async def _prepare_regenerate(body: ChatCreate, settings: AppSettings, db: Db) -
 
 
 async def _start(
-    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
-) -> tuple[PreparedTurn, Comparison]:
-    """Start generating, then write the turn while the engines work on their first tokens."""
+    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal, request: Request
+) -> tuple[PreparedTurn, Comparison, Units]:
+    """Take one unit of the caller's budget per instance, start generating, then write the turn
+    while the engines work on their first tokens. Nothing is written when the budget says no."""
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="own")
     if body.regenerate is not None:
         await check_turn(db, principal, body.regenerate.turn_id, need="own")
         prepared = await _prepare_regenerate(body, settings, db)
-        recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
-        comparison = Comparison(
-            router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
-        )
-        return prepared, comparison
+        units = claim_generations(request, principal, len(prepared.targets))
+        with _returned_on_error(units):
+            recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
+            comparison = Comparison(
+                router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
+            )
+        return prepared, comparison, units
     plan = await _plan(body, settings, models, db, principal)
-    recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
-    comparison = Comparison(router=models, targets=plan.targets, sink=recorder, timeout_s=settings.request_timeout)
-    try:
-        prepared = await asyncio.to_thread(write_turn, database=db, plan=plan)
-    except BaseException:
-        await comparison.aclose()  # never attached: nothing of it is written
-        raise
+    units = claim_generations(request, principal, len(plan.targets))
+    with _returned_on_error(units):
+        recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
+        comparison = Comparison(
+            router=models, targets=plan.targets, sink=recorder, timeout_s=settings.request_timeout
+        )
+        try:
+            prepared = await asyncio.to_thread(write_turn, database=db, plan=plan)
+        except BaseException:
+            await comparison.aclose()  # never attached: nothing of it is written
+            raise
     recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids)
-    return prepared, comparison
+    return prepared, comparison, units
+
+
+@contextmanager
+def _returned_on_error(units: Units) -> Iterator[None]:
+    """Units taken for a turn that never starts (an error, a cancel) go straight back."""
+    try:
+        yield
+    except BaseException:
+        units.release()
+        raise
 
 
 class _StreamWithCleanup(StreamingResponse):
@@ -142,24 +161,13 @@ async def stream_chat(
     principal: CurrentPrincipal,
 ):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
-    slots = generation_slots(request)
     streams = running_streams(request.app)
     if body.regenerate is not None:
         key = body.regenerate.key
         if streams.is_running(body.regenerate.turn_id, key):
             raise Conflict(f"{key} is still answering this turn: stop it first")
-    stream_claim = claim_stream(request, principal)  # 429 beyond the caller's own cap
-    try:
-        await slots.acquire()
-    except BaseException:  # cancelled while waiting: the claim must not leak
-        stream_claim.release()
-        raise
-    try:
-        prepared, comparison = await _start(body, settings, models, db, principal)
-    except BaseException:
-        slots.release()
-        stream_claim.release()
-        raise
+    # One unit per instance, from the caller's budget: 429 past their cap, 503 when the server is full.
+    prepared, comparison, units = await _start(body, settings, models, db, principal, request)
     turn_id = prepared.turn_id
     # Registered before the first line: once a client knows the turn, it can stop it.
     stops = streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
@@ -182,6 +190,7 @@ async def stream_chat(
         async for event in comparison.events():
             if isinstance(event, FinishEvent):
                 streams.release(turn_id, stops[event.instance_id])
+                units.release(1)  # that instance's generation is over
             yield line(event_payload(event, label=label(event.instance_id)))
 
     async def cleanup() -> None:
@@ -190,8 +199,7 @@ async def stream_chat(
         finally:
             for handle in stops.values():
                 streams.release(turn_id, handle)
-            slots.release()
-            stream_claim.release()
+            units.release()
 
     return _StreamWithCleanup(lines(), cleanup=cleanup)
 
@@ -215,11 +223,14 @@ async def chat(
     principal: CurrentPrincipal,
 ):
     """Answer once every instance has finished; one instance gives its result alone."""
-    slots = generation_slots(request)
-    async with claim_stream(request, principal), slots:
-        prepared, comparison = await _start(body, settings, models, db, principal)
+    prepared, comparison, units = await _start(body, settings, models, db, principal, request)
+    with units:
         try:
-            finished = [event async for event in comparison.events() if isinstance(event, FinishEvent)]
+            finished = []
+            async for event in comparison.events():
+                if isinstance(event, FinishEvent):
+                    finished.append(event)
+                    units.release(1)  # that instance's generation is over
         finally:
             await comparison.aclose()
 

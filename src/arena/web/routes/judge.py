@@ -16,9 +16,9 @@ from arena.evaluation.judge.task import Candidate, JudgeTask, check_task, run_ju
 from arena.storage import audit
 from arena.storage.models import Judgment
 from arena.web.audit_events import record_event
-from arena.web.auth.limits import claim_stream
+from arena.web.auth.limits import claim_generations
 from arena.web.auth.ownership import check_conversation, reader_of
-from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer, generation_slots
+from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import CONVERSATION_ID
 from arena.web.schemas.judge import (
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Viewer])
 
 ERRORS = error_responses(
     400, 404, 413, 422, 429, 502, 503, 504,
-    e429="Over the caller's rate limit",
+    e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
     e502="The judge gave no usable verdict",
 )
 PRIVACY_NOTICE = (
@@ -123,11 +123,9 @@ async def judge_answers(
             baseline=body.baseline,
         )
     check_task(task)  # before any model is asked
-    slots = generation_slots(request)
     cloud = body.cloud
     async with (
-        claim_stream(request, principal),
-        slots,
+        claim_generations(request, principal, 1),  # the judge generates one answer at a time
         open_judge(
             router=models,
             judge_model=body.judge_model,

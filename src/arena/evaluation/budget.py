@@ -1,0 +1,30 @@
+"""The generation budget as evaluation code sees it: "hold N units for user U while generating".
+
+One unit is one instance generation in progress. The web layer owns the real budget (per user
+and for the whole server, see ``arena.web.auth.limits.GenerationBudget``) and hands it to work
+that runs in the background, such as a benchmark run; code here only calls this protocol, so
+imports keep pointing downward. The CLI runs without a budget (`UNLIMITED`): it is the
+machine owner's own tool, in a process of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+
+class Budget(Protocol):
+    def wait(self, key: str, units: int = 1) -> AbstractAsyncContextManager[object]:
+        """Wait until `key` may run `units` more generations; hold them until the block ends
+        (however it ends: done, error, cancel)."""
+        ...
+
+
+class _Unlimited:
+    @asynccontextmanager
+    async def wait(self, key: str, units: int = 1) -> AsyncIterator[object]:
+        yield None
+
+
+UNLIMITED: Budget = _Unlimited()
