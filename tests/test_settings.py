@@ -74,6 +74,12 @@ def test_openai_endpoints_as_json_with_a_named_key_variable(monkeypatch: pytest.
     assert endpoint.api_key is not None and endpoint.api_key.get_secret_value() == "k-123"
 
 
+def test_trusted_proxies_are_addresses_and_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().trusted_proxies == []  # by default nobody's X-Forwarded-* is believed
+    monkeypatch.setenv("ARENA_TRUSTED_PROXIES", " 127.0.0.1, 10.1.2.3/8 ,::1")
+    assert Settings().trusted_proxies == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -84,6 +90,7 @@ def test_openai_endpoints_as_json_with_a_named_key_variable(monkeypatch: pytest.
         ("ARENA_OPENAI_ENDPOINTS", "no-equals-sign", "ARENA_OPENAI_ENDPOINTS"),
         ("ARENA_OPENAI_ENDPOINTS", "a=http://x/v1,a=http://y/v1", "unique"),
         ("ARENA_EMBEDDED_SLOTS", "0", "ARENA_EMBEDDED_SLOTS"),
+        ("ARENA_TRUSTED_PROXIES", "127.0.0.1,proxy.lan", "ARENA_TRUSTED_PROXIES"),
     ],
 )
 def test_a_wrong_value_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -212,6 +213,11 @@ class Settings(BaseSettings):
         validation_alias="ARENA_ALLOWED_HOSTS",
         description="Host names the server answers to besides the bound address and loopback",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="ARENA_TRUSTED_PROXIES",
+        description="Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed; none by default",
+    )
     max_upload_bytes: int = Field(
         10 * 1024 * 1024, ge=1, validation_alias="ARENA_MAX_UPLOAD_BYTES", description="Largest attachable text file"
     )
@@ -323,6 +329,20 @@ class Settings(BaseSettings):
     def _split_hosts(cls, value: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return [str(item).strip() for item in items if str(item).strip()]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> list[str]:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        networks = []
+        for item in (str(item).strip() for item in items):
+            if not item:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(item, strict=False)))
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network like 10.0.0.0/8") from None
+        return networks
 
     @field_validator("cloud_judges", mode="before")
     @classmethod

@@ -73,7 +73,9 @@ def test_every_response_carries_the_safe_headers(arena: RunningArena) -> None:
 
 def test_pure_rules() -> None:
     assert host_name("[::1]:7860") == "::1" and host_name("Example.ORG:80") == "example.org"
-    assert allowed_hosts(bind="0.0.0.0", extra=[]) is None
+    # Every interface and no names: loopback names only, never "any Host".
+    assert allowed_hosts(bind="0.0.0.0", extra=[]) == {"localhost", "127.0.0.1", "::1"}
+    assert allowed_hosts(bind="::", extra=["box"]) == {"localhost", "127.0.0.1", "::1", "box"}
     assert allowed_hosts(bind="192.168.1.5", extra=["box"]) >= {"192.168.1.5", "box", "localhost"}
     assert not is_cross_site(method="GET", origin="http://evil.example", fetch_site="cross-site", host="x")
     assert not is_cross_site(method="POST", origin=None, fetch_site="none", host="x")

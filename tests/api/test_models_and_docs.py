@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 
 
@@ -40,3 +41,28 @@ def test_openapi_describes_every_route(arena: RunningArena) -> None:
         assert path in paths
         for operation in paths[path].values():
             assert operation.get("description") or operation.get("summary")
+
+
+ENGINE_URLS = ("127.0.0.1:9", "127.0.0.1:8", "llm.corp.example")
+
+
+def test_an_anonymous_caller_learns_no_engine_url(arena_factory: ArenaFactory) -> None:
+    """Health says the arena is up and how many models it has (what v3 clients read); where the
+    engines are is only for a caller with the token. The API description names no engine either."""
+    token = "health-test-token-0123456789"
+    running = arena_factory(
+        web_chat_token=token,
+        embedded_enabled=False,
+        ollama_hosts=["http://127.0.0.1:9"],
+        openai_endpoints="lab=http://127.0.0.1:8/v1",
+        cloud_judges="corp=openai_compatible@https://llm.corp.example/v1",
+    )
+    with running.client() as client:
+        anonymous = client.get("/api/health")
+        texts = [anonymous.text, client.get("/openapi.json").text, client.get("/docs").text]
+        allowed = client.get("/api/health", headers={"Authorization": f"Bearer {token}"}).json()
+    assert anonymous.status_code == 200
+    assert {"status": "healthy", "service": "local-llm-arena", "models_available": 0}.items() <= anonymous.json().items()
+    for text in texts:
+        assert not [url for url in ENGINE_URLS if url in text], text[:300]
+    assert allowed["engines"]["ollama"][0]["endpoint"] == "http://127.0.0.1:9"

@@ -55,6 +55,20 @@ def test_serve_refuses_a_network_address_without_a_token() -> None:
     assert "refusing to serve 0.0.0.0 without authentication" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("extra", [[], ["--insecure-no-auth"]])
+def test_serve_on_every_interface_needs_host_names(extra: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: served.append(args))
+    env = {"ARENA_AUTH_MODE": "users" if not extra else "none", "COLUMNS": "80"}
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "1", *extra], env=env)
+    assert not served and result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "refusing to serve 0.0.0.0 (every interface) without host names: set ARENA_ALLOWED_HOSTS" in lines[0]
+
+
 def test_loopback_checks() -> None:
     from arena.web.middleware import is_loopback
 
@@ -68,7 +82,7 @@ def test_serve_takes_a_network_address_with_accounts_and_asks_for_the_first_admi
     from tests.support.process import arena_process
 
     log = tmp_path / "serve.log"
-    env = {"WEB_BIND": "0.0.0.0", "ARENA_AUTH_MODE": "users", "ARENA_EMBEDDED": "false"}
+    env = {"WEB_BIND": "0.0.0.0", "ARENA_AUTH_MODE": "users", "ARENA_EMBEDDED": "false", "ARENA_ALLOWED_HOSTS": "arena.lan"}
     with log.open("wb") as sink, arena_process(tmp_path / "data", env=env, output=sink) as (_process, url):
         assert httpx.get(f"{url}/api/conversations").status_code == 401  # up, and asking who is there
     assert "arena user add NAME --role admin" in " ".join(log.read_text().split())

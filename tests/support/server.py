@@ -16,7 +16,7 @@ import uvicorn
 from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage.db import Database
-from arena.web.app import create_app
+from arena.web.app import SERVER_OPTIONS, create_app
 
 
 @dataclass
@@ -42,7 +42,7 @@ class RunningArena:
 def running_arena(settings: Settings, *, router: Router | None = None) -> Iterator[RunningArena]:
     """`router`: engines of the test's own (a protocol double, a payload engine), owned by the test."""
     app = create_app(settings, router=router)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -1,8 +1,9 @@
-"""`arena serve`: the web server, refusing to expose an unauthenticated arena by accident."""
+"""`arena serve`: the web server, refusing to expose an unauthenticated arena, or one that
+answers to any Host name, by accident."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -23,19 +24,23 @@ def serve(
     """Start the arena web server (http://127.0.0.1:7860 by default)."""
     import uvicorn
 
-    from arena.web.app import create_app
-    from arena.web.middleware import is_loopback
+    from arena.web.app import SERVER_OPTIONS, create_app
+    from arena.web.middleware import is_loopback, is_wildcard
 
     settings = load_settings(web_bind=host, web_port=port)
-    if not is_loopback(settings.web_bind) and settings.auth_mode == "none":
-        if not insecure_no_auth:
-            errors.print(
-                f"[red]error:[/red] refusing to serve {settings.web_bind} without authentication: set "
-                "ARENA_AUTH_MODE=users (accounts) or WEB_CHAT_TOKEN, or bind 127.0.0.1, or pass --insecure-no-auth "
-                "if everyone who can reach it may use it",
-                highlight=False,
-            )
-            raise typer.Exit(EXIT_USAGE)
+    without_auth = not is_loopback(settings.web_bind) and settings.auth_mode == "none"
+    if without_auth and not insecure_no_auth:
+        _refuse(
+            f"refusing to serve {settings.web_bind} without authentication: set ARENA_AUTH_MODE=users (accounts) or "
+            "WEB_CHAT_TOKEN, or bind 127.0.0.1, or pass --insecure-no-auth if everyone who can reach it may use it"
+        )
+    if is_wildcard(settings.web_bind) and not settings.allowed_hosts:
+        # Every interface and no names: a DNS-rebinding page could reach it under any name.
+        _refuse(
+            f"refusing to serve {settings.web_bind} (every interface) without host names: set ARENA_ALLOWED_HOSTS "
+            "to the names and addresses clients use (e.g. arena.lan,192.168.1.10), or bind one address with --host"
+        )
+    if without_auth:
         errors.print(
             f"[bold red]WARNING:[/bold red] serving {settings.web_bind} with NO authentication: "
             "anyone who can reach this address can read every conversation and run every model",
@@ -46,8 +51,17 @@ def serve(
         _warn_without_admin(database)
     console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
     uvicorn.run(
-        create_app(settings, database=database), host=settings.web_bind, port=settings.web_port, log_level="info"
+        create_app(settings, database=database),
+        host=settings.web_bind,
+        port=settings.web_port,
+        log_level="info",
+        **SERVER_OPTIONS,
     )
+
+
+def _refuse(reason: str) -> NoReturn:
+    errors.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)  # one line, however narrow
+    raise typer.Exit(EXIT_USAGE)
 
 
 def _warn_without_admin(database: Database) -> None:

@@ -1,4 +1,4 @@
-"""The FastAPI app factory."""
+"""The FastAPI app factory, and how uvicorn must run it (`SERVER_OPTIONS`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, Final
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -22,7 +23,14 @@ from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
-from arena.web.middleware import BodySizeLimit, BrowserGuard, JsonBounds, allowed_hosts, normalize_origin
+from arena.web.middleware import (
+    BodySizeLimit,
+    BrowserGuard,
+    ForwardedHeaders,
+    JsonBounds,
+    allowed_hosts,
+    normalize_origin,
+)
 from arena.web.openapi import AUTH_ERRORS
 from arena.web.routes import (
     attachments,
@@ -44,6 +52,9 @@ from arena.web.routes import (
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
+# uvicorn's own proxy handling believes X-Forwarded-For from loopback (FORWARDED_ALLOW_IPS):
+# off, so only `ForwardedHeaders` and ARENA_TRUSTED_PROXIES decide who the caller is.
+SERVER_OPTIONS: Final[dict[str, Any]] = {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 
 def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
@@ -85,7 +96,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.add_middleware(JsonBounds)  # inside the size limit: it reads only bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)
-    # Added last, so it runs first: a request from the wrong host or site gets no further.
+    # Runs before the app's own code: a request from the wrong host or site gets no further.
     app.add_middleware(
         BrowserGuard,
         hosts=allowed_hosts(bind=settings.web_bind, extra=settings.allowed_hosts),
@@ -100,6 +111,8 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
         )
+    # Added last, so it runs before everything: the caller's address, scheme and host are settled first.
+    app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     app.include_router(models.health_router)
     # Chat, judge and pull count against the caller's rate limits (ARENA_RATE_LIMIT_*).
     rate_limited = [Depends(enforce_rate_limit)]

@@ -20,6 +20,7 @@ from fastapi import Request
 
 from arena.storage import audit
 from arena.web.auth.principal import Principal, client_ip
+from arena.web.middleware import parse_ip
 
 ANONYMOUS = "anonymous"
 
@@ -38,7 +39,8 @@ async def record_event(
     if actor is None:
         actor = principal.username if principal is not None else ANONYMOUS
         actor_id = principal.user_id if principal is not None else actor_id
-    ip = principal.client_ip if principal is not None else client_ip(request)
+    # Only a parsed address is kept (None when the server was not told one), never a header's text.
+    ip = parse_ip(principal.client_ip if principal is not None else client_ip(request))
     await asyncio.to_thread(
         audit.record,
         request.app.state.database,

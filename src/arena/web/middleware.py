@@ -1,14 +1,18 @@
-"""The ASGI middleware around every request: a cap on the body's size, bounds on a JSON body's
-depth and numbers, and the browser guard (Host allow-list, refusal of cross-site changes,
-security headers on every response).
+"""The ASGI middleware around every request: the reverse-proxy headers (believed only from
+`ARENA_TRUSTED_PROXIES`), a cap on the body's size, bounds on a JSON body's depth and numbers,
+and the browser guard (Host allow-list, refusal of cross-site changes, security headers on
+every response).
 
-Pure helpers (`host_name`, `allowed_hosts`, `is_cross_site`) plus thin ASGI glue; `app.py`
-adds the middleware.
+Pure helpers (`parse_ip`, `forwarded_client`, `host_name`, `allowed_hosts`, `is_cross_site`)
+plus thin ASGI glue; `app.py` adds the middleware.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
+from collections.abc import Iterable
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -151,8 +155,11 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
 }
+HSTS = "max-age=31536000"  # one year; sent only over https (browsers ignore it over http)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 def host_name(host_header: str) -> str:
@@ -169,26 +176,49 @@ def is_loopback(address: str) -> bool:
     return name == "localhost" or name == "::1" or name.startswith("127.")
 
 
-def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str] | None:
-    """Names the Host header may carry (defeats DNS rebinding); None = any, when bound to every
-    interface with no names configured (the user chose exposure; `arena serve` asks for auth there)."""
+def is_wildcard(bind: str) -> bool:
+    """0.0.0.0 or ::: every interface, so the address itself names no host."""
+    return host_name(bind) in WILDCARD_BINDS
+
+
+def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str]:
+    """Names the Host header may carry (defeats DNS rebinding): loopback, the bound address and
+    ARENA_ALLOWED_HOSTS. Never "any": bound to every interface with no names, only loopback names
+    pass (and `arena serve` refuses to start that way)."""
     names = {host_name(name) for name in extra if name.strip()}
-    if bind in ("0.0.0.0", "::") and not names:
-        return None
-    return frozenset(names | LOOPBACK_NAMES | {host_name(bind)})
+    if not is_wildcard(bind):
+        names.add(host_name(bind))
+    return frozenset(names | LOOPBACK_NAMES)
 
 
 def normalize_origin(origin: str) -> str:
     return origin.strip().rstrip("/").lower()
 
 
+def canonical_origin(origin: str) -> str:
+    """`HTTPS://Box:443/` → `https://box`: an origin as browsers compare them."""
+    scheme, sep, netloc = normalize_origin(origin).partition("://")
+    default = DEFAULT_PORTS.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{scheme}{sep}{netloc}"
+
+
 def is_cross_site(
-    *, method: str, origin: str | None, fetch_site: str | None, host: str, trusted: frozenset[str] = frozenset()
+    *,
+    method: str,
+    origin: str | None,
+    fetch_site: str | None,
+    host: str,
+    scheme: str = "http",
+    trusted: frozenset[str] = frozenset(),
 ) -> bool:
     """A state-changing request that a page on another site made the browser send.
 
     Browsers send `Sec-Fetch-Site` and `Origin`; scripts and curl send neither and pass. Origins
-    in `trusted` (ARENA_CORS_ORIGINS) are the user's own other front ends and pass too.
+    in `trusted` (ARENA_CORS_ORIGINS) are the user's own other front ends and pass too. The
+    Origin must match this server's scheme as well as its host: `http://box` is another origin
+    than `https://box` (a page served over plain http, which anyone on the path can write).
     """
     if method.upper() not in UNSAFE_METHODS:
         return False
@@ -197,15 +227,100 @@ def is_cross_site(
     if fetch_site is not None and fetch_site.lower() not in ("same-origin", "none"):
         return True
     if origin is not None:
-        netloc = origin.split("://", 1)[-1].rstrip("/").lower()
-        return origin == "null" or netloc != host.strip().lower()
+        return origin == "null" or canonical_origin(origin) != canonical_origin(f"{scheme}://{host}")
     return False
+
+
+# --- who is really asking, when a reverse proxy stands in front ---------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+FORWARDED_HEADERS = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"})
+HOST_PATTERN = re.compile(r"^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?$", re.IGNORECASE)
+
+
+def parse_ip(value: str | None) -> str | None:
+    """`value` as a canonical IP address (a port or brackets dropped), or None: a header's free
+    text never passes as an address."""
+    if not value:
+        return None
+    text = host_name(value)
+    if "%" in text:  # an IPv6 scope id is free text
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # one client, one key, whichever socket family it used
+    return str(address)
+
+
+def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    parsed = ipaddress.ip_address(address)
+    return any(parsed in network for network in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], networks: tuple[Network, ...]) -> str:
+    """The client behind trusted proxy `peer`: the right-most X-Forwarded-For address that is not
+    a trusted proxy (everything left of it, the client may have written). An entry that is no
+    address ends the walk at the last trusted hop, since no trusted proxy wrote it."""
+    client = peer
+    for entry in reversed(forwarded_for):
+        address = parse_ip(entry)
+        if address is None:
+            break
+        client = address
+        if not is_trusted(address, networks):
+            break
+    return client
+
+
+def _header_values(headers: list[tuple[bytes, bytes]], name: bytes) -> list[str]:
+    """Every comma-separated value of every `name` header, in order."""
+    return [
+        part.strip() for key, value in headers if key.lower() == name for part in value.decode("latin-1").split(",")
+    ]
+
+
+class ForwardedHeaders:
+    """Replace the client address, scheme and Host with what a trusted reverse proxy forwarded
+    (X-Forwarded-For/-Proto/-Host), and drop those headers from everyone else, so everything after
+    (rate limits, audit, the browser guard, the Secure cookie) sees the real caller. Only the
+    proxies in `trusted_proxies` are believed; with none, the socket's peer is the caller."""
+
+    def __init__(self, app: ASGIApp, *, trusted_proxies: Iterable[str]) -> None:
+        self.app = app
+        self.networks = trusted_networks(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        kept = [(key, value) for key, value in headers if key.lower() not in FORWARDED_HEADERS]
+        client = scope.get("client")
+        peer = parse_ip(client[0]) if client else None
+        if peer is not None and self.networks and is_trusted(peer, self.networks):
+            scope["client"] = (forwarded_client(peer, _header_values(headers, b"x-forwarded-for"), self.networks), 0)
+            scheme = next(reversed(_header_values(headers, b"x-forwarded-proto")), "").lower()
+            if scheme in ("http", "https"):
+                secure = scheme == "https"
+                scope["scheme"] = ("wss" if secure else "ws") if scope["type"] == "websocket" else scheme
+            host = next(reversed(_header_values(headers, b"x-forwarded-host")), "")
+            if HOST_PATTERN.match(host):
+                kept = [(key, value) for key, value in kept if key.lower() != b"host"] + [(b"host", host.encode())]
+        scope["headers"] = kept
+        await self.app(scope, receive, send)
 
 
 class BrowserGuard:
     """Host allow-list, refusal of cross-site state changes, and safe headers on every response."""
 
-    def __init__(self, app: ASGIApp, *, hosts: frozenset[str] | None, trusted_origins: frozenset[str] = frozenset()) -> None:
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str], trusted_origins: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.hosts = hosts
         self.trusted_origins = trusted_origins
@@ -216,7 +331,7 @@ class BrowserGuard:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
         host = headers.get("host", "")
-        if self.hosts is not None and host_name(host) not in self.hosts:
+        if host_name(host) not in self.hosts:
             await _refuse(send, 400, f"Host {host_name(host)!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
             return
         if is_cross_site(
@@ -224,17 +339,21 @@ class BrowserGuard:
             origin=headers.get("origin"),
             fetch_site=headers.get("sec-fetch-site"),
             host=host,
+            scheme=scope.get("scheme", "http"),
             trusted=self.trusted_origins,
         ):
             await _refuse(send, 403, "Cross-site request refused: the arena only takes changes from its own pages")
             return
         policy = DOCS_CONTENT_SECURITY_POLICY if scope["path"] == "/docs" else CONTENT_SECURITY_POLICY
+        safe_headers = dict(SECURITY_HEADERS)
+        if scope.get("scheme") == "https":  # over https (here, or at a trusted proxy): stay on https
+            safe_headers["strict-transport-security"] = HSTS
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(b"content-security-policy", policy.encode())] if b"content-security-policy" not in present else []
-                extra += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in present]
+                extra += [(k.encode(), v.encode()) for k, v in safe_headers.items() if k.encode() not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

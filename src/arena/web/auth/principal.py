@@ -18,6 +18,7 @@ from typing import Final, Literal
 from fastapi import Request
 
 from arena.accounts import Account
+from arena.web.middleware import parse_ip
 
 Role = Literal["viewer", "evaluator", "admin"]
 Via = Literal["local", "token", "session", "api_token"]
@@ -71,5 +72,11 @@ class Principal:
         return f"user:{self.user_id}" if self.user_id is not None else f"ip:{self.client_ip}"
 
 
+UNKNOWN_CLIENT: Final = "unknown"
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The caller's address: the socket's peer, or the client a trusted proxy forwarded
+    (`ForwardedHeaders` has already put it in the request). Always a parsed IP address, or
+    "unknown" when the server was not told one; never a header's raw text."""
+    return (parse_ip(request.client.host) if request.client else None) or UNKNOWN_CLIENT

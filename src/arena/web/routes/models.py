@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from arena.web.auth.authentication import optional_principal
 from arena.web.deps import ModelRouter, Viewer
 from arena.web.schemas.models import EngineStatusPublic, HealthPublic, ModelList, ModelPublic
 
@@ -12,16 +13,20 @@ router = APIRouter(prefix="/api", tags=["models"], dependencies=[Viewer])
 
 
 @health_router.get("/health", response_model=HealthPublic)
-async def get_health(models: ModelRouter) -> HealthPublic:
-    """Liveness and each engine's reachability; needs no token."""
+async def get_health(request: Request, models: ModelRouter) -> HealthPublic:
+    """Liveness and the number of models; needs no token. A caller who is logged in (or holds
+    the token) also sees each engine's endpoint, reachability and version; anyone else does not,
+    so an open port does not map the network behind it."""
     inventory = await models.inventory()
-    engines: dict[str, list[EngineStatusPublic]] = {}
-    for health in inventory.health:
-        engines.setdefault(health.engine, []).append(
-            EngineStatusPublic(
-                endpoint=health.endpoint, reachable=health.reachable, version=health.version, detail=health.detail
+    engines: dict[str, list[EngineStatusPublic]] | None = None
+    if await optional_principal(request) is not None:
+        engines = {}
+        for health in inventory.health:
+            engines.setdefault(health.engine, []).append(
+                EngineStatusPublic(
+                    endpoint=health.endpoint, reachable=health.reachable, version=health.version, detail=health.detail
+                )
             )
-        )
     return HealthPublic(
         status="healthy", service="local-llm-arena", models_available=len(inventory.models), engines=engines
     )

@@ -33,7 +33,9 @@ class HealthPublic(BaseModel):
     status: Literal["healthy"]
     service: Literal["local-llm-arena"]
     models_available: int
-    engines: dict[str, list[EngineStatusPublic]]
+    engines: dict[str, list[EngineStatusPublic]] | None = Field(
+        None, description="Each engine's endpoints and their state; only for a caller who is logged in"
+    )
 
 
 class ModelNameCreate(BaseModel):
