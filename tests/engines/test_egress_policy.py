@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from arena.engines.anthropic import AnthropicEngine
 from arena.engines.base import GenerationRequest, Message
@@ -193,6 +194,38 @@ def test_by_default_the_policy_holds_the_local_ollama_and_no_cloud_api(monkeypat
     for name in ("OLLAMA_HOST", "ARENA_OPENAI_ENDPOINTS", "ARENA_CLOUD_JUDGES"):
         monkeypatch.delenv(name, raising=False)
     assert EgressPolicy.from_settings(Settings(_env_file=None)).origins == {Origin("http", "127.0.0.1", 11434)}
+
+
+@pytest.mark.parametrize(
+    ("raw", "judges"),
+    [
+        (None, []),
+        ("", []),
+        ("none", []),
+        ("openai,anthropic", [("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+                              ("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY")]),
+        ("anthropic, mine=openai_compatible@http://10.0.0.9:8000/v1/",
+         [("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+          ("mine", "http://10.0.0.9:8000/v1", "ARENA_CLOUD_KEY_MINE")]),
+        ('["openai", {"name": "p", "provider": "anthropic", "base_url": "https://p.example", "api_key_env": "P_KEY"}]',
+         [("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"), ("p", "https://p.example", "P_KEY")]),
+    ],
+)  # fmt: skip
+def test_cloud_judges_are_off_unless_an_admin_names_them(
+    monkeypatch: pytest.MonkeyPatch, raw: str | None, judges: list[tuple[str, str, str]]
+) -> None:
+    if raw is None:
+        monkeypatch.delenv("ARENA_CLOUD_JUDGES", raising=False)
+    else:
+        monkeypatch.setenv("ARENA_CLOUD_JUDGES", raw)
+    assert [(j.name, j.base_url, j.api_key_env) for j in Settings(_env_file=None).cloud_judges] == judges
+
+
+@pytest.mark.parametrize("raw", ["gemini", "openai,openai", "x=anthropic", "[5]", "x=anthropic@ftp://h"])
+def test_a_wrong_cloud_judge_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("ARENA_CLOUD_JUDGES", raw)
+    with pytest.raises(ValidationError, match="ARENA_CLOUD_JUDGES"):
+        Settings(_env_file=None)
 
 
 def test_narrowing_keeps_only_an_origin_the_policy_holds() -> None:
