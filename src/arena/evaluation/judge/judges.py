@@ -111,13 +111,13 @@ async def cloud_judge(
 ) -> AsyncIterator[StreamingJudge]:
     """A cloud judge for one request; its connections close when the block ends. The key (the
     caller's, or the endpoint's own variable) goes to the endpoint's configured URL only."""
+    if not egress.allows(endpoint.base_url):  # a judge from outside the settings: never
+        raise InvalidInput(f"the cloud judge {endpoint.name} is not in ARENA_CLOUD_JUDGES")
     key = api_key if api_key is not None and api_key.get_secret_value().strip() else environment_key(endpoint)
     if key is None:
         raise InvalidInput(
             f"the {endpoint.name} judge needs an API key: give cloud.api_key or set {endpoint.api_key_env}"
         )
-    if not egress.allows(endpoint.base_url):  # a judge from outside the settings: never
-        raise InvalidInput(f"the cloud judge {endpoint.name} is not in ARENA_CLOUD_JUDGES")
     engine: Engine
     if endpoint.provider == "anthropic":
         from arena.engines.anthropic import AnthropicEngine
