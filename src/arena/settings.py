@@ -39,14 +39,16 @@ class CloudJudgeEndpoint(BaseModel):
     api_key_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", description="Variable holding its key")
 
 
-DEFAULT_CLOUD_JUDGES: tuple[CloudJudgeEndpoint, ...] = (
-    CloudJudgeEndpoint(
+# The two public APIs, turned on by name (ARENA_CLOUD_JUDGES=openai,anthropic); none is on by default,
+# so no caller can spend the server's OPENAI_API_KEY / ANTHROPIC_API_KEY unless an admin says so.
+CLOUD_JUDGE_PRESETS: dict[str, CloudJudgeEndpoint] = {
+    "openai": CloudJudgeEndpoint(
         name="openai", provider="openai_compatible", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY"
     ),
-    CloudJudgeEndpoint(
+    "anthropic": CloudJudgeEndpoint(
         name="anthropic", provider="anthropic", base_url="https://api.anthropic.com", api_key_env="ANTHROPIC_API_KEY"
     ),
-)
+}
 
 
 def normalize_endpoint_url(raw: str, *, what: str) -> str:
@@ -70,14 +72,21 @@ def cloud_key_env_name(endpoint_name: str) -> str:
     return "ARENA_CLOUD_KEY_" + re.sub(r"[^A-Za-z0-9]", "_", endpoint_name).upper()
 
 
-def parse_cloud_judges(raw: Any) -> list[CloudJudgeEndpoint]:
-    """`none`, `name=provider@url,...` or a JSON list of {name, provider, base_url, api_key_env?}.
+def _cloud_judge_item(item: Any) -> Any:
+    """A bare preset name (`openai`, `anthropic`) stands for that public API."""
+    if isinstance(item, str):
+        if item.strip() not in CLOUD_JUDGE_PRESETS:
+            known = ", ".join(CLOUD_JUDGE_PRESETS)
+            raise ValueError(f"{item.strip()!r} is not a preset ({known}); write name=provider@url")
+        return CLOUD_JUDGE_PRESETS[item.strip()]
+    return item
 
-    Unset means the two public APIs (OpenAI's and Anthropic's, keys from OPENAI_API_KEY and
-    ANTHROPIC_API_KEY); a value replaces them. Keys never live in this variable."""
-    if raw is None or raw == "":
-        return list(DEFAULT_CLOUD_JUDGES)
-    if isinstance(raw, str) and raw.strip().lower() == "none":
+
+def parse_cloud_judges(raw: Any) -> list[CloudJudgeEndpoint]:
+    """Unset or `none`: no cloud judge. Else a comma list of preset names (`openai`, `anthropic`)
+    and `name=provider@url` entries, or a JSON list of those names and {name, provider, base_url,
+    api_key_env?} objects. Keys never live in this variable."""
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none")):
         return []
     if isinstance(raw, list | tuple):
         items = list(raw)
@@ -88,14 +97,19 @@ def parse_cloud_judges(raw: Any) -> list[CloudJudgeEndpoint]:
         for part in filter(None, (p.strip() for p in raw.split(","))):
             name, sep, rest = part.partition("=")
             provider, at, url = rest.partition("@")
-            if not sep or not at:
-                raise ValueError(f"expected name=provider@url, got {part!r}")
+            if not sep:
+                items.append(name)  # a preset's name
+                continue
+            if not at:
+                raise ValueError(f"expected a preset name or name=provider@url, got {part!r}")
             items.append({"name": name.strip(), "provider": provider.strip(), "base_url": url.strip()})
     else:
-        raise ValueError("expected none, name=provider@url,... or a JSON list")
+        raise ValueError("expected none, openai,anthropic, name=provider@url,... or a JSON list")
     endpoints = []
-    for item in items:
+    for item in map(_cloud_judge_item, items):
         if not isinstance(item, CloudJudgeEndpoint):
+            if not isinstance(item, dict):
+                raise ValueError(f"expected a preset name or an object, got {item!r}")
             item = dict(item)
             item.setdefault("api_key_env", cloud_key_env_name(str(item.get("name", ""))))
             item = CloudJudgeEndpoint.model_validate(item)
@@ -195,9 +209,10 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias="ARENA_OPENAI_ENDPOINTS"
     )
     cloud_judges: Annotated[list[CloudJudgeEndpoint], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CLOUD_JUDGES),
+        default_factory=list,
         validation_alias="ARENA_CLOUD_JUDGES",
-        description="Cloud APIs allowed as judges (none, name=provider@url,... or JSON); callers pick one by name",
+        description="Cloud APIs allowed as judges: none (the default), the presets openai,anthropic, "
+        "name=provider@url,... or JSON; callers pick one by name",
     )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")

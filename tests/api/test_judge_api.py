@@ -43,7 +43,8 @@ def double(double_factory: DoubleFactory) -> JudgingOllama:
 
 @pytest.fixture
 def arena(double: JudgingOllama, arena_factory: ArenaFactory) -> RunningArena:
-    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+    # Anthropic's public API as the one cloud judge (off by default), for the allow_cloud check.
+    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False, cloud_judges="anthropic")
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ def double(module_double_factory: DoubleFactory) -> OllamaDouble:
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
-    return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+    # The two public APIs as cloud judges (none is on by default); nothing is ever sent to them here.
+    return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False, cloud_judges="openai,anthropic")
 
 
 
@@ -144,3 +145,25 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     assert "sk-test-not-stored" not in json.dumps(page.evaluate("({...localStorage, ...sessionStorage})"))
     assert page.locator("#judge-api-key").input_value() == ""
 
+
+
+@pytest.fixture(scope="module")
+def arena_without_cloud(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False, cloud_judges="none")
+
+
+def test_with_no_cloud_judge_configured_the_panel_says_so(
+    arena_without_cloud: RunningArena, double: OllamaDouble, page: Page
+) -> None:
+    double.reply = list(DEFAULT_REPLY)
+    double.token_delay = 0.0
+    open_arena(page, arena_without_cloud.url)
+    add_instance(page, LLAMA)
+    send(page, "Why is the sky blue?")
+    wait_until_answered(page, cards=1, turns=1)
+    last_turn(page).get_by_role("button", name="Judge").click()
+
+    page.check("#judge-cloud")
+    expect(page.locator("#judge-privacy")).to_have_text("No cloud judge is configured (ARENA_CLOUD_JUDGES).")
+    expect(page.locator("#judge-provider")).to_be_disabled()
+    expect(page.locator("#judge-send")).to_be_disabled()

@@ -9,6 +9,10 @@ speaks (2026-10-21) refuses temperature, top_p and top_k outright, so a cloud ju
 provider's way and only ``num_predict`` (as ``max_tokens``) carries over. Every SDK
 exception is translated here into the arena's ``EngineError`` tree. The key lives only in the
 SDK client: it is kept out of the repr, out of logs and out of every error message.
+
+The SDK gets its HTTP client from us (``http_client=``), built on the SDK's own httpx with the
+egress guard around its transport: requests go to the configured base URL's origin only, no
+redirect is followed, and ``ANTHROPIC_BASE_URL`` and proxy variables are never read.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import anthropic
+import httpx2  # the SDK's HTTP library (a dependency of anthropic>=2): http_client must be one of its clients
 from pydantic import SecretStr
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
+from arena.engines.egress import EgressPolicy, EgressRefused, Guard
 from arena.errors import (
     EngineError,
     EngineProtocolError,
@@ -44,13 +50,21 @@ class AnthropicEngine(Engine):
         base_url: str | None = None,
         timeout: float = 300.0,
         max_retries: int = 1,
+        egress: EgressPolicy | None = None,
+        key_variable: str = "ANTHROPIC_API_KEY",
     ) -> None:
         base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         super().__init__(endpoint=base_url)
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._secret = secret
+        self.key_variable = key_variable
+        guard = _SDKGuardedTransport(httpx2.AsyncHTTPTransport(), EgressPolicy.for_engine(base_url, egress))
         self._client = anthropic.AsyncAnthropic(
-            api_key=secret.get_secret_value(), base_url=base_url, timeout=timeout, max_retries=max_retries
+            api_key=secret.get_secret_value(),
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=httpx2.AsyncClient(transport=guard, follow_redirects=False, trust_env=False),
         )
 
     def __repr__(self) -> str:
@@ -118,17 +132,23 @@ class AnthropicEngine(Engine):
 
     def _translate(self, exc: anthropic.AnthropicError, *, model: str | None) -> EngineError:
         where = f"the Anthropic API at {self.endpoint}"
+        refused = _egress_refusal(exc)
+        if refused is not None:  # the SDK wraps what our guard raised as a connection error
+            return refused
         if isinstance(exc, anthropic.APITimeoutError):
             return EngineTimeout(f"{where} did not answer in time")
         if isinstance(exc, anthropic.APIConnectionError):
-            return EngineUnavailable(f"no connection to {where}: check the network and cloud.base_url")
+            return EngineUnavailable(
+                f"no connection to {where}: check the network and the endpoint in ARENA_CLOUD_JUDGES"
+            )
         if not isinstance(exc, anthropic.APIStatusError):
             return EngineProtocolError(f"{where} answered something the SDK could not read: {self._quote(str(exc))}")
         said = self._quote(_api_message(exc))
         status = exc.status_code
         if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
             return EngineRejected(
-                f"{where} refused the API key (HTTP {status}: {said}); give a valid cloud.api_key or ANTHROPIC_API_KEY"
+                f"{where} refused the API key (HTTP {status}: {said}); "
+                f"give a valid cloud.api_key or set {self.key_variable}"
             )
         if isinstance(exc, anthropic.NotFoundError):
             return ModelNotAvailable(f"model '{model}' is not available at {where} (HTTP {status}: {said})")
@@ -137,6 +157,21 @@ class AnthropicEngine(Engine):
         if 400 <= status < 500:
             return EngineRejected(f"{where} refused the request (HTTP {status}: {said})")
         return EngineError(f"{where} failed (HTTP {status}: {said})")
+
+
+class _SDKGuardedTransport(Guard, httpx2.AsyncBaseTransport):
+    """The egress guard for the SDK's httpx."""
+
+
+def _egress_refusal(exc: BaseException) -> EgressRefused | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, EgressRefused):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 _FINISH_REASONS: Final = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}

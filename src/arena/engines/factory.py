@@ -1,13 +1,15 @@
-"""Build the engines the settings ask for."""
+"""Build the engines the settings ask for, every HTTP client under the settings' one egress policy."""
 
 from __future__ import annotations
 
 from arena.engines.base import Engine
+from arena.engines.egress import EgressPolicy
 from arena.engines.router import Router
 from arena.settings import Settings
 
 
 def build_router(settings: Settings) -> Router:
+    egress = EgressPolicy.from_settings(settings)
     engines: list[Engine] = []
     if settings.embedded_enabled:
         from arena.engines.embedded import EmbeddedEngine
@@ -24,14 +26,17 @@ def build_router(settings: Settings) -> Router:
     from arena.engines.ollama import OllamaEngine
     from arena.engines.openai import OpenAIEngine
 
-    engines += [OllamaEngine(base_url=url, timeout=settings.request_timeout) for url in settings.ollama_hosts]
+    engines += [
+        OllamaEngine(base_url=url, timeout=settings.request_timeout, egress=egress) for url in settings.ollama_hosts
+    ]
     engines += [
         OpenAIEngine(
             name=endpoint.name,
             base_url=endpoint.base_url,
             api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
             timeout=settings.request_timeout,
+            egress=egress,
         )
         for endpoint in settings.openai_endpoints
     ]
-    return Router(engines=engines)
+    return Router(engines=engines, egress=egress)

@@ -22,6 +22,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress, Usage
+from arena.engines.egress import EgressPolicy
 from arena.engines.http_errors import CLIENT_ERRORS, Failure, Reply, StatusReply, status_error, translating
 from arena.engines.ndjson import NDJSONDecoder, preview
 from arena.errors import (
@@ -148,18 +149,28 @@ def chat_payload(request: GenerationRequest) -> dict[str, Any]:
 
 
 class OllamaEngine(Engine):
-    """One Ollama server. Pass `client` to share a connection pool; otherwise it owns one."""
+    """One Ollama server. Pass `client` to share a connection pool; otherwise it owns one, guarded
+    by `egress` (the settings' policy; alone, just this server) narrowed to this server's origin."""
 
     kind = "ollama"
     can_pull = True
     can_delete = True
 
-    def __init__(self, *, base_url: str, timeout: float = 300.0, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        timeout: float = 300.0,
+        client: httpx.AsyncClient | None = None,
+        egress: EgressPolicy | None = None,
+    ) -> None:
         super().__init__(endpoint=base_url.rstrip("/"))
         self.timeout = timeout
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
+        if client is None:
+            client = EgressPolicy.for_engine(self.endpoint, egress).client(timeout=self._timeout)
+        self._client = client
 
     # -- the Engine interface -------------------------------------------------------------
 

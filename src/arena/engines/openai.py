@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
+from arena.engines.egress import EgressPolicy
 from arena.engines.http_errors import (
     CLIENT_ERRORS,
     SERVER_ERRORS,
@@ -106,6 +107,7 @@ class OpenAIEngine(Engine):
         api_key: str | SecretStr | None = None,
         timeout: float = 300.0,
         client: httpx.AsyncClient | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         base_url = base_url.rstrip("/")
         super().__init__(endpoint=base_url)
@@ -117,7 +119,9 @@ class OpenAIEngine(Engine):
         self._api_key = SecretStr(api_key) if api_key else None
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        if client is None:  # ours, guarded by the policy (alone: just this endpoint), narrowed to this origin
+            client = EgressPolicy.for_engine(base_url, egress).client()
+        self._client = client
         # OpenAI's structured-output form first; llama-cpp-python only knows its own
         # `json_object` + `schema` form, which we switch to after it refuses the first.
         self._schema_style: SchemaStyle = "json_schema"

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress
+from arena.engines.egress import EgressPolicy
 from arena.errors import EngineUnavailable, InvalidInput, ModelNotAvailable
 
 HEALTH_TTL_S = 5.0
@@ -49,8 +50,10 @@ def parse_model_id(model_id: str, *, local_names: set[str] | frozenset[str] = fr
 
 
 class Router:
-    def __init__(self, *, engines: list[Engine]) -> None:
+    def __init__(self, *, engines: list[Engine], egress: EgressPolicy | None = None) -> None:
         self.engines = engines
+        # Where requests may go (the settings' endpoints); a cloud judge's client is guarded by it too.
+        self.egress = egress or EgressPolicy()
         self._in_flight: dict[int, int] = {id(e): 0 for e in engines}
         # Endpoints seen down recently are tried last until this monotonic time.
         self._down_until: dict[int, float] = {}

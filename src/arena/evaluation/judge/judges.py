@@ -3,10 +3,11 @@
 A judge is asked for JSON through ``GenerationRequest.json_schema``; each engine maps that to
 its own structured-output mechanism (Ollama ``format``, a llama.cpp grammar, OpenAI
 ``response_format``, Anthropic ``output_config``). Cloud judges are endpoints an admin
-configured (ARENA_CLOUD_JUDGES) and exist only for the request that names one: the key comes
-from that request or the endpoint's own environment variable, goes only to that endpoint's
-URL, lives in the engine's client for the length of the request, and is never stored, logged
-or put into a message.
+configured (ARENA_CLOUD_JUDGES; none by default) and exist only for the request that names one:
+the key comes from that request or the endpoint's own environment variable, goes only to that
+endpoint's origin (the engine's client is guarded by the router's egress policy narrowed to it),
+lives in the engine's client for the length of the request, and is never stored, logged or put
+into a message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from arena.engines.base import Chunk, Engine, GenerationRequest, Message, SamplingOptions
+from arena.engines.egress import EgressPolicy
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
 from arena.errors import EngineError, EngineRejected, EngineTimeout, InvalidInput
@@ -105,9 +107,12 @@ async def cloud_judge(
     api_key: SecretStr | None,
     options: SamplingOptions,
     timeout_s: float,
+    egress: EgressPolicy,
 ) -> AsyncIterator[StreamingJudge]:
     """A cloud judge for one request; its connections close when the block ends. The key (the
     caller's, or the endpoint's own variable) goes to the endpoint's configured URL only."""
+    if not egress.allows(endpoint.base_url):  # a judge from outside the settings: never
+        raise InvalidInput(f"the cloud judge {endpoint.name} is not in ARENA_CLOUD_JUDGES")
     key = api_key if api_key is not None and api_key.get_secret_value().strip() else environment_key(endpoint)
     if key is None:
         raise InvalidInput(
@@ -117,7 +122,13 @@ async def cloud_judge(
     if endpoint.provider == "anthropic":
         from arena.engines.anthropic import AnthropicEngine
 
-        engine = AnthropicEngine(api_key=key, base_url=endpoint.base_url, timeout=timeout_s)
+        engine = AnthropicEngine(
+            api_key=key,
+            base_url=endpoint.base_url,
+            timeout=timeout_s,
+            egress=egress,
+            key_variable=endpoint.api_key_env,
+        )
     else:
         engine = _StandardOpenAIEngine(
             name="cloud-judge",
@@ -125,6 +136,7 @@ async def cloud_judge(
             api_key=key,
             timeout=timeout_s,
             key_variable=endpoint.api_key_env,
+            egress=egress,
         )
     try:
         yield StreamingJudge(
@@ -154,7 +166,12 @@ async def open_judge(
         if cloud_model is None:
             raise InvalidInput("a cloud judge needs its model name")
         async with cloud_judge(
-            endpoint=cloud_endpoint, model=cloud_model, api_key=cloud_api_key, options=options, timeout_s=timeout_s
+            endpoint=cloud_endpoint,
+            model=cloud_model,
+            api_key=cloud_api_key,
+            options=options,
+            timeout_s=timeout_s,
+            egress=router.egress,
         ) as judge:
             yield judge
         return

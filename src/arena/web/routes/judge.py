@@ -197,8 +197,10 @@ async def list_judgments(
 
 
 @router.get("/cloud", response_model=CloudProviderList, dependencies=[Evaluator])
-async def list_cloud_providers(settings: AppSettings) -> CloudProviderList:
-    """The cloud judges an admin configured, whether each has a key on the server, and the privacy notice."""
+async def list_cloud_providers(settings: AppSettings, principal: CurrentPrincipal) -> CloudProviderList:
+    """The cloud judges an admin configured (none by default: ARENA_CLOUD_JUDGES) and the privacy
+    notice; whether the server holds a key for each is shown to admins only."""
+    admin = principal.has_role("admin")
     return CloudProviderList(
         providers=[
             CloudProviderPublic(
@@ -206,7 +208,7 @@ async def list_cloud_providers(settings: AppSettings) -> CloudProviderList:
                 provider=endpoint.provider,
                 default_base_url=endpoint.base_url,
                 key_variable=endpoint.api_key_env,
-                key_in_environment=environment_key(endpoint) is not None,
+                key_in_environment=(environment_key(endpoint) is not None) if admin else None,
                 notice=PRIVACY_NOTICE.format(host=cloud_host(endpoint)),
             )
             for endpoint in settings.cloud_judges

@@ -146,7 +146,7 @@ class CloudProviderPublic(BaseModel):
     provider: str
     default_base_url: str = Field(description="Where this endpoint sends the question and answers")
     key_variable: str
-    key_in_environment: bool
+    key_in_environment: bool | None = Field(description="Whether the server holds its key; null unless you are an admin")
     notice: str
 
 

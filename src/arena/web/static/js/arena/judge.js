@@ -50,7 +50,11 @@ export function createJudge() {
     cloudFields.hidden = !cloud;
     modelSelect.disabled = cloud;
     const chosen = provider();
-    privacy.textContent = cloud ? chosen?.notice || "Loading the privacy notice…" : "";
+    const none = providers !== null && !providers.length; // an admin turned no cloud judge on
+    providerSelect.disabled = none;
+    if (!cloud) privacy.textContent = "";
+    else if (none) privacy.textContent = "No cloud judge is configured (ARENA_CLOUD_JUDGES).";
+    else privacy.textContent = chosen?.notice || "Loading the privacy notice…";
     keyHint.textContent = chosen?.key_in_environment
       ? `Sent with this one request only, never stored. Leave empty to use ${chosen.key_variable} from the server.`
       : "Sent with this one request only, never stored.";
