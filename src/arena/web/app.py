@@ -81,7 +81,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
-    app.state.login_throttle = LoginThrottle.from_settings(settings)
+    app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)
