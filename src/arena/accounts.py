@@ -189,9 +189,10 @@ def end_session(database: Database, *, cookie: str) -> None:
 
 
 def issue_api_token(
-    database: Database, *, account: Account, name: str, days: int, max_days: int
+    database: Database, *, account: Account, name: str, days: int = 90, max_days: int = 365
 ) -> tuple[str, ApiToken]:
-    """The token itself is returned once and never stored. It ends after `days` days."""
+    """The token itself is returned once and never stored. It ends after `days` days (the web
+    layer passes ARENA_TOKEN_DAYS and ARENA_TOKEN_MAX_DAYS; the defaults are theirs)."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("token name must be 1 to 100 characters")

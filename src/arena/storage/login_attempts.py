@@ -4,7 +4,8 @@ only reads, creates and clears rows, safely when two logins race for the same ro
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -19,6 +20,7 @@ ACCOUNT: Final = "account"
 ADDRESS: Final = "address"
 
 Key = tuple[str, str, str]  # (kind, account, address)
+DbSession = Session  # for callers above, which do not import SQLAlchemy themselves
 
 
 def account_of(username: str) -> str:
@@ -53,6 +55,29 @@ def locked_row(session: Session, key: Key) -> LoginAttempt:
         LoginAttempt.kind == kind, LoginAttempt.account == account, LoginAttempt.address == address
     )
     return session.scalars(statement.with_for_update()).one()
+
+
+def count_failure(
+    session: Session, key: Key, *, now: datetime, forget_after: timedelta, wait_s: Callable[[int], float]
+) -> int:
+    """Count one failure for `key` (after forgetting old ones) and set the wait `wait_s` gives
+    for the new count. Returns the count."""
+    row = locked_row(session, key)
+    if row.last_failure_at is not None and now - row.last_failure_at > forget_after:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+    wait = wait_s(row.failures)
+    row.blocked_until = now + timedelta(seconds=wait) if wait else None
+    return row.failures
+
+
+def mark_known(session: Session, key: Key, *, until: datetime) -> None:
+    """A login from this pair: its failures are forgiven and its address is known until `until`."""
+    row = locked_row(session, key)
+    row.failures = 0
+    row.blocked_until = None
+    row.known_until = until
 
 
 def clear_account(session: Session, *, username: str) -> int:

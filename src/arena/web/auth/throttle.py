@@ -6,10 +6,11 @@ every further failure (1, 2, 4 … s) up to a cap; while a wait runs, attempts g
 
 - per (account, address): one address guessing one account's password. Capped at
   `ARENA_LOGIN_MAX_DELAY_SECONDS`.
-- per account, across addresses: guessing from many addresses stays slow. Its cap
-  (`ARENA_LOGIN_ACCOUNT_DELAY_SECONDS`) is short, and it never applies to an address the
-  account logged in from before (for `KNOWN_FOR`): the owner at their usual address gets in
-  whatever others try elsewhere. Nothing ever locks an account.
+- per account, across addresses: guessing from many addresses stays slow. Each address adds
+  only its free failures (past them its pair slows it), so one address cannot slow the account
+  for others. Its cap (`ARENA_LOGIN_ACCOUNT_DELAY_SECONDS`) is short, and it never applies to
+  an address the account logged in from before (for `KNOWN_FOR`): the owner at their usual
+  address gets in whatever others try elsewhere. Nothing ever locks an account.
 - per address, across accounts: password spraying (a few guesses at many names).
 
 Counts live in the database (`login_attempts`), so they survive a restart, are shared by every
@@ -30,6 +31,7 @@ from arena.settings import Settings
 from arena.storage import login_attempts as store
 from arena.storage.auth_models import LoginAttempt
 from arena.storage.db import Database
+from arena.storage.login_attempts import DbSession
 from arena.storage.models import utcnow
 
 # An account may fail this many times the per-pair free failures, across addresses, before it
@@ -87,12 +89,15 @@ class LoginThrottle:
         }
 
     @classmethod
-    def from_settings(cls, settings: Settings, database: Database) -> LoginThrottle:
+    def from_settings(
+        cls, settings: Settings, database: Database, *, clock: Callable[[], datetime] = utcnow
+    ) -> LoginThrottle:
         return cls(
             database,
             free_failures=settings.login_max_failures,
             max_delay_s=settings.login_max_delay_seconds,
             account_delay_s=settings.login_account_delay_seconds,
+            clock=clock,
         )
 
     def check(self, username: str, ip: str) -> None:
@@ -114,25 +119,24 @@ class LoginThrottle:
     def failed(self, username: str, ip: str) -> None:
         now = self._clock()
         with self._database.session() as session:
-            for kind, key in store.keys(username, ip).items():
-                row = store.locked_row(session, key)
-                if row.last_failure_at is not None and now - row.last_failure_at > FORGET_AFTER:
-                    row.failures = 0
-                row.failures += 1
-                row.last_failure_at = now
-                wait = self.rules[kind].wait_s(row.failures)
-                row.blocked_until = now + timedelta(seconds=wait) if wait else None
+            keys = store.keys(username, ip)
+            pair_failures = self._count(session, store.PAIR, keys[store.PAIR], now)
+            # Past its free failures an address is slowed by its own pair; counting those for the
+            # account too would let one address slow the owner everywhere else.
+            if pair_failures <= self.rules[store.PAIR].free:
+                self._count(session, store.ACCOUNT, keys[store.ACCOUNT], now)
+            self._count(session, store.ADDRESS, keys[store.ADDRESS], now)
             store.forget_old(session, failed_before=now - FORGET_AFTER, now=now)
+
+    def _count(self, session: DbSession, kind: str, key: store.Key, now: datetime) -> int:
+        return store.count_failure(session, key, now=now, forget_after=FORGET_AFTER, wait_s=self.rules[kind].wait_s)
 
     def succeeded(self, username: str, ip: str) -> None:
         """Clear this pair's count and remember the address as the account's. The account's
         and the address's counts stay: one good login must not give a guesser fresh tries."""
         now = self._clock()
         with self._database.session() as session:
-            row = store.locked_row(session, store.keys(username, ip)[store.PAIR])
-            row.failures = 0
-            row.blocked_until = None
-            row.known_until = now + KNOWN_FOR
+            store.mark_known(session, store.keys(username, ip)[store.PAIR], until=now + KNOWN_FOR)
 
 
 def _remaining(row: LoginAttempt | None, now: datetime) -> float:
