@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from arena.errors import InvalidInput
 from arena.storage import accounts as store
+from arena.storage import login_attempts
 from arena.storage.auth_models import ApiToken, User
 from arena.storage.db import Database
 from arena.storage.models import utcnow
@@ -37,6 +38,14 @@ def _dummy_hash() -> str:
     """Compared against when the user does not exist, so "no such user" costs as long as a wrong
     password. Made on first use: hashing at import would slow every command's start."""
     return _hasher.hash("not a real password")
+
+
+class TokenExpired(Exception):
+    """The API token is known but past its `expires_at`; the web layer answers 401."""
+
+    def __init__(self, expired_at: datetime) -> None:
+        super().__init__(f"This API token expired at {expired_at:%Y-%m-%d %H:%M} UTC: make a new one")
+        self.expired_at = expired_at
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,14 @@ def remove_user(database: Database, *, username: str) -> None:
         store.remove_user(session, username=username)
 
 
+def unlock(database: Database, *, username: str) -> Account:
+    """Forget the failed logins counted against this account, from every address."""
+    with database.session() as session:
+        user = store.get_user(session, username=username)
+        login_attempts.clear_account(session, username=user.username)
+        return Account.of(user)
+
+
 def list_accounts(database: Database) -> list[tuple[Account, datetime]]:
     with database.session() as session:
         return [(Account.of(user), user.created_at) for user in store.list_users(session)]
@@ -171,24 +188,35 @@ def end_session(database: Database, *, cookie: str) -> None:
 # --- API tokens -------------------------------------------------------------------------------
 
 
-def issue_api_token(database: Database, *, account: Account, name: str) -> tuple[str, ApiToken]:
-    """The token itself is returned once and never stored."""
+def issue_api_token(
+    database: Database, *, account: Account, name: str, days: int = 90, max_days: int = 365
+) -> tuple[str, ApiToken]:
+    """The token itself is returned once and never stored. It ends after `days` days (the web
+    layer passes ARENA_TOKEN_DAYS and ARENA_TOKEN_MAX_DAYS; the defaults are theirs)."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
         raise InvalidInput("token name must be 1 to 100 characters")
+    if not 1 <= days <= max_days:
+        raise InvalidInput(f"days must be 1 to {max_days} (ARENA_TOKEN_MAX_DAYS), got {days}")
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(days=days)
     with database.session() as session:
-        row = store.add_api_token(session, user_id=account.id, name=name, token_hash=digest(token))
+        row = store.add_api_token(
+            session, user_id=account.id, name=name, token_hash=digest(token), expires_at=expires_at
+        )
     return token, row
 
 
 def resolve_api_token(database: Database, *, token: str) -> Account | None:
+    """The token's account; None when it is unknown or revoked; `TokenExpired` when too old."""
     with database.session() as session:
         found = store.find_api_token(session, token_hash=digest(token))
         if found is None:
             return None
         row, user = found
         now = utcnow()
+        if now >= row.expires_at:
+            raise TokenExpired(row.expires_at)
         if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
             row.last_used_at = now
         return Account.of(user)

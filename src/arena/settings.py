@@ -303,11 +303,34 @@ class Settings(BaseSettings):
         description="Instance generations the whole server runs at once; "
         "unset means MAX_CONCURRENT_REQUESTS × ARENA_MAX_INSTANCES",
     )
+    # Login throttling (issue 10): waits that double, never a lock; see arena.web.auth.throttle.
     login_max_failures: int = Field(
-        5, ge=1, le=1000, validation_alias="ARENA_LOGIN_MAX_FAILURES", description="Failed logins before an account locks"
+        5,
+        ge=1,
+        le=1000,
+        validation_alias="ARENA_LOGIN_MAX_FAILURES",
+        description="Failed logins for one account from one address before each next attempt waits (1, 2, 4 … s)",
     )
-    login_lockout_minutes: int = Field(
-        15, ge=1, le=60 * 24 * 7, validation_alias="ARENA_LOGIN_LOCKOUT_MINUTES", description="How long a lockout lasts"
+    login_max_delay_seconds: int = Field(
+        300,
+        ge=1,
+        le=24 * 3600,
+        validation_alias="ARENA_LOGIN_MAX_DELAY_SECONDS",
+        description="The longest wait for one account from one address, and for one address across accounts",
+    )
+    login_account_delay_seconds: int = Field(
+        60,
+        ge=1,
+        le=3600,
+        validation_alias="ARENA_LOGIN_ACCOUNT_DELAY_SECONDS",
+        description="The longest wait for an account across addresses (never from an address it logged in from)",
+    )
+    # --- API tokens (issue 10) ---
+    token_days: int = Field(
+        90, ge=1, le=3650, validation_alias="ARENA_TOKEN_DAYS", description="How long a new API token lasts by default"
+    )
+    token_max_days: int = Field(
+        365, ge=1, le=3650, validation_alias="ARENA_TOKEN_MAX_DAYS", description="The longest life a token may ask for"
     )
 
     @field_validator("rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", mode="after")
@@ -379,6 +402,8 @@ class Settings(BaseSettings):
     def _token_mode_needs_token(self) -> Settings:
         if self.auth_mode_setting == "token" and self.web_chat_token is None:
             raise ValueError("ARENA_AUTH_MODE=token needs WEB_CHAT_TOKEN")
+        if self.token_days > self.token_max_days:
+            raise ValueError("ARENA_TOKEN_DAYS must not exceed ARENA_TOKEN_MAX_DAYS")
         return self
 
     @property

@@ -1,16 +1,20 @@
 """Users mode end to end over HTTP: login, session cookie, CSRF, logout, expiry, API tokens,
-user management and login lockout. Real server, real SQLite, real argon2id hashes."""
+user management, login throttling, tokens that end and names that ignore case. Real server, real SQLite, real argon2id hashes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from typer.testing import CliRunner
 
 from arena.accounts import digest
-from arena.storage.auth_models import User, UserSession
+from arena.cli import app as cli
+from arena.storage.auth_models import ApiToken, User, UserSession
 from arena.storage.models import utcnow
+from arena.web.auth.throttle import LoginThrottle
 from tests.support.accounts import PASSWORD, api_token, login, users_arena
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
@@ -18,7 +22,8 @@ from tests.support.server import RunningArena
 
 @pytest.fixture(scope="module")
 def arena(module_arena_factory: ArenaFactory) -> RunningArena:
-    return module_arena_factory(accounts=True, embedded_enabled=False)
+    # Many logins from one address in one module: more than the default per-address limit.
+    return module_arena_factory(accounts=True, embedded_enabled=False, rate_limit_login="200/minute")
 
 
 
@@ -176,13 +181,77 @@ def test_accounts_routes_say_so_when_accounts_are_off(tmp_path) -> None:  # type
         assert client.get("/login", follow_redirects=False).status_code == 303
 
 
-def test_repeated_failures_lock_the_account_with_retry_after(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with users_arena(tmp_path, embedded_enabled=False, login_max_failures=3) as locked, locked.client() as client:
-        for _ in range(3):
-            assert client.post("/api/auth/login", json={"username": "vic", "password": "guess"}).status_code == 401
+def test_a_wait_is_cleared_by_arena_user_unlock_while_the_server_runs(isolated_environment: Path) -> None:
+    with users_arena(isolated_environment, embedded_enabled=False) as running, running.client() as client:
+        with running.database() as database:  # many failures from this client's address
+            throttle = LoginThrottle.from_settings(running.settings, database)
+            for _ in range(12):
+                throttle.failed("vic", "127.0.0.1")
         refused = client.post("/api/auth/login", json={"username": "vic", "password": PASSWORD})
-        assert refused.status_code == 429  # even the right password waits out the lock
-        assert int(refused.headers["retry-after"]) > 0
+        assert refused.status_code == 429  # even the right password waits
+        assert int(refused.headers["retry-after"]) > 60
         assert "Too many failed logins" in refused.json()["error"]
-        # Another account is not locked by vic's failures.
         assert client.post("/api/auth/login", json={"username": "eve", "password": PASSWORD}).status_code == 200
+
+        unlocked = CliRunner().invoke(cli, ["user", "unlock", "VIC"], env={"COLUMNS": "200"})
+        assert unlocked.exit_code == 0, unlocked.output
+        assert "unlocked vic" in unlocked.output
+        assert client.post("/api/auth/login", json={"username": "vic", "password": PASSWORD}).status_code == 200
+        unknown = CliRunner().invoke(cli, ["user", "unlock", "nobody"], env={"COLUMNS": "200"})
+        assert unknown.exit_code != 0 and "does not exist" in unknown.output
+
+
+def test_api_tokens_end_with_a_password_change_a_role_change_or_removal(arena: RunningArena) -> None:
+    changes = {
+        "password": ("PATCH", {"password": "a brand new password"}),
+        "role": ("PATCH", {"role": "viewer"}),
+        "removal": ("DELETE", None),
+    }
+    with login(arena, "ada") as admin, arena.client() as script:
+        for what, (method, body) in changes.items():
+            name = f"tok-{what}"
+            assert admin.request("POST", "/api/users", json={"username": name, "password": PASSWORD}).status_code == 201
+            bearer = {"Authorization": f"Bearer {api_token(arena, name)}"}
+            assert script.get("/api/auth/me", headers=bearer).status_code == 200
+            if what == "role":  # the same role again changes nothing
+                assert admin.request("PATCH", f"/api/users/{name}", json={"role": "evaluator"}).status_code == 200
+                assert script.get("/api/auth/me", headers=bearer).status_code == 200
+            changed = admin.request(method, f"/api/users/{name}", **({"json": body} if body else {}))
+            assert changed.status_code in (200, 204), changed.text
+            ended = script.get("/api/auth/me", headers=bearer)
+            assert ended.status_code == 401, (what, ended.text)
+
+
+def test_api_tokens_expire_and_say_so(arena: RunningArena) -> None:
+    with login(arena, "rival") as rival, arena.client() as script:
+        made = rival.request("POST", "/api/auth/tokens", json={"name": "short-lived", "days": 2})
+        assert made.status_code == 201, made.text
+        expires_at = datetime.fromisoformat(made.json()["expires_at"])
+        assert abs(expires_at - (utcnow() + timedelta(days=2))) < timedelta(minutes=5)
+        default = rival.request("POST", "/api/auth/tokens", json={"name": "default"}).json()
+        assert abs(datetime.fromisoformat(default["expires_at"]) - (utcnow() + timedelta(days=90))) < timedelta(minutes=5)
+        listed = {t["name"]: t for t in rival.client.get("/api/auth/tokens").json()["tokens"]}
+        assert listed["short-lived"]["expires_at"] == made.json()["expires_at"]
+        too_long = rival.request("POST", "/api/auth/tokens", json={"name": "forever", "days": 400})
+        assert too_long.status_code == 400
+        assert "ARENA_TOKEN_MAX_DAYS" in too_long.json()["error"]
+
+        bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+        assert script.get("/api/auth/me", headers=bearer).status_code == 200
+        with arena.database() as database, database.session() as session:
+            session.execute(
+                update(ApiToken).where(ApiToken.id == made.json()["id"]).values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        expired = script.get("/api/auth/me", headers=bearer)
+        assert expired.status_code == 401
+        assert "expired" in expired.json()["error"] and "make a new one" in expired.json()["error"]
+
+
+def test_a_name_in_another_case_is_the_same_account(arena: RunningArena) -> None:
+    with login(arena, "ada") as admin:
+        twin = admin.request("POST", "/api/users", json={"username": "EVE", "password": PASSWORD})
+        assert twin.status_code == 409
+        assert "already exists as 'eve'" in twin.json()["error"]
+    for typed in ("EVE", "Eve", "\uff45\uff56\uff45"):  # the last one full-width
+        with login(arena, typed) as same:
+            assert same.client.get("/api/auth/me").json()["username"] == "eve"

@@ -1,125 +1,142 @@
-"""Login lockout: repeated failures lock an account name, and an address trying many names."""
+"""Login throttling over HTTP, from many client addresses: guessing slows down, the owner is
+never locked out. (The counting rules one by one: tests/storage/test_login_attempts.py.)"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from arena.web.auth.throttle import IP_FAILURE_FACTOR, LoginLocked, LoginThrottle
+from arena.web.app import create_app
+from arena.web.auth.throttle import LoginThrottle
+from tests.support.accounts import PASSWORD, create_accounts
 from tests.support.server import make_settings
 
-LOCKOUT_S = 15 * 60
+BASE_URL = "http://127.0.0.1:7860"
+WRONG = "not the password"
 
 
 class Clock:
     """Time that moves only when the test says so."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
-    def __call__(self) -> float:
+    def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+@contextmanager
+def users_app(tmp_path: Path, *, clock: Clock | None = None, **overrides: Any) -> Iterator[FastAPI]:
+    """The real app with the four test accounts; the per-address rate limit is off, so only the
+    throttle answers 429. With a clock, the throttle's time is the test's."""
+    settings = make_settings(
+        tmp_path / "data", auth_mode_setting="users", embedded_enabled=False, rate_limit_login="off", **overrides
+    )
+    create_accounts(settings.data_dir, settings.database_url)
+    app = create_app(settings)
+    with TestClient(app, base_url=BASE_URL):  # runs the lifespan once, for every address below
+        if clock is not None:
+            app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database, clock=clock)
+        yield app
 
 
-@pytest.fixture
-def throttle(clock: Clock) -> LoginThrottle:
-    return LoginThrottle(max_failures=5, lockout_s=LOCKOUT_S, clock=clock)
+def login_from(app: FastAPI, ip: str, username: str, password: str = PASSWORD) -> httpx.Response:
+    client = TestClient(app, base_url=BASE_URL, client=(ip, 50000))
+    return client.post("/api/auth/login", json={"username": username, "password": password})
 
 
-def fail(throttle: LoginThrottle, times: int, *, username: str = "alice", ip: str = "10.0.0.1") -> None:
-    for _ in range(times):
-        throttle.check(username, ip)
-        throttle.failed(username, ip)
+def test_wrong_passwords_from_one_address_do_not_keep_the_owner_out_of_another(tmp_path: Path) -> None:
+    with users_app(tmp_path) as app:
+        statuses = [login_from(app, "10.0.0.66", "ada", WRONG).status_code for _ in range(6)]
+        assert statuses[:5] == [401] * 5 and set(statuses) <= {401, 429}
+        # Before: the account itself was locked, and the admin got 429 with the right password.
+        owner = login_from(app, "10.0.0.7", "ada")
+        assert owner.status_code == 200, owner.text
 
 
-def test_the_fifth_failure_locks_the_account_for_the_lockout(throttle: LoginThrottle, clock: Clock) -> None:
-    fail(throttle, 4)
-    throttle.check("alice", "10.0.0.1")  # four wrong passwords: still allowed
-    throttle.failed("alice", "10.0.0.1")
-    with pytest.raises(LoginLocked) as locked:
-        throttle.check("alice", "10.0.0.1")
-    assert locked.value.retry_after == LOCKOUT_S
-    assert "Too many failed logins for this account" in str(locked.value)
-
-    # Another address does not get around it: the account itself is locked.
-    with pytest.raises(LoginLocked):
-        throttle.check("alice", "10.0.0.2")
-    throttle.check("bob", "10.0.0.1")  # other accounts are not
-
-    clock.advance(LOCKOUT_S - 1)
-    with pytest.raises(LoginLocked) as almost:
-        throttle.check("alice", "10.0.0.1")
-    assert almost.value.retry_after == 1
-    clock.advance(1)
-    throttle.check("alice", "10.0.0.1")
+def test_the_owner_at_an_address_it_logged_in_from_gets_in_while_many_others_guess(tmp_path: Path) -> None:
+    with users_app(tmp_path) as app:
+        assert login_from(app, "10.0.0.7", "ada").status_code == 200  # the owner's usual address
+        statuses = [login_from(app, f"10.9.{n % 15}.1", "ada", WRONG).status_code for n in range(30)]
+        assert set(statuses) <= {401, 429} and statuses.count(401) >= 10  # enough to slow the account
+        assert login_from(app, "10.0.0.7", "ada").status_code == 200  # at once, whatever the others did
 
 
-def test_after_a_lockout_the_count_starts_again(throttle: LoginThrottle, clock: Clock) -> None:
-    fail(throttle, 5)
-    clock.advance(LOCKOUT_S)
-    fail(throttle, 4)
-    throttle.check("alice", "10.0.0.1")
+def test_one_address_guessing_one_account_waits_longer_each_time(tmp_path: Path) -> None:
+    clock = Clock()
+    with users_app(tmp_path, clock=clock, login_max_failures=3, login_max_delay_seconds=16) as app:
+        assert [login_from(app, "10.0.0.66", "eve", WRONG).status_code for _ in range(3)] == [401] * 3
+        waits = []
+        for _ in range(7):
+            refused = login_from(app, "10.0.0.66", "eve")  # even the right password is not checked yet
+            assert refused.status_code == 429
+            assert "for this account from this address" in refused.json()["error"]
+            waits.append(int(refused.headers["Retry-After"]))
+            clock.advance(waits[-1])
+            assert login_from(app, "10.0.0.66", "eve", WRONG).status_code == 401  # checked again, and wrong
+        assert waits == [1, 2, 4, 8, 16, 16, 16]  # doubling, up to the cap
+        assert login_from(app, "10.0.0.8", "eve").status_code == 200  # the pair waits, not the account
+        clock.advance(16)
+        assert login_from(app, "10.0.0.66", "eve").status_code == 200
 
 
-def test_old_failures_age_out_of_the_window(throttle: LoginThrottle, clock: Clock) -> None:
-    fail(throttle, 4)
-    clock.advance(LOCKOUT_S + 1)
-    fail(throttle, 4)
-    throttle.check("alice", "10.0.0.1")
+def test_guessing_from_many_addresses_stays_slow_but_never_locks_the_account(tmp_path: Path) -> None:
+    clock = Clock()
+    account_cap = 8
+    with users_app(tmp_path, clock=clock, login_max_failures=2, login_account_delay_seconds=account_cap) as app:
+        started = clock.now
+        checked = 0
+        for n in range(40):  # each guess from an address of its own, as soon as it is allowed
+            answer = login_from(app, f"10.{n // 250}.{n % 250}.9", "rival", WRONG)
+            if answer.status_code == 429:
+                wait = int(answer.headers["Retry-After"])
+                assert 1 <= wait <= account_cap, answer.text  # slowed, never for long
+                assert "for this account from elsewhere" in answer.json()["error"]
+                clock.advance(wait)
+            else:
+                assert answer.status_code == 401
+                checked += 1
+        minutes = (clock.now - started).total_seconds() / 60
+        # 2 × 2 free failures, then about one guess per cap: slow, whatever the number of addresses.
+        assert checked <= 4 + minutes * 60 / account_cap + 5
+        assert minutes > 1.5
+        # The owner, from an address never seen: at most one cap's wait, then in.
+        first = login_from(app, "192.168.1.20", "rival")
+        if first.status_code == 429:
+            assert int(first.headers["Retry-After"]) <= account_cap
+            clock.advance(int(first.headers["Retry-After"]))
+            first = login_from(app, "192.168.1.20", "rival")
+        assert first.status_code == 200, first.text
 
 
-def test_a_successful_login_clears_the_accounts_count(throttle: LoginThrottle) -> None:
-    fail(throttle, 4)
-    throttle.succeeded("alice", "10.0.0.1")
-    fail(throttle, 4)
-    throttle.check("alice", "10.0.0.1")
+def test_spraying_many_names_from_one_address_slows_that_address(tmp_path: Path) -> None:
+    clock = Clock()
+    with users_app(tmp_path, clock=clock, login_max_failures=2) as app:
+        for n in range(8):  # 2 × 4 free failures for an address, across names
+            assert login_from(app, "10.0.0.66", f"user{n}", WRONG).status_code == 401
+        refused = login_from(app, "10.0.0.66", "someone-else", WRONG)
+        assert refused.status_code == 429
+        assert "from this address" in refused.json()["error"]
+        # The names it tried are not slowed for their owners elsewhere, nor is anyone else.
+        assert login_from(app, "10.0.0.7", "user0", WRONG).status_code == 401
+        assert login_from(app, "10.0.0.7", "vic").status_code == 200
 
 
-def test_case_and_spaces_do_not_give_a_name_fresh_guesses(throttle: LoginThrottle) -> None:
-    for name in ("alice", "Alice", " ALICE", "alice ", "aLiCe"):
-        throttle.failed(name, "10.0.0.1")
-    with pytest.raises(LoginLocked):
-        throttle.check("alice", "10.0.0.9")
-
-
-def test_spraying_many_names_from_one_address_locks_the_address(throttle: LoginThrottle) -> None:
-    budget = 5 * IP_FAILURE_FACTOR
-    for index in range(budget - 1):
-        fail(throttle, 1, username=f"user{index}", ip="10.0.0.66")
-    throttle.check("someone-new", "10.0.0.66")
-    throttle.failed("someone-new", "10.0.0.66")
-    with pytest.raises(LoginLocked) as locked:
-        throttle.check("yet-another", "10.0.0.66")
-    assert "from this address" in str(locked.value)
-    assert locked.value.retry_after == LOCKOUT_S
-    # The names it tried are not locked for their owners elsewhere: one failure each.
-    throttle.check("user0", "10.0.0.7")
-
-
-def test_a_success_does_not_reset_the_addresses_count(throttle: LoginThrottle) -> None:
-    budget = 5 * IP_FAILURE_FACTOR
-    for index in range(budget - 1):
-        fail(throttle, 1, username=f"user{index}", ip="10.0.0.66")
-    throttle.succeeded("mallory", "10.0.0.66")  # the sprayer's own account
-    throttle.failed("user-last", "10.0.0.66")
-    with pytest.raises(LoginLocked):
-        throttle.check("mallory", "10.0.0.66")
-
-
-def test_built_from_settings(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, login_max_failures=2, login_lockout_minutes=1)
-    throttle = LoginThrottle.from_settings(settings)
-    for _ in range(2):
-        throttle.failed("alice", "10.0.0.1")
-    with pytest.raises(LoginLocked) as locked:
-        throttle.check("alice", "10.0.0.1")
-    assert 59 <= locked.value.retry_after <= 60
+@pytest.mark.parametrize("typed", ["ADA", " ada", "Ada "])
+def test_the_names_case_and_spaces_do_not_give_fresh_guesses(tmp_path: Path, typed: str) -> None:
+    clock = Clock()
+    with users_app(tmp_path, clock=clock, login_max_failures=2) as app:
+        assert login_from(app, "10.0.0.66", "ada", WRONG).status_code == 401
+        assert login_from(app, "10.0.0.66", typed, WRONG).status_code == 401
+        assert login_from(app, "10.0.0.66", "ada", WRONG).status_code == 429

@@ -62,6 +62,8 @@ def test_mistakes_exit_with_a_clear_message_and_change_nothing(isolated_environm
         (["user", "role", "root", "viewer"], None, "last admin"),
         (["user", "remove", "root"], None, "last admin"),
         (["user", "remove", "ghost"], None, "does not exist"),
+        (["user", "add", "ROOT", "--password-stdin"], "s3cret-enough\n", "already exists as 'root'"),
+        (["user", "unlock", "ghost"], None, "does not exist"),
     ]
     for args, stdin, message in cases:
         result = runner.invoke(app, args, input=stdin, env=ENV)
@@ -69,3 +71,19 @@ def test_mistakes_exit_with_a_clear_message_and_change_nothing(isolated_environm
         assert message in result.output, (args, result.output)
     listed = runner.invoke(app, ["user", "list"], env=ENV).output
     assert "root" in listed and "shorty" not in listed and "admin" in listed
+
+
+def test_a_new_password_or_role_from_the_shell_ends_the_users_api_tokens(isolated_environment: Path) -> None:
+    runner.invoke(app, ["user", "add", "root", "--role", "admin", "--password-stdin"], input="s3cret-enough\n", env=ENV)
+    runner.invoke(app, ["user", "add", "amy", "--password-stdin"], input="another-secret\n", env=ENV)
+    database = _database(isolated_environment)
+    try:
+        amy = accounts.verify_password(database, username="AMY", password="another-secret")
+        assert amy is not None and amy.username == "amy"  # any case logs in to the one account
+        for command in (["user", "passwd", "Amy", "--password-stdin"], ["user", "role", "amy", "viewer"]):
+            token, _ = accounts.issue_api_token(database, account=amy, name="script")
+            assert accounts.resolve_api_token(database, token=token) is not None
+            assert runner.invoke(app, command, input="changed-secret\n", env=ENV).exit_code == 0
+            assert accounts.resolve_api_token(database, token=token) is None, command
+    finally:
+        database.dispose()

@@ -26,6 +26,7 @@ APP_TABLES = {
     "conversation_shares",
     "audit_log",
     "id_counters",
+    "login_attempts",
 }
 
 

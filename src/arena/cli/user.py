@@ -1,4 +1,4 @@
-"""`arena user add|remove|passwd|role|list`: accounts for ARENA_AUTH_MODE=users, from the shell.
+"""`arena user add|remove|passwd|role|unlock|list`: accounts for ARENA_AUTH_MODE=users, from the shell.
 
 The first admin is made here (the web API needs an admin to make users). Passwords are asked
 twice without echo, or read from standard input with --password-stdin, never from an argument.
@@ -54,7 +54,7 @@ def remove(username: str) -> None:
 
 @user_app.command("passwd")
 def passwd(username: str, password_stdin: PasswordStdin = False) -> None:
-    """Set a new password; the user's browser sessions end."""
+    """Set a new password; the user's browser sessions and API tokens end."""
     with opened_database() as database, exit_on_error():
         accounts.set_password(database, username=username, password=_password(password_stdin))
         _audit(database, audit.USER_PASSWD, username)
@@ -65,11 +65,21 @@ def passwd(username: str, password_stdin: PasswordStdin = False) -> None:
 def role(
     username: str, new_role: Annotated[str, typer.Argument(metavar="ROLE", help="admin, evaluator or viewer")]
 ) -> None:
-    """Change a user's role (the last admin stays admin)."""
+    """Change a user's role (the last admin stays admin); their API tokens end."""
     with opened_database() as database, exit_on_error():
         account = accounts.set_role(database, username=username, role=new_role)
         _audit(database, audit.USER_ROLE, username, role=account.role)
     console.print(f"{account.username} is now {account.role}", highlight=False)
+
+
+@user_app.command("unlock")
+def unlock(username: str) -> None:
+    """Forget the failed logins counted against an account, so no wait is left (the server
+    reads the counts from the database: it need not be stopped)."""
+    with opened_database() as database, exit_on_error():
+        account = accounts.unlock(database, username=username)
+        _audit(database, audit.USER_UNLOCK, account.username)
+    console.print(f"unlocked {account.username}: its failed logins are forgotten", highlight=False)
 
 
 @user_app.command("list")

@@ -6,6 +6,7 @@ Hashing and secrets live in `arena.accounts`; this module only stores what it is
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Final
 
@@ -29,6 +30,11 @@ from arena.storage.ownership import Reader, visible_conversations
 USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
 
 
+def username_key(username: str) -> str:
+    """The name as compared: "EVA", "eva" and a full-width "ｅｖａ" are one account."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
 def check_username(username: str) -> str:
     if not (1 <= len(username) <= USERNAME_MAX_LENGTH) or not USERNAME_PATTERN.match(username):
         raise InvalidInput(
@@ -49,9 +55,18 @@ def check_role(role: str) -> str:
 def add_user(session: Session, *, username: str, password_hash: str, role: str) -> User:
     check_username(username)
     check_role(role)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists")
-    user = User(id=_next_user_id(session), username=username, password_hash=password_hash, role=role, created_at=utcnow())
+    existing = find_user(session, username=username)
+    if existing is not None:
+        same = "" if existing.username == username else f" as {existing.username!r} (names ignore case)"
+        raise Conflict(f"user {username!r} already exists{same}")
+    user = User(
+        id=_next_user_id(session),
+        username=username,
+        username_key=username_key(username),
+        password_hash=password_hash,
+        role=role,
+        created_at=utcnow(),
+    )
     session.add(user)
     session.flush()
     return user
@@ -70,7 +85,7 @@ def _next_user_id(session: Session) -> int:
 
 
 def find_user(session: Session, *, username: str) -> User | None:
-    return session.scalar(select(User).where(User.username == username))
+    return session.scalar(select(User).where(User.username_key == username_key(username)))
 
 
 def get_user(session: Session, *, username: str) -> User:
@@ -101,6 +116,9 @@ def set_role(session: Session, *, username: str, role: str) -> User:
     user = get_user(session, username=username)
     if role != "admin":
         _refuse_losing_last_admin(session, user)
+    if user.role != role:
+        # A token made for one role must not go on working with another.
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     user.role = role
     return user
 
@@ -108,8 +126,10 @@ def set_role(session: Session, *, username: str, role: str) -> User:
 def set_password_hash(session: Session, *, username: str, password_hash: str) -> User:
     user = get_user(session, username=username)
     user.password_hash = password_hash
-    # A new password ends every login made with the old one.
-    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    # A new password ends every login made with the old one, API tokens included: a token
+    # taken with a stolen password must not outlive the reset.
+    for model in (UserSession, ApiToken):
+        session.execute(delete(model).where(model.user_id == user.id))
     return user
 
 
@@ -158,8 +178,8 @@ def touch_session(session: Session, *, token_hash: str, at: datetime) -> None:
 # --- API tokens -------------------------------------------------------------------------------
 
 
-def add_api_token(session: Session, *, user_id: int, name: str, token_hash: str) -> ApiToken:
-    token = ApiToken(user_id=user_id, name=name, token_hash=token_hash, created_at=utcnow())
+def add_api_token(session: Session, *, user_id: int, name: str, token_hash: str, expires_at: datetime) -> ApiToken:
+    token = ApiToken(user_id=user_id, name=name, token_hash=token_hash, created_at=utcnow(), expires_at=expires_at)
     session.add(token)
     session.flush()
     return token

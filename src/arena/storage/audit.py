@@ -48,6 +48,7 @@ USER_ADD: Final = "user.add"
 USER_REMOVE: Final = "user.remove"
 USER_ROLE: Final = "user.role"
 USER_PASSWD: Final = "user.passwd"
+USER_UNLOCK: Final = "user.unlock"
 TOKEN_CREATE: Final = "token.create"
 TOKEN_REVOKE: Final = "token.revoke"
 MODEL_PULL: Final = "model.pull"
@@ -75,6 +76,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     USER_REMOVE,
     USER_ROLE,
     USER_PASSWD,
+    USER_UNLOCK,
     TOKEN_CREATE,
     TOKEN_REVOKE,
     MODEL_PULL,

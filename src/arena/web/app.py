@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
-    app.state.login_throttle = LoginThrottle.from_settings(settings)
+    app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
     app.add_middleware(JsonBounds)  # inside the size limit: it reads only bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -63,7 +63,10 @@ async def _authenticate_user(request: Request, settings: Settings, ip: str) -> P
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized(UNAUTHORIZED)
-        account = await asyncio.to_thread(accounts.resolve_api_token, database, token=token.strip())
+        try:
+            account = await asyncio.to_thread(accounts.resolve_api_token, database, token=token.strip())
+        except accounts.TokenExpired as expired:
+            raise _unauthorized(str(expired)) from None
         if account is None:
             raise _unauthorized("Unknown or revoked API token")
         # A bearer token is never sent by a browser on its own, so it needs no CSRF token.

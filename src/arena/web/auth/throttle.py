@@ -1,133 +1,145 @@
-"""Login lockout: too many failed logins lock the account name, and more from one address lock it.
+"""Login throttling that slows guessing but cannot be used to keep an account's owner out.
 
-Counting is per account name *and* per client address: the first stops guessing one password,
-the second slows password spraying (a few guesses at many accounts from one address). Both
-count failures inside a sliding window as long as the lockout, so old typos age out. A lock is
-kept whether or not the account exists, so a lockout never tells which names are real.
+Failures are counted three ways, each with a few free ones and then a wait that doubles with
+every further failure (1, 2, 4 … s) up to a cap; while a wait runs, attempts get 429 with
+`Retry-After` before the password is even checked:
+
+- per (account, address): one address guessing one account's password. Capped at
+  `ARENA_LOGIN_MAX_DELAY_SECONDS`.
+- per account, across addresses: guessing from many addresses stays slow. Each address adds
+  only its free failures (past them its pair slows it), so one address cannot slow the account
+  for others. Its cap (`ARENA_LOGIN_ACCOUNT_DELAY_SECONDS`) is short, and it never applies to
+  an address the account logged in from before (for `KNOWN_FOR`): the owner at their usual
+  address gets in whatever others try elsewhere. Nothing ever locks an account.
+- per address, across accounts: password spraying (a few guesses at many names).
+
+Counts live in the database (`login_attempts`), so they survive a restart, are shared by every
+worker, and `arena user unlock NAME` clears them. Names that do not exist are counted like real
+ones, so the answers never tell which names are real. Failures are forgotten `FORGET_AFTER`
+after the last one.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
 
 from arena.settings import Settings
+from arena.storage import login_attempts as store
+from arena.storage.auth_models import LoginAttempt
+from arena.storage.db import Database
+from arena.storage.login_attempts import DbSession
+from arena.storage.models import utcnow
 
-# An address may fail this many times the per-account limit (people behind one NAT mistype too).
-IP_FAILURE_FACTOR = 4
-# Past this many tracked names or addresses, forget those with nothing recent (bounds memory).
-MAX_TRACKED = 10_000
+# An account may fail this many times the per-pair free failures, across addresses, before it
+# slows down; an address this many times, across names (people behind one NAT mistype too).
+ACCOUNT_FAILURE_FACTOR: Final = 2
+IP_FAILURE_FACTOR: Final = 4
+KNOWN_FOR: Final = timedelta(days=30)
+FORGET_AFTER: Final = timedelta(hours=24)
+
+MESSAGES: Final = {
+    store.PAIR: "Too many failed logins for this account from this address",
+    store.ACCOUNT: "Too many failed logins for this account from elsewhere",
+    store.ADDRESS: "Too many failed logins from this address",
+}
 
 
 class LoginLocked(Exception):
-    """Raised by `LoginThrottle.check` while a name or address is locked; answer 429."""
+    """Raised by `LoginThrottle.check` while a wait runs; answer 429 with `Retry-After`."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-@dataclass
-class _Counter:
-    """Failures inside the window for one name or address, and a lock's end if locked."""
+@dataclass(frozen=True)
+class Rule:
+    free: int  # failures before any wait
+    cap_s: float  # the longest wait
 
-    failures: deque[float] = field(default_factory=deque)
-    locked_until: float = 0.0
-
-
-class _Tracker:
-    def __init__(self, *, max_failures: int, window_s: float) -> None:
-        self.max_failures = max_failures
-        self.window_s = window_s
-        self.counters: dict[str, _Counter] = {}
-
-    def remaining_lock(self, key: str, now: float) -> float:
-        counter = self.counters.get(key)
-        return max(0.0, counter.locked_until - now) if counter else 0.0
-
-    def fail(self, key: str, now: float) -> None:
-        counter = self.counters.setdefault(key, _Counter())
-        counter.failures.append(now)
-        while counter.failures and counter.failures[0] <= now - self.window_s:
-            counter.failures.popleft()
-        if len(counter.failures) >= self.max_failures:
-            counter.locked_until = now + self.window_s
-            counter.failures.clear()  # after the lock, a fresh count
-        if len(self.counters) > MAX_TRACKED:
-            self.forget_idle(now)
-
-    def clear(self, key: str) -> None:
-        self.counters.pop(key, None)
-
-    def forget_idle(self, now: float) -> None:
-        for key in [k for k, c in self.counters.items() if c.locked_until <= now and not self._recent(c, now)]:
-            del self.counters[key]
-
-    def _recent(self, counter: _Counter, now: float) -> bool:
-        return bool(counter.failures) and counter.failures[-1] > now - self.window_s
+    def wait_s(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.cap_s, 2.0 ** min(failures - self.free, 62))
 
 
 class LoginThrottle:
-    """In memory and thread-safe. Call `check` before verifying a password, then `failed` or
-    `succeeded`. `clock` is injectable so tests move time instead of sleeping."""
+    """Call `check` before verifying a password, then `failed` or `succeeded`. Each touches the
+    database: call them off the event loop. `clock` is injectable so tests move time."""
 
     def __init__(
         self,
+        database: Database,
         *,
-        max_failures: int = 5,
-        lockout_s: float = 15 * 60,
-        ip_max_failures: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        free_failures: int = 5,
+        max_delay_s: float = 300,
+        account_delay_s: float = 60,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._database = database
         self._clock = clock
-        self._lock = threading.Lock()
-        self._names = _Tracker(max_failures=max_failures, window_s=lockout_s)
-        self._addresses = _Tracker(
-            max_failures=ip_max_failures or max_failures * IP_FAILURE_FACTOR, window_s=lockout_s
-        )
+        self.rules = {
+            store.PAIR: Rule(free_failures, max_delay_s),
+            store.ACCOUNT: Rule(free_failures * ACCOUNT_FAILURE_FACTOR, account_delay_s),
+            store.ADDRESS: Rule(free_failures * IP_FAILURE_FACTOR, max_delay_s),
+        }
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginThrottle:
-        return cls(max_failures=settings.login_max_failures, lockout_s=settings.login_lockout_minutes * 60)
+    def from_settings(
+        cls, settings: Settings, database: Database, *, clock: Callable[[], datetime] = utcnow
+    ) -> LoginThrottle:
+        return cls(
+            database,
+            free_failures=settings.login_max_failures,
+            max_delay_s=settings.login_max_delay_seconds,
+            account_delay_s=settings.login_account_delay_seconds,
+            clock=clock,
+        )
 
     def check(self, username: str, ip: str) -> None:
-        """Raise `LoginLocked` if this name or this address may not try now."""
-        with self._lock:
-            now = self._clock()
-            name_wait = self._names.remaining_lock(_name_key(username), now)
-            address_wait = self._addresses.remaining_lock(ip, now)
-        if address_wait > 0:
-            raise LoginLocked(
-                f"Too many failed logins from this address: try again in {_seconds(address_wait)} s",
-                retry_after=_seconds(address_wait),
-            )
-        if name_wait > 0:
-            raise LoginLocked(
-                f"Too many failed logins for this account: try again in {_seconds(name_wait)} s",
-                retry_after=_seconds(name_wait),
-            )
+        """Raise `LoginLocked` if this attempt must wait; the longest wait that applies wins."""
+        now = self._clock()
+        keys = store.keys(username, ip)
+        with self._database.session() as session:
+            rows = store.find(session, list(keys.values()))
+            pair = rows.get(keys[store.PAIR])
+            known = pair is not None and pair.known_until is not None and pair.known_until > now
+            # From an address this account logged in from, only that pair's own failures count.
+            kinds = (store.PAIR,) if known else (store.PAIR, store.ACCOUNT, store.ADDRESS)
+            waits = {kind: _remaining(rows.get(keys[kind]), now) for kind in kinds}
+        kind, wait = max(waits.items(), key=lambda item: item[1])
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise LoginLocked(f"{MESSAGES[kind]}: try again in {seconds} s", retry_after=seconds)
 
     def failed(self, username: str, ip: str) -> None:
-        with self._lock:
-            now = self._clock()
-            self._names.fail(_name_key(username), now)
-            self._addresses.fail(ip, now)
+        now = self._clock()
+        with self._database.session() as session:
+            keys = store.keys(username, ip)
+            pair_failures = self._count(session, store.PAIR, keys[store.PAIR], now)
+            # Past its free failures an address is slowed by its own pair; counting those for the
+            # account too would let one address slow the owner everywhere else.
+            if pair_failures <= self.rules[store.PAIR].free:
+                self._count(session, store.ACCOUNT, keys[store.ACCOUNT], now)
+            self._count(session, store.ADDRESS, keys[store.ADDRESS], now)
+            store.forget_old(session, failed_before=now - FORGET_AFTER, now=now)
+
+    def _count(self, session: DbSession, kind: str, key: store.Key, now: datetime) -> int:
+        return store.count_failure(session, key, now=now, forget_after=FORGET_AFTER, wait_s=self.rules[kind].wait_s)
 
     def succeeded(self, username: str, ip: str) -> None:
-        """Clear the account's count. The address keeps its count: one good account of its own
-        must not let a sprayer start over."""
-        with self._lock:
-            self._names.clear(_name_key(username))
+        """Clear this pair's count and remember the address as the account's. The account's
+        and the address's counts stay: one good login must not give a guesser fresh tries."""
+        now = self._clock()
+        with self._database.session() as session:
+            store.mark_known(session, store.keys(username, ip)[store.PAIR], until=now + KNOWN_FOR)
 
 
-def _name_key(username: str) -> str:
-    # "Alice" and "alice " must not be separate budgets of guesses.
-    return username.strip().casefold()
-
-
-def _seconds(wait: float) -> int:
-    return max(1, math.ceil(wait))
+def _remaining(row: LoginAttempt | None, now: datetime) -> float:
+    if row is None or row.blocked_until is None:
+        return 0.0
+    return max(0.0, (row.blocked_until - now).total_seconds())

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from arena import accounts
 from arena.errors import InvalidInput
 from arena.storage import audit
+from arena.storage.auth_models import ApiToken
 from arena.web.audit_events import record_event
 from arena.web.auth.limits import enforce_login_rate_limit
 from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
@@ -33,6 +34,12 @@ def _me(principal: Principal, auth_mode: str) -> MePublic:
     )
 
 
+def _token(row: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=row.id, name=row.name, created_at=row.created_at, last_used_at=row.last_used_at, expires_at=row.expires_at
+    )
+
+
 def _accounts_on(settings: AppSettings, what: str) -> None:
     if settings.auth_mode != "users":
         raise InvalidInput(f"{what} needs accounts: start the arena with ARENA_AUTH_MODE=users")
@@ -45,15 +52,15 @@ async def login(body: LoginCreate, request: Request, response: Response, db: Db,
     throttle = request.app.state.login_throttle
     ip = client_ip(request)
     try:
-        throttle.check(body.username, ip)
+        await asyncio.to_thread(throttle.check, body.username, ip)  # before the password is looked at
     except LoginLocked as exc:
         raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     account = await asyncio.to_thread(accounts.verify_password, db, username=body.username, password=body.password)
     if account is None:
-        throttle.failed(body.username, ip)
+        await asyncio.to_thread(throttle.failed, body.username, ip)
         await record_event(request, audit.LOGIN_FAILURE, actor=body.username[:64])
         raise HTTPException(status_code=401, detail=WRONG_LOGIN)
-    throttle.succeeded(body.username, ip)
+    await asyncio.to_thread(throttle.succeeded, account.username, ip)
     started = await asyncio.to_thread(
         accounts.start_session, db, account=account, ip=ip, replaces=request.cookies.get(SESSION_COOKIE)
     )
@@ -96,20 +103,28 @@ async def list_tokens(principal: CurrentPrincipal, db: Db, settings: AppSettings
     """Your API tokens (never the tokens themselves)."""
     _accounts_on(settings, "API tokens")
     rows = await asyncio.to_thread(accounts.list_api_tokens, db, account=principal.account())
-    return TokenList(
-        tokens=[TokenPublic(id=r.id, name=r.name, created_at=r.created_at, last_used_at=r.last_used_at) for r in rows]
-    )
+    return TokenList(tokens=[_token(row) for row in rows])
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreatedPublic, responses=ERRORS)
 async def create_token(
     body: TokenCreate, request: Request, principal: CurrentPrincipal, db: Db, settings: AppSettings
 ) -> TokenCreatedPublic:
-    """A new API token for scripts, with your role: `Authorization: Bearer <token>`. Shown once."""
+    """A new API token for scripts, with your role: `Authorization: Bearer <token>`. Shown once.
+
+    It ends after `days` (default `ARENA_TOKEN_DAYS`), or sooner when your password or role
+    changes or your account is removed."""
     _accounts_on(settings, "API tokens")
-    token, row = await asyncio.to_thread(accounts.issue_api_token, db, account=principal.account(), name=body.name)
-    await record_event(request, audit.TOKEN_CREATE, target=str(row.id), name=row.name)
-    return TokenCreatedPublic(id=row.id, name=row.name, created_at=row.created_at, token=token)
+    token, row = await asyncio.to_thread(
+        accounts.issue_api_token,
+        db,
+        account=principal.account(),
+        name=body.name,
+        days=body.days or settings.token_days,
+        max_days=settings.token_max_days,
+    )
+    await record_event(request, audit.TOKEN_CREATE, target=str(row.id), name=row.name, expires_at=row.expires_at.isoformat())
+    return TokenCreatedPublic(**_token(row).model_dump(), token=token)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=ERRORS)

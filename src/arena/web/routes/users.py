@@ -45,16 +45,17 @@ async def add_user(body: UserCreate, request: Request, db: Db, settings: AppSett
 
 @router.patch("/{username}", response_model=UserPublic, responses=ERRORS)
 async def update_user(username: str, body: UserUpdate, request: Request, db: Db, settings: AppSettings) -> UserPublic:
-    """Change a role (the last admin stays admin) or set a new password (which ends their sessions)."""
+    """Change a role (the last admin stays admin) or set a new password; either ends their API
+    tokens, and a new password ends their browser sessions too."""
     _accounts_on(settings)
     if body.role is None and body.password is None:
         raise InvalidInput("send a role, a password, or both")
     if body.password is not None:
         account = await asyncio.to_thread(accounts.set_password, db, username=username, password=body.password)
-        await record_event(request, audit.USER_PASSWD, target=username)
+        await record_event(request, audit.USER_PASSWD, target=account.username)
     if body.role is not None:
         account = await asyncio.to_thread(accounts.set_role, db, username=username, role=body.role)
-        await record_event(request, audit.USER_ROLE, target=username, role=body.role)
+        await record_event(request, audit.USER_ROLE, target=account.username, role=body.role)
     return UserPublic(username=account.username, role=account.role)  # type: ignore[arg-type]
 
 

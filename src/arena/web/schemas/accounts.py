@@ -33,6 +33,9 @@ class MePublic(BaseModel):
 
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for")
+    days: int | None = Field(
+        None, ge=1, le=3650, description="How long it lasts: ARENA_TOKEN_DAYS unless given, at most ARENA_TOKEN_MAX_DAYS"
+    )
 
 
 class TokenPublic(BaseModel):
@@ -40,6 +43,7 @@ class TokenPublic(BaseModel):
     name: str
     created_at: datetime
     last_used_at: datetime | None = None
+    expires_at: datetime = Field(description="It stops working then (or sooner: password or role change, removal)")
 
 
 class TokenCreatedPublic(TokenPublic):
