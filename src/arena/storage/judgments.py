@@ -263,7 +263,8 @@ def _judgments_between_instances(session: Session) -> list[tuple[Judgment, str, 
     keys = {key for j in judgments for key in (j.key_a, j.key_b) if key is not None}
     models: dict[str, str] = {}
     for chunk in _chunks(sorted(keys)):
-        models.update(session.execute(select(Instance.id, Instance.model).where(Instance.id.in_(chunk))).tuples())
+        rows = session.execute(select(Instance.id, Instance.model).where(Instance.id.in_(chunk)))
+        models.update((instance_id, model) for instance_id, model in rows)
     return [
         (j, models[j.key_a], None if j.key_b is None else models[j.key_b])
         for j in judgments
