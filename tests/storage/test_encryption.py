@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from arena.errors import EncryptionKeyError
 from arena.storage import bench as bench_store
@@ -20,6 +20,7 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.crypto import Cipher, Keyring, key_id, load_key, new_key, parse_key, read_key_file, write_key_file
 from arena.storage.db import Database
+from arena.storage.models import Instance
 from arena.storage.reencrypt import encrypted_columns
 from arena.storage.schema import metadata
 from tests.support.builders import add_conversation_with_instances
@@ -269,6 +270,17 @@ def test_everything_reads_back_and_nothing_is_stored_in_plaintext(encrypted: Dat
         assert read_everything(again, seeded) == EXPECTED
     finally:
         again.dispose()
+
+
+def test_judge_keys_stored_encrypted_still_name_the_instances_they_are(encrypted: Database) -> None:
+    seed_everything(encrypted)  # one judgment between instances, one under the caller's own keys
+    with encrypted.session() as session:
+        signals = judgment_store.battle_signals(session).judgments
+        models = {i.id: i.model for i in session.scalars(select(Instance))}
+
+    [battle] = signals  # the raw keys name no instance: no battle
+    assert battle.category == SECRETS["judge_category"]
+    assert (battle.model_a, battle.model_b) == (models[battle.instance_a], models[battle.instance_b])
 
 
 def test_rows_written_before_encryption_was_turned_on_still_read(encrypted: Database, database: Database) -> None:
