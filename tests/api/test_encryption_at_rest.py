@@ -1,11 +1,14 @@
 """Encryption at rest, end to end: a real conversation (a streamed SmolLM2 answer, a system
-prompt, an attachment, a judge verdict) leaves none of its text in the SQLite file or its WAL,
-reads back identical after a restart with the same key, and a wrong key stops start-up."""
+prompt, an attachment, a judge verdict), an answer that failed, a benchmark run and a raw judge
+run leave none of their text (nor error texts, names, file names, categories or answer keys) in
+the SQLite file or its WAL, read back identical after a restart with the same key, and a wrong
+key stops start-up."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,14 @@ SYSTEM = "You are the lighthouse keeper of Skerryvore and answer tersely."
 PROMPT = "Which colour is the lamp room of the Skerryvore lighthouse painted?"
 ATTACHMENT = "keeper's log, 1844: the lamp room was painted a deep ochre yellow"
 RATIONALE = "Answer B mentions the scattering of light, which is closer to the log entry."
+# What the engine said when it failed: it may quote the prompt, as this one does.
+ENGINE_ERROR = "model runner crashed while reading 'Bell Rock lamp-room inventory'"
+BENCH_NAME = "Northern Lighthouse Board audit, spring"
+PROMPT_FILE = "northern_lighthouse_board_questions.jsonl"
+CATEGORY = "lamp-room-maintenance-records"
+RAW_KEYS = ("keeper-MacLeod-draft-answer", "keeper-Stevenson-draft-answer")
+RAW_CATEGORY = "fog-signal-procedures-review"
+LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 
 
 def encoded(key: bytes) -> SecretStr:
@@ -92,6 +103,54 @@ def run_a_judged_turn(arena: RunningArena) -> tuple[str, dict[str, str]]:
     return conversation_id, answers
 
 
+def run_what_else_holds_words(arena: RunningArena, double: JudgingOllama) -> dict[str, str]:
+    """An answer that fails, a benchmark run whose items fail, a raw judge run under the caller's
+    keys: the error text, names, categories and keys they store, by what each is."""
+    double.error_after, double.error_message = 1, ENGINE_ERROR
+    failing = {"message": "Count the spare mantles.", "model_instances": [{"model": DOUBLE_MODEL, "num_predict": 8}]}
+    with arena.client() as client, client.stream("POST", "/api/stream_chat", json=failing) as response:
+        assert response.status_code == 200, response.read()
+        assert any(ENGINE_ERROR in json.dumps(event) for event in ndjson_lines(response))
+    prompts = json.dumps({"id": "q1", "prompt": "How often are the mantles changed?", "category": CATEGORY})
+    spec = {
+        "name": BENCH_NAME,
+        "instances": [{"model": LLAMA, "num_predict": 4}, {"model": QWEN, "num_predict": 4}],
+        "judge": {"instance": {"model": LLAMA}, "mode": "pairs"},
+        "repeats": 1,
+    }
+    with arena.client() as client:
+        created = client.post(
+            "/api/bench/runs",
+            files={"prompts": (PROMPT_FILE, prompts.encode(), "application/octet-stream")},
+            data={"config": json.dumps(spec)},
+        )
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        deadline = time.monotonic() + 30
+        while (progress := client.get(f"/api/bench/runs/{run_id}").json())["status"] != "done":
+            assert time.monotonic() < deadline, progress
+            time.sleep(0.05)
+        assert progress["items"] == {"error": 2}, progress
+    double.error_after = None
+    raw = {
+        "prompt": "Which keeper logged the fog signal first?",
+        "answers": [{"key": RAW_KEYS[0], "text": "MacLeod, at dawn."}, {"key": RAW_KEYS[1], "text": "Stevenson."}],
+        "judge_model": JUDGE,
+        "category": RAW_CATEGORY,
+    }
+    with arena.client() as client:
+        judged = client.post("/api/judge", json=raw)
+    assert judged.status_code == 200, judged.text
+    return {
+        "engine error": ENGINE_ERROR,
+        "bench run name": BENCH_NAME,
+        "prompt file name": PROMPT_FILE,
+        "category": CATEGORY,
+        "judge category": RAW_CATEGORY,
+        **{f"answer key {n}": key for n, key in enumerate(RAW_KEYS)},
+    }
+
+
 def test_a_conversation_leaves_no_plaintext_on_disk_and_reads_back_after_a_restart(
     double: JudgingOllama, tmp_path: Path
 ) -> None:
@@ -99,6 +158,7 @@ def test_a_conversation_leaves_no_plaintext_on_disk_and_reads_back_after_a_resta
     with running_arena(settings_for(data_dir, double, KEY)) as arena:
         conversation_id, answers = run_a_judged_turn(arena)
         before = snapshot(arena, conversation_id)
+        more_secrets = run_what_else_holds_words(arena, double)
         while_running = database_bytes(data_dir)  # the WAL holds the newest pages now
 
     title = before["detail"]["title"]
@@ -108,6 +168,7 @@ def test_a_conversation_leaves_no_plaintext_on_disk_and_reads_back_after_a_resta
     assert RATIONALE in json.dumps(verdict)
     secrets = {"prompt": PROMPT, "system": SYSTEM, "attachment": ATTACHMENT, "title": title, "rationale": RATIONALE}
     secrets |= {f"answer of {model}": answer.strip() for model, answer in answers.items()}
+    secrets |= more_secrets
     assert all(len(secret) >= 12 for secret in secrets.values()), secrets  # long enough to mean something
     after_stop = database_bytes(data_dir)
     for name, secret in secrets.items():
@@ -120,7 +181,13 @@ def test_a_conversation_leaves_no_plaintext_on_disk_and_reads_back_after_a_resta
         assert snapshot(arena, conversation_id) == before
         with arena.client() as client:  # search works on encrypted titles
             listed = client.get("/api/conversations", params={"search": PROMPT[6:20].upper()}).json()
+            [run] = client.get("/api/bench/runs").json()["runs"]
+            judged = client.get("/api/judge").json()["judgments"]
         assert [c["id"] for c in listed["conversations"]] == [conversation_id]
+        assert run["name"] == BENCH_NAME
+        assert [(j["key_a"], j["key_b"], j["category"]) for j in judged if j["turn_id"] is None] == [
+            (*RAW_KEYS, RAW_CATEGORY)
+        ]
 
     wrong = settings_for(data_dir, double, WRONG_KEY)
     with pytest.raises(EncryptionKeyError) as raised, TestClient(create_app(wrong)):

@@ -101,3 +101,21 @@ def _exercise(url: str) -> str:
         assert script.get("/api/nothing-here").status_code == 404
         assert script.post("/api/chat", content=b"{not json").status_code == 422
     return token
+
+
+SEARCH_TERM = "Skerryvore-salary-dispute"
+
+
+def test_search_terms_and_other_query_strings_stay_out_of_the_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    env = {"ARENA_EMBEDDED": "false", "ARENA_AUTH_MODE": "none"}
+    with log.open("wb") as sink, arena_process(tmp_path / "data", env=env, output=sink) as (_process, url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/api/conversations", params={"search": SEARCH_TERM}).status_code == 200
+            assert client.get("/api/conversations", params={"search": f"{SEARCH_TERM} pay"}).status_code == 200
+            assert client.get("/api/no-such-thing", params={"q": SEARCH_TERM}).status_code == 404
+
+    output = log.read_text(errors="replace")
+    assert '"GET /api/conversations?[redacted] HTTP/1.1" 200' in output  # path and status stay
+    assert '"GET /api/no-such-thing?[redacted] HTTP/1.1" 404' in output
+    assert "Skerryvore" not in output, "a search term is in the server log"

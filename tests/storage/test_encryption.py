@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from arena.errors import EncryptionKeyError
 from arena.storage import bench as bench_store
@@ -20,7 +20,9 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.crypto import Cipher, Keyring, key_id, load_key, new_key, parse_key, read_key_file, write_key_file
 from arena.storage.db import Database
+from arena.storage.models import Instance
 from arena.storage.reencrypt import encrypted_columns
+from arena.storage.schema import metadata
 from tests.support.builders import add_conversation_with_instances
 
 KEY = bytes(range(32))
@@ -41,6 +43,16 @@ SECRETS = {
     "bench_answer": "Roughly four hundred pairs, give or take a storm.",
     "bench_detail": "The first answer counts the gulls; the second sings.",
     "bench_error": "the judge wrote: both answers smell of herring",
+    "response_error": "the engine refused: 'Where did the keeper hide…'",
+    "run_name": "Quarterly gull census for the harbour board",
+    "prompt_set": "harbour-board confidential questions",
+    "prompt_file": "harbour_board_confidential.jsonl",
+    "item_category": "breakwater-ornithology",
+    "pair_category": "lantern-gallery-pairings",
+    "judge_category": "keeper-telescope-questions",
+    "item_error": "the model stopped: 'How many gulls nest on the…'",
+    "raw_key_a": "draft-from-legal-department",
+    "raw_key_b": "draft-from-marketing-agency",
 }
 
 
@@ -79,6 +91,10 @@ def seed_everything(database: Database) -> Seeded:
         response = repository.start_response(session, turn_id=turn.id, instance_id=first)
         repository.update_response_text(session, response_id=response.id, text=SECRETS["answer"][:20])
         repository.finish_response(session, response_id=response.id, text=SECRETS["answer"], status="ok")
+        failed = repository.start_response(session, turn_id=turn.id, instance_id=second)
+        repository.finish_response(
+            session, response_id=failed.id, text="", status="error", error=SECRETS["response_error"]
+        )
         raw = json.dumps({"explanation": SECRETS["rationale"], "verdict": "A"})
         judgment_store.add_judgment(
             session,
@@ -97,12 +113,27 @@ def seed_everything(database: Database) -> Seeded:
             reference=SECRETS["reference"],
             conversation_id=conversation.id,
             turn_id=turn.id,
+            category=SECRETS["judge_category"],
+        )
+        judgment_store.add_judgment(  # a raw judgment: the caller named the answers
+            session,
+            run_id="s" * 32,
+            judge_model="ollama:judge:7b",
+            mode="pairwise",
+            key_a=SECRETS["raw_key_a"],
+            key_b=SECRETS["raw_key_b"],
+            raw_ab=raw,
+            raw_ba=raw,
+            verdict_ab="A",
+            verdict_ba="B",
+            winner="a",
+            consistent=True,
         )
         run = bench_store.create_run(
             session,
-            name="gulls",
-            prompt_set_name="harbour",
-            prompt_file=None,
+            name=SECRETS["run_name"],
+            prompt_set_name=SECRETS["prompt_set"],
+            prompt_file=SECRETS["prompt_file"],
             prompt_set_sha256="0" * 64,
             prompt_count=1,
             instances=[{"instance_id": first}],
@@ -115,6 +146,7 @@ def seed_everything(database: Database) -> Seeded:
                 {
                     "position": 0,
                     "prompt_id": "p1",
+                    "category": SECRETS["item_category"],
                     "turns": [SECRETS["bench_prompt"]],
                     "reference": [SECRETS["reference"]],
                     "answers": [SECRETS["bench_answer"]],
@@ -122,11 +154,13 @@ def seed_everything(database: Database) -> Seeded:
                     "model": "local:smollm2-135m-instruct",
                     "repeat": 0,
                     "seed": 1,
+                    "error": SECRETS["item_error"],
                 }
             ],
             judgments=[
                 {
                     "prompt_id": "p1",
+                    "category": SECRETS["pair_category"],
                     "repeat": 0,
                     "instance_a": first,
                     "instance_b": second,
@@ -143,6 +177,7 @@ def read_everything(database: Database, seeded: Seeded) -> dict[str, Any]:
         conversation = repository.get_conversation(session, conversation_id=seeded.conversation_id)
         [turn] = repository.list_turns(session, conversation_id=seeded.conversation_id)
         [judgment] = judgment_store.list_judgments(session, turn_id=seeded.turn_id)
+        [raw_judgment] = judgment_store.list_judgments(session, run_id="s" * 32)
         run = bench_store.get_run(session, run_id=seeded.run_id)
         [item] = bench_store.list_items(session, run_id=seeded.run_id)
         [pair] = bench_store.list_judgments(session, run_id=seeded.run_id)
@@ -152,8 +187,11 @@ def read_everything(database: Database, seeded: Seeded) -> dict[str, Any]:
             "user_text": turn.user_text,
             "attachments": turn.attachments,
             "answer": [r.text for r in turn.responses],
-            "judgment": (judgment.raw_ab, judgment.raw_ba, judgment.parsed, judgment.reference),
+            "errors": [r.error for r in turn.responses],
+            "judgment": (judgment.raw_ab, judgment.raw_ba, judgment.parsed, judgment.reference, judgment.category),
+            "raw_keys": (raw_judgment.key_a, raw_judgment.key_b),
             "bench": (run.system, item.turns, item.reference, item.answers, pair.detail, pair.error),
+            "bench_names": (run.name, run.prompt_set_name, run.prompt_file, item.category, pair.category, item.error),
         }
 
 
@@ -162,13 +200,16 @@ EXPECTED = {
     "system": SECRETS["system"],
     "user_text": SECRETS["user_text"],
     "attachments": [{"filename": "ledger.txt", "size": 55, "text": SECRETS["attachment"]}],
-    "answer": [SECRETS["answer"]],
+    "answer": [SECRETS["answer"], ""],
+    "errors": [None, SECRETS["response_error"]],
     "judgment": (
         json.dumps({"explanation": SECRETS["rationale"], "verdict": "A"}),
         json.dumps({"explanation": SECRETS["rationale"], "verdict": "A"}),
         {"ab": {"explanation": SECRETS["rationale"]}},
         SECRETS["reference"],
+        SECRETS["judge_category"],
     ),
+    "raw_keys": (SECRETS["raw_key_a"], SECRETS["raw_key_b"]),
     "bench": (
         SECRETS["bench_system"],
         [SECRETS["bench_prompt"]],
@@ -176,6 +217,14 @@ EXPECTED = {
         [SECRETS["bench_answer"]],
         {"explanation": SECRETS["bench_detail"]},
         SECRETS["bench_error"],
+    ),
+    "bench_names": (
+        SECRETS["run_name"],
+        SECRETS["prompt_set"],
+        SECRETS["prompt_file"],
+        SECRETS["item_category"],
+        SECRETS["pair_category"],
+        SECRETS["item_error"],
     ),
 }
 
@@ -192,6 +241,19 @@ def raw_values(database: Database) -> list[str]:
     return values
 
 
+def every_stored_value(database: Database) -> list[str]:
+    """Every non-null value of every column of every table, as text: a secret kept in a column
+    that is not encrypted shows up here too."""
+    values = []
+    with database.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            for column in table.columns:
+                name = f'"{column.name}"'
+                rows = connection.execute(text(f'SELECT CAST({name} AS TEXT) FROM "{table.name}" WHERE {name} IS NOT NULL'))
+                values.extend(str(row[0]) for row in rows)
+    return values
+
+
 def test_everything_reads_back_and_nothing_is_stored_in_plaintext(encrypted: Database, database: Database) -> None:
     seeded = seed_everything(encrypted)
 
@@ -199,14 +261,26 @@ def test_everything_reads_back_and_nothing_is_stored_in_plaintext(encrypted: Dat
     assert len(stored) >= len(SECRETS)
     for value in stored:  # a text column holds enc:v1:…; a JSON column the same, as a JSON string
         assert value.strip('"').startswith(f"enc:v1:{key_id(KEY)}:"), value
-    for secret in SECRETS.values():
-        assert not any(secret[:16] in value for value in stored)
+    everywhere = every_stored_value(database)
+    for name, secret in SECRETS.items():
+        assert not any(secret[:16] in value for value in everywhere), f"the {name} is stored in plaintext"
 
     again = with_key(database, Keyring.of(KEY))  # a restart: a new engine with the same key
     try:
         assert read_everything(again, seeded) == EXPECTED
     finally:
         again.dispose()
+
+
+def test_judge_keys_stored_encrypted_still_name_the_instances_they_are(encrypted: Database) -> None:
+    seed_everything(encrypted)  # one judgment between instances, one under the caller's own keys
+    with encrypted.session() as session:
+        signals = judgment_store.battle_signals(session).judgments
+        models = {i.id: i.model for i in session.scalars(select(Instance))}
+
+    [battle] = signals  # the raw keys name no instance: no battle
+    assert battle.category == SECRETS["judge_category"]
+    assert (battle.model_a, battle.model_b) == (models[battle.instance_a], models[battle.instance_b])
 
 
 def test_rows_written_before_encryption_was_turned_on_still_read(encrypted: Database, database: Database) -> None:

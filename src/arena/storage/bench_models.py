@@ -17,10 +17,10 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arena.storage.encrypted_types import EncryptedJSON, EncryptedText
+from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
 from arena.storage.models import INSTANCE_ID_MAX_LENGTH, MODEL_ID_MAX_LENGTH, TITLE_MAX_LENGTH, Base, utcnow
 
 RUN_STATUSES: Final[tuple[str, ...]] = ("pending", "running", "interrupted", "cancelled", "done")
@@ -53,10 +53,12 @@ class BenchRun(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_run_id)
     owner_id: Mapped[int | None] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    name: Mapped[str] = mapped_column(EncryptedString("bench_runs.name", TITLE_MAX_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    prompt_set_name: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
-    prompt_file: Mapped[str | None] = mapped_column(String(TITLE_MAX_LENGTH))  # the file name it came from
+    prompt_set_name: Mapped[str] = mapped_column(EncryptedString("bench_runs.prompt_set_name", TITLE_MAX_LENGTH))
+    prompt_file: Mapped[str | None] = mapped_column(
+        EncryptedString("bench_runs.prompt_file", TITLE_MAX_LENGTH)  # the file name it came from
+    )
     prompt_set_sha256: Mapped[str] = mapped_column(String(SHA256_LENGTH))
     prompt_count: Mapped[int] = mapped_column(Integer)
     # Each instance as given: {"instance_id", "model", and the six hyperparameters}.
@@ -94,7 +96,7 @@ class BenchItem(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("bench_runs.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)  # the order the run works in
     prompt_id: Mapped[str] = mapped_column(String(PROMPT_ID_MAX_LENGTH))
-    category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
+    category: Mapped[str | None] = mapped_column(EncryptedString("bench_items.category", CATEGORY_MAX_LENGTH))
     turns: Mapped[list[str]] = mapped_column(EncryptedJSON("bench_items.turns"))  # the user messages, one per turn
     reference: Mapped[list[str] | None] = mapped_column(EncryptedJSON("bench_items.reference", none_as_null=True))
     instance_id: Mapped[str] = mapped_column(String(INSTANCE_ID_MAX_LENGTH))
@@ -104,7 +106,7 @@ class BenchItem(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     answers: Mapped[list[str] | None] = mapped_column(EncryptedJSON("bench_items.answers", none_as_null=True))  # one per turn
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(EncryptedText("bench_items.error"))  # may quote the model
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     tokens: Mapped[int | None] = mapped_column(Integer)
     ttft_s: Mapped[float | None] = mapped_column(Float)  # of the first turn
@@ -133,7 +135,7 @@ class BenchJudgment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("bench_runs.id", ondelete="CASCADE"))
     prompt_id: Mapped[str] = mapped_column(String(PROMPT_ID_MAX_LENGTH))
-    category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
+    category: Mapped[str | None] = mapped_column(EncryptedString("bench_judgments.category", CATEGORY_MAX_LENGTH))
     repeat: Mapped[int] = mapped_column(Integer)
     instance_a: Mapped[str] = mapped_column(String(INSTANCE_ID_MAX_LENGTH))
     instance_b: Mapped[str] = mapped_column(String(INSTANCE_ID_MAX_LENGTH))

@@ -6,7 +6,8 @@ TEXT / VARCHAR / JSON, so turning encryption on needs no migration of its own: o
 rows keep reading, and ``arena db rekey`` encrypts them.
 
 An encrypted column cannot be compared in SQL (each encryption of a value differs): filter
-such columns in Python after reading them, as ``repository.list_conversations`` does.
+such columns in Python after reading them, as ``repository.list_conversations`` (titles) and
+``judgments.battle_signals`` (judge keys) do.
 """
 
 from __future__ import annotations

@@ -230,14 +230,7 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
         .where(Vote.kind == "thumb", or_(Vote.imported.is_(False), include_imported))
         .order_by(Vote.id)
     ).all()
-    # The outer join keeps a grade's row (no key_b); a pair whose key_b is no instance is dropped.
-    judged = session.execute(
-        select(Judgment, instance_a.model, instance_b.model)
-        .join(instance_a, instance_a.id == Judgment.key_a)
-        .outerjoin(instance_b, instance_b.id == Judgment.key_b)
-        .where(or_(Judgment.key_b.is_(None), instance_b.id.is_not(None)))
-        .order_by(Judgment.id)
-    ).all()
+    judged = _judgments_between_instances(session)
     return BattleSignals(
         pairwise_votes=[
             PairwiseVoteSignal(
@@ -283,3 +276,24 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
             for judgment, model_a, model_b in judged
         ],
     )
+
+
+def _judgments_between_instances(session: Session) -> list[tuple[Judgment, str, str | None]]:
+    """Each judgment whose keys name instances, with their models: a grade needs key_a to be one,
+    a pair both keys. Matched in Python, as the keys may be stored encrypted (no SQL join)."""
+    judgments = list(session.scalars(select(Judgment).order_by(Judgment.id)))
+    keys = {key for j in judgments for key in (j.key_a, j.key_b) if key is not None}
+    models: dict[str, str] = {}
+    for chunk in _chunks(sorted(keys)):
+        rows = session.execute(select(Instance.id, Instance.model).where(Instance.id.in_(chunk)))
+        models.update((instance_id, model) for instance_id, model in rows)
+    return [
+        (j, models[j.key_a], None if j.key_b is None else models[j.key_b])
+        for j in judgments
+        if j.key_a in models and (j.key_b is None or j.key_b in models)
+    ]
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    """Bounded IN lists: SQLite limits how many parameters one statement may have."""
+    return [values[i : i + size] for i in range(0, len(values), size)]

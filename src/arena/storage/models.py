@@ -30,7 +30,6 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
     false,
 )
@@ -245,7 +244,7 @@ class Response(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
     status: Mapped[str] = mapped_column(String(16), default="streaming")
     text: Mapped[str] = mapped_column(EncryptedText("responses.text"), default="")
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(EncryptedText("responses.error"))  # may quote the prompt or the model
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     ttft_s: Mapped[float | None] = mapped_column(Float)
@@ -337,9 +336,10 @@ class Judgment(Base):
     judge_model: Mapped[str] = mapped_column(String(MODEL_ID_MAX_LENGTH))
     cloud: Mapped[bool] = mapped_column(default=False)
     mode: Mapped[str] = mapped_column(String(16))
-    category: Mapped[str | None] = mapped_column(String(CATEGORY_MAX_LENGTH))
-    key_a: Mapped[str] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
-    key_b: Mapped[str | None] = mapped_column(String(JUDGE_KEY_MAX_LENGTH))
+    category: Mapped[str | None] = mapped_column(EncryptedString("judgments.category", CATEGORY_MAX_LENGTH))
+    # The caller's own names for raw answers: compared in Python, never in SQL (battle_signals).
+    key_a: Mapped[str] = mapped_column(EncryptedString("judgments.key_a", JUDGE_KEY_MAX_LENGTH))
+    key_b: Mapped[str | None] = mapped_column(EncryptedString("judgments.key_b", JUDGE_KEY_MAX_LENGTH))
     reference: Mapped[str | None] = mapped_column(EncryptedText("judgments.reference"))
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # the judge's sampling settings
     raw_ab: Mapped[str] = mapped_column(EncryptedText("judgments.raw_ab"))

@@ -18,6 +18,7 @@ from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage import repository
 from arena.storage.db import Database
+from arena.web.access_log import install_query_redaction
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.state.settings = settings
     app.state.router = router or build_router(settings)
     app.state.database = database or Database.for_settings(settings)  # with the encryption key, if any
+    install_query_redaction()  # search terms and other query strings stay out of the access log
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
