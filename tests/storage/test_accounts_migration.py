@@ -1,4 +1,4 @@
-"""Migration 0008_accounts on a database that already has users and tokens: names that differ
+"""Migration 0011 (accounts) on a database that already has users and tokens: names that differ
 only in case are reported and renamed (not refused: that would stop every command), nothing
 else is lost, and from then on the database itself refuses a second account per name."""
 

@@ -9,7 +9,7 @@ numbers when a transaction rolls back, which would look like a deleted entry. Th
 then also guarantees that two writers can never chain onto the same previous entry.
 
 Declared on the same ``Base`` as ``models.py``; migration ``0005_audit`` creates the table,
-``0008_audit`` adds ``key_id``.
+migration 0008 adds ``key_id``.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and never touches what is ``done``. ``attempts`` counts the claims of each row, 
 only written by the attempt that claimed it.
 
 Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (and
-``0008_ownership`` indexes ``owner_id``).
+migration 0010 indexes ``owner_id``).
 """
 
 from __future__ import annotations

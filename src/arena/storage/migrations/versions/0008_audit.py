@@ -3,7 +3,7 @@
 Entries written before this stay as they are, with a null ``key_id`` and their plain SHA-256;
 the first start with an audit key closes them with a signed anchor entry (``storage.audit``).
 
-Revision ID: 0008_audit
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-08
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_audit"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -5,8 +5,8 @@ so every evaluator saw its prompt, answers, answer key and the judge's output. T
 nullable: judgments from before this revision (and a removed user's) have no owner, and only
 admins see those. Benchmark runs already had ``owner_id``; it gets the index the lists filter by.
 
-Revision ID: 0008_ownership
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-14
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_ownership"
-down_revision: str | None = "0008_imports"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,8 +10,8 @@
   with everything that names it. A re-keyed id always holds ``~``, which no old id held, so it
   never meets another row's id.
 
-Revision ID: 0008_imports
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-08
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_imports"
-down_revision: str | None = "0008_audit"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

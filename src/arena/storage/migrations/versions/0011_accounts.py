@@ -10,8 +10,8 @@
 Columns are added with a placeholder default and filled, not by rebuilding the tables: SQLite
 rebuilds by dropping, and with foreign keys on that would delete every session and token.
 
-Revision ID: 0008_accounts
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-10
 """
 
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_accounts"
-down_revision: str | None = "0008_ownership"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Migration 0008_imports: squattable instance ids are re-keyed with everything naming them,
+"""Migration 0009 (imports): squattable instance ids are re-keyed with everything naming them,
 and votes restored by earlier imports are marked imported. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations

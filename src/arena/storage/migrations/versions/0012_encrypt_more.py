@@ -4,8 +4,8 @@ their VARCHAR lengths. PostgreSQL enforces those lengths, so its columns become 
 storage functions still check the lengths); SQLite ignores lengths and keeps its columns.
 Error texts (``responses.error``, ``bench_items.error``) were TEXT already.
 
-Revision ID: 0008_encrypt_more
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-08
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_encrypt_more"
-down_revision: str | None = "0008_accounts"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
