@@ -22,6 +22,7 @@ import anyio
 import httpx
 import pytest
 
+from arena.endpoints import parse_openai_endpoints
 from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOptions
 from arena.engines.openai import OpenAIEngine
 from arena.errors import (
@@ -32,7 +33,6 @@ from arena.errors import (
     EngineUnavailable,
     ModelNotAvailable,
 )
-from arena.settings import parse_openai_endpoints
 from tests.support.llama_server import LlamaServer, llama_server
 from tests.support.process import free_port
 

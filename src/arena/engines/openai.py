@@ -21,6 +21,7 @@ from typing import Any, Final
 import httpx
 from pydantic import SecretStr
 
+from arena.endpoints import OpenAIEndpoint, openai_key_env_name
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.egress import EgressPolicy
 from arena.engines.http_errors import (
@@ -44,7 +45,6 @@ from arena.errors import (
     EngineUnavailable,
     ModelNotAvailable,
 )
-from arena.settings import OpenAIEndpoint, openai_key_env_name
 
 logger = logging.getLogger(__name__)
 

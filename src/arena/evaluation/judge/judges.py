@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from arena.endpoints import CloudJudgeEndpoint, CloudProvider
 from arena.engines.base import Chunk, Engine, GenerationRequest, Message, SamplingOptions
 from arena.engines.egress import EgressPolicy
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
 from arena.errors import EngineError, EngineRejected, EngineTimeout, InvalidInput
-from arena.settings import CloudJudgeEndpoint, CloudProvider
 
 # Greedy and reproducible: a judge should give the same verdict for the same answers.
 DEFAULT_JUDGE_OPTIONS: Final = SamplingOptions(

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from arena.endpoints import CloudJudgeEndpoint, CloudProvider
 from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput
 from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS, cloud_host, find_cloud_judge
 from arena.evaluation.judge.task import Mode
-from arena.settings import CloudJudgeEndpoint, CloudProvider
 from arena.web.schemas.common import CONVERSATION_ID
 
 
