@@ -20,15 +20,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from arena.evaluation.ratings.fit import (
-    DEFAULT_L2,
-    OUTCOME_CODES,
-    Battle,
-    PairCounts,
-    aggregate,
-    bootstrap,
-    counts_from_arrays,
-)
+from arena.evaluation.ratings.fit import DEFAULT_L2, bootstrap
+from arena.evaluation.ratings.pairs import OUTCOME_CODES, Battle, PairCounts, aggregate, counts_from_arrays
 
 SCALE = 400.0
 MEAN = 1000.0

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from arena.errors import InvalidInput, NotFound
-from arena.evaluation.ratings.battles import derive_battles, load_battles, standings
-from arena.evaluation.ratings.fit import Battle
+from arena.evaluation.ratings.pairs import Battle
+from arena.evaluation.ratings.standings import derive_battles, load_battles, standings
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
+from arena.storage.battle_signals import BattleSignals, JudgmentSignal
 from arena.storage.db import Database
-from arena.storage.judgments import BattleSignals, JudgmentSignal
 from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"

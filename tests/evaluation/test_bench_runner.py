@@ -20,6 +20,7 @@ from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, create_run, judge_
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.runner import BenchRunner, WorkEvent
 from arena.evaluation.conversation.instances import ModelInstance
+from arena.storage import battle_signals as signal_store
 from arena.storage import bench as store
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem
@@ -232,7 +233,7 @@ async def test_judged_pairs_are_stored_with_the_run_and_an_unreadable_verdict_fa
     assert all(pair.detail and pair.detail["consistent"] for pair in pairs)
     assert len(recorded) == 2 and {r.key_a for r in recorded} == {LLAMA.instance_id}
     with database.session() as session:
-        signals = [j for j in judgment_store.battle_signals(session).judgments if j.run_id == run_id]
+        signals = [j for j in signal_store.battle_signals(session).judgments if j.run_id == run_id]
     assert {(j.model_a, j.model_b) for j in signals} == {(LLAMA.model, QWEN.model)}, "verdicts reach the leaderboard"
     judge_requests = [body for body in chats(double) if body.get("format")]
     assert len(judge_requests) == 4, "each pair judged in both orders"

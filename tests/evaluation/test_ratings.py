@@ -11,19 +11,16 @@ from scipy.optimize import minimize
 from arena.errors import InvalidInput
 from arena.evaluation.ratings.fit import (
     DEFAULT_L2,
-    OUTCOME_CODES,
-    Battle,
-    aggregate,
     battle_count_matrix,
     bootstrap,
     bradley_terry,
-    counts_from_arrays,
     filter_battles,
     leaderboard,
     online_elo,
     rank_by_upper_bound,
     win_rate_matrix,
 )
+from arena.evaluation.ratings.pairs import OUTCOME_CODES, Battle, aggregate, counts_from_arrays
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

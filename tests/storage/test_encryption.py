@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, text
 
 from arena.errors import EncryptionKeyError
+from arena.storage import battle_signals as signal_store
 from arena.storage import bench as bench_store
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
@@ -275,7 +276,7 @@ def test_everything_reads_back_and_nothing_is_stored_in_plaintext(encrypted: Dat
 def test_judge_keys_stored_encrypted_still_name_the_instances_they_are(encrypted: Database) -> None:
     seed_everything(encrypted)  # one judgment between instances, one under the caller's own keys
     with encrypted.session() as session:
-        signals = judgment_store.battle_signals(session).judgments
+        signals = signal_store.battle_signals(session).judgments
         models = {i.id: i.model for i in session.scalars(select(Instance))}
 
     [battle] = signals  # the raw keys name no instance: no battle

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from arena.cli._common import exit_on_error, opened_database
-from arena.evaluation.ratings.battles import MAX_ROUNDS, Standings, load_battles, standings
 from arena.evaluation.ratings.fit import Leaderboard
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, load_battles, standings
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 BAR_WIDTH = 24

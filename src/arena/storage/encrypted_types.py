@@ -7,7 +7,7 @@ rows keep reading, and ``arena db rekey`` encrypts them.
 
 An encrypted column cannot be compared in SQL (each encryption of a value differs): filter
 such columns in Python after reading them, as ``repository.list_conversations`` (titles) and
-``judgments.battle_signals`` (judge keys) do.
+``battle_signals.battle_signals`` (judge keys) do.
 """
 
 from __future__ import annotations

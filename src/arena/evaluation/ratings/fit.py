@@ -32,44 +32,8 @@ from typing import Any
 import numpy as np
 
 from arena.errors import InvalidInput
-from arena.evaluation.ratings.pairs import (
-    OUTCOME_CODES,
-    OUTCOMES,
-    SOURCES,
-    Battle,
-    Outcome,
-    PairCounts,
-    Source,
-    aggregate,
-    counts_from_arrays,
-)
+from arena.evaluation.ratings.pairs import Battle, PairCounts, Source, aggregate
 from arena.evaluation.ratings.solver import PairFit, to_ratings
-
-# The battle types and counting live in ``pairs``; they are named here too because a
-# leaderboard's callers (battles, bench reports, the CLI) reach everything through this module.
-__all__ = [
-    "DEFAULT_L2",
-    "OUTCOMES",
-    "OUTCOME_CODES",
-    "SOURCES",
-    "Battle",
-    "BootstrapResult",
-    "Leaderboard",
-    "LeaderboardRow",
-    "Outcome",
-    "PairCounts",
-    "Source",
-    "aggregate",
-    "battle_count_matrix",
-    "bootstrap",
-    "bradley_terry",
-    "counts_from_arrays",
-    "filter_battles",
-    "leaderboard",
-    "online_elo",
-    "rank_by_upper_bound",
-    "win_rate_matrix",
-]
 
 DEFAULT_L2 = 1e-3
 # Bootstrap rounds are fitted in batches of about this many array elements, so memory stays

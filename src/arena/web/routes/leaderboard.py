@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from arena.evaluation.ratings.battles import MAX_ROUNDS, Standings, Unit, load_battles, standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, load_battles, standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import IsoDateTime

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from arena.evaluation.ratings.battles import Unit
+from arena.evaluation.ratings.standings import Unit
 
 
 class RatingPublic(BaseModel):

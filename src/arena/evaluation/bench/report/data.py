@@ -29,7 +29,8 @@ from arena.evaluation.bench.report.schema import (
     ReportData,
     StatsData,
 )
-from arena.evaluation.ratings.fit import Battle, Leaderboard, leaderboard
+from arena.evaluation.ratings.fit import Leaderboard, leaderboard
+from arena.evaluation.ratings.pairs import Battle
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database

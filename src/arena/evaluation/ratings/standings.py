@@ -1,4 +1,6 @@
-"""Every pairwise signal, as a battle with its source.
+"""The leaderboard from stored signals: every vote and verdict as a battle, filtered and rated.
+
+Every pairwise signal becomes a battle with its source:
 
     human pairwise vote          A / B / tie / both_bad, as cast
     human thumbs on one turn     by one voter, for each two instances: up beats down,
@@ -17,7 +19,8 @@ about the model and is left out.
 
 Only the latest word counts: a voter's pairwise vote on a pair replaces the pair their thumbs
 would give, and re-running a judge on the same turn replaces its earlier verdict on that pair,
-so repeating a judgment cannot inflate the counts.
+so repeating a judgment cannot inflate the counts. ``standings`` filters the battles and rates
+them (``fit``: Bradley–Terry with bootstrap intervals, and online Elo).
 """
 
 from __future__ import annotations
@@ -30,19 +33,11 @@ from itertools import combinations
 from typing import Any, Final, Literal
 
 from arena.errors import InvalidInput
-from arena.evaluation.ratings.fit import (
-    SOURCES,
-    Battle,
-    Leaderboard,
-    Outcome,
-    Source,
-    filter_battles,
-    leaderboard,
-    online_elo,
-)
-from arena.storage import judgments as judgment_store
+from arena.evaluation.ratings.fit import Leaderboard, filter_battles, leaderboard, online_elo
+from arena.evaluation.ratings.pairs import SOURCES, Battle, Outcome, Source
+from arena.storage import battle_signals as signal_store
+from arena.storage.battle_signals import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
 from arena.storage.db import Database
-from arena.storage.judgments import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
 
 Unit = Literal["model", "instance"]
 UNITS: tuple[str, ...] = ("model", "instance")
@@ -77,7 +72,7 @@ def load_battles(database: Database, *, unit: Unit = "model", include_imported: 
     if unit not in UNITS:
         raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
     with database.session() as session:
-        signals = judgment_store.battle_signals(session, include_imported=include_imported)
+        signals = signal_store.battle_signals(session, include_imported=include_imported)
     return derive_battles(signals, unit=unit)
 
 
