@@ -1,8 +1,8 @@
 """Prepare one turn of a conversation: the messages each instance sees, and its records.
 
-Three ways in: a new conversation (created up front, blind or not), a new turn (to a new or
-an existing conversation), and a regenerate (one instance answers an existing turn again,
-which adds a response to that turn and no new turn).
+Two ways in: a new turn (to a new or an existing conversation), and a regenerate (one
+instance answers an existing turn again, which adds a response to that turn and no new turn).
+A conversation created up front, blind or not, starts in ``conversations``.
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from arena.engines.base import Message
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import Attachment, compose_message, from_stored
 from arena.evaluation.conversation.compare import Target
-from arena.evaluation.conversation.instances import ModelInstance, check_instances
-from arena.evaluation.conversation.view import display_order, is_masked, members, resolve_key
+from arena.evaluation.conversation.conversations import DEFAULT_TITLE, blind_label, stored_instance
+from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.conversation.view import is_masked, resolve_key
 from arena.storage import repository
 from arena.storage.db import Database
-from arena.storage.models import SAMPLING_FIELDS, Conversation, Instance
+from arena.storage.models import SAMPLING_FIELDS, Conversation
 from arena.storage.turn_records import InstanceRecord, record_turn
 
 TITLE_LENGTH = 60
-DEFAULT_TITLE = "New conversation"  # replaced by the first message when no title was given
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,60 +85,6 @@ def stored_context(
             if answers:
                 context.append(Message(role="assistant", content=answers[-1].text))
         return context
-
-
-def _record_instances(session: Session, instances: Sequence[ModelInstance]) -> None:
-    for instance in instances:
-        o = instance.options
-        repository.upsert_instance(
-            session,
-            instance_id=instance.instance_id,
-            model=instance.model,
-            temperature=o.temperature,
-            top_p=o.top_p,
-            top_k=o.top_k,
-            repeat_penalty=o.repeat_penalty,
-            num_predict=o.num_predict,
-            seed=o.seed,
-        )
-
-
-def create_conversation(
-    *,
-    database: Database,
-    instances: list[ModelInstance],
-    title: str | None,
-    blind: bool,
-    max_instances: int,
-    owner_id: int | None = None,
-) -> str:
-    """A new conversation with its instances; a blind one shuffles their order, once."""
-    check_instances(instances, max_instances=max_instances)
-    ordered = display_order(instances, blind=blind)
-    with database.session() as session:
-        conversation = repository.create_conversation(
-            session, title=title if title is not None else DEFAULT_TITLE, blind=blind, owner_id=owner_id
-        )
-        _record_instances(session, ordered)
-        repository.set_conversation_instances(
-            session,
-            conversation_id=conversation.id,
-            instance_ids=[i.instance_id for i in ordered],
-            labels=[blind_label(position) for position in range(len(ordered))],
-        )
-        return conversation.id
-
-
-def stored_instance(instance: Instance) -> ModelInstance:
-    """A stored instance row as the request model that names it."""
-    return ModelInstance(model=instance.model, **{name: getattr(instance, name) for name in SAMPLING_FIELDS})
-
-
-def conversation_instances(database: Database, *, conversation_id: str) -> list[ModelInstance]:
-    """The instances taking part in a conversation, in display order (to continue it)."""
-    with database.session() as session:
-        conversation = repository.get_conversation(session, conversation_id=conversation_id)
-        return [stored_instance(m.instance) for m in members(conversation)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,16 +226,6 @@ def prepare_regenerate(
     return PreparedTurn(
         conversation_id=conversation_id, turn_id=turn_id, targets=[target], masked=masked, labels=labels
     )
-
-
-def blind_label(position: int) -> str:
-    """Model A … Model Z, then Model AA …"""
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(ord("A") + rest) + letters
-    return f"Model {letters}"
 
 
 def _labels(conversation: Conversation) -> dict[str, str]:

@@ -9,9 +9,7 @@ reveal itself are in ``votes``.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,14 +24,6 @@ from arena.storage.models import SAMPLING_FIELDS, Conversation, ConversationInst
 
 def is_masked(conversation: Conversation) -> bool:
     return conversation.is_masked
-
-
-def display_order(items: Sequence[Any], *, blind: bool, rng: random.Random | None = None) -> list[Any]:
-    """A blind conversation shows its instances in a random order, chosen once at creation."""
-    order = list(items)
-    if blind:
-        (rng or random.SystemRandom()).shuffle(order)
-    return order
 
 
 def members(conversation: Conversation) -> list[ConversationInstance]:

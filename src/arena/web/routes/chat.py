@@ -13,16 +13,10 @@ from starlette.types import Receive, Scope, Send
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.compare import Comparison, FinishEvent
+from arena.evaluation.conversation.conversations import conversation_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
-from arena.evaluation.conversation.turns import (
-    PreparedTurn,
-    TurnPlan,
-    conversation_instances,
-    plan_turn,
-    prepare_regenerate,
-    write_turn,
-)
+from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
 from arena.evaluation.conversation.view import mask_text
 from arena.web.auth.limits import Units, claim_generations
 from arena.web.auth.ownership import check_conversation, check_turn

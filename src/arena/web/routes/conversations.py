@@ -6,8 +6,8 @@ import asyncio
 
 from fastapi import APIRouter, Query, Request
 
+from arena.evaluation.conversation.conversations import create_conversation as start_conversation
 from arena.evaluation.conversation.instances import check_instances
-from arena.evaluation.conversation.turns import create_conversation as start_conversation
 from arena.evaluation.conversation.view import conversation_view
 from arena.storage import audit, repository
 from arena.storage.models import Conversation
