@@ -95,7 +95,12 @@ _STATUS_REPLIES: Final = (
 
 
 class OpenAIEngine(Engine):
-    """One OpenAI-compatible endpoint. Subclasses may adjust ``_chat_payload`` and ``_status_error``."""
+    """One OpenAI-compatible endpoint.
+
+    A hosted API used for one request (a cloud judge) passes ``standard_fields_only`` (it
+    refuses llama.cpp's extra sampling fields) and ``key_variable``: the key then came with the
+    request or from that variable, which is what a refused key's message names.
+    """
 
     kind = "openai"
 
@@ -108,6 +113,8 @@ class OpenAIEngine(Engine):
         timeout: float = 300.0,
         client: httpx.AsyncClient | None = None,
         egress: EgressPolicy | None = None,
+        standard_fields_only: bool = False,
+        key_variable: str | None = None,
     ) -> None:
         base_url = base_url.rstrip("/")
         super().__init__(endpoint=base_url)
@@ -126,6 +133,8 @@ class OpenAIEngine(Engine):
         # `json_object` + `schema` form, which we switch to after it refuses the first.
         self._schema_style: SchemaStyle = "json_schema"
         self._reader = ChatStreamReader(name=name, quote=self._quote)
+        self._standard_fields_only = standard_fields_only
+        self.key_variable = key_variable
 
     @classmethod
     def from_endpoint(
@@ -198,7 +207,9 @@ class OpenAIEngine(Engine):
         return headers
 
     def _chat_payload(self, request: GenerationRequest) -> dict[str, Any]:
-        return chat_payload(request, schema_style=self._schema_style)
+        return chat_payload(
+            request, schema_style=self._schema_style, standard_fields_only=self._standard_fields_only
+        )
 
     async def _open_chat(self, request: GenerationRequest) -> httpx.Response:
         """Send the chat request; return the streaming 200 response or raise an EngineError."""
@@ -246,6 +257,12 @@ class OpenAIEngine(Engine):
         return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "…"
 
     def _status_error(self, response: httpx.Response, body: bytes, *, model: str | None) -> EngineError:
+        if self.key_variable is not None and response.status_code in (401, 403):
+            # The key came with the request (or from its own variable), not from the endpoint settings.
+            return EngineRejected(
+                f"{self.base_url} refused the API key (HTTP {response.status_code}); "
+                f"give a valid cloud.api_key or set {self.key_variable}"
+            )
         said = self._quote(server_message(body)) or response.reason_phrase
         retry = response.headers.get("retry-after")
         return status_error(

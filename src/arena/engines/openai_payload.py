@@ -1,7 +1,8 @@
 """The body of an OpenAI-compatible ``POST /chat/completions`` request.
 
 Pure functions of a ``GenerationRequest``: the sampling fields every server in the family
-reads, and the two ways of asking for structured output (OpenAI's ``json_schema``, and
+reads (with llama.cpp's extras, or OpenAI's own fields only, for hosted APIs that refuse the
+extras), and the two ways of asking for structured output (OpenAI's ``json_schema``, and
 llama-cpp-python's ``json_object`` + ``schema``).
 """
 
@@ -14,8 +15,11 @@ from arena.engines.base import GenerationRequest
 SchemaStyle = Literal["json_schema", "json_object"]
 
 
-def chat_payload(request: GenerationRequest, *, schema_style: SchemaStyle) -> dict[str, Any]:
-    """The streamed chat request; -1 tokens ("no limit") and seed 0 ("random") are left out."""
+def chat_payload(
+    request: GenerationRequest, *, schema_style: SchemaStyle, standard_fields_only: bool = False
+) -> dict[str, Any]:
+    """The streamed chat request; -1 tokens ("no limit") and seed 0 ("random") are left out,
+    and so are the fields OpenAI's API does not know when ``standard_fields_only``."""
     options = request.options
     payload: dict[str, Any] = {
         "model": request.model,
@@ -24,12 +28,13 @@ def chat_payload(request: GenerationRequest, *, schema_style: SchemaStyle) -> di
         "stream_options": {"include_usage": True},
         "temperature": options.temperature,
         "top_p": options.top_p,
+    }
+    if not standard_fields_only:
         # Not in OpenAI's API, but llama.cpp, llama-cpp-python, LM Studio, vLLM and
         # OpenRouter read top_k (0 = off); vLLM names the penalty `repetition_penalty`.
-        "top_k": options.top_k,
-        "repeat_penalty": options.repeat_penalty,
-        "repetition_penalty": options.repeat_penalty,
-    }
+        payload["top_k"] = options.top_k
+        payload["repeat_penalty"] = options.repeat_penalty
+        payload["repetition_penalty"] = options.repeat_penalty
     if options.num_predict != -1:
         payload["max_tokens"] = options.num_predict
     if options.seed != 0:

@@ -27,7 +27,7 @@ from arena.engines.base import Chunk, Engine, GenerationRequest, Message, Sampli
 from arena.engines.egress import EgressPolicy
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
-from arena.errors import EngineError, EngineRejected, EngineTimeout, InvalidInput
+from arena.errors import EngineTimeout, InvalidInput
 
 # Greedy and reproducible: a judge should give the same verdict for the same answers.
 DEFAULT_JUDGE_OPTIONS: Final = SamplingOptions(
@@ -130,13 +130,14 @@ async def cloud_judge(
             key_variable=endpoint.api_key_env,
         )
     else:
-        engine = _StandardOpenAIEngine(
+        engine = OpenAIEngine(  # hosted APIs refuse llama.cpp's extra sampling fields
             name="cloud-judge",
             base_url=endpoint.base_url,
             api_key=key,
             timeout=timeout_s,
-            key_variable=endpoint.api_key_env,
             egress=egress,
+            standard_fields_only=True,
+            key_variable=endpoint.api_key_env,
         )
     try:
         yield StreamingJudge(
@@ -180,24 +181,3 @@ async def open_judge(
     await router.check_known(judge_model)
     yield local_judge(router=router, model_id=judge_model, options=options, timeout_s=timeout_s)
 
-
-class _StandardOpenAIEngine(OpenAIEngine):
-    """Sends only OpenAI's own sampling fields: hosted APIs refuse llama.cpp's extras."""
-
-    def _chat_payload(self, request: GenerationRequest) -> dict[str, Any]:
-        payload = super()._chat_payload(request)
-        for extra in ("top_k", "repeat_penalty", "repetition_penalty"):
-            payload.pop(extra, None)
-        return payload
-
-    def __init__(self, *, key_variable: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.key_variable = key_variable
-
-    def _status_error(self, response: Any, body: bytes, *, model: str | None) -> EngineError:
-        if response.status_code in (401, 403):  # the base class names a settings variable; this key is the request's
-            return EngineRejected(
-                f"{self.base_url} refused the API key (HTTP {response.status_code}); "
-                f"give a valid cloud.api_key or set {self.key_variable}"
-            )
-        return super()._status_error(response, body, model=model)
