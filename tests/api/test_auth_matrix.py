@@ -19,8 +19,9 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from arena import accounts
-from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.spec import BenchSpec
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import accounts as account_store
 from arena.storage import judgments as judgment_store

@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from arena.errors import EngineUnavailable
-from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.spec import BenchSpec
 from arena.web.auth.limits import GenerationBudget
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import DoubleFactory

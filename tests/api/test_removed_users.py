@@ -9,8 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.spec import BenchSpec
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import judgments as judgment_store
 from arena.storage.auth_models import User

@@ -7,17 +7,10 @@ from pathlib import Path
 import pytest
 
 from arena.errors import InvalidInput
-from arena.evaluation.bench.plan import (
-    BenchSpec,
-    JudgeSpec,
-    instance_record,
-    judge_instance,
-    parse_model_spec,
-    plan_run,
-    repeat_seed,
-)
+from arena.evaluation.bench.plan import instance_record, plan_run, repeat_seed
 from arena.evaluation.bench.prompt_sets import load_prompt_set, parse_prompt_set
 from arena.evaluation.bench.report.data import instance_labels, model_spec
+from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, judge_instance, parse_model_spec
 from arena.evaluation.conversation.instances import ModelInstance
 
 PROMPTS = parse_prompt_set(

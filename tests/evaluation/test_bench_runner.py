@@ -16,9 +16,10 @@ from arena.engines.router import Router
 from arena.errors import Conflict
 from arena.evaluation.bench.claim import new_worker
 from arena.evaluation.bench.control import cancel_run, get_progress
-from arena.evaluation.bench.plan import BenchSpec, JudgeSpec, create_run, judge_instance
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.runner import BenchRunner, WorkEvent
+from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, judge_instance
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import battle_signals as signal_store
 from arena.storage import bench as store

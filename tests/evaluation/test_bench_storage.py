@@ -11,8 +11,9 @@ from sqlalchemy import inspect
 from arena.errors import Conflict, InvalidInput
 from arena.evaluation.bench.claim import new_worker, retire_worker, worker_alive
 from arena.evaluation.bench.control import cancel_run, get_progress
-from arena.evaluation.bench.plan import BenchSpec, create_run
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.spec import BenchSpec
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchRun

@@ -182,15 +182,9 @@ def run_benchmark(
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Run a prompt set against models, judge the answers, write a report."""
-    from arena.evaluation.bench.plan import (
-        BenchSpec,
-        JudgeSpec,
-        check_models,
-        create_run,
-        parse_model_spec,
-        parse_options,
-    )
+    from arena.evaluation.bench.plan import create_run
     from arena.evaluation.bench.prompt_sets import load_prompt_set
+    from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, check_models, parse_model_spec, parse_options
     from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
 
     settings = load_settings()

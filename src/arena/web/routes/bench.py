@@ -22,12 +22,13 @@ from pydantic import ValidationError
 
 from arena.errors import Conflict, InvalidInput
 from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress
-from arena.evaluation.bench.plan import BenchSpec, check_models, create_run
+from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
 from arena.evaluation.bench.runner import BenchRunner
+from arena.evaluation.bench.spec import BenchSpec, check_models
 from arena.storage import audit
 from arena.storage import bench as store
 from arena.storage.db import Database
