@@ -16,11 +16,11 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.auth_models import User
 from arena.storage.db import Database
-from tests.api.conftest import SMOL
 from tests.support.accounts import api_token
 from tests.support.builders import SeededTurn, seed_turn
 from tests.support.doubles.judging import JUDGE, JudgingOllama
 from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 PARIS_MODEL, BERLIN_MODEL = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.browser.conftest import add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.support.browser import add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.doubles.ollama import DEFAULT_REPLY, OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
 from tests.support.server import RunningArena

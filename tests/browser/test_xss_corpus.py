@@ -32,7 +32,7 @@ from playwright.sync_api import Browser, Frame, Page, Response, expect
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.router import Router
 from arena.errors import EngineRejected
-from tests.browser.conftest import PageProblems, add_instance, open_arena, watch
+from tests.support.browser import PageProblems, add_instance, open_arena, watch
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 from tests.support.xss_payloads import MARKER, PAYLOADS, Payload, batches
