@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.errors import Conflict
@@ -25,6 +24,7 @@ from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem
 from arena.storage.db import Database
 from tests.support.doubles.ollama import OllamaDouble
+from tests.support.doubles.scripted_engine import CountingEngine
 from tests.support.server import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -95,33 +95,6 @@ async def test_a_run_answers_every_item_once_each_turn_seeing_its_own_answers(
     assert {"engine": "ollama", "endpoint": double.url, "reachable": True, "version": "0.6.5"} in session_info[
         "engines"
     ]
-
-
-class CountingEngine(Engine):
-    """Counts the streams open at once."""
-
-    kind = "ollama"
-
-    def __init__(self) -> None:
-        super().__init__(endpoint="counting")
-        self.open = 0
-        self.peak = 0
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=f"ollama:{name}", engine="ollama", name=name) for name in ("a", "b", "c")]
-
-    async def health(self) -> EngineHealth:
-        return EngineHealth(engine="ollama", endpoint=self.endpoint, reachable=True, version="test")
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        self.open += 1
-        self.peak = max(self.peak, self.open)
-        try:
-            await asyncio.sleep(0.03)
-            yield Chunk(text="answer")
-            yield Chunk(usage=Usage(prompt_tokens=3, completion_tokens=1), finish_reason="stop")
-        finally:
-            self.open -= 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
