@@ -1,11 +1,12 @@
-"""The bench runner against the Ollama protocol double: every item once, resumable, cancellable."""
+"""The bench runner against the Ollama protocol double: every item once, resumable, cancellable;
+SQLite and PostgreSQL (the shared `database` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -38,16 +39,6 @@ PROMPTS = parse_prompt_set(
 )
 TIE = '{"explanation": "Both answers are the same.", "verdict": "tie"}'
 MT_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench_questions.jsonl"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(url=f"sqlite:///{tmp_path / 'bench.db'}")
-    db.migrate()
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture
