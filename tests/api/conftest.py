@@ -1,11 +1,11 @@
+"""The api folder's one arena: the embedded engine on SQLite, shared by a module's tests."""
+
 from __future__ import annotations
 
 import pytest
 
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
-
-SMOL = "local:smollm2-135m-instruct"
 
 
 @pytest.fixture(scope="module")

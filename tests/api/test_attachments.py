@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.server import RunningArena, ndjson_lines
 
 LLAMA = "ollama:llama3.2:1b"
 LIMIT = 2048
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url], max_upload_bytes=LIMIT)
-
-
-
-@pytest.fixture
-def client(arena: RunningArena) -> Iterator[httpx.Client]:
-    with arena.client() as http:
-        yield http
 
 
 def upload(client: httpx.Client, filename: str, data: bytes) -> httpx.Response:

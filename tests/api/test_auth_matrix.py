@@ -32,9 +32,9 @@ from arena.web.app import create_app
 from tests.support.accounts import api_token
 from tests.support.builders import seed_turn
 from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, make_settings, ndjson_lines
 
-SMOL = "local:smollm2-135m-instruct"
 PUBLIC, ANY, VIEWER, EVALUATOR, ADMIN = "public", "any account", "viewer", "evaluator", "admin"
 RANK = {VIEWER: 0, EVALUATOR: 1, ADMIN: 2}
 ROLE_OF_USER = {"vic": VIEWER, "eve": EVALUATOR, "ada": ADMIN}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.api.conftest import SMOL
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, make_settings, running_arena
 
 

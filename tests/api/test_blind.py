@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.server import RunningArena
 
 LLAMA = "ollama:llama3.2:1b"
@@ -18,15 +18,13 @@ QWEN = "ollama:qwen2.5:0.5b"
 GIVEAWAYS = ("llama", "qwen", "ollama", "temperature", "seed")
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url])
-
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from arena.errors import EncryptionKeyError
 from arena.settings import Settings
 from arena.storage.crypto import key_id
 from arena.web.app import create_app
-from tests.api.conftest import SMOL
 from tests.support.doubles.judging import JUDGE, JudgingOllama
 from tests.support.fixtures import DoubleFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 KEY, WRONG_KEY = bytes(range(32)), bytes(range(50, 82))

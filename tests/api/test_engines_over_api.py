@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import SMOL
 from tests.support.db_fixtures import make_database
 from tests.support.llama_server import llama_server
+from tests.support.models import SMOL
 from tests.support.server import make_settings, ndjson_lines, running_arena
 
 

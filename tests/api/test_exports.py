@@ -6,7 +6,6 @@ import copy
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -37,13 +36,6 @@ def double(module_double_factory: DoubleFactory) -> OllamaDouble:
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url])
-
-
-
-@pytest.fixture
-def client(arena: RunningArena) -> Iterator[httpx.Client]:
-    with arena.client() as http:
-        yield http
 
 
 def stream_turn(client: httpx.Client, body: dict) -> list[dict]:

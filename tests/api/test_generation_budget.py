@@ -23,7 +23,7 @@ from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.spec import BenchSpec
 from arena.web.auth.limits import GenerationBudget
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import DoubleFactory
+from tests.support.fixtures import module_double
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
@@ -41,9 +41,8 @@ def comparison(count: int) -> dict[str, Any]:
     return {"message": "hi", "model_instances": instances(count)}
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +15,11 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.auth_models import User
 from arena.storage.db import Database
-from tests.api.conftest import SMOL
 from tests.support.accounts import api_token
 from tests.support.builders import SeededTurn, seed_turn
 from tests.support.doubles.judging import JUDGE, JudgingOllama
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, DoubleFactory, arena_database
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 PARIS_MODEL, BERLIN_MODEL = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
@@ -47,11 +46,8 @@ def arena(double: JudgingOllama, arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(ollama_hosts=[double.url], embedded_enabled=False, cloud_judges="anthropic")
 
 
-@pytest.fixture
-def database(arena: RunningArena) -> Iterator[Database]:
-    """The running arena's own database, for seeding turns and reading what it stored."""
-    with arena.database() as db:
-        yield db
+# Here `database` is the running arena's own, not the shared SQLite+PostgreSQL one.
+database = arena_database
 
 
 @pytest.fixture
@@ -297,7 +293,6 @@ def test_a_turn_needs_two_finished_answers_for_pairwise_judging(
 @pytest.fixture(scope="module")
 def smol_arena(module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory()
-
 
 
 @pytest.mark.slow

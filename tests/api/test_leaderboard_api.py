@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from typer.testing import CliRunner
 from arena.cli.leaderboard import leaderboard
 from arena.storage.db import Database
 from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn, thumb
-from tests.support.fixtures import ArenaFactory
+from tests.support.fixtures import ArenaFactory, arena_database
 from tests.support.server import RunningArena, make_settings, running_arena
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
@@ -25,11 +24,8 @@ def arena(arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(embedded_enabled=False)
 
 
-
-@pytest.fixture
-def database(arena: RunningArena) -> Iterator[Database]:
-    with arena.database() as db:
-        yield db
+# Here `database` is the running arena's own, not the shared SQLite+PostgreSQL one.
+database = arena_database
 
 
 def board(arena: RunningArena, **params: object) -> dict:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import SMOL
 from tests.support.doubles.ollama import DoubleModel, OllamaDouble, ollama_double
 from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 LLAMA = "ollama:llama3.2:1b"

@@ -25,7 +25,7 @@ from arena.web.auth.limits import BUCKETS, RateLimits, enforce_login_rate_limit,
 from arena.web.auth.principal import Principal
 from arena.web.errors import install_error_handlers
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import DoubleFactory
+from tests.support.fixtures import module_double
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
 
 LLAMA = "ollama:llama3.2:1b"
@@ -33,9 +33,8 @@ ASK = {"message": "hi", "models": [LLAMA]}
 OTHER_ADDRESS = "127.0.0.2"
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(autouse=True)

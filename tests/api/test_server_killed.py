@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.conftest import SMOL
+from tests.support.models import SMOL
 from tests.support.process import arena_process
 from tests.support.server import ndjson_lines
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.server import RunningArena, ndjson_lines
 
 LLAMA = "ollama:llama3.2:1b"
@@ -19,15 +19,13 @@ QWEN_ID = "ollama_qwen2.5_0.5b__0.7_0.9_40_1.1_-1_0"
 SLOW_REPLY = [f" word{i}" for i in range(40)]
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url])
-
 
 
 @pytest.fixture

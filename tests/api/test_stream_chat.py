@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.api.conftest import SMOL
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, ndjson_lines
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.support.browser import add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.doubles.ollama import DEFAULT_REPLY, OllamaDouble
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
@@ -30,15 +30,13 @@ MARKDOWN_WITH_HTML = [
 ]
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
-
 
 
 @pytest.fixture(autouse=True)

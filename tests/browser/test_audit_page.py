@@ -4,7 +4,6 @@ chain check, all from the page's own scripts (the `page` fixture fails on CSP vi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from arena.storage import audit
 from arena.storage.db import Database
-from tests.support.fixtures import ArenaFactory
+from tests.support.fixtures import ArenaFactory, arena_database
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
@@ -23,10 +22,8 @@ def arena(arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(embedded_enabled=False)
 
 
-@pytest.fixture
-def database(arena: RunningArena) -> Iterator[Database]:
-    with arena.database() as db:
-        yield db
+# Here `database` is the running arena's own, not the shared SQLite+PostgreSQL one.
+database = arena_database
 
 
 def test_the_page_lists_filters_exports_and_verifies_the_log(

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import SMOL, PageProblems, add_instance, open_arena, send, wait_until_answered, watch
+from tests.support.browser import PageProblems, add_instance, open_arena, send, wait_until_answered, watch
 from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser

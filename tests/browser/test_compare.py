@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import ARTIFACTS, SMOL, add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.support.browser import ARTIFACTS, add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser

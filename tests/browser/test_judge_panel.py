@@ -10,9 +10,9 @@ import re
 import pytest
 from playwright.sync_api import Page, Request, expect
 
-from tests.browser.conftest import add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.support.browser import add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.doubles.ollama import DEFAULT_REPLY, OllamaDouble
-from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
@@ -35,16 +35,14 @@ class TakeTurns(list):
         return iter(reply)
 
 
-@pytest.fixture(scope="module")
-def double(module_double_factory: DoubleFactory) -> OllamaDouble:
-    return module_double_factory()
+# One double for the whole module: its arena and its tests see the same one.
+double = module_double
 
 
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     # The two public APIs as cloud judges (none is on by default); nothing is ever sent to them here.
     return module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False, cloud_judges="openai,anthropic")
-
 
 
 def judge_posts(page: Page) -> list[dict]:
@@ -144,7 +142,6 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     assert len(posted) == sent
     assert "sk-test-not-stored" not in json.dumps(page.evaluate("({...localStorage, ...sessionStorage})"))
     assert page.locator("#judge-api-key").input_value() == ""
-
 
 
 @pytest.fixture(scope="module")

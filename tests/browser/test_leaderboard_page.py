@@ -1,4 +1,7 @@
-"""The /leaderboard page in a real headless Chromium: interval bars, the heatmap, live updates."""
+"""The /leaderboard page in a real headless Chromium: interval bars, the heatmap, live updates.
+
+The shared `page` (tests/browser/conftest.py) fails a test on uncaught errors, CSP violations,
+dialogs and requests to other hosts; this module also fails on any console error."""
 
 from __future__ import annotations
 
@@ -6,28 +9,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from arena.storage.db import Database
 from tests.support.builders import pairwise_vote, seed_turn
-from tests.support.fixtures import ArenaFactory
+from tests.support.fixtures import ArenaFactory, arena_database
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
 ALPHA, BETA, GAMMA = "ollama:alpha", "ollama:beta", "ollama:gamma"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu"]
-
-
-@pytest.fixture(scope="module")
-def leaderboard_browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
@@ -35,26 +26,21 @@ def arena(arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(embedded_enabled=False)
 
 
-@pytest.fixture
-def database(arena: RunningArena) -> Iterator[Database]:
-    with arena.database() as db:
-        yield db
+# Here `database` is the running arena's own, not the shared SQLite+PostgreSQL one.
+database = arena_database
 
 
-@pytest.fixture
-def page(leaderboard_browser: Browser) -> Iterator[Page]:
-    context = leaderboard_browser.new_context()
-    opened = context.new_page()
+@pytest.fixture(autouse=True)
+def no_console_errors(page: Page) -> Iterator[None]:
+    """Stricter than the shared `page` checks: no console error at all on this page."""
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":  # CSP violations and failed loads land here
             problems.append(message.text)
 
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: problems.append(str(error)))
-    yield opened
-    context.close()
+    page.on("console", on_console)
+    yield
     assert problems == []
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SMOL, add_instance, open_arena, send, wait_until_answered
 from tests.support.accounts import PASSWORD
+from tests.support.browser import add_instance, open_arena, send, wait_until_answered
 from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 

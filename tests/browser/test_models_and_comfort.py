@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import PageProblems, add_instance, open_arena, send, wait_until_answered, watch
+from tests.support.browser import PageProblems, add_instance, open_arena, send, wait_until_answered, watch
 from tests.support.doubles.ollama import DoubleModel, OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
 from tests.support.server import RunningArena

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from arena.engines.base import SamplingOptions
-from tests.browser.conftest import open_arena
+from tests.support.browser import open_arena
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings, running_arena
 

@@ -1,11 +1,12 @@
 """What reaches the browser: a corpus of XSS payloads never runs in the arena page.
 
 Every payload (tests/support/xss_payloads.py) calls ``__xss(<number>)`` or opens a dialog if it
-runs. A test engine answers with the payloads, so they travel the real way: streamed as text
-into the cards, then swapped for the server's sanitised HTML. The same payloads go into
-prompts, system prompts, attached file names (accepted or refused) and conversation titles
-(seeded through the API and renamed in the sidebar); then the page is reloaded and every
-conversation reopened from the sidebar, so the stored copies are rendered again.
+runs. A test engine (tests/support/doubles/payload_engine.py) answers with the payloads, so
+they travel the real way: streamed as text into the cards, then swapped for the server's
+sanitised HTML. The same payloads go into prompts, system prompts, attached file names (accepted
+or refused) and conversation titles (seeded through the API and renamed in the sidebar); then the
+page is reloaded and every conversation reopened from the sidebar, so the stored copies are
+rendered again.
 
 Two passes. Under the page's real Content-Security-Policy nothing may run *and* the browser may
 report no violation: a violation would mean a handler, script or inline style reached the DOM
@@ -18,10 +19,9 @@ reports what it blocks.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Browser, Frame, Page, Response, expect
 
-from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.router import Router
-from arena.errors import EngineRejected
-from tests.browser.conftest import PageProblems, add_instance, open_arena, watch
+from tests.support.browser import PageProblems, add_instance, open_arena, watch
+from tests.support.doubles.payload_engine import PayloadEngine
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
 from tests.support.xss_payloads import MARKER, PAYLOADS, Payload, batches
@@ -43,7 +42,6 @@ ECHO = "ollama:xss-echo"
 FAILING = "ollama:xss-fails"
 BATCH_SIZE = 19  # with two refused names, 21 files: at most 20 (MAX_ATTACHMENTS) are attached
 BATCHES = batches(BATCH_SIZE)
-BATCH_TAG = re.compile(r"^batch (\d+):")
 TITLE_MAX = 200  # the API's limit on a conversation title
 
 # What rendered Markdown may contain (the renderer's allow-list, written out on purpose: widening
@@ -125,35 +123,6 @@ texts => {
 """
 
 
-class PayloadEngine(Engine):
-    """A test engine: `xss-echo` answers with the payload batch its prompt names, then echoes the
-    message it was sent (with the attached files); `xss-fails` refuses with the payloads as its error."""
-
-    kind = "ollama"
-
-    def __init__(self) -> None:
-        super().__init__(endpoint="payloads")
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=f"ollama:{name}", engine="ollama", name=name) for name in ("xss-echo", "xss-fails")]
-
-    async def health(self) -> EngineHealth:
-        return EngineHealth(engine="ollama", endpoint=self.endpoint, reachable=True, version="test")
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        message = request.messages[-1].content
-        tag = BATCH_TAG.match(message)
-        batch = BATCHES[int(tag.group(1))] if tag else []
-        if request.model == "xss-fails":
-            raise EngineRejected(" ".join(payload.text for payload in batch))
-        pieces = [payload.text + "\n\n" for payload in batch] + ["---\n\n", message]
-        for piece in pieces:
-            await asyncio.sleep(0)  # one chunk at a time, as a model streams
-            yield Chunk(text=piece)
-        usage = Usage(prompt_tokens=len(message.split()), completion_tokens=len(pieces))
-        yield Chunk(usage=usage, finish_reason="stop")
-
-
 @dataclass
 class Watch:
     """What a page must never do while the corpus is on screen."""
@@ -170,7 +139,7 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def arena(module_arena_factory: ArenaFactory) -> RunningArena:
-    return module_arena_factory(router=Router(engines=[PayloadEngine()]), embedded_enabled=False)
+    return module_arena_factory(router=Router(engines=[PayloadEngine(BATCHES)]), embedded_enabled=False)
 
 
 @pytest.fixture(scope="module")

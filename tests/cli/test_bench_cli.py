@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from arena.cli.bench import bench_app
 from tests.support.doubles.ollama import OllamaDouble
+from tests.support.models import SMOL
 
-SMOL = "local:smollm2-135m-instruct"
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 QUESTIONS = ["Why is the sky blue?", "Name a prime number.", "What is tea?", "Say hello.", "Count to three."]
 runner = CliRunner()

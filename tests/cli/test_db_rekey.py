@@ -13,7 +13,7 @@ from arena.cli import app
 from arena.errors import EncryptionKeyError
 from arena.storage.crypto import Keyring, key_id, parse_key, read_key_file
 from arena.storage.db import Database
-from tests.storage.test_encryption import EXPECTED, SECRETS, Seeded, read_everything, seed_everything
+from tests.support.encryption import EXPECTED, SECRETS, Seeded, read_everything, seed_everything
 
 runner = CliRunner()
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="key files rely on POSIX modes")

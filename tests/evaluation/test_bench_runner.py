@@ -1,16 +1,16 @@
-"""The bench runner against the Ollama protocol double: every item once, resumable, cancellable."""
+"""The bench runner against the Ollama protocol double: every item once, resumable, cancellable;
+SQLite and PostgreSQL (the shared `database` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.errors import Conflict
@@ -27,6 +27,7 @@ from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem
 from arena.storage.db import Database
 from tests.support.doubles.ollama import OllamaDouble
+from tests.support.doubles.scripted_engine import CountingEngine
 from tests.support.server import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -40,16 +41,6 @@ PROMPTS = parse_prompt_set(
 )
 TIE = '{"explanation": "Both answers are the same.", "verdict": "tie"}'
 MT_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mt_bench_questions.jsonl"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(url=f"sqlite:///{tmp_path / 'bench.db'}")
-    db.migrate()
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture
@@ -97,33 +88,6 @@ async def test_a_run_answers_every_item_once_each_turn_seeing_its_own_answers(
     assert {"engine": "ollama", "endpoint": double.url, "reachable": True, "version": "0.6.5"} in session_info[
         "engines"
     ]
-
-
-class CountingEngine(Engine):
-    """Counts the streams open at once."""
-
-    kind = "ollama"
-
-    def __init__(self) -> None:
-        super().__init__(endpoint="counting")
-        self.open = 0
-        self.peak = 0
-
-    async def list_models(self) -> list[ModelInfo]:
-        return [ModelInfo(id=f"ollama:{name}", engine="ollama", name=name) for name in ("a", "b", "c")]
-
-    async def health(self) -> EngineHealth:
-        return EngineHealth(engine="ollama", endpoint=self.endpoint, reachable=True, version="test")
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        self.open += 1
-        self.peak = max(self.peak, self.open)
-        try:
-            await asyncio.sleep(0.03)
-            yield Chunk(text="answer")
-            yield Chunk(usage=Usage(prompt_tokens=3, completion_tokens=1), finish_reason="stop")
-        finally:
-            self.open -= 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])

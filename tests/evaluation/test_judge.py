@@ -1,40 +1,24 @@
 """Judging logic: both orders, flips as inconsistent ties, grades, baselines; no verdict is invented.
 
-The judge here is a scripted stand-in that reads the prompt it is shown, like a real judge;
-the engines are exercised in test_judge_cloud.py and the API tests.
+The judge here is a scripted stand-in (tests/support/doubles/scripted_judge.py) that reads the
+prompt it is shown, like a real judge; the engines are exercised in test_judge_cloud.py and the API tests.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from arena.engines.base import Message
 from arena.errors import EngineProtocolError, InvalidInput
 from arena.evaluation.judge.task import Candidate, JudgeTask, combine_orders, run_judge
+from tests.support.doubles.scripted_judge import ScriptedJudge
 
 PARIS = Candidate(key="local:paris-model__0.7", text="The capital of France is Paris.")
 BERLIN = Candidate(key="ollama:berlin-model__0.7", text="It is Berlin.")
 LYON = Candidate(key="ollama:lyon-model__0.7", text="Lyon, probably.")
 QUESTION = "What is the capital of France?"
-
-
-class ScriptedJudge:
-    def __init__(self, decide: Callable[[str], str], *, name: str = "ollama:judge") -> None:
-        self.name = name
-        self.cloud = False
-        self.decide = decide
-        self.prompts: list[str] = []
-        self.schemas: list[dict[str, Any]] = []
-
-    async def complete(self, messages: list[Message], *, schema: dict[str, Any]) -> str:
-        self.prompts.append(messages[-1].content)
-        self.schemas.append(schema)
-        return self.decide(messages[-1].content)
 
 
 def shown(prompt: str, label: str) -> str:

@@ -14,8 +14,15 @@ lists the double before the factory, so the arena stops while the double still a
 
 `double` is one running `OllamaDouble` per test; a module or test configures it with
 `@pytest.mark.double(library=[...], models=[...])` (the keywords of `ollama_double`). A module
-whose arena lives for the whole module defines its own module-scoped `double` from
-`module_double_factory`, since the arena and the tests must see the same double.
+whose arena lives for the whole module needs a double that lives as long, since the arena and the
+tests must see the same one: it takes `module_double` under the name its tests use,
+
+    double = module_double  # one double for the whole module
+
+or, to set the double up differently, defines its own module-scoped `double` from
+`module_double_factory`. In the same way `arena_database` (the running arena's own database, to
+seed and inspect beside it) is taken as `database = arena_database`, and `client` is an HTTP
+client on whichever `arena` the module defines.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from arena.engines.router import Router
+from arena.storage.db import Database
 from tests.support.accounts import users_arena
 from tests.support.doubles.ollama import OllamaDouble, ollama_double
 from tests.support.server import RunningArena, make_settings, running_arena
@@ -113,3 +122,23 @@ def double(request: pytest.FixtureRequest, double_factory: DoubleFactory) -> Oll
     """A running Ollama double for one test, set up by the nearest `@pytest.mark.double(...)`."""
     marker = request.node.get_closest_marker("double")
     return double_factory(**(marker.kwargs if marker else {}))
+
+
+@pytest.fixture(scope="module")
+def module_double(module_double_factory: DoubleFactory) -> OllamaDouble:
+    """One running Ollama double for a whole module, with the double's defaults."""
+    return module_double_factory()
+
+
+@pytest.fixture
+def arena_database(arena: RunningArena) -> Iterator[Database]:
+    """The running arena's own database, for seeding rows and reading what it stored."""
+    with arena.database() as db:
+        yield db
+
+
+@pytest.fixture
+def client(arena: RunningArena) -> Iterator[httpx.Client]:
+    """An HTTP client on the module's (or test's) `arena`."""
+    with arena.client() as http:
+        yield http

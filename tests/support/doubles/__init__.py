@@ -1,1 +1,10 @@
-"""Protocol doubles: real servers on loopback that speak what the arena talks to (Ollama)."""
+"""Test doubles: what the arena talks to, stood in by something a test controls.
+
+    ollama.py          a real server on loopback speaking Ollama's API (`OllamaDouble`)
+    judging.py         the Ollama double with a judge model installed (`JudgingOllama`)
+    cloud.py           Anthropic's and an OpenAI-compatible cloud API on loopback (`CloudDouble`)
+    openai_faults.py   an OpenAI-compatible server that misbehaves on request (`FaultServer`)
+    scripted_engine.py in-process engines answering from a script (`ScriptedEngine`, `CountingEngine`)
+    payload_engine.py  an in-process engine that answers with the XSS corpus (`PayloadEngine`)
+    scripted_judge.py  an in-process judge client answering by a rule (`ScriptedJudge`)
+"""

@@ -5,6 +5,7 @@
 
 Like simonw/llm's mock model: the engine records every request it got, and which streams
 were closed, so a test can see what each instance was sent and that a stop reached it.
+`CountingEngine` is one that also counts the streams open at once.
 """
 
 from __future__ import annotations
@@ -57,3 +58,22 @@ class ScriptedEngine(Engine):
             yield Chunk(usage=usage, finish_reason="stop")
         finally:
             self.closed.append(request.model)
+
+
+class CountingEngine(ScriptedEngine):
+    """Models `a`, `b` and `c`, each answering "answer" after a short wait; counts the streams open at once."""
+
+    def __init__(self) -> None:
+        super().__init__({name: Script(tokens=["answer"], prompt_tokens=3) for name in "abc"})
+        self.open = 0
+        self.peak = 0
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        try:
+            await asyncio.sleep(0.03)  # long enough for the runner to open every stream it may
+            async for chunk in super().stream(request):
+                yield chunk
+        finally:
+            self.open -= 1
