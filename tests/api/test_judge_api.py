@@ -389,3 +389,21 @@ def test_a_raw_judge_run_is_seen_only_by_whoever_ran_it_and_the_admins(
     with arena.database() as database, database.session() as session:
         owners = {row.owner_id for row in judgment_store.list_judgments(session, run_id=run_id)}
         assert owners == {session.scalar(select(User.id).where(User.username == "eve"))}
+
+
+def test_a_raw_prompt_judge_run_is_no_battle_even_under_instance_ids(
+    arena: RunningArena, double: JudgingOllama, database: Database, turn: SeededTurn
+) -> None:
+    # The caller writes both answers and names them after real instances: that ranks nobody.
+    double.decide = prefers_paris
+    berlin_id, paris_id = turn.instance_ids
+    answers = [{"key": berlin_id, "text": "Paris, written by the caller."}, {"key": paris_id, "text": BERLIN}]
+    response = judge(arena, prompt="What is the capital of France?", answers=answers, judge_model=JUDGE)
+    assert response.status_code == 200, response.text
+    assert response.json()["judgments"][0]["winner_key"] == berlin_id
+
+    with arena.client() as client:
+        for imported in ("false", "true"):
+            board = client.get("/api/leaderboard", params={"source": "judge", "include_imported": imported}).json()
+            assert board["rows"] == [], board
+
