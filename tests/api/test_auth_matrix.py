@@ -24,6 +24,7 @@ from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.spec import BenchSpec
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import accounts as account_store
+from arena.storage import audit
 from arena.storage import judgments as judgment_store
 from arena.storage.auth_models import User
 from arena.storage.bench_models import BenchRun
@@ -280,6 +281,32 @@ def test_a_shared_conversation_can_be_read_but_only_the_owner_changes_it(
         assert client.delete(f"{base}/shares/rival", headers=eve).status_code == 204
         assert client.get(base, headers=rival).status_code == 404  # unshared: gone for them
         assert client.get(base, headers=vic).status_code == 200
+
+
+def test_sharing_answers_an_unknown_name_plainly_audits_it_and_knows_the_owner_in_any_case(
+    arena: RunningArena, callers: Callers, eves_conversation: tuple[str, int, str]
+) -> None:
+    conversation_id, _, _ = eves_conversation
+    base = f"/api/conversations/{conversation_id}/shares"
+    with arena.client() as client:
+        eve = callers.bearer("eve")
+        for name in ("eve", "EVE", "Eve"):  # one account, whatever the case
+            mine = client.post(base, json={"username": name}, headers=eve)
+            assert mine.status_code == 400, (name, mine.text)
+            assert mine.json()["error"] == f"{name!r} owns this conversation already"
+        ghost = client.post(base, json={"username": "ghost"}, headers=eve)
+        assert ghost.status_code == 404 and ghost.json()["error"] == "there is no account 'ghost' to share with"
+        # Unsharing tells nothing: an unknown name is answered as a name it was never shared with.
+        unshared = {
+            name: client.delete(f"{base}/ghost".replace("ghost", name), headers=eve) for name in ("ghost", "ada")
+        }
+        assert "eve" not in [n.casefold() for n in client.get(base, headers=eve).json()["usernames"]]
+    for name, response in unshared.items():
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == f"conversation {conversation_id!r} is not shared with {name!r}"
+    with arena.database() as database, database.session() as session:
+        shares = audit.list_entries(session, action=audit.CONVERSATION_SHARE).entries
+    assert any(e.detail == {"username": "ghost", "refused": "no such account"} and e.actor == "eve" for e in shares)
 
 
 # --- every owned object × every role, generated from the route table ------------------------

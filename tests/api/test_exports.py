@@ -371,3 +371,22 @@ def test_an_imported_instance_cannot_squat_a_later_chat_with_another_model(
     assert [i["model"] for i in imported["instances"]] == ["ollama:tiny_1b", LLAMA]
     assert detail["instances"][0]["key"] != imported["instances"][0]["key"]
     assert detail["instances"][0]["key"] == "ollama_tiny_1b__0.7_0.9_40_1.1_-1_0"  # common ids read as before
+
+
+def test_votes_cast_later_on_an_imported_conversation_stay_off_the_leaderboard_too(client: httpx.Client) -> None:
+    # The pen test's repro: import made-up answers, then vote on them one turn at a time.
+    fake, real = "ollama:FAKE-WINNER", "ollama:tiny:latest"
+    instances = [{"label": "Model A", "model": fake}, {"label": "Model B", "model": real}]
+    imported = client.post("/api/conversations/import", json=minimal_export(instances, turns=4))
+    assert imported.status_code == 201, imported.text
+    conversation = imported.json()
+    for turn in conversation["turns"]:
+        vote(client, conversation["id"], {"turn_id": turn["id"], "kind": "pairwise", "value": "A"})
+        fake_key = turn["responses"][0]["key"]
+        vote(client, conversation["id"], {"turn_id": turn["id"], "kind": "thumb", "key": fake_key, "value": "up"})
+    assert len(client.get(f"/api/conversations/{conversation['id']}").json()["pairwise_votes"]) == 4  # still shown
+
+    board = client.get("/api/leaderboard", params={"rounds": 0}).json()
+    assert fake not in board["models"] and real not in board["models"], board["models"]
+    asked = client.get("/api/leaderboard", params={"rounds": 0, "include_imported": "true"}).json()
+    assert asked["counts"][asked["models"].index(fake)][asked["models"].index(real)] >= 4

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from arena.evaluation.judge.parse import read_verdict
+from arena.storage import accounts as account_store
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.auth_models import User
@@ -384,3 +385,52 @@ def test_a_raw_judge_run_is_seen_only_by_whoever_ran_it_and_the_admins(
     with arena.database() as database, database.session() as session:
         owners = {row.owner_id for row in judgment_store.list_judgments(session, run_id=run_id)}
         assert owners == {session.scalar(select(User.id).where(User.username == "eve"))}
+
+
+def test_a_raw_prompt_judge_run_is_no_battle_even_under_instance_ids(
+    arena: RunningArena, double: JudgingOllama, database: Database, turn: SeededTurn
+) -> None:
+    # The caller writes both answers and names them after real instances: that ranks nobody.
+    double.decide = prefers_paris
+    berlin_id, paris_id = turn.instance_ids
+    answers = [{"key": berlin_id, "text": "Paris, written by the caller."}, {"key": paris_id, "text": BERLIN}]
+    response = judge(arena, prompt="What is the capital of France?", answers=answers, judge_model=JUDGE)
+    assert response.status_code == 200, response.text
+    assert response.json()["judgments"][0]["winner_key"] == berlin_id
+
+    with arena.client() as client:
+        for imported in ("false", "true"):
+            board = client.get("/api/leaderboard", params={"source": "judge", "include_imported": imported}).json()
+            assert board["rows"] == [], board
+
+
+def test_a_shared_reader_cannot_unblind_a_conversation_through_the_baseline(
+    double: JudgingOllama, arena_factory: ArenaFactory
+) -> None:
+    """Instance ids are predictable ({model}__{settings}); while blind, a baseline is a label only,
+    and a right guess at an id gets the very answer a wrong guess gets: nothing runs."""
+    double.decide = prefers_paris
+    arena = arena_factory(accounts=True, ollama_hosts=[double.url], embedded_enabled=False)
+    rival = {"Authorization": f"Bearer {api_token(arena, 'rival')}"}
+    with arena.database() as database:
+        turn = seed_turn(database, models=[BERLIN_MODEL, PARIS_MODEL], texts=[BERLIN, PARIS], blind=True)
+        with database.session() as session:
+            eve = session.scalar(select(User.id).where(User.username == "eve"))
+            repository.get_conversation(session, conversation_id=turn.conversation_id).owner_id = eve
+            account_store.share(session, conversation_id=turn.conversation_id, username="rival")
+    body = {"conversation_id": turn.conversation_id, "turn_id": turn.turn_id, "judge_model": JUDGE}
+    wrong = "ollama_gemma3_1b__0.7_0.9_40_1.1_-1_0"
+
+    with arena.client() as client:
+        answers = {
+            key: client.post("/api/judge", json={**body, "baseline": key}, headers=rival)
+            for key in (*turn.instance_ids, wrong, "Model Z")
+        }
+        assert double.judge_bodies() == [], "no guess reached the judge"
+        by_label = client.post("/api/judge", json={**body, "baseline": "Model B"}, headers=rival)
+
+    for key, response in answers.items():
+        assert response.status_code == 400, (key, response.text)
+        assert response.json()["error"].replace(key, "KEY") == "baseline: no model instance 'KEY' in this conversation"
+    assert by_label.status_code == 200, by_label.text
+    assert by_label.json()["judgments"][0]["key_a"] == "Model B"

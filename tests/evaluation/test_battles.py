@@ -9,6 +9,7 @@ import pytest
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.ratings.pairs import Battle
 from arena.evaluation.ratings.standings import derive_battles, load_battles, standings
+from arena.storage import bench as bench_store
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage.battle_signals import BattleSignals, JudgmentSignal
@@ -120,11 +121,13 @@ def test_grades_of_one_turn_by_one_judge_pair_up_by_score(database: Database) ->
     ]
 
 
-def raw_judgment(database: Database, *, key_a: str, key_b: str, winner: str, category: str | None = None) -> None:
+def raw_judgment(
+    database: Database, *, key_a: str, key_b: str, winner: str, category: str | None = None, run_id: str = "2" * 32
+) -> None:
     with database.session() as session:
         judgment_store.add_judgment(
             session,
-            run_id="2" * 32,
+            run_id=run_id,
             judge_model="ollama:judge",
             mode="pairwise",
             category=category,
@@ -139,17 +142,48 @@ def raw_judgment(database: Database, *, key_a: str, key_b: str, winner: str, cat
         )
 
 
-def test_raw_judgments_count_when_their_keys_are_instances_as_benchmarks_record_them(database: Database) -> None:
+def bench_run(database: Database, instance_ids: list[str]) -> str:
+    with database.session() as session:
+        return bench_store.create_run(
+            session, name="run", prompt_set_name="set", prompt_file=None, prompt_set_sha256="0" * 64,
+            prompt_count=1, instances=[{"instance_id": i} for i in instance_ids], judge=None, system=None,
+            repeats=1, concurrency=1, seed=0, items=[], judgments=[],
+        ).id  # fmt: skip
+
+
+def test_only_a_benchmark_runs_verdicts_count_without_a_turn_never_a_raw_prompt_judge_run(database: Database) -> None:
     turn = seed_turn(database, models=[ALPHA, BETA])  # records the instances
     alpha, beta = turn.instance_ids
-    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math")
-    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math")  # another prompt: both count
-    raw_judgment(database, key_a="mine", key_b="theirs", winner="b")  # the caller's own names: no battle
-    raw_judgment(database, key_a=alpha, key_b="theirs", winner="b")
+    run_id = bench_run(database, [alpha, beta])
+    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math", run_id=run_id)
+    raw_judgment(database, key_a=alpha, key_b=beta, winner="a", category="math", run_id=run_id)  # both count
+    gamma = seed_turn(database, models=[GAMMA]).instance_ids[0]
+    raw_judgment(database, key_a=gamma, key_b=beta, winner="a", run_id=run_id)  # gamma is not in the run
+    # A raw-prompt judge run: the answers are the caller's text, whatever keys they were given.
+    raw_judgment(database, key_a=alpha, key_b=beta, winner="b")
+    raw_judgment(database, key_a="mine", key_b="theirs", winner="b")
 
     battles = load_battles(database)
 
     assert [(b.model_a, b.model_b, b.outcome, b.category) for b in battles] == [(ALPHA, BETA, "a", "math")] * 2
+    assert len(load_battles(database, include_imported=True)) == 2, "a raw run is no imported data either"
+
+
+def test_nothing_about_an_imported_conversation_counts_unless_asked_for(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA, GAMMA])
+    with database.session() as session:
+        repository.get_conversation(session, conversation_id=turn.conversation_id).imported = True
+    pairwise_vote(database, turn, "A")  # cast here, after the import
+    thumb(database, turn, 0, "up")
+    thumb(database, turn, 2, "down")
+    judged_pair(database, turn, winner="a")
+
+    assert load_battles(database) == []
+    assert sorted(outcomes(load_battles(database, include_imported=True))) == [
+        (ALPHA, BETA, "a", "human"),
+        (ALPHA, BETA, "a", "judge"),
+        (ALPHA, GAMMA, "a", "human"),
+    ]
 
 
 def test_two_settings_of_one_model_battle_only_when_rating_instances(database: Database) -> None:

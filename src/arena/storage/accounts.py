@@ -216,15 +216,23 @@ def visible_conversations_clause(*, user_id: int, is_admin: bool):  # type: igno
 
 
 def share(session: Session, *, conversation_id: str, username: str) -> User:
-    user = get_user(session, username=username)
+    """Let ``username`` read the conversation. Names are compared as accounts are (``username_key``):
+    its owner, in any spelling, is refused; a name that is no account gets ``NotFound``."""
+    user = find_user(session, username=username)
+    if user is None:
+        raise NotFound(f"there is no account {username!r} to share with")
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is not None and conversation.owner_id == user.id:
+        raise InvalidInput(f"{username!r} owns this conversation already")
     if session.get(ConversationShare, (conversation_id, user.id)) is None:
         session.add(ConversationShare(conversation_id=conversation_id, user_id=user.id, created_at=utcnow()))
     return user
 
 
 def unshare(session: Session, *, conversation_id: str, username: str) -> None:
-    user = get_user(session, username=username)
-    row = session.get(ConversationShare, (conversation_id, user.id))
+    """Stop a share; an unknown name gets the same answer as a name it is not shared with."""
+    user = find_user(session, username=username)
+    row = None if user is None else session.get(ConversationShare, (conversation_id, user.id))
     if row is None:
         raise NotFound(f"conversation {conversation_id!r} is not shared with {username!r}")
     session.delete(row)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, select, true
 from sqlalchemy.orm import Session, aliased
 
-from arena.storage.models import Instance, Judgment, Response, Vote
+from arena.storage.bench_models import BenchRun
+from arena.storage.models import Conversation, ConversationInstance, Instance, Judgment, Response, Vote
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +45,7 @@ class ThumbSignal:
 class JudgmentSignal:
     id: int
     run_id: str
-    turn_id: int | None  # None: a raw or batch-benchmark judgment whose keys are instance ids
+    turn_id: int | None  # None: a benchmark run's verdict (its run_id is the run's)
     judge_model: str
     mode: str
     category: str | None
@@ -64,29 +66,34 @@ class BattleSignals:
 
 
 def battle_signals(session: Session, *, include_imported: bool = False) -> BattleSignals:
-    """Every vote, and every judgment whose candidates are instances, with the models behind them.
+    """Every vote, and every verdict about answers the arena generated, with the models behind them.
 
-    Votes restored by an import are data, not votes cast here: left out unless asked for.
-
-    Judgments about a stored turn always name instances; raw ones do when the caller used
-    instance ids as keys, as batch benchmarks do. Raw answers under other keys are no battle.
+    An imported conversation is data someone handed the server, not answers generated here: the
+    votes on it (restored by the import or cast since) and verdicts about it are left out unless
+    ``include_imported``. A verdict counts when it is about a stored turn, its candidates taking
+    part in that conversation, or comes from a benchmark run, its candidates that run's
+    instances. A raw-prompt judge run never counts: its answers are the caller's text, whatever
+    keys they were given.
     """
     instance_a, instance_b = aliased(Instance), aliased(Instance)
+    counted = _not_imported(include_imported, Vote.imported, Conversation.imported)
     pairwise = session.execute(
         select(Vote, instance_a.model, instance_b.model)
+        .join(Conversation, Conversation.id == Vote.conversation_id)
         .join(instance_a, instance_a.id == Vote.instance_a)
         .join(instance_b, instance_b.id == Vote.instance_b)
-        .where(Vote.kind == "pairwise", or_(Vote.imported.is_(False), include_imported))
+        .where(Vote.kind == "pairwise", counted)
         .order_by(Vote.id)
     ).all()
     thumbs = session.execute(
         select(Vote, Response.instance_id, Instance.model)
+        .join(Conversation, Conversation.id == Vote.conversation_id)
         .join(Response, Response.id == Vote.response_id)
         .join(Instance, Instance.id == Response.instance_id)
-        .where(Vote.kind == "thumb", or_(Vote.imported.is_(False), include_imported))
+        .where(Vote.kind == "thumb", counted)
         .order_by(Vote.id)
     ).all()
-    judged = _judgments_between_instances(session)
+    judged = _judgments_between_instances(session, include_imported=include_imported)
     return BattleSignals(
         pairwise_votes=[
             PairwiseVoteSignal(
@@ -134,20 +141,61 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
     )
 
 
-def _judgments_between_instances(session: Session) -> list[tuple[Judgment, str, str | None]]:
-    """Each judgment whose keys name instances, with their models: a grade needs key_a to be one,
-    a pair both keys. Matched in Python, as the keys may be stored encrypted (no SQL join)."""
+def _not_imported(include_imported: bool, *flags: Any) -> ColumnElement[bool]:
+    """Rows none of whose ``imported`` flags is set (every row when imported data is asked for)."""
+    return true() if include_imported else and_(*(flag.is_(False) for flag in flags))
+
+
+def _judgments_between_instances(session: Session, *, include_imported: bool) -> list[tuple[Judgment, str, str | None]]:
+    """Each verdict about answers the arena generated, with the models of its candidates: a grade
+    needs key_a to be a candidate, a pair both keys. Candidates are the instances of the judged
+    conversation, or of the benchmark run. Matched in Python, as the keys may be stored encrypted
+    (no SQL join)."""
     judgments = list(session.scalars(select(Judgment).order_by(Judgment.id)))
-    keys = {key for j in judgments for key in (j.key_a, j.key_b) if key is not None}
+    candidates = _conversation_candidates(
+        session, {j.conversation_id for j in judgments if j.conversation_id is not None}, include_imported
+    ) | _bench_candidates(session, {j.run_id for j in judgments if j.conversation_id is None})
+
+    def allowed(j: Judgment) -> set[str]:
+        return candidates.get(j.conversation_id or f"bench:{j.run_id}", set())
+
+    kept = [j for j in judgments if j.key_a in allowed(j) and (j.key_b is None or j.key_b in allowed(j))]
+    keys = {key for j in kept for key in (j.key_a, j.key_b) if key is not None}
     models: dict[str, str] = {}
     for chunk in _chunks(sorted(keys)):
         rows = session.execute(select(Instance.id, Instance.model).where(Instance.id.in_(chunk)))
         models.update((instance_id, model) for instance_id, model in rows)
     return [
         (j, models[j.key_a], None if j.key_b is None else models[j.key_b])
-        for j in judgments
+        for j in kept
         if j.key_a in models and (j.key_b is None or j.key_b in models)
     ]
+
+
+def _conversation_candidates(session: Session, ids: set[str], include_imported: bool) -> dict[str, set[str]]:
+    """Conversation id -> its instances, for conversations whose verdicts count."""
+    found: dict[str, set[str]] = {}
+    counted = _not_imported(include_imported, Conversation.imported)
+    for chunk in _chunks(sorted(ids)):
+        rows = session.execute(
+            select(ConversationInstance.conversation_id, ConversationInstance.instance_id)
+            .join(Conversation, Conversation.id == ConversationInstance.conversation_id)
+            .where(ConversationInstance.conversation_id.in_(chunk), counted)
+        )
+        for conversation_id, instance_id in rows:
+            found.setdefault(conversation_id, set()).add(instance_id)
+    return found
+
+
+def _bench_candidates(session: Session, run_ids: set[str]) -> dict[str, set[str]]:
+    """For each run id that is a benchmark run's: its instances, under the key ``bench:<run id>``."""
+    found: dict[str, set[str]] = {}
+    for chunk in _chunks(sorted(run_ids)):
+        for run_id, instances in session.execute(select(BenchRun.id, BenchRun.instances).where(BenchRun.id.in_(chunk))):
+            found[f"bench:{run_id}"] = {
+                i["instance_id"] for i in instances or [] if isinstance(i, dict) and "instance_id" in i
+            }
+    return found
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:

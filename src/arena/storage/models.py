@@ -151,6 +151,9 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     revealed_at: Mapped[datetime | None] = mapped_column()
+    # Rebuilt from an export: everything in it is data someone handed the server, so no vote on
+    # it (restored or cast later) and no verdict about it is a battle unless asked for.
+    imported: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Always wanted together with the conversation, and small: loaded eagerly so the object
     # stays usable after its session has closed.

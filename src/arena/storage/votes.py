@@ -39,7 +39,7 @@ def add_vote(
 
     A voter has one vote per target: voting again on the same response, or on the same pair
     in the same turn, replaces the earlier vote. A blind conversation takes no votes once
-    its models are revealed.
+    its models are revealed. A vote on an imported conversation is marked ``imported``.
     """
     if kind not in VOTE_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(VOTE_KINDS)}, got {kind!r}")
@@ -93,6 +93,8 @@ def add_vote(
         instance_a=instance_a,
         instance_b=instance_b,
         voter_id=voter_id,
+        # A vote on an imported conversation's answers is about data someone handed the server.
+        imported=conversation.imported,
         created_at=utcnow(),
     )
     session.add(vote)

@@ -288,8 +288,9 @@ def import_conversation(
     max_votes: int,
     owner_id: int | None = None,
 ) -> str:
-    """Rebuild an exported conversation as a new one (new id); all of it or nothing. Its votes
-    are kept as imported: shown with the conversation, off the leaderboard unless asked."""
+    """Rebuild an exported conversation as a new one (new id); all of it or nothing. It is marked
+    imported: its votes, those restored now and any cast later, are shown with the conversation
+    but kept off the leaderboard unless asked, and so are judge verdicts about its answers."""
     parsed = parse_export(data)
     check_import_size(parsed, max_turns=max_turns, max_votes=max_votes)
     try:
@@ -315,6 +316,7 @@ def import_conversation(
         conversation = repository.create_conversation(
             session, title=parsed.conversation.title, blind=parsed.conversation.blind, owner_id=owner_id
         )
+        conversation.imported = True  # data, not votes: nothing on it is a battle unless asked for
         for instance in instances:
             repository.upsert_instance(
                 session, instance_id=instance.instance_id, model=instance.model, **instance.options.model_dump()

@@ -2,8 +2,9 @@
 
 A stored turn's candidates are the latest finished answer of each instance; their keys are
 instance ids. In a blind conversation that has not been revealed, what the caller sees
-names candidates by their blind labels ("Model A") and never by instance or model, so asking
-a judge cannot unblind a conversation; the rows themselves keep the instance ids.
+names candidates by their blind labels ("Model A") and never by instance or model, and a
+baseline is named by its label only, so asking a judge cannot unblind a conversation; the rows
+themselves keep the instance ids.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arena.engines.base import SamplingOptions
-from arena.errors import InvalidInput
+from arena.errors import InvalidInput, NotFound
+from arena.evaluation.conversation.view import resolve_key
 from arena.evaluation.judge.task import Candidate, JudgeOutcome, JudgeTask, Mode, Reading
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
@@ -77,12 +79,13 @@ def turn_task(
             models={} if hidden else {member.instance_id: member.instance.model for member in members},
         )
         prompt, system = turn.user_text, turn.system
-    if baseline is not None and baseline not in labels:
-        # In a blind conversation the caller knows the answers only by their labels.
-        by_label = {label: instance_id for instance_id, label in labels.items()}
-        if baseline not in by_label:
-            raise InvalidInput(f"the baseline {baseline!r} is neither an instance id nor a label in this conversation")
-        baseline = by_label[baseline]
+        if baseline is not None:
+            # The rule votes and regenerate follow: while masked, only a label names an answer, and
+            # an instance id gets the same error as any unknown key (ids are guessable).
+            try:
+                baseline = resolve_key(conversation, baseline).instance_id
+            except NotFound as exc:
+                raise InvalidInput(f"baseline: {exc}") from None
     finished = len(candidates)
     if mode == "pairwise" and finished < 2:
         raise InvalidInput(f"turn {turn_id} has {finished} finished answer(s); pairwise judging needs two")

@@ -1,4 +1,11 @@
-"""The owner of a conversation shares it with other accounts, or stops sharing it."""
+"""The owner of a conversation shares it with other accounts, or stops sharing it.
+
+Sharing tells its owner whether a name is an account: they must know who can read what they
+share (a typo must not pass for a share). That is accepted for a team tool: only an evaluator
+can ask, about a conversation they own, and every refused name is audited, so probing for names
+shows in the audit log. Unsharing answers an unknown name as it answers a name it was never
+shared with.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import asyncio
 
 from fastapi import APIRouter, Request, Response
 
-from arena.errors import InvalidInput
+from arena.errors import InvalidInput, NotFound
 from arena.storage import accounts as store
 from arena.storage import audit
 from arena.web.audit_events import record_event
@@ -39,8 +46,6 @@ async def share_conversation(
 ) -> ShareList:
     """Let another account read it (and, if they are an evaluator, vote on, judge and export it)."""
     await _check_owner(db, principal, conversation_id)
-    if body.username == principal.username:
-        raise InvalidInput("it is your own conversation already")
 
     def write() -> list[str]:
         with db.session() as session:
@@ -48,7 +53,13 @@ async def share_conversation(
         with db.session() as session:
             return store.list_shares(session, conversation_id=conversation_id)
 
-    usernames = await asyncio.to_thread(write)
+    try:
+        usernames = await asyncio.to_thread(write)
+    except NotFound:
+        await record_event(
+            request, audit.CONVERSATION_SHARE, target=conversation_id, username=body.username, refused="no such account"
+        )
+        raise
     await record_event(request, audit.CONVERSATION_SHARE, target=conversation_id, username=body.username)
     return ShareList(usernames=usernames)
 
