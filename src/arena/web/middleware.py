@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.web.bounded_json import JsonTooComplex, check_json_bounds
+from arena.bounded_json import JsonTooComplex, check_json_bounds
 
 
 class BodySizeLimit:
@@ -95,7 +95,7 @@ def _is_json(scope: Scope) -> bool:
 
 class JsonBounds:
     """400 for a JSON body nested too deep or with too long a number, before it is parsed
-    (web/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
+    (arena/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
