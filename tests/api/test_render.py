@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from arena.web.markdown import MAX_MARKDOWN_BYTES
+from arena.web.markdown import MAX_MARKDOWN_BYTES, render_markdown
 from tests.support.accounts import api_token
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
@@ -207,3 +207,9 @@ def test_slow_renders_leave_everyone_else_served(arena_factory: ArenaFactory) ->
     assert waited < 2, f"another user waited {waited:.1f} s behind {renders} renders"
     assert renders_done_by_then == 0, "the renders ended before the check: make them slower"
     assert set(statuses) <= {200, 503} and statuses.count(200) >= 2  # 503: too many waiting at once
+
+
+def test_a_stored_answer_over_the_cap_is_shown_as_plain_text() -> None:
+    # Conversation views render stored answers directly: past the cap they are escaped, not parsed.
+    html = render_markdown("<script>x</script> [a](" * (MAX_MARKDOWN_BYTES // 20))
+    assert html.startswith("<pre>&lt;script&gt;x&lt;/script&gt; [a](") and "<script" not in html
