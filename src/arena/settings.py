@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     rate_limit_judge: str = Field("30/minute", validation_alias="ARENA_RATE_LIMIT_JUDGE", description="Per user: POST /api/judge")
     rate_limit_pull: str = Field("10/minute", validation_alias="ARENA_RATE_LIMIT_PULL", description="Per user: model pulls")
     rate_limit_login: str = Field("20/minute", validation_alias="ARENA_RATE_LIMIT_LOGIN", description="Per address: login attempts")
+    rate_limit_render: str = Field(
+        "120/minute", validation_alias="ARENA_RATE_LIMIT_RENDER", description="Per user: POST /api/render (once per finished answer)"
+    )
     max_streams_per_user: int = Field(
         8,
         ge=1,
@@ -176,7 +179,9 @@ class Settings(BaseSettings):
         365, ge=1, le=3650, validation_alias="ARENA_TOKEN_MAX_DAYS", description="The longest life a token may ask for"
     )
 
-    @field_validator("rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", mode="after")
+    @field_validator(
+        "rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", "rate_limit_render", mode="after"
+    )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         value = value.strip()

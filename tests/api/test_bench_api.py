@@ -105,6 +105,8 @@ class Links(HTMLParser):
 def test_bad_input_is_a_clear_4xx_and_writes_no_run(arena: RunningArena) -> None:
     with arena.client() as client:
         broken = start(client, data=b'{"prompt": "fine"}\n{"prompt": "oops"\n')
+        deep = start(client, data=b'{"prompt": "fine"}\n' + b"[" * 50_000 + b"\n")
+        long_number = start(client, data=b'{"prompt": "fine", "id": ' + b"7" * 5000 + b"}\n")
         wrong_type = start(client, filename="prompts.pdf")
         bad_config = start(client, spec=config(repeats=0))
         not_json = start(client, spec="{instances")
@@ -116,6 +118,9 @@ def test_bad_input_is_a_clear_4xx_and_writes_no_run(arena: RunningArena) -> None
         missing = client.get("/api/bench/runs/0123456789abcdef")
 
     assert broken.status_code == 400 and "set.jsonl: line 2: not valid JSON" in broken.json()["error"]
+    # Bounded before json.loads, which raised RecursionError / ValueError (500s) on these.
+    assert deep.status_code == 400 and "set.jsonl: line 2 is nested more than" in deep.json()["error"]
+    assert long_number.status_code == 400 and "set.jsonl: line 1 holds a number" in long_number.json()["error"]
     assert wrong_type.status_code == 400 and "unsupported prompt file type" in wrong_type.json()["error"]
     assert bad_config.status_code == 422 and "config.repeats" in bad_config.json()["error"]
     assert not_json.status_code == 422

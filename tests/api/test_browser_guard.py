@@ -33,6 +33,17 @@ def test_a_rebound_dns_name_is_refused(arena: RunningArena) -> None:
 
 
 @pytest.mark.parametrize(
+    "host", ["127.0.0.1:{port} evil", "127.0.0.1:anything", "localhost:", "127.0.0.1:99999", "user@127.0.0.1:{port}",
+             "[::1]x:{port}", "[localhost]:{port}", "127.0.0.1/x"],
+)  # fmt: skip
+def test_a_malformed_host_header_is_refused(arena: RunningArena, host: str) -> None:
+    # host_name() only split at the colon: "127.0.0.1:7921 evil" passed as 127.0.0.1.
+    response = httpx.get(f"{arena.url}/api/models", headers={"Host": host.format(port=port(arena))})
+    assert response.status_code == 400, response.text
+    assert "is not a host name or address with an optional port" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {"Origin": "http://evil.example"},
@@ -73,6 +84,11 @@ def test_every_response_carries_the_safe_headers(arena: RunningArena) -> None:
 
 def test_pure_rules() -> None:
     assert host_name("[::1]:7860") == "::1" and host_name("Example.ORG:80") == "example.org"
+    assert host_name("::1") == "::1" and host_name("localhost") == "localhost" and host_name("0.0.0.0") == "0.0.0.0"
+    for malformed in ("127.0.0.1:7921 evil", "127.0.0.1:anything", "a b", "host:", "[::1", "[x]:1", "::1:zz"):
+        assert host_name(malformed) == "", malformed
+    # A malformed ARENA_ALLOWED_HOSTS entry names no host (so "" never becomes an allowed Host).
+    assert allowed_hosts(bind="::", extra=["bad name"]) == {"localhost", "127.0.0.1", "::1"}
     # Every interface and no names: loopback names only, never "any Host".
     assert allowed_hosts(bind="0.0.0.0", extra=[]) == {"localhost", "127.0.0.1", "::1"}
     assert allowed_hosts(bind="::", extra=["box"]) == {"localhost", "127.0.0.1", "::1", "box"}

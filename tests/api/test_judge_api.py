@@ -139,6 +139,21 @@ def test_garbage_from_the_judge_is_a_502_that_records_nothing(
     assert stored(database) == []
 
 
+# Deep within the judge's token limit (the double streams 4 characters a token): past Python's recursion limit.
+@pytest.mark.parametrize("garbage", ['{"a": ' + "[" * 5000, '{"verdict": ' + "[" * 5000, "[" * 5000])
+def test_json_too_deep_or_too_long_from_the_judge_is_a_502_not_a_crash(
+    arena: RunningArena, double: JudgingOllama, database: Database, turn: SeededTurn, garbage: str
+) -> None:
+    # json.loads raised RecursionError here, which parse.py did not catch: a 500 with a traceback.
+    double.decide = lambda prompt: garbage
+
+    response = judge(arena, conversation_id=turn.conversation_id, turn_id=turn.turn_id, judge_model=JUDGE)
+
+    assert response.status_code == 502, response.text
+    assert "use a stronger judge model" in response.json()["error"]
+    assert stored(database) == []
+
+
 def test_a_blind_conversation_stays_blind_to_whoever_asks_the_judge(
     arena: RunningArena, double: JudgingOllama, database: Database
 ) -> None:

@@ -41,6 +41,11 @@ def test_a_verdict_is_read_from_json_prose_fences_cut_off_json_or_mt_bench_marke
         '{"explanation": "the answer was cut off before the verd',
         "First I thought [[A]], but on reflection [[B]].",  # two different markers: ambiguous
         "<html>502 Bad Gateway</html>",
+        # Too deep or too long for json (RecursionError, ValueError): garbage, not a crash.
+        '{"a":' * 5000,
+        '{"explanation": "hmm", "a": ' + "[" * 5000,
+        'Stray quote " then ' + '{"a":' * 5000,  # the bounds scan misreads it; json still must not crash
+        '{"explanation": "ok", "n": ' + "9" * 5000 + "}",
     ],
 )
 def test_no_verdict_is_invented(text: str) -> None:

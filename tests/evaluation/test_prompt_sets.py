@@ -104,6 +104,9 @@ def test_parse_bytes_without_a_file() -> None:
         ("bad.jsonl", '{"prompt": "a", "reference": [1]}\n', r"line 1: 'reference' must be a string or a list"),
         ("bad.jsonl", '{"prompt": "a", "category": 3}\n', r"line 1: 'category' must be a string"),
         ("bad.jsonl", '{"prompt": "a", "id": true}\n', r"line 1: 'id' must be a string or an integer"),
+        # Bounded before parsing: json.loads would raise RecursionError / ValueError (a 500 over the API).
+        ("deep.jsonl", '{"prompt": "ok"}\n' + "[" * 50_000 + "\n", r"deep\.jsonl: line 2 is nested more than 64"),
+        ("long.jsonl", '{"prompt": "a", "id": ' + "9" * 5000 + "}\n", r"long\.jsonl: line 1 holds a number with more"),
         ("dup.jsonl", '{"id": 1, "prompt": "a"}\n{"prompt": "b"}\n\n{"id": "1", "prompt": "c"}\n',
          r"line 4: duplicate id '1' \(first on line 1\)"),
         ("bad.csv", "question,category\nhi,x\n", r"line 1: the header needs a 'prompt' column"),

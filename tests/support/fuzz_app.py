@@ -72,6 +72,7 @@ def fuzz_arena(data_dir: Path) -> Iterator[FuzzArena]:
             rate_limit_chat="off",
             rate_limit_judge="off",
             rate_limit_pull="off",
+            rate_limit_render="off",
         )
         yield FuzzArena(app=create_app(settings), settings=settings, double=double)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.web.bounded_json import JsonTooComplex, check_json_bounds
+from arena.bounded_json import JsonTooComplex, check_json_bounds
 
 
 class BodySizeLimit:
@@ -95,7 +95,7 @@ def _is_json(scope: Scope) -> bool:
 
 class JsonBounds:
     """400 for a JSON body nested too deep or with too long a number, before it is parsed
-    (web/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
+    (arena/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -162,12 +162,34 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
+# A Host header (RFC 9110 7.2): a DNS name or IPv4 address, or an IPv6 literal in brackets, then
+# an optional numeric port. Nothing else: no spaces, userinfo, paths or port words.
+_HOST_AND_PORT = re.compile(
+    r"(?:(?P<name>[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?)|\[(?P<ipv6>[0-9a-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
 def host_name(host_header: str) -> str:
-    """`example.org:7860` → `example.org`, `[::1]:7860` → `::1`, lower-cased."""
+    """`example.org:7860` → `example.org`, `[::1]:7860` → `::1`, lower-cased; a bare IPv6 address
+    (a bind or peer address) as it is. Anything else, `127.0.0.1:7921 evil` or `host:http` say,
+    is "", which no allow-list holds: the old split at the colon let such text through."""
     host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if host.count(":") >= 2 and not host.startswith("["):
+        return host if _is_ipv6(host) else ""
+    match = _HOST_AND_PORT.fullmatch(host)
+    if match is None or int(match["port"] or 0) > 65535:
+        return ""
+    if match["ipv6"] is not None:
+        return match["ipv6"] if _is_ipv6(match["ipv6"]) else ""
+    return match["name"]
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_loopback(address: str) -> bool:
@@ -185,7 +207,7 @@ def allowed_hosts(*, bind: str, extra: list[str]) -> frozenset[str]:
     """Names the Host header may carry (defeats DNS rebinding): loopback, the bound address and
     ARENA_ALLOWED_HOSTS. Never "any": bound to every interface with no names, only loopback names
     pass (and `arena serve` refuses to start that way)."""
-    names = {host_name(name) for name in extra if name.strip()}
+    names = {name for name in map(host_name, extra) if name}  # a malformed entry names no host
     if not is_wildcard(bind):
         names.add(host_name(bind))
     return frozenset(names | LOOPBACK_NAMES)
@@ -331,8 +353,12 @@ class BrowserGuard:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or []}
         host = headers.get("host", "")
-        if host_name(host) not in self.hosts:
-            await _refuse(send, 400, f"Host {host_name(host)!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
+        name = host_name(host)
+        if not name:
+            await _refuse(send, 400, f"Host header {host!r} is not a host name or address with an optional port")
+            return
+        if name not in self.hosts:
+            await _refuse(send, 400, f"Host {name!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
             return
         if is_cross_site(
             method=scope["method"],

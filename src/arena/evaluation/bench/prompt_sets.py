@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arena.bounded_json import check_json_bounds
 from arena.errors import InvalidInput, NotFound
 
 SUFFIXES = (".txt", ".jsonl", ".csv")
@@ -119,10 +120,14 @@ def _parse_jsonl(text: str, *, filename: str) -> Iterator[tuple[int, dict[str, A
     for line_number, line in _lines(text):
         if not line.strip():
             continue
+        # Bounded first: a line of "[" x 50,000 or a 5,000-digit number crashes json.loads (a 500).
+        check_json_bounds(line, what=f"{filename}: line {line_number}")
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{filename}: line {line_number}: not valid JSON ({exc.msg})") from exc
+        except (ValueError, RecursionError) as exc:  # the bounds should leave none: still the line's fault
+            raise InvalidInput(f"{filename}: line {line_number}: cannot be read as JSON ({exc})") from exc
         if not isinstance(record, dict):
             raise InvalidInput(f"{filename}: line {line_number}: expected a JSON object, got {type(record).__name__}")
         yield line_number, record

@@ -5,7 +5,9 @@ still wrap it in prose or code fences, cut it short at the token limit, or answe
 style ("[[A]]", "Rating: [[7]]"). The readers below try, in order: a JSON object anywhere
 in the text, a `"verdict"`/`"score"` field of an object that was cut short, then the
 MT-bench markers. Anything ambiguous (two different markers) or out of range reads as
-nothing: the caller then reports that the judge gave no usable verdict.
+nothing: the caller then reports that the judge gave no usable verdict. So does JSON nested
+deeper, or with longer numbers, than `arena.bounded_json` allows: no verdict needs it, and
+`json` would crash on it (RecursionError) rather than say no.
 
 Pure functions, no I/O.
 """
@@ -16,6 +18,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from arena.bounded_json import JsonTooComplex, check_json_bounds
 
 Verdict = Literal["A", "B", "tie"]
 ReadBy = Literal["json", "partial_json", "mt_bench"]
@@ -109,8 +113,12 @@ def json_objects(text: str) -> list[dict[str, Any]]:
     for candidate in candidates:
         stripped = candidate.strip()
         try:
+            check_json_bounds(stripped, what="the judge's output")
+        except JsonTooComplex:
+            continue  # garbage: the partial and MT-bench readers may still find a verdict in it
+        try:
             whole = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # the bounds scan can misjudge prose with a stray quote
             whole = None
         if isinstance(whole, dict):
             found.append(whole)
@@ -119,6 +127,8 @@ def json_objects(text: str) -> list[dict[str, Any]]:
         while position != -1:
             try:
                 obj, end = decoder.raw_decode(stripped, position)
+            except RecursionError:
+                break  # nested past Python's limit: each later "{" would recurse as deep again
             except ValueError:
                 position = stripped.find("{", position + 1)
                 continue

@@ -32,6 +32,7 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/judge"): "judge",
     ("POST", "/api/pull_model"): "pull",
     ("POST", "/api/models/pull"): "pull",
+    ("POST", "/api/render"): "render",
 }
 LOGIN_BUCKET: Final = "login"
 # A client over its stream cap may retry soon: a stream can end at any moment.
@@ -64,6 +65,7 @@ class RateLimits:
                 "chat": settings.rate_limit_chat,
                 "judge": settings.rate_limit_judge,
                 "pull": settings.rate_limit_pull,
+                "render": settings.rate_limit_render,
                 LOGIN_BUCKET: settings.rate_limit_login,
             }
         )

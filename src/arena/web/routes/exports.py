@@ -9,6 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from arena.bounded_json import load_json
 from arena.errors import InvalidInput
 from arena.evaluation.conversation.export import (
     export_csv,
@@ -22,7 +23,6 @@ from arena.storage import audit
 from arena.storage.models import utcnow
 from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
-from arena.web.bounded_json import load_json
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.conversations import ConversationDetailPublic

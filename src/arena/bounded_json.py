@@ -3,9 +3,12 @@
 Python's parser recurses once per level (100,000 levels: RecursionError) and turns a digit run
 into an int (over 4,300 digits: ValueError, since Python 3.11). Both surfaced as 500s. `check_json_bounds` scans the text
 first — strings skipped whole by one regex, then one pass over the brackets that stops at the
-first level too deep — and says what is wrong; `load_json` is that check plus `json.loads`,
-with every failure an `InvalidInput`. The `JsonBounds` middleware (web/middleware.py) runs the
-same check on every JSON request body; uploaded JSON files (the import) go through `load_json`.
+first level too deep — and says what is wrong; `parse_json` is that check plus `json.loads`,
+with every failure an `InvalidInput`, and `load_json` the same for bytes. Every layer reads JSON
+from outside, so this module sits low (beside csv_safe): the `JsonBounds` middleware
+(web/middleware.py) checks every JSON request body, uploaded JSON files (the import) go through
+`load_json`, each line of a .jsonl prompt file (evaluation/bench/prompt_sets.py) through
+`parse_json`, and a judge's output (evaluation/judge/parse.py) is checked before it is decoded.
 """
 
 from __future__ import annotations
@@ -42,11 +45,16 @@ def check_json_bounds(text: str, *, what: str = "the body") -> None:
 
 
 def load_json(raw: bytes, *, what: str = "the body") -> Any:
-    """Bounded `json.loads`: InvalidInput (400) naming the problem, never a parser crash."""
+    """Bounded `json.loads` of bytes: InvalidInput (400) naming the problem, never a parser crash."""
     try:
         text = raw.decode(json.detect_encoding(raw))
     except UnicodeDecodeError:
         raise InvalidInput(f"{what} is not UTF-8 text") from None
+    return parse_json(text, what=what)
+
+
+def parse_json(text: str, *, what: str = "the body") -> Any:
+    """Bounded `json.loads` of text: InvalidInput (400) naming the problem, never a parser crash."""
     check_json_bounds(text, what=what)
     try:
         return json.loads(text)
