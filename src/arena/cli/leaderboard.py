@@ -17,7 +17,7 @@ from rich.table import Table
 
 from arena.cli._common import exit_on_error, opened_database
 from arena.evaluation.ratings.fit import Leaderboard
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, load_battles, standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 BAR_WIDTH = 24
@@ -42,9 +42,11 @@ def leaderboard(
     """Ratings (Bradley–Terry with 95% bootstrap intervals, and Elo) from votes and judge verdicts."""
     # A first run has no tables yet: the database is migrated, and an empty board is the right answer.
     with opened_database() as database, exit_on_error():
-        result = standings(
-            load_battles(database, unit=by, include_imported=include_imported),  # type: ignore[arg-type]  # load_battles checks it
-            source=None if source == "all" else source,
+        result = stored_standings(
+            database,
+            unit=by,  # type: ignore[arg-type]  # load_battles checks it
+            include_imported=include_imported,
+            source=source,
             judge_model=judge_model,
             category=category,
             since=since,

@@ -107,6 +107,20 @@ def standings(
     )
 
 
+def stored_standings(
+    database: Database,
+    *,
+    unit: Unit = "model",
+    include_imported: bool = False,
+    source: Source | Literal["all"] | None = None,
+    **filters: Any,
+) -> Standings:
+    """The leaderboard from what is stored, as the API and the CLI both ask for it (``all``
+    sources is no source filter)."""
+    battles = load_battles(database, unit=unit, include_imported=include_imported)
+    return standings(battles, source=None if source == "all" else source, **filters)
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None

@@ -7,7 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, load_battles, standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import IsoDateTime
@@ -51,9 +51,11 @@ async def get_leaderboard(
     """Bradley–Terry ratings with 95% bootstrap intervals, Elo, win rates and battle counts."""
 
     def compute() -> LeaderboardPublic:
-        result = standings(
-            load_battles(db, unit=by, include_imported=include_imported),
-            source=None if source == "all" else source,
+        result = stored_standings(
+            db,
+            unit=by,
+            include_imported=include_imported,
+            source=source,
             judge_model=judge_model,
             category=category,
             since=since,
