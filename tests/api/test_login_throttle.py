@@ -175,7 +175,11 @@ def burst_arena(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     with make_database(kind, tmp_path, migrate=False) as database:
         url = database.url.render_as_string(hide_password=False)
         settings = make_settings(
-            tmp_path / "data", auth_mode_setting="users", embedded_enabled=False, rate_limit_login="off", database_url=url
+            tmp_path / "data",
+            auth_mode_setting="users",
+            embedded_enabled=False,
+            rate_limit_login="off",
+            database_url=url,
         )
         create_accounts(settings.data_dir, url)
         checked: list[str] = []

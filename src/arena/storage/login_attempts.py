@@ -68,9 +68,7 @@ def _locked_row(session: Session, key: Key) -> LoginAttempt:
     return session.scalars(statement.with_for_update().execution_options(populate_existing=True)).one()
 
 
-def count_failure(
-    row: LoginAttempt, *, now: datetime, forget_after: timedelta, wait_s: Callable[[int], float]
-) -> int:
+def count_failure(row: LoginAttempt, *, now: datetime, forget_after: timedelta, wait_s: Callable[[int], float]) -> int:
     """Count one failure on a locked `row` (after forgetting old ones) and set the wait `wait_s`
     gives for the new count. Returns the count."""
     if row.last_failure_at is not None and now - row.last_failure_at > forget_after:
