@@ -3,7 +3,11 @@ never locked out. (The counting rules one by one: tests/storage/test_login_attem
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,12 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from arena.web.app import create_app
+from arena import accounts
+from arena.web.app import SERVER_OPTIONS, create_app
 from arena.web.auth.throttle import LoginThrottle
 from tests.support.accounts import PASSWORD, create_accounts
+from tests.support.db_fixtures import DATABASE_PARAMS, make_database
 from tests.support.server import make_settings
 
 BASE_URL = "http://127.0.0.1:7860"
@@ -140,3 +147,87 @@ def test_the_names_case_and_spaces_do_not_give_fresh_guesses(tmp_path: Path, typ
         assert login_from(app, "10.0.0.66", "ada", WRONG).status_code == 401
         assert login_from(app, "10.0.0.66", typed, WRONG).status_code == 401
         assert login_from(app, "10.0.0.66", "ada", WRONG).status_code == 429
+
+
+# --- bursts: the attempt is counted before its password is checked ------------------------------
+
+
+@contextmanager
+def served(app: FastAPI) -> Iterator[str]:
+    """`app` under uvicorn on a loopback port (real concurrency: threads, connections, a pool)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **SERVER_OPTIONS))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the arena did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextmanager
+def burst_arena(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[str]]]:
+    """A served users-mode arena on `kind`'s database, with time standing still for the throttle
+    (so no wait runs out during the burst) and every password check written down."""
+    with make_database(kind, tmp_path, migrate=False) as database:
+        url = database.url.render_as_string(hide_password=False)
+        settings = make_settings(
+            tmp_path / "data",
+            auth_mode_setting="users",
+            embedded_enabled=False,
+            rate_limit_login="off",
+            database_url=url,
+        )
+        create_accounts(settings.data_dir, url)
+        checked: list[str] = []
+        real_verify = accounts.verify_password
+
+        def counting_verify(*args: Any, **kwargs: Any) -> Any:
+            checked.append(kwargs["username"])
+            return real_verify(*args, **kwargs)
+
+        monkeypatch.setattr(accounts, "verify_password", counting_verify)
+        app = create_app(settings)
+        app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database, clock=Clock())
+        with served(app) as base_url:
+            yield base_url, checked
+
+
+def fire(base_url: str, attempts: list[tuple[str, str]]) -> list[int]:
+    """Every (address, username) attempt at once, with a wrong password, each on its own connection."""
+    gate = threading.Barrier(len(attempts))
+
+    def attempt(address: str, username: str) -> int:
+        transport = httpx.HTTPTransport(local_address=address)
+        with httpx.Client(base_url=base_url, transport=transport, timeout=60) as client:
+            gate.wait()
+            return client.post("/api/auth/login", json={"username": username, "password": WRONG}).status_code
+
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        return list(pool.map(lambda pair: attempt(*pair), attempts))
+
+
+@pytest.mark.parametrize("kind", DATABASE_PARAMS)
+def test_a_burst_from_one_address_gets_only_the_free_password_checks(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with burst_arena(kind, tmp_path, monkeypatch) as (base_url, checked):
+        statuses = fire(base_url, [("127.0.0.1", "eve")] * 20)
+    # Before: all 20 were checked (401), none waited: each passed the check before any failure was counted.
+    assert sorted(statuses) == [401] * 5 + [429] * 15
+    assert len(checked) == 5
+
+
+@pytest.mark.parametrize("kind", DATABASE_PARAMS)
+def test_a_burst_from_three_addresses_gets_only_the_accounts_free_password_checks(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    with burst_arena(kind, tmp_path, monkeypatch) as (base_url, checked):
+        statuses = fire(base_url, [(address, "eve") for address in addresses] * 20)
+    # 5 per address would be 15; the account-wide rule stops them at 2 × 5, however they interleave.
+    assert sorted(statuses) == [401] * 10 + [429] * 50
+    assert len(checked) == 10

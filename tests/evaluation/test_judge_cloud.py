@@ -13,6 +13,7 @@ import pytest
 from arena.engines.anthropic import AnthropicEngine
 from arena.engines.base import GenerationRequest, Message, SamplingOptions
 from arena.errors import EngineRejected
+from arena.storage import audit
 from arena.storage.models import Judgment
 from tests.support.doubles.cloud import CloudDouble, anthropic_key
 from tests.support.fixtures import ArenaFactory
@@ -198,3 +199,24 @@ def test_an_openai_compatible_cloud_judge_sends_only_standard_fields_and_keeps_i
     assert not {"top_k", "repeat_penalty", "repetition_penalty"} & set(sent)
     assert [h["authorization"] for h in cloud.headers[:2]] == [f"Bearer {OTHER_KEY}"] * 2
     assert OTHER_KEY not in caplog.text and OTHER_KEY not in response.text and OTHER_KEY not in everything_stored(arena)
+
+
+def test_a_cloud_judge_run_that_fails_after_sending_is_audited_by_its_error_kind_never_the_key(
+    arena: RunningArena, cloud: CloudDouble
+) -> None:
+    wrong = "sk-ant-wrong-audit-4321"
+    with arena.client() as client:
+        refused = client.post("/api/judge", json=anthropic_judge(cloud, api_key=wrong))
+        cloud.decide = lambda prompt: "no verdict here, sorry"
+        garbled = client.post("/api/judge", json=anthropic_judge(cloud, api_key=KEY))
+
+    assert (refused.status_code, garbled.status_code) == (400, 502)
+    assert cloud.bodies, "the question and answers reached the provider"
+    with arena.database() as database, database.session() as session:
+        entries = audit.list_entries(session, limit=50).entries
+    failures = [(e.action, e.detail) for e in entries if e.action == audit.JUDGE_FAILURE]
+    where = {"judge_model": "anthropic:claude-judge-1", "cloud": True, "endpoint": "anthropic", "sent_to": cloud.url[7:]}
+    # Before: nothing was recorded; only runs that gave a verdict were.
+    assert [detail for _, detail in failures] == [where | {"error": "EngineProtocolError"}, where | {"error": "EngineRejected"}]
+    logged = json.dumps([(e.actor, e.target, e.detail) for e in entries])
+    assert wrong not in logged and KEY not in logged and "Paris" not in logged

@@ -4,6 +4,8 @@ sees, one per address for spraying; counts that survive a restart and `unlock` c
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -75,7 +77,7 @@ def test_a_login_makes_the_address_known_to_the_account_and_only_its_own_failure
     database: Database, clock: Clock
 ) -> None:
     throttle = throttle_for(database, clock)
-    throttle.succeeded("ada", "10.0.0.7")
+    throttle.succeeded(throttle.reserve("ada", "10.0.0.7"))
     for n in range(20):  # guessing from twenty addresses: the account slows down…
         clock.advance(10)
         throttle.check("ada", f"10.1.0.{n}")
@@ -94,12 +96,13 @@ def test_a_success_resets_only_its_pair(database: Database, clock: Clock) -> Non
     throttle = throttle_for(database, clock)
     for n in range(11):  # 11 names from one address: past 3 × 4 free ones would be 12
         fail(throttle, 1, username=f"user{n}", ip="10.0.0.66")
-    throttle.succeeded("mallory", "10.0.0.66")  # the sprayer's own account
+    throttle.succeeded(throttle.reserve("mallory", "10.0.0.66"))  # the sprayer's own account
     fail(throttle, 1, username="user-last", ip="10.0.0.66")
     assert wait_of(throttle, "someone", "10.0.0.66") == 1  # the address still counts
-    for n in range(6):
+    for n in range(5):
         fail(throttle, 1, username="bob", ip=f"10.3.0.{n}")
-    throttle.succeeded("bob", "10.3.0.0")
+    throttle.succeeded(throttle.reserve("bob", "10.3.0.0"))
+    fail(throttle, 1, username="bob", ip="10.3.0.5")
     assert wait_of(throttle, "bob", "10.3.0.200") == 1  # and so does the account, elsewhere
 
 
@@ -121,3 +124,40 @@ def test_failures_are_forgotten_a_while_after_the_last_one(database: Database, c
     with database.session() as session:  # and rows with nothing recent are gone
         ghosts = session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.address == "10.9.9.9"))
     assert ghosts == 0
+
+
+def test_an_attempt_is_counted_before_its_password_is_checked_and_a_right_one_takes_it_back(
+    database: Database, clock: Clock
+) -> None:
+    throttle = throttle_for(database, clock)
+    reserved = [throttle.reserve("ada", "10.0.0.1") for _ in range(3)]  # none answered yet
+    with pytest.raises(LoginLocked):  # the fourth waits: the three are already counted
+        throttle.reserve("ada", "10.0.0.1")
+    assert wait_of(throttle, "ada", "10.0.0.2") == 0  # 3 of the account's 6 free ones
+    throttle.succeeded(reserved[-1])  # the last one was right: the pair is forgiven…
+    assert wait_of(throttle, "ada", "10.0.0.1") == 0
+    for n in range(3):  # …and the account and the address lost only that one attempt
+        fail(throttle, 1, ip=f"10.0.1.{n}")
+    assert wait_of(throttle, "ada", "10.0.0.2") == 0  # 2 + 3 = 5 < 6
+    fail(throttle, 1, ip="10.0.1.9")
+    assert wait_of(throttle, "ada", "10.0.0.2") == 1
+
+
+def test_parallel_reservations_are_counted_one_by_one(database: Database, clock: Clock) -> None:
+    throttle = throttle_for(database, clock)
+    gate = threading.Barrier(12)
+
+    def reserve(_: int) -> bool:
+        gate.wait()
+        try:
+            throttle.reserve("ada", "10.0.0.1")
+        except LoginLocked:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        passed = list(pool.map(reserve, range(12)))
+    assert passed.count(True) == 3  # the pair's free failures, however the twelve interleave
+    with database.session() as session:
+        pair = session.scalar(select(LoginAttempt).where(LoginAttempt.kind == "pair"))
+    assert pair is not None and pair.failures == 3

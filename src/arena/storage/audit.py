@@ -51,6 +51,7 @@ USER_PASSWD: Final = "user.passwd"
 USER_UNLOCK: Final = "user.unlock"
 TOKEN_CREATE: Final = "token.create"
 TOKEN_REVOKE: Final = "token.revoke"
+TOKEN_FAILURE: Final = "token.failure"  # a wrong bearer token (never the token itself)
 MODEL_PULL: Final = "model.pull"
 MODEL_DELETE: Final = "model.delete"
 CONVERSATION_EXPORT: Final = "conversation.export"
@@ -61,6 +62,7 @@ CONVERSATION_IMPORT: Final = "conversation.import"
 REVEAL: Final = "reveal"
 VOTE: Final = "vote"
 JUDGE: Final = "judge"
+JUDGE_FAILURE: Final = "judge.failure"  # a judge run that failed once the judge was asked
 BENCH_CREATE: Final = "bench.create"
 BENCH_CANCEL: Final = "bench.cancel"
 BENCH_RESUME: Final = "bench.resume"
@@ -79,6 +81,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     USER_UNLOCK,
     TOKEN_CREATE,
     TOKEN_REVOKE,
+    TOKEN_FAILURE,
     MODEL_PULL,
     MODEL_DELETE,
     CONVERSATION_EXPORT,
@@ -89,6 +92,7 @@ ACTIONS: Final[tuple[str, ...]] = (
     REVEAL,
     VOTE,
     JUDGE,
+    JUDGE_FAILURE,
     BENCH_CREATE,
     BENCH_CANCEL,
     BENCH_RESUME,

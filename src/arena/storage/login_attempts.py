@@ -1,6 +1,7 @@
 """Failed logins as the throttle counts them: one row per (account, address) pair, per account
 and per address (`LoginAttempt`). The policy (how long to wait) is the web layer's; this module
-only reads, creates and clears rows, safely when two logins race for the same row."""
+only reads, counts and clears rows. A login counts its attempt on rows it holds locked
+(`locked_rows`), so logins racing for the same rows are counted one after another."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,9 +42,18 @@ def find(session: Session, wanted: list[Key]) -> dict[Key, LoginAttempt]:
     return {(row.kind, row.account, row.address): row for row in rows}
 
 
-def locked_row(session: Session, key: Key) -> LoginAttempt:
-    """The row for `key`, made if missing and locked until commit (on PostgreSQL), so two
-    failures at once both count."""
+def locked_rows(session: Session, wanted: list[Key]) -> dict[Key, LoginAttempt]:
+    """The rows for `wanted`, made if missing and locked until commit, in the order given.
+
+    Everything the caller then reads and writes is one atomic step, so logins racing for the
+    same rows are counted one after another. Callers pass the kinds in one order (pair, account,
+    address), so two transactions never wait for each other in a circle. On PostgreSQL each row
+    is locked (`SELECT … FOR UPDATE`); on SQLite the first statement is a write, which takes the
+    database's one write lock for the whole transaction."""
+    return {key: _locked_row(session, key) for key in wanted}
+
+
+def _locked_row(session: Session, key: Key) -> LoginAttempt:
     kind, account, address = key
     values = {"kind": kind, "account": account, "address": address, "failures": 0}
     dialect = session.get_bind().dialect.name
@@ -54,15 +64,13 @@ def locked_row(session: Session, key: Key) -> LoginAttempt:
     statement = select(LoginAttempt).where(
         LoginAttempt.kind == kind, LoginAttempt.account == account, LoginAttempt.address == address
     )
-    return session.scalars(statement.with_for_update()).one()
+    # populate_existing: the row as locked now, not as this session may have read it before.
+    return session.scalars(statement.with_for_update().execution_options(populate_existing=True)).one()
 
 
-def count_failure(
-    session: Session, key: Key, *, now: datetime, forget_after: timedelta, wait_s: Callable[[int], float]
-) -> int:
-    """Count one failure for `key` (after forgetting old ones) and set the wait `wait_s` gives
-    for the new count. Returns the count."""
-    row = locked_row(session, key)
+def count_failure(row: LoginAttempt, *, now: datetime, forget_after: timedelta, wait_s: Callable[[int], float]) -> int:
+    """Count one failure on a locked `row` (after forgetting old ones) and set the wait `wait_s`
+    gives for the new count. Returns the count."""
     if row.last_failure_at is not None and now - row.last_failure_at > forget_after:
         row.failures = 0
     row.failures += 1
@@ -72,9 +80,17 @@ def count_failure(
     return row.failures
 
 
-def mark_known(session: Session, key: Key, *, until: datetime) -> None:
-    """A login from this pair: its failures are forgiven and its address is known until `until`."""
-    row = locked_row(session, key)
+def uncount_failure(row: LoginAttempt, *, wait_s: Callable[[int], float]) -> None:
+    """Take back one failure counted on a locked `row` for an attempt that turned out right, and
+    set the wait to what the remaining count gives (from the last failure)."""
+    row.failures = max(0, row.failures - 1)
+    wait = wait_s(row.failures)
+    last = row.last_failure_at
+    row.blocked_until = last + timedelta(seconds=wait) if wait and last is not None else None
+
+
+def mark_known(row: LoginAttempt, *, until: datetime) -> None:
+    """A login from this locked pair row: its failures are forgiven and its address is known until `until`."""
     row.failures = 0
     row.blocked_until = None
     row.known_until = until
@@ -95,9 +111,15 @@ def clear_account(session: Session, *, username: str) -> int:
 def forget_old(session: Session, *, failed_before: datetime, now: datetime) -> None:
     """Drop rows with no recent failure that remember no login, so guessing at made-up names
     does not grow the table for ever."""
-    session.execute(
-        delete(LoginAttempt).where(
+    stale = (
+        select(LoginAttempt.kind, LoginAttempt.account, LoginAttempt.address)
+        .where(
             or_(LoginAttempt.last_failure_at.is_(None), LoginAttempt.last_failure_at < failed_before),
             or_(LoginAttempt.known_until.is_(None), LoginAttempt.known_until < now),
         )
+        # Rows another login holds are left for next time: waiting for them could close a circle.
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(LoginAttempt).where(tuple_(LoginAttempt.kind, LoginAttempt.account, LoginAttempt.address).in_(stale))
     )

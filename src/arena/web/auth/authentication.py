@@ -1,18 +1,29 @@
 """How a request becomes a `Principal`: the shared bearer token (mode token), personal API
-tokens and session cookies with their CSRF header (mode users), or nobody asked (mode none)."""
+tokens and session cookies with their CSRF header (mode users), or nobody asked (mode none).
+
+A bearer token is a password a script sends: a wrong one counts against the address's login
+limit (`ARENA_RATE_LIMIT_LOGIN`, shared with the login route) and is audited; once the limit is
+spent, the address gets 429 before any token it sends is compared, right or wrong, so guessing
+runs no faster than guessing passwords.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 from datetime import timedelta
+from typing import Any, Final
 
 from fastapi import HTTPException, Request
 
 from arena import accounts
 from arena.settings import Settings
+from arena.storage import audit
 from arena.web.auth.principal import CSRF_HEADER, SESSION_COOKIE, Principal, client_ip
-from arena.web.middleware import UNSAFE_METHODS
+from arena.web.middleware import UNSAFE_METHODS, parse_ip
+
+# The rate-limit bucket of failed logins and failed bearer tokens, counted per address.
+LOGIN_BUCKET: Final = "login"
 
 UNAUTHORIZED = "Missing or invalid Authorization header"
 LOGIN_FIRST = "Log in first (POST /api/auth/login), or send an API token as Authorization: Bearer <token>"
@@ -33,6 +44,42 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status_code=401, detail=message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def login_rate_key(request: Request) -> str:
+    """Whose login budget a request spends: its address's (the caller is nobody yet)."""
+    return f"ip:{client_ip(request)}"
+
+
+def _hold_a_guess(request: Request) -> Any:
+    """Before a bearer token is compared: hold a place in the address's login budget (so a burst
+    cannot all be compared before any failure is counted), or 429 when it is spent."""
+    held = request.app.state.rate_limits.reserve(LOGIN_BUCKET, login_rate_key(request))
+    refusal = held.refusal
+    if refusal is not None:
+        raise HTTPException(
+            status_code=429,
+            detail=f"Too many failed logins or tokens from this address: the limit is {refusal.limit_text}; "
+            f"try again in {refusal.retry_after} s",
+            headers={"Retry-After": str(refusal.retry_after)},
+        )
+    return held
+
+
+async def _refused_token(request: Request, held: Any, *, reason: str, message: str) -> HTTPException:
+    """A wrong bearer token: counted against the address, audited (never the token), 401."""
+    held.settle(counted=True)
+    # As web/audit_events.record_event would (which sits above this package): nobody, from here.
+    await asyncio.to_thread(
+        audit.record,
+        request.app.state.database,
+        actor_id=None,
+        actor="anonymous",
+        action=audit.TOKEN_FAILURE,
+        ip=parse_ip(client_ip(request)),
+        detail={"reason": reason},
+    )
+    return _unauthorized(message)
+
+
 async def current_principal(request: Request) -> Principal:
     """Resolve the caller once per request (FastAPI caches it) and keep it on request.state."""
     cached = getattr(request.state, "principal", None)
@@ -50,8 +97,14 @@ async def authenticate(request: Request) -> Principal:
         return Principal.local(via="local", client_ip=ip)
     if settings.auth_mode == "token":
         assert settings.web_chat_token is not None  # Settings refuses token mode without one
-        if not bearer_matches(request.headers.get("authorization"), settings.web_chat_token.get_secret_value()):
-            raise _unauthorized(UNAUTHORIZED)
+        header = request.headers.get("authorization")
+        held = _hold_a_guess(request) if header is not None else None  # no header, no guess
+        if not bearer_matches(header, settings.web_chat_token.get_secret_value()):
+            if held is None:
+                raise _unauthorized(UNAUTHORIZED)
+            raise await _refused_token(request, held, reason="wrong token", message=UNAUTHORIZED)
+        if held is not None:
+            held.settle(counted=False)
         return Principal.local(via="token", client_ip=ip)
     return await _authenticate_user(request, settings, ip)
 
@@ -60,15 +113,20 @@ async def _authenticate_user(request: Request, settings: Settings, ip: str) -> P
     database = request.app.state.database
     authorization = request.headers.get("authorization")
     if authorization is not None:
+        held = _hold_a_guess(request)
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized(UNAUTHORIZED)
+            raise await _refused_token(request, held, reason="not a bearer token", message=UNAUTHORIZED)
         try:
             account = await asyncio.to_thread(accounts.resolve_api_token, database, token=token.strip())
         except accounts.TokenExpired as expired:
-            raise _unauthorized(str(expired)) from None
+            raise await _refused_token(request, held, reason="expired API token", message=str(expired)) from None
+        except BaseException:
+            held.settle(counted=False)
+            raise
         if account is None:
-            raise _unauthorized("Unknown or revoked API token")
+            raise await _refused_token(request, held, reason="unknown API token", message="Unknown or revoked API token")
+        held.settle(counted=False)
         # A bearer token is never sent by a browser on its own, so it needs no CSRF token.
         return Principal.of_account(account, via="api_token", client_ip=ip)
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -8,8 +8,10 @@ Each app holds its own `RateLimits` and `GenerationBudget` on `app.state` (see
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,8 +24,10 @@ from limits.strategies import MovingWindowRateLimiter
 
 from arena.errors import EngineUnavailable, InvalidInput
 from arena.settings import Settings
-from arena.web.auth.authentication import current_principal
-from arena.web.auth.principal import Principal, client_ip
+from arena.web.auth.authentication import LOGIN_BUCKET, current_principal, login_rate_key
+from arena.web.auth.principal import Principal
+
+logger = logging.getLogger(__name__)
 
 # (method, route path) → bucket. Routes not listed here are not rate limited.
 BUCKETS: Final[dict[tuple[str, str], str]] = {
@@ -34,7 +38,9 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/models/pull"): "pull",
     ("POST", "/api/render"): "render",
 }
-LOGIN_BUCKET: Final = "login"
+# A shared WEB_CHAT_TOKEN shorter than this is worth a warning: the login limit slows guessing,
+# it cannot make a short secret long.
+SHORT_TOKEN_CHARS: Final = 24
 # A client over its stream cap may retry soon: a stream can end at any moment.
 STREAM_RETRY_AFTER_S: Final = 1
 
@@ -46,8 +52,28 @@ class Refusal:
     retry_after: int
 
     @property
+    def limit_text(self) -> str:
+        return describe(self.limit)
+
+    @property
     def message(self) -> str:
-        return f"Too many {self.bucket} requests: the limit is {describe(self.limit)}; try again in {self.retry_after} s"
+        return f"Too many {self.bucket} requests: the limit is {self.limit_text}; try again in {self.retry_after} s"
+
+
+class Reservation:
+    """One request held against a bucket while it is judged (see `RateLimits.reserve`):
+    `settle(counted=True)` counts it, `settle(counted=False)` lets it go; only the first call acts."""
+
+    def __init__(self, limits: RateLimits | None, bucket: str, key: str, refusal: Refusal | None = None) -> None:
+        self._limits = limits
+        self._bucket = bucket
+        self._key = key
+        self.refusal = refusal  # set when the bucket was already spent: nothing is held
+
+    def settle(self, *, counted: bool) -> None:
+        limits, self._limits = self._limits, None
+        if limits is not None:
+            limits._settle(self._bucket, self._key, counted=counted)
 
 
 class RateLimits:
@@ -57,6 +83,7 @@ class RateLimits:
         """`limits` maps a bucket to a rate in the `limits` notation, or "off"."""
         self._limits = {bucket: parse_many(rate) for bucket, rate in limits.items() if rate != "off"}
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._pending: Counter[tuple[str, str]] = Counter()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits:
@@ -74,12 +101,35 @@ class RateLimits:
         """Count one request; a `Refusal` (and no count) when any of the bucket's limits is spent.
 
         Called on the event loop with no await between test and hit, so the pair is atomic."""
-        items = self._limits.get(bucket, [])
-        for item in items:
-            if not self._limiter.test(item, bucket, key):
+        refusal = self._refusal(bucket, key)
+        if refusal is None:
+            for item in self._limits.get(bucket, []):
+                self._limiter.hit(item, bucket, key)
+        return refusal
+
+    def reserve(self, bucket: str, key: str) -> Reservation:
+        """Hold one request's place in the bucket while something slow decides whether it counts
+        (a bearer token looked up in a thread counts only if it is wrong). Places held count as
+        spent, so a burst cannot pass the test together before any of it is counted."""
+        refusal = self._refusal(bucket, key)
+        if refusal is not None:
+            return Reservation(None, bucket, key, refusal)
+        self._pending[(bucket, key)] += 1
+        return Reservation(self, bucket, key)
+
+    def _settle(self, bucket: str, key: str, *, counted: bool) -> None:
+        self._pending[(bucket, key)] -= 1
+        if self._pending[(bucket, key)] <= 0:
+            del self._pending[(bucket, key)]  # no entry left behind per caller ever seen
+        if counted:
+            for item in self._limits.get(bucket, []):
+                self._limiter.hit(item, bucket, key)
+
+    def _refusal(self, bucket: str, key: str) -> Refusal | None:
+        cost = 1 + self._pending.get((bucket, key), 0)  # this request, and the places held
+        for item in self._limits.get(bucket, []):
+            if not self._limiter.test(item, bucket, key, cost=cost):
                 return Refusal(bucket=bucket, limit=item, retry_after=self._retry_after(item, bucket, key))
-        for item in items:
-            self._limiter.hit(item, bucket, key)
         return None
 
     def _retry_after(self, item: RateLimitItem, bucket: str, key: str) -> int:
@@ -209,6 +259,7 @@ class GenerationBudget:
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits.from_settings(settings)
+    warn_about_short_token(settings)
     app.state.generation_budget = GenerationBudget(
         per_user=settings.max_streams_per_user, total=settings.max_generations
     )
@@ -235,12 +286,25 @@ async def enforce_rate_limit(request: Request, principal: Annotated[Principal, D
         raise too_many_requests(refusal.message, retry_after=refusal.retry_after)
 
 
+def warn_about_short_token(settings: Settings) -> None:
+    """A short shared token is guessable however slowly guesses go: say so at start-up. Not
+    refused, so existing v3 set-ups keep starting."""
+    token = settings.web_chat_token
+    if settings.auth_mode == "token" and token is not None and len(token.get_secret_value()) < SHORT_TOKEN_CHARS:
+        logger.warning(
+            "WEB_CHAT_TOKEN is shorter than %d characters: failed tokens are limited per address "
+            "(ARENA_RATE_LIMIT_LOGIN), but a short token can still be guessed; use a long random one "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            SHORT_TOKEN_CHARS,
+        )
+
+
 async def enforce_login_rate_limit(request: Request) -> None:
     """For the login route: counted per address, since the caller is nobody yet."""
-    refusal = request.app.state.rate_limits.hit(LOGIN_BUCKET, f"ip:{client_ip(request)}")
+    refusal = request.app.state.rate_limits.hit(LOGIN_BUCKET, login_rate_key(request))
     if refusal is not None:
         raise too_many_requests(
-            f"Too many login attempts: the limit is {describe(refusal.limit)}; try again in {refusal.retry_after} s",
+            f"Too many login attempts: the limit is {refusal.limit_text}; try again in {refusal.retry_after} s",
             retry_after=refusal.retry_after,
         )
 

@@ -52,15 +52,15 @@ async def login(body: LoginCreate, request: Request, response: Response, db: Db,
     throttle = request.app.state.login_throttle
     ip = client_ip(request)
     try:
-        await asyncio.to_thread(throttle.check, body.username, ip)  # before the password is looked at
+        # Counted as a failure before the password is looked at, so a burst cannot slip past together.
+        attempt = await asyncio.to_thread(throttle.reserve, body.username, ip)
     except LoginLocked as exc:
         raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
     account = await asyncio.to_thread(accounts.verify_password, db, username=body.username, password=body.password)
     if account is None:
-        await asyncio.to_thread(throttle.failed, body.username, ip)
-        await record_event(request, audit.LOGIN_FAILURE, actor=body.username[:64])
+        await record_event(request, audit.LOGIN_FAILURE, actor=body.username)
         raise HTTPException(status_code=401, detail=WRONG_LOGIN)
-    await asyncio.to_thread(throttle.succeeded, account.username, ip)
+    await asyncio.to_thread(throttle.succeeded, attempt)
     started = await asyncio.to_thread(
         accounts.start_session, db, account=account, ip=ip, replaces=request.cookies.get(SESSION_COOKIE)
     )

@@ -124,19 +124,33 @@ async def judge_answers(
         )
     check_task(task)  # before any model is asked
     cloud = body.cloud
-    async with (
-        claim_generations(request, principal, 1),  # the judge generates one answer at a time
-        open_judge(
-            router=models,
-            judge_model=body.judge_model,
-            cloud_endpoint=endpoint,
-            cloud_model=cloud.model if cloud else None,
-            cloud_api_key=cloud.api_key if cloud else None,
-            options=body.options,
-            timeout_s=settings.request_timeout,
-        ) as judge,
-    ):
-        outcome = await run_judge(task, judge=judge)
+    async with claim_generations(request, principal, 1):  # the judge generates one answer at a time
+        try:
+            async with open_judge(
+                router=models,
+                judge_model=body.judge_model,
+                cloud_endpoint=endpoint,
+                cloud_model=cloud.model if cloud else None,
+                cloud_api_key=cloud.api_key if cloud else None,
+                options=body.options,
+                timeout_s=settings.request_timeout,
+            ) as judge:
+                outcome = await run_judge(task, judge=judge)
+        except Exception as exc:
+            # The question and answers may already have left for the judge (a cloud provider,
+            # with the key): a failed run is recorded too, by the error's kind (its text could
+            # echo what was sent).
+            await record_event(
+                request,
+                audit.JUDGE_FAILURE,
+                target=body.conversation_id,
+                judge_model=f"{endpoint.provider}:{cloud.model}" if endpoint and cloud else body.judge_model,
+                cloud=endpoint is not None,
+                endpoint=endpoint.name if endpoint else None,
+                sent_to=cloud_host(endpoint) if endpoint else None,
+                error=type(exc).__name__,
+            )
+            raise
     rows = await asyncio.to_thread(
         record_outcome,
         db,
