@@ -27,7 +27,7 @@ from arena.storage.bench_models import BenchRun
 from arena.storage.models import Conversation, Judgment, Turn, utcnow
 from arena.storage.ownership import Reader, visible_conversations
 
-USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+USERNAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*")  # always fullmatch: "$" lets a final newline in
 
 
 def username_key(username: str) -> str:
@@ -36,7 +36,7 @@ def username_key(username: str) -> str:
 
 
 def check_username(username: str) -> str:
-    if not (1 <= len(username) <= USERNAME_MAX_LENGTH) or not USERNAME_PATTERN.match(username):
+    if not (1 <= len(username) <= USERNAME_MAX_LENGTH) or not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             f"username must be 1 to {USERNAME_MAX_LENGTH} letters, digits or _ . @ -, starting with a letter or digit"
         )
