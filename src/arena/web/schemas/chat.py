@@ -57,7 +57,8 @@ class ChatCreate(BaseModel):
     def instances(self) -> list[ModelInstance]:
         if self.model_instances:
             return list(self.model_instances)
-        return [ModelInstance(model=name) for name in self.models or []]
+        # v3 named a legacy instance by its model: that name is its key in format v3.
+        return [ModelInstance(model=name, id=name) for name in self.models or []]
 
 
 class MetricsPublic(BaseModel):
