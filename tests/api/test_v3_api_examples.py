@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
+from arena.web.schemas.stream import ArenaStreamLine, V3StreamLine
 from tests.support.doubles.ollama import DoubleModel, OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
 from tests.support.server import RunningArena
@@ -279,3 +281,24 @@ def test_python_example_runs_as_written(arena: RunningArena, monkeypatch: pytest
     assert "llama3.2:3b" in scope["models"]
     assert scope["result"]["assistant"] == "2 + 2 = 4"
     assert re.sub(r"llama3\.2:3b ?", "", "".join(printed)).strip() == "2 + 2 = 4"
+
+
+@pytest.mark.parametrize("line_format", ["v3", "arena"])
+def test_every_stream_line_is_a_documented_line(client: httpx.Client, line_format: str) -> None:
+    adapter = TypeAdapter(V3StreamLine if line_format == "v3" else ArenaStreamLine)
+    body = {"message": "Hi", "model_instances": [{"model": "llama3.2:3b"}, {"model": "no-such:model"}]}
+    with client.stream("POST", f"/api/stream_chat?format={line_format}", json=body) as response:
+        lines = [json.loads(raw) for raw in response.iter_lines() if raw.strip()]
+    assert any(line.get("error") for line in lines) and any(line.get("token") for line in lines)
+    for line in lines:
+        parsed = adapter.validate_python(line)
+        assert set(line) <= set(type(parsed).model_fields), f"undocumented keys in {line}"
+    spec = client.get("/openapi.json").json()
+    assert {"V3StartLine", "V3TokenLine", "V3MetricsLine", "V3ErrorLine", "ArenaDoneLine"} <= set(spec["components"]["schemas"])
+
+
+def test_eight_instances_as_v3_allowed(client: httpx.Client) -> None:
+    instances = [{"model": "llama3.2:3b", "seed": seed} for seed in range(1, 10)]
+    assert client.post("/api/chat", json={"message": "Hi", "model_instances": instances[:8]}).status_code == 200
+    refused = client.post("/api/chat", json={"message": "Hi", "model_instances": instances})
+    assert refused.status_code == 400 and "at most 8" in refused.json()["error"]

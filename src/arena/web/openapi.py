@@ -27,9 +27,11 @@ AUTH_ERRORS = error_responses(
 
 
 def install_stream_schemas(app: FastAPI) -> None:
-    """Each documented NDJSON line model stands alone in /openapi.json. FastAPI puts its
-    `{"type": "string"}` for a streamed body beside the line schema a route documents, which
-    would claim every line is both a string and an object."""
+    """A streamed body's line schema under its own media type in /openapi.json.
+
+    A route documents its lines as `{"model": Line, "content": {NDJSON: {}}}`; FastAPI puts the
+    model's schema under application/json (the stream classes declare no media type, so that
+    the route's error bodies stay application/json), and this moves it where it belongs."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -38,9 +40,9 @@ def install_stream_schemas(app: FastAPI) -> None:
             for path in spec.get("paths", {}).values():
                 for operation in path.values():
                     for response in operation.get("responses", {}).values():
-                        schema = response.get("content", {}).get(NDJSON, {}).get("schema", {})
-                        if schema.keys() & {"anyOf", "oneOf", "$ref"}:
-                            schema.pop("type", None)
+                        content = response.get("content", {})
+                        if NDJSON in content and "schema" not in content[NDJSON] and "application/json" in content:
+                            content[NDJSON] = content.pop("application/json")
         return app.openapi_schema or build()
 
     app.openapi = openapi  # type: ignore[method-assign]

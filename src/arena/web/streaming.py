@@ -21,9 +21,8 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class NdjsonStream(StreamingResponse):
-    """A streamed NDJSON body that no proxy or cache holds back."""
-
-    media_type = NDJSON
+    """A streamed NDJSON body that no proxy or cache holds back. (No class-level media type:
+    FastAPI would document a route's JSON error bodies under it; `web/openapi.py` says why.)"""
 
     def __init__(self, content: AsyncIterable[bytes], status_code: int = 200) -> None:
         super().__init__(content, status_code=status_code, media_type=NDJSON, headers=STREAM_HEADERS)

@@ -32,7 +32,7 @@ from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
 from arena.web.schemas.stream import FORMAT_DESCRIPTION, ArenaStreamLine, LineFormat, V3StreamLine
-from arena.web.streaming import NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
+from arena.web.streaming import NDJSON, NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
@@ -47,6 +47,7 @@ STREAM_LINES = {
     200: {
         "model": Union[V3StreamLine, ArenaStreamLine],  # noqa: UP007 (a discriminated union inside)
         "description": "One JSON object per line: v3 lines by default, arena lines with `?format=arena`",
+        "content": {NDJSON: {}},
     }
 }
 Format = Annotated[LineFormat, Query(alias="format", description=FORMAT_DESCRIPTION)]
