@@ -203,7 +203,8 @@ def eves_conversation(arena: RunningArena, callers: Callers) -> tuple[str, int, 
     body = {"models": [SMOL], "message": "Say hi.", "options": {"num_predict": 4, "seed": 1}}
     with (
         arena.client() as client,
-        client.stream("POST", "/api/stream_chat", json=body, headers=callers.bearer("eve")) as response,
+        # The arena's own format: its keys are the ones votes and stops take.
+        client.stream("POST", "/api/stream_chat?format=arena", json=body, headers=callers.bearer("eve")) as response,
     ):
         assert response.status_code == 200
         lines = list(ndjson_lines(response))

@@ -123,7 +123,7 @@ def test_bearer_token_guards_everything_but_health(tmp_path_factory: pytest.Temp
             assert client.post("/api/chat", json={"message": "hi", "models": [SMOL]}, headers=headers).status_code == 401
         ok = client.get("/api/models", headers={"Authorization": "Bearer s3cret-token"})
         assert ok.status_code == 200
-        assert "local:smollm2-135m-instruct" in ok.json()["models"]
+        assert "smollm2-135m-instruct" in ok.json()["models"]
 
 
 # --- found by the OpenAPI fuzz (tests/api/test_openapi_fuzz.py) ------------------------------

@@ -16,9 +16,11 @@ def test_openai_compatible_models_stream_beside_the_embedded_ones(tmp_path: Path
     with llama_server() as server:
         endpoints = [{"name": "llamacpp", "base_url": server.base_url}]
         with running_arena(make_settings(tmp_path, openai_endpoints=endpoints)) as arena, arena.client() as client:
-            models = client.get("/api/models").json()["models"]
+            listed = client.get("/api/models").json()
             remote = "openai:llamacpp/smollm2-135m-instruct"
-            assert remote in models and SMOL in models
+            assert {remote, SMOL} <= {d["id"] for d in listed["details"]}
+            # A bare name would mean the local model: the legacy list keeps the remote one's full id.
+            assert {remote, "smollm2-135m-instruct"} <= set(listed["models"])
             body = {"message": "Name a planet.", "model_instances": [{"model": remote, "num_predict": 8, "seed": 5}]}
             with client.stream("POST", "/api/stream_chat", json=body) as response:
                 lines = list(ndjson_lines(response))

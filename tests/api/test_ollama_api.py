@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,9 @@ def test_ollama_models_appear_beside_the_embedded_ones(arena_with_ollama: Runnin
     with arena_with_ollama.client() as client:
         data = client.get("/api/models").json()
         health = client.get("/api/health").json()
-    assert {LLAMA, "ollama:qwen2.5:0.5b", SMOL} <= set(data["models"])
+    # The legacy list holds bare names, as v3 compares them; the details keep the full ids.
+    assert {"llama3.2:1b", "qwen2.5:0.5b", "smollm2-135m-instruct"} <= set(data["models"])
+    assert {LLAMA, "ollama:qwen2.5:0.5b", SMOL} <= {d["id"] for d in data["details"]}
     qwen = next(d for d in data["details"] if d["id"] == "ollama:qwen2.5:0.5b")
     assert (qwen["family"], qwen["parameter_size"], qwen["size"]) == ("qwen2", "494.03M", 397_821_319)
     assert health["engines"]["ollama"][0]["reachable"] is True
@@ -100,8 +103,13 @@ def test_ollama_down_is_that_instances_error(tmp_path: Path) -> None:
         assert single.status_code == 503
         assert "Ollama is not running at http://127.0.0.1:9" in single.json()["error"]
         both = client.post("/api/chat", json={"message": "hi", "model_instances": [{"model": LLAMA}, {"model": SMOL, "num_predict": 4}]}).json()
-    assert list(both["results"]) == ["local_smollm2-135m-instruct__0.7_0.9_40_1.1_4_0"]
-    assert "Ollama is not running" in both["errors"]["ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"]
+    good, down = "local_smollm2-135m-instruct__0.7_0.9_40_1.1_4_0", "ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"
+    # Every instance has a result (v3); the failed one says why, and `errors` repeats it.
+    assert set(both["results"]) == {good, down}
+    assert both["results"][good]["error"] is None and both["results"][good]["assistant"].strip()
+    assert both["results"][down]["status"] == "error" and both["results"][down]["assistant"] == ""
+    assert "Ollama is not running" in both["results"][down]["error"]
+    assert list(both["errors"]) == [down] and both["errors"][down] == both["results"][down]["error"]
 
 
 def test_requests_spread_over_endpoints_and_skip_one_that_is_down(tmp_path: Path) -> None:
@@ -129,23 +137,47 @@ def test_requests_spread_over_endpoints_and_skip_one_that_is_down(tmp_path: Path
 
 def test_pull_streams_progress_then_delete(arena_with_ollama: RunningArena, double: OllamaDouble) -> None:
     with arena_with_ollama.client() as client:
-        with client.stream("POST", "/api/pull_model", json={"model": "tinyllama"}) as response:
+        with client.stream("POST", "/api/models/pull", json={"model": "tinyllama"}) as response:
             assert response.status_code == 200
+            assert (response.headers["cache-control"], response.headers["x-accel-buffering"]) == ("no-cache", "no")
             progress = list(ndjson_lines(response))
         statuses = [p["status"] for p in progress]
         assert statuses[0] == "pulling manifest" and statuses[-1] == "success"
         downloads = [p for p in progress if p.get("total")]
         assert downloads and downloads[-1]["completed"] == downloads[-1]["total"]
-        assert "ollama:tinyllama:latest" in client.get("/api/models", params={"refresh": True}).json()["models"]
+        listed = client.get("/api/models", params={"refresh": True}).json()
+        assert "tinyllama:latest" in listed["models"]
+        assert "ollama:tinyllama:latest" in {d["id"] for d in listed["details"]}
 
         deleted = client.request("DELETE", "/api/models/ollama:tinyllama:latest")
         assert deleted.json() == {"status": "deleted", "model": "ollama:tinyllama:latest"}
-        assert "ollama:tinyllama:latest" not in client.get("/api/models", params={"refresh": True}).json()["models"]
+        assert "tinyllama:latest" not in client.get("/api/models", params={"refresh": True}).json()["models"]
 
         # As with Ollama itself, an unknown name fails after the pull has begun: the last line says so.
-        with client.stream("POST", "/api/pull_model", json={"model": "no-such-model"}) as response:
+        with client.stream("POST", "/api/models/pull", json={"model": "no-such-model"}) as response:
             last = list(ndjson_lines(response))[-1]
         assert last["status"] == "error" and "no-such-model" in last["error"]
         embedded = client.post("/api/delete_model", json={"model": SMOL})
         assert embedded.status_code == 400
         assert "cannot be deleted" in embedded.json()["error"]
+
+
+def test_pull_model_answers_at_once_and_pulls_in_the_background(
+    arena_with_ollama: RunningArena, double: OllamaDouble
+) -> None:
+    """v3's page posts /api/pull_model, expects `{"status": "downloading"}` at once, then polls /api/models."""
+    double.pull_delay = 0.3  # the whole pull takes about two seconds: the answer must not wait for it
+    with arena_with_ollama.client() as client:
+        started = time.monotonic()
+        response = client.post("/api/pull_model", json={"model": "tinyllama"})
+        assert time.monotonic() - started < 1.5
+        assert response.status_code == 200
+        assert response.json() == {"status": "downloading", "model": "tinyllama"}
+        deadline = time.monotonic() + 20
+        while "tinyllama:latest" not in client.get("/api/models").json()["models"]:
+            assert time.monotonic() < deadline, "the background pull never finished"
+            time.sleep(0.2)
+        # A model no engine can pull is refused at once, not in the background.
+        refused = client.post("/api/pull_model", json={"model": SMOL})
+        assert refused.status_code == 400 and "cannot be pulled" in refused.json()["error"]
+    assert [b["model"] for b in double.bodies("/api/pull")] == ["tinyllama"]

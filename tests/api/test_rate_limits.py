@@ -76,7 +76,7 @@ def test_the_fourth_chat_request_in_a_minute_is_429_with_retry_after(tmp_path: P
         assert client.get("/api/health").status_code == 200
         assert client.get("/api/models").status_code == 200
         assert client.get("/api/conversations").status_code == 200
-        with client.stream("POST", "/api/pull_model", json={"model": "no-such-model"}) as pull:
+        with client.stream("POST", "/api/models/pull", json={"model": "no-such-model"}) as pull:
             assert pull.status_code == 200  # the pull began; the double then says the name is unknown
             assert "no-such-model" in list(ndjson_lines(pull))[-1]["error"]
         judge = client.post("/api/judge", json={"judge_model": LLAMA, "mode": "pairwise"})

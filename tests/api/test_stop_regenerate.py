@@ -17,6 +17,8 @@ QWEN = "ollama:qwen2.5:0.5b"
 LLAMA_ID = "ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"
 QWEN_ID = "ollama_qwen2.5_0.5b__0.7_0.9_40_1.1_-1_0"
 SLOW_REPLY = [f" word{i}" for i in range(40)]
+# Stop and regenerate are the arena page's, which reads the arena's own lines.
+STREAM = "/api/stream_chat?format=arena"
 
 
 # One double for the whole module: its arena and its tests see the same one.
@@ -36,7 +38,7 @@ def client(arena: RunningArena, double: OllamaDouble) -> Iterator[httpx.Client]:
 
 
 def stream_turn(client: httpx.Client, body: dict) -> list[dict]:
-    with client.stream("POST", "/api/stream_chat", json=body) as response:
+    with client.stream("POST", STREAM, json=body) as response:
         assert response.status_code == 200, response.read()
         return list(ndjson_lines(response))
 
@@ -49,7 +51,7 @@ def stream_and_stop(client: httpx.Client, body: dict, *, stop_key: str) -> tuple
     """Stream, and stop `stop_key` as soon as its first token arrives."""
     lines: list[dict] = []
     stop: httpx.Response | None = None
-    with client.stream("POST", "/api/stream_chat", json=body) as response:
+    with client.stream("POST", STREAM, json=body) as response:
         for event in ndjson_lines(response):
             lines.append(event)
             if stop is None and event.get("instance_id") == stop_key and event.get("token"):
@@ -87,7 +89,7 @@ def test_a_blind_stream_is_stopped_by_label_only(client: httpx.Client, double: O
     ).json()
     body = {"conversation_id": created["id"], "message": "Say forty words."}
     lines: list[dict] = []
-    with client.stream("POST", "/api/stream_chat", json=body) as response:
+    with client.stream("POST", STREAM, json=body) as response:
         for event in ndjson_lines(response):
             lines.append(event)
             if len(lines) == 2:
@@ -169,7 +171,7 @@ def test_regenerate_refuses_what_makes_no_sense(client: httpx.Client, double: Ol
 def test_an_answer_still_streaming_cannot_be_regenerated(client: httpx.Client, double: OllamaDouble) -> None:
     double.reply, double.token_delay = SLOW_REPLY, 0.03
     body = {"message": "Say forty words.", "model_instances": [{"model": LLAMA}]}
-    with client.stream("POST", "/api/stream_chat", json=body) as response:
+    with client.stream("POST", STREAM, json=body) as response:
         lines = ndjson_lines(response)
         turn_id = next(lines)["turn_id"]
         clash = client.post("/api/stream_chat", json={"regenerate": {"turn_id": turn_id, "key": LLAMA_ID}})

@@ -74,6 +74,14 @@ class Router:
         ref = self.parse(model_id)
         return f"openai:{ref.endpoint}/{ref.name}" if ref.kind == "openai" else f"{ref.kind}:{ref.name}"
 
+    def bare_name(self, model_id: str) -> str:
+        """The name v3 clients list and compare (`llama3.2:1b` for `ollama:llama3.2:1b`): the
+        engine's own name when it reads back as the same model, else the full id."""
+        ref = self.parse(model_id)
+        if ref.kind in ("local", "ollama") and self.parse(ref.name) == ref:
+            return ref.name
+        return model_id
+
     async def inventory(self, *, fresh: bool = False) -> Inventory:
         """Every engine's models and health, cached briefly so a page load is one round of calls."""
         async with self._inventory_lock:

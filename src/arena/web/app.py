@@ -32,7 +32,7 @@ from arena.web.middleware import (
     allowed_hosts,
     normalize_origin,
 )
-from arena.web.openapi import AUTH_ERRORS
+from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
 from arena.web.routes import (
     attachments,
     audit,
@@ -72,6 +72,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         finally:
             # Running benchmark items go back to pending, before their engines close under them.
             await bench.stop_runners(app)
+            await manage.stop_pulls(app)
             if owns_router:
                 await app.state.router.aclose()
             db.dispose()
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_rate_limits(app, settings)
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
+    install_stream_schemas(app)
     app.add_middleware(JsonBounds)  # inside the size limit: it reads only bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)

@@ -1,37 +1,83 @@
-"""NDJSON lines for the streaming API, and the stop handles of the streams now running."""
+"""NDJSON lines for the streaming API, in both formats (`schemas/stream.py` documents them),
+the response that carries them, and the stop handles of the streams now running."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
-from arena.evaluation.conversation.compare import Event, FinishEvent
+from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
 from arena.evaluation.conversation.view import mask_text
+from arena.web.schemas.stream import LineFormat
 
 NDJSON = "application/x-ndjson"
+# A proxy that buffers (nginx does by default) would hold tokens back until the stream ends.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class NdjsonStream(StreamingResponse):
+    """A streamed NDJSON body that no proxy or cache holds back. (No class-level media type:
+    FastAPI would document a route's JSON error bodies under it; `web/openapi.py` says why.)"""
+
+    def __init__(self, content: AsyncIterable[bytes], status_code: int = 200) -> None:
+        super().__init__(content, status_code=status_code, media_type=NDJSON, headers=STREAM_HEADERS)
 
 
 def line(payload: dict[str, Any]) -> bytes:
     return (json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def event_payload(event: Event, *, label: str | None = None) -> dict[str, Any]:
+def v3_metrics(metrics: Metrics | None) -> dict[str, Any]:
+    """Our metrics plus v3's name for the time to the first token (`first_token_time`)."""
+    values: dict[str, Any] = metrics.to_dict() if metrics is not None else dict(EMPTY_METRICS)
+    return {**values, "first_token_time": values["ttft_s"]}
+
+
+EMPTY_METRICS = {"prompt_tokens": None, "tokens": 0, "ttft_s": None, "duration_s": 0.0, "tokens_per_sec": None}
+
+
+def start_payload(
+    *, conversation_id: str, turn_id: int, instances: list[dict[str, str]], line_format: LineFormat
+) -> dict[str, Any]:
+    """The first line: where the turn is stored and which instances answer it."""
+    payload: dict[str, Any] = {"conversation_id": conversation_id, "turn_id": turn_id, "instances": instances}
+    if line_format == "arena":
+        return payload
+    # Empty `model` and `token`: a v3 reader indexes both on every line, and prints nothing here.
+    return {"type": "start", **payload, "model": "", "token": "", "done": False}
+
+
+def event_payload(
+    event: Event, *, label: str | None = None, key: str | None = None, line_format: LineFormat = "arena"
+) -> dict[str, Any]:
     """One line for one event; with a ``label`` (a masked blind conversation) the line names
-    the instance by its label alone, and an error message does not quote the model."""
-    shown_id, shown_model = (label, label) if label else (event.instance_id, event.model)
+    the instance by its label alone, and an error message does not quote the model. ``key``
+    names the instance otherwise (the client's own id in format v3)."""
+    shown_id, shown_model = (label, label) if label else (key or event.instance_id, event.model)
+    v3 = line_format == "v3"
     if not isinstance(event, FinishEvent):
-        return {"instance_id": shown_id, "model": shown_model, "token": event.text, "done": False}
-    payload: dict[str, Any] = {"instance_id": shown_id, "model": shown_model, "done": True}
-    if event.metrics is not None:
-        payload["metrics"] = event.metrics.to_dict()
+        payload = {"instance_id": shown_id, "model": shown_model, "token": event.text, "done": False}
+        return {"type": "token", **payload} if v3 else payload
+    error = None
     if event.status != "ok":
         error = event.error or event.status
         if label:
             error = mask_text(error, label=label, instance_id=event.instance_id, model=event.model) or event.status
+    if v3:
+        payload = {"type": "metrics" if error is None else "error", "instance_id": shown_id, "model": shown_model}
+        payload |= {"token": "", "done": True, "status": event.status}
+        if error is None or event.metrics is not None:
+            payload["metrics"] = v3_metrics(event.metrics)
+        return payload | ({"error": error} if error is not None else {})
+    payload = {"instance_id": shown_id, "model": shown_model, "done": True}
+    if event.metrics is not None:
+        payload["metrics"] = event.metrics.to_dict()
+    if error is not None:
         payload["error"] = error
         payload["status"] = event.status
     return payload

@@ -53,7 +53,10 @@ class ModelInstance(SamplingOptions):
 
     model: ModelId
     id: str | None = Field(
-        None, max_length=400, description="Ignored on input: the arena always uses the deterministic id"
+        None,
+        max_length=400,
+        description="The client's own name for the instance, echoed back as its key in format v3; the arena "
+        "stores and counts the instance by its model and settings (the deterministic id) whatever it says",
     )
 
     @property
@@ -102,3 +105,9 @@ def check_instances(instances: list[ModelInstance], *, max_instances: int) -> No
         if instance.instance_id in seen:
             raise InvalidInput(f"Duplicate model instance detected: {instance.instance_id}")
         seen.add(instance.instance_id)
+    # A client's own ids come back as keys: two instances under one key could not be told apart.
+    named = [i.id for i in instances if i.id]
+    if len(set(named)) != len(named):
+        raise InvalidInput("Duplicate model instance id: each instance needs its own `id`")
+    if any(key in seen and key != i.instance_id for i in instances if (key := i.id)):
+        raise InvalidInput("An instance's `id` names another instance of this request")

@@ -36,25 +36,33 @@ class PreparedTurn:
     labels: dict[str, str] = field(default_factory=dict)  # instance id -> "Model A"
     # Responses written with the turn, "streaming" until the recorder finishes them.
     response_ids: dict[str, int] = field(default_factory=dict)
+    # The client's own name of each instance (v3's `id`): a label to echo, never a stored key.
+    client_ids: dict[str, str] = field(default_factory=dict)
 
-    def key_of(self, instance_id: str) -> str:
-        """What the client sees and uses to address the instance."""
-        return self.labels[instance_id] if self.masked else instance_id
+    def key_of(self, instance_id: str, *, echo: bool = False) -> str:
+        """What the client sees and uses to address the instance: the label while masked, else
+        the client's own id when `echo` and it sent one, else the stored id."""
+        if self.masked:
+            return self.labels[instance_id]
+        return self.client_ids.get(instance_id, instance_id) if echo else instance_id
 
     def aliases(self, instance_id: str) -> list[str]:
-        """Every key a client may use for the instance (the label, and the id when not masked)."""
+        """Every key a client may use for the instance (the label, and the ids when not masked)."""
         label = self.labels.get(instance_id)
         if self.masked:
             return [label] if label else []
-        return [instance_id] + ([label] if label else [])
+        named = self.client_ids.get(instance_id)
+        return list(dict.fromkeys([instance_id, *([named] if named else []), *([label] if label else [])]))
 
 
 def build_messages(
     *, history: list[Message], message: str | None, system: str | None, history_limit: int
 ) -> list[Message]:
-    """History (the newest `history_limit` messages), then the new message; one system prompt first."""
+    """History (the newest `history_limit` messages), then the new message unless the history
+    already ends with it (v3's page sends both); one system prompt first."""
     messages = [m for m in history if m.role != "system"]
-    if message is not None and message.strip():
+    repeated = bool(messages) and messages[-1] == Message(role="user", content=message or "")
+    if message is not None and message.strip() and not repeated:
         messages.append(Message(role="user", content=message))
     if not messages:
         raise InvalidInput("No messages: give a non-empty history or message")
@@ -99,6 +107,7 @@ class TurnPlan:
     title: str
     attachments: list[dict[str, Any]] | None
     owner_id: int | None = None
+    client_ids: dict[str, str] = field(default_factory=dict)
 
 
 def plan_turn(
@@ -159,6 +168,7 @@ def plan_turn(
         title=_title(user_text) or _title(", ".join(a.filename for a in attachments)),
         attachments=[a.meta() for a in attachments] or None,
         owner_id=owner_id,
+        client_ids={i.instance_id: i.id for i in instances if i.id},
     )
 
 
@@ -193,6 +203,7 @@ def write_turn(*, database: Database, plan: TurnPlan) -> PreparedTurn:
         masked=recorded.masked,
         labels=recorded.labels,
         response_ids=recorded.response_ids,
+        client_ids=plan.client_ids,
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Annotated, Union
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Query, Request
 from starlette.types import Receive, Scope, Send
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
@@ -25,7 +25,8 @@ from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRo
 from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
-from arena.web.streaming import NDJSON, event_payload, line, running_streams
+from arena.web.schemas.stream import FORMAT_DESCRIPTION, ArenaStreamLine, LineFormat, V3StreamLine
+from arena.web.streaming import NDJSON, NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
@@ -35,6 +36,15 @@ ERRORS = error_responses(
     e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
     e503="The server runs as many generations as it may (ARENA_MAX_GENERATIONS)",
 )
+# The lines of a stream, either format: documented under 200 (application/x-ndjson).
+STREAM_LINES = {
+    200: {
+        "model": Union[V3StreamLine, ArenaStreamLine],  # noqa: UP007 (a discriminated union inside)
+        "description": "One JSON object per line: v3 lines by default, arena lines with `?format=arena`",
+        "content": {NDJSON: {}},
+    }
+}
+Format = Annotated[LineFormat, Query(alias="format", description=FORMAT_DESCRIPTION)]
 
 
 async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
@@ -130,12 +140,12 @@ def _returned_on_error(units: Units) -> Iterator[None]:
         raise
 
 
-class _StreamWithCleanup(StreamingResponse):
+class _StreamWithCleanup(NdjsonStream):
     """Runs `cleanup` however the response ends, even when the client left before the
     body started (then Starlette never iterates it, and a generator's `finally` never runs)."""
 
     def __init__(self, content: AsyncIterator[bytes], *, cleanup: Callable[[], Awaitable[None]]) -> None:
-        super().__init__(content, media_type=NDJSON)
+        super().__init__(content)
         self._cleanup = cleanup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,7 +155,7 @@ class _StreamWithCleanup(StreamingResponse):
             await self._cleanup()
 
 
-@router.post("/stream_chat", responses=ERRORS, response_class=StreamingResponse)
+@router.post("/stream_chat", responses={**ERRORS, **STREAM_LINES}, response_class=NdjsonStream)
 async def stream_chat(
     body: ChatCreate,
     request: Request,
@@ -153,8 +163,10 @@ async def stream_chat(
     models: ModelRouter,
     db: Db,
     principal: CurrentPrincipal,
+    line_format: Format = "v3",
 ):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
+    echo = line_format == "v3"
     streams = running_streams(request.app)
     if body.regenerate is not None:
         key = body.regenerate.key
@@ -170,22 +182,21 @@ async def stream_chat(
     def label(instance_id: str) -> str | None:
         return prepared.labels.get(instance_id) if prepared.masked else None
 
+    keys = {t.instance_id: prepared.key_of(t.instance_id, echo=echo) for t in prepared.targets}
+
     async def lines() -> AsyncIterator[bytes]:
+        instances = [{"instance_id": keys[t.instance_id], "model": label(t.instance_id) or t.model} for t in prepared.targets]
         yield line(
-            {
-                "conversation_id": prepared.conversation_id,
-                "turn_id": turn_id,
-                "instances": [
-                    {"instance_id": prepared.key_of(t.instance_id), "model": label(t.instance_id) or t.model}
-                    for t in prepared.targets
-                ],
-            }
+            start_payload(
+                conversation_id=prepared.conversation_id, turn_id=turn_id, instances=instances, line_format=line_format
+            )
         )
         async for event in comparison.events():
             if isinstance(event, FinishEvent):
                 streams.release(turn_id, stops[event.instance_id])
                 units.release(1)  # that instance's generation is over
-            yield line(event_payload(event, label=label(event.instance_id)))
+            shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
+            yield line(event_payload(event, **shown, line_format=line_format))
 
     async def cleanup() -> None:
         try:
@@ -215,8 +226,10 @@ async def chat(
     models: ModelRouter,
     db: Db,
     principal: CurrentPrincipal,
+    line_format: Format = "v3",
 ):
-    """Answer once every instance has finished; one instance gives its result alone."""
+    """Answer once every instance has finished; one instance gives its result alone. Every
+    instance has a result (`error` says why one has no full answer); `errors` lists the failures."""
     prepared, comparison, units = await _start(body, settings, models, db, principal, request)
     with units:
         try:
@@ -230,25 +243,29 @@ async def chat(
 
     def shown(event: FinishEvent) -> tuple[str, str, str | None]:
         """Key, model and error as the client may see them (labels only while blind)."""
+        key = prepared.key_of(event.instance_id, echo=line_format == "v3")
         if not prepared.masked:
-            return event.instance_id, event.model, event.error
+            return key, event.model, event.error
         label = prepared.labels[event.instance_id]
-        return label, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
+        return key, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
 
     results = {}
     errors = {}
     for event in finished:
         key, model, error = shown(event)
-        if event.status == "ok":
-            results[key] = InstanceResultPublic(
-                model=model,
-                instance_id=key,
-                response=event.text,
-                metrics=event.metrics.to_dict() if event.metrics else None,
-                conversation_id=prepared.conversation_id,
-            )
-        else:
-            errors[key] = error or event.status
+        error = None if event.status == "ok" else error or event.status
+        results[key] = InstanceResultPublic(
+            model=model,
+            instance_id=key,
+            assistant=event.text,
+            response=event.text,
+            metrics=v3_metrics(event.metrics) if event.metrics else None,
+            status=event.status,
+            error=error,
+            conversation_id=prepared.conversation_id,
+        )
+        if error is not None:
+            errors[key] = error
     if len(prepared.targets) == 1:
         if errors:
             event = finished[0]

@@ -1,25 +1,32 @@
-"""Pull and delete models (engines that can: Ollama)."""
+"""Pull and delete models (engines that can: Ollama).
+
+`/api/pull_model` answers at once and pulls in the background, as v3 did (its page polls
+/api/models); `/api/models/pull` streams the progress (the arena's own page).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, FastAPI, Request
 
 from arena.engines.base import PullProgress
+from arena.engines.router import Router
 from arena.errors import ArenaError, InvalidInput
 from arena.storage import audit
 from arena.web.audit_events import record_event
 from arena.web.deps import Admin, ModelRouter
 from arena.web.openapi import error_responses
-from arena.web.schemas.models import ModelDeletedPublic, ModelNameCreate
-from arena.web.streaming import NDJSON, line
+from arena.web.schemas.models import ModelDeletedPublic, ModelNameCreate, PullStartedPublic
+from arena.web.streaming import NdjsonStream, line
 
 router = APIRouter(prefix="/api", tags=["model management"], dependencies=[Admin])
 
 ERRORS = error_responses(400, 404, 413, 422, 429, 503, e429="Over the caller's rate limit (pulls)")
+logger = logging.getLogger(__name__)
 
 
 def _progress(p: PullProgress) -> dict:
@@ -33,7 +40,7 @@ def _model_id(body: ModelNameCreate) -> str:
     return model_id
 
 
-async def _pull_stream(request: Request, models: ModelRouter, model_id: str) -> StreamingResponse:
+async def _pull_stream(request: Request, models: ModelRouter, model_id: str) -> NdjsonStream:
     progress = models.pull(model_id)
     # Wait for the first progress line, so a refused pull is a plain HTTP error, not a stream.
     try:
@@ -52,18 +59,55 @@ async def _pull_stream(request: Request, models: ModelRouter, model_id: str) -> 
             except ArenaError as exc:  # the stream has begun: the error becomes its last line
                 yield line({"status": "error", "error": str(exc)})
 
-    return StreamingResponse(lines(), media_type=NDJSON)
+    return NdjsonStream(lines())
 
 
-@router.post("/pull_model", responses=ERRORS, response_class=StreamingResponse)
-async def pull_model(body: ModelNameCreate, request: Request, models: ModelRouter):
-    """Pull a model, streaming progress as NDJSON lines: status, completed, total."""
-    return await _pull_stream(request, models, _model_id(body))
+async def _pull_quietly(models: Router, model_id: str) -> None:
+    """A background pull: nobody waits on it, so its end goes to the log."""
+    try:
+        async with aclosing(models.pull(model_id)) as progress:
+            async for _ in progress:
+                pass
+    except ArenaError as exc:
+        logger.warning("pulling %s failed: %s", model_id, exc)
+    else:
+        logger.info("pulled %s", model_id)
 
 
-@router.post("/models/pull", responses=ERRORS, response_class=StreamingResponse)
+def _background_pulls(app: FastAPI) -> set[asyncio.Task[None]]:
+    pulls = getattr(app.state, "background_pulls", None)
+    if pulls is None:
+        pulls = app.state.background_pulls = set()
+    return pulls
+
+
+async def stop_pulls(app: FastAPI) -> None:
+    """At shutdown: end the pulls still running, before their engines close under them."""
+    pulls = list(_background_pulls(app))
+    for task in pulls:
+        task.cancel()
+    await asyncio.gather(*pulls, return_exceptions=True)
+
+
+@router.post("/pull_model", responses=ERRORS, response_model=PullStartedPublic)
+async def pull_model(body: ModelNameCreate, request: Request, models: ModelRouter) -> PullStartedPublic:
+    """Start pulling a model and answer at once (v3); poll /api/models for it to appear, or use
+    /api/models/pull to follow the progress."""
+    model_id = _model_id(body)
+    engine, _name = models.engine_for_management(model_id)  # no such engine: the error is this answer's
+    if not engine.can_pull:
+        raise InvalidInput(f"{engine.kind} models cannot be pulled")
+    await record_event(request, audit.MODEL_PULL, target=model_id)
+    pulls = _background_pulls(request.app)
+    task = asyncio.create_task(_pull_quietly(models, model_id), name=f"pull {model_id}")
+    pulls.add(task)  # held here until it ends: the loop keeps only weak references
+    task.add_done_callback(pulls.discard)
+    return PullStartedPublic(status="downloading", model=model_id)
+
+
+@router.post("/models/pull", responses=ERRORS, response_class=NdjsonStream)
 async def pull_model_rest(body: ModelNameCreate, request: Request, models: ModelRouter):
-    """REST-style alias of /api/pull_model."""
+    """Pull a model, streaming progress as NDJSON lines: status, completed, total."""
     return await _pull_stream(request, models, _model_id(body))
 
 

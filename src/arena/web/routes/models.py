@@ -37,7 +37,8 @@ async def list_models(models: ModelRouter, refresh: bool = False) -> ModelList:
     """Every model of every reachable engine, with size, family and quantization where known."""
     inventory = await models.inventory(fresh=refresh)
     return ModelList(
-        models=[m.id for m in inventory.models],
+        # v3 compares these with the names it pulls: bare names, each once (several endpoints may serve one).
+        models=list(dict.fromkeys(models.bare_name(m.id) for m in inventory.models)),
         details=[
             ModelPublic(
                 id=m.id,

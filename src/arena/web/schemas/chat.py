@@ -24,7 +24,10 @@ class RegenerationCreate(BaseModel):
 
 
 class HistoryMessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One earlier message. Other keys are ignored: v3's page sends its own (`model`,
+    `instance_id`, `metrics`) with every answer it shows, and v3's server ignored them."""
+
+    model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=1_000_000)
@@ -54,7 +57,8 @@ class ChatCreate(BaseModel):
     def instances(self) -> list[ModelInstance]:
         if self.model_instances:
             return list(self.model_instances)
-        return [ModelInstance(model=name) for name in self.models or []]
+        # v3 named a legacy instance by its model: that name is its key in format v3.
+        return [ModelInstance(model=name, id=name) for name in self.models or []]
 
 
 class MetricsPublic(BaseModel):
@@ -65,16 +69,23 @@ class MetricsPublic(BaseModel):
     tokens_per_sec: float | None
 
 
+class V3MetricsPublic(MetricsPublic):
+    first_token_time: float | None = Field(description="v3's name for ttft_s: seconds to the first token")
+
+
 # One instance's answer; the whole reply of /api/chat when it asked one instance (v3).
 class InstanceResultPublic(BaseModel):
     model: str
-    instance_id: str
+    instance_id: str = Field(description="The client's own `id` (format v3), the stored id, or the blind label")
+    assistant: str = Field(description="The answer (v3's name); the same text as `response`")
     response: str
-    metrics: MetricsPublic | None
+    metrics: V3MetricsPublic | None
+    status: Literal["ok", "error", "stopped"]
+    error: str | None = Field(description="Why this instance has no full answer; null when it has one")
     conversation_id: str
 
 
-# The reply of /api/chat for several instances: answers and errors by instance.
+# The reply of /api/chat for several instances: every instance's result, and the errors again by instance.
 class MultiChatPublic(BaseModel):
     results: dict[str, InstanceResultPublic]
     errors: dict[str, str]

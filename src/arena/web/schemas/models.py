@@ -18,8 +18,11 @@ class ModelPublic(BaseModel):
 
 
 class ModelList(BaseModel):
-    models: list[str]
-    details: list[ModelPublic]
+    models: list[str] = Field(
+        description="Legacy (v3): each model's bare name (`llama3.2:1b`, `smollm2-135m-instruct`), usable as "
+        "`model`; the full id where a bare name would mean another model"
+    )
+    details: list[ModelPublic] = Field(description="Every model with its full id (`ollama:llama3.2:1b`) and engine")
 
 
 class EngineStatusPublic(BaseModel):
@@ -50,4 +53,12 @@ class ModelNameCreate(BaseModel):
 
 class ModelDeletedPublic(BaseModel):
     status: Literal["deleted"]
+    model: str
+
+
+class PullStartedPublic(BaseModel):
+    """/api/pull_model answers at once (v3); the pull goes on in the background: poll /api/models,
+    or use /api/models/pull to follow its progress."""
+
+    status: Literal["downloading"]
     model: str

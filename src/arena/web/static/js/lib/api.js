@@ -116,8 +116,9 @@ export const api = {
   reveal: (id) => post(`${conversationPath(id)}/reveal`, {}),
   render: (markdown) => post("/api/render", { markdown }),
   stop: (turnId, key) => post("/api/stop", { turn_id: turnId, key }),
-  streamChat: (body, signal) => ndjson("/api/stream_chat", body, signal),
-  pullModel: (model, signal) => ndjson("/api/pull_model", { model }, signal),
+  // The arena's own lines (v3's are the default, for v3's clients); progress needs the streaming pull.
+  streamChat: (body, signal) => ndjson("/api/stream_chat?format=arena", body, signal),
+  pullModel: (model, signal) => ndjson("/api/models/pull", { model }, signal),
   deleteModel: (model) => post("/api/delete_model", { model }),
 
   /** The export as a Blob and the file name the server chose. */

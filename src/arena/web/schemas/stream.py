@@ -1,0 +1,104 @@
+"""The NDJSON lines of /api/stream_chat, in both formats, as /openapi.json documents them.
+
+`v3` (the default, as a v3 client opts into nothing): every line has a `type` — "start",
+"token", "metrics" or "error" — and the keys v3's own readers index (`model`, `token`,
+`instance_id`), so neither v3's page nor API.md's Python example trips on a line.
+`arena` (`?format=arena`, the arena's own page): the lines without `type`, a done line that
+carries `status`. `web/streaming.py` writes both; tests check every line against these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from arena.web.schemas.chat import MetricsPublic, V3MetricsPublic
+
+LineFormat = Literal["v3", "arena"]
+FORMAT_DESCRIPTION = (
+    "`v3` (default): the original Ollama Arena v3 lines and results, keyed by the client's own instance `id` "
+    "when it sent one. `arena`: the arena's own lines (no `type`, a `status` on done lines), keyed by the "
+    "stored instance id, or by the blind label while a conversation is blind."
+)
+
+
+class StreamInstancePublic(BaseModel):
+    instance_id: str = Field(description="The key later lines use: the client's `id` (v3), the stored id, or a label")
+    model: str = Field(description="The model, or the blind label while the conversation is blind")
+
+
+class V3StartLine(BaseModel):
+    """First line: where the turn is stored. `model` and `token` are empty so a v3 reader skips it."""
+
+    type: Literal["start"]
+    conversation_id: str
+    turn_id: int
+    instances: list[StreamInstancePublic]
+    model: Literal[""]
+    token: Literal[""]
+    done: Literal[False]
+
+
+class V3TokenLine(BaseModel):
+    type: Literal["token"]
+    instance_id: str
+    model: str
+    token: str
+    done: Literal[False]
+
+
+class V3MetricsLine(BaseModel):
+    """An instance finished its answer."""
+
+    type: Literal["metrics"]
+    instance_id: str
+    model: str
+    token: Literal[""]
+    metrics: V3MetricsPublic
+    done: Literal[True]
+    status: Literal["ok"]
+
+
+class V3ErrorLine(BaseModel):
+    """An instance failed, or was stopped (`status`); its partial text stays stored."""
+
+    type: Literal["error"]
+    instance_id: str
+    model: str
+    token: Literal[""]
+    error: str
+    metrics: V3MetricsPublic | None = None
+    done: Literal[True]
+    status: Literal["error", "stopped"]
+
+
+V3StreamLine = Annotated[V3StartLine | V3TokenLine | V3MetricsLine | V3ErrorLine, Field(discriminator="type")]
+
+
+class ArenaStartLine(BaseModel):
+    conversation_id: str
+    turn_id: int
+    instances: list[StreamInstancePublic]
+
+
+class ArenaTokenLine(BaseModel):
+    instance_id: str
+    model: str
+    token: str
+    done: Literal[False]
+
+
+class ArenaDoneLine(BaseModel):
+    """An instance finished: `status` and `error` only when it did not end well."""
+
+    instance_id: str
+    model: str
+    done: Literal[True]
+    metrics: MetricsPublic | None = None
+    status: Literal["error", "stopped"] | None = None
+    error: str | None = None
+
+
+ArenaStreamLine = ArenaStartLine | ArenaTokenLine | ArenaDoneLine
+
