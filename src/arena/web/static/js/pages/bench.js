@@ -69,10 +69,11 @@ function addInstance() {
 
 async function loadModels() {
   try {
-    const { models } = await requestJson("GET", "/api/models");
+    // `details` carries full ids (`ollama:llama3.2:1b`); the legacy `models` list has v3's bare names.
+    const { details } = await requestJson("GET", "/api/models");
     const picker = clear(byId("instance-model"));
     const judge = byId("judge-model");
-    for (const model of models) {
+    for (const model of details.map((entry) => entry.id)) {
       picker.append(el("option", { value: model }, model));
       judge.append(el("option", { value: model }, model));
     }
