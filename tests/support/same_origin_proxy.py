@@ -8,20 +8,19 @@ judge any page on that origin: nothing is exempted for it. Bodies stream both wa
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from tests.support.server import serving
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and the length, which the streamed body sets anew.
 HOP_BY_HOP = frozenset(
@@ -68,21 +67,5 @@ async def _closing(client: httpx.AsyncClient) -> AsyncIterator[None]:
 @contextmanager
 def same_origin_proxy(*, page: Path, static: Path, upstream: str) -> Iterator[str]:
     """Serve `page` at `/`, `static` at `/static` and `upstream`'s /api on one loopback origin; yields its URL."""
-    config = uvicorn.Config(
-        proxy_app(page=page, static=static, upstream=upstream), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    for _ in range(600):
-        if server.started:
-            break
-        if not thread.is_alive():
-            raise RuntimeError("the proxy did not start")
-        threading.Event().wait(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(proxy_app(page=page, static=static, upstream=upstream), what="the proxy") as url:
+        yield url

@@ -39,10 +39,9 @@ class RunningArena:
 
 
 @contextmanager
-def running_arena(settings: Settings, *, router: Router | None = None) -> Iterator[RunningArena]:
-    """`router`: engines of the test's own (a protocol double, a payload engine), owned by the test."""
-    app = create_app(settings, router=router)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **SERVER_OPTIONS)
+def serving(app: Any, *, what: str, **options: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on an ephemeral loopback port in a thread; yields its URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -50,14 +49,22 @@ def running_arena(settings: Settings, *, router: Router | None = None) -> Iterat
         if server.started:
             break
         if not thread.is_alive():
-            raise RuntimeError("the arena server did not start")
+            raise RuntimeError(f"{what} did not start")
         threading.Event().wait(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningArena(url=f"http://127.0.0.1:{port}", settings=settings)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def running_arena(settings: Settings, *, router: Router | None = None) -> Iterator[RunningArena]:
+    """`router`: engines of the test's own (a protocol double, a payload engine), owned by the test."""
+    app = create_app(settings, router=router)
+    with serving(app, what="the arena server", lifespan="on", **SERVER_OPTIONS) as url:
+        yield RunningArena(url=url, settings=settings)
 
 
 def ndjson_lines(response: httpx.Response) -> Iterator[dict[str, Any]]:
