@@ -1,15 +1,11 @@
 // The header's "Log out" button (shown only with accounts): ends the session on the server.
 
-import { request } from "./api.js";
+import { logOut } from "./api.js";
 
 const button = document.getElementById("logout-button");
 if (button) {
-  button.addEventListener("click", async () => {
+  button.addEventListener("click", () => {
     button.disabled = true;
-    try {
-      await request("POST", "/api/auth/logout");
-    } finally {
-      window.location.assign("/login");
-    }
+    logOut();
   });
 }

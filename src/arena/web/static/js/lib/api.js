@@ -37,6 +37,18 @@ function headers(method, extra) {
   return all;
 }
 
+let loggingOut = false;
+
+/** End this browser's session on the server, then go to the login page. */
+export async function logOut() {
+  loggingOut = true;
+  try {
+    await request("POST", "/api/auth/logout");
+  } finally {
+    window.location.assign("/login");
+  }
+}
+
 async function errorFrom(response) {
   let message = `The server answered ${response.status} ${response.statusText}`.trim();
   try {
@@ -46,8 +58,9 @@ async function errorFrom(response) {
     // Not JSON: keep the status line.
   }
   if (response.status === 401 && csrfToken) {
-    // The session ended (logout elsewhere, idle or too old): log in again, then come back.
-    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    // The session ended (logout elsewhere, idle or too old): log in again, then come back —
+    // unless this page is logging out, where a request still in flight must not redirect it.
+    if (!loggingOut) window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
   } else if (response.status === 401 && unauthorizedHandler) unauthorizedHandler();
   return new ApiError(response.status, message);
 }
