@@ -6,12 +6,15 @@ dialogs and requests to other hosts; this module also fails on any console error
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import combinations
 
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
+from arena.evaluation.ratings.standings import ELO_K
 from arena.storage.db import Database
+from tests.support.browser import ARTIFACTS
 from tests.support.builders import pairwise_vote, seed_turn
 from tests.support.fixtures import ArenaFactory, arena_database
 from tests.support.server import RunningArena
@@ -112,3 +115,89 @@ def test_the_page_polls_on_its_own_while_visible(arena: RunningArena, database: 
     seconds = int(page.locator("#main").get_attribute("data-poll-seconds"))
     summary = page.locator("#leaderboard-summary")
     expect(summary).to_have_attribute("data-total-battles", "2", timeout=(seconds + 5) * 1000)
+
+
+# Eight instances of models with long names, at settings that differ only late in the id: what
+# made the raw ids overflow the page and the heatmap headers all read the same.
+LONG = "ollama:a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M"
+TEMPERATURES = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+
+
+def crowded_board(database: Database) -> list[str]:
+    """Every pair of six instances of one long-named model and two other models meets once,
+    the earlier one winning; the eight instance ids."""
+    entrants = [(LONG, t) for t in TEMPERATURES] + [(ALPHA, 0.7), (BETA, 0.7)]
+    ids: list[str] = []
+    for (first, t_first), (second, t_second) in combinations(entrants, 2):
+        turn = seed_turn(database, models=[first, second], temperatures=[t_first, t_second])
+        pairwise_vote(database, turn, "A")
+        ids += [i for i in turn.instance_ids if i not in ids]
+    return ids
+
+
+def no_sideways_scroll(page: Page) -> None:
+    """The page itself never scrolls sideways; each table fits or scrolls inside its own box."""
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for box in page.locator(".table-scroll").all():
+        bounds = box.bounding_box()
+        assert bounds is not None and bounds["x"] >= 0 and bounds["x"] + bounds["width"] <= width + 0.5
+
+
+def test_instances_get_readable_distinct_names_and_the_page_fits_a_desktop_and_a_phone(
+    arena: RunningArena, database: Database, page: Page
+) -> None:
+    ids = crowded_board(database)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{arena.url}/leaderboard")
+    page.select_option("select[name=by]", "instance")
+
+    rows = page.locator("#ratings tbody tr")
+    expect(rows).to_have_count(8)
+    expect(page.locator("#unit-heading")).to_have_text("Instance")
+    names = page.locator("#ratings tbody th.model").all_inner_texts()
+    expected = {f"a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M · temp {t}" for t in TEMPERATURES}
+    assert expected | {"alpha", "beta"} == set(names)  # no raw id, no engine prefix: model and its setting
+    for row in rows.all():  # the full id is a hover away
+        assert row.get_attribute("data-model") in row.locator("th.model").get_attribute("title")
+    assert {row.get_attribute("data-model") for row in rows.all()} == set(ids)
+
+    headers = page.locator("#heatmap thead th.model")
+    expect(headers).to_have_count(8)
+    texts = headers.all_inner_texts()
+    assert len(set(texts)) == 8, texts  # every column tells itself apart
+    visible = [header.evaluate("e => e.scrollWidth <= e.clientWidth") for header in headers.all()]
+    assert all(visible), "a column header is clipped"
+    row_headers = page.locator("#heatmap tbody th.model").all_inner_texts()
+    for number, (header, name) in enumerate(zip(texts, names, strict=True), start=1):
+        assert header == str(number) and str(number) in row_headers[number - 1] and name in row_headers[number - 1]
+        assert name in headers.nth(number - 1).get_attribute("title")
+    no_sideways_scroll(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-instances-1440.png"), full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(rows).to_have_count(8)
+    no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "leaderboard-instances-390.png"), full_page=True)
+    name_cell = page.locator("#ratings tbody th.model").first  # pinned while the table scrolls
+    page.locator(".table-scroll").first.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    bounds, box = name_cell.bounding_box(), page.locator(".table-scroll").first.bounding_box()
+    assert bounds is not None and box is not None and box["x"] <= bounds["x"] < box["x"] + box["width"]
+
+
+def test_the_page_says_what_rating_and_elo_are_and_why_they_differ(
+    arena: RunningArena, database: Database, page: Page
+) -> None:
+    vote(database, ALPHA, BETA, 4)
+    page.goto(f"{arena.url}/leaderboard")
+    expect(page.locator("#ratings tbody tr")).to_have_count(2)
+    help_box = page.locator("#ratings-help")
+    expect(help_box.locator("dd").first).to_be_hidden()  # a click away, not in the way
+
+    help_box.locator("summary").click()
+
+    expect(help_box).to_contain_text("Bradley–Terry fit of every battle at once")
+    expect(help_box).to_contain_text("order of the battles")
+    expect(help_box.locator(".elo-k")).to_have_text(f"K = {ELO_K:g}")  # as the server computes it
+    expect(page.locator("#ratings thead th.elo")).to_have_text("Elo (online)")

@@ -20,20 +20,22 @@ about the model and is left out.
 Only the latest word counts: a voter's pairwise vote on a pair replaces the pair their thumbs
 would give, and re-running a judge on the same turn replaces its earlier verdict on that pair,
 so repeating a judgment cannot inflate the counts. ``standings`` filters the battles and rates
-them (``fit``: Bradley–Terry with bootstrap intervals, and online Elo).
+them (``fit``: Bradley–Terry with bootstrap intervals, and online Elo), and names the
+contestants for people (``names``: the model plus the settings that tell instances apart).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import combinations
 from typing import Any, Final, Literal
 
 from arena.errors import InvalidInput
 from arena.evaluation.ratings.fit import Leaderboard, filter_battles, leaderboard, online_elo
+from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pairs import SOURCES, Battle, Outcome, Source
 from arena.storage import battle_signals as signal_store
 from arena.storage.battle_signals import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
@@ -52,6 +54,8 @@ _THUMB_OUTCOMES: dict[tuple[str, str], Outcome] = {
 
 
 MAX_ROUNDS: Final = 5000
+# Online Elo's K: the most a battle moves a rating. The page and the API's field descriptions say it.
+ELO_K: Final = 4.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,8 @@ class Standings:
     judge_models: list[str]  # every judge with battles, whatever the filters: the choices
     categories: list[str]
     latest: datetime | None  # newest battle that passed the filters
+    # The board's ids (board.models) → readable names, unique on this board.
+    names: dict[str, str] = field(default_factory=dict)
 
 
 def load_battles(database: Database, *, unit: Unit = "model", include_imported: bool = False) -> list[Battle]:
@@ -86,8 +92,10 @@ def standings(
     until: datetime | None = None,
     rounds: int = 1000,
     seed: int = 0,
+    unit: Unit = "model",
 ) -> Standings:
-    """Filter the battles, then rate them; a time without a zone is read as UTC."""
+    """Filter the battles, then rate them; a time without a zone is read as UTC. ``unit`` says
+    what the battles' sides are (as ``load_battles`` was asked), so they can be named."""
     if not 0 <= rounds <= MAX_ROUNDS:
         raise InvalidInput(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
     since, until = _utc(since), _utc(until)
@@ -97,13 +105,15 @@ def standings(
         battles, source=source, judge_model=judge_model, category=category, since=since, until=until
     )
     counted = Counter(battle.source for battle in selected)
+    board = leaderboard(selected, rounds=rounds, seed=seed)
     return Standings(
-        board=leaderboard(selected, rounds=rounds, seed=seed),
-        elo=online_elo(selected),
+        board=board,
+        elo=online_elo(selected, k=ELO_K),
         battles_by_source={name: counted.get(name, 0) for name in SOURCES},
         judge_models=sorted({b.judge_model for b in battles if b.judge_model}),
         categories=sorted({b.category for b in battles if b.category}),
         latest=max((b.timestamp for b in selected if b.timestamp), default=None),
+        names=names_for(board.models, unit=unit),
     )
 
 
@@ -118,7 +128,7 @@ def stored_standings(
     """The leaderboard from what is stored, as the API and the CLI both ask for it (``all``
     sources is no source filter)."""
     battles = load_battles(database, unit=unit, include_imported=include_imported)
-    return standings(battles, source=None if source == "all" else source, **filters)
+    return standings(battles, source=None if source == "all" else source, unit=unit, **filters)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

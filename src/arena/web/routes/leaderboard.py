@@ -21,10 +21,15 @@ DEFAULT_ROUNDS = 1000
 
 def _out(result: Standings, filters: LeaderboardFiltersPublic) -> LeaderboardPublic:
     data = result.board.to_dict()
+    names = result.names
     return LeaderboardPublic(
         filters=filters,
-        rows=[RatingPublic(**row, elo=round(result.elo[row["model"]], 2)) for row in data["rows"]],
+        rows=[
+            RatingPublic(**row, name=names.get(row["model"], row["model"]), elo=round(result.elo[row["model"]], 2))
+            for row in data["rows"]
+        ],
         models=data["models"],
+        names=[names.get(model, model) for model in data["models"]],
         win_rate=data["win_rate"],
         counts=data["counts"],
         total_battles=data["total_battles"],

@@ -8,16 +8,32 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from arena.evaluation.ratings.standings import Unit
+from arena.evaluation.ratings.standings import ELO_K, Unit
 
 
 class RatingPublic(BaseModel):
-    model: str = Field(description="A model id, or an instance id when rated by instance")
-    rating: float = Field(description="Bradley–Terry rating (Elo scale, mean 1000)")
-    ci_low: float | None = Field(description="95% bootstrap interval; null when rounds=0")
-    ci_high: float | None
+    model: str = Field(description="A model id, or an instance id when rated by instance: the row's key")
+    name: str = Field(
+        description="A readable name, unique on this board: the model without its engine prefix (unless two "
+        "engines share it), plus the settings that tell its instances apart, e.g. "
+        "'smollm2-135m-instruct · temp 1.0 · top_p 0.9'"
+    )
+    rating: float = Field(
+        description="Bradley–Terry rating: one maximum-likelihood fit of every battle at once (order does not "
+        "matter), on the Elo scale (400 points = 10:1 odds of winning), centred so the models average 1000. "
+        "The number to rank by."
+    )
+    ci_low: float | None = Field(
+        description="Lower end of the 95% bootstrap interval of `rating` (battles resampled `rounds` times); "
+        "null when rounds=0"
+    )
+    ci_high: float | None = Field(description="Upper end of the 95% bootstrap interval of `rating`")
     rank: int = Field(description="1 + the number of models whose lower bound is above this upper bound")
-    elo: float = Field(description="Online Elo over the same battles, oldest first")
+    elo: float = Field(
+        description=f"Online Elo over the same battles, oldest first: every model starts at 1000 and moves at "
+        f"most K={ELO_K:g} points per battle, so it depends on the order and stays near 1000 until there are "
+        f"many battles; it differs from `rating` (which weighs every battle at once) and is no interval"
+    )
     battles: int
     wins: int
     losses: int
@@ -41,6 +57,7 @@ class LeaderboardPublic(BaseModel):
     filters: LeaderboardFiltersPublic
     rows: list[RatingPublic] = Field(description="Best rating first")
     models: list[str] = Field(description="The rows' models in order: the index of both matrices")
+    names: list[str] = Field(description="The readable name of each of `models`, in the same order (see rows' `name`)")
     win_rate: list[list[float | None]] = Field(
         description="win_rate[i][j]: share of i's battles against j won, ties half"
     )

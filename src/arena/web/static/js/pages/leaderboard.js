@@ -17,6 +17,7 @@ const ratingsEmpty = document.querySelector("#ratings-empty");
 const ciScale = document.querySelector("#ci-scale");
 const heatmapHead = document.querySelector("#heatmap thead");
 const heatmapBody = document.querySelector("#heatmap tbody");
+const unitHeading = document.querySelector("#unit-heading");
 
 const pollSeconds = Number(main.dataset.pollSeconds) || 5;
 const rounds = main.dataset.rounds || "300";
@@ -68,10 +69,15 @@ function scaleFor(rows) {
   return scale;
 }
 
+/** Hover text for a contestant: its readable name, then the full id it is stored under. */
+function fullName(name, id) {
+  return name === id ? id : `${name}\n${id}`;
+}
+
 function intervalBar(row, scale) {
   const label = row.ci_low === null
-    ? `rating ${fixed(row.rating)}, no interval`
-    : `95% interval ${fixed(row.ci_low)} to ${fixed(row.ci_high)}, rating ${fixed(row.rating)}`;
+    ? `${row.name}: rating ${fixed(row.rating)}, no interval`
+    : `${row.name}: 95% interval ${fixed(row.ci_low)} to ${fixed(row.ci_high)}, rating ${fixed(row.rating)}`;
   const bar = svg("svg", {
     class: "ci-bar",
     viewBox: `0 0 ${BAR_WIDTH} ${BAR_HEIGHT}`,
@@ -96,14 +102,14 @@ function renderRatings(data) {
     const tr = element("tr", { attributes: { "data-model": row.model } });
     tr.append(
       element("td", { className: "rank", text: String(row.rank) }),
-      element("th", { className: "model", text: row.model, title: row.model, attributes: { scope: "row" } }),
+      element("th", { className: "model", text: row.name, title: fullName(row.name, row.model), attributes: { scope: "row" } }),
       element("td", { className: "number", text: fixed(row.rating) }),
     );
     const bar = element("td", { className: "ci-column" });
     bar.append(intervalBar(row, scale));
     tr.append(
       bar,
-      element("td", { className: "number", text: fixed(row.elo) }),
+      element("td", { className: "number elo", text: fixed(row.elo) }),
       element("td", { className: "number battles", text: String(row.battles) }),
       element("td", {
         className: "number record",
@@ -112,32 +118,43 @@ function renderRatings(data) {
     );
     return tr;
   }));
+  unitHeading.textContent = data.filters.by === "instance" ? "Instance" : "Model";
   ratingsEmpty.hidden = data.rows.length > 0;
   ciScale.textContent = data.rows.length ? `(scale ${fixed(scale.low)} to ${fixed(scale.high)})` : "";
 }
 
+/** Columns carry the rows' numbers (short and distinct however long the names); the row
+ * headers say which name each number stands for, and every header's title gives it in full. */
 function renderHeatmap(data) {
+  const names = data.names;
   const head = element("tr");
   head.append(element("th", { className: "corner", text: "row vs column", attributes: { scope: "col" } }));
-  for (const model of data.models) {
-    head.append(element("th", { className: "model", text: model, title: model, attributes: { scope: "col" } }));
-  }
+  data.models.forEach((model, j) => {
+    head.append(element("th", {
+      className: "model number-label",
+      text: String(j + 1),
+      title: `${j + 1}: ${fullName(names[j], model)}`,
+      attributes: { scope: "col", "aria-label": `${j + 1}: ${names[j]}`, "data-model": model },
+    }));
+  });
   heatmapHead.replaceChildren(...(data.models.length ? [head] : []));
   heatmapBody.replaceChildren(...data.models.map((model, i) => {
     const tr = element("tr");
-    tr.append(element("th", { className: "model", text: model, title: model, attributes: { scope: "row" } }));
+    const header = element("th", { className: "model", title: fullName(names[i], model), attributes: { scope: "row" } });
+    header.append(element("span", { className: "number-label", text: String(i + 1) }), element("span", { text: names[i] }));
+    tr.append(header);
     data.models.forEach((other, j) => {
       const rate = data.win_rate[i][j];
       const count = data.counts[i][j];
       if (i === j) {
         tr.append(element("td", { className: "cell self", text: "—" }));
       } else if (rate === null) {
-        tr.append(element("td", { className: "cell empty", text: "", title: `${model} has not met ${other}` }));
+        tr.append(element("td", { className: "cell empty", text: "", title: `${names[i]} has not met ${names[j]}` }));
       } else {
         const cell = element("td", {
           className: "cell",
           text: `${Math.round(rate * 100)}%`,
-          title: `${model} against ${other}: ${Math.round(rate * 100)}% of ${count} battle${count === 1 ? "" : "s"}`,
+          title: `${names[i]} against ${names[j]}: ${Math.round(rate * 100)}% of ${count} battle${count === 1 ? "" : "s"}`,
           attributes: { "data-rate": rate.toFixed(4), "data-count": String(count) },
         });
         cell.style.setProperty("--rate", rate.toFixed(4)); // CSSOM: allowed by the page's CSP
