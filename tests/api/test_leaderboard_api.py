@@ -196,3 +196,41 @@ def test_the_terminal_leaderboard_prints_ratings_with_intervals(
     assert data["rows"][0]["model"] == ALPHA and data["rows"][0]["ci_low"] < data["rows"][0]["rating"]
     assert judged_only.exit_code == 0 and "No battles yet" in judged_only.output
     assert wrong.exit_code == 2
+
+
+def test_rows_carry_readable_names_beside_the_ids_they_are_keyed_by(arena: RunningArena, database: Database) -> None:
+    smol = "local:smollm2-135m-instruct"
+    for temperatures, winner in (([1.0, 0.2], "A"), ([1.0, 0.7], "A"), ([0.2, 0.7], "B")):
+        turn = seed_turn(database, models=[smol, smol], temperatures=temperatures)
+        pairwise_vote(database, turn, winner)
+    turn = seed_turn(database, models=[smol, ALPHA], temperatures=[1.0, 0.7])
+    pairwise_vote(database, turn, "A")
+
+    by_instance = board(arena, by="instance")
+    by_model = board(arena)
+
+    names = {row["model"]: row["name"] for row in by_instance["rows"]}
+    hot, alpha = turn.instance_ids
+    assert names[hot] == "smollm2-135m-instruct · temp 1.0"  # only the setting that differs
+    assert names[alpha] == "alpha"  # the engine prefix goes where no other engine has the name
+    assert sorted(names.values()) == sorted(
+        [
+            "smollm2-135m-instruct · temp 1.0",
+            "smollm2-135m-instruct · temp 0.2",
+            "smollm2-135m-instruct · temp 0.7",
+            "alpha",
+        ]
+    )
+    assert by_instance["names"] == [names[model] for model in by_instance["models"]]
+    assert [(row["model"], row["name"]) for row in by_model["rows"]] == [  # ids stay where clients read them
+        (smol, "smollm2-135m-instruct"),
+        (ALPHA, "alpha"),
+    ]
+
+
+def test_the_schema_says_what_rating_and_elo_are(arena: RunningArena) -> None:
+    with arena.client() as client:
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["RatingPublic"]["properties"]
+    assert "Bradley–Terry" in schema["rating"]["description"]
+    assert "order" in schema["elo"]["description"] and "1000" in schema["elo"]["description"]
+    assert "readable" in schema["name"]["description"]

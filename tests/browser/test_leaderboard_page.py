@@ -156,7 +156,9 @@ def test_instances_get_readable_distinct_names_and_the_page_fits_a_desktop_and_a
     expect(rows).to_have_count(8)
     expect(page.locator("#unit-heading")).to_have_text("Instance")
     names = page.locator("#ratings tbody th.model").all_inner_texts()
-    expected = {f"a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M · temp {t}" for t in TEMPERATURES}
+    expected = {
+        f"a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M · temp {t}" for t in TEMPERATURES
+    }
     assert expected | {"alpha", "beta"} == set(names)  # no raw id, no engine prefix: model and its setting
     for row in rows.all():  # the full id is a hover away
         assert row.get_attribute("data-model") in row.locator("th.model").get_attribute("title")

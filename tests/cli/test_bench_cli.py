@@ -159,7 +159,7 @@ def test_a_small_benchmark_on_the_embedded_smollm2_writes_its_report(tmp_path: P
     data = json.loads((report / "report.json").read_text())
     assert data["summary"]["items"] == {"done": 4}
     assert all(item["answers"][0].strip() and 0 < item["tokens"] <= 8 for item in data["items"])
-    assert {i["label"] for i in data["instances"]} == {f"{SMOL} @temperature=0.2", f"{SMOL} @temperature=1.0"}
+    assert {i["label"] for i in data["instances"]} == {"smollm2-135m-instruct · temp 0.2", "smollm2-135m-instruct · temp 1.0"}
     versions = {e["engine"]: e["version"] for e in data["environment"][0]["engines"]}
     assert versions["local"] == llama_cpp.__version__
     html = (report / "report.html").read_text()

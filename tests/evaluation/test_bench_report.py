@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from itertools import combinations
@@ -214,7 +215,7 @@ def test_written_report_files_agree_with_the_run(report: BenchReport, tmp_path: 
     data = json.loads((tmp_path / "report.json").read_text())
     assert len(data["items"]) == 36 and len(data["judgments"]) == 36 and data["format"] == "arena-bench-report/1"
     markdown = (tmp_path / "report.md").read_text()
-    assert "![ratings](charts/ratings.svg)" in markdown and "| 1 | ollama:strong |" in markdown
+    assert "![ratings](charts/ratings.svg)" in markdown and "| 1 | strong |" in markdown
     assert (tmp_path / "charts" / "ratings.svg").read_text().startswith("<?xml")
     assert render_items_csv(report) == (tmp_path / "items.csv").read_text()
 
@@ -234,3 +235,41 @@ def test_a_run_without_a_judge_still_reports_speed() -> None:
 )
 def test_chart_axes_use_round_ticks(low: float, high: float, expected: list[float]) -> None:
     assert nice_ticks(low, high) == expected
+
+
+def svg_texts(svg: str, css_class: str) -> list[tuple[str, str]]:
+    """(shown text, full title) of every <text class=css_class> in a chart."""
+    return re.findall(rf'<text class="{css_class}"[^>]*><title>([^<]*)</title>([^<]*)</text>', svg)
+
+
+def test_heatmap_labels_tell_long_named_instances_apart() -> None:
+    # Six settings of one long-named model: labels that share a long head and differ at the end,
+    # which once clipped every heatmap column label to the same text.
+    long_name = "ollama:a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M"
+    instances = [ModelInstance(model=long_name, temperature=t) for t in (0.2, 0.4, 0.6, 0.8, 1.0, 1.2)]
+    run = make_run()
+    run.instances = [instance_record(i) for i in instances]
+    judgments = [
+        BenchJudgment(
+            prompt_id=f"q{n}", category="code" if n % 2 else "writing", repeat=0, instance_a=a.instance_id,
+            instance_b=b.instance_id, status="done", attempts=1, outcome="a", detail={"judge_model": "ollama:judge"},
+        )
+        for n in range(2)
+        for a, b in combinations(instances, 2)
+    ]  # fmt: skip
+    report = report_from_rows(run=run, items=[], judgments=judgments)
+    labels = [i["label"] for i in report.data["instances"]]
+    assert labels[0] == "a-rather-long-model-name-that-keeps-going-and-going-v2:70b-instruct-q4_K_M · temp 0.2"
+
+    drawn = charts(report)
+    win_columns = svg_texts(drawn["win_rates"], "column-label")
+    assert [shown for _, shown in win_columns] == ["1", "2", "3", "4", "5", "6"]  # numbered as the rows
+    win_rows = svg_texts(drawn["win_rates"], "row-label")
+    assert len({shown for _, shown in win_rows}) == 6
+    for (column_title, number), (row_title, row_shown) in zip(win_columns, win_rows, strict=True):
+        assert row_shown.startswith(f"{number}. ") and row_title in column_title
+        assert row_shown.endswith(row_title[-8:])  # the distinguishing end survives shortening
+    category_columns = svg_texts(drawn["categories"], "column-label")
+    assert sorted(title for title, _ in category_columns) == sorted(labels)
+    assert len({shown for _, shown in category_columns}) == 6
+    assert all(shown.endswith(title[-8:]) for title, shown in category_columns)

@@ -57,7 +57,8 @@ def read_instance_id(instance_id: str) -> Contestant | None:
     model = _unspell(spelled, partial=hashed)
     if model is None:
         return None
-    return Contestant(key=instance_id, model=model + ("…" if hashed else ""), settings=dict(zip(SAMPLING_FIELDS, values)))
+    settings = dict(zip(SAMPLING_FIELDS, values, strict=True))
+    return Contestant(key=instance_id, model=model + ("…" if hashed else ""), settings=settings)
 
 
 def _unspell(spelled: str, *, partial: bool) -> str | None:

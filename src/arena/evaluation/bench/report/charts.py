@@ -15,6 +15,7 @@ WIDTH: Final = 760
 ROW_HEIGHT: Final = 26
 FONT: Final = 'font-family="system-ui, sans-serif" font-size="12"'
 MAX_LABEL_CHARS: Final = 44
+CHAR_WIDTH: Final = 6.6  # about, for a 12 px system-ui label
 INK: Final = "#222"
 GRID: Final = "#ddd"
 ACCENT: Final = "#3b6fb6"
@@ -26,12 +27,24 @@ def _text(value: object) -> str:
 
 
 def _short(label: str) -> str:
-    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+    """A long label loses its middle, not its end: instances of one model differ at the end."""
+    if len(label) <= MAX_LABEL_CHARS:
+        return label
+    head = (MAX_LABEL_CHARS - 1) // 2
+    return label[:head] + "…" + label[-(MAX_LABEL_CHARS - 1 - head) :]
 
 
-def _label_width(labels: list[str]) -> int:
-    longest = max((len(_short(label)) for label in labels), default=0)
-    return min(300, 16 + 7 * longest)
+def distinct_labels(labels: Sequence[str]) -> list[str]:
+    """Shortened labels that still tell every one apart: numbered where shortening made two alike."""
+    shorts = [_short(label) for label in labels]
+    if len(set(shorts)) == len(shorts):
+        return shorts
+    return [f"{number}. {short}" for number, short in enumerate(shorts, start=1)]
+
+
+def _label_width(texts: list[str]) -> int:
+    longest = max((len(text) for text in texts), default=0)
+    return min(360, 16 + 7 * longest)
 
 
 def _open(width: int, height: int, title: str, css_class: str) -> str:
@@ -80,7 +93,8 @@ def _axis(ticks: list[float], x: Callable[[float], float], top: int, bottom: int
 def ratings_chart(rows: Sequence[Mapping[str, object]], *, title: str = "Ratings with 95% confidence intervals") -> str:
     """One line per contestant: a dot at the rating, a bar across its confidence interval."""
     labels = [str(row["label"]) for row in rows]
-    left = _label_width(labels)
+    texts = distinct_labels(labels)
+    left = _label_width(texts)
     right = WIDTH - 40
     height = 30 + ROW_HEIGHT * len(rows) + 30
     values = [float(v) for row in rows for v in (row["rating"], row.get("ci_low"), row.get("ci_high")) if v is not None]
@@ -96,10 +110,9 @@ def ratings_chart(rows: Sequence[Mapping[str, object]], *, title: str = "Ratings
     parts = [_open(WIDTH, height, title, "ratings"), _axis(ticks, x, 14, bottom)]
     for index, row in enumerate(rows):
         y = 20 + ROW_HEIGHT * index + ROW_HEIGHT / 2
-        label = str(row["label"])
         parts.append(
-            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}"><title>{_text(label)}</title>'
-            f"{_text(_short(label))}</text>"
+            f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}"><title>{_text(labels[index])}</title>'
+            f"{_text(texts[index])}</text>"
         )
         if row.get("ci_low") is not None and row.get("ci_high") is not None:
             x1, x2 = x(float(row["ci_low"])), x(float(row["ci_high"]))  # type: ignore[arg-type]
@@ -123,26 +136,47 @@ def _mix(value: float) -> str:
 
 
 def heatmap(
-    *, rows: list[str], columns: list[str], values: list[list[float | None]], title: str, css_class: str = "heatmap"
+    *,
+    rows: list[str],
+    columns: list[str],
+    values: list[list[float | None]],
+    title: str,
+    css_class: str = "heatmap",
+    numbered: bool = False,
 ) -> str:
-    """A grid of shares from 0 to 1 (shown as percentages); an empty cell is a pair never met."""
-    left = _label_width(rows)
+    """A grid of shares from 0 to 1 (shown as percentages); an empty cell is a pair never met.
+
+    ``numbered`` (rows and columns are the same contestants): the columns are headed by the
+    rows' numbers, short and distinct however long the names. Otherwise the column labels are
+    slanted and shortened so that no two read the same. Every label's full text is its title.
+    """
+    row_texts = [f"{n}. {_short(row)}" for n, row in enumerate(rows, start=1)] if numbered else distinct_labels(rows)
+    column_texts = [str(n) for n in range(1, len(columns) + 1)] if numbered else distinct_labels(columns)
+    left = _label_width(row_texts)
     cell = max(34, min(90, (WIDTH - left - 20) // max(1, len(columns))))
-    top = 30 + min(160, 7 * max((len(_short(c)) for c in columns), default=0))
-    width = left + cell * len(columns) + 20
+    # A slanted label (-40°) of n characters rises about 0.64 × 6.6n px and reaches 0.77 × 6.6n px
+    # to the right of its column: the chart grows to hold it whole.
+    reach = 0.0 if numbered else CHAR_WIDTH * max((len(text) for text in column_texts), default=0)
+    top = 30 + math.ceil(0.65 * reach)
+    width = max(left + cell * len(columns) + 20, math.ceil(left + cell * (len(columns) - 0.5) + 0.77 * reach + 10))
     height = top + cell * len(rows) + 10
     parts = [_open(width, height, title, css_class)]
-    for column_index, column in enumerate(columns):
+    for column_index, (column, text) in enumerate(zip(columns, column_texts, strict=True)):
         cx = left + cell * column_index + cell / 2
-        parts.append(
-            f'<text x="{cx:.1f}" y="{top - 8}" transform="rotate(-40 {cx:.1f} {top - 8})" fill="{INK}">'
-            f"<title>{_text(column)}</title>{_text(_short(column))}</text>"
+        placement = (
+            f'x="{cx:.1f}" y="{top - 8}" text-anchor="middle"'
+            if numbered
+            else f'x="{cx:.1f}" y="{top - 8}" transform="rotate(-40 {cx:.1f} {top - 8})"'
         )
-    for row_index, row in enumerate(rows):
+        full = f"{column_index + 1}. {column}" if numbered else column
+        parts.append(
+            f'<text class="column-label" {placement} fill="{INK}"><title>{_text(full)}</title>{_text(text)}</text>'
+        )
+    for row_index, (row, text) in enumerate(zip(rows, row_texts, strict=True)):
         y = top + cell * row_index
         parts.append(
-            f'<text x="{left - 8}" y="{y + cell / 2 + 4:.1f}" text-anchor="end" fill="{INK}">'
-            f"<title>{_text(row)}</title>{_text(_short(row))}</text>"
+            f'<text class="row-label" x="{left - 8}" y="{y + cell / 2 + 4:.1f}" text-anchor="end" fill="{INK}">'
+            f"<title>{_text(row)}</title>{_text(text)}</text>"
         )
         for column_index, value in enumerate(values[row_index]):
             x = left + cell * column_index
@@ -169,7 +203,8 @@ def bar_chart(
     css_class: str = "bars",
 ) -> str:
     """Horizontal bars (the median, say) with a thin line over the range (min to max)."""
-    left = _label_width(labels)
+    texts = distinct_labels(labels)
+    left = _label_width(texts)
     right = WIDTH - 70
     height = 30 + ROW_HEIGHT * len(labels) + 30
     tops = [v for v in values if v is not None] + [hi for _, hi in ranges if hi is not None]
@@ -185,7 +220,7 @@ def bar_chart(
         y = 20 + ROW_HEIGHT * index
         parts.append(
             f'<text x="{left - 8}" y="{y + ROW_HEIGHT / 2 + 4:.1f}" text-anchor="end" fill="{INK}">'
-            f"<title>{_text(label)}</title>{_text(_short(label))}</text>"
+            f"<title>{_text(label)}</title>{_text(texts[index])}</text>"
         )
         if value is None:
             parts.append(f'<text x="{left + 4}" y="{y + ROW_HEIGHT / 2 + 4:.1f}" fill="{INK}">no data</text>')

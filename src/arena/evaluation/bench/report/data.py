@@ -30,6 +30,7 @@ from arena.evaluation.bench.report.schema import (
     StatsData,
 )
 from arena.evaluation.ratings.fit import Leaderboard, leaderboard
+from arena.evaluation.ratings.names import Contestant, display_names
 from arena.evaluation.ratings.pairs import Battle
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
@@ -116,18 +117,18 @@ def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[B
 
 
 def instance_labels(instances: list[dict[str, Any]]) -> dict[str, str]:
-    """Short names for charts: the model id, plus the settings that tell its instances apart."""
-    varying = [name for name in SAMPLING_FIELDS if len({instance[name] for instance in instances}) > 1]
-    models = [instance["model"] for instance in instances]
-    labels: dict[str, str] = {}
-    for instance in instances:
-        label = instance["model"]
-        if models.count(instance["model"]) > 1 and varying:
-            label += " @" + ",".join(f"{name}={instance[name]}" for name in varying)
-        labels[instance["instance_id"]] = label
-    if len(set(labels.values())) != len(labels):
-        return {instance["instance_id"]: instance["instance_id"] for instance in instances}
-    return labels
+    """Short names for tables and charts, as the leaderboard names instances: the model, plus
+    the settings that tell its instances apart ("smollm2-135m-instruct · temp 0.2")."""
+    return display_names(
+        [
+            Contestant(
+                key=instance["instance_id"],
+                model=instance["model"],
+                settings={name: str(instance[name]) for name in SAMPLING_FIELDS if name in instance},
+            )
+            for instance in instances
+        ]
+    )
 
 
 def model_spec(instance: dict[str, Any]) -> str:

@@ -43,6 +43,7 @@ def charts(report: BenchReport) -> dict[str, str]:
             values=board["win_rate"],
             title="Win rate of the row against the column (ties count half)",
             css_class="heatmap win-rates",
+            numbered=True,
         )
     performance = [row for row in data["performance"] if row["items_done"]]
     if performance:
