@@ -203,3 +203,5 @@ def test_the_page_says_what_rating_and_elo_are_and_why_they_differ(
     expect(help_box).to_contain_text("order of the battles")
     expect(help_box.locator(".elo-k")).to_have_text(f"K = {ELO_K:g}")  # as the server computes it
     expect(page.locator("#ratings thead th.elo")).to_have_text("Elo (online)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#ratings").locator("xpath=ancestor::section").screenshot(path=str(ARTIFACTS / "leaderboard-help.png"))
