@@ -8,7 +8,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.accounts import PASSWORD
-from tests.support.fixtures import ArenaFactory
+from tests.support.browser import add_instance, send
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.screens import overflow, save_screen
 from tests.support.server import RunningArena
 
@@ -17,9 +19,12 @@ pytestmark = pytest.mark.browser
 PAGES = ("Arena", "Leaderboard", "Benchmarks", "Audit log")
 
 
+double = module_double  # one double for the whole module
+
+
 @pytest.fixture(scope="module")
-def arena(module_arena_factory: ArenaFactory) -> RunningArena:
-    return module_arena_factory(accounts=True, embedded_enabled=False)
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(accounts=True, ollama_hosts=[double.url], embedded_enabled=False)
 
 
 def open_as_admin(page: Page, url: str, width: int) -> None:
@@ -100,3 +105,25 @@ def test_the_menu_is_closed_again_when_the_window_grows(arena: RunningArena, pag
     expect(page.get_by_role("navigation", name="Pages")).to_be_in_viewport()
     page.set_viewport_size({"width": 390, "height": 844})
     expect(page.get_by_role("navigation", name="Pages")).to_be_hidden()
+
+
+def test_esc_that_closes_the_menu_does_not_stop_the_answers(
+    arena: RunningArena, double: OllamaDouble, page: Page
+) -> None:
+    double.token_delay = 0.1
+    try:
+        open_as_admin(page, arena.url, 390)
+        add_instance(page, "ollama:llama3.2:1b")
+        double.reply = [f" word{n}" for n in range(60)]
+        send(page, "Talk for a while.")
+        card = page.locator(".turn .card").first
+        expect(card).to_have_attribute("data-status", "streaming")
+        page.get_by_role("button", name="Menu").click()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("navigation", name="Pages")).to_be_hidden()
+        page.wait_for_timeout(500)
+        expect(card).to_have_attribute("data-status", "streaming")  # Esc went to the menu only
+        page.keyboard.press("Escape")  # the next one stops the answers, as everywhere else
+        expect(card).to_have_attribute("data-status", "stopped")
+    finally:
+        double.token_delay = 0.0

@@ -65,15 +65,24 @@ def content(arena: RunningArena) -> Content:
             "POST",
             "/api/stream_chat?format=arena",
             headers={"X-CSRF-Token": admin.csrf_token},
-            json={"message": "Reverse the words of a sentence in Python.", "model_instances": [{"model": LLAMA}, {"model": QWEN}]},
+            json={
+                "message": "Reverse the words of a sentence in Python.",
+                "model_instances": [{"model": LLAMA}, {"model": QWEN}],
+            },
         ) as response:
             assert response.status_code == 200
             lines = list(ndjson_lines(response))
         conversation_id = lines[0]["conversation_id"]
         assert sum(1 for line in lines if line.get("done")) == 2
-        spec = {"instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}], "name": "Sky and tea"}
+        spec = {
+            "instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}],
+            "name": "Sky and tea",
+        }
         created = admin.request(
-            "POST", "/api/bench/runs", files={"prompts": ("set.jsonl", PROMPTS, "text/plain")}, data={"config": json.dumps(spec)}
+            "POST",
+            "/api/bench/runs",
+            files={"prompts": ("set.jsonl", PROMPTS, "text/plain")},
+            data={"config": json.dumps(spec)},
         )
         assert created.status_code == 201, created.text
         deadline = time.monotonic() + 60

@@ -114,12 +114,16 @@ def test_an_error_toast_leaves_on_its_own_but_not_while_held(arena: RunningArena
 
 def test_other_toasts_leave_sooner(arena: RunningArena, page: Page) -> None:
     with arena.client() as client:  # an export to import: a success toast
-        with client.stream("POST", "/api/stream_chat?format=arena", json={"message": "Hi", "model_instances": [{"model": LLAMA}]}) as response:
+        with client.stream(
+            "POST", "/api/stream_chat?format=arena", json={"message": "Hi", "model_instances": [{"model": LLAMA}]}
+        ) as response:
             conversation_id = list(ndjson_lines(response))[0]["conversation_id"]
         export = client.get(f"/api/conversations/{conversation_id}/export").content
     page.clock.install()
     open_arena(page, arena.url)
-    page.locator("#import-input").set_input_files(files=[{"name": "chat.json", "mimeType": "application/json", "buffer": export}])
+    page.locator("#import-input").set_input_files(
+        files=[{"name": "chat.json", "mimeType": "application/json", "buffer": export}]
+    )
     success = page.locator("#toasts .toast.success")
     expect(success).to_contain_text("Imported")
     page.clock.run_for(6_500)

@@ -14,9 +14,17 @@ const isOpen = () => button.getAttribute("aria-expanded") === "true";
 
 if (button && panel) {
   button.addEventListener("click", () => setOpen(!isOpen()));
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && isOpen()) setOpen(false, { returnFocus: panel.contains(document.activeElement) || document.activeElement === button });
-  });
+  // Caught on the way down, before the arena's shortcuts: an Esc that closes the menu is spent
+  // on it and does not also stop the running streams.
+  window.addEventListener(
+    "keydown",
+    (event) => {
+      if (event.key !== "Escape" || !isOpen()) return;
+      event.stopPropagation();
+      setOpen(false, { returnFocus: panel.contains(document.activeElement) });
+    },
+    { capture: true },
+  );
   document.addEventListener("click", (event) => {
     if (isOpen() && !button.contains(event.target) && !panel.contains(event.target)) setOpen(false);
   });
