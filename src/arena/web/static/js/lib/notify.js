@@ -11,7 +11,7 @@ const MAX_TOASTS = 4;
 function region() {
   let found = document.getElementById("toasts");
   if (!found) {
-    found = el("div", { id: "toasts", class: "toasts", "aria-live": "polite", "aria-label": "Notifications" });
+    found = el("div", { id: "toasts", class: "toasts", role: "region", "aria-live": "polite", "aria-label": "Notifications" });
     document.body.append(found);
   }
   return found;
