@@ -53,6 +53,11 @@ ANSWER_ATTRIBUTES = {
     "table": set(), "thead": set(), "tbody": set(), "tr": set(), "th": {"class"}, "td": {"class"},
     "div": {"class", "data-lang"}, "span": {"class"},
 }  # fmt: skip
+# What the page's own code (js/lib/code-blocks.js) adds to a code block: a header marked
+# data-chrome, an attribute the sanitiser never lets an answer carry. Checked on its own list.
+CHROME_ATTRIBUTES = {
+    "div": {"class", "data-chrome"}, "span": {"class", "role"}, "button": {"type", "class", "aria-label", "data-state"},
+}  # fmt: skip
 # Where text from a model, a person or a file name is shown.
 SURFACES = ", ".join(
     [
@@ -68,7 +73,7 @@ DANGEROUS = (
 URL_ATTRIBUTES = ["href", "src", "action", "formaction", "srcdoc", "data", "poster", "background", "srcset"]
 # Run in the page: every way the DOM could carry a live payload, as readable findings.
 AUDIT_JS = """
-([surfaces, dangerous, urlAttributes, answerAttributes]) => {
+([surfaces, dangerous, urlAttributes, answerAttributes, chromeAttributes]) => {
   const found = [];
   const show = (node) => node.outerHTML.slice(0, 160);
   // What a browser ignores before a URL's scheme: controls, spaces, zero-width marks.
@@ -93,7 +98,9 @@ AUDIT_JS = """
   }
   for (const node of document.querySelectorAll("#transcript .answer *")) {
     const tag = node.tagName.toLowerCase();
-    const allowed = answerAttributes[tag];
+    const chrome = node.closest("[data-chrome]");
+    if (chrome && !chrome.matches(".answer div.highlight > div.code-head")) found.push(`misplaced chrome: ${show(node)}`);
+    const allowed = (chrome ? chromeAttributes : answerAttributes)[tag];
     if (!allowed) {
       found.push(`tag outside the allow-list: ${show(node)}`);
       continue;
@@ -178,7 +185,8 @@ def watched_page(browser: Browser, arena: RunningArena, *, bypass_csp: bool) -> 
 
 def audit(page: Page, where: str) -> None:
     answer_attributes = {tag: sorted(names) for tag, names in ANSWER_ATTRIBUTES.items()}
-    findings = page.evaluate(AUDIT_JS, [SURFACES, DANGEROUS, URL_ATTRIBUTES, answer_attributes])
+    chrome_attributes = {tag: sorted(names) for tag, names in CHROME_ATTRIBUTES.items()}
+    findings = page.evaluate(AUDIT_JS, [SURFACES, DANGEROUS, URL_ATTRIBUTES, answer_attributes, chrome_attributes])
     assert not findings, f"{where}: " + "\n".join(findings)
 
 

@@ -4,6 +4,7 @@ import { onUnauthorized, setToken } from "../lib/api.js";
 import { createAttachments } from "../arena/attachments.js";
 import { reveal, votePairwise, voteThumb } from "../arena/blind.js";
 import { conversationIdFromHash, createConversationController } from "../arena/conversation.js";
+import { watchCodeBlocks } from "../lib/code-blocks.js";
 import { byId } from "../lib/dom.js";
 import { createExports } from "../arena/exports.js";
 import { createJudge } from "../arena/judge.js";
@@ -35,6 +36,7 @@ const exports = createExports({ open: controller.open });
 createAttachments();
 createModelManager();
 byId("reveal-button").addEventListener("click", reveal);
+watchCodeBlocks(byId("transcript"));
 
 installShortcuts({
   send: controller.send,
