@@ -2,7 +2,7 @@
 
 import { onUnauthorized, setToken } from "../lib/api.js";
 import { createAttachments } from "../arena/attachments.js";
-import { reveal, votePairwise, voteThumb } from "../arena/blind.js";
+import { reveal, setupShowSpeed, votePairwise, voteThumb } from "../arena/blind.js";
 import { conversationIdFromHash, createConversationController } from "../arena/conversation.js";
 import { byId } from "../lib/dom.js";
 import { createExports } from "../arena/exports.js";
@@ -35,6 +35,7 @@ const exports = createExports({ open: controller.open });
 createAttachments();
 createModelManager();
 byId("reveal-button").addEventListener("click", reveal);
+setupShowSpeed();
 
 installShortcuts({
   send: controller.send,
