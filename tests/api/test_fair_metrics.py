@@ -86,6 +86,13 @@ def test_every_answer_says_its_prompt_time_cache_state_and_why_it_ended(client: 
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert sorted(row["finish_reason"] for row in rows) == ["length", "stop"]
     assert {row["prompt_s"] for row in rows} == {str(PROMPT_S)}
+    # A JSON export brings them back on import.
+    exported_json = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "json"})
+    imported = client.post("/api/conversations/import", json=exported_json.json())
+    assert imported.status_code == 201, imported.text
+    restored = answers(client, imported.json()["id"])
+    assert sorted(r["finish_reason"] for r in restored.values()) == ["length", "stop"]
+    assert {r["prompt_s"] for r in restored.values()} == {PROMPT_S}
 
 
 def test_v3_lines_keep_their_shape_with_the_new_metrics_beside(client: httpx.Client) -> None:
@@ -109,6 +116,13 @@ def test_blind_answers_keep_their_metrics_back_until_asked_or_revealed(client: h
     shown = answers(client, conversation_id, show_metrics="true")
     assert {answer["tokens"] for answer in shown.values()} == {len(REPLY)}
     assert set(shown) == {"Model A", "Model B"}
+
+    # /api/chat's results too.
+    body = {"conversation_id": conversation_id, "message": "Once more."}
+    results = client.post("/api/chat?format=arena", json=body).json()["results"]
+    assert set(results) == {"Model A", "Model B"} and {r["metrics"] for r in results.values()} == {None}
+    results = client.post("/api/chat?format=arena&show_metrics=true", json=body).json()["results"]
+    assert {r["metrics"]["tokens"] for r in results.values()} == {len(REPLY)}
 
     # After the reveal everything shows, asked or not.
     assert client.post(f"/api/conversations/{conversation_id}/reveal", json={}).status_code == 200
