@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -61,6 +62,35 @@ async def test_counts_come_from_the_tokenizer(engine: EmbeddedEngine) -> None:
     # Re-tokenizing the text may merge or split a token at the edges, never more.
     assert abs(final.usage.completion_tokens - expected) <= 2
     assert final.usage.prompt_tokens and final.usage.prompt_tokens > 5
+
+
+async def test_a_repeated_prompt_starts_from_a_cold_cache_as_the_first_did(tmp_path: Path) -> None:
+    # One object, so a request finds the previous one's tokens in it: llama-cpp-python would
+    # reuse that prefix and send the first token 10-100x sooner, skewing the comparison.
+    engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=1, n_ctx=512, threads=1)
+    prompt = ask("Tell me about the sea, the waves, the tides and the wind. " * 6, num_predict=2, seed=1)
+
+    async def first_token_s() -> tuple[float, Chunk]:
+        started, first, last = time.perf_counter(), None, None
+        async for chunk in engine.stream(prompt):
+            if chunk.text and first is None:
+                first = time.perf_counter() - started
+            last = chunk
+        assert first is not None and last is not None and last.usage is not None
+        return first, last
+
+    try:
+        await collect(engine, ask("Hi", num_predict=1))  # loads the model: not part of the timing
+        fresh, fresh_end = await first_token_s()
+        repeated, repeated_end = await first_token_s()
+    finally:
+        await engine.aclose()
+    assert fresh_end.usage and repeated_end.usage
+    assert fresh_end.usage.cached_prompt_tokens == repeated_end.usage.cached_prompt_tokens == 0
+    assert repeated_end.usage.prompt_tokens == fresh_end.usage.prompt_tokens > 60
+    # The whole prompt is processed again: a reused prefix would take a few ms, not most of it.
+    assert repeated > 0.3 * fresh, (fresh, repeated)
+    assert repeated_end.usage.prompt_s and repeated_end.usage.prompt_s > 0.3 * (fresh_end.usage.prompt_s or 0)
 
 
 async def test_a_fixed_seed_repeats_the_answer(engine: EmbeddedEngine) -> None:

@@ -102,6 +102,9 @@ async def test_stream_yields_each_token_then_the_usage(engine: OllamaEngine, dou
     assert final.usage.completion_tokens == len(double.reply)
     assert final.usage.generation_s == pytest.approx(metrics.eval_duration / 1e9)
     assert final.usage.load_s == pytest.approx(metrics.load_duration / 1e9)
+    assert final.usage.prompt_s == pytest.approx(metrics.prompt_eval_duration / 1e9)
+    # Ollama reports the tokens it evaluated, not those its cache served: unknown, not 0.
+    assert final.usage.cached_prompt_tokens is None
 
 
 async def test_stream_sends_messages_and_every_option(engine: OllamaEngine, double: OllamaDouble) -> None:

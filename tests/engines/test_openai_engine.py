@@ -245,6 +245,20 @@ async def test_llama_cpp_timings_give_counts_when_usage_is_absent(fault_server: 
     assert chunks[-1].finish_reason == "length"
 
 
+async def test_prompt_cache_and_prompt_time_come_from_usage_or_timings(fault_server: FaultServer) -> None:
+    async with open_engine(fault_server.base_url) as engine:
+        llama_cpp = (await collect(engine, ask("usage-timings")))[-1].usage
+        openai = (await collect(engine, ask("cached-usage")))[-1].usage
+        silent = (await collect(engine, ask("echo")))[-1].usage
+    assert llama_cpp is not None and openai is not None and silent is not None
+    # llama.cpp's server: cache_n of the prompt came from its cache; prompt_ms processed the rest.
+    assert (llama_cpp.cached_prompt_tokens, llama_cpp.prompt_s) == (9, pytest.approx(0.012))
+    # OpenAI, vLLM: usage.prompt_tokens_details.cached_tokens, no prompt time.
+    assert (openai.prompt_tokens, openai.cached_prompt_tokens, openai.prompt_s) == (1200, 1024, None)
+    # A server that says nothing: unknown, never "nothing cached".
+    assert (silent.cached_prompt_tokens, silent.prompt_s) == (None, None)
+
+
 async def test_without_usage_or_timings_tokens_are_counted(fault_server: FaultServer) -> None:
     async with open_engine(fault_server.base_url) as engine:
         chunks = await collect(engine, ask("echo"))

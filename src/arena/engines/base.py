@@ -55,6 +55,11 @@ class Usage:
     # llama.cpp timings); None means the caller's wall clock is all there is.
     generation_s: float | None = None
     load_s: float | None = None
+    # Of prompt_tokens, how many the engine took from its prompt cache instead of processing
+    # them (a warm cache makes the first token come sooner), and how long it spent processing
+    # the rest. None means the engine did not say, never "none cached".
+    cached_prompt_tokens: int | None = None
+    prompt_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

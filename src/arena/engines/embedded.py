@@ -214,8 +214,9 @@ def _generate(
                 "shorten it or start a new conversation"
             )
         if options.num_predict == 0:
-            emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=0), "length"))
+            emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=0, cached_prompt_tokens=0), "length"))
             return
+        _start_cold(llm)
         counter = _StopOrCount(stop)
         grammar = (
             LlamaGrammar.from_json_schema(json.dumps(request.json_schema), verbose=False)
@@ -249,8 +250,31 @@ def _generate(
         completion = min(counter.sampled, limit)
         if finish_reason == "stop" and completion:
             completion -= 1
-        emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=completion), finish_reason))
+        usage = Usage(
+            prompt_tokens=len(tokens), completion_tokens=completion, cached_prompt_tokens=0, prompt_s=_prompt_s(llm)
+        )
+        emit(_Done(usage, finish_reason))
     except EngineError as exc:
         emit(_Failed(exc))
     except Exception as exc:  # a llama.cpp failure becomes this instance's error, not a crash
         emit(_Failed(EngineError(f"the embedded engine failed: {exc}")))
+
+
+def _start_cold(llm: Llama) -> None:
+    """Forget the tokens an earlier request left in this object: llama-cpp-python would reuse
+    their shared prefix, and a repeated prompt would show a first token 10-100x sooner. Every
+    generation starts from the same (empty) cache, so first-token times compare like with like."""
+    import llama_cpp
+
+    llm.reset()  # no prefix to match: create_completion evaluates the whole prompt again
+    llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+
+
+def _prompt_s(llm: Llama) -> float | None:
+    """llama.cpp's own prompt-processing time for this generation, when it can be read."""
+    try:
+        import llama_cpp
+
+        return round(llama_cpp.llama_perf_context(llm._ctx.ctx).t_p_eval_ms / 1000.0, 4)
+    except Exception:  # a version without the counters: unknown, not zero
+        return None

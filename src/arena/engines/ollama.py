@@ -105,6 +105,7 @@ class _ChatLine(BaseModel):
     done: bool = False
     done_reason: str | None = None
     prompt_eval_count: int | None = None
+    prompt_eval_duration: int | None = None
     eval_count: int | None = None
     eval_duration: int | None = None
     load_duration: int | None = None
@@ -329,12 +330,19 @@ def _shown(data: Any) -> str:
 
 
 def _usage(line: _ChatLine) -> Usage:
+    # Ollama says how many prompt tokens it evaluated and for how long, not how many it
+    # found in its cache: the cached count stays unknown (None).
     return Usage(
         prompt_tokens=line.prompt_eval_count,
         completion_tokens=line.eval_count or 0,
-        generation_s=None if line.eval_duration is None else line.eval_duration / NANOSECONDS,
-        load_s=None if line.load_duration is None else line.load_duration / NANOSECONDS,
+        generation_s=_seconds(line.eval_duration),
+        load_s=_seconds(line.load_duration),
+        prompt_s=_seconds(line.prompt_eval_duration),
     )
+
+
+def _seconds(nanoseconds: int | None) -> float | None:
+    return None if nanoseconds is None else nanoseconds / NANOSECONDS
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -145,6 +145,7 @@ def usage(state: StreamState) -> Usage:
 
     1. `usage` (OpenAI, vLLM, LM Studio, llama.cpp's server with include_usage);
     2. llama.cpp's `timings` (predicted_n; prompt_n plus the cached cache_n);
+    and, for prompt caching, what `_cached` finds (None when the server says nothing);
     3. otherwise (llama-cpp-python sends neither) one token per content-bearing chunk, since
        these servers stream one chunk per sampled token. It can only undercount, when a
        server merges tokens (an incomplete UTF-8 character) into one chunk; the prompt
@@ -160,10 +161,24 @@ def usage(state: StreamState) -> Usage:
     prompt = _int(reported.get("prompt_tokens"))
     if prompt is None and _int(timings.get("prompt_n")) is not None:
         prompt = timings["prompt_n"] + (_int(timings.get("cache_n")) or 0)
-    predicted_ms = timings.get("predicted_ms")
-    generation_s = (
-        predicted_ms / 1000.0
-        if isinstance(predicted_ms, (int, float)) and not isinstance(predicted_ms, bool) and predicted_ms >= 0
-        else None
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        generation_s=_ms_to_s(timings.get("predicted_ms")),
+        cached_prompt_tokens=_cached(reported, timings),
+        prompt_s=_ms_to_s(timings.get("prompt_ms")),
     )
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, generation_s=generation_s)
+
+
+def _cached(reported: dict[str, Any], timings: dict[str, Any]) -> int | None:
+    """Prompt tokens served from the server's cache: OpenAI's (and vLLM's)
+    `usage.prompt_tokens_details.cached_tokens`, else llama.cpp's `timings.cache_n`."""
+    details = reported.get("prompt_tokens_details")
+    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else None
+    return cached if cached is not None else _int(timings.get("cache_n"))
+
+
+def _ms_to_s(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return value / 1000.0
+    return None

@@ -253,6 +253,14 @@ class Response(Base):
     ttft_s: Mapped[float | None] = mapped_column(Float)
     duration_s: Mapped[float | None] = mapped_column(Float)
     tokens_per_sec: Mapped[float | None] = mapped_column(Float)
+    # Prompt tokens an engine's cache served, its prompt-processing time, and why generation
+    # ended ("length": the token limit); None where the engine did not say.
+    cached_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    prompt_s: Mapped[float | None] = mapped_column(Float)
+    finish_reason: Mapped[str | None] = mapped_column(String(32))
+    # Answers generated together share a round (0: with the turn); each regenerate is a round
+    # of its own, so speeds measured under different loads are never compared.
+    generation_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
 

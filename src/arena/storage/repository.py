@@ -308,11 +308,12 @@ def list_turns(session: Session, *, conversation_id: str) -> list[Turn]:
     return list(session.scalars(statement.execution_options(populate_existing=True)))
 
 
-def start_response(session: Session, *, turn_id: int, instance_id: str) -> Response:
+def start_response(session: Session, *, turn_id: int, instance_id: str, generation_round: int = 0) -> Response:
     """A new, empty response in status "streaming"; a regenerate simply starts another."""
     _require(session, Turn.id, turn_id, "turn")
     _require(session, Instance.id, instance_id, "instance")
     response = Response(turn_id=turn_id, instance_id=instance_id, status="streaming", text="", started_at=utcnow())
+    response.generation_round = generation_round
     session.add(response)
     session.flush()
     return response

@@ -165,3 +165,17 @@ def add_imported_votes(
         for _ in range(count)
     )
     session.flush()
+
+
+def clear_pairwise_on_regenerate(session: Session, *, turn_id: int) -> int:
+    """A regenerate replaces one answer of the turn: its pairwise verdicts were about a text no
+    voter will see again, so they go (voting reopens). After the reveal votes are closed and
+    stay as cast. Thumbs stay on the answer they were cast on. Returns how many went."""
+    turn = session.get(Turn, turn_id)
+    if turn is None or get_conversation(session, conversation_id=turn.conversation_id).revealed_at is not None:
+        return 0
+    result = session.execute(
+        delete(Vote).where(Vote.turn_id == turn_id, Vote.kind == "pairwise"),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -38,7 +38,10 @@ def v3_metrics(metrics: Metrics | None) -> dict[str, Any]:
     return {**values, "first_token_time": values["ttft_s"]}
 
 
-EMPTY_METRICS = {"prompt_tokens": None, "tokens": 0, "ttft_s": None, "duration_s": 0.0, "tokens_per_sec": None}
+EMPTY_METRICS = {
+    "prompt_tokens": None, "tokens": 0, "ttft_s": None, "duration_s": 0.0, "tokens_per_sec": None,
+    "cached_prompt_tokens": None, "prompt_s": None, "finish_reason": None,
+}  # fmt: skip
 
 
 def start_payload(
@@ -53,11 +56,17 @@ def start_payload(
 
 
 def event_payload(
-    event: Event, *, label: str | None = None, key: str | None = None, line_format: LineFormat = "arena"
+    event: Event,
+    *,
+    label: str | None = None,
+    key: str | None = None,
+    line_format: LineFormat = "arena",
+    hide_metrics: bool = False,
 ) -> dict[str, Any]:
     """One line for one event; with a ``label`` (a masked blind conversation) the line names
     the instance by its label alone, and an error message does not quote the model. ``key``
-    names the instance otherwise (the client's own id in format v3)."""
+    names the instance otherwise (the client's own id in format v3). ``hide_metrics`` leaves
+    an arena done line without metrics (blind, unless the client asked for them)."""
     shown_id, shown_model = (label, label) if label else (key or event.instance_id, event.model)
     v3 = line_format == "v3"
     if not isinstance(event, FinishEvent):
@@ -75,7 +84,7 @@ def event_payload(
             payload["metrics"] = v3_metrics(event.metrics)
         return payload | ({"error": error} if error is not None else {})
     payload = {"instance_id": shown_id, "model": shown_model, "done": True}
-    if event.metrics is not None:
+    if event.metrics is not None and not hide_metrics:
         payload["metrics"] = event.metrics.to_dict()
     if error is not None:
         payload["error"] = error

@@ -136,6 +136,13 @@ def timings_only(handler: FaultHandler, body: dict[str, Any]) -> None:
     handler.stream([sse(delta("a")), sse(delta("b")), sse(delta(finish_reason="length", timings=timings)), DONE])
 
 
+def cached_usage(handler: FaultHandler, body: dict[str, Any]) -> None:
+    # OpenAI's (and vLLM's) report of a prompt served mostly from the cache; no timings.
+    usage = {"prompt_tokens": 1200, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 1024}}
+    handler.stream([sse(delta("Hi")), sse(delta(" again", "stop")),
+                    sse({"object": "chat.completion.chunk", "choices": [], "usage": usage}), DONE])  # fmt: skip
+
+
 def error_mid_stream(handler: FaultHandler, body: dict[str, Any]) -> None:
     handler.stream([sse(delta("Partial")), sse(delta(" answer")), sse({"error": {"message": "CUDA out of memory"}})])
 
@@ -189,6 +196,7 @@ SCENARIOS: dict[str, Scenario] = {
     "keepalive": keepalive,
     "usage-timings": usage_and_timings,
     "timings-only": timings_only,
+    "cached-usage": cached_usage,
     "error-mid-stream": error_mid_stream,
     "rate-limited": rate_limited,
     "loading": loading,

@@ -19,6 +19,7 @@ from arena.engines.router import Router
 from arena.errors import ArenaError, EngineError, EngineTimeout
 
 Status = Literal["ok", "error", "stopped"]
+FINISH_REASON_LENGTH = 32  # engines say "stop", "length", "load"…; the column holds this many
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,14 +38,23 @@ class Metrics:
     ttft_s: float | None
     duration_s: float
     tokens_per_sec: float | None
+    # What makes two answers comparable: how much of the prompt a warm cache served (it
+    # shortens the first token), the engine's prompt-processing time, and why generation
+    # ended ("length": at the token limit). None: the engine did not say.
+    cached_prompt_tokens: int | None = None
+    prompt_s: float | None = None
+    finish_reason: str | None = None
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    def to_dict(self) -> dict[str, float | int | str | None]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "tokens": self.tokens,
             "ttft_s": self.ttft_s,
             "duration_s": self.duration_s,
             "tokens_per_sec": self.tokens_per_sec,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
+            "prompt_s": self.prompt_s,
+            "finish_reason": self.finish_reason,
         }
 
 
@@ -87,7 +97,15 @@ class NullSink:
         pass
 
 
-def compute_metrics(*, usage: Usage | None, started: float, first: float | None, ended: float, pieces: int) -> Metrics:
+def compute_metrics(
+    *,
+    usage: Usage | None,
+    started: float,
+    first: float | None,
+    ended: float,
+    pieces: int,
+    finish_reason: str | None = None,
+) -> Metrics:
     """Wall-clock TTFT and duration from the caller; counts (and, when the engine has one,
     generation time) from the engine. Without an engine timing, tokens/s is the rate between
     the first and the last token."""
@@ -105,6 +123,9 @@ def compute_metrics(*, usage: Usage | None, started: float, first: float | None,
         ttft_s=round(ttft, 4) if ttft is not None else None,
         duration_s=round(duration, 4),
         tokens_per_sec=round(rate, 2) if rate is not None else None,
+        cached_prompt_tokens=usage.cached_prompt_tokens if usage else None,
+        prompt_s=round(usage.prompt_s, 4) if usage and usage.prompt_s is not None else None,
+        finish_reason=finish_reason[:FINISH_REASON_LENGTH] if finish_reason else None,
     )
 
 
@@ -114,6 +135,7 @@ class _Run:
     parts: list[str] = field(default_factory=list)
     first: float | None = None
     usage: Usage | None = None
+    finish_reason: str | None = None
 
 
 async def _run_one(
@@ -124,7 +146,12 @@ async def _run_one(
 
     def finish(status: Status, error: str | None = None, exception: BaseException | None = None) -> None:
         metrics = compute_metrics(
-            usage=run.usage, started=started, first=run.first, ended=time.perf_counter(), pieces=len(run.parts)
+            usage=run.usage,
+            started=started,
+            first=run.first,
+            ended=time.perf_counter(),
+            pieces=len(run.parts),
+            finish_reason=run.finish_reason,
         )
         event = FinishEvent(
             instance_id=target.instance_id,
@@ -156,6 +183,7 @@ async def _run_one(
                         )
                     if chunk.usage is not None:
                         run.usage = chunk.usage
+                    run.finish_reason = chunk.finish_reason or run.finish_reason
     except TimeoutError as exc:
         timeout = EngineTimeout(f"no complete answer within {timeout_s:g} s (REQUEST_TIMEOUT)")
         timeout.__cause__ = exc

@@ -20,7 +20,7 @@ from arena.errors import InvalidInput, TooLarge
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.view import ConversationView, ResponseView, TurnView
-from arena.storage import repository
+from arena.storage import answer_metrics, repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.models import SAMPLING_FIELDS
@@ -28,11 +28,14 @@ from arena.storage.models import SAMPLING_FIELDS
 FORMAT: Final = "local-llm-arena/conversation"
 VERSION: Final = 1
 EXTENSIONS: Final = {"json": "json", "markdown": "md", "csv": "csv"}
+SPEED_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
+# Whether two answers' speeds compare: later columns, so the CSV's first ones keep their places.
+FAIRNESS_NAMES: Final = ("cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round")
+METRIC_NAMES: Final = SPEED_NAMES + FAIRNESS_NAMES
 CSV_COLUMNS: Final = (
-    "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status",
-    "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
+    "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status", *SPEED_NAMES, "up", "down",
+    *FAIRNESS_NAMES,
 )  # fmt: skip
-METRIC_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
 STILL_STREAMING: Final = "the answer was still streaming when the conversation was exported"
 MAX_ANSWERS_PER_TURN: Final = 100  # every instance's answers, regenerated ones included
 MASKED_EXPORT: Final = (
@@ -112,9 +115,10 @@ def export_csv(view: ConversationView) -> str:
                     *(known.get(name, "") for name in SAMPLING_FIELDS),
                     r.text,
                     r.status,
-                    *("" if getattr(r, name) is None else getattr(r, name) for name in METRIC_NAMES),
+                    *("" if getattr(r, name) is None else getattr(r, name) for name in SPEED_NAMES),
                     r.up,
                     r.down,
+                    *("" if getattr(r, name) is None else getattr(r, name) for name in FAIRNESS_NAMES),
                 ]
             )
     return out.getvalue()
@@ -150,6 +154,8 @@ def export_markdown(view: ConversationView, *, exported_at: datetime) -> str:
             facts += [f"{r.tokens} tokens"] if r.tokens is not None else []
             facts += [f"{r.ttft_s} s to first token"] if r.ttft_s is not None else []
             facts += [f"{r.tokens_per_sec} tokens/s"] if r.tokens_per_sec is not None else []
+            facts += [f"{r.cached_prompt_tokens} prompt tokens cached"] if r.cached_prompt_tokens else []
+            facts += ["stopped at the token limit"] if r.finish_reason == "length" else []
             facts += [f"votes: {r.up} up, {r.down} down"]
             lines += ["", heading, "", r.text or "_(no text)_"]
             lines += ["", f"Error: {r.error}"] if r.error else []
@@ -192,6 +198,10 @@ class _Response(_Lenient):
     ttft_s: float | None = Field(None, ge=0)
     duration_s: float | None = Field(None, ge=0)
     tokens_per_sec: float | None = Field(None, ge=0)
+    cached_prompt_tokens: int | None = Field(None, ge=0)
+    prompt_s: float | None = Field(None, ge=0)
+    finish_reason: str | None = Field(None, max_length=32)
+    generation_round: int = Field(0, ge=0, le=1_000_000)
     votes: _Votes = Field(default_factory=_Votes)
 
     @model_validator(mode="after")
@@ -342,7 +352,9 @@ def _import_turn(
         attachments=attachments or None,
     )
     for r in turn.responses:
-        response = repository.start_response(session, turn_id=stored.id, instance_id=ids[r.label])
+        response = repository.start_response(
+            session, turn_id=stored.id, instance_id=ids[r.label], generation_round=r.generation_round
+        )
         streaming = r.status == "streaming"
         repository.finish_response(
             session,
@@ -355,6 +367,13 @@ def _import_turn(
             ttft_s=r.ttft_s,
             duration_s=r.duration_s,
             tokens_per_sec=r.tokens_per_sec,
+        )
+        answer_metrics.record_cache_and_finish(
+            session,
+            response_id=response.id,
+            cached_prompt_tokens=r.cached_prompt_tokens,
+            prompt_s=r.prompt_s,
+            finish_reason=r.finish_reason,
         )
         for value, count in (("up", r.votes.up), ("down", r.votes.down)):
             vote_store.add_imported_votes(

@@ -7,7 +7,8 @@ import time
 
 from arena.errors import Conflict
 from arena.evaluation.conversation.compare import FinishEvent, Target
-from arena.storage import repository
+from arena.storage import answer_metrics, repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 
 FLUSH_INTERVAL_S = 0.5
@@ -60,7 +61,14 @@ class ResponseRecorder:
         if self.turn_id is None or target.instance_id in self.response_ids:
             return  # written with the turn, or will be at attach()
         with self.database.session() as session:
-            response = repository.start_response(session, turn_id=self.turn_id, instance_id=target.instance_id)
+            # Started alone on a written turn (a regenerate): a round of its own, never compared
+            # for speed with answers generated together earlier.
+            generation_round = answer_metrics.next_generation_round(session, turn_id=self.turn_id)
+            # A pairwise verdict about the answer being replaced must not count for the new one.
+            vote_store.clear_pairwise_on_regenerate(session, turn_id=self.turn_id)
+            response = repository.start_response(
+                session, turn_id=self.turn_id, instance_id=target.instance_id, generation_round=generation_round
+            )
             self.response_ids[target.instance_id] = response.id
 
     def token(self, target: Target, text: str) -> None:
@@ -102,3 +110,11 @@ class ResponseRecorder:
                 duration_s=metrics.duration_s if metrics else None,
                 tokens_per_sec=metrics.tokens_per_sec if metrics else None,
             )
+            if metrics is not None:
+                answer_metrics.record_cache_and_finish(
+                    session,
+                    response_id=self.response_ids[target.instance_id],
+                    cached_prompt_tokens=metrics.cached_prompt_tokens,
+                    prompt_s=metrics.prompt_s,
+                    finish_reason=metrics.finish_reason,
+                )

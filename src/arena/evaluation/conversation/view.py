@@ -79,6 +79,10 @@ class ResponseView:
     ttft_s: float | None
     duration_s: float | None
     tokens_per_sec: float | None
+    cached_prompt_tokens: int | None
+    prompt_s: float | None
+    finish_reason: str | None
+    generation_round: int  # answers of one round were generated together (0: with the turn)
     up: int
     down: int
 
@@ -136,16 +140,33 @@ def instance_settings(member: ConversationInstance) -> dict[str, Any]:
     }
 
 
-def conversation_view(database: Database, *, conversation_id: str) -> ConversationView:
-    """The conversation as a client may see it now (masked while blind and not revealed)."""
+def conversation_view(database: Database, *, conversation_id: str, show_metrics: bool = False) -> ConversationView:
+    """The conversation as a client may see it now (masked while blind and not revealed).
+
+    While masked, an answer's metrics are left out unless the client asks (``show_metrics``):
+    speed, token counts and cache state can tell models apart."""
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
         turns = repository.list_turns(session, conversation_id=conversation_id)
         votes = vote_store.list_votes(session, conversation_id=conversation_id)
-        return _build_view(conversation, turns, votes)
+        return _build_view(conversation, turns, votes, show_metrics=show_metrics)
 
 
-def _build_view(conversation: Conversation, turns: list[Turn], votes: list[Any]) -> ConversationView:
+METRIC_COLUMNS = (
+    "prompt_tokens", "completion_tokens", "ttft_s", "duration_s", "tokens_per_sec",
+    "cached_prompt_tokens", "prompt_s", "finish_reason",
+)  # fmt: skip
+
+
+def _metrics(response: Response, *, hidden: bool) -> dict[str, Any]:
+    values = {name: None if hidden else getattr(response, name) for name in METRIC_COLUMNS}
+    values["tokens"] = values.pop("completion_tokens")
+    return values
+
+
+def _build_view(
+    conversation: Conversation, turns: list[Turn], votes: list[Any], *, show_metrics: bool = False
+) -> ConversationView:
     masked = is_masked(conversation)
     by_id = {member.instance_id: member for member in members(conversation)}
     thumbs = Counter((vote.response_id, vote.value) for vote in votes if vote.kind == "thumb")
@@ -168,11 +189,8 @@ def _build_view(conversation: Conversation, turns: list[Turn], votes: list[Any])
             status=response.status,
             text=response.text,
             error=error,
-            prompt_tokens=response.prompt_tokens,
-            tokens=response.completion_tokens,
-            ttft_s=response.ttft_s,
-            duration_s=response.duration_s,
-            tokens_per_sec=response.tokens_per_sec,
+            **_metrics(response, hidden=masked and not show_metrics),
+            generation_round=response.generation_round or 0,
             up=thumbs[(response.id, "up")],
             down=thumbs[(response.id, "down")],
         )

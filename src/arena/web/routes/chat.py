@@ -25,7 +25,13 @@ from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRo
 from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
-from arena.web.schemas.stream import FORMAT_DESCRIPTION, ArenaStreamLine, LineFormat, V3StreamLine
+from arena.web.schemas.stream import (
+    FORMAT_DESCRIPTION,
+    SHOW_METRICS_DESCRIPTION,
+    ArenaStreamLine,
+    LineFormat,
+    V3StreamLine,
+)
 from arena.web.streaming import NDJSON, NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
@@ -45,6 +51,7 @@ STREAM_LINES = {
     }
 }
 Format = Annotated[LineFormat, Query(alias="format", description=FORMAT_DESCRIPTION)]
+ShowMetrics = Annotated[bool, Query(description=SHOW_METRICS_DESCRIPTION)]
 
 
 async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
@@ -164,6 +171,7 @@ async def stream_chat(
     db: Db,
     principal: CurrentPrincipal,
     line_format: Format = "v3",
+    show_metrics: ShowMetrics = False,
 ):
     """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
     echo = line_format == "v3"
@@ -196,7 +204,8 @@ async def stream_chat(
                 streams.release(turn_id, stops[event.instance_id])
                 units.release(1)  # that instance's generation is over
             shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
-            yield line(event_payload(event, **shown, line_format=line_format))
+            hide = prepared.masked and not show_metrics and not echo  # v3's page masks on its own
+            yield line(event_payload(event, **shown, line_format=line_format, hide_metrics=hide))
 
     async def cleanup() -> None:
         try:
@@ -227,6 +236,7 @@ async def chat(
     db: Db,
     principal: CurrentPrincipal,
     line_format: Format = "v3",
+    show_metrics: ShowMetrics = False,
 ):
     """Answer once every instance has finished; one instance gives its result alone. Every
     instance has a result (`error` says why one has no full answer); `errors` lists the failures."""
@@ -251,6 +261,7 @@ async def chat(
 
     results = {}
     errors = {}
+    hide_metrics = prepared.masked and not show_metrics and line_format == "arena"
     for event in finished:
         key, model, error = shown(event)
         error = None if event.status == "ok" else error or event.status
@@ -259,7 +270,7 @@ async def chat(
             instance_id=key,
             assistant=event.text,
             response=event.text,
-            metrics=v3_metrics(event.metrics) if event.metrics else None,
+            metrics=v3_metrics(event.metrics) if event.metrics and not hide_metrics else None,
             status=event.status,
             error=error,
             conversation_id=prepared.conversation_id,

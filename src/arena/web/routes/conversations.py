@@ -26,6 +26,10 @@ from arena.web.schemas.conversations import (
 router = APIRouter(prefix="/api/conversations", tags=["conversations"], dependencies=[Viewer])
 
 ERRORS = error_responses(400, 404, 413, 422, 503)
+SHOW_METRICS = (
+    "Blind conversations before the reveal: include each answer's metrics (speed, tokens, cache state), "
+    "which can tell models apart. Left out by default; always included otherwise."
+)
 
 
 def _summary(c: Conversation) -> ConversationPublic:
@@ -34,9 +38,10 @@ def _summary(c: Conversation) -> ConversationPublic:
     )
 
 
-def conversation_detail(db: Db, conversation_id: str) -> ConversationDetailPublic:
+def conversation_detail(db: Db, conversation_id: str, show_metrics: bool = False) -> ConversationDetailPublic:
     """The detail a client may see (masked while blind); blocking, call it in a thread."""
-    return ConversationDetailPublic.from_view(conversation_view(db, conversation_id=conversation_id))
+    view = conversation_view(db, conversation_id=conversation_id, show_metrics=show_metrics)
+    return ConversationDetailPublic.from_view(view)
 
 
 @router.post("", status_code=201, response_model=ConversationDetailPublic, responses=ERRORS, dependencies=[Evaluator])
@@ -84,10 +89,15 @@ async def list_conversations(
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetailPublic, responses=ERRORS)
-async def get_conversation(conversation_id: str, db: Db, principal: CurrentPrincipal) -> ConversationDetailPublic:
+async def get_conversation(
+    conversation_id: str,
+    db: Db,
+    principal: CurrentPrincipal,
+    show_metrics: bool = Query(False, description=SHOW_METRICS),
+) -> ConversationDetailPublic:
     """One conversation with its instances, every turn's latest answers and the votes."""
     await check_conversation(db, principal, conversation_id, need="read")
-    return await asyncio.to_thread(conversation_detail, db, conversation_id)
+    return await asyncio.to_thread(conversation_detail, db, conversation_id, show_metrics)
 
 
 @router.patch("/{conversation_id}", response_model=ConversationPublic, responses=ERRORS, dependencies=[Evaluator])

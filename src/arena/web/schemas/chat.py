@@ -67,6 +67,13 @@ class MetricsPublic(BaseModel):
     ttft_s: float | None
     duration_s: float
     tokens_per_sec: float | None
+    cached_prompt_tokens: int | None = Field(
+        None, description="Prompt tokens the engine's cache served (a warm cache shortens ttft_s); null: not reported"
+    )
+    prompt_s: float | None = Field(None, description="The engine's own prompt-processing time; null: not reported")
+    finish_reason: str | None = Field(
+        None, description='Why generation ended, as the engine said: "stop", "length" (the token limit)…'
+    )
 
 
 class V3MetricsPublic(MetricsPublic):

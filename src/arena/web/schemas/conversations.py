@@ -71,6 +71,14 @@ class ResponsePublic(BaseModel):
     ttft_s: float | None
     duration_s: float | None
     tokens_per_sec: float | None
+    cached_prompt_tokens: int | None = Field(
+        None, description="Prompt tokens an engine's cache served (a warm cache shortens ttft_s); null: not reported"
+    )
+    prompt_s: float | None = Field(None, description="The engine's prompt-processing time; null: not reported")
+    finish_reason: str | None = Field(None, description='Why generation ended: "stop", "length" (the token limit)…')
+    generation_round: int = Field(
+        0, description="Answers of one round were generated together (0: with the turn; a regenerate has its own)"
+    )
     votes: VoteCountsPublic
 
     @classmethod
@@ -88,6 +96,10 @@ class ResponsePublic(BaseModel):
             "ttft_s": r.ttft_s,
             "duration_s": r.duration_s,
             "tokens_per_sec": r.tokens_per_sec,
+            "cached_prompt_tokens": r.cached_prompt_tokens,
+            "prompt_s": r.prompt_s,
+            "finish_reason": r.finish_reason,
+            "generation_round": r.generation_round,
             "votes": VoteCountsPublic(up=r.up, down=r.down),
         }
         if r.instance_id is None:

@@ -22,6 +22,11 @@ FORMAT_DESCRIPTION = (
     "stored instance id, or by the blind label while a conversation is blind."
 )
 
+SHOW_METRICS_DESCRIPTION = (
+    "Format `arena`, blind conversations before the reveal: include each answer's metrics (speed, tokens, "
+    "cache state), which can tell models apart. Left out by default; always included otherwise."
+)
+
 
 class StreamInstancePublic(BaseModel):
     instance_id: str = Field(description="The key later lines use: the client's `id` (v3), the stored id, or a label")

@@ -5,10 +5,50 @@ import { confirmAction } from "./dialogs.js";
 import { byId, el, icon } from "../lib/dom.js";
 import { notifyError } from "../lib/notify.js";
 import { allParametersLabel } from "./instances.js";
-import { emit, state } from "./store.js";
+import { emit, isMasked, on, state } from "./store.js";
 
 const CLOSED = 409;
+const SHOW_SPEED_KEY = "arena.blind.showSpeed";
+export const METRICS_HIDDEN_NOTE = "speed and token counts hidden until the reveal";
 let lastMapping = null; // the reveal's answer, shown until another conversation opens
+let speedChoice = null; // this page's choice, when storage refuses to keep it
+
+/** The person's choice to see speed, token counts and the crown before a reveal (off unless chosen). */
+export function showSpeed() {
+  if (speedChoice !== null) return speedChoice;
+  try {
+    return localStorage.getItem(SHOW_SPEED_KEY) === "true";
+  } catch {
+    return false; // storage refused (private mode): the default
+  }
+}
+
+/** Blind, not revealed, and speed not chosen: the server keeps metrics back, and so does the page. */
+export function metricsHidden() {
+  return isMasked() && !showSpeed();
+}
+
+/** The "Show speed" switch: visible while a conversation (or the next one) is blind and unrevealed. */
+export function setupShowSpeed() {
+  const toggle = byId("show-speed-toggle");
+  const box = byId("show-speed-switch");
+  const update = () => {
+    box.hidden = !(isMasked() || (state.blind && !state.conversation));
+    toggle.checked = showSpeed();
+  };
+  toggle.addEventListener("change", () => {
+    speedChoice = toggle.checked;
+    try {
+      localStorage.setItem(SHOW_SPEED_KEY, String(toggle.checked));
+    } catch {
+      // Not kept after this page; the reload below still honours it.
+    }
+    emit("reload-conversation"); // read the answers again, with or without their metrics
+  });
+  on("conversation-changed", update);
+  on("blind-changed", update);
+  update();
+}
 
 function closeVoting(message) {
   // Another tab (or person) revealed this conversation: the server now refuses every vote.

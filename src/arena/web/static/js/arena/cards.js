@@ -5,6 +5,16 @@ import { el, icon } from "../lib/dom.js";
 import { formatCount, formatRate, formatSeconds } from "../lib/format.js";
 
 const STATUS_TEXT = { waiting: "waiting", streaming: "streaming", ok: "done", error: "error", stopped: "stopped" };
+const AT_LIMIT = "stopped at the token limit";
+const MEASURED = "First token: from sending to the first token (the server's clock). Speed: tokens after the first, "
+  + "per second of generation. Tokens: the engine's own count.";
+
+/** What a card says about its prompt cache: why its first token may come sooner than another's. */
+export function cacheNote({ cached_prompt_tokens: cached, prompt_tokens: prompt }) {
+  if (cached === null || cached === undefined) return "prompt cache not reported by the engine";
+  if (cached === 0) return "cold prompt cache";
+  return `${cached} of ${prompt ?? "?"} prompt tokens cached — not in the crown`;
+}
 
 /** What a person can do about an error, from the server's message. */
 export function adviceFor(message) {
@@ -35,7 +45,8 @@ export function createCard({ turnId, key, title, params, handlers }) {
     icon("crown"), el("span", { class: "visually-hidden" }, "fastest"));
   const answer = el("div", { class: "answer", "aria-live": "polite", "aria-labelledby": titleId });
   const errorBox = el("div", { class: "card-error", role: "alert", hidden: true });
-  const metrics = el("dl", { class: "metrics", hidden: true });
+  const metrics = el("dl", { class: "metrics", hidden: true, title: MEASURED });
+  const note = el("p", { class: "card-note", hidden: true });
   const stopButton = el("button", { type: "button", class: "small danger", onclick: () => handlers.stop(card) }, "Stop");
   const regenerateButton = el("button", { type: "button", class: "small", onclick: () => handlers.regenerate(card) }, "Regenerate");
   const copyButton = el("button", { type: "button", class: "small ghost", onclick: () => handlers.copy(card) }, "Copy");
@@ -58,12 +69,14 @@ export function createCard({ turnId, key, title, params, handlers }) {
     answer,
     errorBox,
     metrics,
+    note,
     el("footer", { class: "card-actions" }, stopButton, regenerateButton, copyButton, continueButton, handlers.vote ? votes : null),
     voteError,
   );
 
   let textNode = null;
   let rawText = "";
+  let cacheText = "";
 
   function voteButton(value, iconName, label) {
     return el("button", { type: "button", class: "small", "aria-label": label, "aria-pressed": "false", dataset: { vote: value }, onclick: () => handlers.vote(card, value) }, icon(iconName));
@@ -93,6 +106,16 @@ export function createCard({ turnId, key, title, params, handlers }) {
     get tokensPerSecond() {
       return Number(node.dataset.tokensPerSecond) || null;
     },
+    /** Answers of one round were generated together; a regenerate is a round of its own. */
+    round: "0",
+    /** Prompt tokens a cache served (null: not reported, undefined: no metrics shown). */
+    get cachedPromptTokens() {
+      const value = node.dataset.cachedPromptTokens;
+      return value === undefined || value === "" ? null : Number(value);
+    },
+    get hasMetrics() {
+      return !metrics.hidden;
+    },
 
     /** Empty the card for a new stream (first send or Regenerate). */
     begin() {
@@ -103,6 +126,10 @@ export function createCard({ turnId, key, title, params, handlers }) {
       errorBox.hidden = true;
       metrics.hidden = true;
       delete node.dataset.tokensPerSecond;
+      delete node.dataset.cachedPromptTokens;
+      delete node.dataset.limit;
+      cacheText = "";
+      card.setNote("");
       card.setFastest(false);
       setStatus("waiting");
     },
@@ -124,6 +151,10 @@ export function createCard({ turnId, key, title, params, handlers }) {
       setStatus(outcome);
       if (!rawText) answer.className = "answer empty";
       if (figures) showMetrics(figures);
+      if (outcome === "ok" && figures?.finish_reason === "length") {
+        node.dataset.limit = "true";
+        status.textContent = AT_LIMIT;
+      }
       if (outcome === "error") showProblem(`Error: ${error || "the generation failed"}`, adviceFor(error));
       else if (outcome === "stopped") showProblem("Stopped", rawText ? "The partial answer is kept." : "Nothing was generated.");
     },
@@ -136,10 +167,11 @@ export function createCard({ turnId, key, title, params, handlers }) {
     },
 
     /** Fill from a stored response of the conversation detail. */
-    restore(response) {
+    restore(response, { metricsHidden = false } = {}) {
       card.begin();
+      card.round = String(response.generation_round ?? 0);
       if (response.text) card.append(response.text);
-      card.finish({ status: response.status, metrics: response, error: response.error });
+      card.finish({ status: response.status, metrics: metricsHidden ? null : response, error: response.error });
       if (response.html) card.showHtml(response.html);
       if (response.status === "streaming") setStatus("streaming");
     },
@@ -147,6 +179,19 @@ export function createCard({ turnId, key, title, params, handlers }) {
     setFastest(fastest) {
       crown.hidden = !fastest;
       node.classList.toggle("fastest", fastest);
+    },
+
+    /** The line under the metrics: the cache state and whether this speed is compared. */
+    setNote(comparison) {
+      const text = [cacheText, comparison].filter(Boolean).join(" · ");
+      note.textContent = text;
+      note.hidden = !text;
+    },
+
+    /** Metrics kept back (blind, before the reveal): say so instead of showing an empty row. */
+    setHiddenMetrics(message) {
+      cacheText = message;
+      card.setNote("");
     },
 
     /** Votes: which was cast, and whether voting is still open. */
@@ -168,6 +213,9 @@ export function createCard({ turnId, key, title, params, handlers }) {
     if (figures.tokens_per_sec !== null && figures.tokens_per_sec !== undefined) {
       node.dataset.tokensPerSecond = String(figures.tokens_per_sec);
     }
+    node.dataset.cachedPromptTokens = figures.cached_prompt_tokens ?? "";
+    cacheText = cacheNote(figures);
+    card.setNote("");
     metrics.replaceChildren(
       metric("First token", formatSeconds(figures.ttft_s), "ttft"),
       metric("Speed", formatRate(figures.tokens_per_sec), "rate"),

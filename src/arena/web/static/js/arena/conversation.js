@@ -8,7 +8,7 @@ import { instanceFromEntry } from "./instances.js";
 import { notify, notifyError, notifySuccess } from "../lib/notify.js";
 import { emit, entryFor, isMasked, isStreaming, on, state } from "./store.js";
 import { renderAnswer, runStream, stopAllStreams } from "./stream.js";
-import { renderResults } from "./blind.js";
+import { renderResults, showSpeed } from "./blind.js";
 
 const TITLE_LENGTH = 60;
 const HASH_PREFIX = "#c=";
@@ -51,7 +51,7 @@ export function createConversationController({ transcript }) {
     stopAllStreams();
     let detail;
     try {
-      detail = await api.conversation(id);
+      detail = await api.conversation(id, { showMetrics: showSpeed() });
     } catch (error) {
       notifyError(`That conversation cannot be opened: ${error.message}`);
       if (error.status === 404) startNew();
@@ -84,7 +84,7 @@ export function createConversationController({ transcript }) {
   /** Build the turn's cards from the stream's first line; learn about instances new to the conversation. */
   async function startTurn(first, turn) {
     if (first.instances.some(({ instance_id }) => !entryFor(instance_id))) {
-      state.conversation = await api.conversation(first.conversation_id);
+      state.conversation = await api.conversation(first.conversation_id, { showMetrics: showSpeed() });
     }
     prompt.value = "";
     state.attachments = [];
@@ -98,7 +98,7 @@ export function createConversationController({ transcript }) {
   async function refreshDetail(conversationId) {
     if (state.conversation?.id !== conversationId) return;
     try {
-      const detail = await api.conversation(conversationId);
+      const detail = await api.conversation(conversationId, { showMetrics: showSpeed() });
       if (state.conversation?.id === conversationId) setConversation(detail);
     } catch {
       // The page still shows what streamed; the next open reads it again.
@@ -149,7 +149,9 @@ export function createConversationController({ transcript }) {
     const conversationId = state.conversation.id;
     const body = { conversation_id: conversationId, regenerate: { turn_id: card.turnId, key: card.key } };
     card.begin(); // at once, so the click shows; the stream fills it
+    card.round = `regenerated-${card.turnId}-${Date.now()}`; // generated alone: its speed is not compared
     card.setVotes({}, { open: !state.conversation.revealed_at }); // a new answer has no votes yet
+    transcript.turn(card.turnId)?.resetPairwise(); // the server drops a pairwise vote about the old answer
     try {
       await runStream(body, () => ({
         card: (key) => (key === card.key ? card : null),

@@ -3,6 +3,7 @@
 
 import { api } from "../lib/api.js";
 import { emit, state } from "./store.js";
+import { METRICS_HIDDEN_NOTE, metricsHidden, showSpeed } from "./blind.js";
 
 /** Turn a finished card's text into the server's sanitised HTML; plain text stays if that fails. */
 export async function renderAnswer(card) {
@@ -28,7 +29,7 @@ export async function runStream(body, start) {
   let view = null;
   const open = new Set();
   try {
-    for await (const line of api.streamChat(body, controller.signal)) {
+    for await (const line of api.streamChat(body, controller.signal, { showMetrics: showSpeed() })) {
       if (!first) {
         first = line;
         view = await start(line);
@@ -43,6 +44,7 @@ export async function runStream(body, start) {
       }
       open.delete(line.instance_id);
       card.finish({ status: line.status || (line.error ? "error" : "ok"), metrics: line.metrics, error: line.error });
+      if (!line.metrics && metricsHidden()) card.setHiddenMetrics(METRICS_HIDDEN_NOTE);
       view.updateCrown();
       renderAnswer(card);
       if (!open.size) release(controller); // every answer is in: the next message may go

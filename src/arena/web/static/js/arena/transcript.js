@@ -6,6 +6,9 @@ import { byId, el, icon } from "../lib/dom.js";
 import { formatBytes, shortModelName } from "../lib/format.js";
 import { parametersLabel } from "./instances.js";
 import { entryFor, isMasked, state } from "./store.js";
+import { METRICS_HIDDEN_NOTE, metricsHidden } from "./blind.js";
+
+const REGENERATED_ALONE = "regenerated alone — speed not compared";
 
 export const PAIRWISE_CHOICES = [
   { value: "A", label: "A is better" },
@@ -61,6 +64,8 @@ export function createTranscript(handlers) {
       cards,
       pairwise: null,
       card: (key) => cards.get(key),
+      /** One answer is being replaced: a pairwise choice about the old one no longer holds. */
+      resetPairwise: () => view.pairwise?.set(null, { open: !state.conversation?.revealed_at }),
       updateCrown: () => {
         updateCrown(cards);
         view.judge?.update();
@@ -108,12 +113,14 @@ export function createTranscript(handlers) {
       if (!detail) return;
       const order = detail.instances.map((entry) => entry.key);
       const open = !detail.revealed_at;
+      const hidden = metricsHidden();
       for (const turn of detail.turns) {
         const responses = [...turn.responses].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
         const view = addTurn(turn, responses.map((r) => ({ key: r.key })));
         for (const response of responses) {
           const card = view.card(response.key);
-          card.restore(response);
+          card.restore(response, { metricsHidden: hidden });
+          if (hidden && response.status !== "streaming") card.setHiddenMetrics(METRICS_HIDDEN_NOTE);
           card.setVotes(response.votes, { open });
         }
         view.updateCrown();
@@ -143,9 +150,18 @@ function attachmentList(attachments) {
     attachments.map((file) => el("li", { class: "chip" }, icon("file"), `${file.filename} (${formatBytes(file.size)})`)));
 }
 
-/** The crown goes to the highest tokens/s among finished answers, once two can be compared. */
-function updateCrown(cards) {
-  const finished = [...cards.values()].filter((card) => card.status === "ok" && card.tokensPerSecond);
-  const fastest = finished.length > 1 ? finished.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
-  for (const card of cards.values()) card.setFastest(card === fastest);
+/**
+ * The crown goes to the highest tokens/s among answers measured alike, once two can be compared:
+ * finished ok, generated together with the turn (round 0: a card regenerated alone ran under
+ * another load), and not served from a warm prompt cache.
+ */
+export function updateCrown(cards) {
+  const all = [...cards.values()];
+  const alike = all.filter((card) => card.round === "0" && card.status === "ok" && card.tokensPerSecond && !(card.cachedPromptTokens > 0));
+  const fastest = alike.length > 1 ? alike.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
+  for (const card of all) {
+    card.setFastest(card === fastest);
+    const regenerated = card.round !== "0" && all.length > 1 && card.hasMetrics;
+    card.setNote(regenerated ? REGENERATED_ALONE : "");
+  }
 }

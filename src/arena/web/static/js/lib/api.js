@@ -121,7 +121,8 @@ const conversationPath = (id) => `/api/conversations/${encodeURIComponent(id)}`;
 export const api = {
   models: (refresh = false) => get(`/api/models${refresh ? "?refresh=true" : ""}`),
   conversations: ({ search, limit, offset } = {}) => get(`/api/conversations${query({ search, limit, offset })}`),
-  conversation: (id) => get(conversationPath(id)),
+  // showMetrics: a blind conversation's metrics before the reveal (kept back unless asked).
+  conversation: (id, { showMetrics = false } = {}) => get(`${conversationPath(id)}${query({ show_metrics: showMetrics || undefined })}`),
   createConversation: (body) => post("/api/conversations", body),
   renameConversation: (id, title) => requestJson("PATCH", conversationPath(id), { json: { title } }),
   deleteConversation: (id) => requestJson("DELETE", conversationPath(id)),
@@ -130,7 +131,8 @@ export const api = {
   render: (markdown) => post("/api/render", { markdown }),
   stop: (turnId, key) => post("/api/stop", { turn_id: turnId, key }),
   // The arena's own lines (v3's are the default, for v3's clients); progress needs the streaming pull.
-  streamChat: (body, signal) => ndjson("/api/stream_chat?format=arena", body, signal),
+  streamChat: (body, signal, { showMetrics = false } = {}) =>
+    ndjson(`/api/stream_chat?format=arena${showMetrics ? "&show_metrics=true" : ""}`, body, signal),
   pullModel: (model, signal) => ndjson("/api/models/pull", { model }, signal),
   deleteModel: (model) => post("/api/delete_model", { model }),
 

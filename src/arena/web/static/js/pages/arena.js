@@ -2,7 +2,7 @@
 
 import { onUnauthorized, setToken } from "../lib/api.js";
 import { createAttachments } from "../arena/attachments.js";
-import { reveal, votePairwise, voteThumb } from "../arena/blind.js";
+import { reveal, setupShowSpeed, votePairwise, voteThumb } from "../arena/blind.js";
 import { conversationIdFromHash, createConversationController } from "../arena/conversation.js";
 import { watchCodeBlocks } from "../lib/code-blocks.js";
 import { byId } from "../lib/dom.js";
@@ -37,6 +37,7 @@ createAttachments();
 createModelManager();
 byId("reveal-button").addEventListener("click", reveal);
 watchCodeBlocks(byId("transcript"));
+setupShowSpeed();
 
 installShortcuts({
   send: controller.send,

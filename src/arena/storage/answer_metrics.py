@@ -1,0 +1,34 @@
+"""What makes two answers' speeds comparable: their generation round and cache state.
+
+Kept beside `repository` (which writes the answer itself) so its functions stay short.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from arena.storage.models import Response
+
+
+def next_generation_round(session: Session, *, turn_id: int) -> int:
+    """A round no answer of this turn has yet: a regenerate is measured alone."""
+    latest = session.scalar(select(func.max(Response.generation_round)).where(Response.turn_id == turn_id))
+    return 0 if latest is None else latest + 1
+
+
+def record_cache_and_finish(
+    session: Session,
+    *,
+    response_id: int,
+    cached_prompt_tokens: int | None,
+    prompt_s: float | None,
+    finish_reason: str | None,
+) -> None:
+    """Store how much of the prompt a cache served, the prompt time, and why generation ended."""
+    session.execute(
+        update(Response)
+        .where(Response.id == response_id)
+        .values(cached_prompt_tokens=cached_prompt_tokens, prompt_s=prompt_s, finish_reason=finish_reason),
+        execution_options={"synchronize_session": False},
+    )

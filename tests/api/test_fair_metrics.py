@@ -1,0 +1,157 @@
+"""Fair metrics over real HTTP: cache state, prompt time and finish reason with every answer,
+its generation round, metrics kept back while blind, and a regenerate reopening a pairwise vote."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from arena.web.schemas.stream import V3MetricsLine
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, module_double
+from tests.support.server import RunningArena, ndjson_lines
+
+LLAMA = "ollama:llama3.2:1b"
+QWEN = "ollama:qwen2.5:0.5b"
+REPLY = ["One", " two", " three", " four", " five"]
+ARENA = "/api/stream_chat?format=arena"
+PROMPT_S = 0.3425  # the double's prompt_eval_duration, 342_546_000 ns, rounded as stored
+
+double = module_double
+
+
+@pytest.fixture(scope="module")
+def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url])
+
+
+@pytest.fixture
+def client(arena: RunningArena, double: OllamaDouble) -> Iterator[httpx.Client]:
+    double.reply, double.token_delay = list(REPLY), 0.0
+    with arena.client() as http:
+        yield http
+
+
+def stream(client: httpx.Client, path: str, body: dict) -> list[dict]:
+    with client.stream("POST", path, json=body) as response:
+        assert response.status_code == 200, response.read()
+        return list(ndjson_lines(response))
+
+
+def done_lines(lines: list[dict]) -> dict[str, dict]:
+    return {line["instance_id"]: line for line in lines[1:] if line["done"]}
+
+
+def answers(client: httpx.Client, conversation_id: str, **params: str) -> dict[str, dict]:
+    response = client.get(f"/api/conversations/{conversation_id}", params=params)
+    assert response.status_code == 200, response.text
+    return {r["key"]: r for r in response.json()["turns"][-1]["responses"]}
+
+
+def create_blind(client: httpx.Client) -> str:
+    body = {"blind": True, "model_instances": [{"model": LLAMA}, {"model": QWEN}]}
+    response = client.post("/api/conversations", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_every_answer_says_its_prompt_time_cache_state_and_why_it_ended(client: httpx.Client) -> None:
+    body = {
+        "message": "Count to five.",
+        "model_instances": [{"model": LLAMA, "num_predict": 2}, {"model": QWEN}],
+    }
+    lines = stream(client, ARENA, body)
+    done = {line["model"]: line["metrics"] for line in done_lines(lines).values()}
+    # Stopped at the token limit, and said so; the other ran to its natural end.
+    assert done[LLAMA]["finish_reason"] == "length" and done[LLAMA]["tokens"] == 2
+    assert done[QWEN]["finish_reason"] == "stop" and done[QWEN]["tokens"] == len(REPLY)
+    for metrics in done.values():
+        assert metrics["prompt_s"] == PROMPT_S  # Ollama's prompt_eval_duration
+        assert metrics["cached_prompt_tokens"] is None  # Ollama does not say: unknown, not 0
+
+    # Stored with the answer, and returned with it.
+    stored = answers(client, lines[0]["conversation_id"])
+    by_model = {r["instance_id"].split("__")[0]: r for r in stored.values()}
+    limited, natural = by_model["ollama_llama3.2_1b"], by_model["ollama_qwen2.5_0.5b"]
+    assert (limited["finish_reason"], natural["finish_reason"]) == ("length", "stop")
+    assert limited["prompt_s"] == PROMPT_S and limited["cached_prompt_tokens"] is None
+    assert limited["generation_round"] == natural["generation_round"] == 0
+
+    # And in the exports.
+    exported = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert sorted(row["finish_reason"] for row in rows) == ["length", "stop"]
+    assert {row["prompt_s"] for row in rows} == {str(PROMPT_S)}
+    # A JSON export brings them back on import.
+    exported_json = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "json"})
+    imported = client.post("/api/conversations/import", json=exported_json.json())
+    assert imported.status_code == 201, imported.text
+    restored = answers(client, imported.json()["id"])
+    assert sorted(r["finish_reason"] for r in restored.values()) == ["length", "stop"]
+    assert {r["prompt_s"] for r in restored.values()} == {PROMPT_S}
+
+
+def test_v3_lines_keep_their_shape_with_the_new_metrics_beside(client: httpx.Client) -> None:
+    lines = stream(client, "/api/stream_chat", {"message": "Hi", "model_instances": [{"model": LLAMA, "id": "a"}]})
+    final = V3MetricsLine.model_validate(lines[-1])
+    assert final.metrics.first_token_time == final.metrics.ttft_s
+    assert lines[-1]["metrics"]["finish_reason"] == "stop" and lines[-1]["metrics"]["prompt_s"] == PROMPT_S
+
+
+def test_blind_answers_keep_their_metrics_back_until_asked_or_revealed(client: httpx.Client) -> None:
+    conversation_id = create_blind(client)
+    lines = stream(client, ARENA, {"conversation_id": conversation_id, "message": "Count to five."})
+    for line in done_lines(lines).values():
+        assert "metrics" not in line, "speed and token counts can tell models apart"
+    for answer in answers(client, conversation_id).values():
+        assert [answer[k] for k in ("tokens", "tokens_per_sec", "ttft_s", "prompt_tokens", "finish_reason")] == [None] * 5
+
+    # The person chose to see speed: then it comes, still under labels only.
+    asked = stream(client, f"{ARENA}&show_metrics=true", {"conversation_id": conversation_id, "message": "Again."})
+    assert {line["metrics"]["tokens"] for line in done_lines(asked).values()} == {len(REPLY)}
+    shown = answers(client, conversation_id, show_metrics="true")
+    assert {answer["tokens"] for answer in shown.values()} == {len(REPLY)}
+    assert set(shown) == {"Model A", "Model B"}
+
+    # /api/chat's results too.
+    body = {"conversation_id": conversation_id, "message": "Once more."}
+    results = client.post("/api/chat?format=arena", json=body).json()["results"]
+    assert set(results) == {"Model A", "Model B"} and {r["metrics"] for r in results.values()} == {None}
+    results = client.post("/api/chat?format=arena&show_metrics=true", json=body).json()["results"]
+    assert {r["metrics"]["tokens"] for r in results.values()} == {len(REPLY)}
+
+    # After the reveal everything shows, asked or not.
+    assert client.post(f"/api/conversations/{conversation_id}/reveal", json={}).status_code == 200
+    assert {answer["tokens"] for answer in answers(client, conversation_id).values()} == {len(REPLY)}
+
+
+def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(client: httpx.Client, double: OllamaDouble) -> None:
+    conversation_id = create_blind(client)
+    lines = stream(client, ARENA, {"conversation_id": conversation_id, "message": "Count to five."})
+    turn_id = lines[0]["turn_id"]
+    votes = f"/api/conversations/{conversation_id}/votes"
+    assert client.post(votes, json={"turn_id": turn_id, "kind": "pairwise", "value": "B"}).status_code == 201
+    assert client.post(votes, json={"turn_id": turn_id, "kind": "thumb", "key": "Model A", "value": "up"}).status_code == 201
+
+    double.reply = ["A", " different", " answer"]
+    stream(client, ARENA, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": "Model B"}})
+    detail = client.get(f"/api/conversations/{conversation_id}").json()
+    # "B is better" was about an answer of Model B nobody will see again: it is gone.
+    assert detail["pairwise_votes"] == []
+    latest = {r["key"]: r for r in detail["turns"][0]["responses"]}
+    assert latest["Model B"]["text"] == "A different answer"
+    assert (latest["Model A"]["generation_round"], latest["Model B"]["generation_round"]) == (0, 1)
+    assert latest["Model A"]["votes"] == {"up": 1, "down": 0}, "a thumb stays on the answer it was cast on"
+
+    # The voter can judge the pair they now see.
+    assert client.post(votes, json={"turn_id": turn_id, "kind": "pairwise", "value": "A"}).status_code == 201
+    assert [v["value"] for v in client.get(f"/api/conversations/{conversation_id}").json()["pairwise_votes"]] == ["A"]
+
+    # After the reveal votes are closed: a regenerate leaves the cast ones as they were.
+    assert client.post(f"/api/conversations/{conversation_id}/reveal", json={}).status_code == 200
+    stream(client, ARENA, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": "Model A"}})
+    assert [v["value"] for v in client.get(f"/api/conversations/{conversation_id}").json()["pairwise_votes"]] == ["A"]

@@ -1,0 +1,167 @@
+"""Fair metrics as a user sees them, with real SmolLM2: what each card says about its cache and
+token limit, who gets the crown, and what a blind page shows before the reveal."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.browser import ARTIFACTS, add_instance, last_turn, open_arena, send, wait_until_answered
+from tests.support.fixtures import ArenaFactory
+from tests.support.models import SMOL
+from tests.support.server import RunningArena
+
+pytestmark = pytest.mark.browser
+
+AT_LIMIT = "stopped at the token limit"
+ALONE = "regenerated alone — speed not compared"
+HIDDEN = "speed and token counts hidden until the reveal"
+
+
+@pytest.fixture(scope="module")
+def arena(module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory()
+
+
+def stored_answers(arena: RunningArena, page: Page) -> dict[str, dict]:
+    conversation_id = page.url.split("#c=", 1)[1]
+    with arena.client() as client:
+        detail = client.get(f"/api/conversations/{conversation_id}").json()
+    return {r["key"]: r for r in detail["turns"][0]["responses"]}
+
+
+def regenerate(page: Page, card_index: int) -> None:
+    card = last_turn(page).locator(".card").nth(card_index)
+    card.get_by_role("button", name="Regenerate").click()
+    expect(card).to_have_attribute("data-status", "waiting")
+    expect(card).to_have_attribute("data-status", re.compile("ok|error|stopped"), timeout=120_000)
+
+
+def test_cards_say_cache_state_and_token_limit_and_the_crown_skips_a_lone_regenerate(
+    arena: RunningArena, page: Page
+) -> None:
+    open_arena(page, arena.url)
+    add_instance(page, SMOL, temperature=0.2, num_predict=3, seed=5)
+    add_instance(page, SMOL, temperature=1.0, num_predict=40, seed=5)
+    send(page, "Say yes.")
+    wait_until_answered(page, cards=2, turns=1)
+    cards = last_turn(page).locator(".card")
+
+    # The embedded engine starts every answer from a cold cache, and the card says so.
+    expect(cards.locator(".card-note")).to_have_text(["cold prompt cache", "cold prompt cache"])
+    expect(cards.first.locator(".metrics")).to_have_attribute("title", re.compile("First token: from sending"))
+    # Three tokens allowed: that answer stopped at the limit, and its status says so.
+    expect(cards.first.locator(".card-status")).to_have_text(AT_LIMIT)
+    answers = stored_answers(arena, page)
+    for index in range(2):
+        card = cards.nth(index)
+        reason = answers[card.get_attribute("data-key") or ""]["finish_reason"]
+        expect(card.locator(".card-status")).to_have_text(AT_LIMIT if reason == "length" else "done")
+    # Measured alike (one round, cold, both ok): the crown goes to one of them.
+    expect(last_turn(page).locator(".card.fastest")).to_have_count(1)
+
+    # Regenerated alone, the second card ran without the first sharing the cores: not compared.
+    regenerate(page, 1)
+    expect(cards.nth(1).locator(".card-note")).to_have_text(f"cold prompt cache · {ALONE}")
+    expect(last_turn(page).locator(".card.fastest")).to_have_count(0)
+    expect(cards.first.locator(".card-note")).to_have_text("cold prompt cache")
+
+    # The server remembers the round: after a reload the page says the same.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(last_turn(page).locator(".card").nth(1).locator(".card-note")).to_have_text(f"cold prompt cache · {ALONE}")
+    expect(last_turn(page).locator(".card.fastest")).to_have_count(0)
+    expect(last_turn(page).locator(".card").first.locator(".card-status")).to_have_text(AT_LIMIT)
+
+
+def test_a_warm_cache_keeps_an_answer_out_of_the_crown(arena: RunningArena, page: Page) -> None:
+    open_arena(page, arena.url)
+    result = page.evaluate(
+        """async () => {
+            const { createCard } = await import("/static/js/arena/cards.js");
+            const { updateCrown } = await import("/static/js/arena/transcript.js");
+            const handlers = { stop() {}, regenerate() {}, copy() {}, continueWith: null, vote: null };
+            const figures = (rate, cached, prompt) => ({ prompt_tokens: prompt, tokens: 50, ttft_s: 0.01,
+                duration_s: 1, tokens_per_sec: rate, cached_prompt_tokens: cached, prompt_s: 0.1, finish_reason: "stop" });
+            const cards = new Map();
+            for (const [key, metrics] of [["warm", figures(90, 412, 420)], ["cold", figures(40, 0, 420)],
+                                          ["unknown", figures(30, null, null)]]) {
+                const card = createCard({ turnId: 1, key, title: key, params: "", handlers });
+                card.finish({ status: "ok", metrics });
+                cards.set(key, card);
+            }
+            updateCrown(cards);
+            return [...cards.values()].map((card) => [card.key, card.node.classList.contains("fastest"),
+                card.node.querySelector(".card-note").textContent]);
+        }"""
+    )
+    assert result == [
+        ["warm", False, "412 of 420 prompt tokens cached — not in the crown"],
+        ["cold", True, "cold prompt cache"],
+        ["unknown", False, "prompt cache not reported by the engine"],
+    ]
+
+
+def test_blind_cards_hint_nothing_until_chosen_or_revealed_and_regenerate_reopens_the_pairwise_vote(
+    arena: RunningArena, page: Page
+) -> None:
+    open_arena(page, arena.url)
+    page.get_by_label("Blind mode").check()
+    add_instance(page, SMOL, temperature=0.2, num_predict=6, seed=3)
+    add_instance(page, SMOL, temperature=1.3, num_predict=24, seed=3)
+    send(page, "Describe a wave in one sentence.")
+    wait_until_answered(page, cards=2, turns=1)
+    cards = last_turn(page).locator(".card")
+
+    # Nothing about speed, tokens, cache or the token limit: only the text and the labels.
+    for index in range(2):
+        card = cards.nth(index)
+        expect(card.locator(".metrics")).to_be_hidden()
+        expect(card.locator(".crown")).to_be_hidden()
+        expect(card.locator(".card-note")).to_have_text(HIDDEN)
+        expect(card.locator(".card-status")).to_have_text("done")
+    transcript = page.locator("#transcript").inner_text()
+    assert "tok/s" not in transcript and "cache" not in transcript.replace(HIDDEN, "")
+    # Nor does the server hand them to the page.
+    assert {answer["tokens_per_sec"] for answer in stored_answers(arena, page).values()} == {None}
+    switch = page.get_by_label("Show speed")
+    expect(switch).to_be_visible()
+    expect(switch).not_to_be_checked()
+    expect(page.locator("#show-speed-hint")).to_contain_text("can tell the models apart")
+
+    # A pairwise choice, then Model B answers again: the choice was about an answer now gone.
+    pairwise = page.get_by_role("group", name="Which answer is better?")
+    pairwise.get_by_role("button", name="A is better").click()
+    expect(pairwise.get_by_role("button", name="A is better")).to_have_attribute("aria-pressed", "true")
+    expect(pairwise.get_by_role("button", name="Tie")).to_be_disabled()
+    regenerate(page, 1)
+    for choice in ("A is better", "B is better", "Tie", "Both bad"):
+        expect(pairwise.get_by_role("button", name=choice)).to_be_enabled()
+        expect(pairwise.get_by_role("button", name=choice)).to_have_attribute("aria-pressed", "false")
+    conversation_id = page.url.split("#c=", 1)[1]
+    with arena.client() as client:
+        assert client.get(f"/api/conversations/{conversation_id}").json()["pairwise_votes"] == []
+    pairwise.get_by_role("button", name="B is better").click()
+    expect(pairwise.get_by_role("button", name="B is better")).to_have_attribute("aria-pressed", "true")
+
+    # The person chooses to see speed: metrics show, still under labels, and B is not compared.
+    switch.check()
+    expect(cards.nth(0).locator(".metrics")).to_be_visible()
+    expect(cards.nth(1).locator(".card-note")).to_have_text(f"cold prompt cache · {ALONE}")
+    expect(cards.locator(".card-title")).to_have_text(["Model A", "Model B"])
+    expect(cards.first.locator(".card-status")).to_have_text(AT_LIMIT)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "blind-show-speed.png"))
+    switch.uncheck()
+    expect(cards.nth(0).locator(".metrics")).to_be_hidden()
+    expect(cards.nth(0).locator(".card-note")).to_have_text(HIDDEN)
+
+    # After the reveal everything shows, chosen or not.
+    page.get_by_role("button", name="Reveal models").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Reveal").click()
+    expect(page.locator(".reveal-table")).to_be_visible()
+    expect(last_turn(page).locator(".card").nth(0).locator(".metrics")).to_be_visible()
+    expect(last_turn(page).locator(".card").nth(0).locator(".card-note")).to_have_text("cold prompt cache")
+    expect(page.get_by_label("Show speed")).to_be_hidden()
