@@ -90,7 +90,8 @@ async def stop_pulls(app: FastAPI) -> None:
     await asyncio.gather(*pulls, return_exceptions=True)
 
 
-@router.post("/pull_model", responses=ERRORS, response_model=PullStartedPublic)
+# v3's two routes answer in v3's exact shape unless the caller named an endpoint (v3 never does).
+@router.post("/pull_model", responses=ERRORS, response_model=PullStartedPublic, response_model_exclude_none=True)
 async def pull_model(body: ModelNameCreate, request: Request, models: ModelRouter) -> PullStartedPublic:
     """Start pulling a model and answer at once (v3); poll /api/models for it to appear, or use
     /api/models/pull to follow the progress."""
@@ -105,7 +106,7 @@ async def pull_model(body: ModelNameCreate, request: Request, models: ModelRoute
     task = asyncio.create_task(_pull_quietly(models, model_id, engine.endpoint), name=f"pull {model_id}")
     pulls.add(task)  # held here until it ends: the loop keeps only weak references
     task.add_done_callback(pulls.discard)
-    return PullStartedPublic(status="downloading", model=model_id, endpoint=engine.endpoint)
+    return PullStartedPublic(status="downloading", model=model_id, endpoint=body.endpoint and engine.endpoint)
 
 
 @router.post("/models/pull", responses=ERRORS, response_class=NdjsonStream)
@@ -115,13 +116,13 @@ async def pull_model_rest(body: ModelNameCreate, request: Request, models: Model
     return await _pull_stream(request, models, _model_id(body), body.endpoint)
 
 
-@router.post("/delete_model", responses=ERRORS, response_model=ModelDeletedPublic)
+@router.post("/delete_model", responses=ERRORS, response_model=ModelDeletedPublic, response_model_exclude_none=True)
 async def delete_model(body: ModelNameCreate, request: Request, models: ModelRouter) -> ModelDeletedPublic:
     """Delete a pulled model: from `endpoint`, or from every endpoint that has it."""
     model_id = _model_id(body)
     endpoints = await models.delete(model_id, endpoint=body.endpoint)
     await record_event(request, audit.MODEL_DELETE, target=model_id)
-    return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints)
+    return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints if body.endpoint else None)
 
 
 @router.delete("/models/{model_id:path}", responses=ERRORS, response_model=ModelDeletedPublic)

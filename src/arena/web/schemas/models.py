@@ -82,7 +82,9 @@ class ModelNameCreate(BaseModel):
 class ModelDeletedPublic(BaseModel):
     status: Literal["deleted"]
     model: str
-    endpoints: list[str] = Field(default_factory=list, description="Where it was deleted")
+    endpoints: list[str] | None = Field(
+        None, description="Where it was deleted (left out of v3's /api/delete_model unless it named an endpoint)"
+    )
 
 
 class PullStartedPublic(BaseModel):
@@ -91,4 +93,4 @@ class PullStartedPublic(BaseModel):
 
     status: Literal["downloading"]
     model: str
-    endpoint: str | None = Field(None, description="Where it is being pulled")
+    endpoint: str | None = Field(None, description="Where it is being pulled, when the request named an endpoint")
