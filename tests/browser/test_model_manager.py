@@ -44,7 +44,9 @@ def log_in(page: Page, url: str, username: str) -> None:
     expect(page.locator("#account-badge")).to_contain_text(username)
 
 
-def test_a_failed_pull_stops_animating_and_shows_the_error(arena: RunningArena, double: OllamaDouble, page: Page) -> None:
+def test_a_failed_pull_stops_animating_and_shows_the_error(
+    arena: RunningArena, double: OllamaDouble, page: Page
+) -> None:
     open_arena(page, arena.url)
     open_manager(page)
     manager = page.locator("#manager-dialog")
@@ -62,7 +64,9 @@ def test_a_failed_pull_stops_animating_and_shows_the_error(arena: RunningArena, 
     assert [body["model"] for body in double.bodies("/api/pull")][-1] == "nosuch:model"
 
 
-def test_engine_states_show_before_any_pull_and_a_down_endpoint_cannot_be_picked(arena: RunningArena, double: OllamaDouble, page: Page) -> None:
+def test_engine_states_show_before_any_pull_and_a_down_endpoint_cannot_be_picked(
+    arena: RunningArena, double: OllamaDouble, page: Page
+) -> None:
     open_arena(page, arena.url)
     open_manager(page)
     states = page.locator("#manager-engine-states")
@@ -124,7 +128,9 @@ def users(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningAr
     return module_arena_factory(accounts=True, ollama_hosts=[double.url])
 
 
-def test_an_evaluator_sees_no_pull_or_delete_and_gets_an_admins_only_page_at_audit(users: RunningArena, page: Page) -> None:
+def test_an_evaluator_sees_no_pull_or_delete_and_gets_an_admins_only_page_at_audit(
+    users: RunningArena, page: Page
+) -> None:
     log_in(page, users.url, "eve")
     open_arena(page, users.url + "/")
     open_manager(page)
@@ -133,7 +139,9 @@ def test_an_evaluator_sees_no_pull_or_delete_and_gets_an_admins_only_page_at_aud
     expect(manager.locator("#manager-engine-states li.engine-state.up")).to_have_count(2)
     expect(manager.locator("#pull-form")).to_have_count(0)
     expect(manager.get_by_role("button", name="Delete ollama:llama3.2:1b")).to_have_count(0)
-    expect(manager.locator("#manager-read-only")).to_have_text("Only admins pull and delete models; you can use every model listed here.")
+    expect(manager.locator("#manager-read-only")).to_have_text(
+        "Only admins pull and delete models; you can use every model listed here."
+    )
 
     response = page.goto(users.url + "/audit")
     assert response is not None and response.status == 403
@@ -152,7 +160,9 @@ def test_an_evaluator_sees_no_pull_or_delete_and_gets_an_admins_only_page_at_aud
     assert refused.json() == {"error": "This page needs the admin role; you are evaluator"}
 
 
-def test_a_viewer_gets_a_page_at_bench_and_audit_and_an_admin_keeps_every_control(users: RunningArena, page: Page) -> None:
+def test_a_viewer_gets_a_page_at_bench_and_audit_and_an_admin_keeps_every_control(
+    users: RunningArena, page: Page
+) -> None:
     log_in(page, users.url, "vic")
     for path, heading in (("/audit", "Admins only"), ("/bench", "Evaluators and admins only")):
         response = page.goto(users.url + path)
