@@ -110,7 +110,7 @@ def test_pull_is_off_with_the_reason_when_ollama_is_down(arena_factory: ArenaFac
 def test_a_base_model_is_marked_where_models_are_picked(arena: RunningArena, page: Page) -> None:
     open_arena(page, arena.url)
     notice = page.locator("#model-notice")
-    expect(page.locator(f"#model-select option[value='{GEMMA}']")).to_contain_text("base model, not chat-tuned")
+    expect(page.locator(f"#model-select option[value='{GEMMA}']")).to_contain_text("· base model")
     expect(page.locator(f"#model-select option[value='{SMOL}']")).not_to_contain_text("base model")
     page.select_option("#model-select", SMOL)
     expect(notice).to_be_hidden()

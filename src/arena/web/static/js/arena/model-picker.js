@@ -46,7 +46,7 @@ export function createModelPicker() {
       for (const model of state.models.filter((m) => m.engine === engine)) {
         const extra = [model.parameter_size, model.quantization, formatBytes(model.size)].filter(Boolean).join(", ");
         const name = model.id.slice(model.id.indexOf(":") + 1);
-        const label = (extra ? `${name} (${extra})` : name) + (model.base_model ? " · base model, not chat-tuned" : "");
+        const label = (extra ? `${name} (${extra})` : name) + (model.base_model ? " · base model" : "");
         group.append(el("option", { value: model.id, dataset: { base: model.base_model ? "true" : "false" } }, label));
       }
       select.append(group);
