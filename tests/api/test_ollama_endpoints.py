@@ -107,3 +107,11 @@ def test_pull_and_delete_name_their_endpoint(arena: RunningArena, doubles: tuple
         assert not any("qwen2.5" in name for double in doubles for name in double.models)
         missing = client.request("DELETE", "/api/models/ollama:qwen2.5:0.5b")
         assert missing.status_code == 404 and "nothing to delete" in missing.json()["error"]
+        # The audit log says where each pull and delete went.
+        entries = client.get("/api/audit", params={"action": "model"}).json()["entries"]
+    details = [(e["action"], e["detail"]) for e in reversed(entries)]
+    assert details == [
+        ("model.pull", {"endpoint": second.url}),
+        ("model.delete", {"endpoints": [first.url]}),
+        ("model.delete", {"endpoints": [first.url, second.url]}),
+    ]

@@ -42,14 +42,15 @@ def _model_id(body: ModelNameCreate) -> str:
 
 
 async def _pull_stream(request: Request, models: ModelRouter, model_id: str, endpoint: str | None) -> NdjsonStream:
-    progress = models.pull(model_id, endpoint=endpoint)
+    engine, _name = models.engine_for_management(model_id, endpoint=endpoint)  # settled once: audited as used
+    progress = models.pull(model_id, endpoint=engine.endpoint)
     # Wait for the first progress line, so a refused pull is a plain HTTP error, not a stream.
     try:
         first = await anext(progress)
     except BaseException:
         await progress.aclose()
         raise
-    await record_event(request, audit.MODEL_PULL, target=model_id)
+    await record_event(request, audit.MODEL_PULL, target=model_id, endpoint=engine.endpoint)
 
     async def lines() -> AsyncIterator[bytes]:
         async with aclosing(progress):
@@ -101,7 +102,7 @@ async def pull_model(body: ModelNameCreate, request: Request, models: ModelRoute
     engine, _name = models.engine_for_management(model_id, endpoint=body.endpoint)
     if not engine.can_pull:
         raise InvalidInput(f"{engine.kind} models cannot be pulled")
-    await record_event(request, audit.MODEL_PULL, target=model_id)
+    await record_event(request, audit.MODEL_PULL, target=model_id, endpoint=engine.endpoint)
     pulls = _background_pulls(request.app)
     task = asyncio.create_task(_pull_quietly(models, model_id, engine.endpoint), name=f"pull {model_id}")
     pulls.add(task)  # held here until it ends: the loop keeps only weak references
@@ -121,7 +122,7 @@ async def delete_model(body: ModelNameCreate, request: Request, models: ModelRou
     """Delete a pulled model: from `endpoint`, or from every endpoint that has it."""
     model_id = _model_id(body)
     endpoints = await models.delete(model_id, endpoint=body.endpoint)
-    await record_event(request, audit.MODEL_DELETE, target=model_id)
+    await record_event(request, audit.MODEL_DELETE, target=model_id, endpoints=endpoints)
     return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints if body.endpoint else None)
 
 
@@ -134,5 +135,5 @@ async def delete_model_rest(
 ) -> ModelDeletedPublic:
     """REST-style alias of /api/delete_model."""
     endpoints = await models.delete(model_id, endpoint=endpoint)
-    await record_event(request, audit.MODEL_DELETE, target=model_id)
+    await record_event(request, audit.MODEL_DELETE, target=model_id, endpoints=endpoints)
     return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints)
