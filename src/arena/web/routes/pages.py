@@ -3,8 +3,9 @@
 One Jinja2 environment renders them all through `render`, with the same strict headers. Each page
 is guarded by a role from `arena.web.auth.pages`, which sends a browser without a session to
 /login?next=…; one logged in without the page's role gets a 403 page in the site's layout saying
-who may open it (`_refusal`; a client asking for JSON gets JSON); the page's scripts and styles come from /static (see static/README.md), and its data
-from the JSON API, which checks the caller again on every call.
+who may open it (`_refusal`; a client asking for JSON gets JSON). The page's scripts and styles
+come from /static (see static/README.md), and its data from the JSON API, which checks the caller
+again on every call.
 """
 
 from __future__ import annotations
