@@ -150,7 +150,7 @@ def test_pull_streams_progress_then_delete(arena_with_ollama: RunningArena, doub
         assert "ollama:tinyllama:latest" in {d["id"] for d in listed["details"]}
 
         deleted = client.request("DELETE", "/api/models/ollama:tinyllama:latest")
-        assert deleted.json() == {"status": "deleted", "model": "ollama:tinyllama:latest"}
+        assert deleted.json() == {"status": "deleted", "model": "ollama:tinyllama:latest", "endpoints": [double.url]}
         assert "tinyllama:latest" not in client.get("/api/models", params={"refresh": True}).json()["models"]
 
         # As with Ollama itself, an unknown name fails after the pull has begun: the last line says so.

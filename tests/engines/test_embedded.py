@@ -14,7 +14,6 @@ import pytest
 from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOptions
 from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.embedded import EmbeddedEngine
-from arena.engines.prompt_format import gemma_prompt
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
 pytestmark = pytest.mark.anyio
@@ -163,28 +162,10 @@ async def test_gguf_files_in_the_models_folder_become_models(engine: EmbeddedEng
         await collect(engine, GenerationRequest(model="broken", messages=[Message(role="user", content="Hi")]))
 
 
-async def test_gemma_is_assembled_once_and_answers_in_its_turn_format(engine: EmbeddedEngine, tmp_path: Path) -> None:
+async def test_gemma_is_assembled_once_and_answers(engine: EmbeddedEngine, tmp_path: Path) -> None:
     request = GenerationRequest(model="gemma3-270m", messages=[Message(role="user", content="What is 2+2?")], options=SamplingOptions(num_predict=8, seed=2))
     text, final = await collect(engine, request)
     assembled = tmp_path / "data" / "builtin-models" / "gemma-3-270m-q4_k_m.gguf"
     assert assembled.stat().st_size > 100_000_000
     assert final.usage is not None and final.usage.completion_tokens > 0
     assert "<start_of_turn>" not in text
-
-
-def test_gemma_turn_format_puts_the_system_prompt_in_the_first_user_turn() -> None:
-    prompt = gemma_prompt(
-        [
-            Message(role="system", content="Be brief."),
-            Message(role="user", content="Hi"),
-            Message(role="assistant", content="Hello."),
-            Message(role="user", content="Bye"),
-        ]
-    )
-    assert prompt.text == (
-        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
-        "<start_of_turn>model\nHello.<end_of_turn>\n"
-        "<start_of_turn>user\nBye<end_of_turn>\n"
-        "<start_of_turn>model\n"
-    )
-    assert prompt.stop == ["<end_of_turn>"]

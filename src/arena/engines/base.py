@@ -81,6 +81,7 @@ class ModelInfo:
     family: str | None = None
     parameter_size: str | None = None
     quantization: str | None = None
+    base_model: bool = False  # pretrained without chat tuning: it continues text, it does not chat
 
 
 @dataclass(frozen=True, kw_only=True)

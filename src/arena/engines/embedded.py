@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path
 from arena.engines.llama_pool import LlamaPool
-from arena.engines.prompt_format import FormattedPrompt, gemma_prompt, template_prompt
+from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ class EmbeddedEngine(Engine):
                 family=entry.family,
                 parameter_size=entry.parameter_size,
                 quantization=entry.quantization,
+                base_model=entry.base_model,
             )
             for entry in catalog.values()
         ]
@@ -187,9 +188,9 @@ def default_thread_budget() -> int:
 
 
 def _format(llm: Llama, entry: CatalogEntry, request: GenerationRequest) -> FormattedPrompt:
-    if entry.prompt_format == "gemma":
-        return gemma_prompt(request.messages)
-    return template_prompt(llm, request.messages)
+    if entry.base_model:
+        return completion_prompt(request.messages)
+    return template_prompt(llm, request.messages)  # a GGUF without a template gets completion_prompt too
 
 
 def _generate(

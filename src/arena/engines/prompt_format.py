@@ -20,20 +20,39 @@ class FormattedPrompt:
     add_bos: bool  # False when the template already wrote the BOS token
 
 
-def gemma_prompt(messages: list[Message]) -> FormattedPrompt:
-    """Gemma's turn format. Gemma has no system role: the system text leads the first user turn."""
-    system = "\n\n".join(m.content for m in messages if m.role == "system")
-    parts = []
-    for message in messages:
-        if message.role == "system":
-            continue
-        content = message.content
-        if message.role == "user" and system:
-            content, system = f"{system}\n\n{content}", ""
-        role = "model" if message.role == "assistant" else "user"
-        parts.append(f"<start_of_turn>{role}\n{content}<end_of_turn>\n")
-    parts.append("<start_of_turn>model\n")
-    return FormattedPrompt(text="".join(parts), stop=["<end_of_turn>"], add_bos=True)
+# A base model continues text: a transcript that opens with two short, on-topic exchanges makes
+# "the assistant's next line" the likeliest continuation. (Gemma-3-270M, asked in Gemma's turn
+# format, mostly wandered off; framed this way it answered every question of our check on topic.)
+COMPLETION_PREAMBLE = (
+    "A conversation between a user and a helpful, knowledgeable assistant. "
+    "The assistant answers each question directly, accurately and briefly."
+)
+COMPLETION_EXAMPLES = (
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("How many legs does a spider have?", "A spider has eight legs."),
+)
+COMPLETION_STOPS = ["\nUser:", "\n\n\n"]
+
+
+def completion_prompt(messages: list[Message]) -> FormattedPrompt:
+    """A plain transcript for base models (no chat template): preamble, the system text, two
+    example exchanges, the conversation, then "Assistant:" for the model to continue. It stops
+    where the model would start the user's next line."""
+    parts = [COMPLETION_PREAMBLE]
+    parts += [m.content.strip() for m in messages if m.role == "system" and m.content.strip()]
+    parts += [f"User: {question}\nAssistant: {answer}" for question, answer in COMPLETION_EXAMPLES]
+    turns = [
+        f"{'Assistant' if m.role == 'assistant' else 'User'}: {m.content.strip()}"
+        for m in messages
+        if m.role != "system"
+    ]
+    text = "\n\n".join(parts) + "\n\n" + "\n".join(_pair_up(turns)) + "\nAssistant:"
+    return FormattedPrompt(text=text, stop=list(COMPLETION_STOPS), add_bos=True)
+
+
+def _pair_up(turns: list[str]) -> list[str]:
+    """A blank line before each user turn after the first, as in the examples."""
+    return [("\n" + turn if turn.startswith("User:") and index else turn) for index, turn in enumerate(turns)]
 
 
 @lru_cache(maxsize=32)
@@ -47,10 +66,8 @@ def _formatter(template: str, eos: str, bos: str, eos_id: int) -> Jinja2ChatForm
 def template_prompt(llm: Llama, messages: list[Message]) -> FormattedPrompt:
     """The chat template stored in the GGUF, rendered the way llama-cpp-python renders it."""
     template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        # No template and no known format: a plain transcript is the least surprising choice.
-        text = "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant:"
-        return FormattedPrompt(text=text, stop=["\nuser:"], add_bos=True)
+    if not template:  # a base model after all: prompt it as one
+        return completion_prompt(messages)
     eos_id, bos_id = llm.token_eos(), llm.token_bos()
     eos = llm._model.token_get_text(eos_id) if eos_id != -1 else ""
     bos = llm._model.token_get_text(bos_id) if bos_id != -1 else ""

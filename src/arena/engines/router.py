@@ -1,9 +1,11 @@
 """Map a model id to an engine and endpoint.
 
 Model ids are namespaced: `local:<name>`, `ollama:<name>`, `openai:<endpoint>/<model>`.
-With several Ollama endpoints, a request goes to a reachable one with the fewest requests
-in flight; if it turns out to be down or not to have the model, the next one is tried,
-as long as nothing has been streamed yet.
+With several Ollama endpoints, the inventory lists each model once with every endpoint that
+serves it. A request goes to an endpoint that lists the model (per the last inventory), then
+to a reachable one, then to the one with the fewest requests in flight (ties keep the
+configured order); if it turns out to be down or not to have the model, the next one is
+tried, as long as nothing has been streamed yet.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress
 from arena.engines.egress import EgressPolicy
@@ -29,8 +31,25 @@ class ModelRef:
 
 @dataclass(frozen=True, kw_only=True)
 class Inventory:
-    models: list[ModelInfo]
-    health: list[EngineHealth]
+    models: list[ModelInfo]  # each model id once (the first endpoint's description)
+    health: list[EngineHealth]  # one per engine, in the engines' order
+    endpoints: dict[str, list[str]] = field(default_factory=dict)  # model id -> every endpoint serving it
+
+    def endpoints_of(self, model_id: str) -> list[str]:
+        return self.endpoints.get(model_id, [])
+
+
+def merge_listings(listings: list[list[ModelInfo]]) -> tuple[list[ModelInfo], dict[str, list[str]]]:
+    """One entry per model id, in first-seen order, and the endpoints that serve each."""
+    first: dict[str, ModelInfo] = {}
+    endpoints: dict[str, list[str]] = {}
+    for models in listings:
+        for model in models:
+            first.setdefault(model.id, model)
+            served = endpoints.setdefault(model.id, [])
+            if model.endpoint and model.endpoint not in served:
+                served.append(model.endpoint)
+    return list(first.values()), endpoints
 
 
 def parse_model_id(model_id: str, *, local_names: set[str] | frozenset[str] = frozenset()) -> ModelRef:
@@ -71,8 +90,7 @@ class Router:
         return parse_model_id(model_id, local_names=self.local_names())
 
     def canonical_id(self, model_id: str) -> str:
-        ref = self.parse(model_id)
-        return f"openai:{ref.endpoint}/{ref.name}" if ref.kind == "openai" else f"{ref.kind}:{ref.name}"
+        return self._id_of(self.parse(model_id))
 
     def bare_name(self, model_id: str) -> str:
         """The name v3 clients list and compare (`llama3.2:1b` for `ollama:llama3.2:1b`): the
@@ -89,9 +107,8 @@ class Router:
             if cached and not fresh and time.monotonic() - cached[0] < HEALTH_TTL_S:
                 return cached[1]
             results = await asyncio.gather(*(self._survey(e) for e in self.engines))
-            inventory = Inventory(
-                models=[m for models, _ in results for m in models], health=[h for _, h in results]
-            )
+            models, endpoints = merge_listings([models for models, _ in results])
+            inventory = Inventory(models=models, health=[h for _, h in results], endpoints=endpoints)
             now = time.monotonic()
             self._inventory = (now, inventory)
             for engine, (_models, health) in zip(self.engines, results, strict=True):
@@ -136,9 +153,22 @@ class Router:
         if not engines:
             what = {"local": "the embedded engine is turned off (ARENA_EMBEDDED)", "ollama": "no OLLAMA_HOST"}
             raise EngineUnavailable(f"no engine for {ref.kind} models: {what.get(ref.kind, 'not configured')}")
-        # Reachable before recently-down, then fewest requests in flight; ties keep the configured order.
+        # Serving it (per the last inventory, when any endpoint lists it) before not, reachable before
+        # recently-down, then fewest requests in flight; ties keep the configured order.
+        serving = set(self._inventory[1].endpoints_of(self._id_of(ref))) if self._inventory else set()
         now = time.monotonic()
-        return sorted(engines, key=lambda e: (self._down_until.get(id(e), 0.0) > now, self._in_flight[id(e)]))
+        return sorted(
+            engines,
+            key=lambda e: (
+                bool(serving) and e.endpoint not in serving,
+                self._down_until.get(id(e), 0.0) > now,
+                self._in_flight[id(e)],
+            ),
+        )
+
+    @staticmethod
+    def _id_of(ref: ModelRef) -> str:
+        return f"openai:{ref.endpoint}/{ref.name}" if ref.kind == "openai" else f"{ref.kind}:{ref.name}"
 
     async def stream(self, model_id: str, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Stream from the best endpoint; fail over to the next only before the first chunk."""
@@ -169,26 +199,43 @@ class Router:
         assert last_error is not None
         raise last_error
 
-    def engine_for_management(self, model_id: str) -> tuple[Engine, str]:
-        """The engine that pulls / deletes / shows a model (the least busy one of its kind)."""
+    def engine_for_management(self, model_id: str, *, endpoint: str | None = None) -> tuple[Engine, str]:
+        """The engine that pulls / shows a model: the endpoint named, else the best one of its kind."""
         ref = self.parse(model_id)
-        engine = self._candidates(ref)[0]
-        return engine, ref.name
+        candidates = self._candidates(ref)
+        if endpoint is None:
+            return candidates[0], ref.name
+        named = [e for e in candidates if e.endpoint == endpoint.rstrip("/")]
+        if not named:
+            known = ", ".join(e.endpoint for e in candidates)
+            raise InvalidInput(f"no {ref.kind} endpoint {endpoint!r}: the configured ones are {known}")
+        return named[0], ref.name
 
-    async def pull(self, model_id: str) -> AsyncIterator[PullProgress]:
-        engine, name = self.engine_for_management(model_id)
+    async def pull(self, model_id: str, *, endpoint: str | None = None) -> AsyncIterator[PullProgress]:
+        engine, name = self.engine_for_management(model_id, endpoint=endpoint)
         if not engine.can_pull:
             raise InvalidInput(f"{engine.kind} models cannot be pulled")
         async for progress in engine.pull(name):
             yield progress
         self._inventory = None
 
-    async def delete(self, model_id: str) -> None:
-        engine, name = self.engine_for_management(model_id)
+    async def delete(self, model_id: str, *, endpoint: str | None = None) -> list[str]:
+        """Delete from the endpoint named or, without one, from every endpoint that lists the
+        model (the first candidate when none does, so its own "not installed" is the answer).
+        Returns the endpoints it was deleted from."""
+        engine, name = self.engine_for_management(model_id, endpoint=endpoint)
         if not engine.can_delete:
             raise InvalidInput(f"{engine.kind} models cannot be deleted")
-        await engine.delete(name)
-        self._inventory = None
+        targets = [engine]
+        if endpoint is None:
+            serving = (await self.inventory(fresh=True)).endpoints_of(self.canonical_id(model_id))
+            targets = [e for e in self._candidates(self.parse(model_id)) if e.endpoint in serving] or targets
+        try:
+            for target in targets:
+                await target.delete(name)
+        finally:
+            self._inventory = None
+        return [target.endpoint for target in targets]
 
     async def aclose(self) -> None:
         await asyncio.gather(*(e.aclose() for e in self.engines), return_exceptions=True)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from arena.web.auth.authentication import optional_principal
 from arena.web.deps import ModelRouter, Viewer
-from arena.web.schemas.models import EngineStatusPublic, HealthPublic, ModelList, ModelPublic
+from arena.web.schemas.models import EngineStatePublic, EngineStatusPublic, HealthPublic, ModelList, ModelPublic
 
 health_router = APIRouter(prefix="/api", tags=["health"])
 router = APIRouter(prefix="/api", tags=["models"], dependencies=[Viewer])
@@ -34,21 +34,34 @@ async def get_health(request: Request, models: ModelRouter) -> HealthPublic:
 
 @router.get("/models", response_model=ModelList)
 async def list_models(models: ModelRouter, refresh: bool = False) -> ModelList:
-    """Every model of every reachable engine, with size, family and quantization where known."""
+    """Every model of every reachable engine once, with where it runs, size, family and
+    quantization where known, and every engine endpoint's state."""
     inventory = await models.inventory(fresh=refresh)
     return ModelList(
-        # v3 compares these with the names it pulls: bare names, each once (several endpoints may serve one).
+        # v3 compares these with the names it pulls: bare names, each once.
         models=list(dict.fromkeys(models.bare_name(m.id) for m in inventory.models)),
         details=[
             ModelPublic(
                 id=m.id,
                 engine=m.engine,
                 endpoint=m.endpoint,
+                endpoints=inventory.endpoints_of(m.id),
                 size=m.size,
                 family=m.family,
                 parameter_size=m.parameter_size,
                 quantization=m.quantization,
+                base_model=m.base_model,
             )
             for m in inventory.models
+        ],
+        engines=[
+            EngineStatePublic(
+                engine=health.engine,
+                endpoint=health.endpoint,
+                reachable=health.reachable,
+                detail=health.detail,
+                can_pull=engine.can_pull,
+            )
+            for engine, health in zip(models.engines, inventory.health, strict=True)
         ],
     )

@@ -2,8 +2,10 @@
 
 One Jinja2 environment renders them all through `render`, with the same strict headers. Each page
 is guarded by a role from `arena.web.auth.pages`, which sends a browser without a session to
-/login?next=…; the page's scripts and styles come from /static (see static/README.md), and its data
-from the JSON API, which checks the caller again on every call.
+/login?next=…; one logged in without the page's role gets a 403 page in the site's layout saying
+who may open it (`_refusal`; a client asking for JSON gets JSON). The page's scripts and styles
+come from /static (see static/README.md), and its data from the JSON API, which checks the caller
+again on every call.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from arena import __version__
 from arena.engines.base import SamplingOptions
 from arena.storage import audit
-from arena.web.auth.pages import PageAdmin, PageEvaluator, PageViewer
+from arena.web.auth.pages import PageViewer
+from arena.web.auth.principal import Role
 from arena.web.deps import AppSettings
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -49,6 +52,32 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 def render(request: Request, page: str, **context: Any) -> HTMLResponse:
     """templates/<page>.html, told which page it is (the header marks it), with the page headers."""
     return templates.TemplateResponse(request, f"{page}.html", {"page": page, **context}, headers=PAGE_HEADERS)
+
+
+def _refusal(request: Request, needed: Role, what: str) -> Response | None:
+    """None when the caller may open the page. Otherwise a browser gets a page in the site's layout
+    saying who may (403), and an API client the usual JSON 403. The page guard has already sent
+    anyone not logged in to /login; in token mode the page asks for the token itself (no principal)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None or principal.has_role(needed):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
+        raise HTTPException(status_code=403, detail=f"This page needs the {needed} role; you are {principal.role}")
+    context = {
+        "page": None,
+        "heading": f"{ROLE_TITLES[needed]} only",
+        "message": f"{what} is open to {ROLE_TITLES[needed].lower()}; your account is {_article(principal.role)}.",
+        "username": principal.username,
+        "role": principal.role,
+    }
+    return templates.TemplateResponse(request, "forbidden.html", context, status_code=403, headers=PAGE_HEADERS)
+
+
+ROLE_TITLES: dict[str, str] = {"admin": "Admins", "evaluator": "Evaluators and admins"}
+
+
+def _article(role: str) -> str:
+    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
 def _number(value: float) -> str:
@@ -110,9 +139,12 @@ def safe_next(value: str | None) -> str:
 @router.get("/", response_class=HTMLResponse, dependencies=[PageViewer])
 async def get_arena_page(request: Request, settings: AppSettings) -> HTMLResponse:
     """The arena: pick models, compare, converse, vote, export."""
+    principal = getattr(request.state, "principal", None)  # None in token mode: the machine's owner
     return render(
         request,
         "arena",
+        # The server refuses pulls and deletes to anyone else; the page does not offer them either.
+        can_manage_models=principal is None or principal.has_role("admin"),
         version=__version__,
         max_instances=settings.max_instances,
         max_upload_bytes=settings.max_upload_bytes,
@@ -135,9 +167,11 @@ async def get_leaderboard_page(request: Request) -> HTMLResponse:
     return render(request, "leaderboard", poll_seconds=LEADERBOARD_POLL_SECONDS, rounds=LEADERBOARD_ROUNDS)
 
 
-@router.get("/bench", response_class=HTMLResponse, dependencies=[PageEvaluator])
-async def get_bench_page(request: Request, settings: AppSettings) -> HTMLResponse:
+@router.get("/bench", response_class=HTMLResponse, dependencies=[PageViewer])
+async def get_bench_page(request: Request, settings: AppSettings) -> Response:
     """Start benchmarks, watch them run, cancel them, open their reports."""
+    if refused := _refusal(request, "evaluator", "Running benchmarks"):
+        return refused
     return render(
         request,
         "bench",
@@ -146,7 +180,9 @@ async def get_bench_page(request: Request, settings: AppSettings) -> HTMLRespons
     )
 
 
-@router.get("/audit", response_class=HTMLResponse, dependencies=[PageAdmin])
-async def get_audit_page(request: Request, settings: AppSettings) -> HTMLResponse:
+@router.get("/audit", response_class=HTMLResponse, dependencies=[PageViewer])
+async def get_audit_page(request: Request, settings: AppSettings) -> Response:
     """Browse, filter, export and verify the audit log."""
+    if refused := _refusal(request, "admin", "The audit log"):
+        return refused
     return render(request, "audit", token_required=settings.auth_mode == "token", actions=audit.ACTIONS)

@@ -10,11 +10,29 @@ from pydantic import BaseModel, Field
 class ModelPublic(BaseModel):
     id: str
     engine: str
-    endpoint: str | None
+    endpoint: str | None = Field(description="The first endpoint serving it (see `endpoints`)")
+    endpoints: list[str] = Field(
+        default_factory=list, description="Every endpoint serving it (several with several OLLAMA_HOST URLs)"
+    )
     size: int | None
     family: str | None
     parameter_size: str | None
     quantization: str | None
+    base_model: bool = Field(
+        False,
+        description="A base (pretrained) model without chat tuning: it continues text rather than following "
+        "instructions, and is prompted with a plain question-and-answer transcript instead of a chat template",
+    )
+
+
+class EngineStatePublic(BaseModel):
+    """One engine endpoint as the model manager shows it before anything is tried."""
+
+    engine: str
+    endpoint: str
+    reachable: bool
+    detail: str = ""
+    can_pull: bool = Field(description="Whether models can be pulled into it (Ollama)")
 
 
 class ModelList(BaseModel):
@@ -22,7 +40,10 @@ class ModelList(BaseModel):
         description="Legacy (v3): each model's bare name (`llama3.2:1b`, `smollm2-135m-instruct`), usable as "
         "`model`; the full id where a bare name would mean another model"
     )
-    details: list[ModelPublic] = Field(description="Every model with its full id (`ollama:llama3.2:1b`) and engine")
+    details: list[ModelPublic] = Field(
+        description="Every model once, with its full id (`ollama:llama3.2:1b`), engine and the endpoints serving it"
+    )
+    engines: list[EngineStatePublic] = Field(default_factory=list, description="Every engine endpoint and its state")
 
 
 class EngineStatusPublic(BaseModel):
@@ -46,6 +67,13 @@ class ModelNameCreate(BaseModel):
 
     model: str | None = Field(None, min_length=1, max_length=300)
     name: str | None = Field(None, min_length=1, max_length=300)
+    endpoint: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description="With several Ollama endpoints: which one (as `endpoints` in /api/models names it). "
+        "Without it a pull goes to the least busy reachable one and a delete to every one that has the model",
+    )
 
     def model_id(self) -> str | None:
         return self.model or self.name
@@ -54,6 +82,9 @@ class ModelNameCreate(BaseModel):
 class ModelDeletedPublic(BaseModel):
     status: Literal["deleted"]
     model: str
+    endpoints: list[str] | None = Field(
+        None, description="Where it was deleted (left out of v3's /api/delete_model unless it named an endpoint)"
+    )
 
 
 class PullStartedPublic(BaseModel):
@@ -62,3 +93,4 @@ class PullStartedPublic(BaseModel):
 
     status: Literal["downloading"]
     model: str
+    endpoint: str | None = Field(None, description="Where it is being pulled, when the request named an endpoint")

@@ -1,9 +1,11 @@
-// The model manager: every engine's models with size and quantization, pulling an Ollama model
-// with a live progress bar, and deleting one after a confirmation.
+// The model manager: every engine's state and models (each once, with the endpoints serving it),
+// pulling an Ollama model with a live progress bar, and deleting one after a confirmation. Users
+// who may not pull or delete (the server refuses them) get neither control: the page leaves them out.
 
 import { api } from "../lib/api.js";
 import { confirmAction } from "./dialogs.js";
 import { byId, clear, el, showError } from "../lib/dom.js";
+import { pullAvailability, renderEngineStates } from "./engine-states.js";
 import { engineName, formatBytes } from "../lib/format.js";
 import { notifySuccess } from "../lib/notify.js";
 import { emit, state } from "./store.js";
@@ -26,8 +28,12 @@ export function progressText({ completed, total }) {
 export function createModelManager() {
   const dialog = byId("manager-dialog");
   const engines = byId("manager-engines");
+  const engineStates = byId("manager-engine-states");
   const error = byId("manager-error");
+  const canManage = dialog.dataset.canManage === "true";
   const pullForm = byId("pull-form");
+  const pullEndpoint = byId("pull-endpoint");
+  const unavailable = byId("pull-unavailable");
   const pullName = byId("pull-name");
   const pullButton = byId("pull-button");
   const cancelButton = byId("pull-cancel");
@@ -37,21 +43,41 @@ export function createModelManager() {
   const log = byId("pull-log");
   let pulling = null;
 
+  function renderEngines() {
+    renderEngineStates(engineStates, state.engines);
+    if (!canManage) return;
+    const { reason, endpoints, choice } = pullAvailability(state.engines);
+    showError(unavailable, reason);
+    if (!pulling) pullButton.disabled = Boolean(reason);
+    // Several Ollama endpoints: say which one pulls; one that is down cannot be chosen.
+    const previous = pullEndpoint.value;
+    clear(pullEndpoint);
+    for (const engine of endpoints) {
+      pullEndpoint.append(el("option", { value: engine.endpoint, disabled: !engine.reachable },
+        engine.reachable ? engine.endpoint : `${engine.endpoint} (not reachable)`));
+    }
+    const usable = endpoints.some((engine) => engine.endpoint === previous && engine.reachable);
+    pullEndpoint.value = usable ? previous : choice;
+    pullEndpoint.hidden = endpoints.length < 2;
+  }
+
   function renderModels() {
+    renderEngines();
     clear(engines);
     const kinds = [...new Set(state.models.map((model) => model.engine))];
     if (!kinds.length) engines.append(el("p", { class: "hint" }, "No engine lists any model yet."));
     for (const kind of kinds) {
       const rows = state.models.filter((model) => model.engine === kind).map((model) =>
         el("tr", { dataset: { model: model.id } },
-          el("th", { scope: "row" }, model.id.slice(model.id.indexOf(":") + 1)),
+          el("th", { scope: "row" }, model.id.slice(model.id.indexOf(":") + 1),
+            model.base_model ? el("span", { class: "base-badge", title: "A base model without chat tuning" }, "base") : ""),
           el("td", {}, model.family || ""),
           el("td", {}, model.parameter_size || ""),
           el("td", {}, model.quantization || ""),
           el("td", { class: "number" }, formatBytes(model.size)),
-          el("td", {}, model.endpoint || ""),
-          el("td", {}, DELETABLE_ENGINES.has(kind)
-            ? el("button", { type: "button", class: "small danger", "aria-label": `Delete ${model.id}`, onclick: () => remove(model.id) }, "Delete")
+          el("td", {}, (model.endpoints?.length ? model.endpoints : [model.endpoint || ""]).join(", ")),
+          el("td", {}, canManage && DELETABLE_ENGINES.has(kind)
+            ? el("button", { type: "button", class: "small danger", "aria-label": `Delete ${model.id}`, onclick: () => remove(model) }, "Delete")
             : "")));
       engines.append(el("section", {},
         el("h3", {}, engineName(kind)),
@@ -64,8 +90,9 @@ export function createModelManager() {
 
   async function reload() {
     try {
-      const { details } = await api.models(true);
+      const { details, engines: states } = await api.models(true);
       state.models = details;
+      state.engines = states || [];
       renderModels();
       emit("models-changed");
     } catch (failure) {
@@ -88,17 +115,19 @@ export function createModelManager() {
       return;
     }
     const model = pullId(name);
+    const endpoint = pullEndpoint.hidden ? "" : pullEndpoint.value;
     pulling = new AbortController();
     pullButton.disabled = true;
     cancelButton.hidden = false;
     progress.hidden = false;
+    progress.classList.remove("failed");
     bar.value = 0;
     bar.removeAttribute("value"); // indeterminate until a total is known
     figures.textContent = `Pulling ${model}…`;
     clear(log);
     let failed = null;
     try {
-      for await (const line of api.pullModel(model, pulling.signal)) {
+      for await (const line of api.pullModel(model, pulling.signal, endpoint)) {
         if (line.status === "error") {
           failed = line.error || "the pull failed";
           addLog(failed, "error");
@@ -114,11 +143,16 @@ export function createModelManager() {
       failed = failure.name === "AbortError" ? "Pull cancelled." : failure.message;
     } finally {
       pulling = null;
-      pullButton.disabled = false;
+      pullButton.disabled = Boolean(pullAvailability(state.engines).reason);
       cancelButton.hidden = true;
     }
     if (failed) {
+      // A value makes the bar determinate again: an indeterminate one would keep animating.
+      bar.value = 0;
+      progress.classList.add("failed");
+      figures.textContent = `Not pulled: ${model}.`;
       showError(error, failed);
+      reload(); // the engines' state may be what changed
       return;
     }
     bar.value = 100;
@@ -128,10 +162,11 @@ export function createModelManager() {
     await reload();
   }
 
-  async function remove(modelId) {
+  async function remove({ id: modelId, endpoints = [] }) {
+    const where = endpoints.length > 1 ? ` on every endpoint that has it (${endpoints.join(", ")})` : "";
     const confirmed = await confirmAction({
       title: "Delete this model?",
-      message: `${modelId} will be removed from its engine's disk. Pull it again to use it later.`,
+      message: `${modelId} will be removed from its engine's disk${where}. Pull it again to use it later.`,
       confirmLabel: "Delete model",
     });
     if (!confirmed) return;
@@ -147,11 +182,13 @@ export function createModelManager() {
     }
   }
 
-  pullForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (!pulling) pull(pullName.value);
-  });
-  cancelButton.addEventListener("click", () => pulling?.abort());
+  if (canManage) {
+    pullForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!pulling && !pullButton.disabled) pull(pullName.value);
+    });
+    cancelButton.addEventListener("click", () => pulling?.abort());
+  }
   byId("manager-close").addEventListener("click", () => dialog.close());
   byId("manager-button").addEventListener("click", () => {
     showError(error, "");

@@ -1,5 +1,6 @@
 // Choosing what answers: every engine's models grouped by engine, an instance's hyperparameters
 // (checked against the API's ranges), the chips of the selection, and the blind-mode switch.
+// A base model (no chat tuning) says so in its option, with a notice when chosen, and on its chip.
 
 import { api } from "../lib/api.js";
 import { byId, clear, el, showError } from "../lib/dom.js";
@@ -7,10 +8,15 @@ import { engineName, formatBytes } from "../lib/format.js";
 import { instanceLabel, makeInstance, sameInstance, specFromInputs, validateValues } from "./instances.js";
 import { emit, isMasked, on, state } from "./store.js";
 
+export const BASE_MODEL_NOTICE =
+  "Base model: it was not tuned to follow instructions or chat, so it often answers off topic. " +
+  "The arena prompts it as a question-and-answer transcript; expect short, loose answers.";
+
 export function createModelPicker() {
   const form = byId("picker-form");
   const select = byId("model-select");
   const facts = byId("model-facts");
+  const notice = byId("model-notice");
   const error = byId("picker-error");
   const chips = byId("instance-chips");
   const count = byId("instance-count");
@@ -40,7 +46,8 @@ export function createModelPicker() {
       for (const model of state.models.filter((m) => m.engine === engine)) {
         const extra = [model.parameter_size, model.quantization, formatBytes(model.size)].filter(Boolean).join(", ");
         const name = model.id.slice(model.id.indexOf(":") + 1);
-        group.append(el("option", { value: model.id }, extra ? `${name} (${extra})` : name));
+        const label = (extra ? `${name} (${extra})` : name) + (model.base_model ? " · base model" : "");
+        group.append(el("option", { value: model.id, dataset: { base: model.base_model ? "true" : "false" } }, label));
       }
       select.append(group);
     }
@@ -51,12 +58,15 @@ export function createModelPicker() {
   function updateFacts() {
     const model = state.models.find((m) => m.id === select.value);
     facts.textContent = model ? describe(model) : "";
+    notice.textContent = model?.base_model ? BASE_MODEL_NOTICE : "";
+    notice.hidden = !model?.base_model;
   }
 
   async function loadModels(refresh = false) {
     try {
-      const { details } = await api.models(refresh);
+      const { details, engines } = await api.models(refresh);
       state.models = details;
+      state.engines = engines || [];
       renderOptions();
     } catch (failure) {
       clear(select).append(el("option", { value: "" }, "Models could not be listed"));
@@ -111,9 +121,11 @@ export function createModelPicker() {
     } else {
       for (const instance of state.selection) {
         const label = instanceLabel(state.spec, instance);
+        const base = state.models.find((model) => model.id === instance.model)?.base_model;
         chips.append(
-          el("li", { class: "chip", title: instance.model },
+          el("li", { class: "chip", title: base ? `${instance.model}: a base model, not chat-tuned` : instance.model },
             el("span", { class: "chip-label" }, label),
+            base ? el("span", { class: "base-badge" }, "base") : "",
             el("button", { type: "button", "aria-label": `Remove ${label}`, onclick: () => remove(instance) }, "✕")),
         );
       }

@@ -133,8 +133,9 @@ export const api = {
   // The arena's own lines (v3's are the default, for v3's clients); progress needs the streaming pull.
   streamChat: (body, signal, { showMetrics = false } = {}) =>
     ndjson(`/api/stream_chat?format=arena${showMetrics ? "&show_metrics=true" : ""}`, body, signal),
-  pullModel: (model, signal) => ndjson("/api/models/pull", { model }, signal),
-  deleteModel: (model) => post("/api/delete_model", { model }),
+  // `endpoint`: one of several Ollama endpoints; without it a delete removes every copy.
+  pullModel: (model, signal, endpoint) => ndjson("/api/models/pull", endpoint ? { model, endpoint } : { model }, signal),
+  deleteModel: (model, endpoint) => post("/api/delete_model", endpoint ? { model, endpoint } : { model }),
 
   /** The export as a Blob and the file name the server chose. */
   async exportConversation(id, format) {

@@ -1,0 +1,84 @@
+"""Read a GGUF file's header without loading the model: is there a chat template?
+
+A GGUF starts with its key/value metadata (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md):
+magic `GGUF`, version, tensor count, key count, then each key as a string, a type and a value.
+Only the keys are walked, values are skipped by their size, so even a 262,144-token vocabulary
+takes a fraction of a second; the answer is cached per file version.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
+_STRING, _ARRAY = 8, 9
+# Byte sizes of the fixed-size value types (uint8 … float64, bool).
+_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+class NotGguf(ValueError):
+    """The file is not a GGUF model we can read."""
+
+
+def _unpack(handle: BinaryIO, fmt: str) -> tuple[int, ...]:
+    size = struct.calcsize(fmt)
+    data = handle.read(size)
+    if len(data) != size:
+        raise NotGguf("the file ends inside its header")
+    return struct.unpack(fmt, data)
+
+
+def _skip_value(handle: BinaryIO, kind: int) -> None:
+    if kind == _STRING:
+        handle.seek(_unpack(handle, "<Q")[0], 1)
+    elif kind == _ARRAY:
+        element, count = _unpack(handle, "<IQ")
+        if element in _FIXED:
+            handle.seek(count * _FIXED[element], 1)
+        else:
+            for _ in range(count):
+                _skip_value(handle, element)
+    elif kind in _FIXED:
+        handle.seek(_FIXED[kind], 1)
+    else:
+        raise NotGguf(f"unknown metadata type {kind}")
+
+
+def metadata_keys(path: Path) -> list[str]:
+    """Every metadata key of a GGUF (version 2 or 3), in file order."""
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise NotGguf(f"{path.name} is not a GGUF file")
+        (version,) = _unpack(handle, "<I")
+        if version < 2:
+            raise NotGguf(f"{path.name} is GGUF version {version}, older than llama.cpp reads")
+        _tensors, count = _unpack(handle, "<QQ")
+        keys = []
+        for _ in range(count):
+            (length,) = _unpack(handle, "<Q")
+            keys.append(handle.read(length).decode("utf-8", errors="replace"))
+            (kind,) = _unpack(handle, "<I")
+            _skip_value(handle, kind)
+        if handle.tell() > path.stat().st_size:  # seeking past the end does not fail by itself
+            raise NotGguf("the file ends inside its header")
+        return keys
+
+
+@lru_cache(maxsize=256)
+def _has_chat_template(path: Path, _mtime_ns: int, _size: int) -> bool | None:
+    try:
+        return CHAT_TEMPLATE_KEY in metadata_keys(path)
+    except (OSError, NotGguf):
+        return None
+
+
+def has_chat_template(path: Path) -> bool | None:
+    """True or False from the file's metadata; None when it cannot be read (its load will say why)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _has_chat_template(path, stat.st_mtime_ns, stat.st_size)
