@@ -19,6 +19,7 @@ from arena import csv_safe
 from arena.errors import InvalidInput, TooLarge
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
+from arena.evaluation.conversation.verdicts import TurnVerdicts, csv_cell, markdown_lines
 from arena.evaluation.conversation.view import ConversationView, ResponseView, TurnView
 from arena.storage import repository
 from arena.storage import votes as vote_store
@@ -30,7 +31,7 @@ VERSION: Final = 1
 EXTENSIONS: Final = {"json": "json", "markdown": "md", "csv": "csv"}
 CSV_COLUMNS: Final = (
     "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status",
-    "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
+    "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down", "judge_verdicts",
 )  # fmt: skip
 METRIC_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
 STILL_STREAMING: Final = "the answer was still streaming when the conversation was exported"
@@ -62,7 +63,7 @@ def _response_json(r: ResponseView) -> dict[str, Any]:
     }
 
 
-def _turn_json(t: TurnView) -> dict[str, Any]:
+def _turn_json(t: TurnView, verdicts: TurnVerdicts) -> dict[str, Any]:
     return {
         "index": t.index,
         "system": t.system,
@@ -72,10 +73,11 @@ def _turn_json(t: TurnView) -> dict[str, Any]:
         ],
         "responses": [_response_json(r) for r in t.responses],
         "pairwise_votes": [{"a": p.a, "b": p.b, "value": p.value} for p in t.pairwise],
+        "judgments": [v.to_json() for v in verdicts.get(t.id, [])],
     }
 
 
-def export_json(view: ConversationView, *, exported_at: datetime) -> dict[str, Any]:
+def export_json(view: ConversationView, *, exported_at: datetime, verdicts: TurnVerdicts | None = None) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -90,12 +92,12 @@ def export_json(view: ConversationView, *, exported_at: datetime) -> dict[str, A
             "updated_at": _iso(view.updated_at),
         },
         "instances": [{"key": i.key, "label": i.label, **(i.settings or {})} for i in view.instances],
-        "turns": [_turn_json(t) for t in view.turns],
+        "turns": [_turn_json(t, verdicts or {}) for t in view.turns],
     }
 
 
-def export_csv(view: ConversationView) -> str:
-    """One row per answer (the latest of each instance, in display order)."""
+def export_csv(view: ConversationView, *, verdicts: TurnVerdicts | None = None) -> str:
+    """One row per answer (the latest of each instance, in display order), with the judge's verdicts about it."""
     settings = {i.label: i.settings or {} for i in view.instances}
     out = io.StringIO()
     writer = csv_safe.Writer(out, lineterminator="\r\n")  # defuses formula cells: answers are untrusted
@@ -115,6 +117,7 @@ def export_csv(view: ConversationView) -> str:
                     *("" if getattr(r, name) is None else getattr(r, name) for name in METRIC_NAMES),
                     r.up,
                     r.down,
+                    csv_cell((verdicts or {}).get(turn.id, []), label=r.label),
                 ]
             )
     return out.getvalue()
@@ -124,7 +127,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def export_markdown(view: ConversationView, *, exported_at: datetime) -> str:
+def export_markdown(view: ConversationView, *, exported_at: datetime, verdicts: TurnVerdicts | None = None) -> str:
     lines = [f"# {view.title}", "", f"Exported from Local LLM Arena on {exported_at:%Y-%m-%d %H:%M} UTC.", ""]
     if view.masked:
         lines += ["Blind comparison: the models stay hidden until they are revealed.", ""]
@@ -156,6 +159,7 @@ def export_markdown(view: ConversationView, *, exported_at: datetime) -> str:
             lines += ["", "_" + " · ".join(facts) + "_"]
         for p in turn.pairwise:
             lines += ["", f"Pairwise vote ({p.a} vs {p.b}): **{p.value}**"]
+        lines += markdown_lines((verdicts or {}).get(turn.id, []), cell=_cell)
     return "\n".join(lines) + "\n"
 
 
