@@ -1,6 +1,9 @@
 """The Judge panel in the browser, with the Ollama double as contestants and as judge: a verdict
 with its winner, an inconsistent one shown as a tie, a grade, a 502 message, and the cloud opt-in
-whose privacy notice shows before anything could be sent."""
+whose privacy notice shows before anything could be sent. Every run stays on screen (newest
+first) and comes back when the conversation is reopened; a run shows its progress under the turn
+while the page stays usable, and Cancel stops the judge on the server. SmolLM2 judges for real
+in the last test."""
 
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def judge_posts(page: Page) -> list[dict]:
     posted: list[dict] = []
 
     def on_request(request: Request) -> None:
-        if request.method == "POST" and request.url.endswith("/api/judge"):
+        if request.method == "POST" and request.url.endswith(("/api/judge", "/api/judge/stream")):
             posted.append(json.loads(request.post_data or "{}"))
 
     page.on("request", on_request)
@@ -84,7 +87,9 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     expect(page.locator("#judge-cloud-fields")).to_be_hidden()
     page.locator("#judge-send").click()
     expect(dialog).to_be_hidden()
-    verdict = results.locator(".judgment")
+    runs = results.locator(".judge-run")
+    expect(runs).to_have_count(1)
+    verdict = runs.first.locator(".judgment")
     expect(verdict).to_have_count(1)
     expect(verdict).to_have_attribute("data-winner", first_key)
     expect(verdict).to_have_attribute("data-consistent", "true")
@@ -92,20 +97,25 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     expect(verdict).to_contain_text("Consistent in both orders")
     expect(verdict.locator(".judgment-explanation").first).to_have_text("<b>A</b> is right")  # text, not HTML
     expect(verdict.locator("b")).to_have_count(0)
-    expect(results.locator("h4")).to_contain_text(f"Pairwise verdict by {QWEN}")
+    expect(runs.first.locator("h4")).to_contain_text(f"Pairwise verdict by {QWEN}")
+    expect(runs.first.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
     assert posted[-1]["conversation_id"] == page.url.split("#c=", 1)[1]
     assert {key: posted[-1][key] for key in ("mode", "judge_model")} == {"mode": "pairwise", "judge_model": QWEN}
     assert "cloud" not in posted[-1]
 
     # "A" in both orders: the verdict flipped with the order, so it is a tie, and the page says so.
+    # The first run stays, below the new one.
     double.reply = ['{"winner": "A", "explanation": "A is right"}']
     turn.get_by_role("button", name="Judge").click()
     page.locator("#judge-send").click()
     expect(dialog).to_be_hidden()
-    expect(verdict).to_have_attribute("data-consistent", "false")
-    expect(verdict.locator(".judgment-verdict")).to_contain_text("tie")
-    expect(verdict.locator(".judgment-note")).to_contain_text("Inconsistent")
-    expect(verdict.locator(".judgment-note")).to_contain_text("counts as a tie")
+    expect(runs).to_have_count(2)
+    newest = runs.first.locator(".judgment")
+    expect(newest).to_have_attribute("data-consistent", "false")
+    expect(newest.locator(".judgment-verdict")).to_contain_text("tie")
+    expect(newest.locator(".judgment-note")).to_contain_text("Inconsistent")
+    expect(newest.locator(".judgment-note")).to_contain_text("counts as a tie")
+    expect(runs.last.locator(".judgment")).to_have_attribute("data-consistent", "true")
 
     # Grading against a reference: one score per answer.
     double.reply = ['{"score": 8, "explanation": "close to the reference"}']
@@ -115,16 +125,33 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     page.fill("#judge-reference", "Rayleigh scattering.")
     page.locator("#judge-send").click()
     expect(dialog).to_be_hidden()
-    expect(verdict).to_have_count(2)
-    expect(results.locator(".judgment-verdict")).to_have_text([re.compile(r": 8(\.0)?/10$")] * 2)
+    expect(runs).to_have_count(3)
+    expect(runs.first.locator(".judgment-verdict")).to_have_text([re.compile(r": 8(\.0)?/10$")] * 2)
+    expect(runs.first.locator("h4")).to_contain_text("Grades against the reference by")
     assert posted[-1]["reference"] == "Rayleigh scattering." and posted[-1]["mode"] == "reference"
 
-    # Garbage from the judge: the 502's message shows in the panel, which stays open.
+    # Garbage from the judge: the 502's message shows under the turn; nothing is added.
     double.reply = ["I", " cannot", " decide", "."]
     turn.get_by_role("button", name="Judge").click()
     page.select_option("#judge-mode", "pairwise")
     page.locator("#judge-send").click()
-    expect(page.locator("#judge-error")).to_contain_text("stronger judge model")
+    expect(dialog).to_be_hidden()
+    expect(turn.locator(".judge-run-error")).to_contain_text("stronger judge model")
+    expect(runs).to_have_count(3)
+
+    # Reopened (a reload), the conversation shows every stored run again, newest first.
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    turn = last_turn(page)
+    runs = turn.locator(".judge-results .judge-run")
+    expect(runs).to_have_count(3)
+    expect(runs.locator("h4")).to_have_text(
+        [f"Grades against the reference by {QWEN}", f"Pairwise verdict by {QWEN}", f"Pairwise verdict by {QWEN}"]
+    )
+    expect(runs.nth(1).locator(".judgment")).to_have_attribute("data-consistent", "false")
+    expect(runs.nth(2).locator(".judgment")).to_have_attribute("data-winner", first_key)
+    expect(turn.locator(".judge-run-error")).to_be_hidden()
+    turn.get_by_role("button", name="Judge").click()
     expect(dialog).to_be_visible()
 
     # A cloud judge: the privacy notice shows as soon as the box is ticked, and nothing is sent.
