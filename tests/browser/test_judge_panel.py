@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Locator, Page, Request, expect
 
 from tests.support.browser import add_instance, last_turn, open_arena, send, wait_until_answered
 from tests.support.doubles.ollama import DEFAULT_REPLY, OllamaDouble
 from tests.support.fixtures import ArenaFactory, module_double
+from tests.support.models import SMOL
 from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
@@ -191,3 +193,95 @@ def test_with_no_cloud_judge_configured_the_panel_says_so(
     expect(page.locator("#judge-privacy")).to_have_text("No cloud judge is configured (ARENA_CLOUD_JUDGES).")
     expect(page.locator("#judge-provider")).to_be_disabled()
     expect(page.locator("#judge-send")).to_be_disabled()
+
+
+def judged_turn(page: Page, url: str) -> Locator:
+    """A turn answered by LLAMA and QWEN (from the double), ready to judge."""
+    open_arena(page, url)
+    add_instance(page, LLAMA)
+    add_instance(page, QWEN)
+    send(page, "Why is the sky blue?")
+    wait_until_answered(page, cards=2, turns=1)
+    return page.locator(".turn").first  # stays the first turn when more follow
+
+
+def start_judging(page: Page, turn: Locator, judge_model: str) -> None:
+    turn.get_by_role("button", name="Judge").click()
+    page.select_option("#judge-model", judge_model)
+    page.select_option("#judge-mode", "pairwise")
+    page.locator("#judge-send").click()
+    expect(page.locator("#judge-dialog")).to_be_hidden()  # at once: nothing blocks the page
+
+
+def tokens_shown(live: Locator) -> int:
+    return int(re.search(r"· (\d+) tokens?", live.locator(".judge-progress-text").inner_text()).group(1))
+
+
+def test_a_run_shows_its_progress_the_page_stays_usable_and_cancel_stops_the_judge(
+    arena: RunningArena, double: OllamaDouble, page: Page
+) -> None:
+    double.reply, double.token_delay = list(DEFAULT_REPLY), 0.0
+    turn = judged_turn(page, arena.url)
+    conversation_id = page.url.split("#c=", 1)[1]
+    # The judge writes slowly (400 tokens, ~20 s per order); the chat after it gets quick answers.
+    slow = ['{"verdict": "A", "explanation": "', *["word "] * 400, '"}']
+    double.reply = TakeTurns(slow, ["Quick", " answer."], ["Quick", " answer."])
+    double.token_delay = 0.05
+    left_before = double.disconnects
+
+    start_judging(page, turn, QWEN)
+    live = turn.locator(".judge-live")
+    expect(live).to_be_visible()
+    expect(live.locator(".judge-progress-text")).to_have_text(
+        re.compile(r"^order 1 of 2 \(llama3\.2:1b shown first\) · ([3-9]|\d\d+) tokens$")
+    )
+    expect(turn.get_by_role("button", name="Judge")).to_be_hidden()  # one run per turn at a time
+
+    # Meanwhile the page is usable: no modal is open, and the next message is sent and answered.
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    before = tokens_shown(live)
+    send(page, "And why are sunsets red?")
+    wait_until_answered(page, cards=2, turns=2)
+    expect(last_turn(page).locator(".card").first).to_contain_text("Quick answer.")
+    expect(live).to_be_visible()
+    assert tokens_shown(live) > before, "the count went on while the page was used"
+
+    # Cancel: the judge stops on the server (the arena drops its request to the judge) and nothing is stored.
+    live.get_by_role("button", name="Cancel").click()
+    expect(live).to_be_hidden()
+    expect(turn.locator(".judge-run-error")).to_have_text("Cancelled: the judge was stopped and nothing was stored.")
+    expect(turn.locator(".judge-run")).to_have_count(0)
+    expect(turn.get_by_role("button", name="Judge")).to_be_visible()
+    deadline = time.monotonic() + 10
+    while (double.disconnects == left_before or double.streaming) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert double.disconnects > left_before and double.streaming == 0, "the judge's generation went on"
+    double.token_delay = 0.0
+    with arena.client() as client:
+        stored = client.get("/api/judge", params={"conversation_id": conversation_id}).json()["judgments"]
+    assert stored == []
+
+
+@pytest.fixture(scope="module")
+def smol_arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(ollama_hosts=[double.url])  # the embedded SmolLM2 too
+
+
+@pytest.mark.slow
+def test_smollm2_judges_with_progress_under_the_turn(smol_arena: RunningArena, double: OllamaDouble, page: Page) -> None:
+    double.reply, double.token_delay = list(DEFAULT_REPLY), 0.0
+    turn = judged_turn(page, smol_arena.url)
+
+    start_judging(page, turn, SMOL)
+
+    # Progress from the server, as the real model writes: which order, and its tokens so far.
+    live = turn.locator(".judge-live")
+    expect(live.locator(".judge-progress-text")).to_have_text(
+        re.compile(r"^order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"),
+        timeout=60_000,
+    )
+    run = turn.locator(".judge-results .judge-run")
+    expect(run).to_have_count(1, timeout=120_000)
+    expect(live).to_be_hidden()
+    expect(run.locator("h4")).to_have_text(f"Pairwise verdict by {SMOL}")
+    expect(run.locator(".judgment-verdict")).to_have_text(re.compile(r"^llama3\.2:1b vs qwen2\.5:0\.5b: .*(wins|tie)$"))
