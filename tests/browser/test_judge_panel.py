@@ -103,6 +103,7 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     expect(runs.first.locator("time")).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
     assert posted[-1]["conversation_id"] == page.url.split("#c=", 1)[1]
     assert {key: posted[-1][key] for key in ("mode", "judge_model")} == {"mode": "pairwise", "judge_model": QWEN}
+    assert posted[-1]["options"] == {"num_predict": 512}
     assert "cloud" not in posted[-1]
 
     # "A" in both orders: the verdict flipped with the order, so it is a tie, and the page says so.
@@ -205,10 +206,11 @@ def judged_turn(page: Page, url: str) -> Locator:
     return page.locator(".turn").first  # stays the first turn when more follow
 
 
-def start_judging(page: Page, turn: Locator, judge_model: str) -> None:
+def start_judging(page: Page, turn: Locator, judge_model: str, tokens: int = 512) -> None:
     turn.get_by_role("button", name="Judge").click()
     page.select_option("#judge-model", judge_model)
     page.select_option("#judge-mode", "pairwise")
+    page.fill("#judge-tokens", str(tokens))
     page.locator("#judge-send").click()
     expect(page.locator("#judge-dialog")).to_be_hidden()  # at once: nothing blocks the page
 
@@ -272,16 +274,16 @@ def test_smollm2_judges_with_progress_under_the_turn(smol_arena: RunningArena, d
     double.reply, double.token_delay = list(DEFAULT_REPLY), 0.0
     turn = judged_turn(page, smol_arena.url)
 
-    start_judging(page, turn, SMOL)
+    start_judging(page, turn, SMOL, tokens=64)  # enough for its verdict (the API test's limit too)
 
     # Progress from the server, as the real model writes: which order, and its tokens so far.
     live = turn.locator(".judge-live")
     expect(live.locator(".judge-progress-text")).to_have_text(
         re.compile(r"^order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"),
-        timeout=60_000,
+        timeout=120_000,  # the prompt is read first: slow on a busy machine
     )
     run = turn.locator(".judge-results .judge-run")
-    expect(run).to_have_count(1, timeout=120_000)
+    expect(run).to_have_count(1, timeout=240_000)
     expect(live).to_be_hidden()
     expect(run.locator("h4")).to_have_text(f"Pairwise verdict by {SMOL}")
     expect(run.locator(".judgment-verdict")).to_have_text(re.compile(r"^llama3\.2:1b vs qwen2\.5:0\.5b: .*(wins|tie)$"))

@@ -19,6 +19,7 @@ export function createJudge() {
   const modeSelect = byId("judge-mode");
   const referenceField = byId("judge-reference-field");
   const reference = byId("judge-reference");
+  const tokens = byId("judge-tokens");
   const cloudBox = byId("judge-cloud");
   const cloudFields = byId("judge-cloud-fields");
   const privacy = byId("judge-privacy");
@@ -93,6 +94,7 @@ export function createJudge() {
 
   function body(view) {
     const payload = { conversation_id: state.conversation?.id, turn_id: view.id, mode: modeSelect.value };
+    payload.options = { num_predict: Number(tokens.value) }; // the judge's other sampling keeps its defaults
     if (modeSelect.value === "reference") payload.reference = reference.value;
     if (cloudBox.checked) {
       payload.cloud = { endpoint: providerSelect.value, model: cloudModel.value.trim() };
@@ -108,6 +110,10 @@ export function createJudge() {
     if (!current || running.has(current.id)) return;
     if (modeSelect.value === "reference" && !reference.value.trim()) {
       showError(error, "Write the reference answer first.");
+      return;
+    }
+    if (!tokens.checkValidity()) {
+      showError(error, "The token limit is a whole number from 16 to 4096.");
       return;
     }
     if (cloudBox.checked && !cloudModel.value.trim()) {
