@@ -202,3 +202,28 @@ def test_the_stream_lines_are_documented_in_openapi(arena: RunningArena) -> None
     for line in ("JudgeStartLine", "JudgeProgressLine", "JudgeDoneLine", "JudgeErrorLine"):
         assert line in schema
     assert "application/json" in operation["responses"]["400"]["content"]
+
+
+def test_the_stream_shares_the_judges_rate_limit(double: JudgingOllama, arena_factory: ArenaFactory) -> None:
+    limited = arena_factory(ollama_hosts=[double.url], embedded_enabled=False, rate_limit_judge="1/minute")
+    with limited.client() as client:
+        assert client.post("/api/judge", json={"judge_model": JUDGE}).status_code == 400  # counted all the same
+        refused = client.post("/api/judge/stream", json={"judge_model": JUDGE})
+    assert refused.status_code == 429 and "Too many judge requests" in refused.json()["error"]
+
+
+def test_a_caller_at_their_generation_cap_is_refused_before_any_line(
+    arena: RunningArena, double: JudgingOllama, turn: SeededTurn
+) -> None:
+    double.reply, double.token_delay = [f" w{i}" for i in range(200)], 0.05
+    chat = {"message": "hi", "model_instances": [{"model": BERLIN_MODEL}]}
+    body = {"conversation_id": turn.conversation_id, "turn_id": turn.turn_id, "judge_model": JUDGE}
+    with arena.client() as client:
+        with client.stream("POST", "/api/stream_chat", json=chat) as running:
+            lines = ndjson_lines(running)
+            next(lines), next(lines)  # generating: the caller's one unit is taken
+            refused = client.post("/api/judge/stream", json=body)
+            del lines
+    assert refused.status_code == 429, refused.text
+    assert "ARENA_MAX_STREAMS_PER_USER" in refused.json()["error"]
+    assert double.judge_bodies() == []
