@@ -235,7 +235,7 @@ def test_a_run_shows_its_progress_the_page_stays_usable_and_cancel_stops_the_jud
     live = turn.locator(".judge-live")
     expect(live).to_be_visible()
     expect(live.locator(".judge-progress-text")).to_have_text(
-        re.compile(r"^order 1 of 2 \(llama3\.2:1b shown first\) · ([3-9]|\d\d+) tokens$")
+        re.compile(rf"^{re.escape(QWEN)}: order 1 of 2 \(llama3\.2:1b shown first\) · ([3-9]|\d\d+) tokens$")
     )
     expect(turn.get_by_role("button", name="Judge")).to_be_hidden()  # one run per turn at a time
 
@@ -279,7 +279,7 @@ def test_smollm2_judges_with_progress_under_the_turn(smol_arena: RunningArena, d
     # Progress from the server, as the real model writes: which order, and its tokens so far.
     live = turn.locator(".judge-live")
     expect(live.locator(".judge-progress-text")).to_have_text(
-        re.compile(r"^order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"),
+        re.compile(rf"^{re.escape(SMOL)}: order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"),
         timeout=120_000,  # the prompt is read first: slow on a busy machine
     )
     run = turn.locator(".judge-results .judge-run")

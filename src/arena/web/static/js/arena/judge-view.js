@@ -11,15 +11,15 @@ function parseTime(isoText) {
   return new Date(isoText.endsWith("Z") || /[+-]\d\d:\d\d$/.test(isoText) ? isoText : `${isoText}Z`);
 }
 
-/** "Comparison 1 of 3 · order 2 of 2 (B shown first) · 41 tokens", from one progress line. */
+/** "comparison 1 of 3 · order 2 of 2 (B shown first) · 41 tokens", from one progress line. */
 export function progressText(line, nameOf) {
   const tokens = `${line.tokens} token${line.tokens === 1 ? "" : "s"}`;
   if (line.order) {
-    const pair = line.comparisons > 1 ? `Comparison ${line.comparison} of ${line.comparisons} · ` : "";
+    const pair = line.comparisons > 1 ? `comparison ${line.comparison} of ${line.comparisons} · ` : "";
     const order = line.order === "ab" ? 1 : 2;
     return `${pair}order ${order} of 2 (${nameOf(line.shown_as_a)} shown first) · ${tokens}`;
   }
-  return `Grading ${nameOf(line.shown_as_a)} (${line.comparison} of ${line.comparisons}) · ${tokens}`;
+  return `grading ${nameOf(line.shown_as_a)} (${line.comparison} of ${line.comparisons}) · ${tokens}`;
 }
 
 function judgmentNode(judgment, nameOf) {
@@ -80,26 +80,30 @@ export function createJudgeArea({ nameOf, onJudge, onCancel }) {
   const results = el("div", { class: "judge-results", "aria-label": "Judge verdicts", hidden: true });
   const node = el("div", { class: "judge" }, el("div", { class: "judge-row" }, button), live, error, results);
   const shown = new Set(); // run ids on screen
+  let judgeName = "";
 
   return {
     node,
     button,
     /** A run started (`begin`), moved on (`progress`), or ended (`end`, with a message or none). */
-    begin(text) {
+    begin(judge) {
+      judgeName = judge;
       showError(error, "");
-      status.textContent = text;
+      status.textContent = `Asking ${judge}…`;
       bar.max = 1;
       bar.value = 0;
       cancel.disabled = false;
       live.hidden = false;
     },
     progress(line) {
-      status.textContent = progressText(line, nameOf);
+      status.textContent = `${judgeName}: ${progressText(line, nameOf)}`;
       bar.max = line.calls;
       bar.value = line.call - 1;
     },
-    end(message) {
+    /** `cancelled`: the user asked for it, so it reads as a note, not as an error. */
+    end(message, { cancelled = false } = {}) {
       live.hidden = true;
+      error.classList.toggle("judge-cancelled", cancelled);
       showError(error, message || "");
     },
     cancelling() {

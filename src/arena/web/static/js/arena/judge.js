@@ -131,9 +131,10 @@ export function createJudge() {
     const controller = new AbortController();
     running.set(turnId, controller);
     const area = () => parts.get(turnId)?.area;
-    area()?.begin(`Asking ${payload.judge_model || payload.cloud.model}…`);
+    area()?.begin(payload.judge_model || payload.cloud.model);
     updateButton(turnId);
     let message = "The connection broke before the judge finished; nothing was stored.";
+    let cancelled = false;
     try {
       for await (const line of ndjson("/api/judge/stream", payload, controller.signal)) {
         if (line.type === "progress") area()?.progress(line);
@@ -143,10 +144,11 @@ export function createJudge() {
         } else if (line.type === "error") message = `The judge failed: ${line.error}`;
       }
     } catch (failure) {
-      message = failure.name === "AbortError" ? "Cancelled: the judge was stopped and nothing was stored." : `The judge failed: ${failure.message}`;
+      cancelled = failure.name === "AbortError";
+      message = cancelled ? "Cancelled: the judge was stopped and nothing was stored." : `The judge failed: ${failure.message}`;
     } finally {
       running.delete(turnId);
-      area()?.end(message);
+      area()?.end(message, { cancelled });
       updateButton(turnId);
     }
   }
@@ -208,7 +210,7 @@ export function createJudge() {
     });
     // No judging while answers stream, nor of a turn without a finished answer.
     parts.set(view.id, { area, blocked: () => answering(view) || answered(view).length === 0 });
-    if (running.has(view.id)) area.begin("Judging…"); // a run started before this turn was shown again
+    if (running.has(view.id)) area.begin("the judge"); // a run started before this turn was shown again
     return {
       node: area.node,
       update: () => updateButton(view.id),
