@@ -179,6 +179,18 @@ def test_exports_hide_the_models_until_the_reveal(client: httpx.Client) -> None:
     assert "Blind comparison, revealed on" in export(client, conversation_id, "markdown").text
 
 
+class Alternating(list):
+    """Replies for the double that take turns, one per request: the judge asks once per order."""
+
+    def __init__(self, *replies: str) -> None:
+        super().__init__([replies[0]])
+        self.replies, self.calls = replies, 0
+
+    def __iter__(self):  # the double reads its reply once per request
+        self.calls += 1
+        return iter([self.replies[(self.calls - 1) % len(self.replies)]])
+
+
 def judge(client: httpx.Client, double: OllamaDouble, conversation_id: str, turn_id: int, mode: str, reply: str) -> None:
     """One judge run by QWEN, which answers `reply` to every call (both orders alike)."""
     chat_reply, double.reply = double.reply, [reply]
@@ -247,6 +259,51 @@ def test_a_blind_export_names_no_model_through_a_verdict(client: httpx.Client, d
     client.post(f"/api/conversations/{created['id']}/reveal")
     [verdict] = export(client, created["id"], "json").json()["turns"][0]["judgments"]
     assert {verdict["key_a"], verdict["key_b"]} == {LLAMA_ID, QWEN_ID}
+
+
+def test_an_imported_export_brings_its_verdicts_back_off_the_leaderboard(client: httpx.Client, double: OllamaDouble) -> None:
+    first = stream_turn(client, {"message": "Name a colour.", "model_instances": INSTANCES})[0]
+    conversation_id, turn_id = first["conversation_id"], first["turn_id"]
+    chat_reply, double.reply = double.reply, Alternating('{"verdict": "A", "explanation": "Red."}', '{"verdict": "B"}')
+    try:
+        response = client.post("/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": QWEN})
+    finally:
+        double.reply = chat_reply
+    assert response.status_code == 200, response.text
+    judge(client, double, conversation_id, turn_id, "single", '{"score": 6, "explanation": "Fair."}')
+    exported = export(client, conversation_id, "json").json()
+
+    imported = client.post("/api/conversations/import", json=exported)
+    assert imported.status_code == 201, imported.text
+    new_id = imported.json()["id"]
+    again = export(client, new_id, "json").json()
+    [before], [after] = exported["turns"], again["turns"]
+    assert [v.pop("run_id") for v in before["judgments"]] != [v.pop("run_id") for v in after["judgments"]]
+    assert after["judgments"] == before["judgments"]  # labels, winner, orders, times: all as exported
+    shown = client.get("/api/judge", params={"conversation_id": new_id}).json()["judgments"]
+    assert [(j["mode"], j["winner_key"], j["score"]) for j in shown] == [
+        ("pairwise", LLAMA_ID, None), ("single", None, 6.0), ("single", None, 6.0),
+    ]  # fmt: skip
+    assert len({j["run_id"] for j in shown}) == 2, "the runs keep their grouping"
+    # The copy's verdicts are data, not battles: the leaderboard counts the original's only.
+    board = client.get("/api/leaderboard", params={"source": "judge", "judge_model": QWEN}).json()
+    with_copy = client.get(
+        "/api/leaderboard", params={"source": "judge", "judge_model": QWEN, "include_imported": "true"}
+    ).json()
+    wins = {row["model"]: row["wins"] for row in board["rows"]}
+    assert wins[LLAMA] >= 1 and {row["model"]: row["wins"] for row in with_copy["rows"]}[LLAMA] == wins[LLAMA] + 1
+
+
+def test_an_import_with_a_bad_verdict_is_400_naming_it(client: httpx.Client) -> None:
+    data = minimal_export([{"label": "Model A", "model": LLAMA}, {"label": "Model B", "model": QWEN}])
+    verdict = {"run_id": "r", "judge_model": QWEN, "mode": "pairwise", "label_a": "Model A", "label_b": "Model Z",
+               "winner": "a", "consistent": True, "orders": [{"verdict": "A"}, {"verdict": "B"}]}  # fmt: skip
+    data["turns"][0]["judgments"] = [verdict]
+    unknown = client.post("/api/conversations/import", json=data)
+    assert unknown.status_code == 400 and "turns[0].judgments[0]: 'Model Z' is not the label" in unknown.json()["error"]
+    data["turns"][0]["judgments"] = [verdict | {"label_b": "Model B", "orders": [{"verdict": "A"}]}]
+    half = client.post("/api/conversations/import", json=data)
+    assert half.status_code == 400 and "turns[0].judgments[0]: a pairwise judgment needs" in half.json()["error"]
 
 
 def without_ids(detail: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Exports are built from the same view a client sees: while a conversation is blind and not
 revealed they carry labels only (and the file name says ``_blind``); afterwards, the full
 mapping. The JSON export keeps everything needed to rebuild the conversation: every answer
-(regenerated ones too, oldest first), attachments with their text, and the votes.
+(regenerated ones too, oldest first), attachments with their text, the votes and the judge's
+verdicts (an import restores them all).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from arena import csv_safe
 from arena.errors import InvalidInput, TooLarge
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
-from arena.evaluation.conversation.verdicts import TurnVerdicts, csv_cell, markdown_lines
+from arena.evaluation.conversation.verdicts import (
+    MAX_VERDICTS_PER_TURN,
+    ImportedVerdict,
+    TurnVerdicts,
+    csv_cell,
+    import_verdicts,
+    markdown_lines,
+)
 from arena.evaluation.conversation.view import ConversationView, ResponseView, TurnView
 from arena.storage import repository
 from arena.storage import votes as vote_store
@@ -222,6 +230,7 @@ class _Turn(_Lenient):
     attachments: list[_Attachment] = Field(default_factory=list)
     responses: list[_Response] = Field(default_factory=list)
     pairwise_votes: list[_Pairwise] = Field(default_factory=list)
+    judgments: list[ImportedVerdict] = Field(default_factory=list)
 
 
 class _Conversation(_Lenient):
@@ -263,6 +272,7 @@ def parse_export(data: Any) -> _ExportFile:
     for t, turn in enumerate(parsed.turns):
         named = [(f"responses[{n}].label", r.label) for n, r in enumerate(turn.responses)]
         named += [(f"pairwise_votes[{n}]", side) for n, p in enumerate(turn.pairwise_votes) for side in (p.a, p.b)]
+        named += [(f"judgments[{n}]", label) for n, v in enumerate(turn.judgments) for label in v.labels]
         for where, label in named:
             if label not in labels:
                 raise InvalidInput(f"turns[{t}].{where}: {label!r} is not the label of one of the instances")
@@ -276,6 +286,8 @@ def check_import_size(parsed: _ExportFile, *, max_turns: int, max_votes: int) ->
     for t, turn in enumerate(parsed.turns):
         if len(turn.responses) > MAX_ANSWERS_PER_TURN:
             raise TooLarge(f"turns[{t}] has {len(turn.responses)} answers; at most {MAX_ANSWERS_PER_TURN} are imported")
+        if len(turn.judgments) > MAX_VERDICTS_PER_TURN:
+            raise TooLarge(f"turns[{t}] has {len(turn.judgments)} verdicts; at most {MAX_VERDICTS_PER_TURN} are imported")
     votes = sum(r.votes.up + r.votes.down for turn in parsed.turns for r in turn.responses)
     votes += sum(len(turn.pairwise_votes) for turn in parsed.turns)
     if votes > max_votes:
@@ -328,8 +340,13 @@ def import_conversation(
         repository.set_conversation_instances(
             session, conversation_id=conversation.id, instance_ids=list(ids.values()), labels=list(ids)
         )
-        for turn, attachments in zip(parsed.turns, files, strict=True):
-            _import_turn(session, conversation.id, turn, [a.meta() for a in attachments], ids)
+        run_ids: dict[str, str] = {}
+        for t, (turn, attachments) in enumerate(zip(parsed.turns, files, strict=True)):
+            turn_id = _import_turn(session, conversation.id, turn, [a.meta() for a in attachments], ids)
+            import_verdicts(
+                session, conversation_id=conversation.id, turn_id=turn_id, verdicts=turn.judgments, ids=ids,
+                run_ids=run_ids, where=f"turns[{t}]",
+            )  # fmt: skip
         if parsed.conversation.blind and parsed.conversation.revealed_at is not None:
             repository.mark_revealed(session, conversation_id=conversation.id, at=parsed.conversation.revealed_at)
         return conversation.id
@@ -337,7 +354,7 @@ def import_conversation(
 
 def _import_turn(
     session: Session, conversation_id: str, turn: _Turn, attachments: list[dict[str, Any]], ids: dict[str, str]
-) -> None:
+) -> int:
     stored = repository.add_turn(
         session,
         conversation_id=conversation_id,
@@ -370,3 +387,4 @@ def _import_turn(
             session, conversation_id=conversation_id, turn_id=stored.id, kind="pairwise", value=p.value,
             count=1, instance_a=ids[p.a], instance_b=ids[p.b],
         )  # fmt: skip
+    return stored.id
