@@ -227,3 +227,18 @@ def test_a_caller_at_their_generation_cap_is_refused_before_any_line(
     assert refused.status_code == 429, refused.text
     assert "ARENA_MAX_STREAMS_PER_USER" in refused.json()["error"]
     assert double.judge_bodies() == []
+
+
+def test_a_conversation_deleted_while_it_is_judged_ends_in_an_error_line(
+    arena: RunningArena, double: JudgingOllama, database: Database, turn: SeededTurn
+) -> None:
+    double.decide = prefers_paris
+    double.token_delay = 0.02
+    body = {"conversation_id": turn.conversation_id, "turn_id": turn.turn_id, "judge_model": JUDGE}
+    with arena.client() as client, client.stream("POST", "/api/judge/stream", json=body) as response:
+        lines = ndjson_lines(response)
+        next(lines), next(lines)  # start, then the first call
+        assert client.delete(f"/api/conversations/{turn.conversation_id}").status_code == 204
+        last = list(lines)[-1]
+    assert (last["type"], last["status"]) == ("error", 404), last
+    assert stored(database) == []

@@ -248,7 +248,11 @@ async def stream_judge(
         units.release()  # the judge has finished generating
         assert outcome is not None
         ended.append("stored")  # from here the verdicts are written, even if the client leaves now
-        run = await _store(request, body, outcome, prepared, db, principal)
+        try:
+            run = await _store(request, body, outcome, prepared, db, principal)
+        except ArenaError as exc:  # e.g. the conversation was deleted while the judge worked
+            yield line({"type": "error", "status": status_for(exc), "error": str(exc)})
+            return
         yield line({"type": "done", "run": run.model_dump(mode="json")})
 
     async def cleanup() -> None:
