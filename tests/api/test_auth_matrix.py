@@ -78,6 +78,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/conversations/{conversation_id}/shares"): EVALUATOR,
     ("DELETE", "/api/conversations/{conversation_id}/shares/{username}"): EVALUATOR,
     ("POST", "/api/judge"): EVALUATOR,
+    ("POST", "/api/judge/stream"): EVALUATOR,
     ("GET", "/api/judge/cloud"): EVALUATOR,
     ("GET", "/api/bench/runs"): EVALUATOR,
     ("POST", "/api/bench/runs"): EVALUATOR,
@@ -234,6 +235,11 @@ def test_another_users_conversation_is_invisible_and_untouchable(
         (
             "POST",
             "/api/judge",
+            {"conversation_id": conversation_id, "turn_id": turn_id, "mode": "single", "judge_model": SMOL},
+        ),
+        (
+            "POST",
+            "/api/judge/stream",
             {"conversation_id": conversation_id, "turn_id": turn_id, "mode": "single", "judge_model": SMOL},
         ),
     ]

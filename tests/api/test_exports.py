@@ -23,7 +23,7 @@ INSTANCES = [{"model": LLAMA, "temperature": 0.2, "seed": 5}, {"model": QWEN, "t
 CSV_HEADER = [
     "turn", "prompt", "label", "model", "temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed",
     "answer", "status", "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
-    "cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round",
+    "cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round", "judge_verdicts",
 ]  # fmt: skip
 
 
@@ -177,6 +177,133 @@ def test_exports_hide_the_models_until_the_reveal(client: httpx.Client) -> None:
     rows = list(csv.DictReader(io.StringIO(export(client, conversation_id, "csv").text)))
     assert {r["model"] for r in rows} == {LLAMA, QWEN}
     assert "Blind comparison, revealed on" in export(client, conversation_id, "markdown").text
+
+
+class Alternating(list):
+    """Replies for the double that take turns, one per request: the judge asks once per order."""
+
+    def __init__(self, *replies: str) -> None:
+        super().__init__([replies[0]])
+        self.replies, self.calls = replies, 0
+
+    def __iter__(self):  # the double reads its reply once per request
+        self.calls += 1
+        return iter([self.replies[(self.calls - 1) % len(self.replies)]])
+
+
+def judge(client: httpx.Client, double: OllamaDouble, conversation_id: str, turn_id: int, mode: str, reply: str) -> None:
+    """One judge run by QWEN, which answers `reply` to every call (both orders alike)."""
+    chat_reply, double.reply = double.reply, [reply]
+    try:
+        body = {"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": QWEN, "mode": mode}
+        response = client.post("/api/judge", json=body)
+    finally:
+        double.reply = chat_reply
+    assert response.status_code == 200, response.text
+
+
+def test_every_export_carries_the_judges_verdicts(client: httpx.Client, double: OllamaDouble) -> None:
+    first = stream_turn(client, {"message": "Name a colour.", "model_instances": INSTANCES})[0]
+    conversation_id, turn_id = first["conversation_id"], first["turn_id"]
+    judge(client, double, conversation_id, turn_id, "pairwise", '{"verdict": "tie", "explanation": "Both fine."}')
+    judge(client, double, conversation_id, turn_id, "single", '{"score": 8, "explanation": "=Good enough."}')
+
+    [turn] = export(client, conversation_id, "json").json()["turns"]
+    pairwise, *grades = turn["judgments"]
+    assert (pairwise["mode"], pairwise["judge_model"], pairwise["cloud"]) == ("pairwise", QWEN, False)
+    assert (pairwise["key_a"], pairwise["key_b"], pairwise["label_a"], pairwise["label_b"]) == (
+        LLAMA_ID, QWEN_ID, "Model A", "Model B",
+    )  # fmt: skip
+    assert (pairwise["winner"], pairwise["winner_label"], pairwise["consistent"]) == ("tie", None, True)
+    assert [(o["shown_as_a"], o["verdict"], o["explanation"]) for o in pairwise["orders"]] == [
+        ("Model A", "tie", "Both fine."),
+        ("Model B", "tie", "Both fine."),
+    ]
+    assert [(g["mode"], g["label_a"], g["score"]) for g in grades] == [("single", "Model A", 8), ("single", "Model B", 8)]
+    assert pairwise["created_at"] and pairwise["run_id"] != grades[0]["run_id"] == grades[1]["run_id"]
+
+    rows = list(csv.DictReader(io.StringIO(export(client, conversation_id, "csv").text)))
+    cells = [row["judge_verdicts"].split("\n") for row in rows]
+    assert [[line.split(" — ")[0] for line in cell] for cell in cells] == [
+        ["vs Model B: tie", "8/10"],
+        ["vs Model A: tie", "8/10"],
+    ]
+    assert cells[0][0].split(" — ")[1].startswith(f"{QWEN}, pairwise, ")
+
+    text = export(client, conversation_id, "markdown").text
+    verdicts = text.split("### Judge verdicts", 1)[1]
+    for part in (
+        f"- **Model A vs Model B: tie** — `{QWEN}`, pairwise, ",
+        "  - Both fine.",
+        f"- **Model A: 8/10** — `{QWEN}`, grade, ",
+        "- **Model B: 8/10**",
+        "  - =Good enough.",
+    ):
+        assert part in verdicts, part
+
+
+def test_a_blind_export_names_no_model_through_a_verdict(client: httpx.Client, double: OllamaDouble) -> None:
+    created = client.post("/api/conversations", json={"blind": True, "model_instances": INSTANCES}).json()
+    turn_id = stream_turn(client, {"conversation_id": created["id"], "message": "Hello"})[0]["turn_id"]
+    judge(client, double, created["id"], turn_id, "pairwise", '{"verdict": "tie", "explanation": "Same."}')
+
+    for fmt, verdict_text in (("json", '"label_b": "Model B"'), ("csv", "vs Model B: tie"), ("markdown", "Model A vs")):
+        masked = export(client, created["id"], fmt).text
+        assert verdict_text in masked, fmt
+        # The judge (QWEN here) is named; the contestants' models and instance ids are not.
+        for secret in ("llama3.2", LLAMA_ID, QWEN_ID):
+            assert secret not in masked, (fmt, secret)
+    [verdict] = export(client, created["id"], "json").json()["turns"][0]["judgments"]
+    assert (verdict["key_a"], verdict["key_b"]) == ("Model A", "Model B")
+
+    client.post(f"/api/conversations/{created['id']}/reveal")
+    [verdict] = export(client, created["id"], "json").json()["turns"][0]["judgments"]
+    assert {verdict["key_a"], verdict["key_b"]} == {LLAMA_ID, QWEN_ID}
+
+
+def test_an_imported_export_brings_its_verdicts_back_off_the_leaderboard(client: httpx.Client, double: OllamaDouble) -> None:
+    first = stream_turn(client, {"message": "Name a colour.", "model_instances": INSTANCES})[0]
+    conversation_id, turn_id = first["conversation_id"], first["turn_id"]
+    chat_reply, double.reply = double.reply, Alternating('{"verdict": "A", "explanation": "Red."}', '{"verdict": "B"}')
+    try:
+        response = client.post("/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": QWEN})
+    finally:
+        double.reply = chat_reply
+    assert response.status_code == 200, response.text
+    judge(client, double, conversation_id, turn_id, "single", '{"score": 6, "explanation": "Fair."}')
+    exported = export(client, conversation_id, "json").json()
+
+    imported = client.post("/api/conversations/import", json=exported)
+    assert imported.status_code == 201, imported.text
+    new_id = imported.json()["id"]
+    again = export(client, new_id, "json").json()
+    [before], [after] = exported["turns"], again["turns"]
+    assert [v.pop("run_id") for v in before["judgments"]] != [v.pop("run_id") for v in after["judgments"]]
+    assert after["judgments"] == before["judgments"]  # labels, winner, orders, times: all as exported
+    shown = client.get("/api/judge", params={"conversation_id": new_id}).json()["judgments"]
+    assert [(j["mode"], j["winner_key"], j["score"]) for j in shown] == [
+        ("pairwise", LLAMA_ID, None), ("single", None, 6.0), ("single", None, 6.0),
+    ]  # fmt: skip
+    assert len({j["run_id"] for j in shown}) == 2, "the runs keep their grouping"
+    # The copy's verdicts are data, not battles: the leaderboard counts the original's only.
+    board = client.get("/api/leaderboard", params={"source": "judge", "judge_model": QWEN}).json()
+    with_copy = client.get(
+        "/api/leaderboard", params={"source": "judge", "judge_model": QWEN, "include_imported": "true"}
+    ).json()
+    wins = {row["model"]: row["wins"] for row in board["rows"]}
+    assert wins[LLAMA] >= 1 and {row["model"]: row["wins"] for row in with_copy["rows"]}[LLAMA] == wins[LLAMA] + 1
+
+
+def test_an_import_with_a_bad_verdict_is_400_naming_it(client: httpx.Client) -> None:
+    data = minimal_export([{"label": "Model A", "model": LLAMA}, {"label": "Model B", "model": QWEN}])
+    verdict = {"run_id": "r", "judge_model": QWEN, "mode": "pairwise", "label_a": "Model A", "label_b": "Model Z",
+               "winner": "a", "consistent": True, "orders": [{"verdict": "A"}, {"verdict": "B"}]}  # fmt: skip
+    data["turns"][0]["judgments"] = [verdict]
+    unknown = client.post("/api/conversations/import", json=data)
+    assert unknown.status_code == 400 and "turns[0].judgments[0]: 'Model Z' is not the label" in unknown.json()["error"]
+    data["turns"][0]["judgments"] = [verdict | {"label_b": "Model B", "orders": [{"verdict": "A"}]}]
+    half = client.post("/api/conversations/import", json=data)
+    assert half.status_code == 400 and "turns[0].judgments[0]: a pairwise judgment needs" in half.json()["error"]
 
 
 def without_ids(detail: dict[str, Any]) -> dict[str, Any]:

@@ -145,3 +145,9 @@ def list_judgments(
     if judge_model is not None:
         statement = statement.where(Judgment.judge_model == judge_model)
     return list(session.scalars(statement.limit(limit)))
+
+
+def conversation_judgments(session: Session, *, conversation_id: str) -> list[Judgment]:
+    """Every verdict about a conversation's turns, in the order they were made (for its exports)."""
+    statement = select(Judgment).where(Judgment.conversation_id == conversation_id).order_by(Judgment.id)
+    return list(session.scalars(statement))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
 from arena.evaluation.conversation.view import mask_text
@@ -26,6 +27,21 @@ class NdjsonStream(StreamingResponse):
 
     def __init__(self, content: AsyncIterable[bytes], status_code: int = 200) -> None:
         super().__init__(content, status_code=status_code, media_type=NDJSON, headers=STREAM_HEADERS)
+
+
+class NdjsonStreamWithCleanup(NdjsonStream):
+    """Runs `cleanup` however the response ends, even when the client left before the
+    body started (then Starlette never iterates it, and a generator's `finally` never runs)."""
+
+    def __init__(self, content: AsyncIterable[bytes], *, cleanup: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content)
+        self._cleanup = cleanup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._cleanup()
 
 
 def line(payload: dict[str, Any]) -> bytes:

@@ -44,6 +44,7 @@ class StreamingJudge:
     options: SamplingOptions
     timeout_s: float
     stream: Callable[[GenerationRequest], AsyncIterator[Chunk]]
+    on_chunk: Callable[[str], None] | None = None  # hears each piece of text as it comes (progress)
 
     async def complete(self, messages: list[Message], *, schema: dict[str, Any]) -> str:
         request = GenerationRequest(model="", messages=messages, options=self.options, json_schema=schema)
@@ -53,6 +54,8 @@ class StreamingJudge:
                 async with aclosing(self.stream(request)) as chunks:
                     async for chunk in chunks:
                         parts.append(chunk.text)
+                        if self.on_chunk is not None and chunk.text:
+                            self.on_chunk(chunk.text)
         except TimeoutError as exc:
             raise EngineTimeout(
                 f"the judge {self.name} did not finish within {self.timeout_s:g} s (REQUEST_TIMEOUT)"

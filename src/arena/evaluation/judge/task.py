@@ -16,6 +16,7 @@ is never guessed. This module knows nothing of HTTP or SQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Final, Literal, Protocol, get_args
@@ -97,6 +98,24 @@ class Grade:
 
 
 @dataclass(frozen=True, kw_only=True)
+class JudgeStep:
+    """One call to the judge about to start, for progress: call `index` (from 1) of `total`,
+    comparison `comparison` of `comparisons`, with `shown_a` (and `shown_b`) as the judge sees them."""
+
+    index: int
+    total: int
+    comparison: int
+    comparisons: int
+    shown_a: str
+    shown_b: str | None = None
+    order: Literal["ab", "ba"] | None = None  # pairwise: as given, or swapped
+
+
+OnStep = Callable[[JudgeStep], None]
+_CallStep = Callable[..., None]  # (call within the comparison, shown_a=…, shown_b=…, order=…)
+
+
+@dataclass(frozen=True, kw_only=True)
 class JudgeOutcome:
     judge_model: str
     cloud: bool
@@ -138,23 +157,51 @@ def pairs_to_judge(task: JudgeTask) -> list[tuple[Candidate, Candidate]]:
     return [(base, other) for other in task.candidates if other.key != task.baseline]
 
 
-async def run_judge(task: JudgeTask, *, judge: JudgeModel) -> JudgeOutcome:
-    """Judge every pair (both orders) or grade every answer; all or nothing."""
+async def run_judge(task: JudgeTask, *, judge: JudgeModel, on_step: OnStep | None = None) -> JudgeOutcome:
+    """Judge every pair (both orders) or grade every answer; all or nothing. `on_step` hears of
+    each call to the judge before it starts."""
     check_task(task)
     pairs: list[PairJudgment] = []
     grades: list[Grade] = []
     # One call at a time: local judges are compute-bound, and the order of calls stays reproducible.
     if task.mode == "pairwise":
-        for first, second in pairs_to_judge(task):
-            pairs.append(await judge_pair(task, first=first, second=second, judge=judge))
+        todo = pairs_to_judge(task)
+        for n, (first, second) in enumerate(todo):
+            step = _stepper(on_step, comparison=n + 1, comparisons=len(todo), calls_each=2)
+            pairs.append(await judge_pair(task, first=first, second=second, judge=judge, on_step=step))
     else:
-        for candidate in task.candidates:
+        for n, candidate in enumerate(task.candidates):
+            step = _stepper(on_step, comparison=n + 1, comparisons=len(task.candidates), calls_each=1)
+            if step is not None:
+                step(0, shown_a=candidate.key)
             grades.append(await grade_answer(task, candidate=candidate, judge=judge))
     return JudgeOutcome(judge_model=judge.name, cloud=judge.cloud, mode=task.mode, pairs=pairs, grades=grades)
 
 
-async def judge_pair(task: JudgeTask, *, first: Candidate, second: Candidate, judge: JudgeModel) -> PairJudgment:
+def _stepper(on_step: OnStep | None, *, comparison: int, comparisons: int, calls_each: int) -> _CallStep | None:
+    """`step(call, shown_a=…, shown_b=…, order=…)` for the calls of one comparison, or None."""
+    if on_step is None:
+        return None
+
+    def step(call: int, **shown: Any) -> None:
+        index = (comparison - 1) * calls_each + call + 1
+        on_step(
+            JudgeStep(
+                index=index, total=comparisons * calls_each, comparison=comparison, comparisons=comparisons, **shown
+            )
+        )
+
+    return step
+
+
+async def judge_pair(
+    task: JudgeTask, *, first: Candidate, second: Candidate, judge: JudgeModel, on_step: _CallStep | None = None
+) -> PairJudgment:
+    if on_step is not None:
+        on_step(0, shown_a=first.key, shown_b=second.key, order="ab")
     ab = await _verdict(task, shown_a=first, shown_b=second, judge=judge)
+    if on_step is not None:
+        on_step(1, shown_a=second.key, shown_b=first.key, order="ba")
     ba = await _verdict(task, shown_a=second, shown_b=first, judge=judge)
     winner, consistent = combine_orders(ab.verdict, ba.verdict)  # type: ignore[arg-type]
     return PairJudgment(key_a=first.key, key_b=second.key, ab=ab, ba=ba, winner=winner, consistent=consistent)

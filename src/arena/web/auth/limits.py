@@ -34,6 +34,7 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/chat"): "chat",
     ("POST", "/api/stream_chat"): "chat",
     ("POST", "/api/judge"): "judge",
+    ("POST", "/api/judge/stream"): "judge",
     ("POST", "/api/pull_model"): "pull",
     ("POST", "/api/models/pull"): "pull",
     ("POST", "/api/render"): "render",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Union
 
 from fastapi import APIRouter, Query, Request
-from starlette.types import Receive, Scope, Send
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
@@ -32,7 +31,16 @@ from arena.web.schemas.stream import (
     LineFormat,
     V3StreamLine,
 )
-from arena.web.streaming import NDJSON, NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
+from arena.web.streaming import (
+    NDJSON,
+    NdjsonStream,
+    NdjsonStreamWithCleanup,
+    event_payload,
+    line,
+    running_streams,
+    start_payload,
+    v3_metrics,
+)
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
@@ -147,21 +155,6 @@ def _returned_on_error(units: Units) -> Iterator[None]:
         raise
 
 
-class _StreamWithCleanup(NdjsonStream):
-    """Runs `cleanup` however the response ends, even when the client left before the
-    body started (then Starlette never iterates it, and a generator's `finally` never runs)."""
-
-    def __init__(self, content: AsyncIterator[bytes], *, cleanup: Callable[[], Awaitable[None]]) -> None:
-        super().__init__(content)
-        self._cleanup = cleanup
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._cleanup()
-
-
 @router.post("/stream_chat", responses={**ERRORS, **STREAM_LINES}, response_class=NdjsonStream)
 async def stream_chat(
     body: ChatCreate,
@@ -215,7 +208,7 @@ async def stream_chat(
                 streams.release(turn_id, handle)
             units.release()
 
-    return _StreamWithCleanup(lines(), cleanup=cleanup)
+    return NdjsonStreamWithCleanup(lines(), cleanup=cleanup)
 
 
 @router.post("/stop", response_model=StopPublic, responses=ERRORS)

@@ -11,14 +11,10 @@ from fastapi.responses import Response
 
 from arena.bounded_json import load_json
 from arena.errors import InvalidInput
-from arena.evaluation.conversation.export import (
-    export_csv,
-    export_filename,
-    export_json,
-    export_markdown,
-    import_conversation,
-)
+from arena.evaluation.conversation.export import export_csv, export_filename, export_json, export_markdown
+from arena.evaluation.conversation.importing import import_conversation
 from arena.evaluation.conversation.view import conversation_view
+from arena.evaluation.judge.export import turn_verdicts
 from arena.storage import audit
 from arena.storage.models import utcnow
 from arena.web.audit_events import record_event
@@ -98,16 +94,18 @@ async def export_conversation(
     principal: CurrentPrincipal,
     format: Literal["json", "markdown", "csv"] = Query("json"),
 ) -> Response:
-    """Download a conversation; labels only while it is blind and not revealed (`_blind` in the name)."""
+    """Download a conversation with the judge's verdicts on its turns; labels only while it is blind
+    and not revealed (`_blind` in the name)."""
     await check_conversation(db, principal, conversation_id, need="read")
     view = await asyncio.to_thread(conversation_view, db, conversation_id=conversation_id)
+    verdicts = await asyncio.to_thread(turn_verdicts, db, conversation_id=conversation_id)
     now = utcnow()
     if format == "json":
-        body = json.dumps(export_json(view, exported_at=now), ensure_ascii=False, indent=2) + "\n"
+        body = json.dumps(export_json(view, exported_at=now, verdicts=verdicts), ensure_ascii=False, indent=2) + "\n"
     elif format == "csv":
-        body = export_csv(view)
+        body = export_csv(view, verdicts=verdicts)
     else:
-        body = export_markdown(view, exported_at=now)
+        body = export_markdown(view, exported_at=now, verdicts=verdicts)
     filename = export_filename(view, format)
     await record_event(request, audit.CONVERSATION_EXPORT, target=conversation_id, format=format)
     return Response(

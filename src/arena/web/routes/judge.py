@@ -7,18 +7,26 @@ conversation (``web/auth/ownership.py``).
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, aclosing
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from arena.endpoints import CloudJudgeEndpoint
+from arena.errors import ArenaError
 from arena.evaluation.judge.judges import cloud_host, environment_key, open_judge
+from arena.evaluation.judge.progress import judge_with_progress
 from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
-from arena.evaluation.judge.task import Candidate, JudgeTask, check_task, run_judge
+from arena.evaluation.judge.task import Candidate, JudgeOutcome, JudgeTask, check_task, pairs_to_judge, run_judge
 from arena.storage import audit
-from arena.storage.models import Judgment
 from arena.web.audit_events import record_event
 from arena.web.auth.limits import claim_generations
 from arena.web.auth.ownership import check_conversation, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
+from arena.web.errors import status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import CONVERSATION_ID
 from arena.web.schemas.judge import (
@@ -28,75 +36,48 @@ from arena.web.schemas.judge import (
     JudgeRunPublic,
     JudgmentList,
     JudgmentPublic,
-    OrderPublic,
 )
+from arena.web.schemas.judge_stream import JudgeStreamLine
+from arena.web.streaming import NDJSON, NdjsonStream, NdjsonStreamWithCleanup, line
 
 router = APIRouter(prefix="/api/judge", tags=["judge"], dependencies=[Viewer])
+logger = logging.getLogger(__name__)
 
 ERRORS = error_responses(
-    400, 404, 413, 422, 429, 502, 503, 504,
+    400,
+    404,
+    413,
+    422,
+    429,
+    502,
+    503,
+    504,
     e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
     e502="The judge gave no usable verdict",
 )
+STREAM_LINES = {
+    200: {
+        "model": JudgeStreamLine,
+        "description": "One JSON object per line: start, progress…, then done (the stored run) or error",
+        "content": {NDJSON: {}},
+    }
+}
+INTERNAL = "the judge failed unexpectedly; nothing was stored (the server log says why)"
 PRIVACY_NOTICE = (
     "A cloud judge sends the question, the reference answer and every answer it judges to {host}. "
     "Nothing leaves this machine unless you agree (allow_cloud: true)."
 )
 
 
-def _order(row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderPublic:
-    parsed = (row.parsed or {}).get("ba" if swapped else "ab")
-    if not isinstance(parsed, dict):  # a row written in another shape: at most an explanation
-        parsed = {"explanation": parsed if isinstance(parsed, str) else None}
-    first, second = (row.key_b, row.key_a) if swapped else (row.key_a, row.key_b)
-    return OrderPublic(
-        shown_as_a=disclosure.key(first) or "",
-        shown_as_b=disclosure.key(second),
-        verdict=row.verdict_ba if swapped else row.verdict_ab,
-        score=row.score if row.mode != "pairwise" else None,
-        explanation=parsed.get("explanation"),
-        read_by=parsed.get("read_by"),
-        raw=(row.raw_ba if swapped else row.raw_ab) or "",
-    )
+@dataclass(frozen=True, kw_only=True)
+class _Prepared:
+    task: JudgeTask
+    disclosure: Disclosure
+    endpoint: CloudJudgeEndpoint | None
 
 
-def _judgment_out(row: Judgment, disclosure: Disclosure) -> JudgmentPublic:
-    orders = [_order(row, disclosure, swapped=False)]
-    if row.mode == "pairwise":
-        orders.append(_order(row, disclosure, swapped=True))
-    winner_key = {"a": row.key_a, "b": row.key_b}.get(row.winner or "")
-    return JudgmentPublic(
-        id=row.id,
-        run_id=row.run_id,
-        conversation_id=row.conversation_id,
-        turn_id=row.turn_id,
-        judge_model=row.judge_model,
-        cloud=row.cloud,
-        mode=row.mode,
-        category=row.category,
-        key_a=disclosure.key(row.key_a) or "",
-        key_b=disclosure.key(row.key_b),
-        model_a=disclosure.model(row.key_a),
-        model_b=disclosure.model(row.key_b),
-        winner=row.winner,  # type: ignore[arg-type]
-        winner_key=disclosure.key(winner_key),
-        consistent=row.consistent,
-        score=row.score,
-        orders=orders,
-        created_at=row.created_at,
-    )
-
-
-@router.post("", response_model=JudgeRunPublic, responses=ERRORS, dependencies=[Evaluator])
-async def judge_answers(
-    body: JudgeCreate,
-    request: Request,
-    settings: AppSettings,
-    models: ModelRouter,
-    db: Db,
-    principal: CurrentPrincipal,
-) -> JudgeRunPublic:
-    """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored."""
+async def _prepare(body: JudgeCreate, settings: AppSettings, db: Db, principal: CurrentPrincipal) -> _Prepared:
+    """Check the request and build the task; nothing is asked of any judge yet."""
     endpoint = body.check_shape(settings.cloud_judges)
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="read")
@@ -123,34 +104,43 @@ async def judge_answers(
             baseline=body.baseline,
         )
     check_task(task)  # before any model is asked
+    return _Prepared(task=task, disclosure=disclosure, endpoint=endpoint)
+
+
+def _open(body: JudgeCreate, prepared: _Prepared, models: ModelRouter, settings: AppSettings) -> Any:
     cloud = body.cloud
-    async with claim_generations(request, principal, 1):  # the judge generates one answer at a time
-        try:
-            async with open_judge(
-                router=models,
-                judge_model=body.judge_model,
-                cloud_endpoint=endpoint,
-                cloud_model=cloud.model if cloud else None,
-                cloud_api_key=cloud.api_key if cloud else None,
-                options=body.options,
-                timeout_s=settings.request_timeout,
-            ) as judge:
-                outcome = await run_judge(task, judge=judge)
-        except Exception as exc:
-            # The question and answers may already have left for the judge (a cloud provider,
-            # with the key): a failed run is recorded too, by the error's kind (its text could
-            # echo what was sent).
-            await record_event(
-                request,
-                audit.JUDGE_FAILURE,
-                target=body.conversation_id,
-                judge_model=f"{endpoint.provider}:{cloud.model}" if endpoint and cloud else body.judge_model,
-                cloud=endpoint is not None,
-                endpoint=endpoint.name if endpoint else None,
-                sent_to=cloud_host(endpoint) if endpoint else None,
-                error=type(exc).__name__,
-            )
-            raise
+    return open_judge(
+        router=models,
+        judge_model=body.judge_model,
+        cloud_endpoint=prepared.endpoint,
+        cloud_model=cloud.model if cloud else None,
+        cloud_api_key=cloud.api_key if cloud else None,
+        options=body.options,
+        timeout_s=settings.request_timeout,
+    )
+
+
+async def _record_failure(request: Request, body: JudgeCreate, endpoint: CloudJudgeEndpoint | None, error: str) -> None:
+    # The question and answers may already have left for the judge (a cloud provider, with the
+    # key): a failed or cancelled run is recorded too, by the error's kind (its text could echo
+    # what was sent).
+    cloud = body.cloud
+    await record_event(
+        request,
+        audit.JUDGE_FAILURE,
+        target=body.conversation_id,
+        judge_model=f"{endpoint.provider}:{cloud.model}" if endpoint and cloud else body.judge_model,
+        cloud=endpoint is not None,
+        endpoint=endpoint.name if endpoint else None,
+        sent_to=cloud_host(endpoint) if endpoint else None,
+        error=error,
+    )
+
+
+async def _store(
+    request: Request, body: JudgeCreate, outcome: JudgeOutcome, prepared: _Prepared, db: Db, principal: CurrentPrincipal
+) -> JudgeRunPublic:
+    """Every verdict of the run in one transaction, the audit entry, and the run as answered."""
     rows = await asyncio.to_thread(
         record_outcome,
         db,
@@ -164,21 +154,116 @@ async def judge_answers(
         owner_id=principal.user_id,
     )
     await record_event(
-        request,
-        audit.JUDGE,
-        target=body.conversation_id,
-        run_id=rows[0].run_id,
-        judge_model=outcome.judge_model,
+        request, audit.JUDGE, target=body.conversation_id, run_id=rows[0].run_id, judge_model=outcome.judge_model,
         cloud=outcome.cloud,
-    )
+    )  # fmt: skip
     return JudgeRunPublic(
         run_id=rows[0].run_id,
         judge_model=outcome.judge_model,
         cloud=outcome.cloud,
-        sent_to=cloud_host(endpoint) if endpoint else None,
+        sent_to=cloud_host(prepared.endpoint) if prepared.endpoint else None,
         mode=outcome.mode,
-        judgments=[_judgment_out(row, disclosure) for row in rows],
+        judgments=[JudgmentPublic.from_row(row, prepared.disclosure) for row in rows],
     )
+
+
+@router.post("", response_model=JudgeRunPublic, responses=ERRORS, dependencies=[Evaluator])
+async def judge_answers(
+    body: JudgeCreate,
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    principal: CurrentPrincipal,
+) -> JudgeRunPublic:
+    """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored.
+    POST /api/judge/stream does the same and reports progress as it goes."""
+    prepared = await _prepare(body, settings, db, principal)
+    async with claim_generations(request, principal, 1):  # the judge generates one answer at a time
+        try:
+            async with _open(body, prepared, models, settings) as judge:
+                outcome = await run_judge(prepared.task, judge=judge)
+        except Exception as exc:
+            await _record_failure(request, body, prepared.endpoint, type(exc).__name__)
+            raise
+    return await _store(request, body, outcome, prepared, db, principal)
+
+
+@router.post("/stream", responses={**ERRORS, **STREAM_LINES}, response_class=NdjsonStream, dependencies=[Evaluator])
+async def stream_judge(
+    body: JudgeCreate,
+    request: Request,
+    settings: AppSettings,
+    models: ModelRouter,
+    db: Db,
+    principal: CurrentPrincipal,
+) -> NdjsonStream:
+    """Judge as POST /api/judge does, as NDJSON lines: the judge's progress as it works, then the
+    stored run. Closing the connection cancels the run: the judge stops and nothing is stored."""
+    prepared = await _prepare(body, settings, db, principal)
+    units = claim_generations(request, principal, 1)  # 429 or 503 now, before any line
+    judging = AsyncExitStack()
+    try:
+        judge = await judging.enter_async_context(_open(body, prepared, models, settings))  # 404: no such judge
+    except BaseException:
+        units.release()
+        await judging.aclose()
+        raise
+    task, shown = prepared.task, prepared.disclosure.key
+    ended: list[str] = []  # "failed" or "stored" once the run has ended either way
+
+    async def lines() -> AsyncIterator[bytes]:
+        comparisons = len(pairs_to_judge(task)) if task.mode == "pairwise" else len(task.candidates)
+        yield line(
+            {
+                "type": "start", "judge_model": judge.name, "cloud": judge.cloud, "mode": task.mode,
+                "sent_to": cloud_host(prepared.endpoint) if prepared.endpoint else None,
+                "calls": comparisons * (2 if task.mode == "pairwise" else 1), "comparisons": comparisons,
+            }
+        )  # fmt: skip
+        outcome: JudgeOutcome | None = None
+        try:
+            async with aclosing(judge_with_progress(task, judge=judge)) as events:
+                async for event in events:
+                    if isinstance(event, JudgeOutcome):
+                        outcome = event
+                        continue
+                    step = event.step
+                    yield line(
+                        {
+                            "type": "progress", "call": step.index, "calls": step.total, "tokens": event.tokens,
+                            "comparison": step.comparison, "comparisons": step.comparisons, "order": step.order,
+                            "shown_as_a": shown(step.shown_a) or "", "shown_as_b": shown(step.shown_b),
+                        }
+                    )  # fmt: skip
+        except Exception as exc:
+            ended.append("failed")
+            units.release()
+            await _record_failure(request, body, prepared.endpoint, type(exc).__name__)
+            if not isinstance(exc, ArenaError):
+                logger.exception("the judge failed")
+            status, message = (status_for(exc), str(exc)) if isinstance(exc, ArenaError) else (500, INTERNAL)
+            yield line({"type": "error", "status": status, "error": message})
+            return
+        units.release()  # the judge has finished generating
+        assert outcome is not None
+        ended.append("stored")  # from here the verdicts are written, even if the client leaves now
+        try:
+            run = await _store(request, body, outcome, prepared, db, principal)
+        except ArenaError as exc:  # e.g. the conversation was deleted while the judge worked
+            yield line({"type": "error", "status": status_for(exc), "error": str(exc)})
+            return
+        yield line({"type": "done", "run": run.model_dump(mode="json")})
+
+    async def cleanup() -> None:
+        try:
+            await judging.aclose()  # a cloud judge's connections
+        finally:
+            units.release()
+            if not ended:  # the client cancelled or left: the judge was stopped, nothing stored
+                await _record_failure(request, body, prepared.endpoint, "Cancelled")
+
+    return NdjsonStreamWithCleanup(lines(), cleanup=cleanup)
 
 
 @router.get("", response_model=JudgmentList, responses=ERRORS)
@@ -206,7 +291,9 @@ async def list_judgments(
         reader=reader_of(principal),
     )
     return JudgmentList(
-        judgments=[_judgment_out(row, disclosures.get(row.conversation_id or "", Disclosure())) for row in rows]
+        judgments=[
+            JudgmentPublic.from_row(row, disclosures.get(row.conversation_id or "", Disclosure())) for row in rows
+        ]
     )
 
 

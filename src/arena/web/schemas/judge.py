@@ -12,7 +12,9 @@ from arena.endpoints import CloudJudgeEndpoint, CloudProvider
 from arena.engines.base import SamplingOptions
 from arena.errors import InvalidInput
 from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS, cloud_host, find_cloud_judge
+from arena.evaluation.judge.records import Disclosure
 from arena.evaluation.judge.task import Mode
+from arena.storage.models import Judgment
 from arena.web.schemas.common import CONVERSATION_ID
 
 
@@ -106,6 +108,22 @@ class OrderPublic(BaseModel):
     read_by: str | None = Field(description="json, partial_json or mt_bench: how the verdict was read")
     raw: str
 
+    @classmethod
+    def from_row(cls, row: Judgment, disclosure: Disclosure, *, swapped: bool) -> OrderPublic:
+        parsed = (row.parsed or {}).get("ba" if swapped else "ab")
+        if not isinstance(parsed, dict):  # a row written in another shape: at most an explanation
+            parsed = {"explanation": parsed if isinstance(parsed, str) else None}
+        first, second = (row.key_b, row.key_a) if swapped else (row.key_a, row.key_b)
+        return cls(
+            shown_as_a=disclosure.key(first) or "",
+            shown_as_b=disclosure.key(second),
+            verdict=row.verdict_ba if swapped else row.verdict_ab,
+            score=row.score if row.mode != "pairwise" else None,
+            explanation=parsed.get("explanation"),
+            read_by=parsed.get("read_by"),
+            raw=(row.raw_ba if swapped else row.raw_ab) or "",
+        )
+
 
 class JudgmentPublic(BaseModel):
     id: int
@@ -127,6 +145,34 @@ class JudgmentPublic(BaseModel):
     orders: list[OrderPublic]
     created_at: datetime
 
+    @classmethod
+    def from_row(cls, row: Judgment, disclosure: Disclosure) -> JudgmentPublic:
+        """A stored verdict as `disclosure` lets it be shown (blind labels only, while masked)."""
+        orders = [OrderPublic.from_row(row, disclosure, swapped=False)]
+        if row.mode == "pairwise":
+            orders.append(OrderPublic.from_row(row, disclosure, swapped=True))
+        winner_key = {"a": row.key_a, "b": row.key_b}.get(row.winner or "")
+        return cls(
+            id=row.id,
+            run_id=row.run_id,
+            conversation_id=row.conversation_id,
+            turn_id=row.turn_id,
+            judge_model=row.judge_model,
+            cloud=row.cloud,
+            mode=row.mode,
+            category=row.category,
+            key_a=disclosure.key(row.key_a) or "",
+            key_b=disclosure.key(row.key_b),
+            model_a=disclosure.model(row.key_a),
+            model_b=disclosure.model(row.key_b),
+            winner=row.winner,  # type: ignore[arg-type]
+            winner_key=disclosure.key(winner_key),
+            consistent=row.consistent,
+            score=row.score,
+            orders=orders,
+            created_at=row.created_at,
+        )
+
 
 class JudgeRunPublic(BaseModel):
     run_id: str
@@ -146,7 +192,9 @@ class CloudProviderPublic(BaseModel):
     provider: str
     default_base_url: str = Field(description="Where this endpoint sends the question and answers")
     key_variable: str
-    key_in_environment: bool | None = Field(description="Whether the server holds its key; null unless you are an admin")
+    key_in_environment: bool | None = Field(
+        description="Whether the server holds its key; null unless you are an admin"
+    )
     notice: str
 
 

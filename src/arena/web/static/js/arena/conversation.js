@@ -61,6 +61,7 @@ export function createConversationController({ transcript }) {
     state.allBeforeFocus = null;
     setConversation(detail);
     transcript.render(detail);
+    emit("conversation-opened", detail); // its stored judge verdicts load under their turns (judge.js)
     renderResults(detail);
     // Opened while answers were still being written (another tab, or a reload): read it again.
     const unfinished = detail.turns.some((turn) => turn.responses.some((r) => r.status === "streaming"));

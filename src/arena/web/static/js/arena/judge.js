@@ -1,12 +1,16 @@
 // "Judge" under each finished turn: a panel (dialog) to pick a judge model (or, opted in, a cloud
-// judge), the mode and a reference answer; POST /api/judge; the verdicts then show under the turn.
-// The cloud API key goes with that one request and is never kept. Judge text goes in as text only.
+// judge), the mode and a reference answer. Sending closes it: the run streams from
+// POST /api/judge/stream into the turn's judge area (progress, Cancel, errors) while the page
+// stays usable, and its verdicts join the earlier ones there, newest first. A reopened
+// conversation loads every stored verdict (GET /api/judge). The cloud API key goes with that one
+// request and is never kept.
 
-import { request } from "../lib/api.js";
+import { ndjson, request, requestJson } from "../lib/api.js";
 import { byId, el, showError } from "../lib/dom.js";
-import { state } from "./store.js";
+import { createJudgeArea, runsFrom } from "./judge-view.js";
+import { on, state } from "./store.js";
 
-const MODE_TITLES = { pairwise: "Pairwise verdict", single: "Grades", reference: "Grades against the reference" };
+const STORED_LIMIT = 500; // the most GET /api/judge gives at once
 
 export function createJudge() {
   const dialog = byId("judge-dialog");
@@ -15,6 +19,7 @@ export function createJudge() {
   const modeSelect = byId("judge-mode");
   const referenceField = byId("judge-reference-field");
   const reference = byId("judge-reference");
+  const tokens = byId("judge-tokens");
   const cloudBox = byId("judge-cloud");
   const cloudFields = byId("judge-cloud-fields");
   const privacy = byId("judge-privacy");
@@ -22,15 +27,15 @@ export function createJudge() {
   const cloudModel = byId("judge-cloud-model");
   const apiKey = byId("judge-api-key");
   const keyHint = byId("judge-key-hint");
-  const status = byId("judge-status");
   const error = byId("judge-error");
   const sendButton = byId("judge-send");
-  let current = null; // the turn view being judged
+  let current = null; // the turn view the panel was opened for
   let providers = null; // /api/judge/cloud, loaded when the box is first ticked
-  let sending = false;
+  const parts = new Map(); // turn id → {area, blocked}: its judge area (the latest, after a reopen)
+  const running = new Map(); // turn id → AbortController of its run in progress
 
   const answered = (view) => [...view.cards.values()].filter((card) => card.status === "ok");
-  const running = (view) => [...view.cards.values()].some((card) => card.status === "waiting" || card.status === "streaming");
+  const answering = (view) => [...view.cards.values()].some((card) => card.status === "waiting" || card.status === "streaming");
   const nameOf = (view, key) => view.card(key)?.title || key || "?";
 
   function fillModels() {
@@ -59,7 +64,7 @@ export function createJudge() {
       ? `Sent with this one request only, never stored. Leave empty to use ${chosen.key_variable} from the server.`
       : "Sent with this one request only, never stored.";
     // Nothing goes to a cloud judge before its privacy notice is on screen.
-    sendButton.disabled = sending || (cloud ? !chosen : !modelSelect.value);
+    sendButton.disabled = cloud ? !chosen : !modelSelect.value;
   }
 
   async function loadProviders() {
@@ -83,13 +88,13 @@ export function createJudge() {
     if (count < 2 && modeSelect.value === "pairwise") modeSelect.value = "single";
     byId("judge-turn").textContent = `${count} answer${count === 1 ? "" : "s"}: ${answered(view).map((card) => card.title).join(", ")}`;
     showError(error, "");
-    status.textContent = "";
     refresh();
     if (!dialog.open) dialog.showModal();
   }
 
-  function body() {
-    const payload = { conversation_id: state.conversation?.id, turn_id: current.id, mode: modeSelect.value };
+  function body(view) {
+    const payload = { conversation_id: state.conversation?.id, turn_id: view.id, mode: modeSelect.value };
+    payload.options = { num_predict: Number(tokens.value) }; // the judge's other sampling keeps its defaults
     if (modeSelect.value === "reference") payload.reference = reference.value;
     if (cloudBox.checked) {
       payload.cloud = { endpoint: providerSelect.value, model: cloudModel.value.trim() };
@@ -101,34 +106,63 @@ export function createJudge() {
     return payload;
   }
 
-  async function send() {
-    if (!current || sending) return;
+  function send() {
+    if (!current || running.has(current.id)) return;
     if (modeSelect.value === "reference" && !reference.value.trim()) {
       showError(error, "Write the reference answer first.");
+      return;
+    }
+    if (!tokens.checkValidity()) {
+      showError(error, "The token limit is a whole number from 16 to 4096.");
       return;
     }
     if (cloudBox.checked && !cloudModel.value.trim()) {
       showError(error, "Name the cloud model first.");
       return;
     }
-    const view = current;
-    sending = true;
-    showError(error, "");
-    status.textContent = "Judging…";
-    refresh();
+    const payload = body(current);
+    apiKey.value = ""; // the key serves this one request
+    dialog.close();
+    run(current.id, payload);
+  }
+
+  /** Stream one run into the turn's area; the area may be rebuilt meanwhile (a reopen): look it up each time. */
+  async function run(turnId, payload) {
+    const controller = new AbortController();
+    running.set(turnId, controller);
+    const area = () => parts.get(turnId)?.area;
+    area()?.begin(payload.judge_model || payload.cloud.model);
+    updateButton(turnId);
+    let message = "The connection broke before the judge finished; nothing was stored.";
+    let cancelled = false;
     try {
-      const response = await request("POST", "/api/judge", { json: body() });
-      view.judge.show(await response.json());
-      status.textContent = "";
-      dialog.close();
+      for await (const line of ndjson("/api/judge/stream", payload, controller.signal)) {
+        if (line.type === "progress") area()?.progress(line);
+        else if (line.type === "done") {
+          area()?.addRun(line.run);
+          message = "";
+        } else if (line.type === "error") message = `The judge failed: ${line.error}`;
+      }
     } catch (failure) {
-      status.textContent = "";
-      showError(error, failure.message);
+      cancelled = failure.name === "AbortError";
+      message = cancelled ? "Cancelled: the judge was stopped and nothing was stored." : `The judge failed: ${failure.message}`;
     } finally {
-      apiKey.value = ""; // the key served this one request
-      sending = false;
-      refresh();
+      running.delete(turnId);
+      area()?.end(message, { cancelled });
+      updateButton(turnId);
     }
+  }
+
+  function cancel(turnId) {
+    const controller = running.get(turnId);
+    if (!controller) return;
+    parts.get(turnId)?.area.cancelling();
+    controller.abort(); // the server stops the judge when the connection closes
+  }
+
+  function updateButton(turnId) {
+    const part = parts.get(turnId);
+    if (part) part.area.button.hidden = running.has(turnId) || part.blocked();
   }
 
   form.addEventListener("submit", (event) => {
@@ -147,45 +181,39 @@ export function createJudge() {
     if (cloudBox.checked) loadProviders();
   });
 
-  function judgmentNode(view, judgment) {
-    const explanations = [...new Set(judgment.orders.map((order) => order.explanation).filter(Boolean))];
-    let verdict;
-    let note = null;
-    if (judgment.mode === "pairwise") {
-      const pair = `${nameOf(view, judgment.key_a)} vs ${nameOf(view, judgment.key_b)}`;
-      verdict = judgment.winner_key ? `${pair}: ${nameOf(view, judgment.winner_key)} wins` : `${pair}: tie`;
-      if (judgment.consistent === false) {
-        note = "Inconsistent: the verdict changed when the answers were swapped, so it counts as a tie.";
-      }
-    } else {
-      const score = judgment.score === null || judgment.score === undefined ? "no grade" : `${judgment.score}/10`;
-      verdict = `${nameOf(view, judgment.key_a)}: ${score}`;
+  /** Every stored verdict of the open conversation, under its turn. */
+  async function loadStored(conversationId) {
+    let judgments;
+    try {
+      const query = new URLSearchParams({ conversation_id: conversationId, limit: String(STORED_LIMIT) });
+      judgments = (await requestJson("GET", `/api/judge?${query}`)).judgments;
+    } catch {
+      return; // the answers are still there; the next open tries again
     }
-    return el("div", { class: "judgment", dataset: { winner: judgment.winner_key || "", consistent: String(judgment.consistent) } },
-      el("p", { class: "judgment-verdict" }, verdict),
-      judgment.mode === "pairwise" && judgment.consistent ? el("p", { class: "judge-hint" }, "Consistent in both orders.") : null,
-      note ? el("p", { class: "judgment-note" }, note) : null,
-      explanations.map((text) => el("p", { class: "judgment-explanation" }, text)));
+    if (state.conversation?.id !== conversationId) return;
+    const byTurn = new Map();
+    for (const judgment of judgments) {
+      if (!byTurn.has(judgment.turn_id)) byTurn.set(judgment.turn_id, []);
+      byTurn.get(judgment.turn_id).push(judgment);
+    }
+    for (const [turnId, turnJudgments] of byTurn) parts.get(turnId)?.area.setRuns(runsFrom(turnJudgments));
   }
 
-  /** The per-turn part: the Judge button and where its verdicts show (see transcript.js). */
+  on("conversation-opened", (detail) => loadStored(detail.id));
+
+  /** The per-turn part: the Judge button and where its runs show (see transcript.js). */
   function attach(view) {
-    const button = el("button", { type: "button", class: "small judge-button", hidden: true, onclick: () => open(view) }, "Judge");
-    const results = el("div", { class: "judge-results", "aria-label": "Judge verdicts", hidden: true });
-    const node = el("div", { class: "judge" }, el("div", { class: "judge-row" }, button), results);
+    const area = createJudgeArea({
+      nameOf: (key) => nameOf(view, key),
+      onJudge: () => open(view),
+      onCancel: () => cancel(view.id),
+    });
+    // No judging while answers stream, nor of a turn without a finished answer.
+    parts.set(view.id, { area, blocked: () => answering(view) || answered(view).length === 0 });
+    if (running.has(view.id)) area.begin("the judge"); // a run started before this turn was shown again
     return {
-      node,
-      update() {
-        button.hidden = running(view) || answered(view).length === 0;
-      },
-      show(outcome) {
-        const by = outcome.cloud ? `${outcome.judge_model}, in the cloud (sent to ${outcome.sent_to})` : outcome.judge_model;
-        results.replaceChildren(
-          el("h4", {}, `${MODE_TITLES[outcome.mode] || outcome.mode} by ${by}`),
-          ...outcome.judgments.map((judgment) => judgmentNode(view, judgment)),
-        );
-        results.hidden = false;
-      },
+      node: area.node,
+      update: () => updateButton(view.id),
     };
   }
 
