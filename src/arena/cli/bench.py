@@ -8,6 +8,7 @@ was cancelled (so CI notices), 2 for bad input (an unreadable prompt file, an un
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,7 +26,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from arena.cli._common import (
@@ -39,6 +39,7 @@ from arena.cli._common import (
     opened_database,
     ready_database,
 )
+from arena.cli._tables import Column, print_table
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
@@ -265,24 +266,41 @@ def cancel_benchmark(run: Annotated[str, typer.Argument(help="Run id (or a uniqu
     console.print(f"run {progress.id}: {progress.status} ({progress.finished} of {progress.total} finished)")
 
 
+RUN_COLUMNS = (
+    Column(header="id", keep=True),  # the whole id: resume, report and cancel take it, and so does the API
+    Column(header="name", priority=5),
+    Column(header="status", priority=6),
+    Column(header="finished", justify="right", priority=4),
+    Column(header="failed", justify="right", priority=3),
+    Column(header="created", priority=2),
+)
+
+
 @bench_app.command("list")
-def list_benchmarks(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+def list_benchmarks(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
     """The latest runs, newest first."""
     from arena.evaluation.bench.control import list_progress
 
     with opened_database() as database:
         runs = list_progress(database=database, limit=limit)
-    table = Table("id", "name", "status", "finished", "failed", "created")
-    for run in runs:
-        table.add_row(
-            run.id[:12],
+    if as_json:
+        console.print_json(json.dumps([run.to_dict() for run in runs]))
+        return
+    rows = [
+        [
+            run.id,
             run.name,
             run.status,
             f"{run.finished}/{run.total}",
             str(run.failed),
             run.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        ]
+        for run in runs
+    ]
+    print_table(console, RUN_COLUMNS, rows)
 
 
 @bench_app.command("report")

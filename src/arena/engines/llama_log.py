@@ -39,7 +39,7 @@ def _on_log(level: int, text: bytes | None, _user_data: object) -> None:
         for line in lines:
             if line.strip():
                 logger.debug("[%s] %s", getattr(_pending, "level", "info"), line.rstrip())
-    except Exception:  # noqa: BLE001, S110  # never raise into C; a lost log line is harmless
+    except Exception:  # never raise into C; a lost log line is harmless
         pass
 
 
