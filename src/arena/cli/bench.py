@@ -151,6 +151,23 @@ def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> No
     console.print(f"run {run_id} finished: every item succeeded")
 
 
+# One name for "the folder the report goes to" in run, resume and report; each command's old
+# spelling (--report, --out) still works, hidden from --help, with a note.
+ReportDirOption = Annotated[
+    Path | None, typer.Option("--report-dir", help="Write the report (HTML, Markdown, JSON, CSV) to this folder")
+]
+OldReportOption = Annotated[Path | None, typer.Option("--report", hidden=True, help="Old name of --report-dir")]
+
+
+def _report_folder(report_dir: Path | None, old: Path | None, *, old_name: str) -> Path | None:
+    if old is None:
+        return report_dir
+    if report_dir is not None:
+        raise typer.BadParameter(f"give --report-dir or {old_name}, not both")
+    errors.print(f"note: {old_name} is now called --report-dir; the old name still works", highlight=False)
+    return old
+
+
 ModelOption = Annotated[
     list[str],
     typer.Option(
@@ -177,12 +194,12 @@ def run_benchmark(
     seed: Annotated[int | None, typer.Option(min=1, help="Run seed (random and recorded if not given)")] = None,
     name: Annotated[str | None, typer.Option(help="Run name (default: the prompt file's name)")] = None,
     system: Annotated[str | None, typer.Option(help="System prompt for every item")] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Write the report (HTML, Markdown, JSON, CSV) to this folder")
-    ] = None,
+    report_dir: ReportDirOption = None,
+    old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Run a prompt set against models, judge the answers, write a report."""
+    report = _report_folder(report_dir, old_report, old_name="--report")
     from arena.evaluation.bench.plan import create_run
     from arena.evaluation.bench.prompt_sets import load_prompt_set
     from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, check_models, parse_model_spec, parse_options
@@ -246,10 +263,12 @@ def _baseline(baseline: str | None, specs: list[str], instances: list[ModelInsta
 def resume_benchmark(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
     retry_errors: Annotated[bool, typer.Option(help="Also redo the items and judgments that failed")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write the report to this folder when done")] = None,
+    report_dir: ReportDirOption = None,
+    old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Finish an interrupted or cancelled run: nothing done is redone, nothing is lost."""
+    report = _report_folder(report_dir, old_report, old_name="--report")
     with exit_on_error():
         run_id = _resolve(run)
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=retry_errors, quiet=quiet))
@@ -306,9 +325,13 @@ def list_benchmarks(
 @bench_app.command("report")
 def report_benchmark(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
-    out: Annotated[Path | None, typer.Option(help="Folder for the report files (default: bench-report-<id>)")] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Folder for the report files (default: bench-report-<id>)")
+    ] = None,
+    old_out: Annotated[Path | None, typer.Option("--out", hidden=True, help="Old name of --report-dir")] = None,
 ) -> None:
     """Write a run's report: report.html (charts inline), report.md, report.json, items.csv."""
+    folder = _report_folder(report_dir, old_out, old_name="--out")
     with exit_on_error():
         run_id = _resolve(run)
-        _write_report(run_id, out or Path(f"bench-report-{run_id[:8]}"))
+        _write_report(run_id, folder or Path(f"bench-report-{run_id[:8]}"))
