@@ -198,13 +198,16 @@ def test_a_failing_item_makes_the_exit_code_non_zero_for_ci(
     result = runner.invoke(
         bench_app,
         ["run", str(prompts), "-m", LLAMA, "-m", "openai:down/model", "--quiet", "--report-dir", str(report)],
-        env={"COLUMNS": "200"},
+        env={"COLUMNS": "60"},
     )
     succeeded = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet"], env={"COLUMNS": "200"})
     listed = runner.invoke(bench_app, ["list"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output
     assert "5 item(s) or judgment(s) failed" in " ".join(result.output.split())
+    failures = [line for line in result.output.splitlines() if line.startswith("failed ")]
+    assert len(failures) == 5 and all("openai_down~2fmodel__0.7_0.9_40_1.1_-1_0" in line for line in failures)
+    assert all(line.endswith("is it running?") for line in failures), "one line each, however narrow"
     data = json.loads((report / "report.json").read_text())
     assert data["summary"]["items"] == {"done": 5, "error": 5}, "the report is written even when items fail"
     assert succeeded.exit_code == 0, succeeded.output

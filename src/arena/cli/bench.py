@@ -99,7 +99,9 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
                 if event.status == "error":
                     failed += 1
                     progress.console.print(
-                        f"[red]failed[/red] {escape(event.label)}: {escape(event.error or '')}", highlight=False
+                        f"[red]failed[/red] {escape(event.label)}: {escape(event.error or '')}",
+                        highlight=False,
+                        soft_wrap=True,  # one line, ids whole, however narrow
                     )
                 progress.update(bar, advance=1, failed=f"[red]{failed} failed[/red]" if failed else "")
 
@@ -133,22 +135,26 @@ def _write_report(run_id: str, directory: Path) -> None:
     with opened_database() as database:
         written = write_report(build_report(database=database, run_id=run_id), directory)
     html = next(path for path in written if path.name == "report.html")
-    console.print(f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False)
+    console.print(
+        f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False, soft_wrap=True
+    )
 
 
 def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> None:
     if report is not None:
         _write_report(run_id, report)
     if status == "cancelled":
-        errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it")
+        errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     if status == "interrupted":
-        errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it")
+        errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     if failed:
-        errors.print(f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False)
+        errors.print(
+            f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"run {run_id} finished: every item succeeded")
+    console.print(f"run {run_id} finished: every item succeeded", soft_wrap=True)
 
 
 # One name for "the folder the report goes to" in run, resume and report; each command's old
@@ -240,7 +246,9 @@ def run_benchmark(
         asyncio.run(check())
         with opened_database(settings) as database:
             run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
-        console.print(f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)")
+        console.print(
+            f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)", soft_wrap=True
+        )
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=False, quiet=quiet))
     except ArenaError as exc:
         raise fail(exc) from None
