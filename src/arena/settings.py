@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
     max_instances: int = Field(8, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
+    log_level: Literal["debug", "info", "warning", "error"] | None = Field(
+        None,
+        validation_alias="ARENA_LOG_LEVEL",
+        description="Show the arena's log (llama.cpp's own lines at debug) on stderr from this level; "
+        "unset: warnings only",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias="ARENA_ALLOWED_HOSTS",
@@ -192,6 +198,11 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError('expected a rate like "30/minute" or "5 per 10 seconds", or "off"') from None
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: Any) -> Any:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
     @field_validator("ollama_hosts", mode="before")
     @classmethod

@@ -151,7 +151,7 @@ def test_a_small_benchmark_on_the_embedded_smollm2_writes_its_report(tmp_path: P
     small.write_text("What is 2 + 2?\nName a colour.\n")
     command = arena_bench(
         "run", str(small), "-m", f"{SMOL}@temperature=0.2", "-m", f"{SMOL}@temperature=1.0",
-        "-o", "num_predict=8", "--seed", "3", "--quiet", "--report", str(report),
+        "-o", "num_predict=8", "--seed", "3", "--quiet", "--report-dir", str(report),
     )  # fmt: skip
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
 
@@ -197,14 +197,17 @@ def test_a_failing_item_makes_the_exit_code_non_zero_for_ci(
 
     result = runner.invoke(
         bench_app,
-        ["run", str(prompts), "-m", LLAMA, "-m", "openai:down/model", "--quiet", "--report", str(report)],
-        env={"COLUMNS": "200"},
+        ["run", str(prompts), "-m", LLAMA, "-m", "openai:down/model", "--quiet", "--report-dir", str(report)],
+        env={"COLUMNS": "60"},
     )
     succeeded = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet"], env={"COLUMNS": "200"})
     listed = runner.invoke(bench_app, ["list"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 1, result.output
     assert "5 item(s) or judgment(s) failed" in " ".join(result.output.split())
+    failures = [line for line in result.output.splitlines() if line.startswith("failed ")]
+    assert len(failures) == 5 and all("openai_down~2fmodel__0.7_0.9_40_1.1_-1_0" in line for line in failures)
+    assert all(line.endswith("is it running?") for line in failures), "one line each, however narrow"
     data = json.loads((report / "report.json").read_text())
     assert data["summary"]["items"] == {"done": 5, "error": 5}, "the report is written even when items fail"
     assert succeeded.exit_code == 0, succeeded.output
@@ -219,12 +222,37 @@ def test_report_writes_the_files_of_an_earlier_run(
     assert runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet"]).exit_code == 0
     [(run_id,)] = query(tmp_path / "arena-data", "SELECT id FROM bench_runs")
 
-    result = runner.invoke(bench_app, ["report", run_id[:5], "--out", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    out = tmp_path / "out"
+    result = runner.invoke(bench_app, ["report", run_id[:5], "--report-dir", str(out)], env={"COLUMNS": "200"})
     missing = runner.invoke(bench_app, ["report", "ffffffff"], env={"COLUMNS": "200"})
 
     assert result.exit_code == 0, result.output
-    assert {p.name for p in (tmp_path / "out").iterdir()} >= {"report.html", "report.md", "report.json", "items.csv"}
+    assert {p.name for p in out.iterdir()} >= {"report.html", "report.md", "report.json", "items.csv"}
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_the_report_folder_has_one_name_in_every_command_and_the_old_ones_still_work(
+    tmp_path: Path, double: OllamaDouble, prompts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", double.url)
+    monkeypatch.setenv("ARENA_EMBEDDED", "0")
+    env = {"COLUMNS": "200"}
+    for command in ("run", "resume", "report"):
+        shown = runner.invoke(bench_app, [command, "--help"], env=env).output
+        assert "--report-dir" in shown and "--report " not in shown and "--out" not in shown, shown
+
+    old_run = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--quiet", "--report", str(tmp_path / "a")])
+    [(run_id,)] = query(tmp_path / "arena-data", "SELECT id FROM bench_runs")
+    old_report = runner.invoke(bench_app, ["report", run_id, "--out", str(tmp_path / "b")])
+    both = runner.invoke(bench_app, ["report", run_id, "--out", "x", "--report-dir", "y"], env=env)
+
+    assert old_run.exit_code == 0, old_run.output
+    assert "--report is now called --report-dir" in old_run.output
+    assert old_report.exit_code == 0, old_report.output
+    assert "--out is now called --report-dir" in old_report.output
+    assert (tmp_path / "a" / "report.html").exists() and (tmp_path / "b" / "report.html").exists()
+    assert both.exit_code == 2 and "give --report-dir or --out, not both" in " ".join(both.output.split())
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_a_run_s_report_is_private_and_its_csv_defuses_formulas(
@@ -240,7 +268,7 @@ def test_a_run_s_report_is_private_and_its_csv_defuses_formulas(
     previous = os.umask(0o022)  # the usual umask, which leaves new files readable by everyone
     try:
         result = runner.invoke(
-            bench_app, ["run", str(prompts), "-m", LLAMA, "-m", QWEN, "--quiet", "--report", str(report)]
+            bench_app, ["run", str(prompts), "-m", LLAMA, "-m", QWEN, "--quiet", "--report-dir", str(report)]
         )
     finally:
         os.umask(previous)

@@ -14,6 +14,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from arena.cli._logging import configure_logging
 from arena.errors import ArenaError, EncryptionKeyError, InvalidInput, NotFound
 from arena.settings import Settings, describe_validation_error
 
@@ -29,13 +30,14 @@ EXIT_USAGE = 2
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; a wrong value stops here with one clear line."""
+    """Settings from the environment (and ARENA_LOG_LEVEL applied); a wrong value stops here with one clear line."""
     try:
         settings = Settings()
-        return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         errors.print(f"[red]error:[/red] invalid configuration: {describe_validation_error(exc)}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
+    configure_logging(settings.log_level)
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
 def fail(exc: ArenaError) -> typer.Exit:

@@ -8,6 +8,7 @@ was cancelled (so CI notices), 2 for bad input (an unreadable prompt file, an un
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -25,7 +26,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from arena.cli._common import (
@@ -39,6 +39,7 @@ from arena.cli._common import (
     opened_database,
     ready_database,
 )
+from arena.cli._tables import Column, print_table
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
                 if event.status == "error":
                     failed += 1
                     progress.console.print(
-                        f"[red]failed[/red] {escape(event.label)}: {escape(event.error or '')}", highlight=False
+                        f"[red]failed[/red] {escape(event.label)}: {escape(event.error or '')}",
+                        highlight=False,
+                        soft_wrap=True,  # one line, ids whole, however narrow
                     )
                 progress.update(bar, advance=1, failed=f"[red]{failed} failed[/red]" if failed else "")
 
@@ -132,22 +135,43 @@ def _write_report(run_id: str, directory: Path) -> None:
     with opened_database() as database:
         written = write_report(build_report(database=database, run_id=run_id), directory)
     html = next(path for path in written if path.name == "report.html")
-    console.print(f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False)
+    console.print(
+        f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False, soft_wrap=True
+    )
 
 
 def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> None:
     if report is not None:
         _write_report(run_id, report)
     if status == "cancelled":
-        errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it")
+        errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     if status == "interrupted":
-        errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it")
+        errors.print(f"run {run_id} was interrupted; `arena bench resume {run_id[:8]}` continues it", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
     if failed:
-        errors.print(f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False)
+        errors.print(
+            f"[red]{failed} item(s) or judgment(s) failed[/red] in run {run_id}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_FAILED)
-    console.print(f"run {run_id} finished: every item succeeded")
+    console.print(f"run {run_id} finished: every item succeeded", soft_wrap=True)
+
+
+# One name for "the folder the report goes to" in run, resume and report; each command's old
+# spelling (--report, --out) still works, hidden from --help, with a note.
+ReportDirOption = Annotated[
+    Path | None, typer.Option("--report-dir", help="Write the report (HTML, Markdown, JSON, CSV) to this folder")
+]
+OldReportOption = Annotated[Path | None, typer.Option("--report", hidden=True, help="Old name of --report-dir")]
+
+
+def _report_folder(report_dir: Path | None, old: Path | None, *, old_name: str) -> Path | None:
+    if old is None:
+        return report_dir
+    if report_dir is not None:
+        raise typer.BadParameter(f"give --report-dir or {old_name}, not both")
+    errors.print(f"note: {old_name} is now called --report-dir; the old name still works", highlight=False)
+    return old
 
 
 ModelOption = Annotated[
@@ -176,12 +200,12 @@ def run_benchmark(
     seed: Annotated[int | None, typer.Option(min=1, help="Run seed (random and recorded if not given)")] = None,
     name: Annotated[str | None, typer.Option(help="Run name (default: the prompt file's name)")] = None,
     system: Annotated[str | None, typer.Option(help="System prompt for every item")] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Write the report (HTML, Markdown, JSON, CSV) to this folder")
-    ] = None,
+    report_dir: ReportDirOption = None,
+    old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Run a prompt set against models, judge the answers, write a report."""
+    report = _report_folder(report_dir, old_report, old_name="--report")
     from arena.evaluation.bench.plan import create_run
     from arena.evaluation.bench.prompt_sets import load_prompt_set
     from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, check_models, parse_model_spec, parse_options
@@ -222,7 +246,9 @@ def run_benchmark(
         asyncio.run(check())
         with opened_database(settings) as database:
             run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
-        console.print(f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)")
+        console.print(
+            f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)", soft_wrap=True
+        )
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=False, quiet=quiet))
     except ArenaError as exc:
         raise fail(exc) from None
@@ -245,10 +271,12 @@ def _baseline(baseline: str | None, specs: list[str], instances: list[ModelInsta
 def resume_benchmark(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
     retry_errors: Annotated[bool, typer.Option(help="Also redo the items and judgments that failed")] = False,
-    report: Annotated[Path | None, typer.Option(help="Write the report to this folder when done")] = None,
+    report_dir: ReportDirOption = None,
+    old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
 ) -> None:
     """Finish an interrupted or cancelled run: nothing done is redone, nothing is lost."""
+    report = _report_folder(report_dir, old_report, old_name="--report")
     with exit_on_error():
         run_id = _resolve(run)
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=retry_errors, quiet=quiet))
@@ -265,32 +293,53 @@ def cancel_benchmark(run: Annotated[str, typer.Argument(help="Run id (or a uniqu
     console.print(f"run {progress.id}: {progress.status} ({progress.finished} of {progress.total} finished)")
 
 
+RUN_COLUMNS = (
+    Column(header="id", keep=True),  # the whole id: resume, report and cancel take it, and so does the API
+    Column(header="name", priority=5),
+    Column(header="status", priority=6),
+    Column(header="finished", justify="right", priority=4),
+    Column(header="failed", justify="right", priority=3),
+    Column(header="created", priority=2),
+)
+
+
 @bench_app.command("list")
-def list_benchmarks(limit: Annotated[int, typer.Option(min=1, max=500)] = 20) -> None:
+def list_benchmarks(
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
     """The latest runs, newest first."""
     from arena.evaluation.bench.control import list_progress
 
     with opened_database() as database:
         runs = list_progress(database=database, limit=limit)
-    table = Table("id", "name", "status", "finished", "failed", "created")
-    for run in runs:
-        table.add_row(
-            run.id[:12],
+    if as_json:
+        console.print_json(json.dumps([run.to_dict() for run in runs]))
+        return
+    rows = [
+        [
+            run.id,
             run.name,
             run.status,
             f"{run.finished}/{run.total}",
             str(run.failed),
             run.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        ]
+        for run in runs
+    ]
+    print_table(console, RUN_COLUMNS, rows)
 
 
 @bench_app.command("report")
 def report_benchmark(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix of it)")],
-    out: Annotated[Path | None, typer.Option(help="Folder for the report files (default: bench-report-<id>)")] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Folder for the report files (default: bench-report-<id>)")
+    ] = None,
+    old_out: Annotated[Path | None, typer.Option("--out", hidden=True, help="Old name of --report-dir")] = None,
 ) -> None:
     """Write a run's report: report.html (charts inline), report.md, report.json, items.csv."""
+    folder = _report_folder(report_dir, old_out, old_name="--out")
     with exit_on_error():
         run_id = _resolve(run)
-        _write_report(run_id, out or Path(f"bench-report-{run_id[:8]}"))
+        _write_report(run_id, folder or Path(f"bench-report-{run_id[:8]}"))

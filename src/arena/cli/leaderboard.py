@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from arena.cli._common import exit_on_error, opened_database
+from arena.cli._tables import Column, print_table
 from arena.evaluation.ratings.fit import Leaderboard
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
 
@@ -58,9 +58,9 @@ def leaderboard(
     if as_json:
         console.print_json(json.dumps(to_json(result), default=str))
         return
-    console.print(ratings_table(result))
+    print_ratings(console, result)
     if matrix and result.board.models:
-        console.print(win_rate_table(result.board))
+        print_win_rates(console, result.board)
 
 
 def to_json(result: Standings) -> dict[str, Any]:
@@ -85,50 +85,56 @@ def interval_bar(*, low: float | None, high: float | None, rating: float, lowest
     return "".join(cells)
 
 
-def ratings_table(result: Standings) -> Table:
+RATING_COLUMNS = (
+    Column(header="rank", justify="right", required=True),
+    Column(header="model", keep=True),  # a model id, or an instance id with --by instance
+    Column(header="rating", justify="right", required=True),  # without it, plain lines rather than a table
+    Column(header="95% CI", justify="right", priority=6),
+    Column(header="", priority=1),  # the interval bar: first to go on a narrow terminal
+    Column(header="elo", justify="right", priority=3),
+    Column(header="battles", justify="right", priority=5),
+    Column(header="W·L·T·BB", justify="right", priority=4),
+)
+
+
+def print_ratings(console: Console, result: Standings) -> None:
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
-    table = Table(title=f"Leaderboard · {board.total_battles} battles ({sources})", title_justify="left")
-    for header, justify in [
-        ("rank", "right"),
-        ("model", "left"),
-        ("rating", "right"),
-        ("95% CI", "right"),
-        ("", "left"),
-        ("elo", "right"),
-        ("battles", "right"),
-        ("W·L·T·BB", "right"),
-    ]:
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    title = f"Leaderboard · {board.total_battles} battles ({sources})"
     if not board.rows:
-        table.caption = "No battles yet: vote in the arena or run a judge."
-        return table
+        print_table(
+            console, RATING_COLUMNS, [], title=title, caption="No battles yet: vote in the arena or run a judge."
+        )
+        return
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
+    rows = []
     for row in board.rows:
         interval = f"{row.ci_low:.0f}–{row.ci_high:.0f}" if row.ci_low is not None and row.ci_high is not None else "–"
-        table.add_row(
-            str(row.rank),
-            row.model,
-            f"{row.rating:.0f}",
-            interval,
-            interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
-            f"{result.elo[row.model]:.0f}",
-            str(row.battles),
-            f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
+        rows.append(
+            [
+                str(row.rank),
+                row.model,
+                f"{row.rating:.0f}",
+                interval,
+                interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
+                f"{result.elo[row.model]:.0f}",
+                str(row.battles),
+                f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
+            ]
         )
-    return table
+    print_table(console, RATING_COLUMNS, rows, title=title)
 
 
-def win_rate_table(board: Leaderboard) -> Table:
-    table = Table(title="Win rate (row against column, ties as half)", title_justify="left")
-    table.add_column("")
-    for index in range(len(board.models)):
-        table.add_column(str(index + 1), justify="right")
+def print_win_rates(console: Console, board: Leaderboard) -> None:
+    """Row against column, numbered columns; the row labels carry the whole names."""
+    columns = [Column(header="", keep=True)]
+    columns += [Column(header=str(index + 1), justify="right", required=True) for index in range(len(board.models))]
+    rows = []
     for i, model in enumerate(board.models):
         cells = []
         for j in range(len(board.models)):
             rate = board.win_rate[i][j]
             cells.append("—" if i == j else "" if math.isnan(rate) else f"{rate:.0%} ({int(board.counts[i][j])})")
-        table.add_row(f"{i + 1}. {model}", *cells)
-    return table
+        rows.append([f"{i + 1}. {model}", *cells])
+    print_table(console, columns, rows, title="Win rate (row against column, ties as half)")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
 
 from arena.cli._common import console, fail, load_settings
+from arena.cli._tables import Column, print_table
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
-    from arena.engines.router import Router
+    from arena.engines.router import Inventory, Router
 
 
 @asynccontextmanager
@@ -48,22 +51,48 @@ def _ollama_id(name: str) -> str:
     return name if name.startswith("ollama:") else f"ollama:{name}"
 
 
-def models() -> None:
-    """List every engine's models, and which engines answer."""
+MODEL_COLUMNS = (
+    Column(header="model", keep=True),
+    Column(header="engine", priority=5),
+    Column(header="size", justify="right", priority=4),
+    Column(header="family", priority=2),
+    Column(header="parameters", priority=3),
+    Column(header="quantization", priority=1),
+)
 
-    async def survey() -> None:
+
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (models and engines) instead of a table")] = False,
+) -> None:
+    """List every engine's models (the ids `-m` takes, never cut), and which engines answer."""
+
+    async def survey() -> Inventory:
         async with _router() as router:
-            inventory = await router.inventory()
-        table = Table("model", "engine", "size", "family", "parameters", "quantization")
-        for m in inventory.models:
-            size = f"{m.size / 1e6:,.0f} MB" if m.size else ""
-            table.add_row(m.id, m.engine, size, m.family or "", m.parameter_size or "", m.quantization or "")
-        console.print(table)
-        for h in inventory.health:
-            state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {h.detail}"
-            console.print(f"{h.engine} {h.endpoint}: {state}", highlight=False)
+            return await router.inventory()
 
-    asyncio.run(survey())
+    inventory = asyncio.run(survey())
+    if as_json:
+        data = {
+            "models": [dataclasses.asdict(m) for m in inventory.models],
+            "engines": [dataclasses.asdict(h) for h in inventory.health],
+        }
+        console.print_json(json.dumps(data))
+        return
+    rows = [
+        [
+            m.id,
+            m.engine,
+            f"{m.size / 1e6:,.0f} MB" if m.size else "",
+            m.family or "",
+            m.parameter_size or "",
+            m.quantization or "",
+        ]
+        for m in inventory.models
+    ]
+    print_table(console, MODEL_COLUMNS, rows)
+    for h in inventory.health:
+        state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {escape(h.detail or '')}"
+        console.print(f"{h.engine} {escape(h.endpoint)}: {state}", highlight=False, soft_wrap=True)
 
 
 def pull(name: Annotated[str, typer.Argument(help="Model to pull, e.g. llama3.2:3b or ollama:llama3.2:3b")]) -> None:

@@ -54,7 +54,7 @@ def serve(
         create_app(settings, database=database),
         host=settings.web_bind,
         port=settings.web_port,
-        log_level="info",
+        log_level=settings.log_level or "info",
         **SERVER_OPTIONS,
     )
 

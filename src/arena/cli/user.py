@@ -6,14 +6,15 @@ twice without echo, or read from standard input with --password-stdin, never fro
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from arena import accounts
 from arena.cli._common import console, exit_on_error, opened_database, os_user
+from arena.cli._tables import Column, print_table
 from arena.storage import audit
 from arena.storage.db import Database
 
@@ -82,12 +83,28 @@ def unlock(username: str) -> None:
     console.print(f"unlocked {account.username}: its failed logins are forgotten", highlight=False)
 
 
+USER_COLUMNS = (
+    Column(header="username", keep=True),
+    Column(header="role", priority=2),
+    Column(header="created", priority=1),
+)
+
+
 @user_app.command("list")
-def list_users() -> None:
+def list_users(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
     """Every account with its role."""
-    table = Table("username", "role", "created")
     with opened_database() as database:
         listed = accounts.list_accounts(database)
-    for account, created_at in listed:
-        table.add_row(account.username, account.role, created_at.strftime("%Y-%m-%d %H:%M UTC"))
-    console.print(table)
+    if as_json:
+        data = [
+            {"username": account.username, "role": account.role, "created_at": created_at.isoformat()}
+            for account, created_at in listed
+        ]
+        console.print_json(json.dumps(data))
+        return
+    rows = [
+        [account.username, account.role, created_at.strftime("%Y-%m-%d %H:%M UTC")] for account, created_at in listed
+    ]
+    print_table(console, USER_COLUMNS, rows)

