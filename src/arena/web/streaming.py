@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 
@@ -13,8 +14,10 @@ from fastapi.responses import StreamingResponse
 
 from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
 from arena.evaluation.conversation.view import mask_text
+from arena.storage.failures import reason
 from arena.web.schemas.stream import LineFormat
 
+logger = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
 # A proxy that buffers (nginx does by default) would hold tokens back until the stream ends.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -81,6 +84,16 @@ def event_payload(
         payload["error"] = error
         payload["status"] = event.status
     return payload
+
+
+STREAM_FAILED = "the server could not finish this answer"
+
+
+def stream_failure(instance_id: str, model: str, exc: Exception) -> FinishEvent:
+    """The end of an instance whose stream broke on the server's side (logged, without the text),
+    so that the client still gets its done line."""
+    logger.error("a stream broke before instance %s finished: %s", instance_id, reason(exc), exc_info=exc)
+    return FinishEvent(instance_id=instance_id, model=model, status="error", text="", error=STREAM_FAILED, exception=exc)
 
 
 class RunningStreams:

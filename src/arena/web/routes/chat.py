@@ -26,7 +26,16 @@ from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
 from arena.web.schemas.stream import FORMAT_DESCRIPTION, ArenaStreamLine, LineFormat, V3StreamLine
-from arena.web.streaming import NDJSON, NdjsonStream, event_payload, line, running_streams, start_payload, v3_metrics
+from arena.web.streaming import (
+    NDJSON,
+    NdjsonStream,
+    event_payload,
+    line,
+    running_streams,
+    start_payload,
+    stream_failure,
+    v3_metrics,
+)
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
@@ -191,12 +200,21 @@ async def stream_chat(
                 conversation_id=prepared.conversation_id, turn_id=turn_id, instances=instances, line_format=line_format
             )
         )
-        async for event in comparison.events():
-            if isinstance(event, FinishEvent):
-                streams.release(turn_id, stops[event.instance_id])
-                units.release(1)  # that instance's generation is over
-            shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
-            yield line(event_payload(event, **shown, line_format=line_format))
+        ended: set[str] = set()
+        try:
+            async for event in comparison.events():
+                if isinstance(event, FinishEvent):
+                    ended.add(event.instance_id)
+                    streams.release(turn_id, stops[event.instance_id])
+                    units.release(1)  # that instance's generation is over
+                shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
+                yield line(event_payload(event, **shown, line_format=line_format))
+        except Exception as exc:  # every instance still gets its done line, with the error
+            for t in prepared.targets:
+                if t.instance_id not in ended:
+                    shown = {"label": label(t.instance_id), "key": keys[t.instance_id]}
+                    failure = stream_failure(t.instance_id, t.model, exc)
+                    yield line(event_payload(failure, **shown, line_format=line_format))
 
     async def cleanup() -> None:
         try:
