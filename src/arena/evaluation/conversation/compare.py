@@ -232,7 +232,13 @@ class Comparison:
             for t in targets
         }
         self._watchers: list[asyncio.Task[None]] = []
+        self._unrecorded: dict[str, Exception] = {}
         self.watch(stops or {})
+
+    def record_failed(self, instance_id: str, exc: Exception) -> None:
+        """The sink could not record an instance that finished before the sink could write
+        (a recorder not yet attached): its FinishEvent, not yet read, becomes an error."""
+        self._unrecorded[instance_id] = exc
 
     def watch(self, stops: dict[str, asyncio.Event]) -> None:
         """Setting `stops[instance_id]` stops that instance alone."""
@@ -249,6 +255,8 @@ class Comparison:
             event = await self._queue.get()
             if isinstance(event, FinishEvent):
                 remaining -= 1
+                if (failure := self._unrecorded.pop(event.instance_id, None)) is not None:
+                    event = _unrecorded(event, failure)
             yield event
 
     async def aclose(self) -> None:

@@ -59,16 +59,19 @@ class ResponseRecorder:
     def attached(self) -> bool:
         return self.turn_id is not None
 
-    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> None:
-        """The turn and its responses now exist: write what finished meanwhile."""
+    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> dict[str, Exception]:
+        """The turn and its responses now exist: write what finished meanwhile. Returns the
+        instances whose end could not be written, for `Comparison.record_failed`."""
         self.turn_id = turn_id
         self.response_ids.update(response_ids)
         pending, self._pending = self._pending, {}
+        failed: dict[str, Exception] = {}
         for target, event in pending.values():
             try:
                 self.finished(target, event)
-            except Exception as exc:  # its stream line has gone out already; a retry is under way
-                logger.error("could not record the end of instance %s: %s", target.instance_id, reason(exc))
+            except Exception as exc:  # a retry is under way if the database may come back
+                failed[target.instance_id] = exc
+        return failed
 
     def started(self, target: Target) -> None:
         self._parts[target.instance_id] = []

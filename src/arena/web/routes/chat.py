@@ -135,7 +135,8 @@ async def _start(
         except BaseException:
             await comparison.aclose()  # never attached: nothing of it is written
             raise
-    recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids)
+    for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
+        comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
     return prepared, comparison, units
 
 
