@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from arena.storage.models import Response, utcnow
@@ -108,7 +108,8 @@ def recover_orphaned_responses(
     gone = [lease.id for lease in leases if _is_gone(lease, me, now, alive)]
     # Leases are read again inside the statement: one registered since (a process starting
     # right now, already streaming) is not taken for gone.
-    orphaned = or_(Response.owner_process.in_(gone), Response.owner_process.not_in(select(ServerProcess.id)))
+    unleased = and_(Response.owner_process != me.id, Response.owner_process.not_in(select(ServerProcess.id)))
+    orphaned = or_(Response.owner_process.in_(gone), unleased)
     if include_unowned:
         orphaned = or_(orphaned, Response.owner_process.is_(None))
     result = session.execute(
