@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from arena.evaluation.conversation.compare import Comparison
 from arena.storage.db import Database
 from arena.storage.models import Response
+from arena.web.streaming import STREAM_FAILED
 from tests.support.db_fixtures import DATABASE_PARAMS
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.faults import (
@@ -219,3 +221,28 @@ def test_postgresql_connections_killed_under_streams(tmp_path: Path, talkative: 
         assert streamed_text(lines, row.instance_id).startswith(row.text)
         if ends[row.instance_id]["done"] and "error" not in ends[row.instance_id]:
             assert row.status == "ok"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("line_format", ["v3", "arena"])
+def test_a_stream_that_breaks_on_the_server_still_ends_every_instance(
+    line_format: str, tmp_path: Path, talkative: OllamaDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_events = Comparison.events
+
+    async def breaking(self: Comparison) -> AsyncIterator[Any]:
+        count = 0
+        async for event in real_events(self):
+            yield event
+            count += 1
+            if count == 2:
+                raise RuntimeError("a bug between the engines and the wire")
+
+    monkeypatch.setattr(Comparison, "events", breaking)
+    with serve_arena(settings_for(tmp_path / "data", None, talkative.url)) as arena, arena.client() as client:
+        lines = stream(client, {"message": PROMPT, "model_instances": TWO}, line_format=line_format)
+        rows = wait_until_closed(arena.database)
+    ends = done_lines(lines)
+    assert len(ends) == 2
+    assert all(end["status"] == "error" and end["error"] == STREAM_FAILED for end in ends.values())
+    assert all(r.status != "streaming" for r in rows), "the instances themselves were stopped and recorded"
