@@ -226,8 +226,13 @@ def test_postgresql_connections_killed_under_streams(tmp_path: Path, talkative: 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("line_format", ["v3", "arena"])
 def test_a_stream_that_breaks_on_the_server_still_ends_every_instance(
-    line_format: str, tmp_path: Path, talkative: OllamaDouble, monkeypatch: pytest.MonkeyPatch
+    line_format: str,
+    tmp_path: Path,
+    talkative: OllamaDouble,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.ERROR)
     real_events = Comparison.events
 
     async def breaking(self: Comparison) -> AsyncIterator[Any]:
@@ -236,7 +241,7 @@ def test_a_stream_that_breaks_on_the_server_still_ends_every_instance(
             yield event
             count += 1
             if count == 2:
-                raise RuntimeError("a bug between the engines and the wire")
+                raise RuntimeError(PROMPT)  # as a bug quoting the prompt would
 
     monkeypatch.setattr(Comparison, "events", breaking)
     with serve_arena(settings_for(tmp_path / "data", None, talkative.url)) as arena, arena.client() as client:
@@ -246,3 +251,4 @@ def test_a_stream_that_breaks_on_the_server_still_ends_every_instance(
     assert len(ends) == 2
     assert all(end["status"] == "error" and end["error"] == STREAM_FAILED for end in ends.values())
     assert all(r.status != "streaming" for r in rows), "the instances themselves were stopped and recorded"
+    assert "RuntimeError" in caplog.text and PROMPT not in caplog.text

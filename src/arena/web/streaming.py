@@ -16,6 +16,7 @@ from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
 from arena.evaluation.conversation.view import mask_text
 from arena.storage.failures import reason
 from arena.web.schemas.stream import LineFormat
+from arena.web.unexpected import where_raised
 
 logger = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
@@ -90,10 +91,14 @@ STREAM_FAILED = "the server could not finish this answer"
 
 
 def stream_failure(instance_id: str, model: str, exc: Exception) -> FinishEvent:
-    """The end of an instance whose stream broke on the server's side (logged, without the text),
-    so that the client still gets its done line."""
-    logger.error("a stream broke before instance %s finished: %s", instance_id, reason(exc), exc_info=exc)
+    """The end of an instance whose stream broke on the server's side, so that the client still
+    gets its done line (`log_broken_stream` says why, once per stream)."""
     return FinishEvent(instance_id=instance_id, model=model, status="error", text="", error=STREAM_FAILED, exception=exc)
+
+
+def log_broken_stream(turn_id: int, exc: Exception) -> None:
+    """Where it broke, without the exception's message (it may quote the prompt or the answer)."""
+    logger.error("the stream of turn %s broke: %s: %s", turn_id, reason(exc), where_raised(exc))
 
 
 class RunningStreams:

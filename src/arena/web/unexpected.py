@@ -25,6 +25,11 @@ INTERNAL_ERROR: Final = "internal server error; the server log has the details u
 DATABASE_DOWN: Final = "the database is unavailable just now; try again shortly"
 
 
+def where_raised(exc: BaseException) -> str:
+    """The traceback's frames, without the exception's message."""
+    return "\n" + "".join(traceback.format_tb(exc.__traceback__)).rstrip()
+
+
 def unexpected_response(method: str, path: str, exc: Exception) -> JSONResponse:
     request_id = uuid.uuid4().hex[:16]
     headers = {"X-Request-ID": request_id}
@@ -32,8 +37,7 @@ def unexpected_response(method: str, path: str, exc: Exception) -> JSONResponse:
         logger.error("request %s (%s %s): the database failed: %s", request_id, method, path, reason(exc))
         headers["Retry-After"] = str(RETRY_AFTER_S)
         return JSONResponse({"error": DATABASE_DOWN, "request_id": request_id}, status_code=503, headers=headers)
-    where = "".join(traceback.format_tb(exc.__traceback__))
-    logger.error("request %s (%s %s) failed: %s\n%s", request_id, method, path, type(exc).__name__, where)
+    logger.error("request %s (%s %s) failed: %s%s", request_id, method, path, type(exc).__name__, where_raised(exc))
     return JSONResponse({"error": INTERNAL_ERROR, "request_id": request_id}, status_code=500, headers=headers)
 
 

@@ -31,6 +31,7 @@ from arena.web.streaming import (
     NdjsonStream,
     event_payload,
     line,
+    log_broken_stream,
     running_streams,
     start_payload,
     stream_failure,
@@ -211,6 +212,7 @@ async def stream_chat(
                 shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
                 yield line(event_payload(event, **shown, line_format=line_format))
         except Exception as exc:  # every instance still gets its done line, with the error
+            log_broken_stream(turn_id, exc)
             for t in prepared.targets:
                 if t.instance_id not in ended:
                     shown = {"label": label(t.instance_id), "key": keys[t.instance_id]}
