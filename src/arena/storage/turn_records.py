@@ -181,4 +181,7 @@ def _join(
             {"conversation_id": conversation_id, "instance_id": instance_id, "position": position, "blind_label": label}
         )
         position += 1
-    session.execute(insert(ConversationInstance), rows)
+    try:
+        session.execute(insert(ConversationInstance), rows)
+    except IntegrityError as exc:  # another turn added the same newcomer at the same moment
+        raise Conflict("another turn was added to this conversation at the same moment; try again") from exc
