@@ -13,6 +13,7 @@ import logging
 
 from arena.storage.db import Database
 from arena.storage.failures import reason
+from arena.storage.process_models import ServerProcess
 from arena.storage.process_leases import (
     RENEW_S,
     ProcessIdentity,
@@ -47,7 +48,7 @@ async def start_lease(database: Database) -> ProcessIdentity:
     return me
 
 
-def _start(database: Database, me: ProcessIdentity) -> tuple[list, int]:
+def _start(database: Database, me: ProcessIdentity) -> tuple[list[ServerProcess], int]:
     with database.session() as session:
         others = live_others(session, me)
         register(session, me)

@@ -37,6 +37,8 @@ class DatabaseProbe:
             return self._last[1]
         if self._checking is None or self._checking.done():
             self._checking = asyncio.get_running_loop().run_in_executor(self._executor, self._ping)
+            # A check that fails after its callers stopped waiting: its error is read here, not warned about.
+            self._checking.add_done_callback(lambda done: done.cancelled() or done.exception())
         try:
             await asyncio.wait_for(asyncio.shield(self._checking), TIMEOUT_S)
             healthy = True
