@@ -13,7 +13,6 @@ import logging
 
 from arena.storage.db import Database
 from arena.storage.failures import reason
-from arena.storage.process_models import ServerProcess
 from arena.storage.process_leases import (
     RENEW_S,
     ProcessIdentity,
@@ -24,6 +23,7 @@ from arena.storage.process_leases import (
     renew,
     this_process,
 )
+from arena.storage.process_models import ServerProcess
 
 logger = logging.getLogger(__name__)
 
