@@ -75,14 +75,15 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         try:
             yield
         finally:
-            heartbeat.cancel()
-            await end_lease(db, me)
-            app.state.database_probe.close()
             # Running benchmark items go back to pending, before their engines close under them.
             await bench.stop_runners(app)
             await manage.stop_pulls(app)
             if owns_router:
                 await app.state.router.aclose()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await end_lease(db, me)  # last: until here, this process may still be closing answers
+            app.state.database_probe.close()
             db.dispose()
 
     app = FastAPI(
