@@ -7,6 +7,7 @@
     ├── NotFound                a record or model that does not exist (404)
     ├── Conflict                a state change that is no longer allowed (409)
     ├── EncryptionKeyError      the encryption key is unusable, or not the data's key (500)
+    ├── StorageUnavailable      the database could not be read or written just now (503)
     └── EngineError             anything that went wrong talking to a model engine
         ├── EngineUnavailable   the engine is not running / not reachable (503)
         ├── EngineTimeout       it did not answer in time (504)
@@ -48,6 +49,10 @@ class Conflict(ArenaError):
 
 class EncryptionKeyError(ArenaError):
     """The encryption key is malformed, unsafe, missing, or not the one the data was written with."""
+
+
+class StorageUnavailable(ArenaError):
+    """The database failed (restarted, full disk, read-only); the request may be tried again."""
 
 
 class EngineError(ArenaError):

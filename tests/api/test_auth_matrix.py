@@ -44,6 +44,8 @@ MISSING_CONVERSATION = "0" * 32
 
 EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/health/live"): PUBLIC,
+    ("GET", "/api/health/ready"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/login"): PUBLIC,

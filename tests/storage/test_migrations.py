@@ -27,6 +27,7 @@ APP_TABLES = {
     "audit_log",
     "id_counters",
     "login_attempts",
+    "server_processes",
 }
 
 

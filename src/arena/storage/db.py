@@ -85,14 +85,17 @@ class Database:
                 make_private(sqlite_file.with_name(sqlite_file.name + suffix))
         if self.is_sqlite:
             self.engine: Engine = create_engine(
-                self.url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+                self.url, echo=echo, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             )
             event.listen(self.engine, "connect", _configure_sqlite_connection)
         else:
             # pre_ping: a PostgreSQL restart must not leave dead connections in the pool.
-            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True)
+            # hide_parameters (both): an error message never quotes a prompt or an answer.
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True, hide_parameters=True)
         # On the dialect, where the column types find it: each engine has its own.
         use_keyring(self.engine, keyring)
+        # The server process writing answers through this database (process_leases.py), if any.
+        self.process_id: str | None = None
         # Objects stay readable after the session closes: callers get them back from a
         # storage function whose session is already gone.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -146,7 +149,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits when the block ends and rolls back if it raises."""
-        session = self._sessions()
+        session = self._sessions(info={"process_id": self.process_id})
         try:
             yield session
             session.commit()

@@ -263,6 +263,8 @@ class Response(Base):
     generation_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The server process streaming it (server_processes.id, no foreign key: leases come and go).
+    owner_process: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def is_finished(self) -> bool:

@@ -314,6 +314,7 @@ def start_response(session: Session, *, turn_id: int, instance_id: str, generati
     _require(session, Instance.id, instance_id, "instance")
     response = Response(turn_id=turn_id, instance_id=instance_id, status="streaming", text="", started_at=utcnow())
     response.generation_round = generation_round
+    response.owner_process = session.info.get("process_id")  # the process streaming it (process_leases.py)
     session.add(response)
     session.flush()
     return response

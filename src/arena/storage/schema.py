@@ -1,7 +1,7 @@
 """Every table the arena stores, on one ``MetaData``: importing this module registers them all.
 
 The tables are declared in one module per kind of record (``models``, ``auth_models``,
-``bench_models``, ``audit_models``), and SQLAlchemy learns of a table only once its module is
+``bench_models``, ``audit_models``, ``process_models``), and SQLAlchemy learns of a table only once its module is
 imported. ``db.py`` imports this module, so any code that can open a ``Database`` sees the whole
 schema, and so does ``reencrypt.py``, which walks every encrypted column.
 """
@@ -18,6 +18,7 @@ from arena.storage.audit_models import AuditEntry
 from arena.storage.auth_models import ApiToken, ConversationShare, IdCounter, User, UserSession
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.models import Base, Conversation, ConversationInstance, Instance, Judgment, Response, Turn, Vote
+from arena.storage.process_models import ServerProcess
 
 # Every mapped class, one per table, by the module that declares it.
 MAPPED_CLASSES: Final[tuple[type[Base], ...]] = (
@@ -41,5 +42,7 @@ MAPPED_CLASSES: Final[tuple[type[Base], ...]] = (
     BenchJudgment,
     # audit_models: the audit log
     AuditEntry,
+    # process_models: the server processes sharing the database
+    ServerProcess,
 )
 metadata: Final[MetaData] = Base.metadata

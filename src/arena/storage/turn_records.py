@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -112,7 +114,14 @@ def record_turn(
     response_ids = {
         i.instance_id: session.scalar(
             insert(Response)
-            .values(turn_id=turn_id, instance_id=i.instance_id, status="streaming", text="", started_at=now)
+            .values(
+                turn_id=turn_id,
+                instance_id=i.instance_id,
+                status="streaming",
+                text="",
+                started_at=now,
+                owner_process=session.info.get("process_id"),  # process_leases.py
+            )
             .returning(Response.id)
         )
         for i in instances
@@ -135,10 +144,15 @@ def _add_instances(session: Session, instances: Sequence[InstanceRecord], *, now
         if set(instance.settings) != set(SAMPLING_FIELDS):
             raise InvalidInput(f"instance {instance.instance_id!r} needs exactly {', '.join(SAMPLING_FIELDS)}")
     if new:
-        session.execute(
-            insert(Instance),
-            [{"id": i.instance_id, "model": i.model, "created_at": now, **i.settings} for i in new],
-        )
+        # Another request may record the same new instance at the same moment: the first wins,
+        # and since the id is derived from the settings, its row is this one.
+        rows = [{"id": i.instance_id, "model": i.model, "created_at": now, **i.settings} for i in new]
+        dialect = session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+            session.execute(upsert(Instance).on_conflict_do_nothing(index_elements=["id"]), rows)
+        else:
+            session.execute(insert(Instance), rows)
 
 
 def _join(
@@ -167,4 +181,7 @@ def _join(
             {"conversation_id": conversation_id, "instance_id": instance_id, "position": position, "blind_label": label}
         )
         position += 1
-    session.execute(insert(ConversationInstance), rows)
+    try:
+        session.execute(insert(ConversationInstance), rows)
+    except IntegrityError as exc:  # another turn added the same newcomer at the same moment
+        raise Conflict("another turn was added to this conversation at the same moment; try again") from exc

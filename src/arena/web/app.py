@@ -16,7 +16,6 @@ from arena import __version__
 from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.settings import Settings
-from arena.storage import repository
 from arena.storage.db import Database
 from arena.web.access_log import install_query_redaction
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
@@ -32,7 +31,10 @@ from arena.web.middleware import (
     allowed_hosts,
     normalize_origin,
 )
+from arena.web.nul_guard import NulInUrl
 from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
+from arena.web.process_lease import end_lease, keep_lease, start_lease
+from arena.web.readiness import DatabaseProbe
 from arena.web.routes import (
     attachments,
     audit,
@@ -51,6 +53,7 @@ from arena.web.routes import (
     users,
     votes,
 )
+from arena.web.unexpected import install_unexpected_errors
 
 STATIC_DIR = Path(__file__).parent / "static"
 # uvicorn's own proxy handling believes X-Forwarded-For from loopback (FORWARDED_ALLOW_IPS):
@@ -65,8 +68,10 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = app.state.database
         await asyncio.to_thread(db.migrate)
-        # Answers cut off by a crash or kill -9 keep their text and say they were stopped.
-        await asyncio.to_thread(_recover, db)
+        # Answers cut off by a crash or kill -9 keep their text and say they were stopped; those
+        # of another live process sharing the database are left alone (web/process_lease.py).
+        me = await start_lease(db)
+        heartbeat = asyncio.create_task(keep_lease(db, me), name="process lease")
         try:
             yield
         finally:
@@ -75,6 +80,10 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             await manage.stop_pulls(app)
             if owns_router:
                 await app.state.router.aclose()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await end_lease(db, me)  # last: until here, this process may still be closing answers
+            app.state.database_probe.close()
             db.dispose()
 
     app = FastAPI(
@@ -90,6 +99,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.state.settings = settings
     app.state.router = router or build_router(settings)
     app.state.database = database or Database.for_settings(settings)  # with the encryption key, if any
+    app.state.database_probe = DatabaseProbe(app.state.database)  # readiness (routes/models.py)
     install_query_redaction()  # search terms and other query strings stay out of the access log
     install_error_handlers(app)
     install_login_redirect(app)
@@ -97,6 +107,8 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
     install_stream_schemas(app)
+    install_unexpected_errors(app)  # innermost: any error a route lets through is JSON, with the headers below
+    app.add_middleware(NulInUrl)  # PostgreSQL cannot store NUL: 422 saying where (JsonBounds checks bodies)
     app.add_middleware(JsonBounds)  # inside the size limit: it reads only bounded bodies
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     trusted_origins = frozenset(normalize_origin(origin) for origin in settings.cors_origins)
@@ -131,7 +143,3 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
-
-def _recover(db: Database) -> None:
-    with db.session() as session:
-        repository.recover_interrupted_responses(session)

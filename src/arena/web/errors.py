@@ -20,6 +20,7 @@ from arena.errors import (
     InvalidInput,
     ModelNotAvailable,
     NotFound,
+    StorageUnavailable,
     TooLarge,
     UnsupportedContent,
 )
@@ -34,6 +35,7 @@ STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
     (EngineError, 502),
     (NotFound, 404),
     (Conflict, 409),
+    (StorageUnavailable, 503),
     (EncryptionKeyError, 500),  # the server's key, not the request, is wrong
     (TooLarge, 413),
     (UnsupportedContent, 415),

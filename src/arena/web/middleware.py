@@ -18,6 +18,7 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arena.bounded_json import JsonTooComplex, check_json_bounds
+from arena.web.nul_guard import nul_location, send_refusal
 
 
 class BodySizeLimit:
@@ -114,11 +115,15 @@ class JsonBounds:
                 break
         body = b"".join(chunks)
         try:
-            check_json_bounds(body.decode(json.detect_encoding(body)))
+            text = body.decode(json.detect_encoding(body))
+            check_json_bounds(text)
         except UnicodeDecodeError:
-            pass  # not text at all: the parser's own error says so
+            text = ""  # not text at all: the parser's own error says so
         except JsonTooComplex as exc:
             await _refuse(send, 400, str(exc))
+            return
+        if (nul := nul_location(text)) is not None:  # PostgreSQL cannot store NUL: say where
+            await send_refusal(send, nul)
             return
         replayed = False
 

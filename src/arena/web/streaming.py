@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -14,8 +15,11 @@ from starlette.types import Receive, Scope, Send
 
 from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
 from arena.evaluation.conversation.view import mask_text
+from arena.storage.failures import reason
 from arena.web.schemas.stream import LineFormat
+from arena.web.unexpected import where_raised
 
+logger = logging.getLogger(__name__)
 NDJSON = "application/x-ndjson"
 # A proxy that buffers (nginx does by default) would hold tokens back until the stream ends.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -106,6 +110,20 @@ def event_payload(
         payload["error"] = error
         payload["status"] = event.status
     return payload
+
+
+STREAM_FAILED = "the server could not finish this answer"
+
+
+def stream_failure(instance_id: str, model: str, exc: Exception) -> FinishEvent:
+    """The end of an instance whose stream broke on the server's side, so that the client still
+    gets its done line (`log_broken_stream` says why, once per stream)."""
+    return FinishEvent(instance_id=instance_id, model=model, status="error", text="", error=STREAM_FAILED, exception=exc)
+
+
+def log_broken_stream(turn_id: int, exc: Exception) -> None:
+    """Where it broke, without the exception's message (it may quote the prompt or the answer)."""
+    logger.error("the stream of turn %s broke: %s: %s", turn_id, reason(exc), where_raised(exc))
 
 
 class RunningStreams:

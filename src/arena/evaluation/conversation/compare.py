@@ -2,12 +2,16 @@
 
 Each instance runs in its own task: one failing, timing out or being stopped never ends
 the others. A `Sink` hears every instance's start, text and finish from inside that task,
-so a result is recorded even when the consumer of the merged stream has gone away.
+so a result is recorded even when the consumer of the merged stream has gone away. A sink
+that fails (the database is down) never keeps an instance from ending: its FinishEvent is
+queued all the same, as an error that says the answer was not saved.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -16,7 +20,10 @@ from typing import Literal, Protocol
 
 from arena.engines.base import GenerationRequest, Message, SamplingOptions, Usage
 from arena.engines.router import Router
-from arena.errors import ArenaError, EngineError, EngineTimeout
+from arena.errors import ArenaError, EngineError, EngineTimeout, StorageUnavailable
+from arena.storage.failures import reason
+
+logger = logging.getLogger(__name__)
 
 Status = Literal["ok", "error", "stopped"]
 FINISH_REASON_LENGTH = 32  # engines say "stop", "length", "load"…; the column holds this many
@@ -162,10 +169,17 @@ async def _run_one(
             metrics=metrics,
             exception=exception,
         )
-        sink.finished(target, event)
+        try:
+            sink.finished(target, event)
+        except Exception as exc:  # the client must hear this instance end even when recording failed
+            event = _unrecorded(event, exc)
         queue.put_nowait(event)
 
-    sink.started(target)
+    try:
+        sink.started(target)
+    except Exception as exc:  # nowhere to record the answer: do not generate one
+        queue.put_nowait(_unrecorded(_ended(target, "error", "nothing was generated"), exc))
+        return
     request = GenerationRequest(
         model=target.model, messages=target.messages, options=target.options, json_schema=target.json_schema
     )
@@ -201,6 +215,28 @@ async def _run_one(
         finish("ok")
 
 
+UNSAVED_ERROR = "the answer could not be saved (the database did not accept it)"
+
+
+def _ended(target: Target, status: Status, error: str | None) -> FinishEvent:
+    metrics = compute_metrics(usage=None, started=0.0, first=None, ended=0.0, pieces=0)
+    return FinishEvent(instance_id=target.instance_id, model=target.model, status=status, error=error, text="", metrics=metrics)
+
+
+def _unrecorded(event: FinishEvent, exc: Exception) -> FinishEvent:
+    """`event` as an error: the sink could not record it. Logged without the prompt or answer."""
+    logger.error(
+        "could not record the end of instance %s (%s, %d characters): %s",
+        event.instance_id,
+        event.status,
+        len(event.text),
+        reason(exc),
+    )
+    failure = StorageUnavailable(UNSAVED_ERROR if event.status == "ok" else f"{UNSAVED_ERROR}; {event.error}")
+    failure.__cause__ = exc
+    return dataclasses.replace(event, status="error", error=str(failure), exception=failure)
+
+
 class Comparison:
     """A comparison already under way: every instance starts generating when this is made.
 
@@ -224,7 +260,13 @@ class Comparison:
             for t in targets
         }
         self._watchers: list[asyncio.Task[None]] = []
+        self._unrecorded: dict[str, Exception] = {}
         self.watch(stops or {})
+
+    def record_failed(self, instance_id: str, exc: Exception) -> None:
+        """The sink could not record an instance that finished before the sink could write
+        (a recorder not yet attached): its FinishEvent, not yet read, becomes an error."""
+        self._unrecorded[instance_id] = exc
 
     def watch(self, stops: dict[str, asyncio.Event]) -> None:
         """Setting `stops[instance_id]` stops that instance alone."""
@@ -241,6 +283,8 @@ class Comparison:
             event = await self._queue.get()
             if isinstance(event, FinishEvent):
                 remaining -= 1
+                if (failure := self._unrecorded.pop(event.instance_id, None)) is not None:
+                    event = _unrecorded(event, failure)
             yield event
 
     async def aclose(self) -> None:

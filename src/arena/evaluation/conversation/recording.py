@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from arena.errors import Conflict
@@ -10,8 +11,19 @@ from arena.evaluation.conversation.compare import FinishEvent, Target
 from arena.storage import answer_metrics, repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
+from arena.storage.failures import is_database_failure, reason
 
+logger = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.5
+# A final write the database refused is tried again after each of these pauses (about half a
+# minute in all: a PostgreSQL restart); after that, start-up recovery closes the row.
+RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+_retries: set[asyncio.Task[None]] = set()  # held, so a retry is not collected mid-way
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; a model may still produce one."""
+    return text.replace("\x00", "\ufffd")
 
 
 class ResponseRecorder:
@@ -48,13 +60,19 @@ class ResponseRecorder:
     def attached(self) -> bool:
         return self.turn_id is not None
 
-    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> None:
-        """The turn and its responses now exist: write what finished meanwhile."""
+    def attach(self, *, turn_id: int, response_ids: dict[str, int]) -> dict[str, Exception]:
+        """The turn and its responses now exist: write what finished meanwhile. Returns the
+        instances whose end could not be written, for `Comparison.record_failed`."""
         self.turn_id = turn_id
         self.response_ids.update(response_ids)
         pending, self._pending = self._pending, {}
+        failed: dict[str, Exception] = {}
         for target, event in pending.values():
-            self.finished(target, event)
+            try:
+                self.finished(target, event)
+            except Exception as exc:  # a retry is under way if the database may come back
+                failed[target.instance_id] = exc
+        return failed
 
     def started(self, target: Target) -> None:
         self._parts[target.instance_id] = []
@@ -84,24 +102,62 @@ class ResponseRecorder:
             self._flush_task = asyncio.create_task(asyncio.to_thread(self._write_partial, snapshot))
 
     def _write_partial(self, texts: dict[str, str]) -> None:
-        with self.database.session() as session:
-            for instance_id, text in texts.items():
-                try:
-                    repository.update_response_text(session, response_id=self.response_ids[instance_id], text=text)
-                except Conflict:
-                    pass  # the final text landed first; a late partial must not overwrite it
+        try:
+            with self.database.session() as session:
+                for instance_id, text in texts.items():
+                    try:
+                        repository.update_response_text(
+                            session, response_id=self.response_ids[instance_id], text=storable(text)
+                        )
+                    except Conflict:
+                        pass  # the final text landed first; a late partial must not overwrite it
+        except Exception as exc:  # the final write still comes (and says so if it fails too)
+            logger.warning("could not save partial answers of turn %s: %s", self.turn_id, reason(exc))
 
     def finished(self, target: Target, event: FinishEvent) -> None:
         self._dirty.discard(target.instance_id)
         if target.instance_id not in self.response_ids:
             self._pending[target.instance_id] = (target, event)
             return
+        response_id = self.response_ids[target.instance_id]
+        try:
+            self._write_final(response_id, event)
+        except Exception as exc:
+            if is_database_failure(exc):
+                self._retry_later(response_id, event)
+            raise
+
+    def _retry_later(self, response_id: int, event: FinishEvent) -> None:
+        try:
+            task = asyncio.get_running_loop().create_task(self._retry(response_id, event))
+        except RuntimeError:  # no event loop (a synchronous caller): start-up recovery closes it
+            return
+        _retries.add(task)
+        task.add_done_callback(_retries.discard)
+
+    async def _retry(self, response_id: int, event: FinishEvent) -> None:
+        """Close the row once the database is back; the client has already been told it failed."""
+        last = "not tried"
+        for delay in RETRY_DELAYS_S:
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.to_thread(self._write_final, response_id, event)
+            except Conflict:
+                return  # closed meanwhile (by recovery)
+            except Exception as exc:
+                last = reason(exc)
+                continue
+            logger.warning("saved response %s on a later try, after the database came back", response_id)
+            return
+        logger.error("response %s is still unsaved (%s); start-up recovery will close it", response_id, last)
+
+    def _write_final(self, response_id: int, event: FinishEvent) -> None:
         metrics = event.metrics
         with self.database.session() as session:
             repository.finish_response(
                 session,
-                response_id=self.response_ids[target.instance_id],
-                text=event.text,
+                response_id=response_id,
+                text=storable(event.text),
                 status=event.status,
                 error=event.error,
                 prompt_tokens=metrics.prompt_tokens if metrics else None,
@@ -113,7 +169,7 @@ class ResponseRecorder:
             if metrics is not None:
                 answer_metrics.record_cache_and_finish(
                     session,
-                    response_id=self.response_ids[target.instance_id],
+                    response_id=response_id,
                     cached_prompt_tokens=metrics.cached_prompt_tokens,
                     prompt_s=metrics.prompt_s,
                     finish_reason=metrics.finish_reason,

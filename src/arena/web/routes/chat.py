@@ -37,8 +37,10 @@ from arena.web.streaming import (
     NdjsonStreamWithCleanup,
     event_payload,
     line,
+    log_broken_stream,
     running_streams,
     start_payload,
+    stream_failure,
     v3_metrics,
 )
 
@@ -141,7 +143,8 @@ async def _start(
         except BaseException:
             await comparison.aclose()  # never attached: nothing of it is written
             raise
-    recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids)
+    for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
+        comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
     return prepared, comparison, units
 
 
@@ -192,13 +195,23 @@ async def stream_chat(
                 conversation_id=prepared.conversation_id, turn_id=turn_id, instances=instances, line_format=line_format
             )
         )
-        async for event in comparison.events():
-            if isinstance(event, FinishEvent):
-                streams.release(turn_id, stops[event.instance_id])
-                units.release(1)  # that instance's generation is over
-            shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
-            hide = prepared.masked and not show_metrics and not echo  # v3's page masks on its own
-            yield line(event_payload(event, **shown, line_format=line_format, hide_metrics=hide))
+        ended: set[str] = set()
+        hide = prepared.masked and not show_metrics and not echo  # v3's page masks on its own
+        try:
+            async for event in comparison.events():
+                if isinstance(event, FinishEvent):
+                    ended.add(event.instance_id)
+                    streams.release(turn_id, stops[event.instance_id])
+                    units.release(1)  # that instance's generation is over
+                shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
+                yield line(event_payload(event, **shown, line_format=line_format, hide_metrics=hide))
+        except Exception as exc:  # every instance still gets its done line, with the error
+            log_broken_stream(turn_id, exc)
+            for t in prepared.targets:
+                if t.instance_id not in ended:
+                    shown = {"label": label(t.instance_id), "key": keys[t.instance_id]}
+                    failure = stream_failure(t.instance_id, t.model, exc)
+                    yield line(event_payload(failure, **shown, line_format=line_format, hide_metrics=hide))
 
     async def cleanup() -> None:
         try:

@@ -1,25 +1,60 @@
-"""GET /api/health and /api/models: what every engine can serve."""
+"""GET /api/health (and its /live and /ready probes) and /api/models: what every engine can serve."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import asyncio
 
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from arena.engines.router import Inventory, Router
 from arena.web.auth.authentication import optional_principal
 from arena.web.deps import ModelRouter, Viewer
-from arena.web.schemas.models import EngineStatePublic, EngineStatusPublic, HealthPublic, ModelList, ModelPublic
+from arena.web.schemas.models import (
+    EngineStatePublic,
+    EngineStatusPublic,
+    HealthPublic,
+    LivenessPublic,
+    ModelList,
+    ModelPublic,
+    ReadinessPublic,
+)
 
 health_router = APIRouter(prefix="/api", tags=["health"])
 router = APIRouter(prefix="/api", tags=["models"], dependencies=[Viewer])
 
 
-@health_router.get("/health", response_model=HealthPublic)
-async def get_health(request: Request, models: ModelRouter) -> HealthPublic:
-    """Liveness and the number of models; needs no token. A caller who is logged in (or holds
-    the token) also sees each engine's endpoint, reachability and version; anyone else does not,
-    so an open port does not map the network behind it."""
-    inventory = await models.inventory()
+# The model count comes from the engines, which may be slow or gone: past this, the last count seen.
+INVENTORY_WAIT_S = 1.0
+
+
+@health_router.get("/health/live", response_model=LivenessPublic)
+async def get_liveness() -> LivenessPublic:
+    """Liveness: the process answers. Touches nothing else, so it is fast whatever the load."""
+    return LivenessPublic(status="alive")
+
+
+@health_router.get(
+    "/health/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic, "description": "Not ready"}}
+)
+async def get_readiness(request: Request) -> ReadinessPublic | JSONResponse:
+    """Readiness: the database answers (checked within a second); 503 when it does not."""
+    if await request.app.state.database_probe.ok():
+        return ReadinessPublic(status="ready", database="ok")
+    return JSONResponse(ReadinessPublic(status="not ready", database="unavailable").model_dump(), status_code=503)
+
+
+@health_router.get(
+    "/health", response_model=HealthPublic, responses={503: {"model": HealthPublic, "description": "Database down"}}
+)
+async def get_health(request: Request, models: ModelRouter) -> HealthPublic | JSONResponse:
+    """v3's health check, truthful: "healthy" only while the database answers (else 503), and the
+    number of models; needs no token. A caller who is logged in (or holds the token) also sees
+    each engine's endpoint, reachability and version; anyone else does not, so an open port does
+    not map the network behind it. Answers within about a second whatever the engines do."""
+    database_ok, inventory = await asyncio.gather(request.app.state.database_probe.ok(), _inventory(request, models))
     engines: dict[str, list[EngineStatusPublic]] | None = None
-    if await optional_principal(request) is not None:
+    if inventory is not None and await optional_principal(request) is not None:
         engines = {}
         for health in inventory.health:
             engines.setdefault(health.engine, []).append(
@@ -27,9 +62,26 @@ async def get_health(request: Request, models: ModelRouter) -> HealthPublic:
                     endpoint=health.endpoint, reachable=health.reachable, version=health.version, detail=health.detail
                 )
             )
-    return HealthPublic(
-        status="healthy", service="local-llm-arena", models_available=len(inventory.models), engines=engines
+    answer = HealthPublic(
+        status="healthy" if database_ok else "unhealthy",
+        service="local-llm-arena",
+        models_available=len(inventory.models) if inventory is not None else 0,
+        database="ok" if database_ok else "unavailable",
+        engines=engines,
     )
+    return answer if database_ok else JSONResponse(answer.model_dump(), status_code=503)
+
+
+async def _inventory(request: Request, models: Router) -> Inventory | None:
+    """The engines' inventory, or the last one seen when the engines are slow to answer (the
+    survey goes on, and fills the router's cache for the next caller)."""
+    survey = asyncio.ensure_future(models.inventory())
+    try:
+        inventory = await asyncio.wait_for(asyncio.shield(survey), INVENTORY_WAIT_S)
+    except TimeoutError:
+        return getattr(request.app.state, "last_inventory", None)
+    request.app.state.last_inventory = inventory
+    return inventory
 
 
 @router.get("/models", response_model=ModelList)

@@ -54,9 +54,10 @@ class EngineStatusPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["healthy"]
+    status: Literal["healthy", "unhealthy"] = Field(description='"unhealthy" (with 503) while the database is down')
     service: Literal["local-llm-arena"]
     models_available: int
+    database: Literal["ok", "unavailable"] = "ok"
     engines: dict[str, list[EngineStatusPublic]] | None = Field(
         None, description="Each engine's endpoints and their state; only for a caller who is logged in"
     )
@@ -94,3 +95,12 @@ class PullStartedPublic(BaseModel):
     status: Literal["downloading"]
     model: str
     endpoint: str | None = Field(None, description="Where it is being pulled, when the request named an endpoint")
+
+
+class LivenessPublic(BaseModel):
+    status: Literal["alive"]
+
+
+class ReadinessPublic(BaseModel):
+    status: Literal["ready", "not ready"]
+    database: Literal["ok", "unavailable"]

@@ -1,0 +1,22 @@
+"""Say why a database call failed, in words safe for a log: never the statement's parameters,
+which hold prompts and answers."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+REASON_MAX_CHARS = 160
+
+
+def is_database_failure(exc: BaseException) -> bool:
+    """The database (or the disk under it) failed, rather than the request being wrong."""
+    return isinstance(exc, SQLAlchemyError | OSError)
+
+
+def reason(exc: BaseException) -> str:
+    """The exception's type and, for a driver error, the first line of the driver's message
+    (e.g. "OperationalError: attempt to write a readonly database"); a later line may quote data."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first_line = (str(exc.orig).strip().splitlines() or [""])[0][:REASON_MAX_CHARS]
+        return f"{type(exc.orig).__name__}: {first_line}" if first_line else type(exc.orig).__name__
+    return type(exc).__name__

@@ -1,0 +1,87 @@
+"""This server process's lease on the database, from start-up to shutdown (storage/process_leases.py).
+
+At start-up: say loudly when another live process shares the database (rate limits, stream caps,
+login throttling and stop signals are held in each process's memory until shared state in Redis
+exists), register, and close the answers of processes that are gone. Then renew the lease every
+RENEW_S, closing meanwhile the answers of any process whose lease has run out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from arena.storage.db import Database
+from arena.storage.failures import reason
+from arena.storage.process_leases import (
+    RENEW_S,
+    ProcessIdentity,
+    live_others,
+    recover_orphaned_responses,
+    register,
+    release,
+    renew,
+    this_process,
+)
+from arena.storage.process_models import ServerProcess
+
+logger = logging.getLogger(__name__)
+
+SHARED_DATABASE_WARNING = (
+    "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE (%s). Each process keeps its own rate limits, "
+    "stream caps, login throttling and stop handles, so together they allow more than configured, and "
+    "/api/stop reaches only the process that runs the stream. Shared state needs Redis, which this version "
+    "does not support yet: run one server process per database."
+)
+
+
+async def start_lease(database: Database) -> ProcessIdentity:
+    """Register this process; answers it streams from now on name it as their owner."""
+    me = this_process()
+    others, recovered = await asyncio.to_thread(_start, database, me)
+    database.process_id = me.id
+    if others:
+        described = ", ".join(f"host {p.host} pid {p.pid}, up since {p.started_at:%Y-%m-%d %H:%M:%S}Z" for p in others)
+        logger.warning(SHARED_DATABASE_WARNING, described)
+    if recovered:
+        logger.warning("closed %d answers left streaming by server processes that are gone", recovered)
+    return me
+
+
+def _start(database: Database, me: ProcessIdentity) -> tuple[list[ServerProcess], int]:
+    with database.session() as session:
+        others = live_others(session, me)
+        register(session, me)
+        recovered = recover_orphaned_responses(session, me, include_unowned=True)
+    return others, recovered
+
+
+async def keep_lease(database: Database, me: ProcessIdentity) -> None:
+    """Renew the lease until cancelled; a database that fails now and then only delays it."""
+    while True:
+        await asyncio.sleep(RENEW_S)
+        try:
+            recovered = await asyncio.to_thread(_renew, database, me)
+        except Exception as exc:
+            logger.warning("could not renew this server process's lease: %s", reason(exc))
+            continue
+        if recovered:
+            logger.warning("closed %d answers left streaming by a server process whose lease ran out", recovered)
+
+
+def _renew(database: Database, me: ProcessIdentity) -> int:
+    with database.session() as session:
+        renew(session, me)
+        return recover_orphaned_responses(session, me, include_unowned=False)
+
+
+async def end_lease(database: Database, me: ProcessIdentity) -> None:
+    try:
+        await asyncio.to_thread(_release, database, me)
+    except Exception as exc:  # the lease then simply runs out
+        logger.warning("could not release this server process's lease: %s", reason(exc))
+
+
+def _release(database: Database, me: ProcessIdentity) -> None:
+    with database.session() as session:
+        release(session, me)
