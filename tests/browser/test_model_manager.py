@@ -169,6 +169,7 @@ def test_a_viewer_gets_a_page_at_bench_and_audit_and_an_admin_keeps_every_contro
         assert response is not None and response.status == 403
         expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     page.click("#logout-button")
+    page.wait_for_url("**/login**")  # the logout's own navigation ends before the next begins
     log_in(page, users.url, "ada")
     open_arena(page, users.url + "/")
     open_manager(page)

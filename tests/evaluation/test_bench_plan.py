@@ -124,9 +124,9 @@ def test_chart_labels_tell_instances_of_one_model_apart() -> None:
     cold, warm = ModelInstance(model="ollama:a", temperature=0.2), ModelInstance(model="ollama:a", temperature=1.0)
     labels = instance_labels([instance_record(i) for i in (cold, warm, B)])
     assert labels == {
-        cold.instance_id: "ollama:a @temperature=0.2",
-        warm.instance_id: "ollama:a @temperature=1.0",
-        B.instance_id: "ollama:b",
+        cold.instance_id: "a · temp 0.2",
+        warm.instance_id: "a · temp 1.0",
+        B.instance_id: "b",
     }
 
 
