@@ -79,6 +79,30 @@ def test_cards_say_cache_state_and_token_limit_and_the_crown_skips_a_lone_regene
     expect(last_turn(page).locator(".card").first.locator(".card-status")).to_have_text(AT_LIMIT)
 
 
+def test_a_third_answer_that_waited_for_a_free_slot_says_so_and_never_gets_the_crown(
+    arena: RunningArena, page: Page
+) -> None:
+    """Two embedded slots (the test settings), three answers: the third starts when another ends."""
+    open_arena(page, arena.url)
+    for seed in (1, 2, 3):
+        add_instance(page, SMOL, temperature=0.7, num_predict=8, seed=seed)
+    send(page, "Name an animal.")
+    wait_until_answered(page, cards=3, turns=1)
+    waited = re.compile(r"^waited [\d.]+ m?s for a free slot — speed not compared · cold prompt cache$")
+    turn = last_turn(page)
+    expect(turn.locator(".card-note").filter(has_text="for a free slot")).to_have_count(1)
+    expect(turn.locator(".card.fastest .card-note").filter(has_text="for a free slot")).to_have_count(0)
+    expect(turn.locator(".card.fastest")).to_have_count(1)  # the two generated together are compared
+
+    # Stored with the answer: a reload says the same and crowns the same card.
+    fastest = turn.locator(".card.fastest").get_attribute("data-key")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    turn = last_turn(page)
+    expect(turn.locator(".card-note").filter(has_text=waited)).to_have_count(1)
+    expect(turn.locator(".card.fastest")).to_have_attribute("data-key", fastest or "")
+
+
 def test_the_crown_skips_a_warm_cache_a_wait_for_a_slot_and_an_unknown_cache_on_the_wall_clock(
     arena: RunningArena, page: Page
 ) -> None:
