@@ -154,8 +154,6 @@ class EmbeddedEngine(Engine):
         seat = self._share.join()
         try:
             llm, load_s = await pool.take()
-            # Answers started together join before any reads its share: none gets a head start.
-            await asyncio.sleep(0)
         except BaseException:
             seat.leave()
             raise
@@ -168,6 +166,8 @@ class EmbeddedEngine(Engine):
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         try:
+            # Answers started together join before any reads its share: none gets a head start.
+            await asyncio.sleep(0)
             future = loop.run_in_executor(self._executor, _generate, llm, entry, request, seat, timing, stop, emit)
         except BaseException:
             seat.leave()
@@ -278,7 +278,9 @@ def _generate(
         if finish_reason == "stop" and completion:
             completion -= 1
         usage = Usage(
-            prompt_tokens=len(tokens), completion_tokens=completion, cached_prompt_tokens=0,
+            prompt_tokens=len(tokens),
+            completion_tokens=completion,
+            cached_prompt_tokens=0,
             prompt_s=_prompt_s(llm),
             wait_s=timing.wait_s,
             load_s=timing.load_s,
