@@ -173,6 +173,10 @@ def test_an_answer_that_waited_for_a_free_slot_says_how_long(client: httpx.Clien
         assert line["metrics"]["cached_prompt_tokens"] == 0 and line["metrics"]["engine_timed"] is False
     stored = answers(client, lines[0]["conversation_id"])
     assert sorted(r["wait_s"] for r in stored.values()) == waits, "kept for the crown after a reload"
+    exported = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "json"})
+    imported = client.post("/api/conversations/import", json=exported.json())
+    assert imported.status_code == 201, imported.text
+    assert sorted(r["wait_s"] for r in answers(client, imported.json()["id"]).values()) == waits, "and a re-import"
 
 
 def test_a_model_load_and_the_engine_clock_are_reported_and_kept_back_while_blind(
