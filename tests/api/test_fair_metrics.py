@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from arena.web.schemas.stream import V3MetricsLine
-from tests.support.doubles.ollama import OllamaDouble
+from tests.support.doubles.ollama import ChatMetrics, OllamaDouble
 from tests.support.fixtures import ArenaFactory, module_double
+from tests.support.models import SMOL
 from tests.support.server import RunningArena, ndjson_lines
 
 LLAMA = "ollama:llama3.2:1b"
@@ -31,7 +32,7 @@ def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningAr
 
 @pytest.fixture
 def client(arena: RunningArena, double: OllamaDouble) -> Iterator[httpx.Client]:
-    double.reply, double.token_delay = list(REPLY), 0.0
+    double.reply, double.token_delay, double.metrics = list(REPLY), 0.0, ChatMetrics()
     with arena.client() as http:
         yield http
 
@@ -155,3 +156,43 @@ def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(client: ht
     assert client.post(f"/api/conversations/{conversation_id}/reveal", json={}).status_code == 200
     stream(client, ARENA, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": "Model A"}})
     assert [v["value"] for v in client.get(f"/api/conversations/{conversation_id}").json()["pairwise_votes"]] == ["A"]
+
+
+def test_an_answer_that_waited_for_a_free_slot_says_how_long(client: httpx.Client) -> None:
+    """Two embedded slots, three SmolLM2 answers: the third starts only when one of the first two
+    is done, so it was not generated together with them; its wait is said and stored."""
+    body = {"message": "Name an animal.", "model_instances": [{"model": SMOL, "num_predict": 16, "seed": s} for s in (1, 2, 3)]}
+    lines = stream(client, ARENA, body)
+    done = done_lines(lines)
+    waits = sorted(line["metrics"]["wait_s"] for line in done.values())
+    assert waits[:2] == [0.0, 0.0] and waits[2] > 0, waits
+    waited = next(line for line in done.values() if line["metrics"]["wait_s"] > 0)
+    assert waited["metrics"]["ttft_s"] > waited["metrics"]["wait_s"], "the first token time includes the wait"
+    for line in done.values():
+        # A cold cache the engine knows of; tokens/s from the wall clock between first and last token.
+        assert line["metrics"]["cached_prompt_tokens"] == 0 and line["metrics"]["engine_timed"] is False
+    stored = answers(client, lines[0]["conversation_id"])
+    assert sorted(r["wait_s"] for r in stored.values()) == waits, "kept for the crown after a reload"
+    exported = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "json"})
+    imported = client.post("/api/conversations/import", json=exported.json())
+    assert imported.status_code == 201, imported.text
+    assert sorted(r["wait_s"] for r in answers(client, imported.json()["id"]).values()) == waits, "and a re-import"
+
+
+def test_a_model_load_and_the_engine_clock_are_reported_and_kept_back_while_blind(
+    client: httpx.Client, double: OllamaDouble
+) -> None:
+    double.metrics = ChatMetrics(load_duration=1_200_000_000)  # a fresh Ollama loading the model
+    lines = stream(client, ARENA, {"message": "Hi", "model_instances": [{"model": LLAMA}]})
+    metrics = next(iter(done_lines(lines).values()))["metrics"]
+    assert metrics["load_s"] == 1.2 and metrics["engine_timed"] is True  # load_duration, eval_duration
+    assert metrics["wait_s"] is None, "Ollama does not say whether it queued the request"
+    stored = next(iter(answers(client, lines[0]["conversation_id"]).values()))
+    assert (stored["load_s"], stored["engine_timed"], stored["wait_s"]) == (1.2, True, None)
+
+    conversation_id = create_blind(client)
+    stream(client, ARENA, {"conversation_id": conversation_id, "message": "Hi"})
+    for answer in answers(client, conversation_id).values():
+        assert [answer[k] for k in ("load_s", "engine_timed", "wait_s")] == [None] * 3, "before the reveal: nothing"
+    shown = answers(client, conversation_id, show_metrics="true")
+    assert {(a["load_s"], a["engine_timed"]) for a in shown.values()} == {(1.2, True)}

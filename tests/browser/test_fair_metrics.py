@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 AT_LIMIT = "stopped at the token limit"
 ALONE = "regenerated alone — speed not compared"
 HIDDEN = "speed and token counts hidden until the reveal"
+# What an embedded answer's card says: a cold cache and, when it loaded the model, the load.
+COLD = re.compile(r"^(first token includes model load [\d.]+ m?s · )?cold prompt cache$")
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,9 @@ def test_cards_say_cache_state_and_token_limit_and_the_crown_skips_a_lone_regene
     wait_until_answered(page, cards=2, turns=1)
     cards = last_turn(page).locator(".card")
 
-    # The embedded engine starts every answer from a cold cache, and the card says so.
-    expect(cards.locator(".card-note")).to_have_text(["cold prompt cache", "cold prompt cache"])
+    # The embedded engine starts every answer from a cold cache, and the card says so (and, when
+    # the first answers loaded the model, that their first token includes the load).
+    expect(cards.locator(".card-note")).to_have_text([COLD, COLD])
     expect(cards.first.locator(".metrics")).to_have_attribute("title", re.compile("First token: from sending"))
     # Three tokens allowed: that answer stopped at the limit, and its status says so.
     expect(cards.first.locator(".card-status")).to_have_text(AT_LIMIT)
@@ -66,7 +69,7 @@ def test_cards_say_cache_state_and_token_limit_and_the_crown_skips_a_lone_regene
     regenerate(page, 1)
     expect(cards.nth(1).locator(".card-note")).to_have_text(f"cold prompt cache · {ALONE}")
     expect(last_turn(page).locator(".card.fastest")).to_have_count(0)
-    expect(cards.first.locator(".card-note")).to_have_text("cold prompt cache")
+    expect(cards.first.locator(".card-note")).to_have_text(COLD)
 
     # The server remembers the round: after a reload the page says the same.
     page.reload()
@@ -76,18 +79,50 @@ def test_cards_say_cache_state_and_token_limit_and_the_crown_skips_a_lone_regene
     expect(last_turn(page).locator(".card").first.locator(".card-status")).to_have_text(AT_LIMIT)
 
 
-def test_a_warm_cache_keeps_an_answer_out_of_the_crown(arena: RunningArena, page: Page) -> None:
+def test_a_third_answer_that_waited_for_a_free_slot_says_so_and_never_gets_the_crown(
+    arena: RunningArena, page: Page
+) -> None:
+    """Two embedded slots (the test settings), three answers: the third starts when another ends."""
+    open_arena(page, arena.url)
+    for seed in (1, 2, 3):
+        add_instance(page, SMOL, temperature=0.7, num_predict=8, seed=seed)
+    send(page, "Name an animal.")
+    wait_until_answered(page, cards=3, turns=1)
+    waited = re.compile(r"^waited [\d.]+ m?s for a free slot — speed not compared · cold prompt cache$")
+    turn = last_turn(page)
+    expect(turn.locator(".card-note").filter(has_text="for a free slot")).to_have_count(1)
+    expect(turn.locator(".card.fastest .card-note").filter(has_text="for a free slot")).to_have_count(0)
+    expect(turn.locator(".card.fastest")).to_have_count(1)  # the two generated together are compared
+
+    # Stored with the answer: a reload says the same and crowns the same card.
+    fastest = turn.locator(".card.fastest").get_attribute("data-key")
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    turn = last_turn(page)
+    expect(turn.locator(".card-note").filter(has_text=waited)).to_have_count(1)
+    expect(turn.locator(".card.fastest")).to_have_attribute("data-key", fastest or "")
+
+
+def test_the_crown_skips_a_warm_cache_a_wait_for_a_slot_and_an_unknown_cache_on_the_wall_clock(
+    arena: RunningArena, page: Page
+) -> None:
     open_arena(page, arena.url)
     result = page.evaluate(
         """async () => {
             const { createCard } = await import("/static/js/arena/cards.js");
             const { updateCrown } = await import("/static/js/arena/transcript.js");
             const handlers = { stop() {}, regenerate() {}, copy() {}, continueWith: null, vote: null };
-            const figures = (rate, cached, prompt) => ({ prompt_tokens: prompt, tokens: 50, ttft_s: 0.01,
-                duration_s: 1, tokens_per_sec: rate, cached_prompt_tokens: cached, prompt_s: 0.1, finish_reason: "stop" });
+            const figures = (rate, cached, prompt, more = {}) => ({ prompt_tokens: prompt, tokens: 50, ttft_s: 0.01,
+                duration_s: 1, tokens_per_sec: rate, cached_prompt_tokens: cached, prompt_s: 0.1, finish_reason: "stop",
+                wait_s: 0, load_s: null, engine_timed: false, ...more });
             const cards = new Map();
-            for (const [key, metrics] of [["warm", figures(90, 412, 420)], ["cold", figures(40, 0, 420)],
-                                          ["unknown", figures(30, null, null)]]) {
+            for (const [key, metrics] of [
+                ["warm", figures(90, 412, 420)],
+                ["cold", figures(40, 0, 420)],
+                ["waited", figures(120, 0, 420, { wait_s: 1.2 })],
+                ["unknown", figures(100, null, null)],
+                ["ollama", figures(60, null, 420, { engine_timed: true, load_s: 1.2 })],
+            ]) {
                 const card = createCard({ turnId: 1, key, title: key, params: "", handlers });
                 card.finish({ status: "ok", metrics });
                 cards.set(key, card);
@@ -99,8 +134,13 @@ def test_a_warm_cache_keeps_an_answer_out_of_the_crown(arena: RunningArena, page
     )
     assert result == [
         ["warm", False, "412 of 420 prompt tokens cached — not in the crown"],
-        ["cold", True, "cold prompt cache"],
-        ["unknown", False, "prompt cache not reported by the engine"],
+        ["cold", False, "cold prompt cache"],
+        # Ran after the others had finished, under less load: its speed is not theirs.
+        ["waited", False, "waited 1.20 s for a free slot — speed not compared · cold prompt cache"],
+        # 100 tok/s may come from a warm cache nobody reported: a wall-clock rate cannot tell.
+        ["unknown", False, "prompt cache not reported and speed from the wall clock — not in the crown"],
+        # The engine's own generation clock (Ollama eval_duration) is not touched by a prompt cache.
+        ["ollama", True, "first token includes model load 1.20 s · prompt cache not reported by the engine"],
     ]
 
 
@@ -164,5 +204,5 @@ def test_blind_cards_hint_nothing_until_chosen_or_revealed_and_regenerate_reopen
     page.locator("#confirm-dialog").get_by_role("button", name="Reveal").click()
     expect(page.locator(".reveal-table")).to_be_visible()
     expect(last_turn(page).locator(".card").nth(0).locator(".metrics")).to_be_visible()
-    expect(last_turn(page).locator(".card").nth(0).locator(".card-note")).to_have_text("cold prompt cache")
+    expect(last_turn(page).locator(".card").nth(0).locator(".card-note")).to_have_text(COLD)
     expect(page.get_by_label("Show speed")).to_be_hidden()

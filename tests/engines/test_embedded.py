@@ -169,3 +169,59 @@ async def test_gemma_is_assembled_once_and_answers(engine: EmbeddedEngine, tmp_p
     assert assembled.stat().st_size > 100_000_000
     assert final.usage is not None and final.usage.completion_tokens > 0
     assert "<start_of_turn>" not in text
+
+
+async def test_answers_started_together_run_on_equal_shares_and_a_queued_one_says_it_waited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots, eight cores, three answers: the first two run on four threads each from their
+    first prompt token to their last (never eight: no head start for the first listed, never
+    more than the cores between them); the third waits for a slot and says so."""
+    import llama_cpp
+
+    from arena.engines import thread_share
+
+    seen: dict[thread_share.Seat, list[int]] = {}  # the threads llama.cpp held at each token
+    apply = thread_share.Seat.apply
+
+    def recording(seat: thread_share.Seat, llm: object) -> None:
+        apply(seat, llm)
+        ctx = llm._ctx.ctx  # type: ignore[attr-defined]
+        seen.setdefault(seat, []).append(llama_cpp.llama_n_threads(ctx))
+
+    monkeypatch.setattr(thread_share.Seat, "apply", recording)
+    engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512, threads=8)
+    try:
+        # Load both objects first: then every answer below reuses one, and none has a load to report.
+        loads = await asyncio.gather(collect(engine, ask("Hi", num_predict=1)), collect(engine, ask("Yo", num_predict=1)))
+        assert all(final.usage and final.usage.load_s and final.usage.load_s > 0 for _, final in loads)
+        seen.clear()
+        runs = await asyncio.gather(*(collect(engine, ask("Count to ten.", num_predict=24, seed=s)) for s in (1, 2, 3)))
+    finally:
+        await engine.aclose()
+    usages = [final.usage for _, final in runs]
+    assert all(u is not None and u.load_s is None for u in usages), "a reused object has no load to report"
+    waits = sorted(u.wait_s or 0.0 for u in usages if u is not None)
+    assert waits[:2] == [0.0, 0.0] and waits[2] > 0, "exactly the third answer waited for a free slot"
+    shares = sorted(seen.values(), key=len)
+    assert len(shares) == 3
+    assert all(len(set(s)) == 1 for s in shares), f"each answer ran on one share from start to end: {shares}"
+    assert sum(set(s) == {4} for s in shares) >= 2, f"the two answers generated together ran on 4 threads each: {shares}"
+    # The third joined when one of them finished: four if the other still ran, eight if not.
+    assert all(set(s) <= {4, 8} for s in shares)
+
+
+def test_the_thread_share_shrinks_as_generations_join_and_never_grows_back() -> None:
+    from arena.engines.thread_share import ThreadShare
+
+    share = ThreadShare(8)
+    first = share.join()
+    assert first.threads() == 8
+    second, third = share.join(), share.join()
+    assert [s.threads() for s in (first, second, third)] == [2, 2, 2], "never more threads than cores"
+    third.leave()
+    # The two left keep the share they ran on, so a longer answer does not speed up when a shorter ends.
+    assert [first.threads(), second.threads()] == [2, 2]
+    first.leave()
+    second.leave()
+    assert share.join().threads() == 8 and share.running == 1

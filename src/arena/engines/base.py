@@ -54,7 +54,12 @@ class Usage:
     # The engine's own generation time when it reports one (Ollama eval_duration,
     # llama.cpp timings); None means the caller's wall clock is all there is.
     generation_s: float | None = None
+    # Time spent loading the model for this request (Ollama load_duration; embedded: the load
+    # of the object it got), in the time to the first token. None: no load, or not reported.
     load_s: float | None = None
+    # Time waiting for a free slot before generating (embedded slots); an answer that waited
+    # ran under another load than the rest. None: the engine does not say.
+    wait_s: float | None = None
     # Of prompt_tokens, how many the engine took from its prompt cache instead of processing
     # them (a warm cache makes the first token come sooner), and how long it spent processing
     # the rest. None means the engine did not say, never "none cached".

@@ -22,6 +22,7 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
+from arena.engines.thread_share import Seat, ThreadShare
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
 if TYPE_CHECKING:
@@ -44,17 +45,27 @@ class _Failed:
     error: BaseException
 
 
-class _StopOrCount:
-    """A llama.cpp stopping criterion: counts sampled tokens and ends generation on request."""
+@dataclass(frozen=True)
+class _Timing:
+    wait_s: float  # waiting for a free slot (ARENA_EMBEDDED_SLOTS)
+    load_s: float | None  # loading the Llama object this request waited for; None: reused one
 
-    def __init__(self, stop: threading.Event) -> None:
+
+class _StopOrCount:
+    """A llama.cpp stopping criterion: counts sampled tokens and ends generation on request.
+    Called on the generation thread between tokens, it also keeps the thread share current."""
+
+    def __init__(self, stop: threading.Event, seat: Seat, llm: Llama) -> None:
         self.stop = stop
+        self.seat = seat
+        self.llm = llm
         self.sampled = 0
 
     def __call__(self, input_ids: Any, logits: Any) -> bool:
         if self.stop.is_set():
             return True
         self.sampled += 1
+        self.seat.apply(self.llm)
         return False
 
 
@@ -78,7 +89,7 @@ class EmbeddedEngine(Engine):
         self.cpu_count = threads or default_thread_budget()
         self._catalog: dict[str, CatalogEntry] | None = None
         self._pools: dict[str, LlamaPool] = {}
-        self._active = 0
+        self._share = ThreadShare(self.cpu_count)
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
@@ -138,26 +149,33 @@ class EmbeddedEngine(Engine):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         pool, entry = await self._pool_for(request.model)
-        llm = await pool.acquire()
+        wait_s = await pool.wait_for_slot()
+        # Running from here (loading counts): the cores are shared among the seats held now.
+        seat = self._share.join()
+        try:
+            llm, load_s = await pool.take()
+        except BaseException:
+            seat.leave()
+            raise
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Text | _Done | _Failed] = asyncio.Queue()
         stop = threading.Event()
+        timing = _Timing(wait_s=wait_s, load_s=load_s)
 
         def emit(item: _Text | _Done | _Failed) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
-        self._active += 1
-        # Share the cores among the streams running now.
-        threads = max(1, self.cpu_count // self._active)
         try:
-            future = loop.run_in_executor(self._executor, _generate, llm, entry, request, threads, stop, emit)
+            # Answers started together join before any reads its share: none gets a head start.
+            await asyncio.sleep(0)
+            future = loop.run_in_executor(self._executor, _generate, llm, entry, request, seat, timing, stop, emit)
         except BaseException:
-            self._active -= 1
+            seat.leave()
             pool.release(llm)
             raise
         # The object goes back only when the thread is done with it, even if we are cancelled.
         # An asyncio future runs its callbacks on the loop, so no thread hand-off is needed.
-        future.add_done_callback(lambda _f: self._generation_done(pool, llm))
+        future.add_done_callback(lambda _f: self._generation_done(pool, llm, seat))
         try:
             while True:
                 item = await queue.get()
@@ -171,8 +189,8 @@ class EmbeddedEngine(Engine):
         finally:
             stop.set()
 
-    def _generation_done(self, pool: LlamaPool, llm: Llama) -> None:
-        self._active -= 1
+    def _generation_done(self, pool: LlamaPool, llm: Llama, seat: Seat) -> None:
+        seat.leave()
         pool.release(llm)
 
     async def aclose(self) -> None:
@@ -197,7 +215,8 @@ def _generate(
     llm: Llama,
     entry: CatalogEntry,
     request: GenerationRequest,
-    threads: int,
+    seat: Seat,
+    timing: _Timing,
     stop: threading.Event,
     emit: Callable[[_Text | _Done | _Failed], None],
 ) -> None:
@@ -205,7 +224,7 @@ def _generate(
     try:
         from llama_cpp import LlamaGrammar, StoppingCriteriaList
 
-        llm._ctx.set_n_threads(threads, threads)
+        seat.apply(llm)
         prompt = _format(llm, entry, request)
         tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True)
         options = request.options
@@ -215,10 +234,17 @@ def _generate(
                 "shorten it or start a new conversation"
             )
         if options.num_predict == 0:
-            emit(_Done(Usage(prompt_tokens=len(tokens), completion_tokens=0, cached_prompt_tokens=0), "length"))
+            usage = Usage(
+                prompt_tokens=len(tokens),
+                completion_tokens=0,
+                cached_prompt_tokens=0,
+                wait_s=timing.wait_s,
+                load_s=timing.load_s,
+            )
+            emit(_Done(usage, "length"))
             return
         _start_cold(llm)
-        counter = _StopOrCount(stop)
+        counter = _StopOrCount(stop, seat, llm)
         grammar = (
             LlamaGrammar.from_json_schema(json.dumps(request.json_schema), verbose=False)
             if request.json_schema
@@ -252,7 +278,12 @@ def _generate(
         if finish_reason == "stop" and completion:
             completion -= 1
         usage = Usage(
-            prompt_tokens=len(tokens), completion_tokens=completion, cached_prompt_tokens=0, prompt_s=_prompt_s(llm)
+            prompt_tokens=len(tokens),
+            completion_tokens=completion,
+            cached_prompt_tokens=0,
+            prompt_s=_prompt_s(llm),
+            wait_s=timing.wait_s,
+            load_s=timing.load_s,
         )
         emit(_Done(usage, finish_reason))
     except EngineError as exc:

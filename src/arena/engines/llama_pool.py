@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,20 +31,31 @@ class LlamaPool:
         self._idle: list[Llama] = []
         self._lock = threading.Lock()  # `close` may run while a worker thread finishes a load
 
-    async def acquire(self) -> Llama:
-        """Wait for a free slot; reuse an idle object or load a new one in a thread."""
+    async def wait_for_slot(self) -> float:
+        """Wait for a free slot; the seconds waited (0.0: one was free at once)."""
+        if not self._slots.locked():
+            await self._slots.acquire()
+            return 0.0
+        began = time.perf_counter()
         await self._slots.acquire()
+        return round(time.perf_counter() - began, 4)
+
+    async def take(self) -> tuple[Llama, float | None]:
+        """With a slot held: reuse an idle object, or load one in a thread. The load's seconds,
+        or None when an idle object was reused. On failure the slot is given back."""
         with self._lock:
             if self._idle:
-                return self._idle.pop()
+                return self._idle.pop(), None
+        began = time.perf_counter()
         try:
-            return await asyncio.to_thread(self._load)
+            llm = await asyncio.to_thread(self._load)
         except Exception as exc:
             self._slots.release()
             raise EngineError(f"could not load the model file {self.path.name}: {exc}") from exc
         except BaseException:
             self._slots.release()
             raise
+        return llm, round(time.perf_counter() - began, 4)
 
     def release(self, llm: Llama) -> None:
         with self._lock:

@@ -24,11 +24,22 @@ def record_cache_and_finish(
     cached_prompt_tokens: int | None,
     prompt_s: float | None,
     finish_reason: str | None,
+    wait_s: float | None = None,
+    load_s: float | None = None,
+    engine_timed: bool | None = None,
 ) -> None:
-    """Store how much of the prompt a cache served, the prompt time, and why generation ended."""
+    """Store how much of the prompt a cache served, the prompt time, why generation ended, the
+    wait for a slot, the model load, and which clock timed tokens/s: what the crown needs."""
     session.execute(
         update(Response)
         .where(Response.id == response_id)
-        .values(cached_prompt_tokens=cached_prompt_tokens, prompt_s=prompt_s, finish_reason=finish_reason),
+        .values(
+            cached_prompt_tokens=cached_prompt_tokens,
+            prompt_s=prompt_s,
+            finish_reason=finish_reason,
+            wait_s=wait_s,
+            load_s=load_s,
+            engine_timed=engine_timed,
+        ),
         execution_options={"synchronize_session": False},
     )

@@ -21,6 +21,7 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -258,6 +259,11 @@ class Response(Base):
     cached_prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     prompt_s: Mapped[float | None] = mapped_column(Float)
     finish_reason: Mapped[str | None] = mapped_column(String(32))
+    # Seconds waiting for a free engine slot and loading the model (both inside ttft_s), and
+    # whether tokens_per_sec is the engine's own generation clock; None: not said.
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    load_s: Mapped[float | None] = mapped_column(Float)
+    engine_timed: Mapped[bool | None] = mapped_column(Boolean)
     # Answers generated together share a round (0: with the turn); each regenerate is a round
     # of its own, so speeds measured under different loads are never compared.
     generation_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

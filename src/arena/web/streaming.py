@@ -61,6 +61,7 @@ def v3_metrics(metrics: Metrics | None) -> dict[str, Any]:
 EMPTY_METRICS = {
     "prompt_tokens": None, "tokens": 0, "ttft_s": None, "duration_s": 0.0, "tokens_per_sec": None,
     "cached_prompt_tokens": None, "prompt_s": None, "finish_reason": None,
+    "wait_s": None, "load_s": None, "engine_timed": False,
 }  # fmt: skip
 
 

@@ -51,8 +51,15 @@ class Metrics:
     cached_prompt_tokens: int | None = None
     prompt_s: float | None = None
     finish_reason: str | None = None
+    # Seconds waiting for a free engine slot (an answer that waited ran under another load:
+    # not "generated together") and loading the model, both inside ttft_s; None: not said.
+    wait_s: float | None = None
+    load_s: float | None = None
+    # tokens_per_sec comes from the engine's own generation clock (a warm prompt cache cannot
+    # touch it), not from the wall clock between the first and last token.
+    engine_timed: bool = False
 
-    def to_dict(self) -> dict[str, float | int | str | None]:
+    def to_dict(self) -> dict[str, float | int | str | bool | None]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "tokens": self.tokens,
@@ -62,6 +69,9 @@ class Metrics:
             "cached_prompt_tokens": self.cached_prompt_tokens,
             "prompt_s": self.prompt_s,
             "finish_reason": self.finish_reason,
+            "wait_s": self.wait_s,
+            "load_s": self.load_s,
+            "engine_timed": self.engine_timed,
         }
 
 
@@ -133,7 +143,14 @@ def compute_metrics(
         cached_prompt_tokens=usage.cached_prompt_tokens if usage else None,
         prompt_s=round(usage.prompt_s, 4) if usage and usage.prompt_s is not None else None,
         finish_reason=finish_reason[:FINISH_REASON_LENGTH] if finish_reason else None,
+        wait_s=_seconds(usage.wait_s) if usage else None,
+        load_s=_seconds(usage.load_s) if usage else None,
+        engine_timed=bool(usage and usage.generation_s),
     )
+
+
+def _seconds(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
 
 
 @dataclass

@@ -24,7 +24,9 @@ EXTENSIONS: Final = {"json": "json", "markdown": "md", "csv": "csv"}
 SPEED_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
 # Whether two answers' speeds compare: later columns, so the CSV's first ones keep their places.
 FAIRNESS_NAMES: Final = ("cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round")
-METRIC_NAMES: Final = SPEED_NAMES + FAIRNESS_NAMES
+# A wait for a slot, a model load (both inside ttft_s) and the rate's clock: JSON only, for a re-import.
+CONDITION_NAMES: Final = ("wait_s", "load_s", "engine_timed")
+METRIC_NAMES: Final = SPEED_NAMES + FAIRNESS_NAMES + CONDITION_NAMES
 CSV_COLUMNS: Final = (
     "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status", *SPEED_NAMES, "up", "down",
     *FAIRNESS_NAMES, "judge_verdicts",

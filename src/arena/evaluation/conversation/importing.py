@@ -51,6 +51,9 @@ class _Response(_Lenient):
     cached_prompt_tokens: int | None = Field(None, ge=0)
     prompt_s: float | None = Field(None, ge=0)
     finish_reason: str | None = Field(None, max_length=32)
+    wait_s: float | None = Field(None, ge=0)
+    load_s: float | None = Field(None, ge=0)
+    engine_timed: bool | None = None
     generation_round: int = Field(0, ge=0, le=1_000_000)
     votes: _Votes = Field(default_factory=_Votes)
 
@@ -233,6 +236,9 @@ def _import_turn(
             cached_prompt_tokens=r.cached_prompt_tokens,
             prompt_s=r.prompt_s,
             finish_reason=r.finish_reason,
+            wait_s=r.wait_s,
+            load_s=r.load_s,
+            engine_timed=r.engine_timed,
         )
         for value, count in (("up", r.votes.up), ("down", r.votes.down)):
             vote_store.add_imported_votes(

@@ -173,4 +173,7 @@ class ResponseRecorder:
                     cached_prompt_tokens=metrics.cached_prompt_tokens,
                     prompt_s=metrics.prompt_s,
                     finish_reason=metrics.finish_reason,
+                    wait_s=metrics.wait_s,
+                    load_s=metrics.load_s,
+                    engine_timed=metrics.engine_timed,
                 )

@@ -82,6 +82,9 @@ class ResponseView:
     cached_prompt_tokens: int | None
     prompt_s: float | None
     finish_reason: str | None
+    wait_s: float | None
+    load_s: float | None
+    engine_timed: bool | None
     generation_round: int  # answers of one round were generated together (0: with the turn)
     up: int
     down: int
@@ -154,7 +157,7 @@ def conversation_view(database: Database, *, conversation_id: str, show_metrics:
 
 METRIC_COLUMNS = (
     "prompt_tokens", "completion_tokens", "ttft_s", "duration_s", "tokens_per_sec",
-    "cached_prompt_tokens", "prompt_s", "finish_reason",
+    "cached_prompt_tokens", "prompt_s", "finish_reason", "wait_s", "load_s", "engine_timed",
 )  # fmt: skip
 
 

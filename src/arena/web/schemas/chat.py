@@ -74,6 +74,13 @@ class MetricsPublic(BaseModel):
     finish_reason: str | None = Field(
         None, description='Why generation ended, as the engine said: "stop", "length" (the token limit)…'
     )
+    wait_s: float | None = Field(
+        None, description="Seconds waiting for a free engine slot, inside ttft_s (a wait: speed not compared)"
+    )
+    load_s: float | None = Field(None, description="Seconds loading the model, inside ttft_s; null: no load or not said")
+    engine_timed: bool | None = Field(
+        None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
+    )
 
 
 class V3MetricsPublic(MetricsPublic):

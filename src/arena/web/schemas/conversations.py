@@ -76,6 +76,13 @@ class ResponsePublic(BaseModel):
     )
     prompt_s: float | None = Field(None, description="The engine's prompt-processing time; null: not reported")
     finish_reason: str | None = Field(None, description='Why generation ended: "stop", "length" (the token limit)…')
+    wait_s: float | None = Field(
+        None, description="Seconds waiting for a free engine slot, inside ttft_s (a wait: speed not compared)"
+    )
+    load_s: float | None = Field(None, description="Seconds loading the model, inside ttft_s; null: no load or not said")
+    engine_timed: bool | None = Field(
+        None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
+    )
     generation_round: int = Field(
         0, description="Answers of one round were generated together (0: with the turn; a regenerate has its own)"
     )
@@ -99,6 +106,9 @@ class ResponsePublic(BaseModel):
             "cached_prompt_tokens": r.cached_prompt_tokens,
             "prompt_s": r.prompt_s,
             "finish_reason": r.finish_reason,
+            "wait_s": r.wait_s,
+            "load_s": r.load_s,
+            "engine_timed": r.engine_timed,
             "generation_round": r.generation_round,
             "votes": VoteCountsPublic(up=r.up, down=r.down),
         }

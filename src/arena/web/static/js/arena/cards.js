@@ -6,14 +6,33 @@ import { formatCount, formatRate, formatSeconds } from "../lib/format.js";
 
 const STATUS_TEXT = { waiting: "waiting", streaming: "streaming", ok: "done", error: "error", stopped: "stopped" };
 const AT_LIMIT = "stopped at the token limit";
-const MEASURED = "First token: from sending to the first token (the server's clock). Speed: tokens after the first, "
-  + "per second of generation. Tokens: the engine's own count.";
+const MEASURED = "First token: from sending to the first token (the server's clock), including any wait for a "
+  + "free slot and any model load, both noted below. Speed: tokens after the first, per second of generation. "
+  + "Tokens: the engine's own count.";
+const LOAD_WORTH_SAYING_S = 0.1; // Ollama reports a few milliseconds of "load" for a model already loaded
 
 /** What a card says about its prompt cache: why its first token may come sooner than another's. */
-export function cacheNote({ cached_prompt_tokens: cached, prompt_tokens: prompt }) {
-  if (cached === null || cached === undefined) return "prompt cache not reported by the engine";
+export function cacheNote({ cached_prompt_tokens: cached, prompt_tokens: prompt, engine_timed: engineTimed }) {
+  if (cached === null || cached === undefined) {
+    // A wall-clock rate of an unknown cache may owe its speed to a warm one; the engine's own clock cannot.
+    return engineTimed ? "prompt cache not reported by the engine"
+      : "prompt cache not reported and speed from the wall clock — not in the crown";
+  }
   if (cached === 0) return "cold prompt cache";
   return `${cached} of ${prompt ?? "?"} prompt tokens cached — not in the crown`;
+}
+
+/** Whether an answer was measured under other conditions than the rest (kept out of the crown). */
+export function outOfCrown({ cached_prompt_tokens: cached, engine_timed: engineTimed, wait_s: wait }) {
+  return wait > 0 || cached > 0 || ((cached === null || cached === undefined) && !engineTimed);
+}
+
+/** What else the first token time holds: a wait for a free slot, a model load. */
+export function conditionNotes({ wait_s: wait, load_s: load }) {
+  const notes = [];
+  if (wait > 0) notes.push(`waited ${formatSeconds(wait)} for a free slot — speed not compared`);
+  if (load >= LOAD_WORTH_SAYING_S) notes.push(`first token includes model load ${formatSeconds(load)}`);
+  return notes;
 }
 
 /** What a person can do about an error, from the server's message. */
@@ -113,6 +132,10 @@ export function createCard({ turnId, key, title, params, handlers }) {
       const value = node.dataset.cachedPromptTokens;
       return value === undefined || value === "" ? null : Number(value);
     },
+    /** Measured under other conditions (a wait for a slot, a warm or unknown cache): no crown. */
+    get outOfCrown() {
+      return node.dataset.outOfCrown === "true";
+    },
     get hasMetrics() {
       return !metrics.hidden;
     },
@@ -127,6 +150,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       metrics.hidden = true;
       delete node.dataset.tokensPerSecond;
       delete node.dataset.cachedPromptTokens;
+      delete node.dataset.outOfCrown;
       delete node.dataset.limit;
       cacheText = "";
       card.setNote("");
@@ -214,7 +238,8 @@ export function createCard({ turnId, key, title, params, handlers }) {
       node.dataset.tokensPerSecond = String(figures.tokens_per_sec);
     }
     node.dataset.cachedPromptTokens = figures.cached_prompt_tokens ?? "";
-    cacheText = cacheNote(figures);
+    node.dataset.outOfCrown = String(outOfCrown(figures));
+    cacheText = [...conditionNotes(figures), cacheNote(figures)].join(" · ");
     card.setNote("");
     metrics.replaceChildren(
       metric("First token", formatSeconds(figures.ttft_s), "ttft"),

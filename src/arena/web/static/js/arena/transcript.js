@@ -153,11 +153,12 @@ function attachmentList(attachments) {
 /**
  * The crown goes to the highest tokens/s among answers measured alike, once two can be compared:
  * finished ok, generated together with the turn (round 0: a card regenerated alone ran under
- * another load), and not served from a warm prompt cache.
+ * another load; a card that waited for a free slot ran after others), and not served from a
+ * warm prompt cache or, with the cache unknown, timed by the wall clock (see cards.js).
  */
 export function updateCrown(cards) {
   const all = [...cards.values()];
-  const alike = all.filter((card) => card.round === "0" && card.status === "ok" && card.tokensPerSecond && !(card.cachedPromptTokens > 0));
+  const alike = all.filter((card) => card.round === "0" && card.status === "ok" && card.tokensPerSecond && !card.outOfCrown);
   const fastest = alike.length > 1 ? alike.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
   for (const card of all) {
     card.setFastest(card === fastest);
