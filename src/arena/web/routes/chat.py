@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.compare import Comparison, FinishEvent
-from arena.evaluation.conversation.conversations import conversation_instances
+from arena.evaluation.conversation.conversations import turn_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
 from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
@@ -67,9 +67,11 @@ ShowMetrics = Annotated[bool, Query(description=SHOW_METRICS_DESCRIPTION)]
 async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
     instances = body.instances()
     from_conversation = not instances and body.conversation_id is not None
-    if from_conversation:
-        # Continuing a conversation (a blind one above all) needs no instances: it has them.
-        instances = await asyncio.to_thread(conversation_instances, database=db, conversation_id=body.conversation_id)
+    if body.conversation_id is not None:
+        # Continuing a conversation needs no instances: it has them (a masked one takes none other).
+        instances = await asyncio.to_thread(
+            turn_instances, database=db, conversation_id=body.conversation_id, requested=instances
+        )
     check_instances(instances, max_instances=settings.max_instances)
     if len(instances) == 1 and not from_conversation:
         # A lone unknown model is the request's error (404); among several, that instance's.
