@@ -155,3 +155,36 @@ def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(client: ht
     assert client.post(f"/api/conversations/{conversation_id}/reveal", json={}).status_code == 200
     stream(client, ARENA, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": "Model A"}})
     assert [v["value"] for v in client.get(f"/api/conversations/{conversation_id}").json()["pairwise_votes"]] == ["A"]
+
+
+def test_v3_keeps_a_masked_answers_metrics_back_too_with_every_key_there(client: httpx.Client) -> None:
+    """Prompt tokens alone tell models apart (each chat template counts differently)."""
+    conversation_id = create_blind(client)
+    lines = stream(client, "/api/stream_chat", {"conversation_id": conversation_id, "message": "Count to five."})
+    finals = [V3MetricsLine.model_validate(line) for line in lines if line.get("type") == "metrics"]
+    assert len(finals) == 2
+    for final in finals:
+        assert set(final.metrics.model_dump().values()) == {None}, "a v3 reader still finds every key"
+
+    body = {"conversation_id": conversation_id, "message": "Again."}
+    results = client.post("/api/chat", json=body).json()["results"]
+    assert [set(r["metrics"].values()) for r in results.values()] == [{None}, {None}]
+    asked = client.post("/api/chat?show_metrics=true", json=body).json()["results"]
+    assert {r["metrics"]["tokens"] for r in asked.values()} == {len(REPLY)}
+    asked_lines = stream(client, "/api/stream_chat?show_metrics=true", body)
+    assert {line["metrics"]["tokens"] for line in asked_lines if line.get("type") == "metrics"} == {len(REPLY)}
+
+
+def test_chat_lists_a_masked_conversations_results_by_label_not_by_who_finished_first(
+    client: httpx.Client, double: OllamaDouble
+) -> None:
+    double.token_delay = 0.05
+    body = {"blind": True, "model_instances": [{"model": LLAMA, "num_predict": 1}, {"model": QWEN}]}
+    for _ in range(20):
+        conversation_id = client.post("/api/conversations", json=body).json()["id"]
+        chat = client.post("/api/chat", json={"conversation_id": conversation_id, "message": "Count."}).json()
+        assert list(chat["results"]) == ["Model A", "Model B"]
+        mapping = client.post(f"/api/conversations/{conversation_id}/reveal").json()["mapping"]
+        if mapping[1]["model"] == LLAMA:
+            return  # Model B finished first (one token), and still came second
+    pytest.fail("in twenty blind conversations the one-token answer was never Model B")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 from fastapi import APIRouter, Query, Request
 
@@ -40,6 +40,7 @@ from arena.web.streaming import (
     log_broken_stream,
     running_streams,
     start_payload,
+    shown_metrics,
     stream_failure,
     v3_metrics,
 )
@@ -198,7 +199,7 @@ async def stream_chat(
             )
         )
         ended: set[str] = set()
-        hide = prepared.masked and not show_metrics and not echo  # v3's page masks on its own
+        hide = prepared.masked and not show_metrics  # either format: metrics can tell models apart
         try:
             async for event in comparison.events():
                 if isinstance(event, FinishEvent):
@@ -267,10 +268,20 @@ async def chat(
         label = prepared.labels[event.instance_id]
         return key, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
 
+    def result_metrics(event: FinishEvent) -> dict[str, Any] | None:
+        """v3's metrics in either format; withheld while masked: all null (v3) or none (arena)."""
+        if event.metrics is None:
+            return None
+        if hide_metrics:
+            return shown_metrics(event.metrics, line_format=line_format, withheld=True)
+        return v3_metrics(event.metrics)
+
     results = {}
     errors = {}
-    hide_metrics = prepared.masked and not show_metrics and line_format == "arena"
-    for event in finished:
+    hide_metrics = prepared.masked and not show_metrics  # as the stream: metrics can tell models apart
+    # In display order (labels' order while blind), never the order they finished in: that says who was faster.
+    position = {target.instance_id: n for n, target in enumerate(prepared.targets)}
+    for event in sorted(finished, key=lambda event: position[event.instance_id]):
         key, model, error = shown(event)
         error = None if event.status == "ok" else error or event.status
         results[key] = InstanceResultPublic(
@@ -278,7 +289,7 @@ async def chat(
             instance_id=key,
             assistant=event.text,
             response=event.text,
-            metrics=v3_metrics(event.metrics) if event.metrics and not hide_metrics else None,
+            metrics=result_metrics(event),
             status=event.status,
             error=error,
             conversation_id=prepared.conversation_id,
