@@ -39,8 +39,8 @@ from arena.web.streaming import (
     line,
     log_broken_stream,
     running_streams,
-    start_payload,
     shown_metrics,
+    start_payload,
     stream_failure,
     v3_metrics,
 )
