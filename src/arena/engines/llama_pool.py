@@ -7,6 +7,7 @@ of its own and gives it back only when its generation thread has really finished
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
+logger = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
 
 
@@ -40,7 +42,10 @@ class LlamaPool:
             return await asyncio.to_thread(self._load)
         except Exception as exc:
             self._slots.release()
-            raise EngineError(f"could not load the model file {self.path.name}: {exc}") from exc
+            # The file's name and llama.cpp's reason (which quotes its path) go to the log: on a
+            # blind card the name would say which model it is, in a case no label mask matches.
+            logger.error("could not load the model file %s: %s", self.path, exc)
+            raise EngineError("could not load its model file (the server log says which and why)") from exc
         except BaseException:
             self._slots.release()
             raise
