@@ -254,21 +254,24 @@ def test_the_non_streaming_chat_of_a_blind_conversation_is_masked_too(client: ht
     assert {r["model"] for r in results.values()} == {"Model A", "Model B"}
 
 
-def test_instances_sent_in_any_order_stream_in_display_order(client: httpx.Client) -> None:
-    """A client that sends its own list of instances learns nothing from the order of the lines."""
-    swapped = False
-    for _ in range(20):
-        conversation_id = create_blind(client, LLAMA, QWEN)["id"]
-        body = {
-            "conversation_id": conversation_id,
-            "message": "Hi",
-            "model_instances": [{"model": m, "temperature": 0.5, "seed": 3} for m in (LLAMA, QWEN)],
-        }
-        raw, lines = stream_turn(client, body)
-        assert_hides_models(raw)
-        assert [i["instance_id"] for i in lines[0]["instances"]] == ["Model A", "Model B"]
-        mapping = client.post(f"/api/conversations/{conversation_id}/reveal").json()["mapping"]
-        if mapping[0]["model"] == QWEN:
-            swapped = True
-            break
-    assert swapped, "in twenty blind conversations the first model sent was always Model A"
+def test_a_masked_conversation_takes_no_instances_named_so_none_can_be_asked_who_is_who(
+    client: httpx.Client,
+) -> None:
+    """Named, a member would answer under its label and a stranger join as "Model C": an oracle."""
+    conversation_id = create_blind(client, LLAMA, QWEN)["id"]
+    member = {"model": LLAMA, "temperature": 0.5, "seed": 3}
+    for named in ([member], [{"model": QWEN}], [member, {"model": QWEN, "temperature": 0.5, "seed": 3}]):
+        for route in ("/api/stream_chat", "/api/chat"):
+            body = {"conversation_id": conversation_id, "message": "Hi", "model_instances": named}
+            refused = client.post(route, json=body)
+            assert refused.status_code == 409, refused.text
+            assert "send no model_instances" in refused.json()["error"]
+    detail = client.get(f"/api/conversations/{conversation_id}").json()
+    assert detail["turns"] == [] and [i["label"] for i in detail["instances"]] == ["Model A", "Model B"]
+
+    _, lines = stream_turn(client, {"conversation_id": conversation_id, "message": "Hi"})  # its own instances
+    assert [i["instance_id"] for i in lines[0]["instances"]] == ["Model A", "Model B"]
+    client.post(f"/api/conversations/{conversation_id}/reveal")
+    body = {"conversation_id": conversation_id, "message": "Hi", "model_instances": [member]}
+    _, lines = stream_turn(client, body)  # revealed: nothing left to hide
+    assert [i["model"] for i in lines[0]["instances"]] == [LLAMA]

@@ -196,3 +196,36 @@ def test_a_model_load_and_the_engine_clock_are_reported_and_kept_back_while_blin
         assert [answer[k] for k in ("load_s", "engine_timed", "wait_s")] == [None] * 3, "before the reveal: nothing"
     shown = answers(client, conversation_id, show_metrics="true")
     assert {(a["load_s"], a["engine_timed"]) for a in shown.values()} == {(1.2, True)}
+
+
+def test_v3_keeps_a_masked_answers_metrics_back_too_with_every_key_there(client: httpx.Client) -> None:
+    """Prompt tokens alone tell models apart (each chat template counts differently)."""
+    conversation_id = create_blind(client)
+    lines = stream(client, "/api/stream_chat", {"conversation_id": conversation_id, "message": "Count to five."})
+    finals = [V3MetricsLine.model_validate(line) for line in lines if line.get("type") == "metrics"]
+    assert len(finals) == 2
+    for final in finals:
+        assert set(final.metrics.model_dump().values()) == {None}, "a v3 reader still finds every key"
+
+    body = {"conversation_id": conversation_id, "message": "Again."}
+    results = client.post("/api/chat", json=body).json()["results"]
+    assert [set(r["metrics"].values()) for r in results.values()] == [{None}, {None}]
+    asked = client.post("/api/chat?show_metrics=true", json=body).json()["results"]
+    assert {r["metrics"]["tokens"] for r in asked.values()} == {len(REPLY)}
+    asked_lines = stream(client, "/api/stream_chat?show_metrics=true", body)
+    assert {line["metrics"]["tokens"] for line in asked_lines if line.get("type") == "metrics"} == {len(REPLY)}
+
+
+def test_chat_lists_a_masked_conversations_results_by_label_not_by_who_finished_first(
+    client: httpx.Client, double: OllamaDouble
+) -> None:
+    double.token_delay = 0.05
+    body = {"blind": True, "model_instances": [{"model": LLAMA, "num_predict": 1}, {"model": QWEN}]}
+    for _ in range(20):
+        conversation_id = client.post("/api/conversations", json=body).json()["id"]
+        chat = client.post("/api/chat", json={"conversation_id": conversation_id, "message": "Count."}).json()
+        assert list(chat["results"]) == ["Model A", "Model B"]
+        mapping = client.post(f"/api/conversations/{conversation_id}/reveal").json()["mapping"]
+        if mapping[1]["model"] == LLAMA:
+            return  # Model B finished first (one token), and still came second
+    pytest.fail("in twenty blind conversations the one-token answer was never Model B")

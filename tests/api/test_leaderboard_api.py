@@ -234,3 +234,27 @@ def test_the_schema_says_what_rating_and_elo_are(arena: RunningArena) -> None:
     assert "Bradley–Terry" in schema["rating"]["description"]
     assert "order" in schema["elo"]["description"] and "1000" in schema["elo"]["description"]
     assert "readable" in schema["name"]["description"]
+
+
+def test_a_blind_conversation_stays_off_the_board_and_the_terminal_until_its_reveal(
+    arena: RunningArena, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit's repro: a vote on a blind turn, then a board since just before it, said who Model B was."""
+    since = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    turn = seed_turn(database, models=[ALPHA, BETA], blind=True)
+    pairwise_vote(database, turn, "B")
+    thumb(database, turn, 0, "down")
+    judged_pair(database, turn, winner="b")
+    monkeypatch.setenv("ARENA_DATA_DIR", str(arena.settings.data_dir))
+    app = typer.Typer()
+    app.command()(leaderboard)
+
+    for params in ({}, {"since": since}, {"by": "instance"}, {"include_imported": "true"}):
+        assert board(arena, **params)["total_battles"] == 0, params
+    assert "No battles yet" in CliRunner().invoke(app, ["--since", since[:19]]).output
+
+    with arena.client() as client:
+        assert client.post(f"/api/conversations/{turn.conversation_id}/reveal").status_code == 200
+    revealed = board(arena, since=since)
+    assert revealed["total_battles"] == 2 and revealed["rows"][0]["model"] == BETA
+    assert json.loads(CliRunner().invoke(app, ["--json"]).output)["rows"][0]["model"] == BETA

@@ -186,6 +186,46 @@ def test_nothing_about_an_imported_conversation_counts_unless_asked_for(database
     ]
 
 
+def test_a_blind_conversation_counts_only_from_its_reveal(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA, GAMMA], blind=True)
+    pairwise_vote(database, turn, "B")
+    thumb(database, turn, 0, "up")
+    thumb(database, turn, 2, "down")
+    judged_pair(database, turn, winner="b")
+    graded(database, turn, 0, 7)
+    graded(database, turn, 1, 3)
+
+    # Counted before the reveal, a narrow window or the by-instance board would say who Model B is.
+    assert load_battles(database) == []
+    assert load_battles(database, unit="instance") == []
+    assert load_battles(database, include_imported=True) == []
+
+    revealed_at = datetime.now(UTC) + timedelta(hours=1)  # a reveal well after every signal
+    with database.session() as session:
+        repository.mark_revealed(session, conversation_id=turn.conversation_id, at=revealed_at)
+
+    battles = load_battles(database)
+    assert sorted(outcomes(battles)) == [
+        (ALPHA, BETA, "a", "judge"),  # the grades
+        (ALPHA, BETA, "b", "human"),
+        (ALPHA, BETA, "b", "judge"),
+        (ALPHA, GAMMA, "a", "human"),
+    ]
+    assert {b.timestamp for b in battles} == {revealed_at}, "a battle counts from the reveal, not before"
+    assert not standings(battles, until=revealed_at).board.models
+    assert len(standings(battles, since=revealed_at).board.models) == 3
+
+
+def test_an_imported_blind_conversation_not_yet_revealed_never_counts(database: Database) -> None:
+    turn = seed_turn(database, models=[ALPHA, BETA], blind=True)
+    with database.session() as session:
+        repository.get_conversation(session, conversation_id=turn.conversation_id).imported = True
+    pairwise_vote(database, turn, "A")
+    judged_pair(database, turn, winner="a")
+
+    assert load_battles(database, include_imported=True) == []
+
+
 def test_two_settings_of_one_model_battle_only_when_rating_instances(database: Database) -> None:
     turn = seed_turn(database, models=[ALPHA, ALPHA], temperatures=[0.2, 0.9])
     pairwise_vote(database, turn, "A")
@@ -231,7 +271,7 @@ def signal(model_a: str, model_b: str, winner: str, *, minutes: int, judge: str 
         model_b=model_b,
         winner=winner,
         score=None,
-        created_at=T0 + timedelta(minutes=minutes),
+        counts_at=T0 + timedelta(minutes=minutes),
     )
 
 

@@ -229,9 +229,10 @@ def _generate(
         tokens = llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True)
         options = request.options
         if len(tokens) >= llm.n_ctx():
+            # No count of the model's own: on a blind card it would tell the tokenizers apart.
             raise EngineRejected(
-                f"the conversation is {len(tokens)} tokens, more than the model's context of {llm.n_ctx()}: "
-                "shorten it or start a new conversation"
+                f"the conversation is longer than the {llm.n_ctx()} tokens of context every embedded model gets "
+                "(ARENA_EMBEDDED_N_CTX): shorten it or start a new conversation"
             )
         if options.num_predict == 0:
             usage = Usage(

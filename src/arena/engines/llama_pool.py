@@ -7,6 +7,7 @@ of its own and gives it back only when its generation thread has really finished
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
+logger = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
 
 
@@ -51,7 +53,10 @@ class LlamaPool:
             llm = await asyncio.to_thread(self._load)
         except Exception as exc:
             self._slots.release()
-            raise EngineError(f"could not load the model file {self.path.name}: {exc}") from exc
+            # The file's name and llama.cpp's reason (which quotes its path) go to the log: on a
+            # blind card the name would say which model it is, in a case no label mask matches.
+            logger.error("could not load the model file %s: %s", self.path, exc)
+            raise EngineError("could not load its model file (the server log says which and why)") from exc
         except BaseException:
             self._slots.release()
             raise

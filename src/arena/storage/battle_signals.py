@@ -3,6 +3,11 @@
 Plain functions over a ``Session``, like ``repository``. Battles are not stored: they are
 derived on every read from these signals (``evaluation/ratings/standings.py``), so a replaced
 vote or a deleted conversation can never leave a stale battle behind.
+
+A blind conversation's votes and verdicts count only once it is revealed: counted earlier, the
+leaderboard (by instance, or over a narrow ``since``) would tell who Model A is. Each signal's
+``counts_at`` is when it joined the leaderboard: when it was cast or given, or the reveal if that
+came later, so the time filters never show a battle as counting before it could.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from arena.storage.bench_models import BenchRun
@@ -27,7 +32,7 @@ class PairwiseVoteSignal:
     model_a: str
     model_b: str
     value: str  # A | B | tie | both_bad
-    created_at: datetime
+    counts_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +43,7 @@ class ThumbSignal:
     instance_id: str
     model: str
     value: str  # up | down
-    created_at: datetime
+    counts_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +60,7 @@ class JudgmentSignal:
     model_b: str | None
     winner: str | None
     score: float | None
-    created_at: datetime
+    counts_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,12 +78,12 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
     ``include_imported``. A verdict counts when it is about a stored turn, its candidates taking
     part in that conversation, or comes from a benchmark run, its candidates that run's
     instances. A raw-prompt judge run never counts: its answers are the caller's text, whatever
-    keys they were given.
+    keys they were given. Nothing about a masked conversation (blind, not yet revealed) counts.
     """
     instance_a, instance_b = aliased(Instance), aliased(Instance)
-    counted = _not_imported(include_imported, Vote.imported, Conversation.imported)
+    counted = and_(_not_imported(include_imported, Vote.imported, Conversation.imported), _unmasked())
     pairwise = session.execute(
-        select(Vote, instance_a.model, instance_b.model)
+        select(Vote, Conversation.revealed_at, instance_a.model, instance_b.model)
         .join(Conversation, Conversation.id == Vote.conversation_id)
         .join(instance_a, instance_a.id == Vote.instance_a)
         .join(instance_b, instance_b.id == Vote.instance_b)
@@ -86,7 +91,7 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
         .order_by(Vote.id)
     ).all()
     thumbs = session.execute(
-        select(Vote, Response.instance_id, Instance.model)
+        select(Vote, Conversation.revealed_at, Response.instance_id, Instance.model)
         .join(Conversation, Conversation.id == Vote.conversation_id)
         .join(Response, Response.id == Vote.response_id)
         .join(Instance, Instance.id == Response.instance_id)
@@ -104,9 +109,9 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 model_a=model_a,
                 model_b=model_b,
                 value=vote.value,
-                created_at=vote.created_at,
+                counts_at=_counts_at(vote.created_at, revealed_at),
             )
-            for vote, model_a, model_b in pairwise
+            for vote, revealed_at, model_a, model_b in pairwise
         ],
         thumbs=[
             ThumbSignal(
@@ -116,9 +121,9 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 instance_id=instance_id,
                 model=model,
                 value=vote.value,
-                created_at=vote.created_at,
+                counts_at=_counts_at(vote.created_at, revealed_at),
             )
-            for vote, instance_id, model in thumbs
+            for vote, revealed_at, instance_id, model in thumbs
         ],
         judgments=[
             JudgmentSignal(
@@ -134,11 +139,21 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 model_b=model_b,
                 winner=judgment.winner,
                 score=judgment.score,
-                created_at=judgment.created_at,
+                counts_at=_counts_at(judgment.created_at, revealed_at),
             )
-            for judgment, model_a, model_b in judged
+            for judgment, revealed_at, model_a, model_b in judged
         ],
     )
+
+
+def _unmasked() -> ColumnElement[bool]:
+    """Conversations whose signals may count: not blind, or blind and revealed (``is_masked``'s rule)."""
+    return or_(Conversation.blind.is_(False), Conversation.revealed_at.is_not(None))
+
+
+def _counts_at(given_at: datetime, revealed_at: datetime | None) -> datetime:
+    """When a signal joined the leaderboard: when given, or at the reveal of its blind conversation."""
+    return given_at if revealed_at is None else max(given_at, revealed_at)
 
 
 def _not_imported(include_imported: bool, *flags: Any) -> ColumnElement[bool]:
@@ -146,18 +161,26 @@ def _not_imported(include_imported: bool, *flags: Any) -> ColumnElement[bool]:
     return true() if include_imported else and_(*(flag.is_(False) for flag in flags))
 
 
-def _judgments_between_instances(session: Session, *, include_imported: bool) -> list[tuple[Judgment, str, str | None]]:
-    """Each verdict about answers the arena generated, with the models of its candidates: a grade
-    needs key_a to be a candidate, a pair both keys. Candidates are the instances of the judged
-    conversation, or of the benchmark run. Matched in Python, as the keys may be stored encrypted
-    (no SQL join)."""
+def _judgments_between_instances(
+    session: Session, *, include_imported: bool
+) -> list[tuple[Judgment, datetime | None, str, str | None]]:
+    """Each verdict about answers the arena generated, with its conversation's reveal time and the
+    models of its candidates: a grade needs key_a to be a candidate, a pair both keys. Candidates
+    are the instances of the judged conversation (one whose verdicts count), or of the benchmark
+    run. Matched in Python, as the keys may be stored encrypted (no SQL join)."""
     judgments = list(session.scalars(select(Judgment).order_by(Judgment.id)))
-    candidates = _conversation_candidates(
+    conversations = _conversation_candidates(
         session, {j.conversation_id for j in judgments if j.conversation_id is not None}, include_imported
-    ) | _bench_candidates(session, {j.run_id for j in judgments if j.conversation_id is None})
+    )
+    candidates = {cid: members for cid, (_, members) in conversations.items()} | _bench_candidates(
+        session, {j.run_id for j in judgments if j.conversation_id is None}
+    )
 
     def allowed(j: Judgment) -> set[str]:
         return candidates.get(j.conversation_id or f"bench:{j.run_id}", set())
+
+    def revealed_at(j: Judgment) -> datetime | None:
+        return None if j.conversation_id is None else conversations[j.conversation_id][0]
 
     kept = [j for j in judgments if j.key_a in allowed(j) and (j.key_b is None or j.key_b in allowed(j))]
     keys = {key for j in kept for key in (j.key_a, j.key_b) if key is not None}
@@ -166,24 +189,26 @@ def _judgments_between_instances(session: Session, *, include_imported: bool) ->
         rows = session.execute(select(Instance.id, Instance.model).where(Instance.id.in_(chunk)))
         models.update((instance_id, model) for instance_id, model in rows)
     return [
-        (j, models[j.key_a], None if j.key_b is None else models[j.key_b])
+        (j, revealed_at(j), models[j.key_a], None if j.key_b is None else models[j.key_b])
         for j in kept
         if j.key_a in models and (j.key_b is None or j.key_b in models)
     ]
 
 
-def _conversation_candidates(session: Session, ids: set[str], include_imported: bool) -> dict[str, set[str]]:
-    """Conversation id -> its instances, for conversations whose verdicts count."""
-    found: dict[str, set[str]] = {}
-    counted = _not_imported(include_imported, Conversation.imported)
+def _conversation_candidates(
+    session: Session, ids: set[str], include_imported: bool
+) -> dict[str, tuple[datetime | None, set[str]]]:
+    """Conversation id -> its reveal time and instances, for conversations whose verdicts count."""
+    found: dict[str, tuple[datetime | None, set[str]]] = {}
+    counted = and_(_not_imported(include_imported, Conversation.imported), _unmasked())
     for chunk in _chunks(sorted(ids)):
         rows = session.execute(
-            select(ConversationInstance.conversation_id, ConversationInstance.instance_id)
+            select(ConversationInstance.conversation_id, Conversation.revealed_at, ConversationInstance.instance_id)
             .join(Conversation, Conversation.id == ConversationInstance.conversation_id)
             .where(ConversationInstance.conversation_id.in_(chunk), counted)
         )
-        for conversation_id, instance_id in rows:
-            found.setdefault(conversation_id, set()).add(instance_id)
+        for conversation_id, revealed, instance_id in rows:
+            found.setdefault(conversation_id, (revealed, set()))[1].add(instance_id)
     return found
 
 

@@ -63,6 +63,18 @@ EMPTY_METRICS = {
     "cached_prompt_tokens": None, "prompt_s": None, "finish_reason": None,
     "wait_s": None, "load_s": None, "engine_timed": False,
 }  # fmt: skip
+# Withheld (a masked conversation, no show_metrics): every key a v3 reader indexes, each null.
+WITHHELD_V3_METRICS = {**dict.fromkeys(EMPTY_METRICS), "first_token_time": None}
+
+
+def shown_metrics(metrics: Metrics | None, *, line_format: LineFormat, withheld: bool) -> dict[str, Any] | None:
+    """An answer's metrics as the client may see them. Withheld, as in a masked conversation
+    unless the client asked for them (prompt tokens alone tell models apart: each template
+    counts differently), they are absent in format arena, and all null in v3, whose readers
+    index them."""
+    if line_format == "v3":
+        return dict(WITHHELD_V3_METRICS) if withheld else v3_metrics(metrics)
+    return None if withheld or metrics is None else metrics.to_dict()
 
 
 def start_payload(
@@ -86,8 +98,8 @@ def event_payload(
 ) -> dict[str, Any]:
     """One line for one event; with a ``label`` (a masked blind conversation) the line names
     the instance by its label alone, and an error message does not quote the model. ``key``
-    names the instance otherwise (the client's own id in format v3). ``hide_metrics`` leaves
-    an arena done line without metrics (blind, unless the client asked for them)."""
+    names the instance otherwise (the client's own id in format v3). ``hide_metrics`` withholds
+    a done line's metrics (``shown_metrics``: masked, unless the client asked for them)."""
     shown_id, shown_model = (label, label) if label else (key or event.instance_id, event.model)
     v3 = line_format == "v3"
     if not isinstance(event, FinishEvent):
@@ -102,11 +114,12 @@ def event_payload(
         payload = {"type": "metrics" if error is None else "error", "instance_id": shown_id, "model": shown_model}
         payload |= {"token": "", "done": True, "status": event.status}
         if error is None or event.metrics is not None:
-            payload["metrics"] = v3_metrics(event.metrics)
+            payload["metrics"] = shown_metrics(event.metrics, line_format="v3", withheld=hide_metrics)
         return payload | ({"error": error} if error is not None else {})
     payload = {"instance_id": shown_id, "model": shown_model, "done": True}
-    if event.metrics is not None and not hide_metrics:
-        payload["metrics"] = event.metrics.to_dict()
+    metrics = shown_metrics(event.metrics, line_format="arena", withheld=hide_metrics)
+    if metrics is not None:
+        payload["metrics"] = metrics
     if error is not None:
         payload["error"] = error
         payload["status"] = event.status

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from arena.errors import Conflict
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.view import members
 from arena.storage import repository
@@ -87,8 +88,22 @@ def stored_instance(instance: Instance) -> ModelInstance:
     return ModelInstance(model=instance.model, **{name: getattr(instance, name) for name in SAMPLING_FIELDS})
 
 
-def conversation_instances(database: Database, *, conversation_id: str) -> list[ModelInstance]:
-    """The instances taking part in a conversation, in display order (to continue it)."""
+def turn_instances(
+    database: Database, *, conversation_id: str, requested: list[ModelInstance]
+) -> list[ModelInstance]:
+    """Who answers a new turn of a stored conversation: the instances the client named, or, when
+    it named none, the conversation's own, in display order.
+
+    A masked conversation (blind, not yet revealed) takes none named: a member named would answer
+    under its label and anyone else join as a new one, so naming instances would ask who is who.
+    """
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
-        return [stored_instance(m.instance) for m in members(conversation)]
+        if not requested:
+            return [stored_instance(m.instance) for m in members(conversation)]
+        if conversation.is_masked:
+            raise Conflict(
+                f"conversation {conversation_id!r} is blind and not yet revealed: its own instances answer "
+                "every turn, so send no model_instances (reveal it to change who answers)"
+            )
+        return requested

@@ -9,6 +9,7 @@ Every pairwise signal becomes a battle with its source:
     judge, single / reference    for each two instances graded on one turn by one judge:
                                  the higher score wins, equal scores tie
 
+A blind conversation's signals count only once it is revealed, timed at the reveal (``battle_signals``).
 Judge verdicts count whenever the candidates are instances: about a stored turn, or raw ones
 keyed by instance id (batch benchmarks record theirs so, with the prompt's category).
 
@@ -160,7 +161,7 @@ def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit) -> 
             side_b=vote.model_b if unit == "model" else vote.instance_b,
             outcome=_VOTE_OUTCOMES[vote.value],
             source="human",
-            timestamp=vote.created_at,
+            timestamp=vote.counts_at,
         )
         if battle is not None:
             battles.append(battle)
@@ -188,7 +189,7 @@ def _from_thumbs(
                 side_b=second.model if unit == "model" else second.instance_id,
                 outcome=_THUMB_OUTCOMES[(first.value, second.value)],
                 source="human",
-                timestamp=max(first.created_at, second.created_at),
+                timestamp=max(first.counts_at, second.counts_at),
             )
             if battle is not None:
                 battles.append(battle)
@@ -221,7 +222,7 @@ def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[
             source="judge",
             judge_model=judgment.judge_model,
             category=judgment.category,
-            timestamp=judgment.created_at,
+            timestamp=judgment.counts_at,
         )
         if battle is not None:
             battles.append(battle)
@@ -236,7 +237,7 @@ def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[
                 source="judge",
                 judge_model=first.judge_model,
                 category=second.category or first.category,
-                timestamp=max(first.created_at, second.created_at),
+                timestamp=max(first.counts_at, second.counts_at),
             )
             if battle is not None:
                 battles.append(battle)

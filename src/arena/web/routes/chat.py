@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Union
+from typing import Annotated, Any, Union
 
 from fastapi import APIRouter, Query, Request
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
 from arena.evaluation.conversation.compare import Comparison, FinishEvent
-from arena.evaluation.conversation.conversations import conversation_instances
+from arena.evaluation.conversation.conversations import turn_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
 from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
@@ -39,6 +39,7 @@ from arena.web.streaming import (
     line,
     log_broken_stream,
     running_streams,
+    shown_metrics,
     start_payload,
     stream_failure,
     v3_metrics,
@@ -67,9 +68,11 @@ ShowMetrics = Annotated[bool, Query(description=SHOW_METRICS_DESCRIPTION)]
 async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db) -> list[ModelInstance]:
     instances = body.instances()
     from_conversation = not instances and body.conversation_id is not None
-    if from_conversation:
-        # Continuing a conversation (a blind one above all) needs no instances: it has them.
-        instances = await asyncio.to_thread(conversation_instances, database=db, conversation_id=body.conversation_id)
+    if body.conversation_id is not None:
+        # Continuing a conversation needs no instances: it has them (a masked one takes none other).
+        instances = await asyncio.to_thread(
+            turn_instances, database=db, conversation_id=body.conversation_id, requested=instances
+        )
     check_instances(instances, max_instances=settings.max_instances)
     if len(instances) == 1 and not from_conversation:
         # A lone unknown model is the request's error (404); among several, that instance's.
@@ -196,7 +199,7 @@ async def stream_chat(
             )
         )
         ended: set[str] = set()
-        hide = prepared.masked and not show_metrics and not echo  # v3's page masks on its own
+        hide = prepared.masked and not show_metrics  # either format: metrics can tell models apart
         try:
             async for event in comparison.events():
                 if isinstance(event, FinishEvent):
@@ -265,10 +268,20 @@ async def chat(
         label = prepared.labels[event.instance_id]
         return key, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
 
+    def result_metrics(event: FinishEvent) -> dict[str, Any] | None:
+        """v3's metrics in either format; withheld while masked: all null (v3) or none (arena)."""
+        if event.metrics is None:
+            return None
+        if hide_metrics:
+            return shown_metrics(event.metrics, line_format=line_format, withheld=True)
+        return v3_metrics(event.metrics)
+
     results = {}
     errors = {}
-    hide_metrics = prepared.masked and not show_metrics and line_format == "arena"
-    for event in finished:
+    hide_metrics = prepared.masked and not show_metrics  # as the stream: metrics can tell models apart
+    # In display order (labels' order while blind), never the order they finished in: that says who was faster.
+    position = {target.instance_id: n for n, target in enumerate(prepared.targets)}
+    for event in sorted(finished, key=lambda event: position[event.instance_id]):
         key, model, error = shown(event)
         error = None if event.status == "ok" else error or event.status
         results[key] = InstanceResultPublic(
@@ -276,7 +289,7 @@ async def chat(
             instance_id=key,
             assistant=event.text,
             response=event.text,
-            metrics=v3_metrics(event.metrics) if event.metrics and not hide_metrics else None,
+            metrics=result_metrics(event),
             status=event.status,
             error=error,
             conversation_id=prepared.conversation_id,

@@ -84,6 +84,10 @@ class MetricsPublic(BaseModel):
 
 
 class V3MetricsPublic(MetricsPublic):
+    """Every value null when withheld: a blind conversation before the reveal, without show_metrics."""
+
+    tokens: int | None  # type: ignore[assignment]  # null: withheld
+    duration_s: float | None  # type: ignore[assignment]  # null: withheld
     first_token_time: float | None = Field(description="v3's name for ttft_s: seconds to the first token")
 
 

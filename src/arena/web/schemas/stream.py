@@ -23,8 +23,9 @@ FORMAT_DESCRIPTION = (
 )
 
 SHOW_METRICS_DESCRIPTION = (
-    "Format `arena`, blind conversations before the reveal: include each answer's metrics (speed, tokens, "
-    "cache state), which can tell models apart. Left out by default; always included otherwise."
+    "Blind conversations before the reveal: include each answer's metrics (speed, tokens, prompt tokens, "
+    "cache state), which can tell models apart. Withheld by default, in either format: left out (`arena`), "
+    "or every value null (`v3`, so a v3 reader's line keeps its keys); always included otherwise."
 )
 
 

@@ -135,7 +135,8 @@ export function createConversationController({ transcript }) {
       const body = { conversation_id: conversationId, message: text };
       if (system) body.system = system;
       if (attachments.length) body.attachments = attachments;
-      if (state.selection.length) body.model_instances = state.selection;
+      // A masked conversation answers with its own instances: the server refuses any named.
+      if (state.selection.length && !isMasked()) body.model_instances = state.selection;
       const turn = { user_text: text, system: system || null, attachments: state.attachments.map(({ filename, size }) => ({ filename, size })) };
       await runStream(body, (first) => startTurn(first, turn));
       await refreshDetail(conversationId);
