@@ -108,7 +108,9 @@ def test_a_verdict_after_a_regenerate_is_marked_about_an_earlier_answer_everywhe
 
     # The export and its import keep which verdict judged an earlier answer, and how each was read.
     with arena.client() as client:
-        imported = client.post("/api/conversations/import", json=json.loads(export(arena, turn.conversation_id, "json")))
+        imported = client.post(
+            "/api/conversations/import", json=json.loads(export(arena, turn.conversation_id, "json"))
+        )
     assert imported.status_code == 201, imported.text
     restored = listed(arena, imported.json()["id"])
     assert [j["about_earlier_answer"] for j in restored] == [True, False]
@@ -136,7 +138,9 @@ def test_markdown_export_carries_the_pages_speed_notes_after_the_reveal_only(
         for blind in (False, True)
     }
     for turn in turns.values():
-        answer(database, turn, 0, ROME, tokens=8, tokens_per_sec=20.0, finish_reason="length", cached=3, prompt_tokens=30)
+        answer(
+            database, turn, 0, ROME, tokens=8, tokens_per_sec=20.0, finish_reason="length", cached=3, prompt_tokens=30
+        )
 
     opened = export(arena, turns[False].conversation_id, "markdown")
     regenerated, untouched = opened.split("### Model B")

@@ -114,9 +114,7 @@ def turn_task(
     task = JudgeTask(
         mode=mode, prompt=prompt, system=system, candidates=candidates, reference=reference, baseline=baseline
     )
-    return TurnTask(
-        conversation_id=conversation_id, turn_id=turn_id, task=task, disclosure=disclosure, answers=answers
-    )
+    return TurnTask(conversation_id=conversation_id, turn_id=turn_id, task=task, disclosure=disclosure, answers=answers)
 
 
 def record_outcome(
