@@ -22,6 +22,7 @@ from arena.storage.models import (
     MODEL_ID_MAX_LENGTH,
     Conversation,
     Judgment,
+    Response,
     Turn,
     utcnow,
 )
@@ -53,11 +54,14 @@ def add_judgment(
     winner: str | None = None,
     consistent: bool | None = None,
     owner_id: int | None = None,
+    response_a_id: int | None = None,
+    response_b_id: int | None = None,
 ) -> Judgment:
     """Store one judgment; a pairwise one needs both orders, a grade needs its score.
 
     ``owner_id`` is who ran a raw-prompt judgment; one about a stored turn has no owner of its
-    own (it follows its conversation)."""
+    own (it follows its conversation). ``response_a_id`` / ``response_b_id`` name the answers
+    judged (a stored turn's responses of ``key_a`` / ``key_b``), when known."""
     if mode not in JUDGE_MODES:
         raise InvalidInput(f"mode must be one of {', '.join(JUDGE_MODES)}, got {mode!r}")
     if not judge_model or len(judge_model) > MODEL_ID_MAX_LENGTH:
@@ -84,6 +88,7 @@ def add_judgment(
         found = session.scalar(select(Turn.id).where(Turn.id == turn_id, Turn.conversation_id == conversation_id))
         if found is None:
             raise NotFound(f"turn {turn_id!r} is not part of conversation {conversation_id!r}")
+    _check_judged(session, turn_id=turn_id, answers=((key_a, response_a_id), (key_b, response_b_id)))
     judgment = Judgment(
         run_id=run_id,
         owner_id=owner_id,
@@ -105,11 +110,29 @@ def add_judgment(
         score=score,
         winner=winner,
         consistent=consistent,
+        response_a_id=response_a_id,
+        response_b_id=response_b_id,
         created_at=utcnow(),
     )
     session.add(judgment)
     session.flush()
     return judgment
+
+
+def _check_judged(session: Session, *, turn_id: int | None, answers: tuple[tuple[str | None, int | None], ...]) -> None:
+    """A judged answer is one of the turn's responses, given by the instance it names."""
+    for key, response_id in answers:
+        if response_id is None:
+            continue
+        if turn_id is None or key is None:
+            raise InvalidInput("only a verdict about a stored turn names the responses it judged")
+        found = session.scalar(
+            select(Response.id).where(
+                Response.id == response_id, Response.turn_id == turn_id, Response.instance_id == key
+            )
+        )
+        if found is None:
+            raise NotFound(f"response {response_id} is not that instance's answer to turn {turn_id}")
 
 
 def list_judgments(

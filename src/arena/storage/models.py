@@ -371,6 +371,10 @@ class Judgment(Base):
     score: Mapped[float | None] = mapped_column(Float)
     winner: Mapped[str | None] = mapped_column(String(8))
     consistent: Mapped[bool | None] = mapped_column()
+    # The answers judged (a stored turn's responses; None: a raw prompt, or unknown for older rows).
+    # A regenerate adds a newer answer: the verdict stays, about the answer it judged.
+    response_a_id: Mapped[int | None] = mapped_column(Integer)
+    response_b_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:

@@ -31,6 +31,8 @@ CSV_COLUMNS: Final = (
     "turn", "prompt", "label", "model", *SAMPLING_FIELDS, "answer", "status", *SPEED_NAMES, "up", "down",
     *FAIRNESS_NAMES, "judge_verdicts",
 )  # fmt: skip
+AT_LIMIT: Final = "stopped at the token limit"  # the page's words (cards.js, transcript.js)
+REGENERATED_ALONE: Final = "regenerated alone — speed not compared"
 STILL_STREAMING: Final = "the answer was still streaming when the conversation was exported"
 MAX_ANSWERS_PER_TURN: Final = 100  # every instance's answers, regenerated ones included
 MASKED_EXPORT: Final = (
@@ -121,6 +123,25 @@ def export_csv(view: ConversationView, *, verdicts: TurnVerdicts | None = None) 
     return out.getvalue()
 
 
+def cache_note(r: ResponseView) -> str:
+    """What the page's card says about the prompt cache (cards.js cacheNote)."""
+    if r.cached_prompt_tokens is None:
+        return "prompt cache not reported by the engine"
+    if r.cached_prompt_tokens == 0:
+        return "cold prompt cache"
+    return f"{r.cached_prompt_tokens} of {r.prompt_tokens if r.prompt_tokens is not None else '?'} prompt tokens cached — not in the crown"
+
+
+def speed_notes(r: ResponseView, *, compared: bool) -> list[str]:
+    """The notes the page shows under an answer's metrics, once they may be shown (not while blind):
+    the token-limit mark, the cache state and whether its speed was compared with the others'."""
+    if r.status == "streaming":
+        return []
+    notes = [AT_LIMIT] if r.status == "ok" and r.finish_reason == "length" else []
+    notes.append(cache_note(r))
+    return notes + ([REGENERATED_ALONE] if compared and r.generation_round else [])
+
+
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -145,14 +166,14 @@ def export_markdown(view: ConversationView, *, exported_at: datetime, verdicts: 
         if turn.attachments:
             files = ", ".join(f"`{a['filename']}` ({a['size']:,} bytes)" for a in turn.attachments)
             lines += ["", f"Attached: {files}"]
-        for r in turn.latest():
+        latest = turn.latest()
+        for r in latest:
             heading = f"### {r.label}" + (f" — `{names[r.label]}`" if names.get(r.label) else "")
             facts = [f"status: {r.status}"]
             facts += [f"{r.tokens} tokens"] if r.tokens is not None else []
             facts += [f"{r.ttft_s} s to first token"] if r.ttft_s is not None else []
             facts += [f"{r.tokens_per_sec} tokens/s"] if r.tokens_per_sec is not None else []
-            facts += [f"{r.cached_prompt_tokens} prompt tokens cached"] if r.cached_prompt_tokens else []
-            facts += ["stopped at the token limit"] if r.finish_reason == "length" else []
+            facts += [] if view.masked else speed_notes(r, compared=len(latest) > 1)
             facts += [f"votes: {r.up} up, {r.down} down"]
             lines += ["", heading, "", r.text or "_(no text)_"]
             lines += ["", f"Error: {r.error}"] if r.error else []

@@ -193,10 +193,10 @@ def import_conversation(
         )
         run_ids: dict[str, str] = {}
         for t, (turn, attachments) in enumerate(zip(parsed.turns, files, strict=True)):
-            turn_id = _import_turn(session, conversation.id, turn, [a.meta() for a in attachments], ids)
+            turn_id, answers = _import_turn(session, conversation.id, turn, [a.meta() for a in attachments], ids)
             import_verdicts(
                 session, conversation_id=conversation.id, turn_id=turn_id, verdicts=turn.judgments, ids=ids,
-                run_ids=run_ids, where=f"turns[{t}]",
+                run_ids=run_ids, where=f"turns[{t}]", answers=answers,
             )  # fmt: skip
         if parsed.conversation.blind and parsed.conversation.revealed_at is not None:
             repository.mark_revealed(session, conversation_id=conversation.id, at=parsed.conversation.revealed_at)
@@ -205,7 +205,9 @@ def import_conversation(
 
 def _import_turn(
     session: Session, conversation_id: str, turn: _Turn, attachments: list[dict[str, Any]], ids: dict[str, str]
-) -> int:
+) -> tuple[int, dict[str, list[int]]]:
+    """The turn's new id, and each label's new answers to it, oldest first (what verdicts judged)."""
+    answers: dict[str, list[int]] = {}
     stored = repository.add_turn(
         session,
         conversation_id=conversation_id,
@@ -217,6 +219,7 @@ def _import_turn(
         response = repository.start_response(
             session, turn_id=stored.id, instance_id=ids[r.label], generation_round=r.generation_round
         )
+        answers.setdefault(r.label, []).append(response.id)
         streaming = r.status == "streaming"
         repository.finish_response(
             session,
@@ -250,4 +253,4 @@ def _import_turn(
             session, conversation_id=conversation_id, turn_id=stored.id, kind="pairwise", value=p.value,
             count=1, instance_a=ids[p.a], instance_b=ids[p.b],
         )  # fmt: skip
-    return stored.id
+    return stored.id, answers

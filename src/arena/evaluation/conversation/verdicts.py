@@ -21,6 +21,7 @@ from arena.errors import InvalidInput
 from arena.storage import judgments as judgment_store
 from arena.storage.models import CATEGORY_MAX_LENGTH, MODEL_ID_MAX_LENGTH
 
+EARLIER_ANSWER: Final = "about an earlier answer: regenerated since"
 MODE_NAMES = {"pairwise": "pairwise", "single": "grade", "reference": "grade against a reference"}
 
 
@@ -31,6 +32,7 @@ class VerdictOrder:
     verdict: str | None
     score: float | None
     explanation: str | None
+    read_by: str | None  # how the verdict was read from the judge's answer (json, partial_json, mt_bench)
     raw: str
 
 
@@ -50,6 +52,11 @@ class VerdictView:
     winner: str | None  # "a", "b" or "tie" (pairwise)
     consistent: bool | None
     score: float | None
+    # Which of each instance's answers to the turn were judged (0 = its first, as the export lists
+    # them; None: unknown), and whether a regenerate has replaced one since.
+    answer_a: int | None = None
+    answer_b: int | None = None
+    about_earlier_answer: bool = False
     orders: list[VerdictOrder] = field(default_factory=list)
 
     @property
@@ -72,6 +79,9 @@ class VerdictView:
             "winner_label": self.winner_label,
             "consistent": self.consistent,
             "score": self.score,
+            "answer_a": self.answer_a,
+            "answer_b": self.answer_b,
+            "about_earlier_answer": self.about_earlier_answer,
             "orders": [vars(order).copy() for order in self.orders],
         }
 
@@ -91,7 +101,8 @@ class VerdictView:
         """Who judged, how and when."""
         judge = f"`{self.judge_model}`" if code else self.judge_model
         cloud = " (a cloud judge)" if self.cloud else ""
-        return f"{judge}{cloud}, {MODE_NAMES.get(self.mode, self.mode)}, {self.created_at:%Y-%m-%d %H:%M} UTC"
+        earlier = f" ({EARLIER_ANSWER})" if self.about_earlier_answer else ""
+        return f"{judge}{cloud}, {MODE_NAMES.get(self.mode, self.mode)}, {self.created_at:%Y-%m-%d %H:%M} UTC{earlier}"
 
 
 TurnVerdicts = Mapping[int, Sequence[VerdictView]]  # turn id → its verdicts, oldest first
@@ -128,6 +139,7 @@ class ImportedOrder(_Lenient):
     verdict: Literal["A", "B", "tie"] | None = None
     score: float | None = Field(None, ge=1, le=10)
     explanation: str | None = Field(None, max_length=100_000)
+    read_by: Literal["json", "partial_json", "mt_bench"] | None = None
     raw: str = Field("", max_length=1_000_000)
 
 
@@ -143,6 +155,8 @@ class ImportedVerdict(_Lenient):
     winner: Literal["a", "b", "tie"] | None = None
     consistent: bool | None = None
     score: float | None = Field(None, ge=1, le=10)
+    answer_a: int | None = Field(None, ge=0)
+    answer_b: int | None = Field(None, ge=0)
     orders: list[ImportedOrder] = Field(min_length=1, max_length=2)
 
     @property
@@ -159,9 +173,17 @@ def import_verdicts(
     ids: Mapping[str, str],
     run_ids: dict[str, str],
     where: str,
+    answers: Mapping[str, Sequence[int]] | None = None,
 ) -> None:
     """Store a turn's exported verdicts about the new conversation's instances (`ids`: label →
-    instance id); runs keep their grouping under new ids (`run_ids`: old → new, shared by turns)."""
+    instance id); runs keep their grouping under new ids (`run_ids`: old → new, shared by turns).
+    `answers` (label → the new response ids of its answers, oldest first) ties each verdict to
+    the answers it judged, so one about an earlier answer stays marked so."""
+
+    def judged(label: str | None, index: int | None) -> int | None:
+        chain = (answers or {}).get(label or "", ())
+        return chain[index] if index is not None and index < len(chain) else None
+
     for n, verdict in enumerate(verdicts):
         first, *second = verdict.orders
         pairwise = verdict.mode == "pairwise"
@@ -181,7 +203,12 @@ def import_verdicts(
                 raw_ba=second[0].raw if second else None,
                 verdict_ab=first.verdict if pairwise else None,
                 verdict_ba=second[0].verdict if second and pairwise else None,
-                parsed={k: {"explanation": o.explanation} for k, o in zip(("ab", "ba"), verdict.orders, strict=False)},
+                parsed={
+                    k: {"explanation": o.explanation, "read_by": o.read_by}
+                    for k, o in zip(("ab", "ba"), verdict.orders, strict=False)
+                },
+                response_a_id=judged(verdict.label_a, verdict.answer_a),
+                response_b_id=judged(verdict.label_b, verdict.answer_b),
                 score=None if pairwise else verdict.score,
                 winner=verdict.winner if pairwise else None,
                 consistent=verdict.consistent if pairwise else None,

@@ -1,13 +1,17 @@
 """Votes on a conversation's answers, and the reveal that closes voting.
 
 A thumb goes on one instance's latest answer; a pairwise verdict compares the first two
-instances (A and B in display order). Votes close at the reveal, so nobody can vote knowing
-which model is which; the reveal says which model is behind each label, with its votes.
+instances (A and B in display order). A vote may name the answers its voter saw (the response
+ids): when one is no longer its instance's latest answer (regenerated meanwhile, say in another
+tab) the vote is refused with ``StaleAnswer`` rather than landing on a text nobody read. A vote
+that names none goes on the latest answers, as before. Votes close at the reveal, so nobody can
+vote knowing which model is which; the reveal says which model is behind each label, with its votes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +27,10 @@ from arena.storage.models import ConversationInstance, Response, Turn
 from arena.storage.votes import VOTING_CLOSED
 
 
+class StaleAnswer(Conflict):
+    """The voter saw an answer that a regenerate has replaced since: the vote is not recorded."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CastVote:
     id: int
@@ -30,8 +38,18 @@ class CastVote:
     value: str
 
 
-def _finished_answer(turn: Turn, member: ConversationInstance) -> Response:
+def _finished_answer(turn: Turn, member: ConversationInstance, seen: int | None = None) -> Response:
+    """The instance's latest answer, finished; `seen` (the response id the voter saw) must be it."""
     latest = turn.latest_responses().get(member.instance_id)
+    if seen is not None:
+        own = {r.id for r in turn.responses if r.instance_id == member.instance_id}
+        if seen not in own:
+            raise InvalidInput(f"response {seen} is not an answer of {member.blind_label} to turn {turn.id}")
+        if latest is None or latest.id != seen:
+            raise StaleAnswer(
+                f"the answer of {member.blind_label} you voted on was replaced by a newer one (regenerated "
+                "meanwhile): your vote was not recorded; read the new answer and vote again"
+            )
     if latest is None:
         raise NotFound(f"{member.blind_label} has no answer to turn {turn.id}")
     if latest.status == "streaming":
@@ -48,9 +66,14 @@ def cast_vote(
     value: str,
     key: str | None = None,
     voter_id: int | None = None,
+    response_id: int | None = None,
+    response_ids: Sequence[int] | None = None,
 ) -> CastVote:
     """A thumb on one instance's latest answer, or a pairwise verdict between the first two
-    instances (A and B in display order). Voting again on the same target replaces the vote."""
+    instances (A and B in display order). Voting again on the same target replaces the vote.
+
+    `response_id` (a thumb) or `response_ids` (pairwise: A's, then B's) name the answers the
+    voter saw; a vote about one that is no longer the latest raises ``StaleAnswer`` (409)."""
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
         if conversation.revealed_at is not None:
@@ -59,7 +82,7 @@ def cast_vote(
         if kind == "thumb":
             if not key:
                 raise InvalidInput("a thumb vote names the answer's `key`")
-            answer = _finished_answer(turn, resolve_key(conversation, key))
+            answer = _finished_answer(turn, resolve_key(conversation, key), response_id)
             vote = vote_store.add_vote(
                 session,
                 conversation_id=conversation_id,
@@ -75,8 +98,10 @@ def cast_vote(
                 raise InvalidInput(
                     f"a pairwise vote needs exactly two model instances; this conversation has {len(pair)}"
                 )
-            for member in pair:
-                _finished_answer(turn, member)
+            if response_ids is not None and len(response_ids) != 2:
+                raise InvalidInput("response_ids names the two answers compared: A's, then B's")
+            for member, seen in zip(pair, response_ids or (None, None), strict=True):
+                _finished_answer(turn, member, seen)
             vote = vote_store.add_vote(
                 session,
                 conversation_id=conversation_id,

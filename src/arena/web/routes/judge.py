@@ -74,6 +74,7 @@ class _Prepared:
     task: JudgeTask
     disclosure: Disclosure
     endpoint: CloudJudgeEndpoint | None
+    answers: dict[str, int] | None = None  # a stored turn's: candidate key -> the response judged
 
 
 async def _prepare(body: JudgeCreate, settings: AppSettings, db: Db, principal: CurrentPrincipal) -> _Prepared:
@@ -82,6 +83,7 @@ async def _prepare(body: JudgeCreate, settings: AppSettings, db: Db, principal: 
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="read")
     disclosure = Disclosure()
+    answers: dict[str, int] | None = None
     if body.conversation_id is not None and body.turn_id is not None:
         prepared = await asyncio.to_thread(
             turn_task,
@@ -92,7 +94,7 @@ async def _prepare(body: JudgeCreate, settings: AppSettings, db: Db, principal: 
             reference=body.reference,
             baseline=body.baseline,
         )
-        task, disclosure = prepared.task, prepared.disclosure
+        task, disclosure, answers = prepared.task, prepared.disclosure, prepared.answers
     else:
         assert body.prompt is not None and body.answers is not None
         task = JudgeTask(
@@ -104,7 +106,7 @@ async def _prepare(body: JudgeCreate, settings: AppSettings, db: Db, principal: 
             baseline=body.baseline,
         )
     check_task(task)  # before any model is asked
-    return _Prepared(task=task, disclosure=disclosure, endpoint=endpoint)
+    return _Prepared(task=task, disclosure=disclosure, endpoint=endpoint, answers=answers)
 
 
 def _open(body: JudgeCreate, prepared: _Prepared, models: ModelRouter, settings: AppSettings) -> Any:
@@ -152,6 +154,7 @@ async def _store(
         conversation_id=body.conversation_id,
         turn_id=body.turn_id,
         owner_id=principal.user_id,
+        answers=prepared.answers,
     )
     await record_event(
         request, audit.JUDGE, target=body.conversation_id, run_id=rows[0].run_id, judge_model=outcome.judge_model,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from arena.evaluation.conversation.votes import cast_vote, reveal
+from arena.evaluation.conversation.votes import StaleAnswer, cast_vote, reveal
 from arena.storage import audit
 from arena.web.audit_events import record_event
 from arena.web.auth.ownership import check_conversation
 from arena.web.deps import CurrentPrincipal, Db, Evaluator
+from arena.web.errors import error_response
 from arena.web.openapi import error_responses
 from arena.web.schemas.votes import RevealedInstancePublic, RevealPublic, VoteCreate, VotePublic
 
@@ -19,22 +21,32 @@ router = APIRouter(prefix="/api/conversations", tags=["votes and reveal"], depen
 ERRORS = error_responses(400, 404, 409, 413, 422)
 
 
+# A 409 about a replaced answer says so in a field, so a client can reload instead of closing votes.
+STALE_ANSWER = "stale_answer"
+
+
 @router.post("/{conversation_id}/votes", status_code=201, response_model=VotePublic, responses=ERRORS)
 async def create_vote(
     conversation_id: str, body: VoteCreate, request: Request, db: Db, principal: CurrentPrincipal
-) -> VotePublic:
-    """Thumb one answer up or down, or judge A against B; closed once the models are revealed."""
+) -> VotePublic | JSONResponse:
+    """Thumb one answer up or down, or judge A against B; closed once the models are revealed.
+    Naming the answers seen (response_id, response_ids) refuses a vote about a replaced one (409)."""
     await check_conversation(db, principal, conversation_id, need="read")
-    vote = await asyncio.to_thread(
-        cast_vote,
-        db,
-        conversation_id=conversation_id,
-        turn_id=body.turn_id,
-        kind=body.kind,
-        value=body.value,
-        key=getattr(body, "key", None),
-        voter_id=principal.user_id,
-    )
+    try:
+        vote = await asyncio.to_thread(
+            cast_vote,
+            db,
+            conversation_id=conversation_id,
+            turn_id=body.turn_id,
+            kind=body.kind,
+            value=body.value,
+            key=getattr(body, "key", None),
+            voter_id=principal.user_id,
+            response_id=getattr(body, "response_id", None),
+            response_ids=getattr(body, "response_ids", None),
+        )
+    except StaleAnswer as exc:
+        return error_response(409, str(exc), reason=STALE_ANSWER)
     await record_event(
         request, audit.VOTE, target=conversation_id, turn_id=body.turn_id, kind=vote.kind, value=vote.value
     )

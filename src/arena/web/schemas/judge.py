@@ -142,6 +142,10 @@ class JudgmentPublic(BaseModel):
     winner_key: str | None
     consistent: bool | None = Field(description="False when the verdict flipped with the order (counted as a tie)")
     score: float | None
+    about_earlier_answer: bool = Field(
+        description="True when a regenerate has replaced an answer this verdict judged: it is kept (and still "
+        "counts on the leaderboard, a fair battle between the answers it judged) but is not about the answer shown now"
+    )
     orders: list[OrderPublic]
     created_at: datetime
 
@@ -169,6 +173,7 @@ class JudgmentPublic(BaseModel):
             winner_key=disclosure.key(winner_key),
             consistent=row.consistent,
             score=row.score,
+            about_earlier_answer=disclosure.about_earlier_answer(row),
             orders=orders,
             created_at=row.created_at,
         )

@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arena.web.schemas.common import KEY, MAX_ID, InstanceSettings
 
+SEEN = (
+    "The answer the voter saw (its response id): when a regenerate has replaced it since, the vote is "
+    'refused with 409 and "reason": "stale_answer".'
+)
+
 
 class ThumbVoteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -17,6 +22,9 @@ class ThumbVoteCreate(BaseModel):
     kind: Literal["thumb"]
     key: str = KEY
     value: Literal["up", "down"]
+    response_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description=SEEN + " Omitted: the vote goes on the latest answer."
+    )
 
 
 class PairwiseVoteCreate(BaseModel):
@@ -27,6 +35,10 @@ class PairwiseVoteCreate(BaseModel):
     turn_id: int = Field(ge=1, le=MAX_ID)
     kind: Literal["pairwise"]
     value: Literal["A", "B", "tie", "both_bad"]
+    response_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, min_length=2, max_length=2,
+        description="A's answer, then B's. " + SEEN + " Omitted: the vote is about the latest answers.",
+    )  # fmt: skip
 
 
 VoteCreate = Annotated[ThumbVoteCreate | PairwiseVoteCreate, Field(discriminator="kind")]

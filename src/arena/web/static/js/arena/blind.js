@@ -8,6 +8,7 @@ import { allParametersLabel } from "./instances.js";
 import { emit, isMasked, on, state } from "./store.js";
 
 const CLOSED = 409;
+const STALE_ANSWER = "stale_answer"; // a 409 about an answer regenerated since this page showed it
 const SHOW_SPEED_KEY = "arena.blind.showSpeed";
 export const METRICS_HIDDEN_NOTE = "speed and token counts hidden until the reveal";
 let lastMapping = null; // the reveal's answer, shown until another conversation opens
@@ -56,25 +57,47 @@ function closeVoting(message) {
   notifyError(message);
 }
 
+/** The id of the answer this page shows for `key` in a turn (its latest), or null if not known yet. */
+function shownAnswer(turnId, key) {
+  const turn = state.conversation?.turns?.find((entry) => entry.id === turnId);
+  const answers = turn?.responses.filter((response) => response.key === key) || [];
+  return answers.length ? answers[answers.length - 1].id : null;
+}
+
+function refused(error, showError) {
+  if (error.reason === STALE_ANSWER) {
+    // Another tab regenerated the answer: show the new one, and say why the vote did not count.
+    notifyError(error.message);
+    emit("reload-conversation");
+  } else {
+    showError(error.message);
+    if (error.status === CLOSED) closeVoting(error.message);
+  }
+}
+
 export async function voteThumb(card, value) {
   card.showVoteError("");
+  const vote = { turn_id: card.turnId, kind: "thumb", key: card.key, value };
+  const seen = shownAnswer(card.turnId, card.key);
+  if (seen !== null) vote.response_id = seen;
   try {
-    await api.vote(state.conversation.id, { turn_id: card.turnId, kind: "thumb", key: card.key, value });
+    await api.vote(state.conversation.id, vote);
     card.setVotes(value === "up" ? { up: 1 } : { down: 1 }, { open: true });
   } catch (error) {
-    card.showVoteError(error.message);
-    if (error.status === CLOSED) closeVoting(error.message);
+    refused(error, (message) => card.showVoteError(message));
   }
 }
 
 export async function votePairwise(turnView, value) {
   turnView.pairwise.showError("");
+  const vote = { turn_id: turnView.id, kind: "pairwise", value };
+  const [a, b] = (state.conversation?.instances || []).map((entry) => shownAnswer(turnView.id, entry.key));
+  if (a && b) vote.response_ids = [a, b];
   try {
-    await api.vote(state.conversation.id, { turn_id: turnView.id, kind: "pairwise", value });
+    await api.vote(state.conversation.id, vote);
     turnView.pairwise.set(value, { open: true });
   } catch (error) {
-    turnView.pairwise.showError(error.message);
-    if (error.status === CLOSED) closeVoting(error.message);
+    refused(error, (message) => turnView.pairwise.showError(message));
   }
 }
 

@@ -4,6 +4,7 @@
 
 import { el, showError } from "../lib/dom.js";
 
+export const EARLIER_ANSWER = "About an earlier answer: regenerated since. It is kept, and counts as a battle between the answers it judged.";
 const MODE_TITLES = { pairwise: "Pairwise verdict", single: "Grades", reference: "Grades against the reference" };
 
 /** A stored time as a Date: the server's times are UTC, with or without their offset. */
@@ -36,8 +37,10 @@ function judgmentNode(judgment, nameOf) {
     const score = judgment.score === null || judgment.score === undefined ? "no grade" : `${judgment.score}/10`;
     verdict = `${nameOf(judgment.key_a)}: ${score}`;
   }
-  return el("div", { class: "judgment", dataset: { winner: judgment.winner_key || "", consistent: String(judgment.consistent) } },
+  const earlier = Boolean(judgment.about_earlier_answer);
+  return el("div", { class: "judgment", dataset: { winner: judgment.winner_key || "", consistent: String(judgment.consistent), earlier: String(earlier) } },
     el("p", { class: "judgment-verdict" }, verdict),
+    earlier ? el("p", { class: "judgment-note judgment-earlier" }, EARLIER_ANSWER) : null,
     judgment.mode === "pairwise" && judgment.consistent ? el("p", { class: "judge-hint" }, "Consistent in both orders.") : null,
     note ? el("p", { class: "judgment-note" }, note) : null,
     explanations.map((text) => el("p", { class: "judgment-explanation" }, text)));

@@ -8,7 +8,7 @@
 import { ndjson, request, requestJson } from "../lib/api.js";
 import { byId, el, showError } from "../lib/dom.js";
 import { createJudgeArea, runsFrom } from "./judge-view.js";
-import { on, state } from "./store.js";
+import { isStreaming, on, state } from "./store.js";
 
 const STORED_LIMIT = 500; // the most GET /api/judge gives at once
 
@@ -200,6 +200,10 @@ export function createJudge() {
   }
 
   on("conversation-opened", (detail) => loadStored(detail.id));
+  // A regenerate (or a new turn) has ended: a verdict about a replaced answer now says so.
+  on("streaming-changed", () => {
+    if (!isStreaming() && state.conversation) loadStored(state.conversation.id);
+  });
 
   /** The per-turn part: the Judge button and where its runs show (see transcript.js). */
   function attach(view) {

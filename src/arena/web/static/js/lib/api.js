@@ -7,10 +7,11 @@ import { NdjsonDecoder } from "./ndjson.js";
 const TOKEN_KEY = "arena.token";
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, reason = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
+    this.reason = reason; // the server's "reason" field, where it gives one (e.g. "stale_answer")
   }
 }
 
@@ -51,9 +52,11 @@ export async function logOut() {
 
 async function errorFrom(response) {
   let message = `The server answered ${response.status} ${response.statusText}`.trim();
+  let reason = null;
   try {
     const body = await response.json();
     if (body && typeof body.error === "string") message = body.error;
+    if (body && typeof body.reason === "string") reason = body.reason;
   } catch {
     // Not JSON: keep the status line.
   }
@@ -62,7 +65,7 @@ async function errorFrom(response) {
     // unless this page is logging out, where a request still in flight must not redirect it.
     if (!loggingOut) window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
   } else if (response.status === 401 && unauthorizedHandler) unauthorizedHandler();
-  return new ApiError(response.status, message);
+  return new ApiError(response.status, message, reason);
 }
 
 export async function request(method, path, { json, body, signal } = {}) {
