@@ -23,15 +23,21 @@ export function cacheNote({ cached_prompt_tokens: cached, prompt_tokens: prompt,
 }
 
 /** Whether an answer was measured under other conditions than the rest (kept out of the crown). */
-export function outOfCrown({ cached_prompt_tokens: cached, engine_timed: engineTimed, wait_s: wait }) {
-  return wait > 0 || cached > 0 || ((cached === null || cached === undefined) && !engineTimed);
+export function outOfCrown({ cached_prompt_tokens: cached, engine_timed: engineTimed, wait_s: wait, load_s: load }) {
+  return wait > 0 || loadedModel({ load_s: load }) || cached > 0
+    || ((cached === null || cached === undefined) && !engineTimed);
+}
+
+/** A model load takes the CPU (and disk) from every answer running beside it, not only its own. */
+export function loadedModel({ load_s: load }) {
+  return load >= LOAD_WORTH_SAYING_S;
 }
 
 /** What else the first token time holds: a wait for a free slot, a model load. */
 export function conditionNotes({ wait_s: wait, load_s: load }) {
   const notes = [];
   if (wait > 0) notes.push(`waited ${formatSeconds(wait)} for a free slot — speed not compared`);
-  if (load >= LOAD_WORTH_SAYING_S) notes.push(`first token includes model load ${formatSeconds(load)}`);
+  if (loadedModel({ load_s: load })) notes.push(`first token includes model load ${formatSeconds(load)} — speed not compared`);
   return notes;
 }
 
@@ -136,6 +142,10 @@ export function createCard({ turnId, key, title, params, handlers }) {
     get outOfCrown() {
       return node.dataset.outOfCrown === "true";
     },
+    /** This answer waited for its model to load: the round's speeds are not alike. */
+    get loadedModel() {
+      return node.dataset.loadedModel === "true";
+    },
     get hasMetrics() {
       return !metrics.hidden;
     },
@@ -151,6 +161,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       delete node.dataset.tokensPerSecond;
       delete node.dataset.cachedPromptTokens;
       delete node.dataset.outOfCrown;
+      delete node.dataset.loadedModel;
       delete node.dataset.limit;
       cacheText = "";
       card.setNote("");
@@ -174,7 +185,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
     finish({ status: outcome = "ok", metrics: figures, error }) {
       setStatus(outcome);
       if (!rawText) answer.className = "answer empty";
-      if (figures) showMetrics(figures);
+      if (figures) showMetrics(figures, outcome);
       if (outcome === "ok" && figures?.finish_reason === "length") {
         node.dataset.limit = "true";
         status.textContent = AT_LIMIT;
@@ -233,13 +244,16 @@ export function createCard({ turnId, key, title, params, handlers }) {
     },
   };
 
-  function showMetrics(figures) {
+  function showMetrics(figures, outcome) {
     if (figures.tokens_per_sec !== null && figures.tokens_per_sec !== undefined) {
       node.dataset.tokensPerSecond = String(figures.tokens_per_sec);
     }
     node.dataset.cachedPromptTokens = figures.cached_prompt_tokens ?? "";
     node.dataset.outOfCrown = String(outOfCrown(figures));
-    cacheText = [...conditionNotes(figures), cacheNote(figures)].join(" · ");
+    node.dataset.loadedModel = String(loadedModel(figures));
+    // A stopped or failed answer never reached the engine's final report: no cache state to tell.
+    const cache = outcome === "ok" ? [cacheNote(figures)] : [];
+    cacheText = [...conditionNotes(figures), ...cache].join(" · ");
     card.setNote("");
     metrics.replaceChildren(
       metric("First token", formatSeconds(figures.ttft_s), "ttft"),

@@ -9,6 +9,7 @@ import { entryFor, isMasked, state } from "./store.js";
 import { METRICS_HIDDEN_NOTE, metricsHidden } from "./blind.js";
 
 const REGENERATED_ALONE = "regenerated alone — speed not compared";
+const BESIDE_LOAD = "a model was loading beside it — speed not compared";
 
 export const PAIRWISE_CHOICES = [
   { value: "A", label: "A is better" },
@@ -154,15 +155,21 @@ function attachmentList(attachments) {
  * The crown goes to the highest tokens/s among answers measured alike, once two can be compared:
  * finished ok, generated together with the turn (round 0: a card regenerated alone ran under
  * another load; a card that waited for a free slot ran after others), and not served from a
- * warm prompt cache or, with the cache unknown, timed by the wall clock (see cards.js).
+ * warm prompt cache or, with the cache unknown, timed by the wall clock (see cards.js); and no
+ * crown at all in a round where a model loaded, which slows every answer beside it.
  */
 export function updateCrown(cards) {
   const all = [...cards.values()];
-  const alike = all.filter((card) => card.round === "0" && card.status === "ok" && card.tokensPerSecond && !card.outOfCrown);
-  const fastest = alike.length > 1 ? alike.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
+  const together = all.filter((card) => card.round === "0");
+  // A model loading beside them slowed the others too: that round's speeds are not alike.
+  const loading = together.some((card) => card.loadedModel);
+  const alike = together.filter((card) => card.status === "ok" && card.tokensPerSecond && !card.outOfCrown);
+  const fastest = !loading && alike.length > 1
+    ? alike.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
   for (const card of all) {
     card.setFastest(card === fastest);
     const regenerated = card.round !== "0" && all.length > 1 && card.hasMetrics;
-    card.setNote(regenerated ? REGENERATED_ALONE : "");
+    const besideLoad = loading && card.round === "0" && !card.loadedModel && card.hasMetrics;
+    card.setNote(regenerated ? REGENERATED_ALONE : besideLoad ? BESIDE_LOAD : "");
   }
 }
