@@ -4,6 +4,7 @@ token limit, who gets the crown, and what a blind page shows before the reveal."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -34,9 +35,11 @@ def stored_answers(arena: RunningArena, page: Page) -> dict[str, dict]:
     return {r["key"]: r for r in detail["turns"][0]["responses"]}
 
 
-def regenerate(page: Page, card_index: int) -> None:
+def regenerate(page: Page, card_index: int, then: Callable[[], None] | None = None) -> None:
     card = last_turn(page).locator(".card").nth(card_index)
     card.get_by_role("button", name="Regenerate").click()
+    if then is not None:
+        then()
     expect(card).to_have_attribute("data-status", "waiting")
     expect(card).to_have_attribute("data-status", re.compile("ok|error|stopped"), timeout=120_000)
 
@@ -195,7 +198,9 @@ def test_blind_cards_hint_nothing_until_chosen_or_revealed_and_regenerate_reopen
     pairwise.get_by_role("button", name="A is better").click()
     expect(pairwise.get_by_role("button", name="A is better")).to_have_attribute("aria-pressed", "true")
     expect(pairwise.get_by_role("button", name="Tie")).to_be_disabled()
-    regenerate(page, 1)
+    expect(pairwise.locator(".vote-final")).to_contain_text("Votes are final")  # not greyed out unexplained
+    # The notice shows at the click (toasts leave after a few seconds, before the answer is in).
+    regenerate(page, 1, then=lambda: expect(page.locator("#toasts")).to_contain_text("so it was cleared"))
     for choice in ("A is better", "B is better", "Tie", "Both bad"):
         expect(pairwise.get_by_role("button", name=choice)).to_be_enabled()
         expect(pairwise.get_by_role("button", name=choice)).to_have_attribute("aria-pressed", "false")

@@ -118,6 +118,13 @@ def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningAr
     expect(newest.locator(".judgment-verdict")).to_contain_text("tie")
     expect(newest.locator(".judgment-note")).to_contain_text("Inconsistent")
     expect(newest.locator(".judgment-note")).to_contain_text("counts as a tie")
+    # Each order is labelled, so the flip (position bias) reads off the page.
+    orders = newest.locator(".judgment-order")
+    expect(orders).to_have_count(2)
+    texts = orders.all_inner_texts()
+    assert texts[0].startswith("Order 1, ") and texts[1].startswith("Order 2, "), texts
+    picked = [text.split("the judge said A (", 1)[1].split(")", 1)[0] for text in texts]
+    assert picked[0] != picked[1], "A was a different answer in each order"
     expect(runs.last.locator(".judgment")).to_have_attribute("data-consistent", "true")
 
     # Grading against a reference: one score per answer.

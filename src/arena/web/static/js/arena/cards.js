@@ -236,6 +236,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       const cast = up > 0 || down > 0;
       upButton.disabled = !open || cast;
       downButton.disabled = !open || cast;
+      for (const button of [upButton, downButton]) button.title = cast ? "You voted on this answer; votes are final" : "";
     },
 
     showVoteError(message) {

@@ -10,6 +10,8 @@ import { emit, entryFor, isMasked, isStreaming, on, state } from "./store.js";
 import { renderAnswer, runStream, stopAllStreams } from "./stream.js";
 import { renderResults, showSpeed } from "./blind.js";
 
+const PAIRWISE_CLEARED = "Your choice between the answers was about the earlier one, so it was cleared: vote again once the new answer is in.";
+
 const TITLE_LENGTH = 60;
 const HASH_PREFIX = "#c=";
 const RECHECK_MS = 2000; // how often a conversation opened mid-answer is read again
@@ -153,7 +155,8 @@ export function createConversationController({ transcript }) {
     card.begin(); // at once, so the click shows; the stream fills it
     card.round = `regenerated-${card.turnId}-${Date.now()}`; // generated alone: its speed is not compared
     card.setVotes({}, { open: !state.conversation.revealed_at }); // a new answer has no votes yet
-    transcript.turn(card.turnId)?.resetPairwise(); // the server drops a pairwise vote about the old answer
+    // The server drops a pairwise vote about the old answer: say so, or the vote seems to vanish.
+    if (transcript.turn(card.turnId)?.resetPairwise()) notify(PAIRWISE_CLEARED);
     try {
       await runStream(body, () => ({
         card: (key) => (key === card.key ? card : null),

@@ -24,7 +24,6 @@ export function progressText(line, nameOf) {
 }
 
 function judgmentNode(judgment, nameOf) {
-  const explanations = [...new Set(judgment.orders.map((order) => order.explanation).filter(Boolean))];
   let verdict;
   let note = null;
   if (judgment.mode === "pairwise") {
@@ -43,7 +42,24 @@ function judgmentNode(judgment, nameOf) {
     earlier ? el("p", { class: "judgment-note judgment-earlier" }, EARLIER_ANSWER) : null,
     judgment.mode === "pairwise" && judgment.consistent ? el("p", { class: "judge-hint" }, "Consistent in both orders.") : null,
     note ? el("p", { class: "judgment-note" }, note) : null,
-    explanations.map((text) => el("p", { class: "judgment-explanation" }, text)));
+    ordersNode(judgment, nameOf));
+}
+
+/** What the judge said in each order, labelled, so a flip (position bias) can be read off the page. */
+function ordersNode(judgment, nameOf) {
+  if (judgment.mode !== "pairwise") {
+    const reasons = judgment.orders.map((order) => order.explanation).filter(Boolean);
+    return reasons.map((text) => el("p", { class: "judgment-explanation" }, el("strong", {}, "Judge's reasons: "), text));
+  }
+  const items = judgment.orders.map((order, index) => {
+    const picked = { A: order.shown_as_a, B: order.shown_as_b }[order.verdict];
+    const said = order.verdict === "tie" ? "a tie" : picked ? `${order.verdict} (${nameOf(picked)})` : "nothing it could read";
+    return el("li", { class: "judgment-order" },
+      el("strong", {}, `Order ${index + 1}, ${nameOf(order.shown_as_a)} shown first: `), `the judge said ${said}.`,
+      order.explanation ? " " : null,
+      order.explanation ? el("span", { class: "judgment-explanation" }, order.explanation) : null);
+  });
+  return el("ol", { class: "judgment-orders", "aria-label": "What the judge said in each order" }, items);
 }
 
 /** One run: {run_id, judge_model, cloud, sent_to?, mode, judgments}. */

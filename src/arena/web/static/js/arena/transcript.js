@@ -10,6 +10,7 @@ import { METRICS_HIDDEN_NOTE, metricsHidden } from "./blind.js";
 
 const REGENERATED_ALONE = "regenerated alone — speed not compared";
 const BESIDE_LOAD = "a model was loading beside it — speed not compared";
+export const VOTE_FINAL = "Vote recorded. Votes are final; regenerating an answer clears the choice about it.";
 
 export const PAIRWISE_CHOICES = [
   { value: "A", label: "A is better" },
@@ -66,7 +67,11 @@ export function createTranscript(handlers) {
       pairwise: null,
       card: (key) => cards.get(key),
       /** One answer is being replaced: a pairwise choice about the old one no longer holds. */
-      resetPairwise: () => view.pairwise?.set(null, { open: !state.conversation?.revealed_at }),
+      resetPairwise() {
+        const had = Boolean(view.pairwise?.chosen);
+        view.pairwise?.set(null, { open: !state.conversation?.revealed_at });
+        return had;
+      },
       updateCrown: () => {
         updateCrown(cards);
         view.judge?.update();
@@ -88,15 +93,25 @@ export function createTranscript(handlers) {
       el("button", { type: "button", class: "small", "aria-pressed": "false", dataset: { choice: value }, onclick: () => handlers.pairwise(view, value) }, label),
     );
     const error = el("p", { class: "vote-error", role: "alert", hidden: true });
+    // A choice is final (a misclick too): say so, rather than leave the buttons greyed out unexplained.
+    const final = el("span", { class: "vote-final", hidden: true }, VOTE_FINAL);
     const node = el("div", { class: "pairwise", role: "group", "aria-label": "Which answer is better?" },
-      el("span", { class: "pairwise-label" }, "Which answer is better?"), buttons, error);
+      el("span", { class: "pairwise-label" }, "Which answer is better?"), buttons, final, error);
+    let current = null;
     return {
       node,
       set(chosen, { open }) {
+        current = chosen || null;
         for (const button of buttons) {
           button.setAttribute("aria-pressed", String(button.dataset.choice === chosen));
           button.disabled = !open || Boolean(chosen);
+          button.title = chosen ? VOTE_FINAL : "";
         }
+        final.hidden = !chosen;
+      },
+      /** The choice shown now, or null. */
+      get chosen() {
+        return current;
       },
       showError(message) {
         error.textContent = message;
