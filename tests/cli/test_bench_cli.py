@@ -159,7 +159,10 @@ def test_a_small_benchmark_on_the_embedded_smollm2_writes_its_report(tmp_path: P
     data = json.loads((report / "report.json").read_text())
     assert data["summary"]["items"] == {"done": 4}
     assert all(item["answers"][0].strip() and 0 < item["tokens"] <= 8 for item in data["items"])
-    assert {i["label"] for i in data["instances"]} == {"smollm2-135m-instruct · temp 0.2", "smollm2-135m-instruct · temp 1.0"}
+    assert {i["label"] for i in data["instances"]} == {
+        "smollm2-135m-instruct · temp 0.2",
+        "smollm2-135m-instruct · temp 1.0",
+    }
     versions = {e["engine"]: e["version"] for e in data["environment"][0]["engines"]}
     assert versions["local"] == llama_cpp.__version__
     html = (report / "report.html").read_text()
@@ -319,3 +322,16 @@ def test_judge_num_predict_is_stored_with_the_run_so_resume_keeps_it(
 
     alone = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--judge-num-predict", "64"])
     assert alone.exit_code == 2 and "needs --judge" in alone.output
+
+
+def test_the_report_s_reproduce_command_names_the_prompt_path_and_report_folder_used(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    report = tmp_path / "reports" / "nightly"
+    command = arena_bench("run", str(prompts), "-m", LLAMA, "--quiet", "--report-dir", str(report))
+    finished = subprocess.run(
+        command, env=bench_env(tmp_path / "data", double), capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr + finished.stdout
+    reproduce = json.loads((report / "report.json").read_text())["reproduce"]
+    assert reproduce.startswith(f"arena bench run {prompts} ") and reproduce.endswith(f"--report-dir {report}")

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from arena.evaluation.bench.runner import WorkEvent
     from arena.evaluation.conversation.instances import ModelInstance
 
+MAX_PROMPT_FILE = 200  # what bench_runs.prompt_file holds; a longer path is stored by its name
+
 bench_app = typer.Typer(
     help="Batch benchmarks: a prompt set × models × repeats, judged, resumable.", no_args_is_help=True
 )
@@ -169,7 +171,7 @@ def _write_report(run_id: str, directory: Path) -> None:
     from arena.evaluation.bench.report.render import write_report
 
     with opened_database() as database:
-        written = write_report(build_report(database=database, run_id=run_id), directory)
+        written = write_report(build_report(database=database, run_id=run_id, report_dir=str(directory)), directory)
     html = next(path for path in written if path.name == "report.html")
     console.print(
         f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False, soft_wrap=True
@@ -286,7 +288,9 @@ def run_benchmark(
 
         asyncio.run(check())
         with opened_database(settings) as database:
-            run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
+            # The path as typed, so the report's Reproduce command runs from the same folder.
+            typed = str(prompts) if len(str(prompts)) <= MAX_PROMPT_FILE else prompts.name
+            run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=typed)
         console.print(
             f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)", soft_wrap=True
         )
