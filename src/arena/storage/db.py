@@ -25,6 +25,7 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 import arena.storage.schema  # noqa: F401 - every table registered before the first session
+import arena.storage.touch  # noqa: F401 - updated_at follows votes, verdicts and the reveal
 from arena.storage.audit import open_signed_log
 from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
