@@ -2,8 +2,8 @@
 conversation, not only when a turn is added. A vote, a judge's verdict and the reveal change what
 an export says, so an export's ``updated_at`` must change with them (it did not).
 
-Registered once on every ORM session (``db.py`` imports this module). Votes restored by an import
-keep the imported conversation's own time.
+``db.py`` registers it on every ORM session (``listen_for_changes``). Votes restored by an import
+do not count: they are part of making the imported conversation.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from sqlalchemy.orm import Session
 from arena.storage.models import Conversation, Judgment, Vote, utcnow
 
 
-@event.listens_for(Session, "before_flush")
+def listen_for_changes() -> None:
+    if not event.contains(Session, "before_flush", _touch_conversations):
+        event.listen(Session, "before_flush", _touch_conversations)
+
+
 def _touch_conversations(session: Session, _context: Any, _instances: Any) -> None:
     touched: set[str] = set()
     for record in session.new:
