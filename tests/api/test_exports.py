@@ -307,9 +307,9 @@ def test_an_import_with_a_bad_verdict_is_400_naming_it(client: httpx.Client) -> 
 
 
 def without_ids(detail: dict[str, Any]) -> dict[str, Any]:
-    """A detail without what a new conversation cannot share: ids and times of creation."""
+    """A detail without what a new conversation cannot share: ids, times of creation, the imported mark."""
     detail = copy.deepcopy(detail)
-    for key in ("id", "created_at", "updated_at"):
+    for key in ("id", "created_at", "updated_at", "imported"):
         detail.pop(key)
     for turn in detail["turns"]:
         turn.pop("id")
@@ -327,6 +327,7 @@ def test_an_imported_export_round_trips(client: httpx.Client, voted_conversation
     assert response.status_code == 201, response.text
     imported = response.json()
     assert imported["id"] != voted_conversation
+    assert imported["imported"] is True and original["imported"] is False  # the page marks it (votes off the board)
     assert without_ids(imported) == without_ids(original)
     again = export(client, imported["id"], "json").json()
     for data in (exported, again):

@@ -43,11 +43,16 @@ def test_a_run_started_on_the_page_shows_live_progress_and_opens_its_report(
     double.reply = [TIE[i : i + 4] for i in range(0, len(TIE), 4)]  # ~0.7 s an answer: long enough to watch
     double.token_delay = 0.05
     fill_run(page, arena.url)
+    # Pulling a model happens in the arena's Model manager: the form says where.
+    expect(page.locator(".bench-manager-hint a[href='/']")).to_be_visible()
     page.select_option("#judge-model", LLAMA)
+    page.fill("#judge-num-predict", "64")  # a CPU-friendly verdict length, kept with the run for resume
     page.click("#start-run")
 
     row = page.locator("#runs-body tr").first
     expect(row).to_have_attribute("data-status", "running")
+    run_id = row.get_attribute("data-run-id")
+    assert page.request.get(f"{arena.url}/api/bench/runs/{run_id}").json()["judge"]["num_predict"] == 64
     expect(row.locator("progress")).to_have_attribute("max", "6")  # 2 prompts × 2 models + 2 judged pairs
     expect(row).to_have_attribute("data-status", "done", timeout=30_000)
     expect(row.locator(".bench-count")).to_have_text("6 / 6")

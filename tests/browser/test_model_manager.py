@@ -101,6 +101,8 @@ def test_pull_is_off_with_the_reason_when_ollama_is_down(arena_factory: ArenaFac
     expect(reason).to_be_visible()
     expect(reason).to_contain_text("Ollama is not reachable")
     expect(reason).to_contain_text("ollama serve")
+    manager_text = page.locator("#manager-engine-states").inner_text() + reason.inner_text()
+    assert manager_text.count("Ollama is not running") == 1, "the engine's reason is said once, on its line"
     page.get_by_label("Pull an Ollama model").fill("llama3.2:1b")
     page.get_by_label("Pull an Ollama model").press("Enter")
     expect(page.locator("#pull-progress")).to_be_hidden()

@@ -127,3 +127,15 @@ def test_esc_that_closes_the_menu_does_not_stop_the_answers(
         expect(card).to_have_attribute("data-status", "stopped")
     finally:
         double.token_delay = 0.0
+
+
+def test_a_phone_shows_no_keyboard_hints(arena: RunningArena, page: Page) -> None:
+    open_as_admin(page, arena.url, 390)
+    add_instance(page, "ollama:llama3.2:1b")
+    send(page, "Hello")
+    expect(page.locator("#export-menu")).to_be_visible()  # a conversation: Export (Ctrl E) is offered
+    expect(page.locator("label[for=model-select]")).to_be_visible()
+    for hint in ("#send-button kbd", "#export-menu summary kbd", "label[for=model-select] kbd"):
+        expect(page.locator(hint)).to_be_hidden()
+    page.set_viewport_size({"width": 1280, "height": 844})
+    expect(page.locator("#export-menu summary kbd")).to_be_visible()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.accounts import PASSWORD, login
+from tests.support.accounts import PASSWORD, Session, login
 from tests.support.builders import pairwise_vote, seed_turn
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
@@ -43,6 +43,7 @@ PROMPTS = b'{"id": "sky", "prompt": "Why is the sky blue?"}\n{"id": "tea", "prom
 @dataclass(frozen=True)
 class Content:
     conversation_id: str
+    blind_id: str  # a blind conversation, answered and revealed
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,7 @@ def content(arena: RunningArena) -> Content:
             lines = list(ndjson_lines(response))
         conversation_id = lines[0]["conversation_id"]
         assert sum(1 for line in lines if line.get("done")) == 2
+        blind_id = revealed_blind_conversation(admin)
         spec = {
             "instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}],
             "name": "Sky and tea",
@@ -93,7 +95,27 @@ def content(arena: RunningArena) -> Content:
         for winner, loser, times in ((LLAMA, QWEN, 4), (QWEN, "ollama:gemma3:1b", 3), (LLAMA, "ollama:gemma3:1b", 2)):
             for _ in range(times):
                 pairwise_vote(database, seed_turn(database, models=[winner, loser]), "A")
-    return Content(conversation_id=conversation_id)
+    return Content(conversation_id=conversation_id, blind_id=blind_id)
+
+
+def revealed_blind_conversation(admin: Session) -> str:
+    """Made as a user makes it: blind, one turn answered, then the reveal."""
+    created = admin.request(
+        "POST", "/api/conversations", json={"blind": True, "model_instances": [{"model": LLAMA}, {"model": QWEN}]}
+    )
+    assert created.status_code in (200, 201), created.text
+    blind_id = created.json()["id"]
+    with admin.client.stream(
+        "POST",
+        "/api/stream_chat?format=arena",
+        headers={"X-CSRF-Token": admin.csrf_token},
+        json={"conversation_id": blind_id, "message": "Reverse the words of a sentence in Python."},
+    ) as response:
+        assert response.status_code == 200
+        assert sum(1 for line in ndjson_lines(response) if line.get("done")) == 2
+    revealed = admin.request("POST", f"/api/conversations/{blind_id}/reveal")
+    assert revealed.status_code == 200, revealed.text
+    return blind_id
 
 
 def log_in(page: Page, url: str) -> None:
@@ -110,6 +132,13 @@ def show_arena(page: Page, url: str, content: Content) -> None:
     expect(page.locator(".card[data-status=ok] .answer .highlight")).to_have_count(2)
 
 
+def show_revealed_blind(page: Page, url: str, content: Content) -> None:
+    page.goto(f"{url}/#c={content.blind_id}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#results .reveal-table")).to_be_visible()
+    expect(page.locator("#send-button")).to_be_in_viewport()
+
+
 def show_leaderboard(page: Page, url: str, content: Content) -> None:
     page.goto(f"{url}/leaderboard")
     expect(page.locator("#ratings tbody tr")).to_have_count(3)
@@ -118,6 +147,24 @@ def show_leaderboard(page: Page, url: str, content: Content) -> None:
 def show_bench(page: Page, url: str, content: Content) -> None:
     page.goto(f"{url}/bench")
     expect(page.locator("#runs-body tr[data-status=done]")).to_have_count(1)
+    # The count and the report links are in sight, not under the bar or off past the edge.
+    seen = page.evaluate(
+        SEEN_JS, ["#runs-body .bench-count", "#runs-body a[data-role=report]", "#runs-body a[download]"]
+    )
+    assert all(seen.values()), seen
+
+
+# Run in the page: whether each element lies fully inside the window and is not covered by its
+# row's progress bar.
+SEEN_JS = """
+(selectors) => Object.fromEntries(selectors.map((selector) => {
+  const node = document.querySelector(selector);
+  const box = node.getBoundingClientRect();
+  const bar = node.closest("tr").querySelector("progress").getBoundingClientRect();
+  const overlapsBar = node.matches(".bench-count") && box.left < bar.right && box.top < bar.bottom && box.bottom > bar.top;
+  return [selector, box.width > 0 && box.left >= 0 && box.right <= window.innerWidth && !overlapsBar];
+}))
+"""
 
 
 def show_audit(page: Page, url: str, content: Content) -> None:
@@ -133,6 +180,7 @@ def show_docs(page: Page, url: str, content: Content) -> None:
 
 PAGES: dict[str, Callable[[Page, str, Content], None]] = {
     "arena": show_arena,
+    "blind-revealed": show_revealed_blind,
     "leaderboard": show_leaderboard,
     "bench": show_bench,
     "audit": show_audit,

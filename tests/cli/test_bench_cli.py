@@ -159,7 +159,10 @@ def test_a_small_benchmark_on_the_embedded_smollm2_writes_its_report(tmp_path: P
     data = json.loads((report / "report.json").read_text())
     assert data["summary"]["items"] == {"done": 4}
     assert all(item["answers"][0].strip() and 0 < item["tokens"] <= 8 for item in data["items"])
-    assert {i["label"] for i in data["instances"]} == {"smollm2-135m-instruct · temp 0.2", "smollm2-135m-instruct · temp 1.0"}
+    assert {i["label"] for i in data["instances"]} == {
+        "smollm2-135m-instruct · temp 0.2",
+        "smollm2-135m-instruct · temp 1.0",
+    }
     versions = {e["engine"]: e["version"] for e in data["environment"][0]["engines"]}
     assert versions["local"] == llama_cpp.__version__
     html = (report / "report.html").read_text()
@@ -281,3 +284,54 @@ def test_a_run_s_report_is_private_and_its_csv_defuses_formulas(
     }
     rows = list(csv.DictReader(io.StringIO((report / "items.csv").read_text())))
     assert {(row["category"], row["answer"]) for row in rows} == {("'+cmd", f"'{attack}")}
+
+
+def test_in_a_pipe_each_finished_item_prints_a_progress_line(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    env = bench_env(tmp_path / "data", double)
+    finished = subprocess.run(
+        arena_bench("run", str(prompts), "-m", LLAMA), env=env, capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr + finished.stdout
+    progress = [line for line in finished.stdout.splitlines() if " item done: " in line]
+    assert [line.split()[0] for line in progress] == ["1/5", "2/5", "3/5", "4/5", "5/5"], finished.stdout
+    assert "ETA" in progress[0] and "elapsed" in progress[-1]
+
+
+def test_on_a_40_column_terminal_the_count_and_eta_stay_readable(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    from tests.cli.terminal import arena_env, in_terminal
+
+    env = arena_env(ARENA_DATA_DIR=str(tmp_path / "data"), OLLAMA_HOST=double.url, ARENA_EMBEDDED="0")
+    lines = in_terminal(["bench", "run", str(prompts), "-m", LLAMA], columns=40, env=env)
+    drawn = [line for line in lines if "5/5" in line]
+    assert drawn and "ETA" in drawn[-1], "\n".join(lines)
+    assert not any("━" in line for line in lines), "the bar goes first"
+
+
+def test_judge_num_predict_is_stored_with_the_run_so_resume_keeps_it(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    env = bench_env(tmp_path / "data", double)
+    command = arena_bench("run", str(prompts), "-m", LLAMA, "-m", QWEN, "--judge", LLAMA, "--judge-num-predict", "64")
+    subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    [(judge,)] = query(tmp_path / "data", "SELECT judge FROM bench_runs")
+    assert json.loads(judge)["num_predict"] == 64
+
+    alone = runner.invoke(bench_app, ["run", str(prompts), "-m", LLAMA, "--judge-num-predict", "64"])
+    assert alone.exit_code == 2 and "needs --judge" in alone.output
+
+
+def test_the_report_s_reproduce_command_names_the_prompt_path_and_report_folder_used(
+    tmp_path: Path, double: OllamaDouble, prompts: Path
+) -> None:
+    report = tmp_path / "reports" / "nightly"
+    command = arena_bench("run", str(prompts), "-m", LLAMA, "--quiet", "--report-dir", str(report))
+    finished = subprocess.run(
+        command, env=bench_env(tmp_path / "data", double), capture_output=True, text=True, timeout=120
+    )
+    assert finished.returncode == 0, finished.stderr + finished.stdout
+    reproduce = json.loads((report / "report.json").read_text())["reproduce"]
+    assert reproduce.startswith(f"arena bench run {prompts} ") and reproduce.endswith(f"--report-dir {report}")

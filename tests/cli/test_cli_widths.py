@@ -115,3 +115,14 @@ def test_bench_list_and_user_list_show_whole_ids_and_names(isolated_environment:
         assert whole(name, lines), "\n".join(lines)
     listed = json.loads("\n".join(in_pipe(["user", "list", "--json"], env=arena_env())))
     assert [(u["username"], u["role"]) for u in listed] == [(name, "viewer")]
+
+
+def test_a_narrow_terminal_says_which_columns_it_hid_and_how_to_see_them(ollama_url: str) -> None:
+    env = arena_env(OLLAMA_HOST=ollama_url)
+    narrow = in_terminal(["models"], columns=80, env=env)
+    text = " ".join(narrow)
+    assert "hidden to fit the terminal" in text and "--json" in text, "\n".join(narrow)
+    assert "quantization" in text  # the dropped column is named
+    assert all(len(line) <= 80 for line in narrow), "\n".join(narrow)
+    wide = in_terminal(["models"], columns=160, env=env)
+    assert not any("hidden" in line for line in wide), "\n".join(wide)

@@ -273,3 +273,18 @@ def test_heatmap_labels_tell_long_named_instances_apart() -> None:
     assert sorted(title for title, _ in category_columns) == sorted(labels)
     assert len({shown for _, shown in category_columns}) == 6
     assert all(shown.endswith(title[-8:]) for title, shown in category_columns)
+
+
+def test_the_report_leaves_out_an_engine_that_was_down_and_that_the_run_never_calls() -> None:
+    run = make_run()
+    down = {"engine": "openai", "endpoint": "http://127.0.0.1:9/v1", "reachable": False, "version": None}
+    run.environment = [{**run.environment[0], "engines": [*run.environment[0]["engines"], down]}]
+    report = report_from_rows(run=run, items=[], judgments=[], report_dir="out/nightly")
+    assert [e["engine"] for e in report.data["environment"][0]["engines"]] == ["ollama", "local"]
+    assert report.data["reproduce"].endswith("--report-dir out/nightly")
+
+    used_but_down = {**down, "engine": "ollama", "endpoint": "http://127.0.0.1:11434"}
+    run.environment = [{**run.environment[0], "engines": [used_but_down]}]
+    down_report = report_from_rows(run=run, items=[], judgments=[])
+    html = render_html(down_report, charts=charts(down_report))
+    assert "ollama version unknown (http://127.0.0.1:11434, unreachable)" in html and " ? (" not in html

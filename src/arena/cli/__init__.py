@@ -11,6 +11,9 @@ import sys
 import typer
 
 from arena.cli import audit, bench, db, leaderboard, models, serve, user
+from arena.cli._help import drop_flag_types
+
+drop_flag_types()
 
 app = typer.Typer(help="Local LLM Arena: compare language models privately, on your own machine.", no_args_is_help=True)
 

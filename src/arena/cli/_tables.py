@@ -47,12 +47,20 @@ def print_table(
             table = _rich_table(columns, rows, shown, title=title, caption=caption)
             if _narrowest(console, table) <= console.width:
                 console.print(table)
+                _say_hidden(console, [columns[i].header for i in range(len(columns)) if i not in shown])
                 return
             droppable = [i for i in shown if not (columns[i].keep or columns[i].required)]
             if not droppable:
                 break
             shown.remove(min(reversed(droppable), key=lambda i: columns[i].priority))
     _print_plain(console, columns, rows, title=title, caption=caption)
+
+
+def _say_hidden(console: Console, headers: list[str]) -> None:
+    """A dropped column is said out loud: a user must not think the data is not there."""
+    if headers:
+        note = f"(hidden to fit the terminal: {', '.join(headers)}; a wider terminal or --json shows them)"
+        console.print(Text(note))  # wrapped to the terminal, unlike the id lines
 
 
 def _rich_table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column as TableColumn
 from rich.text import Text
 
 from arena.cli._common import (
@@ -43,7 +45,10 @@ from arena.cli._tables import Column, print_table
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
+    from arena.evaluation.bench.runner import WorkEvent
     from arena.evaluation.conversation.instances import ModelInstance
+
+MAX_PROMPT_FILE = 200  # what bench_runs.prompt_file holds; a longer path is stored by its name
 
 bench_app = typer.Typer(
     help="Batch benchmarks: a prompt set × models × repeats, judged, resumable.", no_args_is_help=True
@@ -56,6 +61,45 @@ class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text("–/s" if speed is None else f"{speed:.2f}/s", style="progress.data.speed")
+
+
+def _progress_columns(width: int) -> tuple[ProgressColumn, ...]:
+    """The bar's columns; under 80 columns the bar, rate and elapsed time go first, so the count
+    and the ETA stay readable."""
+    count = (MofNCompleteColumn(), TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[failed]}"))
+    if width < 80:
+        name = TextColumn(
+            "[bold]{task.description}", table_column=TableColumn(no_wrap=True, overflow="ellipsis", ratio=1)
+        )
+        return (name, *count)
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        *count[1:],
+    )
+
+
+class PlainProgress:
+    """One plain line per finished unit, for stdout that is not a terminal (no bar can be drawn)."""
+
+    def __init__(self, *, total: int, finished: int) -> None:
+        self.total, self.done, self.started_with = total, finished, finished
+        self.started = time.monotonic()
+
+    def line(self, event: WorkEvent) -> str:
+        self.done += 1
+        elapsed = time.monotonic() - self.started
+        new = self.done - self.started_with
+        eta = f", ETA {_clock(elapsed / new * (self.total - self.done))}" if new and self.done < self.total else ""
+        return f"{self.done}/{self.total} {event.kind} {event.status}: {event.label} ({_clock(elapsed)} elapsed{eta})"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
 
 
 def _describe(exc: ValueError) -> str:
@@ -71,31 +115,25 @@ async def _execute(*, run_id: str, retry_errors: bool, quiet: bool) -> tuple[str
     """Run (or resume) with a progress bar; returns the final status and the number of failures."""
     from arena.engines.factory import build_router
     from arena.evaluation.bench.control import ensure_resumable
-    from arena.evaluation.bench.runner import BenchRunner, WorkEvent
+    from arena.evaluation.bench.runner import BenchRunner
 
     settings = load_settings()
     database = ready_database(settings)
     router = build_router(settings)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[failed]}"),
-    )
     try:
         before = await asyncio.to_thread(ensure_resumable, database=database, run_id=run_id, retry_errors=retry_errors)
         redone = before.failed + before.judgments.get("skipped", 0) if retry_errors else 0
         finished_before = before.finished - redone
         failed = 0
-        with Progress(*columns, console=console, disable=quiet) as progress:
+        plain = PlainProgress(total=before.total, finished=finished_before)
+        in_pipe = not console.is_terminal and not quiet
+        with Progress(*_progress_columns(console.width), console=console, disable=quiet or in_pipe) as progress:
             bar = progress.add_task(before.name, total=before.total, completed=finished_before, failed="")
 
             def heard(event: WorkEvent) -> None:
                 nonlocal failed
+                if in_pipe:  # a log file or `| tee` sees each finished unit, not silence until the end
+                    console.print(plain.line(event), highlight=False, soft_wrap=True, markup=False)
                 if event.status == "error":
                     failed += 1
                     progress.console.print(
@@ -133,7 +171,7 @@ def _write_report(run_id: str, directory: Path) -> None:
     from arena.evaluation.bench.report.render import write_report
 
     with opened_database() as database:
-        written = write_report(build_report(database=database, run_id=run_id), directory)
+        written = write_report(build_report(database=database, run_id=run_id, report_dir=str(directory)), directory)
     html = next(path for path in written if path.name == "report.html")
     console.print(
         f"report: {html}  (and {len(written) - 1} more files in {directory})", highlight=False, soft_wrap=True
@@ -195,6 +233,9 @@ def run_benchmark(
     baseline: Annotated[
         str | None, typer.Option(help="Judge each model against this one (a --model value or id)")
     ] = None,
+    judge_num_predict: Annotated[
+        int | None, typer.Option(min=1, help="Judge's token limit per verdict (default 512); lower is faster on a CPU")
+    ] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Times each prompt is asked of each model")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Generations at once per engine endpoint")] = 2,
     seed: Annotated[int | None, typer.Option(min=1, help="Run seed (random and recorded if not given)")] = None,
@@ -219,11 +260,13 @@ def run_benchmark(
         judge_spec = None
         if judge is not None:
             judge_defaults = {key: str(value) for key, value in DEFAULT_JUDGE_OPTIONS.model_dump().items()}
+            if judge_num_predict is not None:  # stored in the run's judge settings, so resume keeps it
+                judge_defaults["num_predict"] = str(judge_num_predict)
             judge_model = parse_model_spec(judge, defaults=judge_defaults)
             chosen = _baseline(baseline, model, instances)
             judge_spec = JudgeSpec(instance=judge_model, mode="baseline" if chosen else "pairs", baseline=chosen)
-        elif baseline is not None:
-            raise typer.BadParameter("--baseline needs --judge")
+        elif baseline is not None or judge_num_predict is not None:
+            raise typer.BadParameter(f"{'--baseline' if baseline else '--judge-num-predict'} needs --judge")
         spec = BenchSpec(
             name=name,
             instances=instances,
@@ -245,7 +288,9 @@ def run_benchmark(
 
         asyncio.run(check())
         with opened_database(settings) as database:
-            run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=prompts.name)
+            # The path as typed, so the report's Reproduce command runs from the same folder.
+            typed = str(prompts) if len(str(prompts)) <= MAX_PROMPT_FILE else prompts.name
+            run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=typed)
         console.print(
             f"run {run_id}: {len(prompt_set)} prompts × {len(instances)} models × {repeats} repeat(s)", soft_wrap=True
         )

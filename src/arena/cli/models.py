@@ -81,7 +81,7 @@ def models(
     rows = [
         [
             m.id,
-            m.engine,
+            f"{m.engine} · base" if m.base_model else m.engine,  # as the web marks it: continues text, does not chat
             f"{m.size / 1e6:,.0f} MB" if m.size else "",
             m.family or "",
             m.parameter_size or "",
@@ -90,6 +90,8 @@ def models(
         for m in inventory.models
     ]
     print_table(console, MODEL_COLUMNS, rows)
+    if any(m.base_model for m in inventory.models):
+        console.print("base: a base model, not chat-tuned; it continues text rather than answering", soft_wrap=True)
     for h in inventory.health:
         state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {escape(h.detail or '')}"
         console.print(f"{h.engine} {escape(h.endpoint)}: {state}", highlight=False, soft_wrap=True)

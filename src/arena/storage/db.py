@@ -30,6 +30,7 @@ from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
 from arena.storage.private_files import create_private, make_private, private_dir
 from arena.storage.reencrypt import check_keys
+from arena.storage.touch import listen_for_changes
 
 if TYPE_CHECKING:
     from arena.settings import Settings
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 # Long enough to ride out another thread's commit, short enough to report a real deadlock.
 SQLITE_BUSY_TIMEOUT_MS: Final = 15_000
+
+listen_for_changes()  # a vote, a verdict or the reveal moves its conversation's updated_at
 
 
 def _unicode_lower(value: Any) -> Any:

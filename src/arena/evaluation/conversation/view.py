@@ -127,6 +127,7 @@ class ConversationView:
     created_at: datetime
     updated_at: datetime
     instances: list[InstanceView]
+    imported: bool = False  # made from an export file: its votes stay off the leaderboard
     turns: list[TurnView]
 
     @property
@@ -225,6 +226,7 @@ def _build_view(
         blind=conversation.blind,
         masked=masked,
         revealed_at=conversation.revealed_at,
+        imported=conversation.imported,
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         instances=[

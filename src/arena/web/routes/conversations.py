@@ -34,7 +34,13 @@ SHOW_METRICS = (
 
 def _summary(c: Conversation) -> ConversationPublic:
     return ConversationPublic(
-        id=c.id, title=c.title, blind=c.blind, created_at=c.created_at, updated_at=c.updated_at, revealed_at=c.revealed_at
+        id=c.id,
+        title=c.title,
+        blind=c.blind,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        revealed_at=c.revealed_at,
+        imported=c.imported,
     )
 
 

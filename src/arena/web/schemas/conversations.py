@@ -33,6 +33,7 @@ class ConversationPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     revealed_at: datetime | None
+    imported: bool = Field(False, description="Made from an export file: its votes stay off the leaderboard by default")
 
 
 class ConversationList(BaseModel):
@@ -162,6 +163,7 @@ class ConversationDetailPublic(ConversationPublic):
             title=view.title,
             blind=view.blind,
             revealed_at=view.revealed_at,
+            imported=view.imported,
             created_at=view.created_at,
             updated_at=view.updated_at,
             instances=[

@@ -42,15 +42,18 @@ BOOTSTRAP_ROUNDS: Final = 1000
 UNCATEGORIZED: Final = "(none)"
 
 
-def build_report(*, database: Database, run_id: str) -> BenchReport:
+def build_report(*, database: Database, run_id: str, report_dir: str | None = None) -> BenchReport:
+    """report_dir: the folder the report is written to, when known (the CLI), for the Reproduce command."""
     with database.session() as session:
         run = store.get_run(session, run_id=run_id)
         items = store.list_items(session, run_id=run_id)
         judgments = store.list_judgments(session, run_id=run_id)
-    return report_from_rows(run=run, items=items, judgments=judgments)
+    return report_from_rows(run=run, items=items, judgments=judgments, report_dir=report_dir)
 
 
-def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[BenchJudgment]) -> BenchReport:
+def report_from_rows(
+    *, run: BenchRun, items: list[BenchItem], judgments: list[BenchJudgment], report_dir: str | None = None
+) -> BenchReport:
     labels = instance_labels(run.instances)
     # The stored records are copied whole, so the report keeps whatever the run recorded.
     instances = [
@@ -93,8 +96,8 @@ def report_from_rows(*, run: BenchRun, items: list[BenchItem], judgments: list[B
         },
         "instances": instances,
         "judge": cast(JudgeData | None, run.judge),
-        "environment": cast(list[EnvironmentData], run.environment or []),
-        "reproduce": reproduce_command(run),
+        "environment": used_engines(run),
+        "reproduce": reproduce_command(run, report_dir=report_dir),
         "summary": {
             "items": _count(item.status for item in items),
             "judgments": _count(judgment.status for judgment in judgments),
@@ -136,7 +139,23 @@ def model_spec(instance: dict[str, Any]) -> str:
     return instance["model"] + "@" + ",".join(f"{name}={instance[name]}" for name in SAMPLING_FIELDS)
 
 
-def reproduce_command(run: BenchRun) -> str:
+def used_engines(run: BenchRun) -> list[EnvironmentData]:
+    """Each session's environment without the engines that were down and that this run never
+    calls: "ollama ? (…, unreachable)" on a run of local models is noise, not a finding."""
+    models = [instance["model"] for instance in run.instances] + ([run.judge["model"]] if run.judge else [])
+    engines = {model.split(":", 1)[0] for model in models}
+    return [
+        cast(
+            EnvironmentData,
+            {**session, "engines": [e for e in session.get("engines", []) if e["reachable"] or e["engine"] in engines]},
+        )
+        if "engines" in session
+        else session
+        for session in cast(list[EnvironmentData], run.environment or [])
+    ]
+
+
+def reproduce_command(run: BenchRun, *, report_dir: str | None = None) -> str:
     parts = ["arena", "bench", "run", run.prompt_file or run.prompt_set_name]
     for instance in run.instances:
         parts += ["--model", model_spec(instance)]
@@ -147,7 +166,7 @@ def reproduce_command(run: BenchRun) -> str:
     parts += ["--repeats", str(run.repeats), "--concurrency", str(run.concurrency), "--seed", str(run.seed)]
     if run.system:
         parts += ["--system", run.system]
-    parts += ["--name", run.name, "--report-dir", "report"]
+    parts += ["--name", run.name, "--report-dir", report_dir or "report"]
     return shlex.join(parts)
 
 

@@ -36,6 +36,7 @@ export function createConversationController({ transcript }) {
     byId("conversation-title").textContent = conversation ? conversation.title : "New comparison";
     byId("blind-badge").hidden = !conversation?.blind && !(state.blind && !conversation);
     byId("revealed-badge").hidden = !conversation?.revealed_at;
+    byId("imported-badge").hidden = byId("imported-note").hidden = !conversation?.imported;
     byId("reveal-button").hidden = !isMasked();
     byId("export-menu").hidden = !conversation;
     document.title = conversation ? `${conversation.title} · Local LLM Arena` : "Local LLM Arena";

@@ -30,9 +30,7 @@ export function pullAvailability(engines) {
   const reachable = endpoints.filter((engine) => engine.reachable);
   let reason = "";
   if (!endpoints.length) reason = "Pulling needs an Ollama server: none is configured (OLLAMA_HOST).";
-  else if (!reachable.length) {
-    const details = [...new Set(endpoints.map((engine) => engine.detail).filter(Boolean))];
-    reason = `Pull is off: Ollama is not reachable. ${details.join(" ") || "Start it with `ollama serve`."}`;
-  }
+  // The engine's own words (why it is down) are on its line in the list above: not repeated here.
+  else if (!reachable.length) reason = "Pull is off: Ollama is not reachable (see above). Start it with `ollama serve`, then reopen the manager.";
   return { reason, endpoints, choice: reachable[0]?.endpoint || "" };
 }

@@ -60,6 +60,7 @@ export function createSessions({ open, startNew }) {
       el("span", { class: "session-title" }, conversation.title || "Untitled"),
       el("span", { class: "session-meta" },
         conversation.blind ? el("span", { class: "badge badge-blind" }, conversation.revealed_at ? "blind · revealed" : "blind") : null,
+        conversation.imported ? el("span", { class: "badge badge-imported", title: "Imported: its votes stay off the leaderboard" }, "imported") : null,
         el("time", { datetime: conversation.updated_at }, formatWhen(conversation.updated_at))));
     const actions = el("span", { class: "session-actions" },
       el("button", { type: "button", "aria-label": `Rename “${conversation.title}”`, title: "Rename", onclick: () => rename(row, conversation) }, icon("pencil")),

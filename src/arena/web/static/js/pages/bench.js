@@ -95,7 +95,7 @@ function runConfig() {
   const judgeModel = byId("judge-model").value;
   if (judgeModel) {
     const mode = byId("judge-mode").value;
-    config.judge = { instance: { model: judgeModel }, mode };
+    config.judge = { instance: { model: judgeModel, num_predict: numberOf(byId("judge-num-predict"), 512) }, mode };
     if (mode === "baseline") config.judge.baseline = Number(byId("judge-baseline").value);
   }
   return config;
@@ -183,16 +183,17 @@ function runRow(run) {
     "tr",
     { dataset: { runId: run.id, status: run.status } },
     el("td", {}, el("strong", {}, run.name), el("div", { class: "bench-id" }, `${run.id.slice(0, 12)} · ${run.prompt_set}`)),
-    el("td", {}, el("span", { class: `bench-status status-${run.status}` }, run.status)),
+    // data-label: a phone shows each run as a card of labelled lines (bench.css)
+    el("td", { dataset: { label: "Status" } }, el("span", { class: `bench-status status-${run.status}` }, run.status)),
     el(
       "td",
-      { class: "bench-progress" },
+      { class: "bench-progress", dataset: { label: "Progress" } },
       el("progress", { max: String(run.total || 1), value: String(run.finished), "aria-label": `${run.name}: ${percent}% finished` }),
       el("span", { class: "bench-count" }, `${run.finished} / ${run.total}`),
     ),
-    el("td", { class: run.failed ? "bench-failed" : "" }, String(run.failed)),
-    el("td", {}, ACTIVE.has(run.status) ? formatDuration(run.eta_s) : "–"),
-    el("td", {}, el("div", { class: "bench-actions" }, ...actions(run))),
+    el("td", { class: run.failed ? "bench-failed" : "", dataset: { label: "Failed" } }, String(run.failed)),
+    el("td", { dataset: { label: "Time left" } }, ACTIVE.has(run.status) ? formatDuration(run.eta_s) : "–"),
+    el("td", { class: "bench-actions-cell" }, el("div", { class: "bench-actions" }, ...actions(run))),
   );
 }
 
