@@ -154,3 +154,34 @@ def test_markdown_export_carries_the_pages_speed_notes_after_the_reveal_only(
     with arena.client() as client:
         assert client.post(f"/api/conversations/{turns[True].conversation_id}/reveal").status_code == 200
     assert "regenerated alone — speed not compared" in export(arena, turns[True].conversation_id, "markdown")
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["post", "stream"])
+def test_a_regenerate_that_finishes_while_the_judge_runs_makes_the_reply_about_an_earlier_answer(
+    arena: RunningArena, double: JudgingOllama, database: Database, streamed: bool
+) -> None:
+    turn = seed_turn(database, models=[BERLIN_MODEL, PARIS_MODEL], texts=[BERLIN, PARIS])
+    regenerated: list[int] = []
+
+    def regenerate_meanwhile(prompt: str) -> str:
+        if not regenerated:  # Model A's regenerate lands between the judge's start and its reply
+            regenerated.append(answer(database, turn, 0, ROME))
+        return prefers_paris(prompt)
+
+    double.decide = regenerate_meanwhile
+    body = {"conversation_id": turn.conversation_id, "turn_id": turn.turn_id, "judge_model": JUDGE}
+    with arena.client() as client:
+        if streamed:
+            response = client.post("/api/judge/stream", json=body)
+            assert response.status_code == 200, response.text
+            done = json.loads(response.text.strip().splitlines()[-1])
+            assert done["type"] == "done", done
+            judgments = done["run"]["judgments"]
+        else:
+            response = client.post("/api/judge", json=body)
+            assert response.status_code == 200, response.text
+            judgments = response.json()["judgments"]
+
+    assert regenerated and BERLIN in double.judge_bodies()[0]["messages"][-1]["content"]  # judged the old one
+    assert [j["about_earlier_answer"] for j in judgments] == [True]
+    assert [j["about_earlier_answer"] for j in listed(arena, turn.conversation_id)] == [True]  # as GET says

@@ -12,7 +12,7 @@ themselves keep the instance ids.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from arena.engines.base import SamplingOptions
@@ -224,6 +224,13 @@ def stored_judgments(
             cid: disclosure_of(session, conversation_id=cid) for cid in {r.conversation_id for r in rows} if cid
         }
     return rows, disclosures
+
+
+def as_stored_now(database: Database, disclosure: Disclosure, *, conversation_id: str) -> Disclosure:
+    """``disclosure`` with the conversation's latest answers read now, when a run's verdicts are
+    answered: a regenerate that finished while the judge ran makes them about an earlier answer."""
+    with database.session() as session:
+        return replace(disclosure, latest=latest_answers(session, conversation_id=conversation_id))
 
 
 def disclosure_of(session: Any, *, conversation_id: str) -> Disclosure:

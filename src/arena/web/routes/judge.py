@@ -19,7 +19,14 @@ from arena.endpoints import CloudJudgeEndpoint
 from arena.errors import ArenaError
 from arena.evaluation.judge.judges import cloud_host, environment_key, open_judge
 from arena.evaluation.judge.progress import judge_with_progress
-from arena.evaluation.judge.records import Disclosure, new_run_id, record_outcome, stored_judgments, turn_task
+from arena.evaluation.judge.records import (
+    Disclosure,
+    as_stored_now,
+    new_run_id,
+    record_outcome,
+    stored_judgments,
+    turn_task,
+)
 from arena.evaluation.judge.task import Candidate, JudgeOutcome, JudgeTask, check_task, pairs_to_judge, run_judge
 from arena.storage import audit
 from arena.web.audit_events import record_event
@@ -160,13 +167,16 @@ async def _store(
         request, audit.JUDGE, target=body.conversation_id, run_id=rows[0].run_id, judge_model=outcome.judge_model,
         cloud=outcome.cloud,
     )  # fmt: skip
+    disclosure = prepared.disclosure
+    if body.conversation_id is not None and prepared.answers is not None:
+        disclosure = await asyncio.to_thread(as_stored_now, db, disclosure, conversation_id=body.conversation_id)
     return JudgeRunPublic(
         run_id=rows[0].run_id,
         judge_model=outcome.judge_model,
         cloud=outcome.cloud,
         sent_to=cloud_host(prepared.endpoint) if prepared.endpoint else None,
         mode=outcome.mode,
-        judgments=[JudgmentPublic.from_row(row, prepared.disclosure) for row in rows],
+        judgments=[JudgmentPublic.from_row(row, disclosure) for row in rows],
     )
 
 
