@@ -181,3 +181,21 @@ def test_an_answer_still_streaming_cannot_be_regenerated(client: httpx.Client, d
         assert (answer["status"], answer["html"]) == ("streaming", None), "no HTML until the answer is finished"
         assert client.post("/api/stop", json={"turn_id": turn_id, "key": LLAMA_ID}).status_code == 200
         assert [e.get("status") for e in lines if e["done"]] == ["stopped"]
+
+
+def test_each_done_line_names_the_stored_answer_it_ends(client: httpx.Client, double: OllamaDouble) -> None:
+    created = client.post(
+        "/api/conversations", json={"blind": True, "model_instances": [{"model": LLAMA}, {"model": QWEN}]}
+    ).json()
+    lines = stream_turn(client, {"conversation_id": created["id"], "message": "Hello"})
+    ended = {e["instance_id"]: e["response_id"] for e in lines[1:] if e["done"]}
+    answers = client.get(f"/api/conversations/{created['id']}").json()["turns"][0]["responses"]
+    assert ended == {r["key"]: r["id"] for r in answers} and len(ended) == 2
+
+    # A regenerate's done line names its new row, never the answer it replaces.
+    double.reply = ["Again"]
+    again = stream_turn(client, {"regenerate": {"turn_id": lines[0]["turn_id"], "key": "Model A"}})
+    answers = client.get(f"/api/conversations/{created['id']}").json()["turns"][0]["responses"]
+    newest = {r["key"]: (r["id"], r["text"]) for r in answers}
+    assert again[-1]["response_id"] == newest["Model A"][0] != ended["Model A"]
+    assert newest["Model A"][1] == "Again"

@@ -95,11 +95,14 @@ def event_payload(
     key: str | None = None,
     line_format: LineFormat = "arena",
     hide_metrics: bool = False,
+    response_id: int | None = None,
 ) -> dict[str, Any]:
     """One line for one event; with a ``label`` (a masked blind conversation) the line names
     the instance by its label alone, and an error message does not quote the model. ``key``
     names the instance otherwise (the client's own id in format v3). ``hide_metrics`` withholds
-    a done line's metrics (``shown_metrics``: masked, unless the client asked for them)."""
+    a done line's metrics (``shown_metrics``: masked, unless the client asked for them).
+    ``response_id``: the stored answer a done line ends (format arena), so that a page votes on
+    the answer it shows, never on one regenerated elsewhere meanwhile."""
     shown_id, shown_model = (label, label) if label else (key or event.instance_id, event.model)
     v3 = line_format == "v3"
     if not isinstance(event, FinishEvent):
@@ -117,6 +120,8 @@ def event_payload(
             payload["metrics"] = shown_metrics(event.metrics, line_format="v3", withheld=hide_metrics)
         return payload | ({"error": error} if error is not None else {})
     payload = {"instance_id": shown_id, "model": shown_model, "done": True}
+    if response_id is not None:
+        payload["response_id"] = response_id
     metrics = shown_metrics(event.metrics, line_format="arena", withheld=hide_metrics)
     if metrics is not None:
         payload["metrics"] = metrics

@@ -119,9 +119,10 @@ async def _prepare_regenerate(body: ChatCreate, settings: AppSettings, db: Db) -
 
 async def _start(
     body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal, request: Request
-) -> tuple[PreparedTurn, Comparison, Units]:
+) -> tuple[PreparedTurn, Comparison, Units, dict[str, int]]:
     """Take one unit of the caller's budget per instance, start generating, then write the turn
-    while the engines work on their first tokens. Nothing is written when the budget says no."""
+    while the engines work on their first tokens. Nothing is written when the budget says no.
+    The last item: instance id -> its stored answer (the recorder's own map, filled as rows are made)."""
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="own")
     if body.regenerate is not None:
@@ -133,7 +134,7 @@ async def _start(
             comparison = Comparison(
                 router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
             )
-        return prepared, comparison, units
+        return prepared, comparison, units, recorder.response_ids
     plan = await _plan(body, settings, models, db, principal)
     units = claim_generations(request, principal, len(plan.targets))
     with _returned_on_error(units):
@@ -148,7 +149,7 @@ async def _start(
             raise
     for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
         comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
-    return prepared, comparison, units
+    return prepared, comparison, units, recorder.response_ids
 
 
 @contextmanager
@@ -180,7 +181,7 @@ async def stream_chat(
         if streams.is_running(body.regenerate.turn_id, key):
             raise Conflict(f"{key} is still answering this turn: stop it first")
     # One unit per instance, from the caller's budget: 429 past their cap, 503 when the server is full.
-    prepared, comparison, units = await _start(body, settings, models, db, principal, request)
+    prepared, comparison, units, stored = await _start(body, settings, models, db, principal, request)
     turn_id = prepared.turn_id
     # Registered before the first line: once a client knows the turn, it can stop it.
     stops = streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
@@ -207,14 +208,21 @@ async def stream_chat(
                     streams.release(turn_id, stops[event.instance_id])
                     units.release(1)  # that instance's generation is over
                 shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
-                yield line(event_payload(event, **shown, line_format=line_format, hide_metrics=hide))
+                # A done line names the stored answer it ends: the page votes on that one alone.
+                answer = stored.get(event.instance_id) if isinstance(event, FinishEvent) else None
+                yield line(
+                    event_payload(event, **shown, line_format=line_format, hide_metrics=hide, response_id=answer)
+                )
         except Exception as exc:  # every instance still gets its done line, with the error
             log_broken_stream(turn_id, exc)
             for t in prepared.targets:
                 if t.instance_id not in ended:
                     shown = {"label": label(t.instance_id), "key": keys[t.instance_id]}
                     failure = stream_failure(t.instance_id, t.model, exc)
-                    yield line(event_payload(failure, **shown, line_format=line_format, hide_metrics=hide))
+                    answer = stored.get(t.instance_id)
+                    yield line(
+                        event_payload(failure, **shown, line_format=line_format, hide_metrics=hide, response_id=answer)
+                    )
 
     async def cleanup() -> None:
         try:
@@ -249,7 +257,7 @@ async def chat(
 ):
     """Answer once every instance has finished; one instance gives its result alone. Every
     instance has a result (`error` says why one has no full answer); `errors` lists the failures."""
-    prepared, comparison, units = await _start(body, settings, models, db, principal, request)
+    prepared, comparison, units, _ = await _start(body, settings, models, db, principal, request)
     with units:
         try:
             finished = []

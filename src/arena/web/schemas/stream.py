@@ -101,6 +101,9 @@ class ArenaDoneLine(BaseModel):
     instance_id: str
     model: str
     done: Literal[True]
+    response_id: int | None = Field(
+        default=None, description="The stored answer this line ends (absent when nothing could be stored)"
+    )
     metrics: MetricsPublic | None = None
     status: Literal["error", "stopped"] | None = None
     error: str | None = None

@@ -57,11 +57,18 @@ function closeVoting(message) {
   notifyError(message);
 }
 
-/** The id of the answer this page shows for `key` in a turn (its latest), or null if not known yet. */
-function shownAnswer(turnId, key) {
-  const turn = state.conversation?.turns?.find((entry) => entry.id === turnId);
-  const answers = turn?.responses.filter((response) => response.key === key) || [];
-  return answers.length ? answers[answers.length - 1].id : null;
+const UNKNOWN_ANSWER = "This page does not know which stored answer it shows: it reads the conversation again, then vote.";
+
+/** The stored answers the cards show (never the latest the page merely loaded), or null when
+ * a card does not know its own (its stream broke before the done line): then nothing is sent. */
+function shownAnswers(cards) {
+  const ids = cards.map((card) => card?.responseId ?? null);
+  return ids.every((id) => id !== null) ? ids : null;
+}
+
+function unknownAnswer(showError) {
+  showError(UNKNOWN_ANSWER);
+  emit("reload-conversation"); // the stored answers, each with its id
 }
 
 function refused(error, showError) {
@@ -77,9 +84,9 @@ function refused(error, showError) {
 
 export async function voteThumb(card, value) {
   card.showVoteError("");
-  const vote = { turn_id: card.turnId, kind: "thumb", key: card.key, value };
-  const seen = shownAnswer(card.turnId, card.key);
-  if (seen !== null) vote.response_id = seen;
+  const shown = shownAnswers([card]);
+  if (!shown) return unknownAnswer((message) => card.showVoteError(message));
+  const vote = { turn_id: card.turnId, kind: "thumb", key: card.key, value, response_id: shown[0] };
   try {
     await api.vote(state.conversation.id, vote);
     card.setVotes(value === "up" ? { up: 1 } : { down: 1 }, { open: true });
@@ -90,9 +97,9 @@ export async function voteThumb(card, value) {
 
 export async function votePairwise(turnView, value) {
   turnView.pairwise.showError("");
-  const vote = { turn_id: turnView.id, kind: "pairwise", value };
-  const [a, b] = (state.conversation?.instances || []).map((entry) => shownAnswer(turnView.id, entry.key));
-  if (a && b) vote.response_ids = [a, b];
+  const shown = shownAnswers((state.conversation?.instances || []).map((entry) => turnView.card(entry.key)));
+  if (!shown) return unknownAnswer((message) => turnView.pairwise.showError(message));
+  const vote = { turn_id: turnView.id, kind: "pairwise", value, response_ids: shown };
   try {
     await api.vote(state.conversation.id, vote);
     turnView.pairwise.set(value, { open: true });

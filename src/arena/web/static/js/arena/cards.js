@@ -133,6 +133,8 @@ export function createCard({ turnId, key, title, params, handlers }) {
     },
     /** Answers of one round were generated together; a regenerate is a round of its own. */
     round: "0",
+    /** The stored answer this card shows (from its done line or the detail): votes name it. */
+    responseId: null,
     /** Prompt tokens a cache served (null: not reported, undefined: no metrics shown). */
     get cachedPromptTokens() {
       const value = node.dataset.cachedPromptTokens;
@@ -164,6 +166,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       delete node.dataset.loadedModel;
       delete node.dataset.limit;
       cacheText = "";
+      card.responseId = null;
       card.setNote("");
       card.setFastest(false);
       setStatus("waiting");
@@ -182,7 +185,8 @@ export function createCard({ turnId, key, title, params, handlers }) {
     },
 
     /** The done line (or a stored response): status, metrics, error. */
-    finish({ status: outcome = "ok", metrics: figures, error }) {
+    finish({ status: outcome = "ok", metrics: figures, error, responseId = null }) {
+      card.responseId = responseId;
       setStatus(outcome);
       if (!rawText) answer.className = "answer empty";
       if (figures) showMetrics(figures, outcome);
@@ -206,7 +210,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       card.begin();
       card.round = String(response.generation_round ?? 0);
       if (response.text) card.append(response.text);
-      card.finish({ status: response.status, metrics: metricsHidden ? null : response, error: response.error });
+      card.finish({ status: response.status, metrics: metricsHidden ? null : response, error: response.error, responseId: response.id });
       if (response.html) card.showHtml(response.html);
       if (response.status === "streaming") setStatus("streaming");
     },

@@ -99,6 +99,9 @@ export function createConversationController({ transcript }) {
     return view;
   }
 
+  /** The stored detail after a stream; the cards stay as streamed. An answer another tab
+   * regenerated meanwhile is not adopted: votes name each card's own answer (card.responseId),
+   * so the server refuses one about the replaced answer and the page then shows the new one. */
   async function refreshDetail(conversationId) {
     if (state.conversation?.id !== conversationId) return;
     try {

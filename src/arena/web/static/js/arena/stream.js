@@ -43,7 +43,8 @@ export async function runStream(body, start) {
         continue;
       }
       open.delete(line.instance_id);
-      card.finish({ status: line.status || (line.error ? "error" : "ok"), metrics: line.metrics, error: line.error });
+      const status = line.status || (line.error ? "error" : "ok");
+      card.finish({ status, metrics: line.metrics, error: line.error, responseId: line.response_id ?? null });
       if (!line.metrics && metricsHidden()) card.setHiddenMetrics(METRICS_HIDDEN_NOTE);
       view.updateCrown();
       renderAnswer(card);
