@@ -11,10 +11,11 @@ from arena.storage import judgments as judgment_store
 from arena.storage import repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
-from tests.support.browser import open_arena
+from tests.support.browser import open_arena, send, wait_until_answered
 from tests.support.builders import SeededTurn, seed_turn
-from tests.support.fixtures import ArenaFactory, arena_database
-from tests.support.server import RunningArena
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory, DoubleFactory, arena_database
+from tests.support.server import RunningArena, ndjson_lines
 
 pytestmark = pytest.mark.browser
 
@@ -98,3 +99,47 @@ def test_a_verdict_about_a_replaced_answer_says_so_under_its_turn(
     expect(verdict.locator(".judgment-earlier")).to_have_text(
         "About an earlier answer: regenerated since. It is kept, and counts as a battle between the answers it judged."
     )
+
+
+def test_a_vote_after_another_tab_regenerated_during_this_tabs_stream_is_refused(
+    page: Page, double_factory: DoubleFactory, arena_factory: ArenaFactory
+) -> None:
+    """The two-tab race: this tab's stream ends (and reads the conversation again) after another
+    tab regenerated an answer; the card still shows the old text, so its vote must not count
+    for the new answer."""
+    double: OllamaDouble = double_factory()
+    double.reply, double.token_delay = [f" word{i}" for i in range(40)], 0.05
+    arena = arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+    instances = [{"model": MODELS[0], "num_predict": 2}, {"model": MODELS[0], "num_predict": 40}]
+    with arena.client() as client:
+        created = client.post("/api/conversations", json={"blind": True, "model_instances": instances}).json()
+    open_arena(page, f"{arena.url}/#c={created['id']}")
+    send(page, "Tell me a long story about a cat")
+
+    # One answer is in while the other still streams: another tab regenerates the finished one.
+    done = page.locator(".card[data-status=ok]")
+    expect(done).to_have_count(1)
+    expect(page.locator(".card[data-status=streaming]")).to_have_count(1)
+    label = done.locator(".card-title").inner_text()
+    shown = done.locator(".answer").inner_text()
+    double.reply = [" New", " answer"]
+    body = {"conversation_id": created["id"], "regenerate": {"turn_id": None, "key": label}}
+    with arena.client() as client:
+        turn_id = client.get(f"/api/conversations/{created['id']}").json()["turns"][0]["id"]
+        body["regenerate"]["turn_id"] = turn_id
+        with client.stream("POST", "/api/stream_chat?format=arena", json=body) as response:
+            assert response.status_code == 200
+            regenerated = [e for e in ndjson_lines(response) if e.get("done")]
+    assert [e.get("status") for e in regenerated] == [None]  # it finished well
+
+    wait_until_answered(page, cards=2, turns=1)  # this tab's stream ended, then read the detail again
+    card = page.locator(".card", has=page.locator(".card-title", has_text=label))
+    expect(card.locator(".answer")).to_have_text(shown)  # still the answer this tab streamed
+    good = card.get_by_role("button", name=f"Good answer from {label}")
+    good.click()
+
+    expect(page.locator(".toast.error")).to_contain_text(f"the answer of {label} you voted on {REPLACED}")
+    expect(card.locator(".answer")).to_have_text("New answer")
+    with arena.database() as database:
+        with database.session() as session:
+            assert vote_store.list_votes(session, turn_id=turn_id) == []
