@@ -165,6 +165,31 @@ def test_the_crown_skips_a_warm_cache_a_wait_for_a_slot_and_an_unknown_cache_on_
     ]
 
 
+def test_no_crown_for_an_answer_run_beside_another_round_nor_when_the_fastest_is_within_5_percent(
+    arena: RunningArena, page: Page
+) -> None:
+    open_arena(page, arena.url)
+    # Another conversation (a judge, a bench item) generated beside "busy" alone: its speed is not theirs.
+    contended = [["a", 50, 0, 420, {}], ["busy", 80, 0, 420, {"contended": True}], ["c", 40, 0, 420, {}]]
+    assert page.evaluate(CROWN_OF, contended) == [
+        ["a", True, "cold prompt cache"],
+        ["busy", False, "other generations ran beside it — speed not compared · cold prompt cache"],
+        ["c", False, "cold prompt cache"],
+    ]
+    # 38.1 against 37.6 tok/s is run-to-run noise: no winner, and the two say why.
+    close = [["a", 38.1, 0, 420, {}], ["b", 37.6, 0, 420, {}], ["slow", 20, 0, 420, {}]]
+    assert page.evaluate(CROWN_OF, close) == [
+        ["a", False, "cold prompt cache · within 5% — no clear winner"],
+        ["b", False, "cold prompt cache · within 5% — no clear winner"],
+        ["slow", False, "cold prompt cache"],
+    ]
+    # Just over 5% apart: a clear winner. An answer out of the crown does not make a tie either.
+    clear = [["a", 40, 0, 420, {}], ["b", 37.9, 0, 420, {}], ["warm", 39.5, 400, 420, {}]]
+    assert [[key, fastest] for key, fastest, _ in page.evaluate(CROWN_OF, clear)] == [
+        ["a", True], ["b", False], ["warm", False],
+    ]
+
+
 def test_blind_cards_hint_nothing_until_chosen_or_revealed_and_regenerate_reopens_the_pairwise_vote(
     arena: RunningArena, page: Page
 ) -> None:

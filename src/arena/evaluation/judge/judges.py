@@ -28,6 +28,7 @@ from arena.engines.egress import EgressPolicy
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
 from arena.errors import EngineTimeout, InvalidInput
+from arena.evaluation.conversation.contention import generating as contention_ledger
 
 # Greedy and reproducible: a judge should give the same verdict for the same answers.
 DEFAULT_JUDGE_OPTIONS: Final = SamplingOptions(
@@ -50,7 +51,8 @@ class StreamingJudge:
         request = GenerationRequest(model="", messages=messages, options=self.options, json_schema=schema)
         parts: list[str] = []
         try:
-            async with asyncio.timeout(self.timeout_s):
+            # A verdict's generation slows any answer generating beside it: the ledger marks them.
+            async with asyncio.timeout(self.timeout_s), contention_ledger(object()):
                 async with aclosing(self.stream(request)) as chunks:
                     async for chunk in chunks:
                         parts.append(chunk.text)
