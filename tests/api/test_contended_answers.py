@@ -106,3 +106,20 @@ def test_a_blind_answers_contention_is_kept_back_like_its_other_metrics(client: 
     assert all("metrics" not in line for line in done)
     assert {r["contended"] for r in stored(client, conversation_id).values()} == {None}
     assert {r["contended"] for r in stored(client, conversation_id, show_metrics="true").values()} == {False}
+
+
+def test_a_judge_generating_meanwhile_marks_the_answer_it_ran_beside(client: httpx.Client, double: OllamaDouble) -> None:
+    double.first_token_delay = 1.5  # the judge's model is still answering when the turn starts
+    verdict: list[int] = []
+    body = {"prompt": "Capital of France?", "answers": [{"key": "a", "text": "Paris"}, {"key": "b", "text": "Lyon"}],
+            "judge_model": LLAMA, "mode": "pairwise"}  # fmt: skip
+    judge = threading.Thread(target=lambda: verdict.append(client.post("/api/judge", json=body).status_code))
+    try:
+        judge.start()
+        with client.stream("POST", ARENA, json={"message": "Hi", "model_instances": [{"model": SMOL, "num_predict": 4}]}) as r:
+            done = [line["metrics"]["contended"] for line in ndjson_lines(r) if line.get("done")]
+        judge.join()
+    finally:
+        double.first_token_delay = 0.0
+    assert verdict, "the judge ran"
+    assert done == [True]

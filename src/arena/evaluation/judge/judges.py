@@ -52,17 +52,21 @@ class StreamingJudge:
         parts: list[str] = []
         try:
             # A verdict's generation slows any answer generating beside it: the ledger marks them.
-            async with asyncio.timeout(self.timeout_s), contention_ledger(object()):
-                async with aclosing(self.stream(request)) as chunks:
-                    async for chunk in chunks:
-                        parts.append(chunk.text)
-                        if self.on_chunk is not None and chunk.text:
-                            self.on_chunk(chunk.text)
+            with contention_ledger(object()):
+                await self._collect(request, parts)
         except TimeoutError as exc:
             raise EngineTimeout(
                 f"the judge {self.name} did not finish within {self.timeout_s:g} s (REQUEST_TIMEOUT)"
             ) from exc
         return "".join(parts)
+
+    async def _collect(self, request: GenerationRequest, parts: list[str]) -> None:
+        async with asyncio.timeout(self.timeout_s):
+            async with aclosing(self.stream(request)) as chunks:
+                async for chunk in chunks:
+                    parts.append(chunk.text)
+                    if self.on_chunk is not None and chunk.text:
+                        self.on_chunk(chunk.text)
 
 
 def local_judge(*, router: Router, model_id: str, options: SamplingOptions, timeout_s: float) -> StreamingJudge:
