@@ -20,8 +20,8 @@ from typing import Literal, Protocol
 
 from arena.engines.base import GenerationRequest, Message, SamplingOptions, Usage
 from arena.engines.router import Router
-from arena.evaluation.conversation import contention
 from arena.errors import ArenaError, EngineError, EngineTimeout, StorageUnavailable
+from arena.evaluation.conversation import contention
 from arena.storage.failures import reason
 
 logger = logging.getLogger(__name__)
