@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -116,6 +117,7 @@ def test_a_judge_generating_meanwhile_marks_the_answer_it_ran_beside(client: htt
     judge = threading.Thread(target=lambda: verdict.append(client.post("/api/judge", json=body).status_code))
     try:
         judge.start()
+        time.sleep(0.3)  # the judge is under way (its first token comes after 1.5 s)
         with client.stream("POST", ARENA, json={"message": "Hi", "model_instances": [{"model": SMOL, "num_predict": 4}]}) as r:
             done = [line["metrics"]["contended"] for line in ndjson_lines(r) if line.get("done")]
         judge.join()
