@@ -23,7 +23,7 @@ INSTANCES = [{"model": LLAMA, "temperature": 0.2, "seed": 5}, {"model": QWEN, "t
 CSV_HEADER = [
     "turn", "prompt", "label", "model", "temperature", "top_p", "top_k", "repeat_penalty", "num_predict", "seed",
     "answer", "status", "prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "up", "down",
-    "cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round", "judge_verdicts",
+    "cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round", "contended", "judge_verdicts",
 ]  # fmt: skip
 
 

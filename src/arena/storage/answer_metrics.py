@@ -27,9 +27,11 @@ def record_cache_and_finish(
     wait_s: float | None = None,
     load_s: float | None = None,
     engine_timed: bool | None = None,
+    contended: bool | None = None,
 ) -> None:
     """Store how much of the prompt a cache served, the prompt time, why generation ended, the
-    wait for a slot, the model load, and which clock timed tokens/s: what the crown needs."""
+    wait for a slot, the model load, which clock timed tokens/s and whether another round's
+    generation ran beside it: what the crown needs."""
     session.execute(
         update(Response)
         .where(Response.id == response_id)
@@ -40,6 +42,7 @@ def record_cache_and_finish(
             wait_s=wait_s,
             load_s=load_s,
             engine_timed=engine_timed,
+            contended=contended,
         ),
         execution_options={"synchronize_session": False},
     )

@@ -21,6 +21,7 @@ from typing import Literal, Protocol
 from arena.engines.base import GenerationRequest, Message, SamplingOptions, Usage
 from arena.engines.router import Router
 from arena.errors import ArenaError, EngineError, EngineTimeout, StorageUnavailable
+from arena.evaluation.conversation import contention
 from arena.storage.failures import reason
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class Metrics:
     # tokens_per_sec comes from the engine's own generation clock (a warm prompt cache cannot
     # touch it), not from the wall clock between the first and last token.
     engine_timed: bool = False
+    # A generation of another round (another conversation, a regenerate, a judge, a bench
+    # item) ran at some moment of this one: it slowed this answer alone, so no speed compare.
+    contended: bool = False
 
     def to_dict(self) -> dict[str, float | int | str | bool | None]:
         return {
@@ -72,6 +76,7 @@ class Metrics:
             "wait_s": self.wait_s,
             "load_s": self.load_s,
             "engine_timed": self.engine_timed,
+            "contended": self.contended,
         }
 
 
@@ -122,6 +127,7 @@ def compute_metrics(
     ended: float,
     pieces: int,
     finish_reason: str | None = None,
+    contended: bool = False,
 ) -> Metrics:
     """Wall-clock TTFT and duration from the caller; counts (and, when the engine has one,
     generation time) from the engine. Without an engine timing, tokens/s is the rate between
@@ -146,6 +152,7 @@ def compute_metrics(
         wait_s=_seconds(usage.wait_s) if usage else None,
         load_s=_seconds(usage.load_s) if usage else None,
         engine_timed=bool(usage and usage.generation_s),
+        contended=contended,
     )
 
 
@@ -163,10 +170,11 @@ class _Run:
 
 
 async def _run_one(
-    router: Router, target: Target, queue: asyncio.Queue[Event], sink: Sink, timeout_s: float
+    router: Router, target: Target, queue: asyncio.Queue[Event], sink: Sink, timeout_s: float, round_key: object
 ) -> None:
     run = _Run(target=target)
     started = time.perf_counter()
+    running: contention.Running | None = None
 
     def finish(status: Status, error: str | None = None, exception: BaseException | None = None) -> None:
         metrics = compute_metrics(
@@ -176,6 +184,7 @@ async def _run_one(
             ended=time.perf_counter(),
             pieces=len(run.parts),
             finish_reason=run.finish_reason,
+            contended=contention.end(running) if running is not None else False,
         )
         event = FinishEvent(
             instance_id=target.instance_id,
@@ -200,6 +209,7 @@ async def _run_one(
     request = GenerationRequest(
         model=target.model, messages=target.messages, options=target.options, json_schema=target.json_schema
     )
+    running = contention.begin(round_key)
     try:
         async with asyncio.timeout(timeout_s):
             async with aclosing(router.stream(target.model, request)) as chunks:
@@ -273,7 +283,9 @@ class Comparison:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         sink = sink or NullSink()
         self._tasks = {
-            t.instance_id: asyncio.create_task(_run_one(router, t, self._queue, sink, timeout_s), name=t.instance_id)
+            t.instance_id: asyncio.create_task(
+                _run_one(router, t, self._queue, sink, timeout_s, round_key=self), name=t.instance_id
+            )
             for t in targets
         }
         self._watchers: list[asyncio.Task[None]] = []

@@ -23,7 +23,7 @@ VERSION: Final = 1
 EXTENSIONS: Final = {"json": "json", "markdown": "md", "csv": "csv"}
 SPEED_NAMES: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec")
 # Whether two answers' speeds compare: later columns, so the CSV's first ones keep their places.
-FAIRNESS_NAMES: Final = ("cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round")
+FAIRNESS_NAMES: Final = ("cached_prompt_tokens", "prompt_s", "finish_reason", "generation_round", "contended")
 # A wait for a slot, a model load (both inside ttft_s) and the rate's clock: JSON only, for a re-import.
 CONDITION_NAMES: Final = ("wait_s", "load_s", "engine_timed")
 METRIC_NAMES: Final = SPEED_NAMES + FAIRNESS_NAMES + CONDITION_NAMES
@@ -33,6 +33,7 @@ CSV_COLUMNS: Final = (
 )  # fmt: skip
 AT_LIMIT: Final = "stopped at the token limit"  # the page's words (cards.js, transcript.js)
 REGENERATED_ALONE: Final = "regenerated alone — speed not compared"
+CONTENDED: Final = "other generations ran beside it — speed not compared"
 STILL_STREAMING: Final = "the answer was still streaming when the conversation was exported"
 MAX_ANSWERS_PER_TURN: Final = 100  # every instance's answers, regenerated ones included
 MASKED_EXPORT: Final = (
@@ -139,7 +140,8 @@ def speed_notes(r: ResponseView, *, compared: bool) -> list[str]:
         return []
     notes = [AT_LIMIT] if r.status == "ok" and r.finish_reason == "length" else []
     notes.append(cache_note(r))
-    return notes + ([REGENERATED_ALONE] if compared and r.generation_round else [])
+    notes += [REGENERATED_ALONE] if compared and r.generation_round else []
+    return notes + ([CONTENDED] if r.contended else [])
 
 
 def _cell(value: Any) -> str:

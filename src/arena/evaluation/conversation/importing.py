@@ -54,6 +54,7 @@ class _Response(_Lenient):
     wait_s: float | None = Field(None, ge=0)
     load_s: float | None = Field(None, ge=0)
     engine_timed: bool | None = None
+    contended: bool | None = None
     generation_round: int = Field(0, ge=0, le=1_000_000)
     votes: _Votes = Field(default_factory=_Votes)
 
@@ -242,6 +243,7 @@ def _import_turn(
             wait_s=r.wait_s,
             load_s=r.load_s,
             engine_timed=r.engine_timed,
+            contended=r.contended,
         )
         for value, count in (("up", r.votes.up), ("down", r.votes.down)):
             vote_store.add_imported_votes(

@@ -176,4 +176,5 @@ class ResponseRecorder:
                     wait_s=metrics.wait_s,
                     load_s=metrics.load_s,
                     engine_timed=metrics.engine_timed,
+                    contended=metrics.contended,
                 )

@@ -85,6 +85,7 @@ class ResponseView:
     wait_s: float | None
     load_s: float | None
     engine_timed: bool | None
+    contended: bool | None  # another round's generation ran beside it: speed not compared
     generation_round: int  # answers of one round were generated together (0: with the turn)
     up: int
     down: int
@@ -159,6 +160,7 @@ def conversation_view(database: Database, *, conversation_id: str, show_metrics:
 METRIC_COLUMNS = (
     "prompt_tokens", "completion_tokens", "ttft_s", "duration_s", "tokens_per_sec",
     "cached_prompt_tokens", "prompt_s", "finish_reason", "wait_s", "load_s", "engine_timed",
+    "contended",
 )  # fmt: skip
 
 

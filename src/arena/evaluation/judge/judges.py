@@ -28,6 +28,7 @@ from arena.engines.egress import EgressPolicy
 from arena.engines.openai import OpenAIEngine
 from arena.engines.router import Router
 from arena.errors import EngineTimeout, InvalidInput
+from arena.evaluation.conversation.contention import generating as contention_ledger
 
 # Greedy and reproducible: a judge should give the same verdict for the same answers.
 DEFAULT_JUDGE_OPTIONS: Final = SamplingOptions(
@@ -50,17 +51,22 @@ class StreamingJudge:
         request = GenerationRequest(model="", messages=messages, options=self.options, json_schema=schema)
         parts: list[str] = []
         try:
-            async with asyncio.timeout(self.timeout_s):
-                async with aclosing(self.stream(request)) as chunks:
-                    async for chunk in chunks:
-                        parts.append(chunk.text)
-                        if self.on_chunk is not None and chunk.text:
-                            self.on_chunk(chunk.text)
+            # A verdict's generation slows any answer generating beside it: the ledger marks them.
+            with contention_ledger(object()):
+                await self._collect(request, parts)
         except TimeoutError as exc:
             raise EngineTimeout(
                 f"the judge {self.name} did not finish within {self.timeout_s:g} s (REQUEST_TIMEOUT)"
             ) from exc
         return "".join(parts)
+
+    async def _collect(self, request: GenerationRequest, parts: list[str]) -> None:
+        async with asyncio.timeout(self.timeout_s):
+            async with aclosing(self.stream(request)) as chunks:
+                async for chunk in chunks:
+                    parts.append(chunk.text)
+                    if self.on_chunk is not None and chunk.text:
+                        self.on_chunk(chunk.text)
 
 
 def local_judge(*, router: Router, model_id: str, options: SamplingOptions, timeout_s: float) -> StreamingJudge:

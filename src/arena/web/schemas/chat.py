@@ -81,6 +81,11 @@ class MetricsPublic(BaseModel):
     engine_timed: bool | None = Field(
         None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
     )
+    contended: bool | None = Field(
+        None,
+        description="Another round's generation (another conversation, a regenerate, a judge, a bench item) "
+        "ran beside this answer: its speed is not compared; null: not known",
+    )
 
 
 class V3MetricsPublic(MetricsPublic):

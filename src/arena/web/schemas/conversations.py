@@ -84,6 +84,11 @@ class ResponsePublic(BaseModel):
     engine_timed: bool | None = Field(
         None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
     )
+    contended: bool | None = Field(
+        None,
+        description="Another round's generation (another conversation, a regenerate, a judge, a bench item) "
+        "ran beside this answer: its speed is not compared; null: not known",
+    )
     generation_round: int = Field(
         0, description="Answers of one round were generated together (0: with the turn; a regenerate has its own)"
     )
@@ -110,6 +115,7 @@ class ResponsePublic(BaseModel):
             "wait_s": r.wait_s,
             "load_s": r.load_s,
             "engine_timed": r.engine_timed,
+            "contended": r.contended,
             "generation_round": r.generation_round,
             "votes": VoteCountsPublic(up=r.up, down=r.down),
         }

@@ -9,6 +9,7 @@ const AT_LIMIT = "stopped at the token limit";
 const MEASURED = "First token: from sending to the first token (the server's clock), including any wait for a "
   + "free slot and any model load, both noted below. Speed: tokens after the first, per second of generation. "
   + "Tokens: the engine's own count.";
+export const CONTENDED = "other generations ran beside it — speed not compared";
 const LOAD_WORTH_SAYING_S = 0.1; // Ollama reports a few milliseconds of "load" for a model already loaded
 
 /** What a card says about its prompt cache: why its first token may come sooner than another's. */
@@ -23,8 +24,10 @@ export function cacheNote({ cached_prompt_tokens: cached, prompt_tokens: prompt,
 }
 
 /** Whether an answer was measured under other conditions than the rest (kept out of the crown). */
-export function outOfCrown({ cached_prompt_tokens: cached, engine_timed: engineTimed, wait_s: wait, load_s: load }) {
-  return wait > 0 || loadedModel({ load_s: load }) || cached > 0
+export function outOfCrown({
+  cached_prompt_tokens: cached, engine_timed: engineTimed, wait_s: wait, load_s: load, contended,
+}) {
+  return wait > 0 || loadedModel({ load_s: load }) || cached > 0 || contended === true
     || ((cached === null || cached === undefined) && !engineTimed);
 }
 
@@ -33,9 +36,13 @@ export function loadedModel({ load_s: load }) {
   return load >= LOAD_WORTH_SAYING_S;
 }
 
-/** What else the first token time holds: a wait for a free slot, a model load. */
-export function conditionNotes({ wait_s: wait, load_s: load }) {
+/**
+ * What else the first token time holds (a wait for a free slot, a model load), and whether a
+ * generation of another round (another conversation, a judge, a bench item) slowed this one alone.
+ */
+export function conditionNotes({ wait_s: wait, load_s: load, contended }) {
   const notes = [];
+  if (contended === true) notes.push(CONTENDED);
   if (wait > 0) notes.push(`waited ${formatSeconds(wait)} for a free slot — speed not compared`);
   if (loadedModel({ load_s: load })) notes.push(`first token includes model load ${formatSeconds(load)} — speed not compared`);
   return notes;

@@ -10,6 +10,9 @@ import { METRICS_HIDDEN_NOTE, metricsHidden } from "./blind.js";
 
 const REGENERATED_ALONE = "regenerated alone — speed not compared";
 const BESIDE_LOAD = "a model was loading beside it — speed not compared";
+export const NO_CLEAR_WINNER = "within 5% — no clear winner";
+// Speeds this close differ by run-to-run noise, not by model: no crown.
+const CLEAR_MARGIN = 0.05;
 export const VOTE_FINAL = "Vote recorded. Votes are final; regenerating an answer clears the choice about it.";
 
 export const PAIRWISE_CHOICES = [
@@ -170,8 +173,9 @@ function attachmentList(attachments) {
  * The crown goes to the highest tokens/s among answers measured alike, once two can be compared:
  * finished ok, generated together with the turn (round 0: a card regenerated alone ran under
  * another load; a card that waited for a free slot ran after others), and not served from a
- * warm prompt cache or, with the cache unknown, timed by the wall clock (see cards.js); and no
- * crown at all in a round where a model loaded, which slows every answer beside it.
+ * warm prompt cache or, with the cache unknown, timed by the wall clock, nor run beside another
+ * round's generation (see cards.js); no crown at all in a round where a model loaded, which slows
+ * every answer beside it; and none when the fastest is within 5% of the runner-up (noise).
  */
 export function updateCrown(cards) {
   const all = [...cards.values()];
@@ -179,12 +183,15 @@ export function updateCrown(cards) {
   // A model loading beside them slowed the others too: that round's speeds are not alike.
   const loading = together.some((card) => card.loadedModel);
   const alike = together.filter((card) => card.status === "ok" && card.tokensPerSecond && !card.outOfCrown);
-  const fastest = !loading && alike.length > 1
-    ? alike.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a)) : null;
+  const ranked = loading ? [] : alike.sort((a, b) => b.tokensPerSecond - a.tokensPerSecond);
+  const floor = ranked.length > 1 ? ranked[0].tokensPerSecond * (1 - CLEAR_MARGIN) : Infinity;
+  const close = ranked.filter((card) => card.tokensPerSecond >= floor);
+  const fastest = ranked.length > 1 && close.length === 1 ? ranked[0] : null;
   for (const card of all) {
     card.setFastest(card === fastest);
     const regenerated = card.round !== "0" && all.length > 1 && card.hasMetrics;
     const besideLoad = loading && card.round === "0" && !card.loadedModel && card.hasMetrics;
-    card.setNote(regenerated ? REGENERATED_ALONE : besideLoad ? BESIDE_LOAD : "");
+    const tied = close.length > 1 && close.includes(card);
+    card.setNote(regenerated ? REGENERATED_ALONE : besideLoad ? BESIDE_LOAD : tied ? NO_CLEAR_WINNER : "");
   }
 }
