@@ -120,6 +120,7 @@ def test_a_masked_conversation_is_addressed_by_label_only_until_the_reveal(datab
          "the conversation is too long for this model"),
         ("error", "model 'gpt-4o-mini' is not available at endpoint 'lab' (HTTP 404: no such model)",
          "its engine refused the request"),
+        ("error", "model 'qwen2.5:0.5b' is not pulled: run `ollama pull qwen2.5:0.5b`", "its engine refused the request"),
         ("error", "could not load /models/qwen2.5-0.5b-q4.gguf (1 234 567 bytes)", "the answer failed"),
         ("error", None, "the answer failed"),
     ],

@@ -64,7 +64,9 @@ _KINDS = (  # the first that matches wins: a timeout may mention a refused conne
         r"is it running|not running|no connection|cannot talk|broke off|busy|rate-limited|unreachable",
         re.IGNORECASE,
     )),
-    ("refused", re.compile(r"refused|rejected|not available|API key", re.IGNORECASE)),
+    ("refused", re.compile(
+        r"refused|rejected|not available|not pulled|not installed|not found|unknown model|API key", re.IGNORECASE
+    )),
 )  # fmt: skip
 
 
