@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from arena.evaluation.conversation.compare import Event, FinishEvent, Metrics
-from arena.evaluation.conversation.view import mask_text
+from arena.evaluation.conversation.view import masked_error
 from arena.storage.failures import reason
 from arena.web.schemas.stream import LineFormat
 from arena.web.unexpected import where_raised
@@ -98,7 +98,7 @@ def event_payload(
     response_id: int | None = None,
 ) -> dict[str, Any]:
     """One line for one event; with a ``label`` (a masked blind conversation) the line names
-    the instance by its label alone, and an error message does not quote the model. ``key``
+    the instance by its label alone, and an error is a fixed sentence (``masked_error``). ``key``
     names the instance otherwise (the client's own id in format v3). ``hide_metrics`` withholds
     a done line's metrics (``shown_metrics``: masked, unless the client asked for them).
     ``response_id``: the stored answer a done line ends (format arena), so that a page votes on
@@ -110,9 +110,7 @@ def event_payload(
         return {"type": "token", **payload} if v3 else payload
     error = None
     if event.status != "ok":
-        error = event.error or event.status
-        if label:
-            error = mask_text(error, label=label, instance_id=event.instance_id, model=event.model) or event.status
+        error = masked_error(event.status, event.error) if label else event.error or event.status
     if v3:
         payload = {"type": "metrics" if error is None else "error", "instance_id": shown_id, "model": shown_model}
         payload |= {"token": "", "done": True, "status": event.status}

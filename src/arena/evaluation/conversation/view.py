@@ -2,13 +2,14 @@
 
 While a conversation is blind and not revealed it is *masked*: every instance is known only
 by its label ("Model A"), which is also the key a client uses to address it; no model id,
-instance id or setting leaves the server, not even inside an engine's error message. After
-the reveal (and always for an open conversation) the key is the instance id. Votes and the
+instance id or setting leaves the server, and an error is a fixed sentence per kind
+(``masked_error``), never the engine's words. After the reveal (and always for an open conversation) the key is the instance id. Votes and the
 reveal itself are in ``votes``.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,17 +45,47 @@ def resolve_key(conversation: Conversation, key: str) -> ConversationInstance:
     raise NotFound(f"no model instance {key!r} in this conversation")
 
 
-def mask_text(text: str | None, *, label: str, instance_id: str, model: str) -> str | None:
-    """Hide the model's names (an engine error often quotes them) behind its label."""
-    if not text:
-        return text
-    bare = model.split(":", 1)[1] if ":" in model else model  # the engine's own name
-    untagged = bare.rsplit(":", 1)[0]  # llama3.2:1b -> llama3.2
-    last = untagged.rsplit("/", 1)[-1]  # an OpenAI-compatible endpoint/model -> model
-    for name in sorted({instance_id, model, bare, untagged, last}, key=len, reverse=True):
-        if len(name) >= 3:
-            text = text.replace(name, label)
-    return text
+# While masked, an error is one of these sentences, never the engine's own words: those name
+# endpoints, URLs, files, models and per-model counts in more ways than any list of names can
+# catch. The kind is read from the stored words (the only record of it); a miss says "failed".
+MASKED_ERRORS: dict[str, str] = {
+    "timeout": "no complete answer in time",
+    "too_long": "the conversation is too long for this model",
+    "unreachable": "its engine could not be reached or was busy",
+    "refused": "its engine refused the request",
+    "stopped": "stopped before the answer finished",
+    "failed": "the answer failed",
+}
+MASKED_SUFFIX = " (the details show after the reveal)"
+_KINDS = (  # the first that matches wins: a timeout may mention a refused connection
+    ("timeout", re.compile(r"REQUEST_TIMEOUT|timed out|time ?out|in time|within \S+ s\b", re.IGNORECASE)),
+    ("too_long", re.compile(r"tokens of context|too long|context length|longer than", re.IGNORECASE)),
+    ("unreachable", re.compile(
+        r"is it running|not running|no connection|cannot talk|broke off|busy|rate-limited|unreachable",
+        re.IGNORECASE,
+    )),
+    ("refused", re.compile(
+        r"refused|rejected|not available|not pulled|not installed|not found|unknown model|API key", re.IGNORECASE
+    )),
+)  # fmt: skip
+
+
+def error_kind(status: str, error: str | None) -> str:
+    """Which of ``MASKED_ERRORS`` an ended answer's error is."""
+    if status == "stopped":
+        return "stopped"
+    for kind, pattern in _KINDS:
+        if error and pattern.search(error):
+            return kind
+    return "failed"
+
+
+def masked_error(status: str, error: str | None) -> str | None:
+    """The error a masked conversation shows: a fixed sentence, whatever the engine said."""
+    if status in ("ok", "streaming") and not error:
+        return error
+    kind = error_kind(status, error)
+    return MASKED_ERRORS[kind] + ("" if kind == "stopped" else MASKED_SUFFIX)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,9 +214,7 @@ def _build_view(
             return None
         error = response.error
         if masked:
-            error = mask_text(
-                error, label=member.blind_label, instance_id=member.instance_id, model=member.instance.model
-            )
+            error = masked_error(response.status, error)
         return ResponseView(
             id=response.id,
             key=key_of(member, masked=masked),

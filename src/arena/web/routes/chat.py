@@ -16,7 +16,7 @@ from arena.evaluation.conversation.conversations import turn_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
 from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
-from arena.evaluation.conversation.view import mask_text
+from arena.evaluation.conversation.view import masked_error
 from arena.web.auth.limits import Units, claim_generations
 from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
@@ -44,6 +44,7 @@ from arena.web.streaming import (
     stream_failure,
     v3_metrics,
 )
+from arena.web.token_slices import sliced
 
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
@@ -201,8 +202,11 @@ async def stream_chat(
         )
         ended: set[str] = set()
         hide = prepared.masked and not show_metrics  # either format: metrics can tell models apart
+        events = comparison.events()
+        if prepared.masked:  # no line per token: line counts and breaks would tell the models apart
+            events = sliced(events, order=[t.instance_id for t in prepared.targets])
         try:
-            async for event in comparison.events():
+            async for event in events:
                 if isinstance(event, FinishEvent):
                     ended.add(event.instance_id)
                     streams.release(turn_id, stops[event.instance_id])
@@ -274,7 +278,7 @@ async def chat(
         if not prepared.masked:
             return key, event.model, event.error
         label = prepared.labels[event.instance_id]
-        return key, label, mask_text(event.error, label=label, instance_id=event.instance_id, model=event.model)
+        return key, label, masked_error(event.status, event.error)
 
     def result_metrics(event: FinishEvent) -> dict[str, Any] | None:
         """v3's metrics in either format; withheld while masked: all null (v3) or none (arena)."""
