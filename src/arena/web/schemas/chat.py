@@ -12,6 +12,7 @@ from arena.engines.base import Message
 from arena.evaluation.conversation.instances import ModelId, ModelInstance
 from arena.web.schemas.attachments import AttachmentCreate
 from arena.web.schemas.common import CONVERSATION_ID, KEY, MAX_ID
+from arena.web.schemas.speed import SpeedConditionsPublic
 
 
 class RegenerationCreate(BaseModel):
@@ -61,31 +62,12 @@ class ChatCreate(BaseModel):
         return [ModelInstance(model=name, id=name) for name in self.models or []]
 
 
-class MetricsPublic(BaseModel):
+class MetricsPublic(SpeedConditionsPublic):
     prompt_tokens: int | None
     tokens: int
     ttft_s: float | None
     duration_s: float
     tokens_per_sec: float | None
-    cached_prompt_tokens: int | None = Field(
-        None, description="Prompt tokens the engine's cache served (a warm cache shortens ttft_s); null: not reported"
-    )
-    prompt_s: float | None = Field(None, description="The engine's own prompt-processing time; null: not reported")
-    finish_reason: str | None = Field(
-        None, description='Why generation ended, as the engine said: "stop", "length" (the token limit)…'
-    )
-    wait_s: float | None = Field(
-        None, description="Seconds waiting for a free engine slot, inside ttft_s (a wait: speed not compared)"
-    )
-    load_s: float | None = Field(None, description="Seconds loading the model, inside ttft_s; null: no load or not said")
-    engine_timed: bool | None = Field(
-        None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
-    )
-    contended: bool | None = Field(
-        None,
-        description="Another round's generation (another conversation, a regenerate, a judge, a bench item) "
-        "ran beside this answer: its speed is not compared; null: not known",
-    )
 
 
 class V3MetricsPublic(MetricsPublic):

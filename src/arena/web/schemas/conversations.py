@@ -12,6 +12,7 @@ from arena.evaluation.conversation.view import ConversationView, ResponseView, T
 from arena.web.markdown import render_markdown
 from arena.web.schemas.attachments import AttachmentMetaPublic
 from arena.web.schemas.common import InstanceSettings
+from arena.web.schemas.speed import SpeedConditionsPublic
 
 
 class ConversationCreate(BaseModel):
@@ -57,7 +58,7 @@ class VoteCountsPublic(BaseModel):
     down: int
 
 
-class ResponsePublic(BaseModel):
+class ResponsePublic(SpeedConditionsPublic):
     """One answer; in a blind conversation before the reveal, named by its label alone."""
 
     id: int
@@ -72,23 +73,6 @@ class ResponsePublic(BaseModel):
     ttft_s: float | None
     duration_s: float | None
     tokens_per_sec: float | None
-    cached_prompt_tokens: int | None = Field(
-        None, description="Prompt tokens an engine's cache served (a warm cache shortens ttft_s); null: not reported"
-    )
-    prompt_s: float | None = Field(None, description="The engine's prompt-processing time; null: not reported")
-    finish_reason: str | None = Field(None, description='Why generation ended: "stop", "length" (the token limit)…')
-    wait_s: float | None = Field(
-        None, description="Seconds waiting for a free engine slot, inside ttft_s (a wait: speed not compared)"
-    )
-    load_s: float | None = Field(None, description="Seconds loading the model, inside ttft_s; null: no load or not said")
-    engine_timed: bool | None = Field(
-        None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
-    )
-    contended: bool | None = Field(
-        None,
-        description="Another round's generation (another conversation, a regenerate, a judge, a bench item) "
-        "ran beside this answer: its speed is not compared; null: not known",
-    )
     generation_round: int = Field(
         0, description="Answers of one round were generated together (0: with the turn; a regenerate has its own)"
     )
