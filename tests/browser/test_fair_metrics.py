@@ -274,3 +274,40 @@ def test_blind_cards_hint_nothing_until_chosen_or_revealed_and_regenerate_reopen
     expect(last_turn(page).locator(".card").nth(0).locator(".metrics")).to_be_visible()
     expect(last_turn(page).locator(".card").nth(0).locator(".card-note")).to_have_text(COLD)
     expect(page.get_by_label("Show speed")).to_be_hidden()
+
+
+def test_a_load_in_the_round_keeps_the_crown_away_after_the_loading_answer_is_regenerated(
+    arena: RunningArena, page: Page
+) -> None:
+    """The answer that loaded a model is regenerated (a round of its own): the two still shown
+    were measured beside that load, so they are still not compared."""
+    open_arena(page, arena.url)
+    result = page.evaluate(
+        """async () => {
+            const { createCard } = await import("/static/js/arena/cards.js");
+            const { updateCrown } = await import("/static/js/arena/transcript.js");
+            const handlers = { stop() {}, regenerate() {}, copy() {}, continueWith: null, vote: null };
+            const cards = new Map();
+            for (const [key, rate, round] of [["a", 40, "0"], ["loader", 60, "1"], ["c", 20, "0"]]) {
+                const card = createCard({ turnId: 1, key, title: key, params: "", handlers });
+                card.finish({ status: "ok", metrics: { prompt_tokens: 9, tokens: 50, ttft_s: 0.1, duration_s: 1,
+                    tokens_per_sec: rate, cached_prompt_tokens: 0, prompt_s: 0.1, finish_reason: "stop",
+                    wait_s: 0, load_s: null, engine_timed: false, contended: false } });
+                card.round = round;
+                cards.set(key, card);
+            }
+            const notes = () => [...cards.values()].map((card) => [card.key, card.node.classList.contains("fastest"),
+                card.node.querySelector(".card-note").textContent]);
+            updateCrown(cards);
+            const without = notes();
+            updateCrown(cards, { loadInRound: true });
+            return [without, notes()];
+        }"""
+    )
+    without, remembered = result
+    assert [fastest for _, fastest, _ in without] == [True, False, False], "no load known: a beats c"
+    assert remembered == [
+        ["a", False, "cold prompt cache · a model was loading beside it — speed not compared"],
+        ["loader", False, "cold prompt cache · regenerated alone — speed not compared"],
+        ["c", False, "cold prompt cache · a model was loading beside it — speed not compared"],
+    ]

@@ -354,6 +354,13 @@ async def test_a_stream_cut_off_before_done_is_an_error(fault_server: FaultServe
     assert text == "cut off" and isinstance(error, EngineProtocolError) and "cut short" in str(error)
 
 
+async def test_a_bare_done_without_a_finish_reason_is_an_error_not_an_empty_answer(fault_server: FaultServer) -> None:
+    """An empty answer stored as finished would be shown "done" and voted on."""
+    async with open_engine(fault_server.base_url) as engine:
+        text, error = await collect_until_error(engine, ask("done-without-reason"))
+    assert text == "" and isinstance(error, EngineProtocolError) and "without saying why" in str(error)
+
+
 @pytest.mark.parametrize(("model", "text_before"), [("slow", ""), ("stalls", "started")])
 async def test_silence_longer_than_the_timeout(fault_server: FaultServer, model: str, text_before: str) -> None:
     async with open_engine(fault_server.base_url, timeout=0.5) as engine:

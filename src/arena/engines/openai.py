@@ -187,11 +187,11 @@ class OpenAIEngine(Engine):
                 # Also runs when the consumer closes us early: the server sees the
                 # connection go and stops generating.
                 await response.aclose()
-        if not state.done and state.finish_reason is None:
-            raise EngineProtocolError(
-                f"the answer from endpoint '{self.name}' ended before the server said it was done; "
-                "it may be cut short"
-            )
+        if state.finish_reason is None:
+            # No finish reason, with or without [DONE]: llama.cpp's server ends a request it cut
+            # off (another one arrived) with a bare [DONE]. An empty "ok" answer would be voted on.
+            ended = "said it was done without saying why" if state.done else "ended before the server said it was done"
+            raise EngineProtocolError(f"the answer from endpoint '{self.name}' {ended}; it may be cut short")
         yield Chunk(usage=usage(state), finish_reason=state.finish_reason)
 
     async def aclose(self) -> None:

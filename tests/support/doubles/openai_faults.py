@@ -163,6 +163,11 @@ def truncated(handler: FaultHandler, body: dict[str, Any]) -> None:
     handler.stream([sse(delta("cut")), sse(delta(" off"))])  # then the connection closes
 
 
+def done_without_reason(handler: FaultHandler, body: dict[str, Any]) -> None:
+    # llama.cpp's server ends a request it cut off (another one arrived) with a bare [DONE].
+    handler.stream([sse(ROLE), DONE])
+
+
 def slow_to_answer(handler: FaultHandler, body: dict[str, Any]) -> None:
     time.sleep(1.5)
     echo(handler, body)
@@ -202,6 +207,7 @@ SCENARIOS: dict[str, Scenario] = {
     "loading": loading,
     "garbage": garbage,
     "truncated": truncated,
+    "done-without-reason": done_without_reason,
     "slow": slow_to_answer,
     "stalls": stalls,
     "endless": endless,

@@ -1,7 +1,7 @@
 // The answers area: one block per turn (prompt, then a card per instance), from a stored
 // conversation or from a stream starting now. Crowns and pairwise votes are per turn.
 
-import { createCard } from "./cards.js";
+import { createCard, loadedModel } from "./cards.js";
 import { byId, el, icon } from "../lib/dom.js";
 import { formatBytes, shortModelName } from "../lib/format.js";
 import { parametersLabel } from "./instances.js";
@@ -75,8 +75,12 @@ export function createTranscript(handlers) {
         view.pairwise?.set(null, { open: !state.conversation?.revealed_at });
         return had;
       },
+      /** A model loaded during the turn's own round: remembered when that answer is regenerated,
+       * since the others' speeds were still measured beside the load. */
+      loadInRound: false,
       updateCrown: () => {
-        updateCrown(cards);
+        view.loadInRound ||= [...cards.values()].some((card) => card.round === "0" && card.loadedModel);
+        updateCrown(cards, { loadInRound: view.loadInRound });
         view.judge?.update();
       },
     };
@@ -136,6 +140,8 @@ export function createTranscript(handlers) {
       for (const turn of detail.turns) {
         const responses = [...turn.responses].sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key));
         const view = addTurn(turn, responses.map((r) => ({ key: r.key })));
+        // Replaced answers of the round count too: the load slowed the answers still shown.
+        view.loadInRound = !hidden && responses.some((r) => (r.generation_round ?? 0) === 0 && loadedModel(r));
         for (const response of responses) {
           const card = view.card(response.key);
           card.restore(response, { metricsHidden: hidden });
@@ -177,11 +183,11 @@ function attachmentList(attachments) {
  * round's generation (see cards.js); no crown at all in a round where a model loaded, which slows
  * every answer beside it; and none when the fastest is within 5% of the runner-up (noise).
  */
-export function updateCrown(cards) {
+export function updateCrown(cards, { loadInRound = false } = {}) {
   const all = [...cards.values()];
   const together = all.filter((card) => card.round === "0");
   // A model loading beside them slowed the others too: that round's speeds are not alike.
-  const loading = together.some((card) => card.loadedModel);
+  const loading = loadInRound || together.some((card) => card.loadedModel);
   const alike = together.filter((card) => card.status === "ok" && card.tokensPerSecond && !card.outOfCrown);
   const ranked = loading ? [] : alike.sort((a, b) => b.tokensPerSecond - a.tokensPerSecond);
   const floor = ranked.length > 1 ? ranked[0].tokensPerSecond * (1 - CLEAR_MARGIN) : Infinity;
