@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _LOAD_LOCK = threading.Lock()
+WAIT_WORTH_COUNTING_S = 0.05
 
 
 class LlamaPool:
@@ -40,7 +41,10 @@ class LlamaPool:
             return 0.0
         began = time.perf_counter()
         await self._slots.acquire()
-        return round(time.perf_counter() - began, 4)
+        waited = time.perf_counter() - began
+        # A slot handed back as we asked (the previous turn's thread ending a moment after its
+        # last token) is not a wait that puts this answer after the others.
+        return round(waited, 4) if waited >= WAIT_WORTH_COUNTING_S else 0.0
 
     async def take(self) -> tuple[Llama, float | None]:
         """With a slot held: reuse an idle object, or load one in a thread. The load's seconds,
