@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.accounts import PASSWORD
-from tests.support.browser import add_instance, send
+from tests.support.browser import add_instance, send, wait_until_answered
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory, module_double
 from tests.support.screens import overflow, save_screen
@@ -134,6 +134,10 @@ def test_a_phone_shows_no_keyboard_hints(arena: RunningArena, page: Page) -> Non
     add_instance(page, "ollama:llama3.2:1b")
     send(page, "Hello")
     expect(page.locator("#export-menu")).to_be_visible()  # a conversation: Export (Ctrl E) is offered
+    wait_until_answered(page, cards=1, turns=1)
+    # With answers on screen the picker folds away; open it as a person would, to see its label.
+    if not page.locator("#picker-details").evaluate("details => details.open"):
+        page.locator("#picker-details > summary").click()
     expect(page.locator("label[for=model-select]")).to_be_visible()
     for hint in ("#send-button kbd", "#export-menu summary kbd", "label[for=model-select] kbd"):
         expect(page.locator(hint)).to_be_hidden()
