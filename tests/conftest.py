@@ -14,7 +14,7 @@ from arena.settings import Settings
 
 # The shared fixtures: tests/support/fixtures.py (`double`, `arena_factory`, `module_arena_factory`,
 # ...) and tests/support/db_fixtures.py (`database` on SQLite and PostgreSQL, `blank_database`, ...).
-pytest_plugins = ("tests.support.fixtures", "tests.support.db_fixtures")
+pytest_plugins = ("tests.support.fixtures", "tests.support.db_fixtures", "tests.support.redis_server")
 
 # Every variable Settings reads (so a new setting is isolated too), and the old-key variable
 # that `arena db rekey` reads on its own.

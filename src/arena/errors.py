@@ -8,6 +8,7 @@
     ├── Conflict                a state change that is no longer allowed (409)
     ├── EncryptionKeyError      the encryption key is unusable, or not the data's key (500)
     ├── StorageUnavailable      the database could not be read or written just now (503)
+    ├── SharedStateUnavailable  Redis, the state server processes share, is unreachable (503)
     └── EngineError             anything that went wrong talking to a model engine
         ├── EngineUnavailable   the engine is not running / not reachable (503)
         ├── EngineTimeout       it did not answer in time (504)
@@ -53,6 +54,13 @@ class EncryptionKeyError(ArenaError):
 
 class StorageUnavailable(ArenaError):
     """The database failed (restarted, full disk, read-only); the request may be tried again."""
+
+
+class SharedStateUnavailable(ArenaError):
+    """Redis (ARENA_REDIS_URL: limits, budgets and stop signals shared by every process) could not
+    be reached. Logins and generations are refused rather than run with counts nobody shares."""
+
+    retry_after_s = 5  # sent as Retry-After
 
 
 class EngineError(ArenaError):

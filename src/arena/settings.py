@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         "name=provider@url,... or JSON; callers pick one by name",
     )
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    redis_url: SecretStr | None = Field(
+        None,
+        validation_alias="ARENA_REDIS_URL",
+        description="redis://host:port/db shared by several server processes (rate limits, generation "
+        "budget, stop signals); unset: one process keeps them in memory",
+    )
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")
     models_dir: Path | None = Field(None, validation_alias="ARENA_MODELS_DIR")
     embedded_enabled: bool = Field(True, validation_alias="ARENA_EMBEDDED")

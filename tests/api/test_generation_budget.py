@@ -21,7 +21,7 @@ from arena.errors import EngineUnavailable
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.spec import BenchSpec
-from arena.web.auth.limits import GenerationBudget
+from arena.web.auth.budget import GenerationBudget
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import module_double
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena

@@ -1,7 +1,7 @@
 """The generation budget as evaluation code sees it: "hold N units for user U while generating".
 
 One unit is one instance generation in progress. The web layer owns the real budget (per user
-and for the whole server, see ``arena.web.auth.limits.GenerationBudget``) and hands it to work
+and for the whole server, see ``arena.web.auth.budget.GenerationBudget``) and hands it to work
 that runs in the background, such as a benchmark run; code here only calls this protocol, so
 imports keep pointing downward. The CLI runs without a budget (`UNLIMITED`): it is the
 machine owner's own tool, in a process of its own.

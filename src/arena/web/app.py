@@ -18,6 +18,7 @@ from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage.db import Database
 from arena.web.access_log import install_query_redaction
+from arena.web.auth.budget import install_generation_budget
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
+    install_generation_budget(app, settings)
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
     install_stream_schemas(app)

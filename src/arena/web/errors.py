@@ -20,6 +20,7 @@ from arena.errors import (
     InvalidInput,
     ModelNotAvailable,
     NotFound,
+    SharedStateUnavailable,
     StorageUnavailable,
     TooLarge,
     UnsupportedContent,
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (StorageUnavailable, 503),
+    (SharedStateUnavailable, 503),
     (EncryptionKeyError, 500),  # the server's key, not the request, is wrong
     (TooLarge, 413),
     (UnsupportedContent, 415),
@@ -79,7 +81,11 @@ UNPARSABLE_BODY = "There was an error parsing the body"
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArenaError)
     async def arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
-        return error_response(status_for(exc), str(exc))
+        response = error_response(status_for(exc), str(exc))
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,19 +1,17 @@
-"""Rate limits per user (or per address without accounts), and the one budget of generations.
+"""Rate limits per user (or per address without accounts).
 
-Each app holds its own `RateLimits` and `GenerationBudget` on `app.state` (see
-`install_rate_limits`), so two apps in one process never share counts. Refusals are 429 with
-`Retry-After`; a server whose whole generation budget is spent answers 503.
+Each app holds its own `RateLimits` on `app.state` (see `install_rate_limits`), so two apps in
+one process never share counts. Refusals are 429 with `Retry-After`. The budget of generations
+running at once is `web/auth/budget.py`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Final
 
@@ -22,7 +20,6 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from arena.errors import EngineUnavailable, InvalidInput
 from arena.settings import Settings
 from arena.web.auth.authentication import LOGIN_BUCKET, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
@@ -42,8 +39,6 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
 # A shared WEB_CHAT_TOKEN shorter than this is worth a warning: the login limit slows guessing,
 # it cannot make a short secret long.
 SHORT_TOKEN_CHARS: Final = 24
-# A client over its stream cap may retry soon: a stream can end at any moment.
-STREAM_RETRY_AFTER_S: Final = 1
 
 
 @dataclass(frozen=True)
@@ -138,132 +133,9 @@ class RateLimits:
         return max(1, math.ceil(reset_at - time.time()))
 
 
-class Units:
-    """Generation units one caller holds. Give them back one by one as instances finish
-    (`release(1)`), or all that are left (`release()`, safe to repeat); as an (async) context
-    manager it gives back what is left on exit."""
-
-    def __init__(self, budget: GenerationBudget, key: str, count: int) -> None:
-        self._budget = budget
-        self._key = key
-        self.held = count
-
-    def release(self, count: int | None = None) -> None:
-        count = self.held if count is None else min(count, self.held)
-        if count > 0:
-            self.held -= count
-            self._budget._give_back(self._key, count)
-
-    def __enter__(self) -> Units:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
-    async def __aenter__(self) -> Units:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self.release()
-
-
-class GenerationBudget:
-    """Instance generations in progress, per caller and in all: one unit is one instance
-    generating, whatever started it (chat, stream, regenerate, judge, a benchmark item).
-
-    Interactive requests `claim` at once or are refused; background work (benchmarks) `wait`s.
-    Used on the event loop only, so no lock: no await lies between a test and its take.
-    """
-
-    def __init__(self, *, per_user: int, total: int) -> None:
-        self.per_user = per_user
-        self.total = total
-        self._running: dict[str, int] = {}
-        self._in_use = 0
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def running(self, key: str) -> int:
-        return self._running.get(key, 0)
-
-    @property
-    def in_use(self) -> int:
-        return self._in_use
-
-    def claim(self, key: str, units: int) -> Units:
-        """Take `units` now: 429 past the caller's cap, 503 when the server's budget is spent."""
-        self._check_size(units)
-        if self.running(key) + units > self.per_user:
-            raise too_many_requests(
-                f"Too many generations at once: the limit is {self.per_user} per user "
-                f"(ARENA_MAX_STREAMS_PER_USER); {self.running(key)} of yours are running and this "
-                f"request needs {units}; wait for one to finish",
-                retry_after=STREAM_RETRY_AFTER_S,
-            )
-        if self._in_use + units > self.total:
-            # The seam for the team-scale fair queue: interactive requests would wait here.
-            raise EngineUnavailable(
-                f"too many generations in progress: the server runs at most {self.total} at once "
-                "(ARENA_MAX_GENERATIONS, by default MAX_CONCURRENT_REQUESTS × ARENA_MAX_INSTANCES); "
-                "wait for one to finish and try again"
-            )
-        return self._take(key, units)
-
-    @asynccontextmanager
-    async def wait(self, key: str, units: int = 1) -> AsyncIterator[Units]:
-        """Background work: wait for room under the caller's cap and the total, hold it for the block."""
-        self._check_size(units)
-        while not self._fits(key, units):
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:  # cancelled while waiting
-                    self._waiters.remove(waiter)
-        with self._take(key, units) as held:
-            yield held
-
-    def _check_size(self, units: int) -> None:
-        """A request that could never fit is the request's error, not a reason to retry."""
-        if units > self.per_user:
-            raise InvalidInput(
-                f"this request runs {units} generations at once; one user may run at most "
-                f"{self.per_user} (ARENA_MAX_STREAMS_PER_USER)"
-            )
-        if units > self.total:
-            raise InvalidInput(
-                f"this request runs {units} generations at once; the server runs at most "
-                f"{self.total} (ARENA_MAX_GENERATIONS)"
-            )
-
-    def _fits(self, key: str, units: int) -> bool:
-        return self.running(key) + units <= self.per_user and self._in_use + units <= self.total
-
-    def _take(self, key: str, units: int) -> Units:
-        self._running[key] = self.running(key) + units
-        self._in_use += units
-        return Units(self, key, units)
-
-    def _give_back(self, key: str, units: int) -> None:
-        left = self.running(key) - units
-        if left > 0:
-            self._running[key] = left
-        else:
-            self._running.pop(key, None)  # no entry left behind per caller ever seen
-        self._in_use -= units
-        # Every waiter looks again; interactive claims, which never wait, get there first.
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     app.state.rate_limits = RateLimits.from_settings(settings)
     warn_about_short_token(settings)
-    app.state.generation_budget = GenerationBudget(
-        per_user=settings.max_streams_per_user, total=settings.max_generations
-    )
 
 
 def too_many_requests(message: str, *, retry_after: int) -> HTTPException:
@@ -308,18 +180,3 @@ async def enforce_login_rate_limit(request: Request) -> None:
             f"Too many login attempts: the limit is {refusal.limit_text}; try again in {refusal.retry_after} s",
             retry_after=refusal.retry_after,
         )
-
-
-def generation_budget(request: Request) -> GenerationBudget:
-    """The app's one budget of generations, shared by every route and background run."""
-    return request.app.state.generation_budget
-
-
-def claim_generations(request: Request, principal: Principal, units: int) -> Units:
-    """Take `units` of the caller's generations now (429 past their cap, 503 when the server is full)."""
-    return generation_budget(request).claim(principal.rate_key, units)
-
-
-def budget_key(owner_id: int | None, principal: Principal) -> str:
-    """Whose budget a run draws on: its owner's, else (no accounts) the caller's."""
-    return f"user:{owner_id}" if owner_id is not None else principal.rate_key

@@ -33,7 +33,7 @@ from arena.storage import audit
 from arena.storage import bench as store
 from arena.storage.db import Database
 from arena.web.audit_events import record_event
-from arena.web.auth.limits import budget_key
+from arena.web.auth.budget import budget_key
 from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.openapi import error_responses

@@ -17,7 +17,7 @@ from arena.evaluation.conversation.instances import ModelInstance, check_instanc
 from arena.evaluation.conversation.recording import ResponseRecorder
 from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
 from arena.evaluation.conversation.view import masked_error
-from arena.web.auth.limits import Units, claim_generations
+from arena.web.auth.budget import Units, claim_generations
 from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter

@@ -30,7 +30,7 @@ from arena.evaluation.judge.records import (
 from arena.evaluation.judge.task import Candidate, JudgeOutcome, JudgeTask, check_task, pairs_to_judge, run_judge
 from arena.storage import audit
 from arena.web.audit_events import record_event
-from arena.web.auth.limits import claim_generations
+from arena.web.auth.budget import claim_generations
 from arena.web.auth.ownership import check_conversation, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
 from arena.web.errors import status_for
