@@ -9,6 +9,7 @@ loads (or makes) the audit log's signing key.
 
 Only its owner may read the data: the data directory is kept 0700 and the SQLite file 0600
 (``private_files``); SQLite gives its ``-wal`` and ``-shm`` files the database file's mode.
+``migrate()`` runs under a lock (``migration_lock``), so processes starting together never race.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import arena.storage.schema  # noqa: F401 - every table registered before the fi
 from arena.storage.audit import open_signed_log
 from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
+from arena.storage.migration_lock import migration_lock
 from arena.storage.private_files import create_private, make_private, private_dir
 from arena.storage.reencrypt import check_keys
 from arena.storage.touch import listen_for_changes
@@ -133,13 +135,14 @@ class Database:
         database was not given, so a wrong key stops start-up rather than a later request; and
         open the audit log for signing (AuditKeyError if its key file is missing or wrong).
         """
-        config = self.alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        check_keys(self.engine)
-        if self.audit_key_file is not None:
-            open_signed_log(self, self.audit_key_file.expanduser())
+        with migration_lock(self):  # several workers starting at once: one migrates, the others wait
+            config = self.alembic_config()
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            check_keys(self.engine)
+            if self.audit_key_file is not None:
+                open_signed_log(self, self.audit_key_file.expanduser())
 
     def alembic_config(self) -> Config:
         """An Alembic configuration for this database, built in code (no alembic.ini needed)."""
