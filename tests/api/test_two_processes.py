@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from arena.storage.models import Response
@@ -51,3 +52,18 @@ def test_a_process_starting_leaves_the_other_processes_streams_alone(
     assert len(ends) == 2 and all("error" not in e for e in ends), ends
     assert [(r.status, r.text) for r in rows] == [("ok", "".join(REPLY))] * 2
     assert "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE" in caplog.text
+
+
+@pytest.mark.timeout(60)
+def test_processes_sharing_redis_expect_each_other_and_do_not_warn(
+    tmp_path: Path, double: OllamaDouble, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    settings = settings_for(tmp_path / "data", None, double.url).model_copy(update={"redis_url": SecretStr(redis_url)})
+    with serve_arena(settings) as first, serve_arena(settings) as second:
+        for arena in (first, second):
+            with arena.client() as client:
+                assert client.get("/api/health/live").status_code == 200
+        with second.database.session() as session:
+            assert len(session.scalars(select(ServerProcess)).all()) == 2
+    assert "ANOTHER ARENA SERVER PROCESS" not in caplog.text

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -26,14 +26,19 @@ def free_port() -> int:
 
 @contextmanager
 def arena_process(
-    data_dir: Path, *, env: Mapping[str, str] | None = None, output: IO[bytes] | None = None
+    data_dir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    output: IO[bytes] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`python -m arena serve` on a free port with its own data directory, no Ollama; waits for
-    /api/health, terminates it on exit. `output` receives its stdout and stderr."""
+    /api/health, terminates it on exit. `output` receives its stdout and stderr; `args` are
+    more options for `serve`."""
     port = free_port()
     environment = {**os.environ, "ARENA_DATA_DIR": str(data_dir), "OLLAMA_HOST": "http://127.0.0.1:9", **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "arena", "serve", "--port", str(port)],
+        [sys.executable, "-m", "arena", "serve", "--port", str(port), *args],
         env=environment,
         stdout=output or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if output else subprocess.DEVNULL,

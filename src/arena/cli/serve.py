@@ -1,8 +1,10 @@
 """`arena serve`: the web server, refusing to expose an unauthenticated arena, or one that
-answers to any Host name, by accident."""
+answers to any Host name, by accident. `--workers N` runs N processes on one port: the
+database is migrated once before they start, and they share their limits through Redis."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -10,7 +12,13 @@ import typer
 from arena.cli._common import EXIT_USAGE, console, errors, load_settings, ready_database
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from arena.settings import Settings
     from arena.storage.db import Database
+
+# Most worker processes one `arena serve` starts; more hosts scale further (README: team deployment).
+MAX_WORKERS = 64
 
 
 def serve(
@@ -20,6 +28,15 @@ def serve(
         bool,
         typer.Option("--insecure-no-auth", help="Serve a non-loopback address with no token (anyone there can use it)"),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes on this port (more than 1 needs ARENA_REDIS_URL, so that they share rate "
+            "limits, the generation budget and stop signals)",
+            min=1,
+            max=MAX_WORKERS,
+        ),
+    ] = 1,
 ) -> None:
     """Start the arena web server (http://127.0.0.1:7860 by default)."""
     import uvicorn
@@ -28,6 +45,12 @@ def serve(
     from arena.web.middleware import is_loopback, is_wildcard
 
     settings = load_settings(web_bind=host, web_port=port)
+    if workers > 1 and settings.redis_url is None:
+        _refuse(
+            f"refusing to start {workers} workers without ARENA_REDIS_URL: each process would keep its own rate "
+            "limits, generation budget and stop handles, allowing more than configured; start redis-server and set "
+            "ARENA_REDIS_URL=redis://127.0.0.1:6379/0, or run one worker"
+        )
     without_auth = not is_loopback(settings.web_bind) and settings.auth_mode == "none"
     if without_auth and not insecure_no_auth:
         _refuse(
@@ -50,13 +73,35 @@ def serve(
     if settings.auth_mode == "users":
         _warn_without_admin(database)
     console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
-    uvicorn.run(
-        create_app(settings, database=database),
-        host=settings.web_bind,
-        port=settings.web_port,
-        log_level=settings.log_level or "info",
-        **SERVER_OPTIONS,
-    )
+    options = {"host": settings.web_bind, "port": settings.web_port, "log_level": settings.log_level or "info"}
+    if workers == 1:
+        uvicorn.run(create_app(settings, database=database), **options, **SERVER_OPTIONS)
+        return
+    database.dispose()  # migrated once, here; each worker opens its own connections
+    _hand_down(settings, workers)
+    console.print(f"{workers} worker processes, sharing state through Redis")
+    uvicorn.run("arena.cli.serve:worker_app", factory=True, workers=workers, **options, **SERVER_OPTIONS)
+
+
+def worker_app() -> FastAPI:
+    """The app of one `--workers` process: settings from the environment `_hand_down` prepared."""
+    from arena.web.app import create_app
+
+    return create_app(load_settings())
+
+
+def _hand_down(settings: Settings, workers: int) -> None:
+    """What the command line decided, for the worker processes (they read the environment anew).
+
+    llama.cpp's threads spin, so N processes each using every core would collapse throughput:
+    unless ARENA_EMBEDDED_THREADS says otherwise, each worker's embedded engine gets an equal
+    share of this host's cores (the engine then divides it among its own running answers)."""
+    from arena.engines.embedded import default_thread_budget
+
+    os.environ["WEB_BIND"] = settings.web_bind
+    os.environ["WEB_PORT"] = str(settings.web_port)
+    if settings.embedded_threads is None:
+        os.environ["ARENA_EMBEDDED_THREADS"] = str(max(1, default_thread_budget() // workers))
 
 
 def _refuse(reason: str) -> NoReturn:

@@ -71,7 +71,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         await asyncio.to_thread(db.migrate)
         # Answers cut off by a crash or kill -9 keep their text and say they were stopped; those
         # of another live process sharing the database are left alone (web/process_lease.py).
-        me = await start_lease(db)
+        me = await start_lease(db, shared_state=settings.redis_url is not None)
         heartbeat = asyncio.create_task(keep_lease(db, me), name="process lease")
         try:
             yield
