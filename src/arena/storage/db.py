@@ -135,7 +135,7 @@ class Database:
         database was not given, so a wrong key stops start-up rather than a later request; and
         open the audit log for signing (AuditKeyError if its key file is missing or wrong).
         """
-        with migration_lock(self):  # several workers starting at once: one migrates, the others wait
+        with migration_lock(self.engine):  # several workers starting at once: one migrates, the others wait
             config = self.alembic_config()
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection

@@ -13,23 +13,20 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from arena.storage.private_files import create_private
-
-if TYPE_CHECKING:
-    from arena.storage.db import Database
 
 # Any fixed 64-bit number the arena alone uses (the first bytes of "llm-arena" in ASCII).
 ADVISORY_LOCK_KEY: Final = 0x6C6C6D2D6172656E
 
 
 @contextmanager
-def migration_lock(database: Database) -> Iterator[None]:
-    if database.backend == "postgresql":
-        with database.engine.connect() as connection:
+def migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
             connection.commit()  # the lock is the session's, not the transaction's
             try:
@@ -38,8 +35,8 @@ def migration_lock(database: Database) -> Iterator[None]:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
                 connection.commit()
         return
-    database_file = database.url.database
-    if database.is_sqlite and database_file not in (None, "", ":memory:") and not database_file.startswith("file:"):
+    database_file = engine.url.database
+    if engine.dialect.name == "sqlite" and database_file not in (None, "", ":memory:") and not database_file.startswith("file:"):
         lock_file = Path(database_file).with_name(Path(database_file).name + ".migrate-lock")
         create_private(lock_file)
         with lock_file.open("r+b") as handle:
