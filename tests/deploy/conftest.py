@@ -81,7 +81,10 @@ def deployment(
 @pytest.fixture(scope="package")
 def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Two processes that believe nginx (ARENA_TRUSTED_PROXIES=127.0.0.1), as the README deploys them."""
-    with ollama_double() as double, deployment(
-        tmp_path_factory.mktemp("team"), processes=2, trusted_proxies=PROXY_ADDRESS, double=double
-    ) as running:
+    with (
+        ollama_double() as double,
+        deployment(
+            tmp_path_factory.mktemp("team"), processes=2, trusted_proxies=PROXY_ADDRESS, double=double
+        ) as running,
+    ):
         yield running

@@ -73,7 +73,9 @@ def test_a_cross_site_post_through_nginx_is_refused_and_a_same_site_one_passes(t
             headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
         )
         # The same page over plain http is another origin too: anyone on the path could write it.
-        plain = client.post("/api/render", json={"markdown": "*x*"}, headers={"Origin": origin.replace("https", "http")})
+        plain = client.post(
+            "/api/render", json={"markdown": "*x*"}, headers={"Origin": origin.replace("https", "http")}
+        )
         same = client.post(
             "/api/render", json={"markdown": "*x*"}, headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"}
         )
