@@ -10,11 +10,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
 from arena.storage import audit
 from tests.deploy.conftest import MODEL, OUTSIDE_CLIENT, PROXY_ADDRESS, Deployment, deployment
 from tests.support.doubles.ollama import DEFAULT_REPLY, ollama_double
+from tests.support.nginx import NginxProxy
 from tests.support.server import ndjson_lines
 
 pytestmark = pytest.mark.timeout(120)
@@ -138,6 +140,19 @@ def test_plain_http_redirects_to_https(team: Deployment) -> None:
     assert page.headers["location"] == f"https://127.0.0.1:{https_port}/login?next=/leaderboard"
     assert login.status_code == 301  # the password is never passed on over http
     assert "set-cookie" not in login.headers
+
+
+def test_what_nginx_refuses_itself_is_json(team: Deployment, tmp_path: Path) -> None:
+    """A body over the limit, or no arena process answering: the page still gets an `error` to show."""
+    with team.log_in("eve") as (client, _):
+        too_large = client.post("/api/chat", content=b"x" * (16 * 1024 * 1024 + 1))
+    assert too_large.status_code == 413
+    assert too_large.json() == {"error": "Request body too large: the limit is 16777216 bytes"}
+    with NginxProxy(upstreams=["127.0.0.1:9"], directory=tmp_path / "nginx") as nobody_home:  # a closed port
+        with httpx.Client(verify=nobody_home.ssl_context()) as client:
+            down = client.get(f"{nobody_home.https_url}/api/health")
+    assert down.status_code == 502 and down.headers["retry-after"] == "5"
+    assert "not reachable right now" in down.json()["error"]
 
 
 @pytest.fixture
