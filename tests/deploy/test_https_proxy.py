@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -148,6 +149,8 @@ def test_what_nginx_refuses_itself_is_json(team: Deployment, tmp_path: Path) -> 
         too_large = client.post("/api/chat", content=b"x" * (16 * 1024 * 1024 + 1))
     assert too_large.status_code == 413
     assert too_large.json() == {"error": "Request body too large: the limit is 16777216 bytes"}
+    # nginx's own answer: the body never reached a process (logged once nginx has read it to the end).
+    assert " 413 upstream=- " in access_log_line(team, '"POST /api/chat ')
     with NginxProxy(upstreams=["127.0.0.1:9"], directory=tmp_path / "nginx") as nobody_home:  # a closed port
         with httpx.Client(verify=nobody_home.ssl_context()) as client:
             down = client.get(f"{nobody_home.https_url}/api/health")
@@ -155,8 +158,17 @@ def test_what_nginx_refuses_itself_is_json(team: Deployment, tmp_path: Path) -> 
     assert "not reachable right now" in down.json()["error"]
 
 
+def access_log_line(deployment_: Deployment, text: str, timeout_s: float = 5) -> str:
+    deadline = time.monotonic() + timeout_s
+    while not (found := [line for line in deployment_.proxy.access_log_path.read_text().splitlines() if text in line]):
+        assert time.monotonic() < deadline, f"nginx logged no {text!r}"
+        time.sleep(0.05)
+    [line] = found
+    return line
+
+
 @pytest.fixture
-def untrusting(tmp_path: Path) -> Deployment:
+def untrusting(tmp_path: Path) -> Iterator[Deployment]:
     """nginx in front of a process that was not told to believe it (ARENA_TRUSTED_PROXIES unset)."""
     with ollama_double() as double, deployment(tmp_path, processes=1, trusted_proxies=None, double=double) as running:
         yield running
