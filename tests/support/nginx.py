@@ -10,11 +10,12 @@ repository's own deploy/nginx/arena.conf: what a team deploys is what the tests 
         proxy.reload(upstreams=[...])  # a new upstream list, without dropping open connections
 
 `NginxProxy` makes a self-signed certificate with `openssl` (CN localhost, SAN localhost and
-127.0.0.1: `ssl_context()` trusts it, for httpx's `verify=`; `ca_path` is the file), renders arena.conf with free loopback ports and
-`upstreams` (host:port, or full `server` parameters such as "127.0.0.1:7861 max_fails=0"), wraps
-it in a main configuration whose pid, logs and temp directories all lie in `directory`, and runs
-`nginx -c … -g 'daemon off; …'` as a child until the context exits (or `stop()`).
-`https_url` is https://localhost:PORT (the certificate's name); `https_ip_url` the same by address.
+127.0.0.1; `ssl_context()` trusts it, for httpx's `verify=`, and `ca_path` is the file), renders
+arena.conf with free loopback ports and `upstreams` (host:port, or a `server` line's parameters
+too, such as "127.0.0.1:7861 max_fails=0"), wraps it in a main configuration whose pid, logs and
+temp directories all lie in `directory`, and runs `nginx -c … -g 'daemon off; …'` as a child
+until the context exits (or `stop()`). `https_url` is https://localhost:PORT (the certificate's
+name), `https_ip_url` the same by address; nginx's own 413/502/504 answers are JSON.
 """
 
 from __future__ import annotations
