@@ -1,8 +1,7 @@
 """This server process's lease on the database, from start-up to shutdown (storage/process_leases.py).
 
-At start-up: say loudly when another live process shares the database (rate limits, stream caps,
-login throttling and stop signals are held in each process's memory until shared state in Redis
-exists), register, and close the answers of processes that are gone. Then renew the lease every
+At start-up: say loudly when another live process shares the database without Redis (rate
+limits, stream caps and stop signals are then held in each process's memory), register, and close the answers of processes that are gone. Then renew the lease every
 RENEW_S, closing meanwhile the answers of any process whose lease has run out.
 """
 
@@ -28,21 +27,25 @@ from arena.storage.process_models import ServerProcess
 logger = logging.getLogger(__name__)
 
 SHARED_DATABASE_WARNING = (
-    "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE (%s). Each process keeps its own rate limits, "
-    "stream caps, login throttling and stop handles, so together they allow more than configured, and "
-    "/api/stop reaches only the process that runs the stream. Shared state needs Redis, which this version "
-    "does not support yet: run one server process per database."
+    "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE (%s). Without ARENA_REDIS_URL each process keeps "
+    "its own rate limits, stream caps and stop handles, so together they allow more than configured, and "
+    "/api/stop reaches only the process that runs the stream: give every process the same ARENA_REDIS_URL, "
+    "or run one server process per database."
 )
 
 
-async def start_lease(database: Database) -> ProcessIdentity:
-    """Register this process; answers it streams from now on name it as their owner."""
+async def start_lease(database: Database, *, shared_state: bool = False) -> ProcessIdentity:
+    """Register this process; answers it streams from now on name it as their owner.
+    `shared_state`: the processes share a Redis, so another live one is expected, not a warning."""
     me = this_process()
     others, recovered = await asyncio.to_thread(_start, database, me)
     database.process_id = me.id
     if others:
         described = ", ".join(f"host {p.host} pid {p.pid}, up since {p.started_at:%Y-%m-%d %H:%M:%S}Z" for p in others)
-        logger.warning(SHARED_DATABASE_WARNING, described)
+        if shared_state:
+            logger.info("other server processes share this database and Redis: %s", described)
+        else:
+            logger.warning(SHARED_DATABASE_WARNING, described)
     if recovered:
         logger.warning("closed %d answers left streaming by server processes that are gone", recovered)
     return me
