@@ -60,7 +60,7 @@ class SharedStops:
         try:
             await self._set(entries)
         except SharedStateUnavailable:
-            logger.warning("could not announce a stream in Redis; it can be stopped from this process only until Redis answers")
+            logger.warning("could not announce a stream in Redis: until it answers, only this process can stop it")
 
     def withdraw(self, entries: list[tuple[int, str]]) -> None:
         """These streams ended: their keys go, in the background (else they expire)."""
