@@ -1,4 +1,4 @@
-"""Redis gone: fail closed. Chat and login get 503 with Retry-After and a JSON error (never a
+"""Redis gone: fail closed. Chat, login and bearer tokens get 503 with Retry-After and a JSON error (never a
 500, never a pass without counting), liveness stays 200 and readiness says 503; Redis back:
 everything passes again without restarting a process, and a stream that ran through the outage
 can be stopped from the other process once more."""
@@ -66,6 +66,8 @@ def test_redis_down_fails_closed_and_redis_back_serves_again(tmp_path: Path, dou
                 closing(login(b)) as at_b,
                 at_b.stream("POST", "/api/stream_chat?format=arena", json=LONG) as long,
             ):
+                token = at_a.post("/api/auth/tokens", json={"name": "script"}).json()["token"]
+                by_token = {"Authorization": f"Bearer {token}"}
                 lines = ndjson_lines(long)
                 turn_id = next(lines)["turn_id"]
                 next(lines)  # it generates, on B
@@ -73,6 +75,9 @@ def test_redis_down_fails_closed_and_redis_back_serves_again(tmp_path: Path, dou
                 redis.stop()
                 assert_unavailable(at_a.post("/api/chat", json=ASK))
                 assert_unavailable(fresh_login(a))
+                with b.client() as script:  # a bearer token is a password: its check is counted, or refused
+                    assert_unavailable(script.get("/api/conversations", headers=by_token))
+                    assert at_b.get("/api/conversations").status_code == 200  # reading with a session goes on
                 assert at_a.get("/api/health/live").status_code == 200
                 ready = eventually(lambda: at_a.get("/api/health/ready"), 503, within_s=3)
                 assert (ready.status_code, ready.json()) == (
