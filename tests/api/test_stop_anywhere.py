@@ -20,7 +20,7 @@ from tests.support.shared_state import two_arenas
 LLAMA_ID = "ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"
 QWEN_ID = "ollama_qwen2.5_0.5b__0.7_0.9_40_1.1_-1_0"
 BOTH = {"message": "Count.", "model_instances": [{"model": "ollama:llama3.2:1b"}, {"model": "ollama:qwen2.5:0.5b"}]}
-REPLY = [f" w{i}" for i in range(60)]
+REPLY = [f" w{i}" for i in range(100)]  # 5 s: time enough to reach B while it runs
 STREAM = "/api/stream_chat?format=arena"
 
 

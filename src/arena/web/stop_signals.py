@@ -111,6 +111,8 @@ class SharedStops:
                     renewed = time.monotonic()
 
     def _heard(self, data: Any) -> None:
+        # Every process hears every request (and a channel spans all of a Redis's databases):
+        # only the one named acts.
         try:
             request = json.loads(data)
             if request["process"] == self.process_id:
