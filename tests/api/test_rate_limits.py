@@ -127,24 +127,29 @@ def test_repeated_wrong_passwords_make_that_address_wait(tmp_path: Path, double:
             assert "Too many failed logins" in waited[0].json()["error"]
 
 
-def test_limits_count_per_rate_key() -> None:
+@pytest.mark.anyio
+async def test_limits_count_per_rate_key() -> None:
     limits = RateLimits({"chat": "2/minute"})
     alice = Principal(user_id=1, username="alice", role="evaluator", via="session", client_ip="10.0.0.1")
     bob = Principal(user_id=2, username="bob", role="evaluator", via="session", client_ip="10.0.0.1")
-    assert [limits.hit("chat", alice.rate_key) for _ in range(2)] == [None, None]
-    refusal = limits.hit("chat", alice.rate_key)
+    assert [await limits.hit("chat", alice.rate_key) for _ in range(2)] == [None, None]
+    refusal = await limits.hit("chat", alice.rate_key)
     assert refusal is not None and refusal.bucket == "chat" and 1 <= refusal.retry_after <= 60
     # Same address, other account: counted apart, because accounts are keyed by user.
-    assert limits.hit("chat", bob.rate_key) is None
-    assert limits.hit("judge", alice.rate_key) is None  # a bucket with no limit set
+    assert await limits.hit("chat", bob.rate_key) is None
+    assert await limits.hit("judge", alice.rate_key) is None  # a bucket with no limit set
 
 
-def test_several_limits_and_off(tmp_path: Path, double: OllamaDouble) -> None:
+@pytest.mark.anyio
+async def test_several_limits() -> None:
     limits = RateLimits({"chat": "5/minute;2/second", "pull": "off"})
-    assert [limits.hit("chat", "ip:x") is None for _ in range(3)] == [True, True, False]
-    refusal = limits.hit("chat", "ip:x")
+    assert [await limits.hit("chat", "ip:x") is None for _ in range(3)] == [True, True, False]
+    refusal = await limits.hit("chat", "ip:x")
     assert refusal is not None and "the limit is 2 per 1 second" in refusal.message
-    assert all(limits.hit("pull", "ip:x") is None for _ in range(50))
+    assert all([await limits.hit("pull", "ip:x") is None for _ in range(50)])
+
+
+def test_a_limit_turned_off(tmp_path: Path, double: OllamaDouble) -> None:
     with arena_with(tmp_path, double, rate_limit_chat="off") as arena, arena.client() as client:
         # Cheap refused-for-content requests still pass the limiter: none is a 429.
         statuses = {client.post("/api/chat", json={"message": "hi"}).status_code for _ in range(30)}

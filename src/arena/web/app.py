@@ -17,6 +17,7 @@ from arena.engines.factory import build_router
 from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage.db import Database
+from arena.storage.shared_state import connect
 from arena.web.access_log import install_query_redaction
 from arena.web.auth.budget import install_generation_budget
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
@@ -29,7 +30,7 @@ from arena.web.middleware import BrowserGuard, ForwardedHeaders, allowed_hosts, 
 from arena.web.nul_guard import NulInUrl
 from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
 from arena.web.process_lease import end_lease, keep_lease, start_lease
-from arena.web.readiness import DatabaseProbe
+from arena.web.readiness import DatabaseProbe, RedisProbe
 from arena.web.routes import (
     attachments,
     audit,
@@ -48,6 +49,7 @@ from arena.web.routes import (
     users,
     votes,
 )
+from arena.web.stop_signals import install_stop_signals, listen_for_stops
 from arena.web.unexpected import install_unexpected_errors
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -65,8 +67,9 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         await asyncio.to_thread(db.migrate)
         # Answers cut off by a crash or kill -9 keep their text and say they were stopped; those
         # of another live process sharing the database are left alone (web/process_lease.py).
-        me = await start_lease(db, shared_state=settings.redis_url is not None)
+        me = await start_lease(db, shared_state=app.state.redis is not None)
         heartbeat = asyncio.create_task(keep_lease(db, me), name="process lease")
+        stop_listener = asyncio.create_task(listen_for_stops(app), name="stop signals")  # with Redis
         try:
             yield
         finally:
@@ -76,10 +79,13 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             if owns_router:
                 await app.state.router.aclose()
             heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            stop_listener.cancel()
+            await asyncio.gather(heartbeat, stop_listener, return_exceptions=True)
             await end_lease(db, me)  # last: until here, this process may still be closing answers
             app.state.database_probe.close()
             db.dispose()
+            if app.state.redis is not None:
+                await app.state.redis.aclose()
 
     app = FastAPI(
         title="Local LLM Arena",
@@ -95,11 +101,15 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.state.router = router or build_router(settings)
     app.state.database = database or Database.for_settings(settings)  # with the encryption key, if any
     app.state.database_probe = DatabaseProbe(app.state.database)  # readiness (routes/models.py)
+    # Shared by every process when set: rate limits, stop signals, the generation budget.
+    app.state.redis = connect(settings.redis_url.get_secret_value()) if settings.redis_url is not None else None
+    app.state.redis_probe = RedisProbe(app.state.redis) if app.state.redis is not None else None
     install_query_redaction()  # search terms and other query strings stay out of the access log
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
     install_generation_budget(app, settings)
+    install_stop_signals(app)
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
     install_docs(app)
     install_stream_schemas(app)

@@ -27,22 +27,25 @@ from arena.storage.process_models import ServerProcess
 logger = logging.getLogger(__name__)
 
 SHARED_DATABASE_WARNING = (
-    "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE (%s) AND NO REDIS IS SET. Each process keeps its "
-    "own rate limits, stream caps and stop handles, so together they allow more than configured, and "
-    "/api/stop reaches only the process that runs the stream. Set ARENA_REDIS_URL on every process to share "
-    "them, or run one server process per database."
+    "ANOTHER ARENA SERVER PROCESS IS LIVE ON THIS DATABASE (%s). Without ARENA_REDIS_URL each process keeps "
+    "its own rate limits, stream caps and stop handles, so together they allow more than configured, and "
+    "/api/stop reaches only the process that runs the stream: give every process the same ARENA_REDIS_URL, "
+    "or run one server process per database."
 )
 
 
 async def start_lease(database: Database, *, shared_state: bool = False) -> ProcessIdentity:
     """Register this process; answers it streams from now on name it as their owner.
-    ``shared_state``: Redis holds what processes must share, so others are expected."""
+    `shared_state`: the processes share a Redis, so another live one is expected, not a warning."""
     me = this_process()
     others, recovered = await asyncio.to_thread(_start, database, me)
     database.process_id = me.id
-    if others and not shared_state:
+    if others:
         described = ", ".join(f"host {p.host} pid {p.pid}, up since {p.started_at:%Y-%m-%d %H:%M:%S}Z" for p in others)
-        logger.warning(SHARED_DATABASE_WARNING, described)
+        if shared_state:
+            logger.info("other server processes share this database and Redis: %s", described)
+        else:
+            logger.warning(SHARED_DATABASE_WARNING, described)
     if recovered:
         logger.warning("closed %d answers left streaming by server processes that are gone", recovered)
     return me

@@ -1,5 +1,6 @@
 """NDJSON lines for the streaming API, in both formats (`schemas/stream.py` documents them),
-the response that carries them, and the stop handles of the streams now running."""
+the response that carries them, and the stop handles of the streams now running (shared across
+processes by web/stop_signals.py when there is a Redis)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
@@ -143,40 +144,82 @@ def log_broken_stream(turn_id: int, exc: Exception) -> None:
     logger.error("the stream of turn %s broke: %s: %s", turn_id, reason(exc), where_raised(exc))
 
 
+class SharedStreams(Protocol):
+    """The streams of every process sharing a Redis (web/stop_signals.py): where each runs, and
+    stop requests sent to the process that runs it."""
+
+    async def announce(self, entries: list[tuple[int, str]]) -> None: ...
+
+    def withdraw(self, entries: list[tuple[int, str]]) -> None: ...
+
+    async def is_running(self, turn_id: int, key: str) -> bool: ...
+
+    async def stop(self, turn_id: int, key: str) -> bool: ...
+
+
 class RunningStreams:
     """Stop handles of the answers streaming now, found by (turn id, key).
 
     Every key a client may use for an instance (its label, and its id when nothing is
     hidden) points at the same handle. Used on the event loop only, so no lock is needed.
+    With `shared` (Redis), the streams of the other processes are reached too.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedStreams | None = None) -> None:
         self._handles: dict[tuple[int, str], asyncio.Event] = {}
+        self.shared = shared
 
-    def is_running(self, turn_id: int, key: str) -> bool:
-        return (turn_id, key) in self._handles
+    def entries(self) -> list[tuple[int, str]]:
+        """Every (turn id, key) streaming in this process."""
+        return list(self._handles)
 
-    def register(self, turn_id: int, aliases: Mapping[str, Iterable[str]]) -> dict[str, asyncio.Event]:
-        """One handle per instance id (``aliases`` maps it to its keys); pass them to compare()."""
+    async def is_running(self, turn_id: int, key: str) -> bool:
+        """Streaming here, or (shared) in any process."""
+        if (turn_id, key) in self._handles:
+            return True
+        return self.shared is not None and await self.shared.is_running(turn_id, key)
+
+    async def register(self, turn_id: int, aliases: Mapping[str, Iterable[str]]) -> dict[str, asyncio.Event]:
+        """One handle per instance id (``aliases`` maps it to its keys); pass them to compare().
+        Shared, the keys are announced before this returns: a client told the turn can stop it anywhere."""
         handles = {}
+        added = []
         for instance_id, keys in aliases.items():
             handle = handles[instance_id] = asyncio.Event()
             for key in keys:
                 self._handles[(turn_id, key)] = handle
+                added.append((turn_id, key))
+        if self.shared is not None:
+            try:
+                await self.shared.announce(added)
+            except BaseException:  # cancelled: no handle is left behind
+                for handle in handles.values():
+                    self.release(turn_id, handle)
+                raise
         return handles
 
     def release(self, turn_id: int, handle: asyncio.Event) -> None:
         """Forget a handle once its answer has finished (a later stream's handle stays)."""
-        for entry in [entry for entry, held in self._handles.items() if entry[0] == turn_id and held is handle]:
+        gone = [entry for entry, held in self._handles.items() if entry[0] == turn_id and held is handle]
+        for entry in gone:
             del self._handles[entry]
+        if gone and self.shared is not None:
+            self.shared.withdraw(gone)
 
-    def stop(self, turn_id: int, key: str) -> bool:
-        """Ask one answer to stop; False when no such answer is streaming."""
+    def stop_here(self, turn_id: int, key: str) -> bool:
+        """Ask one answer streaming in this process to stop; False when it does not stream here."""
         handle = self._handles.get((turn_id, key))
         if handle is None:
             return False
         handle.set()
         return True
+
+    async def stop(self, turn_id: int, key: str) -> bool:
+        """Ask one answer to stop, here or (shared) in the process that runs it; False when no
+        such answer is streaming anywhere."""
+        if self.stop_here(turn_id, key):
+            return True
+        return self.shared is not None and await self.shared.stop(turn_id, key)
 
 
 def running_streams(app: FastAPI) -> RunningStreams:

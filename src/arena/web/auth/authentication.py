@@ -49,10 +49,11 @@ def login_rate_key(request: Request) -> str:
     return f"ip:{client_ip(request)}"
 
 
-def _hold_a_guess(request: Request) -> Any:
+async def _hold_a_guess(request: Request) -> Any:
     """Before a bearer token is compared: hold a place in the address's login budget (so a burst
-    cannot all be compared before any failure is counted), or 429 when it is spent."""
-    held = request.app.state.rate_limits.reserve(LOGIN_BUCKET, login_rate_key(request))
+    cannot all be compared before any failure is counted), or 429 when it is spent (503 when the
+    shared state that counts it, Redis, is unreachable)."""
+    held = await request.app.state.rate_limits.reserve(LOGIN_BUCKET, login_rate_key(request))
     refusal = held.refusal
     if refusal is not None:
         raise HTTPException(
@@ -66,7 +67,7 @@ def _hold_a_guess(request: Request) -> Any:
 
 async def _refused_token(request: Request, held: Any, *, reason: str, message: str) -> HTTPException:
     """A wrong bearer token: counted against the address, audited (never the token), 401."""
-    held.settle(counted=True)
+    await held.settle(counted=True)
     # As web/audit_events.record_event would (which sits above this package): nobody, from here.
     await asyncio.to_thread(
         audit.record,
@@ -98,13 +99,13 @@ async def authenticate(request: Request) -> Principal:
     if settings.auth_mode == "token":
         assert settings.web_chat_token is not None  # Settings refuses token mode without one
         header = request.headers.get("authorization")
-        held = _hold_a_guess(request) if header is not None else None  # no header, no guess
+        held = await _hold_a_guess(request) if header is not None else None  # no header, no guess
         if not bearer_matches(header, settings.web_chat_token.get_secret_value()):
             if held is None:
                 raise _unauthorized(UNAUTHORIZED)
             raise await _refused_token(request, held, reason="wrong token", message=UNAUTHORIZED)
         if held is not None:
-            held.settle(counted=False)
+            await held.settle(counted=False)
         return Principal.local(via="token", client_ip=ip)
     return await _authenticate_user(request, settings, ip)
 
@@ -113,7 +114,7 @@ async def _authenticate_user(request: Request, settings: Settings, ip: str) -> P
     database = request.app.state.database
     authorization = request.headers.get("authorization")
     if authorization is not None:
-        held = _hold_a_guess(request)
+        held = await _hold_a_guess(request)
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise await _refused_token(request, held, reason="not a bearer token", message=UNAUTHORIZED)
@@ -122,11 +123,11 @@ async def _authenticate_user(request: Request, settings: Settings, ip: str) -> P
         except accounts.TokenExpired as expired:
             raise await _refused_token(request, held, reason="expired API token", message=str(expired)) from None
         except BaseException:
-            held.settle(counted=False)
+            await held.abandon()
             raise
         if account is None:
             raise await _refused_token(request, held, reason="unknown API token", message="Unknown or revoked API token")
-        held.settle(counted=False)
+        await held.settle(counted=False)
         # A bearer token is never sent by a browser on its own, so it needs no CSRF token.
         return Principal.of_account(account, via="api_token", client_ip=ip)
     cookie = request.cookies.get(SESSION_COOKIE)

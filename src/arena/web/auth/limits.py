@@ -1,8 +1,10 @@
-"""Rate limits per user (or per address without accounts).
+"""Rate limits per user (or per address without accounts), through `limits.aio`.
 
 Each app holds its own `RateLimits` on `app.state` (see `install_rate_limits`), so two apps in
-one process never share counts. Refusals are 429 with `Retry-After`. The budget of generations
-running at once is `web/auth/budget.py`.
+one process never share counts, unless they share a Redis (ARENA_REDIS_URL): then every process
+counts in the same moving windows, and N per minute is N in all, however many processes serve.
+Refusals are 429 with `Retry-After`; an unreachable Redis is 503 (`SharedStateUnavailable`), never
+a pass without counting. The budget of generations running at once is `web/auth/budget.py`.
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ import math
 import time
 from collections import Counter
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated, Final, Protocol
 
+import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, HTTPException, Request
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 
+from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
+from arena.storage.shared_state import shared_state_errors
 from arena.web.auth.authentication import LOGIN_BUCKET, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
 
@@ -39,6 +45,10 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
 # A shared WEB_CHAT_TOKEN shorter than this is worth a warning: the login limit slows guessing,
 # it cannot make a short secret long.
 SHORT_TOKEN_CHARS: Final = 24
+# Keys in a shared Redis: the moving windows (`limits`' own lists) and the places held.
+REDIS_PREFIX: Final = "arena:limits"
+# A place held in Redis outlives a process that died holding it by at most this long.
+HELD_TTL_S: Final = 60
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Refusal:
 
 class Reservation:
     """One request held against a bucket while it is judged (see `RateLimits.reserve`):
-    `settle(counted=True)` counts it, `settle(counted=False)` lets it go; only the first call acts."""
+    `await settle(counted=True)` counts it, `settle(counted=False)` lets it go; only the first call acts."""
 
     def __init__(self, limits: RateLimits | None, bucket: str, key: str, refusal: Refusal | None = None) -> None:
         self._limits = limits
@@ -66,23 +76,96 @@ class Reservation:
         self._key = key
         self.refusal = refusal  # set when the bucket was already spent: nothing is held
 
-    def settle(self, *, counted: bool) -> None:
+    async def settle(self, *, counted: bool) -> None:
+        """Raises `SharedStateUnavailable` when Redis is gone meanwhile: the answer is then 503,
+        whether the token was right or wrong, so nothing is told without being counted."""
         limits, self._limits = self._limits, None
         if limits is not None:
-            limits._settle(self._bucket, self._key, counted=counted)
+            await limits._settle(self._bucket, self._key, counted=counted)
+
+    async def abandon(self) -> None:
+        """Let the place go on the way out of an error; never raises (a place left in Redis expires)."""
+        with suppress(SharedStateUnavailable):
+            await self.settle(counted=False)
+
+
+class HeldPlaces(Protocol):
+    """Requests held (reserved, not yet counted) per bucket and key."""
+
+    async def add(self, bucket: str, key: str) -> int:
+        """Hold one more; returns how many are held now, this one included."""
+
+    async def remove(self, bucket: str, key: str) -> None: ...
+
+    async def count(self, bucket: str, key: str) -> int: ...
+
+
+class LocalPlaces:
+    """Held places of one process (no Redis)."""
+
+    def __init__(self) -> None:
+        self._held: Counter[tuple[str, str]] = Counter()
+
+    async def add(self, bucket: str, key: str) -> int:
+        self._held[(bucket, key)] += 1
+        return self._held[(bucket, key)]
+
+    async def remove(self, bucket: str, key: str) -> None:
+        self._held[(bucket, key)] -= 1
+        if self._held[(bucket, key)] <= 0:
+            del self._held[(bucket, key)]  # no entry left behind per caller ever seen
+
+    async def count(self, bucket: str, key: str) -> int:
+        return self._held.get((bucket, key), 0)
+
+
+class RedisPlaces:
+    """Held places shared by every process: one counter per bucket and key (INCR is atomic, so
+    two processes reserving at once see different counts and cannot both take the last place)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    @staticmethod
+    def _name(bucket: str, key: str) -> str:
+        return f"{REDIS_PREFIX}:held:{bucket}:{key}"
+
+    async def add(self, bucket: str, key: str) -> int:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            held, _ = await pipe.incr(self._name(bucket, key)).expire(self._name(bucket, key), HELD_TTL_S).execute()
+        return int(held)
+
+    async def remove(self, bucket: str, key: str) -> None:
+        await self._redis.decr(self._name(bucket, key))
+
+    async def count(self, bucket: str, key: str) -> int:
+        return max(0, int(await self._redis.get(self._name(bucket, key)) or 0))
+
+
+def redis_storage(redis: aioredis.Redis) -> RedisStorage:
+    """`limits`' Redis storage over the app's own connection pool (one pool per process, closed
+    with the app's client). The URI only picks the implementation: the pool says where Redis is."""
+    return RedisStorage(
+        "async+redis://",
+        implementation="redispy",
+        key_prefix=REDIS_PREFIX,
+        connection_pool=redis.connection_pool,
+    )
 
 
 class RateLimits:
-    """Moving-window limits per bucket, counted per key (a `Principal.rate_key`)."""
+    """Moving-window limits per bucket, counted per key (a `Principal.rate_key`), in memory or,
+    given `redis`, in Redis for every process at once."""
 
-    def __init__(self, limits: Mapping[str, str]) -> None:
+    def __init__(self, limits: Mapping[str, str], *, redis: aioredis.Redis | None = None) -> None:
         """`limits` maps a bucket to a rate in the `limits` notation, or "off"."""
         self._limits = {bucket: parse_many(rate) for bucket, rate in limits.items() if rate != "off"}
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
-        self._pending: Counter[tuple[str, str]] = Counter()
+        storage: Storage = MemoryStorage() if redis is None else redis_storage(redis)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._held: HeldPlaces = LocalPlaces() if redis is None else RedisPlaces(redis)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> RateLimits:
+    def from_settings(cls, settings: Settings, *, redis: aioredis.Redis | None = None) -> RateLimits:
         return cls(
             {
                 "chat": settings.rate_limit_chat,
@@ -90,51 +173,68 @@ class RateLimits:
                 "pull": settings.rate_limit_pull,
                 "render": settings.rate_limit_render,
                 LOGIN_BUCKET: settings.rate_limit_login,
-            }
+            },
+            redis=redis,
         )
 
-    def hit(self, bucket: str, key: str) -> Refusal | None:
-        """Count one request; a `Refusal` (and no count) when any of the bucket's limits is spent.
+    async def hit(self, bucket: str, key: str) -> Refusal | None:
+        """Count one request; a `Refusal` when any of the bucket's limits is spent.
 
-        Called on the event loop with no await between test and hit, so the pair is atomic."""
-        refusal = self._refusal(bucket, key)
-        if refusal is None:
-            for item in self._limits.get(bucket, []):
-                self._limiter.hit(item, bucket, key)
-        return refusal
+        Each window takes its entry atomically (in Redis, one script), so concurrent requests,
+        in one process or several, never pass a limit together. With several limits on one
+        bucket, a request refused by a later one stays counted in the earlier ones: a little
+        strict, never lenient."""
+        if bucket not in self._limits:
+            return None
+        async with shared_state_errors():
+            refusal = await self._refusal(bucket, key, cost=1 + await self._held.count(bucket, key))
+            return refusal or await self._count(bucket, key)
 
-    def reserve(self, bucket: str, key: str) -> Reservation:
+    async def reserve(self, bucket: str, key: str) -> Reservation:
         """Hold one request's place in the bucket while something slow decides whether it counts
         (a bearer token looked up in a thread counts only if it is wrong). Places held count as
         spent, so a burst cannot pass the test together before any of it is counted."""
-        refusal = self._refusal(bucket, key)
-        if refusal is not None:
-            return Reservation(None, bucket, key, refusal)
-        self._pending[(bucket, key)] += 1
+        if bucket not in self._limits:
+            return Reservation(None, bucket, key)
+        async with shared_state_errors():
+            held = await self._held.add(bucket, key)
+            try:
+                refusal = await self._refusal(bucket, key, cost=held)
+            except BaseException:
+                with suppress(Exception):
+                    await self._held.remove(bucket, key)
+                raise
+            if refusal is not None:
+                await self._held.remove(bucket, key)
+                return Reservation(None, bucket, key, refusal)
         return Reservation(self, bucket, key)
 
-    def _settle(self, bucket: str, key: str, *, counted: bool) -> None:
-        self._pending[(bucket, key)] -= 1
-        if self._pending[(bucket, key)] <= 0:
-            del self._pending[(bucket, key)]  # no entry left behind per caller ever seen
-        if counted:
-            for item in self._limits.get(bucket, []):
-                self._limiter.hit(item, bucket, key)
+    async def _settle(self, bucket: str, key: str, *, counted: bool) -> None:
+        async with shared_state_errors():
+            if counted:  # counted before the place goes, so that it is never neither
+                await self._count(bucket, key)
+            await self._held.remove(bucket, key)
 
-    def _refusal(self, bucket: str, key: str) -> Refusal | None:
-        cost = 1 + self._pending.get((bucket, key), 0)  # this request, and the places held
+    async def _count(self, bucket: str, key: str) -> Refusal | None:
         for item in self._limits.get(bucket, []):
-            if not self._limiter.test(item, bucket, key, cost=cost):
-                return Refusal(bucket=bucket, limit=item, retry_after=self._retry_after(item, bucket, key))
+            if not await self._limiter.hit(item, bucket, key):
+                return Refusal(bucket=bucket, limit=item, retry_after=await self._retry_after(item, bucket, key))
         return None
 
-    def _retry_after(self, item: RateLimitItem, bucket: str, key: str) -> int:
-        reset_at = self._limiter.get_window_stats(item, bucket, key).reset_time  # epoch seconds
+    async def _refusal(self, bucket: str, key: str, *, cost: int) -> Refusal | None:
+        for item in self._limits.get(bucket, []):
+            if not await self._limiter.test(item, bucket, key, cost=cost):
+                return Refusal(bucket=bucket, limit=item, retry_after=await self._retry_after(item, bucket, key))
+        return None
+
+    async def _retry_after(self, item: RateLimitItem, bucket: str, key: str) -> int:
+        reset_at = (await self._limiter.get_window_stats(item, bucket, key)).reset_time  # epoch seconds
         return max(1, math.ceil(reset_at - time.time()))
 
 
 def install_rate_limits(app: FastAPI, settings: Settings) -> None:
-    app.state.rate_limits = RateLimits.from_settings(settings)
+    """In Redis when the app has a client for it (`app.state.redis`), else in memory."""
+    app.state.rate_limits = RateLimits.from_settings(settings, redis=getattr(app.state, "redis", None))
     warn_about_short_token(settings)
 
 
@@ -154,7 +254,7 @@ async def enforce_rate_limit(request: Request, principal: Annotated[Principal, D
     bucket = BUCKETS.get((request.method, getattr(route, "path", "")))
     if bucket is None:
         return
-    refusal = request.app.state.rate_limits.hit(bucket, principal.rate_key)
+    refusal = await request.app.state.rate_limits.hit(bucket, principal.rate_key)
     if refusal is not None:
         raise too_many_requests(refusal.message, retry_after=refusal.retry_after)
 
@@ -174,7 +274,7 @@ def warn_about_short_token(settings: Settings) -> None:
 
 async def enforce_login_rate_limit(request: Request) -> None:
     """For the login route: counted per address, since the caller is nobody yet."""
-    refusal = request.app.state.rate_limits.hit(LOGIN_BUCKET, login_rate_key(request))
+    refusal = await request.app.state.rate_limits.hit(LOGIN_BUCKET, login_rate_key(request))
     if refusal is not None:
         raise too_many_requests(
             f"Too many login attempts: the limit is {refusal.limit_text}; try again in {refusal.retry_after} s",

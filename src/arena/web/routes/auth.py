@@ -20,7 +20,9 @@ from arena.web.schemas.accounts import LoginCreate, MePublic, TokenCreate, Token
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
 
-ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429)
+ERRORS = error_responses(
+    400, 401, 403, 404, 413, 422, 429, 503, e503="Logins wait while the shared state (ARENA_REDIS_URL) is unreachable"
+)
 WRONG_LOGIN = "Wrong username or password"
 
 

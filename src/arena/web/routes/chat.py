@@ -179,13 +179,18 @@ async def stream_chat(
     streams = running_streams(request.app)
     if body.regenerate is not None:
         key = body.regenerate.key
-        if streams.is_running(body.regenerate.turn_id, key):
+        if await streams.is_running(body.regenerate.turn_id, key):  # here or, with Redis, anywhere
             raise Conflict(f"{key} is still answering this turn: stop it first")
     # One unit per instance, from the caller's budget: 429 past their cap, 503 when the server is full.
     prepared, comparison, units, stored = await _start(body, settings, models, db, principal, request)
     turn_id = prepared.turn_id
-    # Registered before the first line: once a client knows the turn, it can stop it.
-    stops = streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
+    # Registered before the first line: once a client knows the turn, it can stop it (from any process).
+    try:
+        stops = await streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
+    except BaseException:  # cancelled before the stream began: nothing goes on without a client
+        await comparison.aclose()
+        units.release()
+        raise
     comparison.watch(stops)
 
     def label(instance_id: str) -> str | None:
@@ -241,9 +246,10 @@ async def stream_chat(
 
 @router.post("/stop", response_model=StopPublic, responses=ERRORS)
 async def stop_answer(body: StopCreate, request: Request, db: Db, principal: CurrentPrincipal) -> StopPublic:
-    """Stop one instance of a stream in progress; its stream then ends it with status "stopped"."""
-    await check_turn(db, principal, body.turn_id, need="own")
-    if not running_streams(request.app).stop(body.turn_id, body.key):
+    """Stop one instance of a stream in progress, whichever server process runs it (with
+    ARENA_REDIS_URL); its stream then ends it with status "stopped"."""
+    await check_turn(db, principal, body.turn_id, need="own")  # the same rule here and elsewhere
+    if not await running_streams(request.app).stop(body.turn_id, body.key):
         raise NotFound(f"no answer of {body.key!r} to turn {body.turn_id} is streaming")
     return StopPublic(stopped=True)
 

@@ -35,13 +35,30 @@ async def get_liveness() -> LivenessPublic:
 
 
 @health_router.get(
-    "/health/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic, "description": "Not ready"}}
+    "/health/ready",
+    response_model=ReadinessPublic,
+    response_model_exclude_none=True,
+    responses={503: {"model": ReadinessPublic, "description": "Not ready"}},
 )
 async def get_readiness(request: Request) -> ReadinessPublic | JSONResponse:
-    """Readiness: the database answers (checked within a second); 503 when it does not."""
-    if await request.app.state.database_probe.ok():
-        return ReadinessPublic(status="ready", database="ok")
-    return JSONResponse(ReadinessPublic(status="not ready", database="unavailable").model_dump(), status_code=503)
+    """Readiness: the database answers, and Redis when there is one (each checked within a
+    second, at once); 503 when either does not."""
+    redis_probe = request.app.state.redis_probe
+    database_ok, redis_ok = await asyncio.gather(
+        request.app.state.database_probe.ok(), redis_probe.ok() if redis_probe is not None else _no_redis()
+    )
+    answer = ReadinessPublic(
+        status="ready" if database_ok and redis_ok is not False else "not ready",
+        database="ok" if database_ok else "unavailable",
+        redis=None if redis_ok is None else "ok" if redis_ok else "unavailable",
+    )
+    if answer.status == "ready":
+        return answer
+    return JSONResponse(answer.model_dump(exclude_none=True), status_code=503)
+
+
+async def _no_redis() -> None:
+    return None
 
 
 @health_router.get(

@@ -104,3 +104,6 @@ class LivenessPublic(BaseModel):
 class ReadinessPublic(BaseModel):
     status: Literal["ready", "not ready"]
     database: Literal["ok", "unavailable"]
+    redis: Literal["ok", "unavailable"] | None = Field(
+        None, description="Only with ARENA_REDIS_URL set: whether the shared state answers"
+    )
