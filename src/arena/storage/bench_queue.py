@@ -70,12 +70,13 @@ def _take(
     """Compare and swap the row to running under this worker; the new attempt number, or None."""
     work = type(row)
     now = utcnow()
+    attempt = row.attempts + 1  # read first: the update refreshes the row in the session
     result = session.execute(
         update(work)
         .where(work.id == row.id, work.status == row.status, work.attempts == row.attempts)
         .values(
             status="running",
-            attempts=row.attempts + 1,
+            attempts=attempt,
             worker=worker,
             lease_until=now + timedelta(seconds=lease_s),
             host=host,
@@ -85,7 +86,7 @@ def _take(
             error=None,
         )
     )
-    return row.attempts + 1 if result.rowcount == 1 else None
+    return attempt if result.rowcount == 1 else None
 
 
 def claim_item(

@@ -72,7 +72,6 @@ class BenchWorker:
         self.worker = new_worker()
         self.origin = {"host": socket.gethostname(), "worker": self.worker}
         self._stop = asyncio.Event()
-        self._slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[Row, asyncio.Task[None]] = {}
         self._writes: set[asyncio.Future[Any]] = set()
         self._started_runs: set[str] = set()
@@ -84,40 +83,34 @@ class BenchWorker:
     async def run(self) -> None:
         """Serve the queue until ``stop()``; then put back whatever was in flight."""
         heartbeat = asyncio.create_task(self._heartbeat(), name=f"bench-worker-heartbeat-{self.worker}")
+        stopping = asyncio.create_task(self._stop.wait())
         try:
             while not self._stop.is_set():
-                await self._slots.acquire()
-                claimed = None
-                try:
-                    claimed = await self._write(self._claim)
-                finally:
-                    if claimed is None:
-                        self._slots.release()
-                if claimed is None:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.poll_s)
+                if len(self._tasks) >= self.concurrency:  # every slot busy: wait for one, or for the stop
+                    await asyncio.wait([*self._tasks.values(), stopping], return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                claimed = await self._write(self._claim)
+                if claimed is None:  # nothing to do: look again in a moment
+                    await asyncio.wait([stopping], timeout=self.poll_s)
                     continue
                 row, coroutine = claimed
                 task = asyncio.create_task(coroutine, name=f"bench-{row[0]}-{row[1]}")
                 self._tasks[row] = task
-                task.add_done_callback(lambda _task, row=row: self._done(row))
+                task.add_done_callback(lambda _task, row=row: self._tasks.pop(row, None))
         finally:
             for task in list(self._tasks.values()):
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             await asyncio.gather(*self._writes, return_exceptions=True)  # a finish begun still lands first
-            heartbeat.cancel()
-            with suppress(asyncio.CancelledError):
-                await heartbeat
+            for helper in (heartbeat, stopping):
+                helper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await helper
             with self.database.session() as session:  # synchronous: nothing may run past it
                 returned = queue.release(session, worker=self.worker)
             if returned:
                 logger.info("bench worker %s put %d rows back to pending", self.worker, returned)
             retire_worker(self.worker)
-
-    def _done(self, row: Row) -> None:
-        self._tasks.pop(row, None)
-        self._slots.release()
 
     def _tell(self, event: WorkEvent) -> None:
         try:
