@@ -5,6 +5,7 @@ worker hands its items back at once; SQLite refuses a second worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from arena.evaluation.bench import control
 from arena.evaluation.bench.control import get_progress, queue_run
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
@@ -27,6 +29,7 @@ from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
 from tests.support.db_fixtures import DATABASE_PARAMS, make_database
 from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
 
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 TIE = '{"explanation": "Equally good.", "verdict": "tie"}'  # every reply reads as a verdict, too
@@ -63,13 +66,15 @@ def queued_run(database: Database, *, questions: list[str] = QUESTIONS, judge: b
 
 @contextmanager
 def bench_worker(
-    data_dir: Path, database: Database, double: OllamaDouble, *, lease: float = 30, concurrency: int = 1
+    data_dir: Path, database: Database | None, double: OllamaDouble, *, lease: float = 30, concurrency: int = 1
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`arena bench worker` in a child process on `database`; killed at the end if still running."""
+    """`arena bench worker` in a child process on `database` (None: the data directory's SQLite
+    file, as a server there uses it); killed at the end if still running."""
+    url = {} if database is None else {"DATABASE_URL": database.url.render_as_string(hide_password=False)}
     env = {
         **os.environ,
         "ARENA_DATA_DIR": str(data_dir),
-        "DATABASE_URL": database.url.render_as_string(hide_password=False),
+        **url,
         "OLLAMA_HOST": double.url,
         "ARENA_EMBEDDED": "0",
         "COLUMNS": "200",
@@ -195,3 +200,41 @@ def test_a_stopped_worker_hands_its_items_back_and_sqlite_refuses_a_second_worke
         assert (handed_back.status, handed_back.worker, handed_back.lease_until) == ("pending", None, None)
         progress = get_progress(database=database, run_id=run_id)
         assert progress.status in ("queued", "running") and progress.queued
+
+
+def test_a_server_in_workers_mode_only_queues_and_a_worker_runs_the_run(
+    double: OllamaDouble, arena_factory: ArenaFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "WAITING_AFTER_S", 0.5)  # the server runs in this process
+    arena = arena_factory(bench_runner="workers", ollama_hosts=[double.url], embedded_enabled=False)
+    spec = {"instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}], "seed": 3}
+    upload = {"prompts": ("set.txt", "\n".join(QUESTIONS[:2]).encode(), "text/plain")}
+    with arena.client() as client:
+        started = client.post("/api/bench/runs", files=upload, data={"config": json.dumps(spec)})
+        assert started.status_code == 201, started.text
+        run = started.json()
+        assert (run["status"], run["queued"], run["running_here"]) == ("queued", True, False)
+
+        time.sleep(1.5)  # time enough for a server that runs it to have begun
+        progress = client.get(f"/api/bench/runs/{run['id']}").json()
+        assert progress["status"] == "queued" and progress["items"] == {"pending": 4}
+        assert progress["waiting_for_worker"], "the page says nobody serves the queue"
+        assert double.bodies("/api/chat") == [], "the web process generated nothing"
+
+        # Cancelled and resumed while it waits: back in the queue, still nothing run here.
+        assert client.post(f"/api/bench/runs/{run['id']}/cancel").json()["status"] == "cancelled"
+        resumed = client.post(f"/api/bench/runs/{run['id']}/resume")
+        assert resumed.status_code == 200 and resumed.json()["status"] == "queued"
+
+        with bench_worker(arena.settings.data_dir, None, double) as worker:
+            wait_until(lambda: client.get(f"/api/bench/runs/{run['id']}").json()["status"] == "done", what="the worker")
+            stop(worker)
+        done = client.get(f"/api/bench/runs/{run['id']}").json()
+        assert done["items"] == {"done": 4} and not done["waiting_for_worker"] and not done["queued"]
+        report = client.get(f"/api/bench/runs/{run['id']}/report").json()
+        markdown = client.get(f"/api/bench/runs/{run['id']}/report", params={"format": "md"}).text
+
+    assert len(double.bodies("/api/chat")) == 4
+    assert {(i["host"], i["engine"]) for i in report["items"]} == {(socket.gethostname(), f"ollama:{double.url}")}
+    assert {p["host"] for p in report["performance"]} == {socket.gethostname()}
+    assert f"- Host: {socket.gethostname()}" in markdown
