@@ -35,8 +35,10 @@ def enqueue_run(session: Session, *, run_id: str, retry_errors: bool = False) ->
     """Put the run in the worker queue; what a dead runner left running (and, if asked, what
     failed) goes back to pending. The caller has checked nobody runs it now."""
     store.reset_unfinished(session, run_id=run_id, retry_errors=retry_errors)
-    for work in WORK:
-        session.execute(update(work).where(work.run_id == run_id).values(worker=None, lease_until=None))
+    for work in WORK:  # finished rows keep their worker: it says who produced them
+        session.execute(
+            update(work).where(work.run_id == run_id, work.status == "pending").values(worker=None, lease_until=None)
+        )
     session.execute(
         update(BenchRun)
         .where(BenchRun.id == run_id)
@@ -234,6 +236,13 @@ def complete_if_finished(session: Session, *, run_id: str) -> bool:
         .values(status="done", queued_at=None, finished_at=utcnow())
     )
     return True
+
+
+def complete_finished(session: Session) -> list[str]:
+    """Mark done every queued run with nothing left to do; their ids. A sweep for the run whose
+    last finisher crashed (or raced another finisher) before it could say so."""
+    queued = session.scalars(select(BenchRun.id).where(BenchRun.queued_at.is_not(None), BenchRun.status.in_(SERVED)))
+    return [run_id for run_id in list(queued) if complete_if_finished(session, run_id=run_id)]
 
 
 def live_leases(session: Session, *, run_id: str) -> int:

@@ -131,12 +131,14 @@ class BenchWorker:
         lease = {"worker": self.worker, "host": str(self.origin["host"]), "lease_s": self.lease_s}
         engine_of = lambda model: engine_label(self.router, model)  # noqa: E731
         with self.database.session() as session:
-            queue.skip_unanswerable(session)
-        with self.database.session() as session:
             pair = queue.claim_judgment(session, engine_of=engine_of, **lease)
             item = None if pair else queue.claim_item(session, engine_of=engine_of, **lease)
         claimed = pair or item
-        if claimed is None:
+        if claimed is None:  # idle: settle what a crashed worker left unsettled
+            with self.database.session() as session:
+                queue.skip_unanswerable(session)
+                for run_id in queue.complete_finished(session):
+                    logger.info("benchmark run %s is done", run_id)
             return None
         row, attempt = claimed
         self._mark_started(row.run_id)
@@ -197,6 +199,8 @@ class BenchWorker:
                 queue.finish(
                     session, work=work, work_id=work_id, attempt=attempt, worker=self.worker, status=status, **values
                 )
+                if status == "error":  # in the same commit: its pairs can never be judged
+                    queue.skip_unanswerable(session)
         except Conflict:
             logger.warning(
                 "bench worker %s lost %s row %d before finishing it", self.worker, work.__tablename__, work_id
@@ -230,8 +234,7 @@ class BenchWorker:
         return True
 
     def _complete(self, run_id: str) -> None:
-        with self.database.session() as session:
-            queue.skip_unanswerable(session)
+        """After the finish's commit, so of two workers finishing the last two rows, the later sees both."""
         with self.database.session() as session:
             if queue.complete_if_finished(session, run_id=run_id):
                 logger.info("benchmark run %s is done", run_id)
@@ -241,12 +244,13 @@ class BenchWorker:
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
+            claimed = set(self._tasks)  # committed before the renewal reads: a later claim is not "lost"
             try:
                 held = await asyncio.to_thread(self._renew)
             except Exception:  # the database is away: keep working; a lost lease shows at finish
                 logger.warning("bench worker %s could not renew its leases", self.worker, exc_info=True)
                 continue
-            lost = [row for row in self._tasks if row not in held]
+            lost = [row for row in claimed if row not in held and row in self._tasks]
             for row in lost:  # taken over, or its run was cancelled: stop it, hand back what is still ours
                 self._tasks[row].cancel()
             if lost:
