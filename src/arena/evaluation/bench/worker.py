@@ -20,7 +20,7 @@ import fcntl
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
@@ -44,6 +44,7 @@ from arena.storage import bench as store
 from arena.storage import bench_queue as queue
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
+from arena.storage.models import utcnow
 
 DEFAULT_LEASE_S: Final = 30.0
 DEFAULT_POLL_S: Final = 1.0
@@ -89,12 +90,16 @@ class BenchWorker:
                 if len(self._tasks) >= self.concurrency:  # every slot busy: wait for one, or for the stop
                     await asyncio.wait([*self._tasks.values(), stopping], return_when=asyncio.FIRST_COMPLETED)
                     continue
-                claimed = await self._write(self._claim)
+                try:
+                    claimed = await self._write(self._claim)
+                except Exception:  # the database is away: a worker outlives the outage
+                    logger.warning("bench worker %s could not claim work", self.worker, exc_info=True)
+                    claimed = None
                 if claimed is None:  # nothing to do: look again in a moment
                     await asyncio.wait([stopping], timeout=self.poll_s)
                     continue
                 row, coroutine = claimed
-                task = asyncio.create_task(coroutine, name=f"bench-{row[0]}-{row[1]}")
+                task = asyncio.create_task(self._guarded(row, coroutine), name=f"bench-{row[0]}-{row[1]}")
                 self._tasks[row] = task
                 task.add_done_callback(lambda _task, row=row: self._tasks.pop(row, None))
         finally:
@@ -111,6 +116,15 @@ class BenchWorker:
             if returned:
                 logger.info("bench worker %s put %d rows back to pending", self.worker, returned)
             retire_worker(self.worker)
+
+    async def _guarded(self, row: Row, work: Coroutine[Any, Any, None]) -> None:
+        """One row's work; an unexpected failure (the database, a bug) hands the row back, not the worker down."""
+        try:
+            await work
+        except Exception:
+            logger.exception("bench worker %s failed on %s row %d; it goes back to the queue", self.worker, *row)
+            with suppress(Exception):
+                await asyncio.to_thread(self._release, {row})
 
     def _tell(self, event: WorkEvent) -> None:
         try:
@@ -150,7 +164,8 @@ class BenchWorker:
         with self.database.session() as session:
             self._runs[run_id] = store.get_run(session, run_id=run_id)
             if run_id not in self._started_runs:
-                queue.mark_started(session, run_id=run_id, entry={**self.environment, **self.origin})
+                entry = {**self.environment, **self.origin, "started_at": utcnow().isoformat()}
+                queue.mark_started(session, run_id=run_id, entry=entry)
                 self._started_runs.add(run_id)
 
     # -- the work --------------------------------------------------------------------------
@@ -242,19 +257,26 @@ class BenchWorker:
     # -- leases ----------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
+        orphans: set[Row] = set()
         while True:
             await asyncio.sleep(self.lease_s / 3)
-            claimed = set(self._tasks)  # committed before the renewal reads: a later claim is not "lost"
             try:
-                held = await asyncio.to_thread(self._renew)
+                orphans = await self._beat(orphans)
             except Exception:  # the database is away: keep working; a lost lease shows at finish
                 logger.warning("bench worker %s could not renew its leases", self.worker, exc_info=True)
-                continue
-            lost = [row for row in claimed if row not in held and row in self._tasks]
-            for row in lost:  # taken over, or its run was cancelled: stop it, hand back what is still ours
-                self._tasks[row].cancel()
-            if lost:
-                await asyncio.to_thread(self._release, set(lost))
+
+    async def _beat(self, orphans: set[Row]) -> set[Row]:
+        """Renew the leases; stop the work on rows no longer held; hand back rows held with no work
+        (two beats running, so a claim whose task is about to start is left alone)."""
+        claimed = set(self._tasks)  # committed before the renewal reads: a later claim is not "lost"
+        held = await asyncio.to_thread(self._renew)
+        lost = {row for row in claimed if row not in held and row in self._tasks}
+        for row in lost:  # taken over, or its run was cancelled: stop it, hand back what is still ours
+            self._tasks[row].cancel()
+        idle = {row for row in held if row not in self._tasks}
+        if lost or idle & orphans:
+            await asyncio.to_thread(self._release, lost | (idle & orphans))
+        return idle - orphans
 
     def _renew(self) -> set[Row]:
         with self.database.session() as session:

@@ -133,7 +133,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             if e["reachable"]
         )
         lines.append(
-            f"- session {session.get('started_at')}: arena {session.get('arena')}, Python {session.get('python')}, "
+            f"- session {session.get('started_at')}{' by ' + session['worker'] if session.get('worker') else ''}: arena {session.get('arena')}, Python {session.get('python')}, "
             f"{session.get('platform')}; engines: {engines or 'none reachable'}"
         )
     lines.append("")
