@@ -50,11 +50,17 @@ def postgres(tmp_path: Path) -> Iterator[Database]:
         yield database
 
 
-def queued_run(database: Database, *, questions: list[str] = QUESTIONS, judge: bool = False) -> str:
+def queued_run(
+    database: Database,
+    *,
+    questions: list[str] = QUESTIONS,
+    judge: bool = False,
+    models: tuple[str, ...] = (LLAMA, QWEN),
+) -> str:
     """A run of the questions × two Ollama models, in the workers' queue (as a server in workers mode leaves it)."""
     few = {"num_predict": "8"}
     spec = BenchSpec(
-        instances=[parse_model_spec(LLAMA, defaults=few), parse_model_spec(QWEN, defaults=few)],
+        instances=[parse_model_spec(model, defaults=few) for model in models],
         judge=JudgeSpec(instance=parse_model_spec(LLAMA, defaults={"num_predict": "64"})) if judge else None,
         seed=5,
     )
@@ -183,6 +189,8 @@ def test_a_stopped_worker_hands_its_items_back_and_sqlite_refuses_a_second_worke
     double.first_token_delay = 60  # the first answer is still loading when the stop comes
     data_dir = tmp_path / "data"
     with make_database("sqlite", tmp_path) as database:
+        # First in the queue, a model this worker's engines lack: it leaves it to a worker that has it.
+        elsewhere = queued_run(database, questions=QUESTIONS[:1], models=("ollama:only-on-the-gpu-box:70b",))
         run_id = queued_run(database, questions=QUESTIONS[:2])
         with bench_worker(data_dir, database, double) as first:
             wait_until(lambda: any(i.status == "running" for i in rows(database, BenchItem)), what="an item in flight")
@@ -200,6 +208,8 @@ def test_a_stopped_worker_hands_its_items_back_and_sqlite_refuses_a_second_worke
         assert (handed_back.status, handed_back.worker, handed_back.lease_until) == ("pending", None, None)
         progress = get_progress(database=database, run_id=run_id)
         assert progress.status in ("queued", "running") and progress.queued
+        untouched = [(i.status, i.attempts) for i in rows(database, BenchItem) if i.run_id == elsewhere]
+        assert untouched == [("pending", 0)] and get_progress(database=database, run_id=elsewhere).status == "queued"
 
 
 def test_a_server_in_workers_mode_only_queues_and_a_worker_runs_the_run(

@@ -14,9 +14,9 @@ stored once whatever crashed in between.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -91,15 +91,32 @@ def _take(
     return attempt if result.rowcount == 1 else None
 
 
+def queued_runs(session: Session) -> list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]]:
+    """(id, instances, judge) of every queued run: which models a worker would need for them."""
+    rows = session.execute(
+        select(BenchRun.id, BenchRun.instances, BenchRun.judge).where(
+            BenchRun.queued_at.is_not(None), BenchRun.status.in_(SERVED)
+        )
+    )
+    return [(run_id, instances, judge) for run_id, instances, judge in rows]
+
+
 def claim_item(
-    session: Session, *, worker: str, host: str, lease_s: float, engine_of: Callable[[str], str | None]
+    session: Session,
+    *,
+    worker: str,
+    host: str,
+    lease_s: float,
+    engine_of: Callable[[str], str | None],
+    models: Collection[str] | None = None,
 ) -> tuple[BenchItem, int] | None:
-    """The next item of the oldest queued run, leased to ``worker``; None when there is none."""
+    """The next item of the oldest queued run, leased to ``worker``; None when there is none.
+    ``models``: only items of these models (the ones this worker's engines serve)."""
     now = utcnow()
     statement = (
         select(BenchItem)
         .join(BenchRun, _queued(BenchItem))
-        .where(_claimable(BenchItem, now))
+        .where(_claimable(BenchItem, now), *([] if models is None else [BenchItem.model.in_(list(models))]))
         .order_by(BenchRun.queued_at, BenchItem.position)
         .limit(1)
         .with_for_update(skip_locked=True, of=BenchItem)
@@ -112,9 +129,16 @@ def claim_item(
 
 
 def claim_judgment(
-    session: Session, *, worker: str, host: str, lease_s: float, engine_of: Callable[[str], str | None]
+    session: Session,
+    *,
+    worker: str,
+    host: str,
+    lease_s: float,
+    engine_of: Callable[[str], str | None],
+    run_ids: Collection[str] | None = None,
 ) -> tuple[BenchJudgment, int] | None:
-    """The next pair whose two answers are done, leased to ``worker``; None when there is none."""
+    """The next pair whose two answers are done, leased to ``worker``; None when there is none.
+    ``run_ids``: only pairs of these runs (those whose judge this worker's engines serve)."""
     now = utcnow()
     answered = [aliased(BenchItem) for _ in range(2)]
     done = [
@@ -131,6 +155,7 @@ def claim_judgment(
         select(BenchJudgment)
         .join(BenchRun, _queued(BenchJudgment))
         .where(_claimable(BenchJudgment, now), *done)
+        .where(*([] if run_ids is None else [BenchJudgment.run_id.in_(list(run_ids))]))
         .order_by(BenchRun.queued_at, BenchJudgment.id)
         .limit(1)
         .with_for_update(skip_locked=True, of=BenchJudgment)

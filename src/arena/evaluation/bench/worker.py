@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from arena.engines.router import Router
-from arena.errors import Conflict
+from arena.errors import ArenaError, Conflict
 from arena.evaluation.bench.claim import new_worker, retire_worker
 from arena.evaluation.bench.runner import WorkEvent
 from arena.evaluation.bench.steps import (
@@ -77,6 +77,7 @@ class BenchWorker:
         self._writes: set[asyncio.Future[Any]] = set()
         self._started_runs: set[str] = set()
         self._runs: dict[str, BenchRun] = {}
+        self._missing: set[str] = set()  # models named in the queue that this worker cannot serve
 
     def stop(self) -> None:
         self._stop.set()
@@ -91,7 +92,7 @@ class BenchWorker:
                     await asyncio.wait([*self._tasks.values(), stopping], return_when=asyncio.FIRST_COMPLETED)
                     continue
                 try:
-                    claimed = await self._write(self._claim)
+                    claimed = await self._write(self._claim, *await self._servable())
                 except Exception:  # the database is away: a worker outlives the outage
                     logger.warning("bench worker %s could not claim work", self.worker, exc_info=True)
                     claimed = None
@@ -141,12 +142,35 @@ class BenchWorker:
 
     # -- claiming --------------------------------------------------------------------------
 
-    def _claim(self) -> tuple[Row, Any] | None:
+    async def _servable(self) -> tuple[set[str], set[str]]:
+        """The queued runs' models this worker's engines serve now, and the runs whose judge they
+        serve: a worker without a model leaves its items to a worker that has it."""
+        known = {model.id for model in (await self.router.inventory()).models}
+        runs = await asyncio.to_thread(self._queued_runs)
+
+        def serves(model: str) -> bool:
+            try:
+                found = self.router.canonical_id(model) in known
+            except ArenaError:
+                found = False
+            if not found and model not in self._missing:
+                self._missing.add(model)
+                logger.warning("bench worker %s leaves %s to other workers: its engines lack it", self.worker, model)
+            return found
+
+        models = {i["model"] for _, instances, _ in runs for i in instances if serves(i["model"])}
+        return models, {run_id for run_id, _, judge in runs if judge and serves(judge["model"])}
+
+    def _queued_runs(self) -> list[tuple[str, list[dict[str, Any]], dict[str, Any] | None]]:
+        with self.database.session() as session:
+            return queue.queued_runs(session)
+
+    def _claim(self, models: set[str], judged_runs: set[str]) -> tuple[Row, Any] | None:
         lease = {"worker": self.worker, "host": str(self.origin["host"]), "lease_s": self.lease_s}
         engine_of = lambda model: engine_label(self.router, model)  # noqa: E731
         with self.database.session() as session:
-            pair = queue.claim_judgment(session, engine_of=engine_of, **lease)
-            item = None if pair else queue.claim_item(session, engine_of=engine_of, **lease)
+            pair = queue.claim_judgment(session, engine_of=engine_of, run_ids=judged_runs, **lease)
+            item = None if pair else queue.claim_item(session, engine_of=engine_of, models=models, **lease)
         claimed = pair or item
         if claimed is None:  # idle: settle what a crashed worker left unsettled
             with self.database.session() as session:
