@@ -159,7 +159,8 @@ def ensure_resumable(*, database: Database, run_id: str, retry_errors: bool = Fa
     """The run's progress if it can be (re)started now; Conflict when it runs already or has nothing left."""
     progress = get_progress(database=database, run_id=run_id)
     if progress.status in ("running", "cancelling", "queued"):
-        raise Conflict(f"benchmark run {progress.id} is running already")
+        where = "queued for the bench workers" if progress.queued else "running"
+        raise Conflict(f"benchmark run {progress.id} is {where} already")
     if progress.status == "done" and not (retry_errors and progress.failed + progress.judgments.get("skipped", 0)):
         raise Conflict(f"benchmark run {progress.id} has already finished; retrying its failures redoes what failed")
     return progress
