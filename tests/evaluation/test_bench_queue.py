@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from arena.errors import Conflict
-from arena.evaluation.bench.control import cancel_run, get_progress, queue_run
+from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, queue_run
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, parse_model_spec
@@ -47,6 +47,8 @@ def finish(database: Database, item_id: int, attempt: int, worker: str, status: 
 
 def test_each_row_goes_to_one_worker_and_only_its_holder_finishes_it(database: Database) -> None:
     run_id = queued(database)
+    with pytest.raises(Conflict, match="queued for the bench workers"):
+        ensure_resumable(database=database, run_id=run_id)  # `arena bench resume` leaves it to them
     first, second = claim(database, "a"), claim(database, "b")
     assert first and second and first[0].id != second[0].id
     assert claim(database, "c") is None, "both items are leased"
