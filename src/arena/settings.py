@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="redis://host:port/db shared by several server processes (rate limits, generation "
         "budget, stop signals); unset: one process keeps them in memory",
     )
+    bench_runner: Literal["server", "workers"] = Field(
+        "server",
+        validation_alias="ARENA_BENCH_RUNNER",
+        description="Who runs the benchmarks started from the browser or API: this server process, or "
+        "`arena bench worker` processes (the server only queues them)",
+    )
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")
     models_dir: Path | None = Field(None, validation_alias="ARENA_MODELS_DIR")
     embedded_enabled: bool = Field(True, validation_alias="ARENA_EMBEDDED")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from arena.evaluation.bench import control
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
@@ -21,7 +22,6 @@ TIE = '{"explanation": "Equally good.", "verdict": "tie"}'
 @pytest.fixture
 def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
-
 
 
 def fill_run(page: Page, url: str, *, prompts: bytes = PROMPTS, repeats: int = 1) -> None:
@@ -90,3 +90,18 @@ def test_a_bad_prompt_file_is_reported_on_the_page_and_starts_nothing(page: Page
 
     expect(page.locator("#bench-error")).to_contain_text("set.jsonl: line 2: not valid JSON")
     expect(page.locator("#runs-empty")).to_be_visible()
+
+
+def test_a_run_queued_for_bench_workers_says_it_waits_for_a_worker(
+    page: Page, double: OllamaDouble, arena_factory: ArenaFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "WAITING_AFTER_S", 0.5)  # the server runs in this process
+    arena = arena_factory(bench_runner="workers", ollama_hosts=[double.url], embedded_enabled=False)
+    fill_run(page, arena.url)
+    page.click("#start-run")
+
+    row = page.locator("#runs-body tr").first
+    expect(row).to_have_attribute("data-status", "queued")
+    expect(row.locator(".bench-waiting")).to_have_text("waiting for a worker (arena bench worker)")
+    expect(row.get_by_role("button", name="Cancel")).to_be_visible()
+    assert double.bodies("/api/chat") == [], "the web process runs nothing itself"

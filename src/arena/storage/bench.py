@@ -257,12 +257,15 @@ def list_judgments(session: Session, *, run_id: str, statuses: Sequence[str] | N
     return list(session.scalars(statement.order_by(BenchJudgment.id)))
 
 
-def start_work(session: Session, *, work: Work, work_id: int) -> int:
-    """pending → running; returns the attempt number that must finish it."""
+def start_work(session: Session, *, work: Work, work_id: int, **origin: str | None) -> int:
+    """pending → running; returns the attempt number that must finish it. ``origin``: the
+    ``host``, ``engine`` and ``worker`` columns (where the result will come from)."""
     result = session.execute(
         update(work)
         .where(work.id == work_id, work.status == "pending")
-        .values(status="running", attempts=work.attempts + 1, started_at=utcnow(), finished_at=None, error=None)
+        .values(
+            status="running", attempts=work.attempts + 1, started_at=utcnow(), finished_at=None, error=None, **origin
+        )
     )
     if result.rowcount != 1:
         raise Conflict(f"{work.__tablename__} row {work_id} is not pending")

@@ -7,8 +7,11 @@ with its answer in one commit after; a resumed run redoes what a dead worker lef
 and never touches what is ``done``. ``attempts`` counts the claims of each row, and a finish is
 only written by the attempt that claimed it.
 
-Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (and
-migration 0010 indexes ``owner_id``).
+Bench workers (``evaluation.bench.worker``) claim single rows instead of a whole run: a row's
+``worker`` and ``lease_until`` say who holds it, and ``host``/``engine`` where its result came from.
+
+Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (migration
+0010 indexes ``owner_id``, 0019 adds the queue and lease columns).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ BATTLE_OUTCOMES: Final[tuple[str, ...]] = ("a", "b", "tie", "both_bad")
 PROMPT_ID_MAX_LENGTH: Final = 200
 CATEGORY_MAX_LENGTH: Final = 100
 WORKER_MAX_LENGTH: Final = 200
+HOST_MAX_LENGTH: Final = 255
+ENGINE_MAX_LENGTH: Final = 300
 SHA256_LENGTH: Final = 64
 
 
@@ -74,6 +79,8 @@ class BenchRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     worker: Mapped[str | None] = mapped_column(String(WORKER_MAX_LENGTH))
     heartbeat_at: Mapped[datetime | None] = mapped_column()
+    # Set while the run waits in the queue `arena bench worker` processes serve (ARENA_BENCH_RUNNER=workers).
+    queued_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
@@ -113,6 +120,12 @@ class BenchItem(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)  # all turns
     tokens_per_sec: Mapped[float | None] = mapped_column(Float)
     turn_metrics: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # Who holds the row (a bench worker's id) and until when; an expired lease may be taken over.
+    worker: Mapped[str | None] = mapped_column(String(WORKER_MAX_LENGTH))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    # Where the result came from: the machine, and the engine kind + endpoint id (never a secret).
+    host: Mapped[str | None] = mapped_column(String(HOST_MAX_LENGTH))
+    engine: Mapped[str | None] = mapped_column(String(ENGINE_MAX_LENGTH))
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 
@@ -146,6 +159,12 @@ class BenchJudgment(Base):
         EncryptedJSON("bench_judgments.detail", none_as_null=True)  # what the judge said
     )
     error: Mapped[str | None] = mapped_column(EncryptedText("bench_judgments.error"))  # may quote the judge
+    # Who holds the row (a bench worker's id) and until when; an expired lease may be taken over.
+    worker: Mapped[str | None] = mapped_column(String(WORKER_MAX_LENGTH))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    # Where the result came from: the machine, and the engine kind + endpoint id (never a secret).
+    host: Mapped[str | None] = mapped_column(String(HOST_MAX_LENGTH))
+    engine: Mapped[str | None] = mapped_column(String(ENGINE_MAX_LENGTH))
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 

@@ -2,6 +2,8 @@
 
 Progress is counted in SQL (by status), so the page can poll it every second on a large run.
 A run whose worker is gone reads as "interrupted"; see ``bench.claim`` for how that is known.
+A run in the bench workers' queue reads as "queued" until a worker takes a row of it, then
+"running"; ``waiting_for_worker`` says no worker has touched it for ``WAITING_AFTER_S``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from sqlalchemy.orm import Session
 from arena.errors import Conflict
 from arena.evaluation.bench.claim import worker_alive
 from arena.storage import bench as store
+from arena.storage import bench_queue as queue
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
 from arena.storage.models import utcnow
 from arena.storage.ownership import Reader
 
 FINISHED: Final = ("done", "error", "skipped")
+WAITING_AFTER_S: Final = 5.0  # a worker between two rows holds no lease for a moment; that is no wait
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +46,8 @@ class RunProgress:
     per_instance: dict[str, dict[str, int]] = field(default_factory=dict)
     rate_per_s: float | None = None  # finished work per second since the current session began
     eta_s: float | None = None
+    queued: bool = False  # served by `arena bench worker` processes, not by a server or the CLI
+    waiting_for_worker: bool = False  # queued, and no worker has held or finished a row for a while
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,11 +68,15 @@ class RunProgress:
             "per_instance": self.per_instance,
             "rate_per_s": self.rate_per_s,
             "eta_s": self.eta_s,
+            "queued": self.queued,
+            "waiting_for_worker": self.waiting_for_worker,
         }
 
 
 def effective_status(run: BenchRun) -> str:
     """What a person should read: a claimed run whose worker is dead is interrupted."""
+    if run.queued_at is not None and run.status in ("pending", "running"):
+        return "queued" if run.status == "pending" else "running"
     if run.status == "running" and not worker_alive(run.worker, heartbeat_at=run.heartbeat_at):
         return "interrupted"
     if run.status == "running" and run.cancel_requested:
@@ -106,7 +116,16 @@ def _progress(session: Session, run: BenchRun) -> RunProgress:
         per_instance=store.item_counts_by_instance(session, run_id=run.id),
         rate_per_s=round(rate, 4) if rate else None,
         eta_s=round(eta, 1) if eta is not None else None,
+        queued=run.queued_at is not None,
+        waiting_for_worker=_waiting_for_worker(session, run),
     )
+
+
+def _waiting_for_worker(session: Session, run: BenchRun) -> bool:
+    if run.queued_at is None or queue.live_leases(session, run_id=run.id):
+        return False
+    latest = max(filter(None, [run.queued_at, queue.last_activity(session, run_id=run.id)]))
+    return (utcnow() - latest).total_seconds() > WAITING_AFTER_S
 
 
 def _session_start(run: BenchRun) -> datetime | None:
@@ -139,11 +158,18 @@ def resolve_run(*, database: Database, reference: str) -> str:
 def ensure_resumable(*, database: Database, run_id: str, retry_errors: bool = False) -> RunProgress:
     """The run's progress if it can be (re)started now; Conflict when it runs already or has nothing left."""
     progress = get_progress(database=database, run_id=run_id)
-    if progress.status in ("running", "cancelling"):
-        raise Conflict(f"benchmark run {progress.id} is running already")
+    if progress.status in ("running", "cancelling", "queued"):
+        where = "queued for the bench workers" if progress.queued else "running"
+        raise Conflict(f"benchmark run {progress.id} is {where} already")
     if progress.status == "done" and not (retry_errors and progress.failed + progress.judgments.get("skipped", 0)):
         raise Conflict(f"benchmark run {progress.id} has already finished; retrying its failures redoes what failed")
     return progress
+
+
+def queue_run(*, database: Database, run_id: str, retry_errors: bool = False) -> None:
+    """Hand a run to the bench workers (ARENA_BENCH_RUNNER=workers); the caller checked it is resumable."""
+    with database.session() as session:
+        queue.enqueue_run(session, run_id=run_id, retry_errors=retry_errors)
 
 
 def cancel_run(*, database: Database, run_id: str) -> RunProgress:
@@ -154,7 +180,9 @@ def cancel_run(*, database: Database, run_id: str) -> RunProgress:
         run = store.get_run(session, run_id=run_id)
         if run.status == "done":
             raise Conflict(f"benchmark run {run_id} has already finished")
-        if run.status != "cancelled":
+        if run.queued_at is not None:  # its workers let go of its rows at their next heartbeat
+            queue.dequeue_cancelled(session, run_id=run_id)
+        elif run.status != "cancelled":
             if worker_alive(run.worker, heartbeat_at=run.heartbeat_at):
                 store.request_cancel(session, run_id=run_id)
             else:

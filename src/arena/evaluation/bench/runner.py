@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import platform
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from arena import __version__
 from arena.engines.router import Router
 from arena.errors import Conflict
 from arena.evaluation.bench.claim import HEARTBEAT_S, new_worker, retire_worker, worker_alive
@@ -30,10 +27,12 @@ from arena.evaluation.bench.steps import (
     ItemResult,
     PairResult,
     answer_item,
+    describe_environment,
     item_label,
     item_options,
     judge_items,
     judge_options,
+    origin,
     pair_label,
     pair_task,
     record_verdict,
@@ -43,7 +42,6 @@ from arena.evaluation.judge.task import JudgeTask
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
-from arena.storage.models import utcnow
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,10 +151,9 @@ class BenchRunner:
     def _claim(self, environment: dict[str, Any], retry_errors: bool) -> BenchRun:
         with self.database.session() as session:
             run = store.get_run(session, run_id=self.run_id)
-            if worker_alive(run.worker, heartbeat_at=run.heartbeat_at):
-                raise Conflict(
-                    f"benchmark run {run.id} is being run by {run.worker} right now: wait for it, or cancel it"
-                )
+            if run.queued_at is not None or worker_alive(run.worker, heartbeat_at=run.heartbeat_at):
+                who = "queued for bench workers" if run.queued_at else f"being run by {run.worker}"
+                raise Conflict(f"benchmark run {run.id} is {who} right now: wait for it, or cancel it")
             if run.status == "done" and not retry_errors:
                 raise Conflict(f"benchmark run {run.id} has already finished; retry its failed items to run it again")
             store.claim_run(session, run_id=run.id, worker=self.worker, expected_worker=run.worker)
@@ -188,18 +185,7 @@ class BenchRunner:
             )
 
     async def _environment(self) -> dict[str, Any]:
-        """What a reader needs to reproduce the run: versions of the arena, Python and every engine."""
-        inventory = await self.router.inventory(fresh=True)
-        return {
-            "started_at": utcnow().isoformat(),
-            "arena": __version__,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "engines": [
-                {"engine": h.engine, "endpoint": h.endpoint, "reachable": h.reachable, "version": h.version}
-                for h in inventory.health
-            ],
-        }
+        return await describe_environment(self.router)
 
     async def _heartbeat(self) -> None:
         while True:
@@ -276,7 +262,7 @@ class BenchRunner:
             if self._stop.is_set():
                 return
             # A stop from here on leaves the row running; releasing the run puts it back.
-            attempt = await self._write(self._start, BenchItem, item.id)
+            attempt = await self._write(self._start, BenchItem, item.id, item.model)
             result = await answer_item(
                 router=self.router,
                 item=item,
@@ -317,7 +303,7 @@ class BenchRunner:
         async with self._room(run.judge["model"]):
             if self._stop.is_set():
                 return
-            attempt = await self._write(self._start, BenchJudgment, judgment.id)
+            attempt = await self._write(self._start, BenchJudgment, judgment.id, run.judge["model"])
             task = await asyncio.to_thread(self._pair_task, judgment, run.system)
             result = await judge_items(
                 router=self.router,
@@ -327,9 +313,7 @@ class BenchRunner:
                 timeout_s=self.timeout_s,
             )
         if await self._write(self._finish_judgment, judgment, attempt, result):
-            self._tell(
-                WorkEvent(kind="judgment", status=result.status, label=pair_label(judgment), error=result.error)
-            )
+            self._tell(WorkEvent(kind="judgment", status=result.status, label=pair_label(judgment), error=result.error))
 
     def _pair_task(self, judgment: BenchJudgment, system: str | None) -> JudgeTask:
         ids = [
@@ -350,9 +334,10 @@ class BenchRunner:
         future.add_done_callback(self._writes.discard)
         return await asyncio.shield(future)
 
-    def _start(self, work: type[BenchItem] | type[BenchJudgment], work_id: int) -> int:
+    def _start(self, work: type[BenchItem] | type[BenchJudgment], work_id: int, model: str) -> int:
         with self.database.session() as session:
-            return store.start_work(session, work=work, work_id=work_id)
+            where = origin(self.router, model, worker=self.worker)
+            return store.start_work(session, work=work, work_id=work_id, **where)
 
     def _finish_item(self, item_id: int, attempt: int, result: ItemResult) -> bool:
         """Write the answer; False when this attempt no longer owns the row (the run was taken over)."""
@@ -395,4 +380,3 @@ class BenchRunner:
         with self.database.session() as session:
             for judgment, reason in skipped:
                 store.skip_judgments(session, judgment_ids=[judgment.id], reason=reason)
-

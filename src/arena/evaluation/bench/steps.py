@@ -7,21 +7,27 @@
 
 from __future__ import annotations
 
+import platform
+import socket
+import sys
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from arena import __version__
 from arena.engines.base import Message, SamplingOptions
 from arena.engines.router import Router
-from arena.errors import ArenaError
+from arena.errors import ArenaError, InvalidInput
 from arena.evaluation.bench.plan import repeat_seed
 from arena.evaluation.conversation.compare import FinishEvent, Target, compare
 from arena.evaluation.judge.judges import local_judge
 from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem, BenchJudgment
+from arena.storage.models import utcnow
 
 METRIC_FIELDS: Final = ("prompt_tokens", "tokens", "ttft_s", "duration_s", "tokens_per_sec", "turn_metrics")
 
@@ -52,6 +58,40 @@ class PairResult:
     @property
     def status(self) -> str:
         return "done" if self.error is None else "error"
+
+
+async def describe_environment(router: Router) -> dict[str, Any]:
+    """What a reader needs to reproduce a run: versions of the arena, Python and every engine."""
+    inventory = await router.inventory(fresh=True)
+    return {
+        "started_at": utcnow().isoformat(),
+        "arena": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "engines": [
+            {"engine": h.engine, "endpoint": h.endpoint, "reachable": h.reachable, "version": h.version}
+            for h in inventory.health
+        ],
+    }
+
+
+def origin(router: Router, model_id: str, *, worker: str) -> dict[str, str | None]:
+    """Where a row's result comes from: this machine, and the engine kind + endpoint id the router
+    picks first for the model (an Ollama URL without credentials or query; an OpenAI endpoint's name)."""
+    return {"host": socket.gethostname(), "engine": engine_label(router, model_id), "worker": worker}
+
+
+def engine_label(router: Router, model_id: str) -> str | None:
+    try:
+        engine, _name = router.engine_for_management(model_id)
+    except (ArenaError, InvalidInput):
+        return None
+    endpoint = getattr(engine, "name", None) if engine.kind == "openai" else engine.endpoint
+    parts = urlsplit(str(endpoint))
+    if parts.scheme and parts.hostname:  # a URL: never its user, password or query
+        port = f":{parts.port}" if parts.port else ""
+        endpoint = f"{parts.scheme}://{parts.hostname}{port}{parts.path.rstrip('/')}"
+    return f"{engine.kind}:{endpoint}"[:300]
 
 
 def item_options(item: BenchItem, instance: dict[str, Any]) -> SamplingOptions:

@@ -3,7 +3,8 @@ resume it, fetch its report. The page at GET /bench (routes/pages.py) does all o
 
 Runs started here execute in this server process, one asyncio task each; the run's rows in the
 database are the truth, so a run survives the server (resume it after a restart) and the CLI
-can follow, cancel or resume it too.
+can follow, cancel or resume it too. With ARENA_BENCH_RUNNER=workers this process runs nothing:
+starting or resuming a run puts it in the queue `arena bench worker` processes serve.
 
 A run belongs to whoever started it (``web/auth/ownership.py``): another evaluator gets 404 for
 it, an admin may read it; starting, cancelling, resuming and downloading a report are audited.
@@ -21,7 +22,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from arena.errors import Conflict, InvalidInput
-from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress
+from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress, queue_run
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.report.data import build_report
@@ -62,6 +63,8 @@ def _start(app: FastAPI, *, run_id: str, budget_key: str, retry_errors: bool = F
 
     Every item and judgment waits for a unit of `budget_key`'s generation budget (the run's
     owner's), so a run never holds more than ARENA_MAX_STREAMS_PER_USER at once."""
+    if app.state.settings.bench_runner == "workers":
+        return  # queued by the caller (queue_run): the workers run it on their own engines
     runner = BenchRunner(
         database=app.state.database,
         router=app.state.router,
@@ -135,6 +138,8 @@ async def create_bench_run(
         create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename, owner_id=principal.user_id
     )
     await record_event(request, audit.BENCH_CREATE, target=run_id, items=len(prompt_set.items))
+    if settings.bench_runner == "workers":
+        await asyncio.to_thread(queue_run, database=db, run_id=run_id)
     _start(request.app, run_id=run_id, budget_key=principal.rate_key)
     return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
 
@@ -168,7 +173,8 @@ async def cancel_bench_run(run_id: str, request: Request, db: Db, principal: Cur
 async def resume_bench_run(
     run_id: str, request: Request, db: Db, principal: CurrentPrincipal, body: ResumeCreate | None = None
 ) -> RunPublic:
-    """Go on with an interrupted or cancelled run in this server; nothing done is redone."""
+    """Go on with an interrupted or cancelled run (in this server, or queued for the bench workers); nothing
+    done is redone."""
     run_id = await check_bench_run(db, principal, run_id, need="own")
     retry = body.retry_errors if body else False
     progress = await asyncio.to_thread(ensure_resumable, database=db, run_id=run_id, retry_errors=retry)
@@ -177,6 +183,8 @@ async def resume_bench_run(
         raise Conflict(f"benchmark run {progress.id} is running already")
     run_id = progress.id
     owner_id = await asyncio.to_thread(_owner_id, db, run_id)
+    if request.app.state.settings.bench_runner == "workers":
+        await asyncio.to_thread(queue_run, database=db, run_id=run_id, retry_errors=retry)
     _start(request.app, run_id=run_id, budget_key=budget_key(owner_id, principal), retry_errors=retry)
     await record_event(request, audit.BENCH_RESUME, target=run_id, retry_errors=retry)
     await asyncio.sleep(0)  # let the runner claim the run before the answer reports it

@@ -12,7 +12,7 @@ class RunPublic(BaseModel):
 
     id: str
     name: str
-    status: str = Field(description="pending, running, cancelling, interrupted, cancelled or done")
+    status: str = Field(description="pending, queued, running, cancelling, interrupted, cancelled or done")
     prompt_set: str
     created_at: str
     started_at: str | None
@@ -28,6 +28,10 @@ class RunPublic(BaseModel):
     rate_per_s: float | None
     eta_s: float | None
     running_here: bool = Field(False, description="Whether this server process is running it")
+    queued: bool = Field(
+        False, description="Whether `arena bench worker` processes serve it (ARENA_BENCH_RUNNER=workers)"
+    )
+    waiting_for_worker: bool = Field(False, description="Queued, and no bench worker has taken any of it for a while")
 
 
 class RunList(BaseModel):

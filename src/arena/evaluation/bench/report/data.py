@@ -103,7 +103,8 @@ def report_from_rows(
             "judgments": _count(judgment.status for judgment in judgments),
             "failed": sum(1 for row in [*items, *judgments] if row.status == "error"),
         },
-        "performance": [_performance(instance, items) for instance in instances],
+        "hosts": hosts_of(items),
+        "performance": performance_rows(instances, items),
         "leaderboard": _leaderboard_data(board, labels) if board else None,
         "categories": category_wins(judgments, [i["instance_id"] for i in instances]),
         "failures": [
@@ -204,12 +205,38 @@ def _leaderboard_data(board: Leaderboard, labels: dict[str, str]) -> Leaderboard
     return data
 
 
-def _performance(instance: InstanceData, items: list[BenchItem]) -> PerformanceData:
-    mine = [item for item in items if item.instance_id == instance["instance_id"]]
+def hosts_of(items: Iterable[BenchItem]) -> list[str]:
+    """The machines that produced the run's answers (rows from before 0019 name none)."""
+    return sorted({item.host for item in items if item.host and item.status in ("done", "error")})
+
+
+def performance_rows(instances: list[InstanceData], items: list[BenchItem]) -> list[PerformanceData]:
+    """Speed per instance; when the answers came from several hosts, per instance and host, each
+    row labelled with its host: speeds of different machines are never mixed in one figure."""
+    several = len(hosts_of(items)) > 1
+    rows: list[PerformanceData] = []
+    for instance in instances:
+        mine = [item for item in items if item.instance_id == instance["instance_id"]]
+        if not several:
+            hosts = {item.host for item in mine if item.host and item.status == "done"}
+            rows.append(_performance(instance, mine, host=min(hosts) if len(hosts) == 1 else None))
+            continue
+        seen = sorted({item.host or "" for item in mine if item.status in ("done", "error")}) or [""]
+        for host in seen:
+            here = [item for item in mine if (item.host or "") == host]
+            label = f"{instance['label']} @ {host or 'unknown host'}"
+            rows.append(_performance(instance, here, host=host or None, label=label))
+    return rows
+
+
+def _performance(
+    instance: InstanceData, mine: list[BenchItem], *, host: str | None, label: str | None = None
+) -> PerformanceData:
     done = [item for item in mine if item.status == "done"]
     return {
         "instance_id": instance["instance_id"],
-        "label": instance["label"],
+        "label": label or instance["label"],
+        "host": host,
         "items_done": len(done),
         "items_failed": sum(1 for item in mine if item.status == "error"),
         "tokens": sum(item.tokens or 0 for item in done),
@@ -251,6 +278,9 @@ def _item_data(item: BenchItem) -> ItemData:
         "ttft_s": item.ttft_s,
         "duration_s": item.duration_s,
         "tokens_per_sec": item.tokens_per_sec,
+        "host": item.host,
+        "engine": item.engine,
+        "worker": item.worker,
         "started_at": _iso(item.started_at),
         "finished_at": _iso(item.finished_at),
     }
@@ -267,6 +297,8 @@ def _judgment_data(judgment: BenchJudgment) -> JudgmentData:
         "outcome": judgment.outcome,
         "detail": judgment.detail,
         "error": judgment.error,
+        "host": judgment.host,
+        "engine": judgment.engine,
     }
 
 

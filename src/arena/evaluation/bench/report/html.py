@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from arena.evaluation.bench.report.schema import BenchReport, ItemData, JudgmentData
-from arena.evaluation.bench.report.text import counts_text, interval_text, number_text, win_cell_text
+from arena.evaluation.bench.report.text import counts_text, hosts_text, interval_text, number_text, win_cell_text
 
 REPORT_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 TEMPLATE: Final = "report.html.j2"
@@ -73,6 +73,7 @@ def render_html(report: BenchReport, *, charts: dict[str, str]) -> str:
         charts={name: Markup(svg) for name, svg in charts.items()},
         prompt_groups=prompt_groups(report),
         counts=counts_text,
+        hosts=hosts_text(data.get("hosts") or []).removeprefix("- "),
         number=number_text,
         interval=interval_text,
         win_cell=win_cell_text,

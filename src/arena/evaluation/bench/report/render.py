@@ -24,9 +24,11 @@ from arena.storage.private_files import write_private_text
 
 ITEM_COLUMNS: Final = (
     "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
-    "tokens", "ttft_s", "duration_s", "tokens_per_sec", "error", "answer",
+    "tokens", "ttft_s", "duration_s", "tokens_per_sec", "host", "engine", "error", "answer",
 )  # fmt: skip
-JUDGMENT_COLUMNS: Final = ("prompt_id", "category", "repeat", "instance_a", "instance_b", "status", "outcome", "error")
+JUDGMENT_COLUMNS: Final = (
+    "prompt_id", "category", "repeat", "instance_a", "instance_b", "status", "outcome", "host", "engine", "error",
+)  # fmt: skip
 TURN_SEPARATOR: Final = "\n\n--- next turn ---\n\n"
 
 

@@ -75,6 +75,7 @@ class EnvironmentData(TypedDict, total=False):
     platform: str
     engines: list[EngineData]
     worker: str
+    host: str  # written by bench workers
 
 
 class SummaryData(TypedDict):
@@ -92,8 +93,11 @@ class StatsData(TypedDict):
 
 
 class PerformanceData(TypedDict):
+    """One instance's speed (on one host, when the run's answers came from several)."""
+
     instance_id: str
-    label: str
+    label: str  # the instance's label, plus " @ host" when the run's answers came from several hosts
+    host: str | None  # the machine that produced these answers; None when not recorded
     items_done: int
     items_failed: int
     tokens: int
@@ -154,6 +158,7 @@ class ReportData(TypedDict):
     instances: list[InstanceData]
     judge: JudgeData | None
     environment: list[EnvironmentData]
+    hosts: list[str]  # the machines that produced the answers (bench workers may be several)
     reproduce: str  # the shell command that runs the benchmark again
     summary: SummaryData
     performance: list[PerformanceData]
@@ -180,6 +185,9 @@ class ItemData(TypedDict):
     ttft_s: float | None
     duration_s: float | None
     tokens_per_sec: float | None
+    host: str | None  # the machine that produced the answer
+    engine: str | None  # the engine kind + endpoint id, e.g. "ollama:http://gpu-1:11434"
+    worker: str | None  # the process that produced it (host:pid:token)
     started_at: str | None
     finished_at: str | None
 
@@ -194,6 +202,8 @@ class JudgmentData(TypedDict):
     outcome: str | None
     detail: dict[str, Any] | None
     error: str | None
+    host: str | None
+    engine: str | None
 
 
 @dataclass(frozen=True, kw_only=True)

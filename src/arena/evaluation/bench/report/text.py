@@ -30,6 +30,15 @@ def win_cell_text(cell: CategoryCell | None) -> str:
     return f"{cell['wins']}-{cell['losses']}-{cell['ties']} ({(cell['win_rate'] or 0.0) * 100:.0f}%)"
 
 
+def hosts_text(hosts: list[str]) -> str:
+    """Where the answers were generated: speeds are only comparable on one machine."""
+    if not hosts:
+        return "- Host: not recorded"
+    if len(hosts) == 1:
+        return f"- Host: {hosts[0]}"
+    return f"- Hosts: {', '.join(hosts)} (speeds are given per host: machines differ)"
+
+
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -51,6 +60,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
         f"- Prompt set **{prompts['name']}** ({prompts['prompts']} prompts), sha256 `{prompts['sha256']}`",
         f"- Items: {counts_text(data['summary']['items'])}; "
         f"judgments: {counts_text(data['summary']['judgments']) or 'none'}",
+        hosts_text(data.get("hosts") or []),
         "",
     ]
     board = data["leaderboard"]
@@ -77,9 +87,9 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             lines += [f"![{name}]({chart_files[name]})", ""]
     lines += ["## Speed", ""]
     lines += _table(
-        ["instance", "done", "failed", "tokens/s (median)", "TTFT s (median)", "duration s (median)"],
+        ["instance", "host", "done", "failed", "tokens/s (median)", "TTFT s (median)", "duration s (median)"],
         [
-            [p["label"], p["items_done"], p["items_failed"], number_text(p["tokens_per_sec"]["median"]),
+            [p["label"], p.get("host") or "–", p["items_done"], p["items_failed"], number_text(p["tokens_per_sec"]["median"]),
              number_text(p["ttft_s"]["median"]), number_text(p["duration_s"]["median"])]
             for p in data["performance"]
         ],
@@ -123,7 +133,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             if e["reachable"]
         )
         lines.append(
-            f"- session {session.get('started_at')}: arena {session.get('arena')}, Python {session.get('python')}, "
+            f"- session {session.get('started_at')}{' by ' + session['worker'] if session.get('worker') else ''}: arena {session.get('arena')}, Python {session.get('python')}, "
             f"{session.get('platform')}; engines: {engines or 'none reachable'}"
         )
     lines.append("")

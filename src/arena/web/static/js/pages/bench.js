@@ -5,7 +5,7 @@ import { ApiError, request, requestJson, setToken } from "../lib/api.js";
 import { byId, clear, el, showError } from "../lib/dom.js";
 import { saveBlob } from "../lib/download.js";
 
-const ACTIVE = new Set(["pending", "running", "cancelling"]);
+const ACTIVE = new Set(["pending", "queued", "running", "cancelling"]);
 const FAST_POLL_MS = 1000;
 const SLOW_POLL_MS = 5000;
 
@@ -184,7 +184,13 @@ function runRow(run) {
     { dataset: { runId: run.id, status: run.status } },
     el("td", {}, el("strong", {}, run.name), el("div", { class: "bench-id" }, `${run.id.slice(0, 12)} · ${run.prompt_set}`)),
     // data-label: a phone shows each run as a card of labelled lines (bench.css)
-    el("td", { dataset: { label: "Status" } }, el("span", { class: `bench-status status-${run.status}` }, run.status)),
+    el(
+      "td",
+      { dataset: { label: "Status" } },
+      el("span", { class: `bench-status status-${run.status}` }, run.status),
+      // ARENA_BENCH_RUNNER=workers: the server only queues; say so when no worker takes the run
+      run.waiting_for_worker ? el("div", { class: "bench-waiting" }, "waiting for a worker (arena bench worker)") : null,
+    ),
     el(
       "td",
       { class: "bench-progress", dataset: { label: "Progress" } },

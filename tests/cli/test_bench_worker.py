@@ -1,0 +1,250 @@
+"""`arena bench worker` as an operator runs it: real worker processes on a shared database, the
+Ollama double as their engine. Two workers share one run on PostgreSQL with nothing done twice;
+a worker killed with -9 mid-item leaves it to be taken over once its lease runs out; a stopped
+worker hands its items back at once; SQLite refuses a second worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from arena.evaluation.bench import control
+from arena.evaluation.bench.control import get_progress, queue_run
+from arena.evaluation.bench.plan import create_run
+from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, parse_model_spec
+from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
+from arena.storage.db import Database
+from tests.support.db_fixtures import DATABASE_PARAMS, make_database
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
+
+LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
+TIE = '{"explanation": "Equally good.", "verdict": "tie"}'  # every reply reads as a verdict, too
+QUESTIONS = [f"Question number {n}?" for n in range(1, 7)]
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(params=DATABASE_PARAMS)
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The database the workers share, migrated; on PostgreSQL a schema of this test's own."""
+    with make_database(request.param, tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def postgres(tmp_path: Path) -> Iterator[Database]:
+    with make_database("postgresql", tmp_path) as database:
+        yield database
+
+
+def queued_run(
+    database: Database,
+    *,
+    questions: list[str] = QUESTIONS,
+    judge: bool = False,
+    models: tuple[str, ...] = (LLAMA, QWEN),
+) -> str:
+    """A run of the questions × two Ollama models, in the workers' queue (as a server in workers mode leaves it)."""
+    few = {"num_predict": "8"}
+    spec = BenchSpec(
+        instances=[parse_model_spec(model, defaults=few) for model in models],
+        judge=JudgeSpec(instance=parse_model_spec(LLAMA, defaults={"num_predict": "64"})) if judge else None,
+        seed=5,
+    )
+    prompt_set = parse_prompt_set("\n".join(questions).encode(), filename="questions.txt")
+    run_id = create_run(database=database, spec=spec, prompt_set=prompt_set)
+    queue_run(database=database, run_id=run_id)
+    return run_id
+
+
+@contextmanager
+def bench_worker(
+    data_dir: Path, database: Database | None, double: OllamaDouble, *, lease: float = 30, concurrency: int = 1
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`arena bench worker` in a child process on `database` (None: the data directory's SQLite
+    file, as a server there uses it); killed at the end if still running."""
+    url = {} if database is None else {"DATABASE_URL": database.url.render_as_string(hide_password=False)}
+    env = {
+        **os.environ,
+        "ARENA_DATA_DIR": str(data_dir),
+        **url,
+        "OLLAMA_HOST": double.url,
+        "ARENA_EMBEDDED": "0",
+        "COLUMNS": "200",
+    }
+    command = [sys.executable, "-m", "arena", "bench", "worker", "--lease", str(lease), "--poll", "0.1"]
+    process = subprocess.Popen(
+        [*command, "--concurrency", str(concurrency)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def rows(database: Database, work: type[BenchItem] | type[BenchJudgment]) -> list:
+    with database.session() as session:
+        return list(session.scalars(select(work).order_by(work.id)))
+
+
+def run_row(database: Database, run_id: str) -> BenchRun:
+    with database.session() as session:
+        run = session.get(BenchRun, run_id)
+        assert run is not None
+        return run
+
+
+def wait_until(condition: Callable[[], object], *, timeout: float = 90, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, as systemd stops a service; returns what the worker printed."""
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=30)
+    return output.decode()
+
+
+def test_two_workers_on_postgresql_share_a_run_and_nothing_is_done_twice(
+    tmp_path: Path, postgres: Database, double: OllamaDouble
+) -> None:
+    double.reply = (TIE,)
+    double.token_delay = 0.02
+    double.first_token_delay = 0.15  # about 0.2 s an answer: both workers get a share
+    run_id = queued_run(postgres, judge=True)
+    data_dir = tmp_path / "data"
+
+    with (
+        bench_worker(data_dir, postgres, double, concurrency=2) as first,
+        bench_worker(data_dir, postgres, double, concurrency=2) as second,
+    ):
+        wait_until(lambda: run_row(postgres, run_id).status == "done", what="the run to finish")
+        outputs = [stop(first), stop(second)]
+
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    items, judgments = rows(postgres, BenchItem), rows(postgres, BenchJudgment)
+    assert len(items) == 12 and len(judgments) == 6
+    assert {(item.status, item.attempts) for item in items} == {("done", 1)}, "every item once, none redone"
+    assert {(j.status, j.attempts, j.outcome) for j in judgments} == {("done", 1, "tie")}
+    # The engine agrees: one request per item, two per judged pair (both orders), nothing more.
+    assert len(double.bodies("/api/chat")) == len(items) + 2 * len(judgments)
+    workers = Counter(item.worker for item in items)
+    assert len(workers) == 2, f"both workers took items: {workers}"
+    assert {item.host for item in items} == {socket.gethostname()}
+    assert {item.engine for item in items} == {f"ollama:{double.url}"}
+    run = run_row(postgres, run_id)
+    assert run.queued_at is None and run.finished_at is not None
+    assert {entry["worker"] for entry in run.environment} == set(workers)  # each worker said where it ran
+
+
+def test_an_item_of_a_worker_killed_mid_item_is_taken_over_after_its_lease(
+    tmp_path: Path, shared: Database, double: OllamaDouble
+) -> None:
+    double.token_delay = 0.1  # about 0.8 s an answer: the kill lands mid-item
+    run_id = queued_run(shared, questions=QUESTIONS[:3])
+    data_dir = tmp_path / "data"
+    lease = 3.0
+
+    with bench_worker(data_dir, shared, double, lease=lease) as doomed:
+        wait_until(lambda: any(i.status == "running" for i in rows(shared, BenchItem)), what="an item in flight")
+        doomed.send_signal(signal.SIGKILL)
+        assert doomed.wait(timeout=30) == -signal.SIGKILL
+    [orphan] = [item for item in rows(shared, BenchItem) if item.status == "running"]
+    assert orphan.attempts == 1 and orphan.lease_until is not None
+
+    with bench_worker(data_dir, shared, double, lease=lease) as heir:
+        wait_until(lambda: run_row(shared, run_id).status == "done", what="the run to finish")
+        stop(heir)
+
+    items = {item.id: item for item in rows(shared, BenchItem)}
+    assert {item.status for item in items.values()} == {"done"} and len(items) == 6
+    taken_over = items[orphan.id]
+    assert taken_over.attempts == 2 and taken_over.worker != orphan.worker
+    assert taken_over.started_at >= orphan.lease_until, "nobody took the item while its lease held"
+    assert taken_over.answers and taken_over.tokens_per_sec
+    assert all(item.attempts == 1 for item in items.values() if item.id != orphan.id)
+
+
+def test_a_stopped_worker_hands_its_items_back_and_sqlite_refuses_a_second_worker(
+    tmp_path: Path, double: OllamaDouble
+) -> None:
+    double.first_token_delay = 60  # the first answer is still loading when the stop comes
+    data_dir = tmp_path / "data"
+    with make_database("sqlite", tmp_path) as database:
+        # First in the queue, a model this worker's engines lack: it leaves it to a worker that has it.
+        elsewhere = queued_run(database, questions=QUESTIONS[:1], models=("ollama:only-on-the-gpu-box:70b",))
+        run_id = queued_run(database, questions=QUESTIONS[:2])
+        with bench_worker(data_dir, database, double) as first:
+            wait_until(lambda: any(i.status == "running" for i in rows(database, BenchItem)), what="an item in flight")
+            with bench_worker(data_dir, database, double) as second:
+                output, _ = second.communicate(timeout=60)
+            assert second.returncode == 1
+            assert "already serves this SQLite database" in output.decode()
+            [in_flight] = [item.id for item in rows(database, BenchItem) if item.status == "running"]
+            stopped_output = stop(first)
+
+        assert first.returncode == 0, stopped_output
+        items = {item.id: item for item in rows(database, BenchItem)}
+        assert "running" not in {item.status for item in items.values()}
+        handed_back = items[in_flight]
+        assert (handed_back.status, handed_back.worker, handed_back.lease_until) == ("pending", None, None)
+        progress = get_progress(database=database, run_id=run_id)
+        assert progress.status in ("queued", "running") and progress.queued
+        untouched = [(i.status, i.attempts) for i in rows(database, BenchItem) if i.run_id == elsewhere]
+        assert untouched == [("pending", 0)] and get_progress(database=database, run_id=elsewhere).status == "queued"
+
+
+def test_a_server_in_workers_mode_only_queues_and_a_worker_runs_the_run(
+    double: OllamaDouble, arena_factory: ArenaFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(control, "WAITING_AFTER_S", 0.5)  # the server runs in this process
+    arena = arena_factory(bench_runner="workers", ollama_hosts=[double.url], embedded_enabled=False)
+    spec = {"instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}], "seed": 3}
+    upload = {"prompts": ("set.txt", "\n".join(QUESTIONS[:2]).encode(), "text/plain")}
+    with arena.client() as client:
+        started = client.post("/api/bench/runs", files=upload, data={"config": json.dumps(spec)})
+        assert started.status_code == 201, started.text
+        run = started.json()
+        assert (run["status"], run["queued"], run["running_here"]) == ("queued", True, False)
+
+        time.sleep(1.5)  # time enough for a server that runs it to have begun
+        progress = client.get(f"/api/bench/runs/{run['id']}").json()
+        assert progress["status"] == "queued" and progress["items"] == {"pending": 4}
+        assert progress["waiting_for_worker"], "the page says nobody serves the queue"
+        assert double.bodies("/api/chat") == [], "the web process generated nothing"
+
+        # Cancelled and resumed while it waits: back in the queue, still nothing run here.
+        assert client.post(f"/api/bench/runs/{run['id']}/cancel").json()["status"] == "cancelled"
+        resumed = client.post(f"/api/bench/runs/{run['id']}/resume")
+        assert resumed.status_code == 200 and resumed.json()["status"] == "queued"
+
+        with bench_worker(arena.settings.data_dir, None, double) as worker:
+            wait_until(lambda: client.get(f"/api/bench/runs/{run['id']}").json()["status"] == "done", what="the worker")
+            stop(worker)
+        done = client.get(f"/api/bench/runs/{run['id']}").json()
+        assert done["items"] == {"done": 4} and not done["waiting_for_worker"] and not done["queued"]
+        report = client.get(f"/api/bench/runs/{run['id']}/report").json()
+        markdown = client.get(f"/api/bench/runs/{run['id']}/report", params={"format": "md"}).text
+
+    assert len(double.bodies("/api/chat")) == 4
+    assert {(i["host"], i["engine"]) for i in report["items"]} == {(socket.gethostname(), f"ollama:{double.url}")}
+    assert {p["host"] for p in report["performance"]} == {socket.gethostname()}
+    assert f"- Host: {socket.gethostname()}" in markdown
