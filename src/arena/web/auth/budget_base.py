@@ -81,7 +81,7 @@ class Claim:
         """Requests ahead of this one: at once, when the number changes and every KEEPALIVE_S.
         Ends once the units are held; past ARENA_QUEUE_TIMEOUT_S leaves the queue, `ServerBusy`."""
         shown, shown_at = None, 0.0
-        while self.units is None:
+        while self.units is None and self._ticket is not None:  # not closed meanwhile by another task
             now = time.monotonic()
             if self._ahead != shown or now - shown_at >= KEEPALIVE_S:
                 shown, shown_at = self._ahead, now
