@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,12 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
+from arena.storage.shared_state import connect
+from arena.web.app import SERVER_OPTIONS, create_app
 from arena.web.schemas.stream import ArenaStreamLine
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import module_double
-from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena
+from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena, serving
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -131,3 +133,31 @@ def test_a_client_that_hangs_up_leaves_the_queue(tmp_path: Path, double: OllamaD
             started = time.monotonic()
             assert second.post("/api/chat", json=comparison(2)).status_code == 200
             assert time.monotonic() - started < 5
+
+
+@contextmanager
+def arena_on_redis(data_dir: Path, double: OllamaDouble, redis_url: str) -> Iterator[str]:
+    """One server process of several: its budget in Redis (`app.state.redis`, as ARENA_REDIS_URL sets)."""
+    settings = make_settings(data_dir, ollama_hosts=[double.url], embedded_enabled=False, max_generations_setting=2)
+    app = create_app(settings)
+    app.state.redis = connect(redis_url)
+    with serving(app, what="an arena process", lifespan="on", **SERVER_OPTIONS) as url:
+        yield url
+
+
+def test_two_processes_on_one_redis_share_the_budget_and_its_queue(
+    tmp_path: Path, double: OllamaDouble, redis_url: str
+) -> None:
+    with arena_on_redis(tmp_path / "one", double, redis_url) as one, arena_on_redis(tmp_path / "two", double, redis_url) as two:
+        with httpx.Client(base_url=one, timeout=60) as first, httpx.Client(base_url=two, timeout=60) as second:
+            with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
+                head = ndjson_lines(running)
+                next(head)
+                # The other process's request waits for the units this one holds.
+                with second.stream("POST", "/api/stream_chat?format=arena", json=comparison(1)) as waiting:
+                    lines = documented(ndjson_lines(waiting))
+                    assert next(lines) == {"queued": True, "position": 0}
+                    rest = list(lines)
+                list(head)
+    done = [line for line in rest if line.get("done")]
+    assert len(done) == 1 and not done[0].get("error")

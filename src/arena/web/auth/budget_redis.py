@@ -28,18 +28,26 @@ logger = logging.getLogger(__name__)
 
 PREFIX: Final = "arena:budget:"
 LEASE_S: Final = 15.0  # a dead process's units come back within this
-HEARTBEAT_S: Final = LEASE_S / 3
 POLL_S: Final = 0.25  # a waiter looks at its ticket this often
 TICKET_TTL_S: Final = 10.0  # a ticket nobody polled for this long is a ghost and is dropped
 
 
 class RedisBudget(GenerationBudget):
     def __init__(
-        self, redis: aioredis.Redis, *, per_user: int, total: int, queue_timeout_s: float, prefix: str = PREFIX
+        self,
+        redis: aioredis.Redis,
+        *,
+        per_user: int,
+        total: int,
+        queue_timeout_s: float,
+        prefix: str = PREFIX,
+        lease_s: float = LEASE_S,
+        ticket_ttl_s: float = TICKET_TTL_S,
     ) -> None:
         super().__init__(per_user=per_user, total=total, queue_timeout_s=queue_timeout_s)
         self._redis = redis
         self._prefix = prefix
+        self._lease_ms, self._ticket_ttl_ms = int(lease_s * 1000), int(ticket_ttl_s * 1000)
         self.process_id = uuid.uuid4().hex  # this process's (this budget's) own key
         self._scripts = {
             name: redis.register_script(getattr(lua, name.upper()))
@@ -51,7 +59,7 @@ class RedisBudget(GenerationBudget):
         self._changed = asyncio.Event()
 
     async def _run(self, name: str, *args: object) -> object:
-        limits = (self.total, self.per_user, int(LEASE_S * 1000), int(TICKET_TTL_S * 1000))
+        limits = (self.total, self.per_user, self._lease_ms, self._ticket_ttl_ms)
         async with shared_state_errors():
             return await self._scripts[name](keys=[self._prefix], args=[*limits, *args])
 
@@ -103,13 +111,13 @@ class RedisBudget(GenerationBudget):
     async def _beat(self) -> None:
         """Renew this process's lease; retry the releases Redis missed."""
         while True:
-            await asyncio.sleep(HEARTBEAT_S)
+            await asyncio.sleep(self._lease_ms / 3000)  # three beats to a lease
             try:
                 owed, self._owed = self._owed, []
                 for key, units in owed:
                     await self._release(key, units)
                 async with shared_state_errors():
-                    await self._redis.pexpire(f"{self._prefix}held:{self.process_id}", int(LEASE_S * 1000))
+                    await self._redis.pexpire(f"{self._prefix}held:{self.process_id}", self._lease_ms)
             except Exception:  # the next beat tries again; claims fail closed meanwhile
                 logger.warning("could not renew the generation budget's lease in Redis", exc_info=True)
 

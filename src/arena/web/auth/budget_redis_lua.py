@@ -8,7 +8,8 @@ Keys, under the prefix KEYS[1]:
   queue             sorted set of waiting tickets, all score 0, so they sort by name:
                     "<lane>:<round>:<seq>" with fixed-width numbers (budget_queue.py's order)
   ticket:<name>     hash user, units, proc, seen (ms): a ticket its waiter stopped polling is dropped
-  granted           sorted set: tickets served, until their waiter sees it (score: when, ms)
+  granted           sorted set: tickets served, until their waiter sees it (score: when, ms); units
+                    no waiter came for within ticket_ttl go back
   reserved          hash user -> units of that user's waiting interactive tickets (count against the cap)
   served:<lane>     the round last served; last:<lane> hash user -> the round of their last ticket
   pending:<lane>    hash user -> how many tickets they have waiting
@@ -74,9 +75,9 @@ local function ticket(name)
           lane = string.sub(name, 1, 1), round = tonumber(string.sub(name, 3, 14))}
 end
 
-local function forget(name, t)
+local function forget(name, t, keep)
   redis.call('ZREM', P .. 'queue', name)
-  redis.call('DEL', P .. 'ticket:' .. name)
+  if not keep then redis.call('DEL', P .. 'ticket:' .. name) end
   if t.user == false or t.user == nil then return end
   if t.lane == '0' then add_to(P .. 'reserved', t.user, -t.units) end
   if redis.call('HINCRBY', P .. 'pending:' .. t.lane, t.user, -1) <= 0 then
@@ -88,9 +89,15 @@ end
 -- Grant waiting tickets in order while units are free: interactive ones strictly in turn,
 -- background ones only once no interactive ticket waits, skipping a user at their own cap.
 local function serve()
+  -- Units granted to a waiter that never came for them go back (its ticket kept what they were).
+  for _, name in ipairs(redis.call('ZRANGEBYSCORE', P .. 'granted', '-inf', NOW - TICKET_TTL_MS)) do
+    local t = ticket(name)
+    if t.user then add_to(P .. 'held:' .. t.proc, t.user, -t.units) end
+    redis.call('DEL', P .. 'ticket:' .. name)
+    redis.call('ZREM', P .. 'granted', name)
+  end
   local procs = live_procs()
   local free = TOTAL - in_use(procs)
-  redis.call('ZREMRANGEBYSCORE', P .. 'granted', '-inf', NOW - TICKET_TTL_MS)
   for _, name in ipairs(redis.call('ZRANGE', P .. 'queue', 0, -1)) do
     local t = ticket(name)
     if t.seen == nil or NOW - t.seen > TICKET_TTL_MS then
@@ -106,7 +113,7 @@ local function serve()
       end
       if go then
         take(procs, t.proc, t.user, t.units)
-        forget(name, t)
+        forget(name, t, true)
         free = free - t.units
         redis.call('ZADD', P .. 'granted', NOW, name)
         local served = tonumber(redis.call('GET', P .. 'served:' .. t.lane) or 0)
@@ -117,7 +124,10 @@ local function serve()
 end
 
 local function place(name)
-  if redis.call('ZREM', P .. 'granted', name) == 1 then return {'granted', 0} end
+  if redis.call('ZREM', P .. 'granted', name) == 1 then
+    redis.call('DEL', P .. 'ticket:' .. name)
+    return {'granted', 0}
+  end
   local ahead = redis.call('ZRANK', P .. 'queue', name)
   if ahead == false then return {'gone', 0} end
   return {'waiting', ahead}
@@ -158,7 +168,10 @@ return place(name)
 # ARGV[5]: the ticket. Returns 1 when it had been granted (the caller gives the units back).
 LEAVE: Final = PRELUDE + r"""
 local name = ARGV[5]
-if redis.call('ZREM', P .. 'granted', name) == 1 then return 1 end
+if redis.call('ZREM', P .. 'granted', name) == 1 then
+  redis.call('DEL', P .. 'ticket:' .. name)
+  return 1
+end
 if redis.call('ZSCORE', P .. 'queue', name) then
   forget(name, ticket(name))
   serve()
