@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from arena.errors import ServerBusy, SharedStateUnavailable
 from arena.storage.shared_state import connect
 from arena.web.auth.budget_redis import RedisBudget
 from tests.support.process import free_port
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -173,3 +175,22 @@ def test_an_unreachable_redis_refuses_rather_than_counting_alone() -> None:
             await client.aclose()
 
     run(scenario)
+
+
+def test_redis_going_away_while_a_request_waits_is_a_503_not_a_free_pass(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")  # a server of this test's own, to stop
+    server.start()
+
+    async def scenario() -> None:
+        async with processes(server.url, total=1) as (one, two):
+            await one.claim("user:1", 1)
+            waiting = await two.request("user:2", 1)
+            server.stop()
+            with pytest.raises(SharedStateUnavailable):
+                await asyncio.wait_for(waiting.granted(), 10)
+            assert waiting.units is None
+
+    try:
+        run(scenario)
+    finally:
+        server.stop()

@@ -161,3 +161,26 @@ def test_two_processes_on_one_redis_share_the_budget_and_its_queue(
                 list(head)
     done = [line for line in rest if line.get("done")]
     assert len(done) == 1 and not done[0].get("error")
+
+
+def test_a_v3_client_that_gives_up_while_waiting_leaves_the_queue(tmp_path: Path, double: OllamaDouble) -> None:
+    double.reply = [f" w{i}" for i in range(400)]
+    with arena_with(tmp_path, double, queue_timeout_s=20) as arena, arena.client() as first:
+        impatient = httpx.Client(base_url=arena.url, timeout=0.5, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        with client_from(arena, "127.0.0.3") as third, impatient:
+            with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
+                head = ndjson_lines(running)
+                next(head)
+                with pytest.raises(httpx.ReadTimeout):  # /api/chat waits without a word; the client gives up
+                    impatient.post("/api/chat", json=comparison(1))
+                gave_up = time.monotonic()
+                with third.stream("POST", "/api/stream_chat?format=arena", json=comparison(1)) as behind:
+                    lines = documented(ndjson_lines(behind))
+                    # Nobody stays ahead of it (at most a moment, while the server notices the hang-up).
+                    while (line := next(lines)) != {"queued": True, "position": 0}:
+                        assert line == {"queued": True, "position": 1}
+                    assert time.monotonic() - gave_up < 2.5  # sooner than a keep-alive
+                    double.token_delay = 0.0
+                    rest = list(lines)
+                list(head)
+    assert sum(1 for line in rest if line.get("done") and not line.get("error")) == 1

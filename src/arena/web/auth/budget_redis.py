@@ -84,7 +84,11 @@ class RedisBudget(GenerationBudget):
         return Place(ticket=ticket, granted=status == "granted", ahead=int(ahead))
 
     async def _leave(self, ticket: object) -> bool:
-        return bool(await self._run("leave", ticket))
+        try:
+            return bool(await self._run("leave", ticket))
+        except SharedStateUnavailable:
+            # Nobody polls the ticket again: within TICKET_TTL_S it is dropped, or its grant given back.
+            return False
 
     def _give_back(self, key: str, units: int) -> None:
         task = asyncio.get_running_loop().create_task(self._release(key, units))
