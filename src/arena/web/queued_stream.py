@@ -66,19 +66,21 @@ def queued_stream(
 async def _until_gone(positions: AsyncIterator[int], client_gone: Callable[[], Awaitable[None]]) -> AsyncIterator[int]:
     """`positions`, cut short as soon as the client hangs up (not at the next line it cannot send)."""
     gone = asyncio.ensure_future(client_gone())
+    step: asyncio.Future[int] | None = None
     try:
         while True:
             step = asyncio.ensure_future(anext(positions))
             await asyncio.wait({step, gone}, return_when=asyncio.FIRST_COMPLETED)
             if not step.done():
-                step.cancel()
-                await asyncio.gather(step, return_exceptions=True)
-                return
+                return  # the client left
             try:
                 ahead = step.result()
             except StopAsyncIteration:
                 return
             yield ahead
     finally:
-        gone.cancel()
-        await asyncio.gather(gone, return_exceptions=True)
+        # However it ends (a hang-up, a cancel): no step of the wait goes on behind the cleanup.
+        for task in (gone, step):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(task for task in (gone, step) if task is not None), return_exceptions=True)

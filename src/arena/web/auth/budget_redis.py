@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from typing import Final
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 
@@ -30,6 +32,16 @@ PREFIX: Final = "arena:budget:"
 LEASE_S: Final = 15.0  # a dead process's units come back within this
 POLL_S: Final = 0.25  # a waiter looks at its ticket this often
 TICKET_TTL_S: Final = 10.0  # a ticket nobody polled for this long is a ghost and is dropped
+
+
+@dataclass
+class RedisTicket:
+    """A waiting request: its ticket's name in Redis, and what it asked for (to give back a grant
+    that nobody came for)."""
+
+    name: str
+    key: str
+    units: int
 
 
 class RedisBudget(GenerationBudget):
@@ -58,37 +70,59 @@ class RedisBudget(GenerationBudget):
         self._heartbeat: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
-    async def _run(self, name: str, *args: object) -> object:
+    async def _run(self, name: str, *args: object) -> Any:
         limits = (self.total, self.per_user, self._lease_ms, self._ticket_ttl_ms)
         async with shared_state_errors():
             return await self._scripts[name](keys=[self._prefix], args=[*limits, *args])
 
     async def usage(self, key: str) -> tuple[int, int]:
-        mine, everyone = await self._run("usage", key)  # type: ignore[misc]
+        mine, everyone = await self._run("usage", key)
         return int(mine), int(everyone)
 
     async def _enter(self, key: str, units: int, lane: Lane) -> Place | int:
         self._keep_alive()
-        result = await self._run("enter", key, units, LANES[lane], self.process_id)
-        status, ahead = result[0], int(result[1])  # type: ignore[index]
+        ticket = RedisTicket(name="", key=key, units=units)
+        result = await self._to_the_end(ticket, "enter", key, units, LANES[lane], self.process_id)
+        status, ahead = result[0], int(result[1])
         if status == "over":
             return ahead
-        return Place(ticket=result[2], granted=status == "granted", ahead=ahead)  # type: ignore[index]
+        ticket.name = result[2]
+        return Place(ticket=ticket, granted=status == "granted", ahead=ahead)
 
     async def _turn(self, ticket: object, *, timeout: float) -> Place:
+        assert isinstance(ticket, RedisTicket)
         changed = self._changed
         await changed_or_timeout(changed, min(timeout, POLL_S))
-        status, ahead = await self._run("turn", ticket)  # type: ignore[misc]
+        status, ahead = await self._to_the_end(ticket, "turn", ticket.name)
         if status == "gone":  # dropped as a ghost: this process stalled past TICKET_TTL_S
             raise SharedStateUnavailable("this request's place in the queue was lost; try again")
         return Place(ticket=ticket, granted=status == "granted", ahead=int(ahead))
 
     async def _leave(self, ticket: object) -> bool:
+        assert isinstance(ticket, RedisTicket)
         try:
-            return bool(await self._run("leave", ticket))
+            return (await self._to_the_end(ticket, "leave", ticket.name)) == 1
         except SharedStateUnavailable:
             # Nobody polls the ticket again: within TICKET_TTL_S it is dropped, or its grant given back.
             return False
+
+    async def _to_the_end(self, ticket: RedisTicket, name: str, *args: object) -> Any:
+        """Run a script that may grant `ticket` its units. A caller cancelled meanwhile (a client
+        that left) does not cut it short: Redis may have granted them, so they are given back."""
+        call = asyncio.ensure_future(self._run(name, *args))
+        try:
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            call.add_done_callback(partial(self._unclaimed, ticket))
+            raise
+
+    def _unclaimed(self, ticket: RedisTicket, call: asyncio.Future[Any]) -> None:
+        if call.cancelled() or call.exception() is not None:
+            return
+        result = call.result()
+        # Granted (entered, turned or left just then); a ticket left waiting is dropped unpolled.
+        if result == 1 or (isinstance(result, list) and result[0] == "granted"):
+            self._give_back(ticket.key, ticket.units)
 
     def _give_back(self, key: str, units: int) -> None:
         task = asyncio.get_running_loop().create_task(self._release(key, units))
