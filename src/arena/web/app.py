@@ -18,7 +18,7 @@ from arena.engines.router import Router
 from arena.settings import Settings
 from arena.storage.db import Database
 from arena.web.access_log import install_query_redaction
-from arena.web.auth.budget import install_generation_budget
+from arena.web.auth.budget import close_generation_budget, install_generation_budget
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
                 await app.state.router.aclose()
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            await close_generation_budget(app)
             await end_lease(db, me)  # last: until here, this process may still be closing answers
             app.state.database_probe.close()
             db.dispose()

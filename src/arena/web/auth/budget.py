@@ -22,7 +22,15 @@ from arena.web.auth.budget_memory import MemoryBudget
 from arena.web.auth.budget_redis import RedisBudget
 from arena.web.auth.principal import Principal
 
-__all__ = ["GenerationBudget", "Units", "budget_key", "budget_of", "claim_generations", "install_generation_budget"]
+__all__ = [
+    "GenerationBudget",
+    "Units",
+    "budget_key",
+    "budget_of",
+    "claim_generations",
+    "close_generation_budget",
+    "install_generation_budget",
+]
 
 
 def install_generation_budget(app: FastAPI, settings: Settings) -> None:
@@ -44,6 +52,13 @@ def budget_of(app: FastAPI) -> GenerationBudget:
         budget = RedisBudget(redis, **limits) if redis is not None else MemoryBudget(**limits)
         app.state.generation_budget = budget
     return budget
+
+
+async def close_generation_budget(app: FastAPI) -> None:
+    """At shutdown: a budget in Redis gives back at once what this process still holds."""
+    budget = getattr(app.state, "generation_budget", None)
+    if isinstance(budget, RedisBudget):
+        await budget.aclose()
 
 
 def generation_budget(request: Request) -> GenerationBudget:
