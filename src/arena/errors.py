@@ -9,6 +9,7 @@
     ├── EncryptionKeyError      the encryption key is unusable, or not the data's key (500)
     ├── StorageUnavailable      the database could not be read or written just now (503)
     ├── SharedStateUnavailable  Redis, the state server processes share, is unreachable (503)
+    ├── ServerBusy              every generation is taken and the queue's wait ran out (503)
     └── EngineError             anything that went wrong talking to a model engine
         ├── EngineUnavailable   the engine is not running / not reachable (503)
         ├── EngineTimeout       it did not answer in time (504)
@@ -59,6 +60,13 @@ class StorageUnavailable(ArenaError):
 class SharedStateUnavailable(ArenaError):
     """Redis (ARENA_REDIS_URL: limits, budgets and stop signals shared by every process) could not
     be reached. Logins and generations are refused rather than run with counts nobody shares."""
+
+    retry_after_s = 5  # sent as Retry-After
+
+
+class ServerBusy(ArenaError):
+    """Every generation the server may run is taken, and the request waited its turn in the
+    queue for ARENA_QUEUE_TIMEOUT_S without one coming free."""
 
     retry_after_s = 5  # sent as Retry-After
 

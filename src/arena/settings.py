@@ -167,6 +167,15 @@ class Settings(BaseSettings):
         description="Instance generations the whole server runs at once; "
         "unset means MAX_CONCURRENT_REQUESTS × ARENA_MAX_INSTANCES",
     )
+    queue_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        le=290,
+        validation_alias="ARENA_QUEUE_TIMEOUT_S",
+        description="Seconds a request past ARENA_MAX_GENERATIONS waits in the fair queue before 503 "
+        "(0: refuse at once). Keep it below the reverse proxy's read timeout (nginx proxy_read_timeout, "
+        "300 s in our configuration), or the proxy cuts a waiting request off first",
+    )
     # Login throttling (issue 10): waits that double, never a lock; see arena.web.auth.throttle.
     login_max_failures: int = Field(
         5,

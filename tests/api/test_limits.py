@@ -30,15 +30,18 @@ def test_a_v3_request_limit_becomes_that_many_full_comparisons(tmp_path: Path) -
     pair = {"message": "hi", "model_instances": [{"model": LLAMA}, {"model": QWEN}]}
     with ollama_double() as double:
         double.token_delay = 0.3
-        settings = make_settings(tmp_path, ollama_hosts=[double.url], max_concurrent_requests=1, max_instances=2)
+        settings = make_settings(
+            tmp_path, ollama_hosts=[double.url], max_concurrent_requests=1, max_instances=2, queue_timeout_s=0.3
+        )
         assert settings.max_generations == 2
         with running_arena(settings) as arena, arena.client() as client:
             with client.stream("POST", "/api/stream_chat", json=pair) as first:
                 lines = ndjson_lines(first)
                 next(lines)
                 next(lines)  # the first request is generating now, with both its instances
+                # The third generation waits its turn (ARENA_QUEUE_TIMEOUT_S), then is refused.
                 refused = client.post("/api/chat", json={"message": "hi", "models": [LLAMA]})
-                assert refused.status_code == 503
+                assert refused.status_code == 503 and refused.headers["Retry-After"]
                 assert "MAX_CONCURRENT_REQUESTS" in refused.json()["error"]
                 assert "ARENA_MAX_GENERATIONS" in refused.json()["error"]
                 list(lines)

@@ -1,9 +1,10 @@
 """The generation budget as evaluation code sees it: "hold N units for user U while generating".
 
 One unit is one instance generation in progress. The web layer owns the real budget (per user
-and for the whole server, see ``arena.web.auth.budget.GenerationBudget``) and hands it to work
-that runs in the background, such as a benchmark run; code here only calls this protocol, so
-imports keep pointing downward. The CLI runs without a budget (`UNLIMITED`): it is the
+and for the whole server, in memory or shared through Redis, see ``arena.web.auth.budget``) and
+hands it to work that runs in the background, such as a benchmark run; code here only calls this
+protocol, so imports keep pointing downward. A background `wait` queues behind every waiting
+interactive request: a benchmark never delays a person. The CLI runs without a budget (`UNLIMITED`): it is the
 machine owner's own tool, in a process of its own.
 """
 

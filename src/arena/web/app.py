@@ -19,7 +19,7 @@ from arena.settings import Settings
 from arena.storage.db import Database
 from arena.storage.shared_state import connect
 from arena.web.access_log import install_query_redaction
-from arena.web.auth.budget import install_generation_budget
+from arena.web.auth.budget import close_generation_budget, install_generation_budget
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
@@ -81,6 +81,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             heartbeat.cancel()
             stop_listener.cancel()
             await asyncio.gather(heartbeat, stop_listener, return_exceptions=True)
+            await close_generation_budget(app)
             await end_lease(db, me)  # last: until here, this process may still be closing answers
             app.state.database_probe.close()
             db.dispose()

@@ -20,6 +20,7 @@ from arena.errors import (
     InvalidInput,
     ModelNotAvailable,
     NotFound,
+    ServerBusy,
     SharedStateUnavailable,
     StorageUnavailable,
     TooLarge,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
     (Conflict, 409),
     (StorageUnavailable, 503),
     (SharedStateUnavailable, 503),
+    (ServerBusy, 503),
     (EncryptionKeyError, 500),  # the server's key, not the request, is wrong
     (TooLarge, 413),
     (UnsupportedContent, 415),

@@ -34,7 +34,7 @@ from arena.storage import audit
 from arena.storage import bench as store
 from arena.storage.db import Database
 from arena.web.audit_events import record_event
-from arena.web.auth.budget import budget_key
+from arena.web.auth.budget import budget_key, budget_of
 from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.openapi import error_responses
@@ -70,7 +70,7 @@ def _start(app: FastAPI, *, run_id: str, budget_key: str, retry_errors: bool = F
         router=app.state.router,
         run_id=run_id,
         timeout_s=app.state.settings.request_timeout,
-        budget=app.state.generation_budget,
+        budget=budget_of(app),
         budget_key=budget_key,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any, Union
 
 from fastapi import APIRouter, Query, Request
@@ -17,12 +18,13 @@ from arena.evaluation.conversation.instances import ModelInstance, check_instanc
 from arena.evaluation.conversation.recording import ResponseRecorder
 from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
 from arena.evaluation.conversation.view import masked_error
-from arena.web.auth.budget import Units, claim_generations
+from arena.web.auth.budget import Units, claim_generations, client_gone, generation_budget
 from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.errors import error_response, status_for
 from arena.web.openapi import error_responses
+from arena.web.queued_stream import Started, queued_stream
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
 from arena.web.schemas.stream import (
     FORMAT_DESCRIPTION,
@@ -35,6 +37,7 @@ from arena.web.streaming import (
     NDJSON,
     NdjsonStream,
     NdjsonStreamWithCleanup,
+    RunningStreams,
     event_payload,
     line,
     log_broken_stream,
@@ -52,7 +55,8 @@ ERRORS = error_responses(
     400, 404, 409, 413, 415, 422, 429, 503,
     e415="An attachment that is not a text file",
     e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
-    e503="The server runs as many generations as it may (ARENA_MAX_GENERATIONS)",
+    e503="The server's generations (ARENA_MAX_GENERATIONS) stayed taken for ARENA_QUEUE_TIMEOUT_S while the "
+    "request waited its turn (Retry-After); or Redis, which several processes share, is unreachable",
 )
 # The lines of a stream, either format: documented under 200 (application/x-ndjson).
 STREAM_LINES = {
@@ -118,39 +122,41 @@ async def _prepare_regenerate(body: ChatCreate, settings: AppSettings, db: Db) -
     )
 
 
-async def _start(
-    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal, request: Request
-) -> tuple[PreparedTurn, Comparison, Units, dict[str, int]]:
-    """Take one unit of the caller's budget per instance, start generating, then write the turn
-    while the engines work on their first tokens. Nothing is written when the budget says no.
-    The last item: instance id -> its stored answer (the recorder's own map, filled as rows are made)."""
+async def _check(
+    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
+) -> PreparedTurn | TurnPlan:
+    """Everything a request is refused for (4xx), before it takes or waits for units; nothing is written."""
     if body.conversation_id is not None:
         await check_conversation(db, principal, body.conversation_id, need="own")
     if body.regenerate is not None:
         await check_turn(db, principal, body.regenerate.turn_id, need="own")
-        prepared = await _prepare_regenerate(body, settings, db)
-        units = claim_generations(request, principal, len(prepared.targets))
-        with _returned_on_error(units):
-            recorder = ResponseRecorder(database=db, turn_id=prepared.turn_id)
-            comparison = Comparison(
-                router=models, targets=prepared.targets, sink=recorder, timeout_s=settings.request_timeout
-            )
-        return prepared, comparison, units, recorder.response_ids
-    plan = await _plan(body, settings, models, db, principal)
-    units = claim_generations(request, principal, len(plan.targets))
+        return await _prepare_regenerate(body, settings, db)
+    return await _plan(body, settings, models, db, principal)
+
+
+async def _begin(
+    pending: PreparedTurn | TurnPlan, settings: AppSettings, models: ModelRouter, db: Db, units: Units
+) -> tuple[PreparedTurn, Comparison, dict[str, int]]:
+    """With the units held (one per instance), start generating, then write the turn while the
+    engines work on their first tokens. The last item: instance id -> its stored answer (the
+    recorder's own map, filled as rows are made). Units of a turn that never starts go back."""
     with _returned_on_error(units):
+        if isinstance(pending, PreparedTurn):  # a regenerate: the turn exists
+            recorder = ResponseRecorder(database=db, turn_id=pending.turn_id)
+            comparison = Comparison(
+                router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout
+            )
+            return pending, comparison, recorder.response_ids
         recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
-        comparison = Comparison(
-            router=models, targets=plan.targets, sink=recorder, timeout_s=settings.request_timeout
-        )
+        comparison = Comparison(router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout)
         try:
-            prepared = await asyncio.to_thread(write_turn, database=db, plan=plan)
+            prepared = await asyncio.to_thread(write_turn, database=db, plan=pending)
         except BaseException:
             await comparison.aclose()  # never attached: nothing of it is written
             raise
     for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
         comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
-    return prepared, comparison, units, recorder.response_ids
+    return prepared, comparison, recorder.response_ids
 
 
 @contextmanager
@@ -174,15 +180,46 @@ async def stream_chat(
     line_format: Format = "v3",
     show_metrics: ShowMetrics = False,
 ):
-    """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive."""
+    """Stream every instance's answer as NDJSON lines, interleaved as tokens arrive. Past the
+    server's generation budget the request waits its turn; in format arena the response starts
+    at once with `queued` lines saying how many requests are ahead."""
     echo = line_format == "v3"
     streams = running_streams(request.app)
-    if body.regenerate is not None:
-        key = body.regenerate.key
-        if await streams.is_running(body.regenerate.turn_id, key):  # here or, with Redis, anywhere
-            raise Conflict(f"{key} is still answering this turn: stop it first")
-    # One unit per instance, from the caller's budget: 429 past their cap, 503 when the server is full.
-    prepared, comparison, units, stored = await _start(body, settings, models, db, principal, request)
+    await _not_running(streams, body)
+    pending = await _check(body, settings, models, db, principal)
+    # One unit per instance: 429 now past the caller's cap; past the server's, a place in the queue.
+    claim = await generation_budget(request).request(principal.rate_key, len(pending.targets))
+    gone = partial(client_gone, request)
+
+    async def start(units: Units) -> Started:
+        with _returned_on_error(units):
+            await _not_running(streams, body)  # another tab may have started it while this one waited
+        prepared, comparison, stored = await _begin(pending, settings, models, db, units)
+        return await _answer_lines(prepared, comparison, units, stored, streams, echo, line_format, show_metrics)
+
+    if claim.units is None and line_format == "arena":
+        return queued_stream(claim, start, client_gone=gone)
+    lines, cleanup = await start(await claim.granted(client_gone=gone))  # v3: waits without a word
+    return NdjsonStreamWithCleanup(lines, cleanup=cleanup)
+
+
+async def _not_running(streams: RunningStreams, body: ChatCreate) -> None:
+    """409 while the answer to regenerate still streams, here or (with Redis) in another process."""
+    if body.regenerate is not None and await streams.is_running(body.regenerate.turn_id, body.regenerate.key):
+        raise Conflict(f"{body.regenerate.key} is still answering this turn: stop it first")
+
+
+async def _answer_lines(
+    prepared: PreparedTurn,
+    comparison: Comparison,
+    units: Units,
+    stored: dict[str, int],
+    streams: RunningStreams,
+    echo: bool,
+    line_format: LineFormat,
+    show_metrics: bool,
+) -> Started:
+    """The stream of a started turn (its first line, then every instance's), and its cleanup."""
     turn_id = prepared.turn_id
     # Registered before the first line: once a client knows the turn, it can stop it (from any process).
     try:
@@ -241,7 +278,7 @@ async def stream_chat(
                 streams.release(turn_id, handle)
             units.release()
 
-    return NdjsonStreamWithCleanup(lines(), cleanup=cleanup)
+    return lines(), cleanup
 
 
 @router.post("/stop", response_model=StopPublic, responses=ERRORS)
@@ -267,7 +304,9 @@ async def chat(
 ):
     """Answer once every instance has finished; one instance gives its result alone. Every
     instance has a result (`error` says why one has no full answer); `errors` lists the failures."""
-    prepared, comparison, units, _ = await _start(body, settings, models, db, principal, request)
+    pending = await _check(body, settings, models, db, principal)
+    units = await claim_generations(request, principal, len(pending.targets))  # may wait its turn
+    prepared, comparison, _ = await _begin(pending, settings, models, db, units)
     with units:
         try:
             finished = []

@@ -192,7 +192,7 @@ async def judge_answers(
     """Judge answers pairwise (both orders) or grade them 1–10; every verdict is stored.
     POST /api/judge/stream does the same and reports progress as it goes."""
     prepared = await _prepare(body, settings, db, principal)
-    async with claim_generations(request, principal, 1):  # the judge generates one answer at a time
+    async with await claim_generations(request, principal, 1):  # one answer at a time; may wait its turn
         try:
             async with _open(body, prepared, models, settings) as judge:
                 outcome = await run_judge(prepared.task, judge=judge)
@@ -214,7 +214,7 @@ async def stream_judge(
     """Judge as POST /api/judge does, as NDJSON lines: the judge's progress as it works, then the
     stored run. Closing the connection cancels the run: the judge stops and nothing is stored."""
     prepared = await _prepare(body, settings, db, principal)
-    units = claim_generations(request, principal, 1)  # 429 or 503 now, before any line
+    units = await claim_generations(request, principal, 1)  # 429, or a wait in the queue (503), before any line
     judging = AsyncExitStack()
     try:
         judge = await judging.enter_async_context(_open(body, prepared, models, settings))  # 404: no such judge

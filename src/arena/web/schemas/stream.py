@@ -4,7 +4,9 @@
 "token", "metrics" or "error" — and the keys v3's own readers index (`model`, `token`,
 `instance_id`), so neither v3's page nor API.md's Python example trips on a line.
 `arena` (`?format=arena`, the arena's own page): the lines without `type`, a done line that
-carries `status`. `web/streaming.py` writes both; tests check every line against these models.
+carries `status`. A request that must wait for a free slot (past ARENA_MAX_GENERATIONS) starts
+with `queued` lines in format arena only (v3 waits without a word), and one refused while it
+waits ends with a `queued: false` line instead of a turn. `web/streaming.py` writes both; tests check every line against these models.
 """
 
 from __future__ import annotations
@@ -82,6 +84,25 @@ class V3ErrorLine(BaseModel):
 V3StreamLine = Annotated[V3StartLine | V3TokenLine | V3MetricsLine | V3ErrorLine, Field(discriminator="type")]
 
 
+class ArenaQueuedLine(BaseModel):
+    """Before the first line, while the request waits for a free slot (the server runs
+    ARENA_MAX_GENERATIONS at once): sent when its place changes, and every few seconds."""
+
+    queued: Literal[True]
+    position: int = Field(ge=0, description="Requests ahead of this one in the queue (0: it is next)")
+
+
+class ArenaRefusedLine(BaseModel):
+    """The last line of a request refused while it waited or as it started (nothing was stored):
+    the HTTP status has gone out as 200 already, so `status` is the one it would have had — 503
+    when no slot came free within ARENA_QUEUE_TIMEOUT_S (the server is busy)."""
+
+    queued: Literal[False]
+    status: int = Field(description="The HTTP status this refusal would have had")
+    error: str
+    retry_after: int | None = Field(default=None, description="Seconds to wait before trying again (Retry-After)")
+
+
 class ArenaStartLine(BaseModel):
     conversation_id: str
     turn_id: int
@@ -109,5 +130,5 @@ class ArenaDoneLine(BaseModel):
     error: str | None = None
 
 
-ArenaStreamLine = ArenaStartLine | ArenaTokenLine | ArenaDoneLine
+ArenaStreamLine = ArenaQueuedLine | ArenaRefusedLine | ArenaStartLine | ArenaTokenLine | ArenaDoneLine
 

@@ -48,6 +48,11 @@ export function conditionNotes({ wait_s: wait, load_s: load, contended }) {
   return notes;
 }
 
+/** A request waiting for one of the server's generations (ARENA_MAX_GENERATIONS). */
+export function queueText(ahead) {
+  return `Waiting for a free slot — ${ahead} ahead`;
+}
+
 /** What a person can do about an error, from the server's message. */
 export function adviceFor(message) {
   const text = (message || "").toLowerCase();
@@ -177,6 +182,13 @@ export function createCard({ turnId, key, title, params, handlers }) {
       card.setNote("");
       card.setFastest(false);
       setStatus("waiting");
+    },
+
+    /** Waiting for a free slot on the server: how many requests are ahead (null: no longer). */
+    setQueued(ahead) {
+      if (rawText) return;
+      answer.textContent = ahead === null ? "" : queueText(ahead);
+      node.dataset.queued = String(ahead !== null);
     },
 
     /** A streamed token: plain text, appended as it arrives. */

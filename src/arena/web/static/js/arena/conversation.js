@@ -9,6 +9,7 @@ import { notify, notifyError, notifySuccess } from "../lib/notify.js";
 import { emit, entryFor, isMasked, isStreaming, on, state } from "./store.js";
 import { renderAnswer, runStream, stopAllStreams } from "./stream.js";
 import { renderResults, showSpeed } from "./blind.js";
+import { queueText } from "./cards.js";
 
 const PAIRWISE_CLEARED = "Your choice between the answers was about the earlier one, so it was cleared: vote again once the new answer is in.";
 
@@ -30,6 +31,7 @@ export function createConversationController({ transcript }) {
   const systemInput = byId("system-input");
   const composerError = byId("composer-error");
   const sendButton = byId("send-button");
+  const queueStatus = byId("queue-status");
 
   function updateBar() {
     const conversation = state.conversation;
@@ -144,13 +146,20 @@ export function createConversationController({ transcript }) {
       // A masked conversation answers with its own instances: the server refuses any named.
       if (state.selection.length && !isMasked()) body.model_instances = state.selection;
       const turn = { user_text: text, system: system || null, attachments: state.attachments.map(({ filename, size }) => ({ filename, size })) };
-      await runStream(body, (first) => startTurn(first, turn));
+      await runStream(body, (first) => startTurn(first, turn), { onQueued: showQueued });
       await refreshDetail(conversationId);
     } catch (error) {
       showError(composerError, error.message);
     } finally {
+      showQueued(null);
       sendButton.disabled = false;
     }
+  }
+
+  /** A new turn has no cards until its answers start: its wait for a slot shows by the composer. */
+  function showQueued(ahead) {
+    queueStatus.textContent = ahead === null ? "" : queueText(ahead);
+    queueStatus.hidden = ahead === null;
   }
 
   async function regenerate(card) {
@@ -165,7 +174,7 @@ export function createConversationController({ transcript }) {
       await runStream(body, () => ({
         card: (key) => (key === card.key ? card : null),
         updateCrown: () => transcript.turn(card.turnId)?.updateCrown(),
-      }));
+      }), { onQueued: (ahead) => card.setQueued(ahead) });
       await refreshDetail(conversationId);
     } catch (error) {
       card.finish({ status: "error", error: error.message });

@@ -20,8 +20,10 @@ export async function renderAnswer(card) {
  * `start(first)` gets the stream's first line ({conversation_id, turn_id, instances}) and returns
  * a view with `card(key)` and `updateCrown()`. Resolves with the first line once the stream ends.
  * Errors before the first line are thrown (nothing was shown yet); later ones land in the cards.
+ * While the server has no free slot, `onQueued(ahead)` hears how many requests are ahead, then
+ * `onQueued(null)` once the answers start; a request refused while it waited is thrown.
  */
-export async function runStream(body, start) {
+export async function runStream(body, start, { onQueued = () => {} } = {}) {
   const controller = new AbortController();
   state.streams.add(controller);
   emit("streaming-changed");
@@ -30,7 +32,13 @@ export async function runStream(body, start) {
   const open = new Set();
   try {
     for await (const line of api.streamChat(body, controller.signal, { showMetrics: showSpeed() })) {
+      if (!first && "queued" in line) {
+        if (!line.queued) throw Object.assign(new Error(line.error), { status: line.status });
+        onQueued(line.position);
+        continue;
+      }
       if (!first) {
+        onQueued(null);
         first = line;
         view = await start(line);
         for (const { instance_id } of line.instances) open.add(instance_id);
