@@ -5,6 +5,7 @@ gets, what reaches the engine, what is stored, and every refusal in OpenAI's err
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -256,3 +257,30 @@ def test_the_rest_of_the_api_keeps_its_own_error_shape(arena: RunningArena) -> N
         assert client.post("/api/chat", json={"models": ["gpt-4o"]}).json()["error"].__class__ is str
         error = client.get("/v1/chat/completions").json()["error"]  # 405, under /v1: OpenAI's shape
     assert error["message"] == "Method Not Allowed" and error["type"] == "invalid_request_error"
+
+
+def test_a_json_response_format_constrains_the_engine(sdk: openai.OpenAI, double: OllamaDouble) -> None:
+    schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
+    sdk.chat.completions.create(
+        model=LLAMA, messages=HELLO,  # type: ignore[arg-type]
+        response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
+    )
+    assert double.bodies("/api/chat")[-1]["format"] == schema
+    sdk.chat.completions.create(model=LLAMA, messages=HELLO, response_format={"type": "json_object"})  # type: ignore[arg-type]
+    assert double.bodies("/api/chat")[-1]["format"] == {"type": "object"}
+    sdk.chat.completions.create(model=LLAMA, messages=HELLO, response_format={"type": "text"})  # type: ignore[arg-type]
+    assert "format" not in double.bodies("/api/chat")[-1]
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_engine(arena: RunningArena, double: OllamaDouble) -> None:
+    double.token_delay = 0.3
+    left = double.disconnects
+    with httpx.Client(base_url=arena.url, timeout=30) as client:
+        body = {"model": LLAMA, "messages": HELLO, "stream": True}
+        with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: ")  # generating: then the client hangs up
+    deadline = time.monotonic() + 10
+    while double.disconnects == left and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert double.disconnects == left + 1  # the arena closed its own request to the engine
