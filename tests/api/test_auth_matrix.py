@@ -59,6 +59,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/"): VIEWER,
     ("GET", "/leaderboard"): VIEWER,
     ("GET", "/api/models"): VIEWER,
+    ("GET", "/v1/models"): VIEWER,
+    ("GET", "/v1/models/{model_id:path}"): VIEWER,
     ("GET", "/api/leaderboard"): VIEWER,
     ("POST", "/api/render"): VIEWER,
     ("GET", "/api/conversations"): VIEWER,
@@ -69,6 +71,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/bench"): EVALUATOR,
     ("POST", "/api/chat"): EVALUATOR,
     ("POST", "/api/stream_chat"): EVALUATOR,
+    ("POST", "/v1/chat/completions"): EVALUATOR,
     ("POST", "/api/stop"): EVALUATOR,
     ("POST", "/api/attachments"): EVALUATOR,
     ("POST", "/api/conversations"): EVALUATOR,
@@ -127,6 +130,12 @@ def route_table(app: FastAPI) -> set[tuple[str, str]]:
     return found
 
 
+def error_message(response: httpx.Response) -> str:
+    """The error's text: `{"error": "…"}`, or OpenAI's `{"error": {"message": "…"}}` under /v1."""
+    error = response.json()["error"]
+    return error["message"] if isinstance(error, dict) else error
+
+
 def concrete(path: str) -> str:
     for placeholder, value in PATH_VALUES.items():
         path = path.replace(placeholder, value)
@@ -179,7 +188,7 @@ def test_callers_without_valid_credentials_are_refused(arena: RunningArena, meth
                 assert response.headers["location"].startswith("/login?next=")
             else:
                 assert response.status_code == 401, (headers, response.text)
-                assert response.json()["error"]
+                assert error_message(response)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(EXPECTED), ids=lambda v: str(v))
@@ -193,7 +202,7 @@ def test_each_role_gets_exactly_its_routes(arena: RunningArena, callers: Callers
                 assert response.status_code not in (401, 403), (username, response.text)
             else:
                 assert response.status_code == 403, (username, response.text)
-                assert needed in response.json()["error"]
+                assert needed in error_message(response)
             # 502/503 are an engine's answer (no Ollama here); 500 would be our own failure.
             assert response.status_code != 500, (username, response.text)
 
@@ -349,11 +358,13 @@ OBJECT_ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/bench/runs/{run_id}/resume"): (BENCH_RUN, OWN),
     ("DELETE", "/api/auth/tokens/{token_id}"): (TOKEN, OWN),
 }
-# Routes whose path names something no user owns: accounts and models are the admins' to manage.
+# Routes whose path names something no user owns: accounts and models (the admins' to manage; any
+# viewer may read which models there are).
 NOT_OWNED = {
     ("PATCH", "/api/users/{username}"),
     ("DELETE", "/api/users/{username}"),
     ("DELETE", "/api/models/{model_id:path}"),
+    ("GET", "/v1/models/{model_id:path}"),
 }
 # The lists, and which kind of object each shows.
 LISTS = {CONVERSATION: "/api/conversations", BENCH_RUN: "/api/bench/runs", JUDGE_RUN: "/api/judge"}

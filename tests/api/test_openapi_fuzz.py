@@ -47,13 +47,17 @@ def arena(tmp_path: Path) -> Iterator[FuzzArena]:
 
 
 def error_body_has_message(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every 4xx and 5xx is JSON `{"error": "<message>"}`: clear to a person, and to a script."""
+    """Every 4xx and 5xx is JSON `{"error": "<message>"}` (under /v1, OpenAI's `{"error": {"message": …}}`):
+    clear to a person, and to a script."""
     if response.status_code < 400:
         return None
     media_type = response.headers.get("content-type", [""])[0].split(";")[0].strip()
     assert media_type == "application/json", f"{response.status_code} answered as {media_type!r}, not JSON"
     body = response.json()
-    assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].strip(), (
+    error = body.get("error") if isinstance(body, dict) else None
+    if case.path.startswith("/v1/"):  # the OpenAI-compatible gateway: OpenAI's error shape
+        error = error.get("message") if isinstance(error, dict) else None
+    assert isinstance(error, str) and error.strip(), (
         f"{response.status_code} without an error message: {response.text[:300]}"
     )
     return None

@@ -28,6 +28,7 @@ from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
 from arena.web.middleware import BrowserGuard, ForwardedHeaders, allowed_hosts, normalize_origin
 from arena.web.nul_guard import NulInUrl
+from arena.web.openai_errors import OpenAIErrors
 from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
 from arena.web.process_lease import end_lease, keep_lease, start_lease
 from arena.web.readiness import DatabaseProbe, RedisProbe
@@ -39,6 +40,7 @@ from arena.web.routes import (
     chat,
     conversations,
     exports,
+    gateway,
     judge,
     leaderboard,
     manage,
@@ -134,6 +136,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
         )
+    app.add_middleware(OpenAIErrors, prefix="/v1")  # the gateway's errors in OpenAI's shape, whoever refused
     # Added last, so it runs before everything: the caller's address, scheme and host are settled first.
     app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
     app.include_router(models.health_router)
@@ -141,6 +144,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     rate_limited = [Depends(enforce_rate_limit)]
     for module in (chat, manage, judge):
         app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
+    app.include_router(gateway.router, dependencies=rate_limited)  # OpenAI-compatible: documents its own errors
     for module in (
         *(models, conversations, votes, exports, attachments, render, leaderboard, bench),
         *(auth, users, shares, audit),

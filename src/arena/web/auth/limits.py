@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/chat"): "chat",
     ("POST", "/api/stream_chat"): "chat",
+    ("POST", "/v1/chat/completions"): "chat",
     ("POST", "/api/judge"): "judge",
     ("POST", "/api/judge/stream"): "judge",
     ("POST", "/api/pull_model"): "pull",
