@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
@@ -59,3 +59,15 @@ def oidc_provider(*, host: str = "127.0.0.1", token_max_age: timedelta = timedel
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+class Authorizer(Protocol):
+    def authorize(self, authorize_url: str, sub: str) -> str: ...
+
+
+def sso_login(client: httpx.Client, provider: Authorizer, sub: str, *, next_path: str = "/") -> httpx.Response:
+    """A whole login through the arena and the provider, as a browser makes it (the client holds
+    the cookies); the arena's answer to the provider's redirect back."""
+    start = client.get("/auth/oidc/login", params={"next": next_path}, headers={"accept": "text/html"})
+    assert start.status_code == 303, start.text
+    return client.get(provider.authorize(start.headers["location"], sub), headers={"accept": "text/html"})
