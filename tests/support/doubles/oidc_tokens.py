@@ -49,6 +49,7 @@ class TokenDouble:
     token_endpoint: str | None = None  # default: its own
     claims: dict[str, Any] = field(default_factory=lambda: {"sub": "double-user", "preferred_username": "dora"})
     token_requests: int = 0
+    client_auth: list[str] = field(default_factory=list)  # the Authorization header of each token request
     _codes: dict[str, _Code] = field(default_factory=dict)
     _key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"}))
     _other_key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"}))
@@ -99,6 +100,7 @@ class TokenDouble:
 
     async def _token(self, request: Request) -> Response:
         self.token_requests += 1
+        self.client_auth.append(request.headers.get("authorization", ""))
         form = await request.form()
         issued = self._codes.pop(str(form.get("code")), None)
         verifier = str(form.get("code_verifier", ""))
