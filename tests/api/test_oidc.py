@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from arena.storage.auth_models import User
 from arena.storage.oidc_models import OidcIdentity
 from tests.support.accounts import PASSWORD, api_token, login
 from tests.support.fixtures import ArenaFactory
@@ -249,3 +250,23 @@ def test_sso_off_has_no_routes(arena_factory: ArenaFactory) -> None:
     with plain.client() as client:
         assert client.get("/auth/oidc/login").status_code == 404
         assert "Sign in with" not in client.get("/login").text
+
+
+def _user_id(arena: RunningArena, username: str) -> int | None:
+    with arena.database() as db, db.session() as session:
+        return session.scalar(select(User.id).where(User.username == username))
+
+
+def test_a_removed_sso_account_comes_back_as_a_new_empty_one(arena: RunningArena, idp: Provider) -> None:
+    idp.set_user("sub-kim", preferred_username="kim", groups=MEMBERS)
+    with browser(arena) as client:
+        sso_login(client, idp, "sub-kim")
+    first = _user_id(arena, "kim")
+    with login(arena, "ada") as admin:
+        assert admin.request("DELETE", "/api/users/kim").status_code == 204
+    with arena.database() as db, db.session() as session:  # the identity went with the account
+        assert session.scalar(select(OidcIdentity).where(OidcIdentity.subject == "sub-kim")) is None
+    with browser(arena) as client:
+        sso_login(client, idp, "sub-kim")
+        assert me(client)["username"] == "kim"
+    assert _user_id(arena, "kim") not in (None, first)  # ids are never reused: nothing old comes back
