@@ -108,7 +108,11 @@ class OidcSettings(BaseSettings):
     @field_validator("oidc_issuer", mode="after")
     @classmethod
     def _check_issuer(cls, value: str | None) -> str | None:
-        return _checked_url(value, what="ARENA_OIDC_ISSUER") if value and value.strip() else None
+        if not value or not value.strip():
+            return None
+        if len(value.strip()) > 255:  # stored beside each identity (oidc_identities.issuer)
+            raise ValueError("ARENA_OIDC_ISSUER must be at most 255 characters")
+        return _checked_url(value, what="ARENA_OIDC_ISSUER")
 
     @field_validator("oidc_scopes", mode="after")
     @classmethod
