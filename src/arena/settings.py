@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from arena.endpoints import (
     CloudJudgeEndpoint,
@@ -20,6 +20,7 @@ from arena.endpoints import (
     parse_cloud_judges,
     parse_openai_endpoints,
 )
+from arena.oidc_settings import OidcSettings
 
 
 def default_data_dir() -> Path:
@@ -27,7 +28,7 @@ def default_data_dir() -> Path:
     return Path(base) / "local-llm-arena"
 
 
-class Settings(BaseSettings):
+class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_PUBLIC_URL) live there
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     web_bind: str = Field("127.0.0.1", validation_alias="WEB_BIND", description="Address to listen on")

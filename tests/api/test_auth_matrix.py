@@ -50,6 +50,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
+    ("GET", "/auth/oidc/login"): PUBLIC,  # single sign-on (404 unless ARENA_OIDC_ISSUER is set)
+    ("GET", "/auth/oidc/callback"): PUBLIC,
     ("GET", "/api/render/pygments.css"): PUBLIC,
     ("POST", "/api/auth/logout"): ANY,
     ("GET", "/api/auth/me"): ANY,

@@ -28,6 +28,8 @@ APP_TABLES = {
     "id_counters",
     "login_attempts",
     "server_processes",
+    "oidc_identities",
+    "oidc_logins",
 }
 
 

@@ -1,8 +1,9 @@
 """The one egress policy: the origins the server may talk to, and the guard every engine's HTTP client goes through.
 
 The origins (scheme, host, port) come from the settings only: the ``OLLAMA_HOST`` endpoints,
-``ARENA_OPENAI_ENDPOINTS`` and ``ARENA_CLOUD_JUDGES``. A caller picks a configured endpoint by
-name and never gives a URL; what a caller chooses (a model name) travels in a request body.
+``ARENA_OPENAI_ENDPOINTS``, ``ARENA_CLOUD_JUDGES`` and the single sign-on ``ARENA_OIDC_ISSUER``.
+A caller picks a configured endpoint by name and never gives a URL; what a caller chooses (a
+model name) travels in a request body.
 
 The guard wraps the transport of each client an engine creates (httpx for Ollama and
 OpenAI-compatible servers, the Anthropic SDK's own httpx), so it sees every request a library
@@ -101,6 +102,8 @@ class EgressPolicy:
             *(("OLLAMA_HOST", url) for url in settings.ollama_hosts),
             *(("ARENA_OPENAI_ENDPOINTS", e.base_url) for e in settings.openai_endpoints),
             *(("ARENA_CLOUD_JUDGES", e.base_url) for e in settings.cloud_judges),
+            # Single sign-on: the provider's discovery document, keys and token endpoint, on its origin.
+            *((("ARENA_OIDC_ISSUER", settings.oidc_issuer),) if settings.oidc_issuer else ()),
         ]
         origins = set()
         for variable, url in configured:
@@ -122,7 +125,8 @@ class EgressPolicy:
         if not self.allows(url):
             raise EgressRefused(
                 "the server sends requests only to endpoints an admin configured "
-                "(OLLAMA_HOST, ARENA_OPENAI_ENDPOINTS, ARENA_CLOUD_JUDGES); this one is not among them"
+                "(OLLAMA_HOST, ARENA_OPENAI_ENDPOINTS, ARENA_CLOUD_JUDGES, ARENA_OIDC_ISSUER); "
+                "this one is not among them"
             )
 
     def only(self, url: str) -> EgressPolicy:

@@ -18,6 +18,7 @@ from arena.storage.audit_models import AuditEntry
 from arena.storage.auth_models import ApiToken, ConversationShare, IdCounter, User, UserSession
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.models import Base, Conversation, ConversationInstance, Instance, Judgment, Response, Turn, Vote
+from arena.storage.oidc_models import OidcIdentity, OidcLogin
 from arena.storage.process_models import ServerProcess
 
 # Every mapped class, one per table, by the module that declares it.
@@ -44,5 +45,8 @@ MAPPED_CLASSES: Final[tuple[type[Base], ...]] = (
     AuditEntry,
     # process_models: the server processes sharing the database
     ServerProcess,
+    # oidc_models: single sign-on identities and logins under way
+    OidcIdentity,
+    OidcLogin,
 )
 metadata: Final[MetaData] = Base.metadata

@@ -45,6 +45,7 @@ from arena.web.routes import (
     leaderboard,
     manage,
     models,
+    oidc,
     pages,
     render,
     shares,
@@ -150,6 +151,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         *(auth, users, shares, audit),
     ):
         app.include_router(module.router, responses=AUTH_ERRORS)
+    app.include_router(oidc.router)  # single sign-on (OpenID Connect), when ARENA_OIDC_ISSUER is set
     app.include_router(pages.router)  # every HTML page
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

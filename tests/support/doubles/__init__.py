@@ -2,6 +2,7 @@
 
     ollama.py          a real server on loopback speaking Ollama's API (`OllamaDouble`)
     judging.py         the Ollama double with a judge model installed (`JudgingOllama`)
+    oidc_tokens.py     an OpenID provider signing the ID tokens a real one would not (`TokenDouble`)
     cloud.py           Anthropic's and an OpenAI-compatible cloud API on loopback (`CloudDouble`)
     openai_faults.py   an OpenAI-compatible server that misbehaves on request (`FaultServer`)
     scripted_engine.py in-process engines answering from a script (`ScriptedEngine`, `CountingEngine`)

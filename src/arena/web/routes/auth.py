@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 
 from arena import accounts
 from arena.errors import InvalidInput
@@ -16,6 +17,7 @@ from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
 from arena.web.auth.throttle import LoginLocked
 from arena.web.deps import AppSettings, CurrentPrincipal, Db
 from arena.web.openapi import error_responses
+from arena.web.routes.oidc import end_session_url
 from arena.web.schemas.accounts import LoginCreate, MePublic, TokenCreate, TokenCreatedPublic, TokenList, TokenPublic
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
@@ -83,13 +85,17 @@ async def login(body: LoginCreate, request: Request, response: Response, db: Db,
 
 @router.post("/logout", status_code=204, responses=ERRORS)
 async def logout(request: Request, principal: CurrentPrincipal, db: Db) -> Response:
-    """End this browser session on the server; the cookie is worthless from now on."""
+    """End this browser session on the server; the cookie is worthless from now on.
+
+    A user who signed in through the identity provider gets 200 `{"end_session_url": …}`
+    instead when the provider offers an end-session endpoint: the page goes there next."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if principal.via != "session" or not cookie:
         raise InvalidInput("only a browser session can log out; revoke an API token with DELETE /api/auth/tokens/{id}")
     await asyncio.to_thread(accounts.end_session, db, cookie=cookie)
     await record_event(request, audit.LOGOUT)
-    response = Response(status_code=204)
+    provider_logout = await end_session_url(request, principal)
+    response = JSONResponse({"end_session_url": provider_logout}) if provider_logout else Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 

@@ -158,7 +158,8 @@ async def get_login_page(request: Request, settings: AppSettings, next: str | No
     """The sign-in form of `users` mode (it posts to /api/auth/login); other modes have no login."""
     if settings.auth_mode != "users":
         return RedirectResponse("/", status_code=303)
-    return render(request, "login", next_path=safe_next(next))
+    sso_name = settings.oidc_name if settings.oidc_enabled else None  # "Sign in with <name>"
+    return render(request, "login", next_path=safe_next(next), sso_name=sso_name)
 
 
 @router.get("/leaderboard", response_class=HTMLResponse, dependencies=[PageViewer])

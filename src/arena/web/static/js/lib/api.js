@@ -40,13 +40,16 @@ function headers(method, extra) {
 
 let loggingOut = false;
 
-/** End this browser's session on the server, then go to the login page. */
+/** End this browser's session on the server, then go to the login page — or, after a single
+ * sign-on, to the identity provider's end-session page, which comes back to it. */
 export async function logOut() {
   loggingOut = true;
+  let next = "/login";
   try {
-    await request("POST", "/api/auth/logout");
+    const answer = await requestJson("POST", "/api/auth/logout");
+    if (answer && typeof answer.end_session_url === "string") next = answer.end_session_url;
   } finally {
-    window.location.assign("/login");
+    window.location.assign(next);
   }
 }
 

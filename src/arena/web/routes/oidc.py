@@ -1,0 +1,222 @@
+"""Single sign-on through the team's identity provider (OpenID Connect), beside local accounts.
+
+    GET /auth/oidc/login?next=/path   a new login: the browser goes to the provider
+    GET /auth/oidc/callback           the provider sends it back: checked, then a session starts
+
+A login's state, nonce and PKCE verifier are stored (``storage/oidc.py``) for ten minutes and
+bound to the browser that started it by a cookie of its own (SameSite=Lax, so that it comes
+back on the provider's redirect), kept only as a hash: a callback with another state, from
+another browser, or used twice is refused. The session cookie itself is SameSite=Strict, which
+a browser withholds on a redirect chain that began at another site; so a successful callback
+answers with a small page of ours that moves on to `next` from this site.
+
+Failures answer 4xx (502 when the provider cannot be reached): the login page with the reason
+for a browser, `{"error": …}` for anything else; each is audited as a failed login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from typing import Final
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from arena import accounts
+from arena.storage import audit
+from arena.storage import oidc as store
+from arena.web.audit_events import record_event
+from arena.web.auth import oidc_accounts
+from arena.web.auth.limits import enforce_login_rate_limit
+from arena.web.auth.oidc_client import OidcClient, OidcRefused
+from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
+from arena.web.deps import AppSettings, Db
+from arena.web.routes.pages import PAGE_HEADERS, safe_next, templates
+
+router = APIRouter(prefix="/auth/oidc", tags=["accounts"], include_in_schema=False)
+
+FLOW_COOKIE: Final = "arena_oidc"
+FLOW_COOKIE_PATH: Final = "/auth/oidc"
+CALLBACK_PATH: Final = "/auth/oidc/callback"
+_FLOW_VALUE: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+NOT_THIS_LOGIN: Final = (
+    "This sign-in is unknown, expired or was started in another browser: sign in again from this page"
+)
+
+
+def _client(request: Request) -> OidcClient:
+    settings = request.app.state.settings
+    if not settings.oidc_enabled:
+        raise HTTPException(status_code=404, detail="Single sign-on is not configured (ARENA_OIDC_ISSUER)")
+    client = getattr(request.app.state, "oidc_client", None)
+    if client is None:  # one per app: it caches the provider's discovery document and keys
+        client = request.app.state.oidc_client = OidcClient(settings)
+    return client
+
+
+def redirect_uri(request: Request) -> str:
+    """ARENA_PUBLIC_URL's callback when set; otherwise this request's own scheme and host (a
+    trusted proxy's X-Forwarded-Proto/-Host already applied, an unknown Host already refused)."""
+    public_url = request.app.state.settings.public_url
+    if public_url:
+        return public_url + CALLBACK_PATH
+    return str(request.base_url).rstrip("/") + CALLBACK_PATH
+
+
+def _browser_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _refused(request: Request, status: int, message: str, next_path: str = "/") -> Response:
+    """A browser gets the login page saying why (and offering to sign in again); a script, JSON."""
+    if "text/html" not in request.headers.get("accept", ""):
+        raise HTTPException(status_code=status, detail=message)
+    settings = request.app.state.settings
+    context = {"page": "login", "next_path": next_path, "sso_name": settings.oidc_name, "sso_error": message}
+    return templates.TemplateResponse(request, "login.html", context, status_code=status, headers=PAGE_HEADERS)
+
+
+@router.get("/login", dependencies=[Depends(enforce_login_rate_limit)])
+async def start_oidc_login(request: Request, db: Db, next: str | None = None) -> Response:
+    """Send the browser to the identity provider, with a fresh state, nonce and PKCE challenge."""
+    client = _client(request)
+    next_path = safe_next(next)
+    callback = redirect_uri(request)
+    try:
+        started = await client.authorize(callback)
+    except OidcRefused as refused:
+        await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason=refused.reason)
+        return _refused(request, refused.status, str(refused), next_path)
+    # One flow cookie per browser, reused: logins started in two tabs both come back.
+    browser = request.cookies.get(FLOW_COOKIE, "")
+    if not _FLOW_VALUE.fullmatch(browser):
+        browser = secrets.token_urlsafe(32)
+    await asyncio.to_thread(
+        _store_login, db, started.state, _browser_hash(browser), started.nonce, started.code_verifier, callback, next_path
+    )
+    response = RedirectResponse(started.url, status_code=303)
+    response.set_cookie(
+        FLOW_COOKIE,
+        browser,
+        max_age=int(store.LOGIN_TTL.total_seconds()),
+        path=FLOW_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",  # sent on the provider's top-level redirect back; never on a cross-site POST
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _store_login(db: Db, state: str, browser_hash: str, nonce: str, verifier: str, callback: str, next_path: str) -> None:
+    with db.session() as session:
+        store.add_login(
+            session,
+            state=state,
+            browser_hash=browser_hash,
+            nonce=nonce,
+            code_verifier=verifier,
+            redirect_uri=callback,
+            next_path=next_path,
+        )
+
+
+def _take_login(db: Db, state: str) -> store.OidcLogin | None:
+    with db.session() as session:
+        return store.take_login(session, state=state)
+
+
+@router.get("/callback")
+async def finish_oidc_login(
+    request: Request,
+    db: Db,
+    settings: AppSettings,
+    state: str = "",
+    code: str = "",
+    error: str = "",
+) -> Response:
+    """Check the provider's answer and start an arena session for the account of (issuer, sub)."""
+    client = _client(request)
+    login = await asyncio.to_thread(_take_login, db, state[:64]) if state else None
+    browser = request.cookies.get(FLOW_COOKIE, "")
+    if login is None or not secrets.compare_digest(login.browser_hash, _browser_hash(browser)):
+        await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason="state")
+        return _refused(request, 400, NOT_THIS_LOGIN)
+    if error or not code:
+        shown = error[:64] if re.fullmatch(r"[A-Za-z0-9_.-]+", error[:64]) else "no code"
+        await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason=f"provider: {shown}")
+        return _refused(request, 403, f"The identity provider did not sign you in ({shown})", login.next_path)
+    try:
+        claims = await client.claims(
+            code=code, redirect_uri=login.redirect_uri, code_verifier=login.code_verifier, nonce=login.nonce
+        )
+    except OidcRefused as refused:
+        await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason=refused.reason)
+        return _refused(request, refused.status, str(refused), login.next_path)
+    outcome = await asyncio.to_thread(oidc_accounts.sign_in, db, settings=settings, claims=claims)
+    if outcome.account is None:
+        ended = outcome.ended
+        await record_event(
+            request,
+            audit.LOGIN_FAILURE,
+            actor=outcome.known_as,
+            via="oidc",
+            reason="required claim missing",
+            sessions_ended=ended.sessions if ended else 0,
+            api_tokens_ended=ended.tokens if ended else 0,
+        )
+        return _refused(
+            request,
+            403,
+            f"Your account at {settings.oidc_name} does not give access to this arena; ask an admin to add you",
+            login.next_path,
+        )
+    return await _signed_in(request, db, settings, outcome, login.next_path)
+
+
+async def _signed_in(
+    request: Request, db: Db, settings: AppSettings, outcome: oidc_accounts.SignIn, next_path: str
+) -> Response:
+    account = outcome.account
+    assert account is not None
+    ip = client_ip(request)
+    started = await asyncio.to_thread(
+        accounts.start_session, db, account=account, ip=ip, replaces=request.cookies.get(SESSION_COOKIE)
+    )
+    request.state.principal = Principal.of_account(account, via="session", client_ip=ip, csrf_token=started.csrf_token)
+    if outcome.created:
+        await record_event(request, audit.USER_ADD, target=account.username, role=account.role, via="oidc")
+    if outcome.role_before is not None:
+        await record_event(
+            request, audit.USER_ROLE, target=account.username, before=outcome.role_before, role=account.role, via="oidc"
+        )
+    await record_event(request, audit.LOGIN_SUCCESS, via="oidc")
+    if "text/html" in request.headers.get("accept", ""):
+        context = {"page": None, "next_path": next_path, "username": account.username}
+        response: Response = templates.TemplateResponse(request, "oidc_continue.html", context, headers=PAGE_HEADERS)
+    else:
+        response = Response(status_code=204)
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.cookie,
+        max_age=settings.session_max_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def end_session_url(request: Request, principal: Principal) -> str | None:
+    """For logout: the provider's end-session URL when this user signed in through it, else None."""
+    settings = request.app.state.settings
+    if not settings.oidc_enabled or principal.user_id is None:
+        return None
+    database = request.app.state.database
+    if not await asyncio.to_thread(oidc_accounts.is_sso_account, database, user_id=principal.user_id):
+        return None
+    back = (settings.public_url or str(request.base_url).rstrip("/")) + "/login"
+    return await _client(request).end_session_url(post_logout_redirect_uri=back)
