@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from arena.cli._common import EXIT_USAGE, console, errors, load_settings, ready_database
+from arena.cli._logging import uvicorn_log_config
 
 if TYPE_CHECKING:
     from arena.storage.db import Database
@@ -55,6 +56,7 @@ def serve(
         host=settings.web_bind,
         port=settings.web_port,
         log_level=settings.log_level or "info",
+        log_config=uvicorn_log_config(settings.log_format),  # json: uvicorn's lines in our format
         **SERVER_OPTIONS,
     )
 

@@ -83,6 +83,7 @@ class GenerationBudget:
                 f"(ARENA_MAX_STREAMS_PER_USER); {self.running(key)} of yours are running and this "
                 f"request needs {units}; wait for one to finish",
                 retry_after=STREAM_RETRY_AFTER_S,
+                bucket="streams",
             )
         if self._in_use + units > self.total:
             # The seam for the team-scale fair queue: interactive requests would wait here.

@@ -22,6 +22,8 @@ from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.errors import error_response, status_for
+from arena.web.observability.hooks import observe_generation
+from arena.web.observability.metrics import ACTIVE_STREAMS
 from arena.web.openapi import error_responses
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
 from arena.web.schemas.stream import (
@@ -208,6 +210,7 @@ async def stream_chat(
         try:
             async for event in events:
                 if isinstance(event, FinishEvent):
+                    observe_generation(request, event)  # counted, timed and logged (never its text)
                     ended.add(event.instance_id)
                     streams.release(turn_id, stops[event.instance_id])
                     units.release(1)  # that instance's generation is over
@@ -229,6 +232,7 @@ async def stream_chat(
                     )
 
     async def cleanup() -> None:
+        ACTIVE_STREAMS.dec()
         try:
             await comparison.aclose()  # a client gone mid-stream stops every instance
         finally:
@@ -236,6 +240,7 @@ async def stream_chat(
                 streams.release(turn_id, handle)
             units.release()
 
+    ACTIVE_STREAMS.inc()  # until cleanup, which runs however the response ends
     return NdjsonStreamWithCleanup(lines(), cleanup=cleanup)
 
 
@@ -267,6 +272,7 @@ async def chat(
             finished = []
             async for event in comparison.events():
                 if isinstance(event, FinishEvent):
+                    observe_generation(request, event)  # counted, timed and logged (never its text)
                     finished.append(event)
                     units.release(1)  # that instance's generation is over
         finally:
