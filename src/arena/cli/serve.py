@@ -3,6 +3,7 @@ answers to any Host name, by accident."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -50,7 +51,11 @@ def serve(
     database = ready_database(settings)
     if settings.auth_mode == "users":
         _warn_without_admin(database)
-    console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
+    banner = f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})"
+    if settings.log_format == "json":  # every line of the output is JSON, for the log stack
+        logging.getLogger("arena.cli.serve").info(banner)
+    else:
+        console.print(banner)
     uvicorn.run(
         create_app(settings, database=database),
         host=settings.web_bind,

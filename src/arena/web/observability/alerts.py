@@ -72,30 +72,33 @@ class AbuseAlerts:
     async def note(
         self,
         event: str,
-        key: str,
+        per: Mapping[str, str],
         *,
         actor: str,
         actor_id: int | None = None,
         ip: str | None = None,
-        target: str | None = None,
         **detail: Any,
     ) -> bool:
-        """Count one occurrence of `event` for `key`; True when it raised the alert."""
+        """Count one occurrence of `event` under each of `per` (what it is counted per → who, such
+        as {"account": "vic", "address": "10.0.0.7"}); True when it raised the alert. One
+        occurrence raises one alert however many of its counts it tips over."""
         try:
             async with shared_state_errors():
-                crossed = await self._crossed(event, key)
+                crossed = {name: item for name, who in per.items() if (item := await self._crossed(event, name, who))}
         except SharedStateUnavailable:
             metrics.REDIS_ERRORS.inc()
             logger.warning("could not count %s: the shared state (Redis) is unreachable", event)
             return False
-        if crossed is None:
+        if not crossed:
             return False
-        detail |= {"threshold": crossed.amount, "window": window_text(crossed)}
-        await self._raise(event, actor=actor, actor_id=actor_id, ip=ip, target=target, detail=detail)
+        name, item = next(iter(crossed.items()))
+        detail |= {"per": sorted(crossed), "threshold": item.amount, "window": window_text(item)}
+        await self._raise(event, actor=actor, actor_id=actor_id, ip=ip, target=per[name], detail=detail)
         return True
 
-    async def _crossed(self, event: str, key: str) -> RateLimitItem | None:
+    async def _crossed(self, event: str, name: str, who: str) -> RateLimitItem | None:
         """The threshold this occurrence reaches for the first time in its window, if any."""
+        key = f"{name}:{who}"
         for item in self._rules.get(event, []):
             await self._limiter.hit(item, NAMESPACE, event, key)
             if await self._limiter.test(item, NAMESPACE, event, key):

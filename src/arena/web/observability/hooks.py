@@ -34,14 +34,12 @@ async def observe_audit(request: Request, action: str, *, actor: str, actor_id: 
         metrics.LOGIN_FAILURES.inc()
         if watch is not None:
             # Per account (guessing one password from many addresses) and per address (spraying).
-            await watch.note(alerts.LOGIN_BURST, f"account:{actor}", actor=actor, ip=ip, target=actor, per="account")
-            if ip is not None:
-                await watch.note(alerts.LOGIN_BURST, f"address:{ip}", actor=actor, ip=ip, target=ip, per="address")
+            per = {"account": actor} | ({"address": ip} if ip is not None else {})
+            await watch.note(alerts.LOGIN_BURST, per, actor=actor, ip=ip)
         return
     event = {audit.CONVERSATION_EXPORT: alerts.EXPORT_BURST, audit.MODEL_PULL: alerts.PULL_BURST}.get(action)
     if event is not None and watch is not None:
-        who = f"user:{actor_id}" if actor_id is not None else f"name:{actor}"
-        await watch.note(event, who, actor=actor, actor_id=actor_id, ip=ip, target=actor, per="user")
+        await watch.note(event, {"user": actor}, actor=actor, actor_id=actor_id, ip=ip)
 
 
 async def observe_refusal(request: Request, bucket: str) -> None:
@@ -55,7 +53,7 @@ async def observe_refusal(request: Request, bucket: str) -> None:
     key = principal.rate_key if principal is not None else f"ip:{ip}"
     actor = principal.username if principal is not None else "anonymous"
     actor_id = principal.user_id if principal is not None else None
-    await watch.note(alerts.RATE_LIMITED, key, actor=actor, actor_id=actor_id, ip=ip, target=key, bucket=bucket)
+    await watch.note(alerts.RATE_LIMITED, {"caller": key}, actor=actor, actor_id=actor_id, ip=ip, bucket=bucket)
 
 
 async def observe_audit_verified(request: Request, *, ok: bool, bad_id: int | None, problem: str | None) -> None:
@@ -66,11 +64,10 @@ async def observe_audit_verified(request: Request, *, ok: bool, bad_id: int | No
     principal = getattr(request.state, "principal", None)
     await watch.note(
         alerts.AUDIT_CHAIN_BROKEN,
-        "chain",
+        {"log": "audit_log"},
         actor=principal.username if principal is not None else "arena",
         actor_id=principal.user_id if principal is not None else None,
         ip=client_ip(request),
-        target=str(bad_id) if bad_id is not None else None,
         bad_id=bad_id,
         problem=problem,
     )
