@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from arena.storage import audit
@@ -24,8 +25,8 @@ def warnings_of(caplog: pytest.LogCaptureFixture, event: str) -> list[logging.Lo
 def abuse_count(arena: RunningArena, token: str, event: str) -> float:
     with arena.client(headers={"Authorization": f"Bearer {token}"}) as client:
         body = client.get("/metrics").text
-    line = next((l for l in body.splitlines() if l.startswith(f'arena_abuse_events_total{{event="{event}"}}')), None)
-    return float(line.split()[-1]) if line else 0.0
+    samples = [sample for family in text_string_to_metric_families(body) for sample in family.samples]
+    return sum(s.value for s in samples if s.name == "arena_abuse_events_total" and s.labels == {"event": event})
 
 
 def audit_entries(arena: RunningArena, token: str, action: str) -> list[dict]:
