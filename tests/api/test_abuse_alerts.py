@@ -5,15 +5,19 @@ lists; further occurrences in the same window raise nothing more."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from arena.storage import audit
+from arena.storage.db import Database
+from arena.web.observability.alerts import LOGIN_BURST, AbuseAlerts
 from tests.support.accounts import PASSWORD, api_token
 from tests.support.fixtures import ArenaFactory
-from tests.support.server import RunningArena
+from tests.support.server import RunningArena, make_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -102,3 +106,36 @@ def test_an_audit_chain_that_fails_to_verify_raises_one_alert(arena_factory: Are
 def test_alert_thresholds_are_checked_when_settings_load(arena_factory: ArenaFactory) -> None:
     with pytest.raises(ValueError, match="ARENA_ALERT_EXPORTS|alert_exports"):
         arena_factory(alert_exports="lots")
+
+
+@pytest.mark.anyio
+async def test_workers_sharing_redis_count_one_burst_together(tmp_path: Path, redis_url: str) -> None:
+    settings = make_settings(tmp_path / "data", redis_url=redis_url, alert_login_failures="3/minute")
+    database = Database.for_settings(settings)
+    database.migrate()
+    try:
+        one, two = (AbuseAlerts.from_settings(settings, database) for _ in range(2))  # two workers' alerts
+        per = {"account": "vic"}
+        raised = [await one.note(LOGIN_BURST, per, actor="vic"), await one.note(LOGIN_BURST, per, actor="vic")]
+        raised += [await two.note(LOGIN_BURST, per, actor="vic"), await one.note(LOGIN_BURST, per, actor="vic")]
+        assert raised == [False, False, True, False]  # the third failure, wherever it came: once
+        with database.session() as session:
+            assert [e.action for e in audit.list_entries(session, action="abuse").entries] == [LOGIN_BURST]
+    finally:
+        database.dispose()
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_redis_counts_an_error_and_fails_nothing(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", redis_url="redis://127.0.0.1:9/0", alert_login_failures="1/minute")
+    database = Database.for_settings(settings)
+    database.migrate()
+    try:
+        before = REGISTRY.get_sample_value("arena_redis_errors_total") or 0
+        assert (
+            await AbuseAlerts.from_settings(settings, database).note(LOGIN_BURST, {"account": "vic"}, actor="vic")
+            is False
+        )
+        assert REGISTRY.get_sample_value("arena_redis_errors_total") == before + 1
+    finally:
+        database.dispose()

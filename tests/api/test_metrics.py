@@ -4,6 +4,7 @@ and only an admin may read it."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.accounts import PASSWORD, api_token, login
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory
+from tests.support.process import arena_process
 from tests.support.server import RunningArena, ndjson_lines
 
 pytestmark = pytest.mark.timeout(120)
@@ -101,3 +103,26 @@ def test_without_authentication_metrics_are_served_to_loopback(arena_factory: Ar
         response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["x-request-id"]
+
+
+def test_worker_processes_sharing_a_multiprocess_directory_are_counted_together(tmp_path: Path) -> None:
+    """Two `arena serve` processes (as `uvicorn --workers 2` would run), one database, one
+    PROMETHEUS_MULTIPROC_DIR: either one's /metrics counts what both answered."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {"ARENA_EMBEDDED": "false", "ARENA_AUTH_MODE": "none", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
+    data = tmp_path / "data"
+    with arena_process(data, env=env) as (_one, first), arena_process(data, env=env) as (_two, second):
+        for url, count in ((first, 3), (second, 2)):
+            for _ in range(count):
+                assert httpx.get(f"{url}/api/no-such-thing", timeout=30).status_code == 404
+        for url in (first, second):
+            text = httpx.get(f"{url}/metrics", timeout=30).text
+            samples = {
+                (s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            unmatched = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
+            assert samples[("arena_http_requests_total", unmatched)] == 5
+            assert samples[("arena_active_streams", ())] == 0
