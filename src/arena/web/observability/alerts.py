@@ -7,8 +7,8 @@ in Redis when ARENA_REDIS_URL is set, so every worker counts together). The occu
 reaches a threshold (ARENA_ALERT_*, "10/5minutes": the 10th within 5 minutes) raises the alert,
 once per window, not once per request: a WARNING log line with a stable ``event`` name, a count
 in ``arena_abuse_events_total{event=…}``, and an audit entry of that action, which the admin's
-/audit page lists (filter "abuse"). An alert that cannot be counted (Redis down) is logged and
-counted as a Redis error; it never fails the request it watches.
+/audit page lists (filter "abuse"). An alert that cannot be counted (Redis down) or recorded
+(the database down) is logged and counted as such an error; it never fails the request it watches.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from sqlalchemy.exc import SQLAlchemyError
 
 from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
 from arena.storage import audit
 from arena.storage.db import Database
+from arena.storage.failures import reason
 from arena.storage.shared_state import shared_state_errors
 from arena.web.observability import metrics
 
@@ -126,13 +128,17 @@ class AbuseAlerts:
             ", ".join(f"{name} {value}" for name, value in detail.items()),
             extra={"event": event, "target": target, "actor": actor, "detail": detail},
         )
-        await asyncio.to_thread(
-            audit.record,
-            self._database,
-            actor_id=actor_id,
-            actor=actor,
-            action=event,
-            target=target,
-            ip=ip,
-            detail=detail,
-        )
+        try:
+            await asyncio.to_thread(
+                audit.record,
+                self._database,
+                actor_id=actor_id,
+                actor=actor,
+                action=event,
+                target=target,
+                ip=ip,
+                detail=detail,
+            )
+        except (SQLAlchemyError, OSError) as exc:  # the warning above stands; the request goes on
+            metrics.DATABASE_ERRORS.inc()
+            logger.error("could not record %s in the audit log: %s", event, reason(exc))

@@ -17,7 +17,7 @@ router = APIRouter(tags=["operations"], dependencies=[Admin])
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={**error_responses(401, 403), 200: {"content": {metrics.CONTENT_TYPE: {}}}},
+    responses={**error_responses(401, 403), 200: {"content": {"text/plain": {}}}},
 )
 async def get_metrics(request: Request, principal: CurrentPrincipal, settings: AppSettings) -> Response:
     """Counters, gauges and histograms of this server (every worker's, in multiprocess mode)."""
