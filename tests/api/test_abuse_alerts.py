@@ -16,6 +16,7 @@ from arena.storage import audit
 from arena.storage.db import Database
 from arena.web.observability.alerts import LOGIN_BURST, AbuseAlerts
 from tests.support.accounts import PASSWORD, api_token
+from tests.support.builders import seed_turn
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena, make_settings
 
@@ -139,3 +140,17 @@ async def test_an_unreachable_redis_counts_an_error_and_fails_nothing(tmp_path: 
         assert REGISTRY.get_sample_value("arena_redis_errors_total") == before + 1
     finally:
         database.dispose()
+
+
+def test_one_user_exporting_far_more_than_usual_raises_one_alert(arena_factory: ArenaFactory) -> None:
+    arena = arena_factory(embedded_enabled=False, alert_exports="2/minute")
+    with arena.database() as database:
+        conversation_id = seed_turn(database, models=["ollama:llama3.2:1b"]).conversation_id
+    with arena.client() as client:
+        for _ in range(4):
+            assert client.get(f"/api/conversations/{conversation_id}/export").status_code == 200
+    with arena.database() as database, database.session() as session:
+        entries = audit.list_entries(session, action="abuse").entries
+    assert [(e.action, e.actor, e.target, e.detail["threshold"]) for e in entries] == [
+        ("abuse.export_burst", "local", "local", 2)
+    ]

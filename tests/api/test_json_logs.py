@@ -6,6 +6,7 @@ holds a prompt, an answer, a password, a key, a cookie or a search term."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from arena.web.observability.log_format import json_formatter
 from tests.support.doubles.cloud import CloudDouble
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.process import arena_process
@@ -134,3 +136,21 @@ def _workload(url: str) -> dict[str, str]:
         assert client.get("/metrics").status_code == 200
         assert client.get("/api/no-such-page").status_code == 404
     return seen
+
+
+def test_the_formatter_drops_fields_named_like_secrets_and_redacts_query_strings() -> None:
+    """The last guard, for a log call that would pass a secret or a text as a field."""
+    record = logging.LogRecord(
+        "arena.test", logging.WARNING, __file__, 1, "GET %s failed", ("/x?search=Skerryvore",), None
+    )
+    for name, value in {
+        "password": "pw-1",
+        "api_key": "k-2",
+        "prompt": "p-3",
+        "answer_text": "a-4",
+        "model": "m",
+    }.items():
+        setattr(record, name, value)
+    line = json.loads(json_formatter().format(record))
+    assert line["message"] == "GET /x?[redacted] failed" and line["model"] == "m"
+    assert not {"password", "api_key", "prompt", "answer_text"} & set(line)
