@@ -207,8 +207,31 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
         365, ge=1, le=3650, validation_alias="ARENA_TOKEN_MAX_DAYS", description="The longest life a token may ask for"
     )
 
+    # --- operations: logs and abuse alerts (issue 13); each alert fires once per its window ---
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias="ARENA_LOG_FORMAT", description="text, or json: one JSON object per log line"
+    )
+    alert_login_failures: str = Field(
+        "10/5minutes",
+        validation_alias="ARENA_ALERT_LOGIN_FAILURES",
+        description="Failed logins for one account, or from one address, that raise abuse.login_burst",
+    )
+    alert_exports: str = Field(
+        "100/hour", validation_alias="ARENA_ALERT_EXPORTS", description="Exports by one user that raise abuse.export_burst"
+    )
+    alert_pulls: str = Field(
+        "20/hour", validation_alias="ARENA_ALERT_PULLS", description="Model pulls by one user that raise abuse.pull_burst"
+    )
+    alert_rate_limited: str = Field(
+        "20/10minutes",
+        validation_alias="ARENA_ALERT_RATE_LIMITED",
+        description="429 answers to one caller that raise abuse.rate_limited",
+    )
+
     @field_validator(
-        "rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", "rate_limit_render", mode="after"
+        "rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", "rate_limit_render",
+        "alert_login_failures", "alert_exports", "alert_pulls", "alert_rate_limited",
+        mode="after",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -105,6 +105,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/audit"): ADMIN,
     ("GET", "/api/audit/export"): ADMIN,
     ("GET", "/api/audit/verify"): ADMIN,
+    ("GET", "/metrics"): ADMIN,
 }
 # Values for path parameters: records that do not exist, so an allowed call changes nothing.
 PATH_VALUES = {

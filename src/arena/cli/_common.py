@@ -30,13 +30,13 @@ EXIT_USAGE = 2
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment (and ARENA_LOG_LEVEL applied); a wrong value stops here with one clear line."""
+    """Settings from the environment (ARENA_LOG_LEVEL and ARENA_LOG_FORMAT applied); a wrong value stops here with one clear line."""
     try:
         settings = Settings()
     except ValidationError as exc:
         errors.print(f"[red]error:[/red] invalid configuration: {describe_validation_error(exc)}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 

@@ -4,6 +4,7 @@ database is migrated once before they start, and they share their limits through
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from arena.cli._common import EXIT_USAGE, console, errors, load_settings, ready_database
+from arena.cli._logging import uvicorn_log_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -86,15 +88,29 @@ def serve(
     if settings.auth_mode == "users":
         _warn_without_admin(database)
     scheme = "https" if tls else "http"
-    console.print(f"Local LLM Arena on {scheme}://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
-    options = {"host": settings.web_bind, "port": settings.web_port, "log_level": settings.log_level or "info", **tls}
+    banner = f"Local LLM Arena on {scheme}://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})"
+    _announce(settings, banner)
+    options = {
+        "host": settings.web_bind,
+        "port": settings.web_port,
+        "log_level": settings.log_level or "info",
+        "log_config": uvicorn_log_config(settings.log_format),  # json: uvicorn's lines in our format
+        **tls,
+    }
     if workers == 1:
         uvicorn.run(create_app(settings, database=database), **options, **SERVER_OPTIONS)
         return
     database.dispose()  # migrated once, here; each worker opens its own connections
     _hand_down(settings, workers)
-    console.print(f"{workers} worker processes, sharing state through Redis")
+    _announce(settings, f"{workers} worker processes, sharing state through Redis")
     uvicorn.run("arena.cli.serve:worker_app", factory=True, workers=workers, **options, **SERVER_OPTIONS)
+
+
+def _announce(settings: Settings, message: str) -> None:
+    if settings.log_format == "json":  # every line of the output is JSON, for the log stack
+        logging.getLogger("arena.cli.serve").info(message)
+    else:
+        console.print(message)
 
 
 def worker_app() -> FastAPI:

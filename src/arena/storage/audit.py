@@ -70,6 +70,12 @@ BENCH_REPORT: Final = "bench.report"
 SETTINGS_CHANGE: Final = "settings.change"
 AUDIT_EXPORT: Final = "audit.export"
 AUDIT_ANCHOR: Final = ANCHOR
+# Alerts on abuse (web/observability/alerts.py): one entry per alert, not per request.
+ABUSE_LOGIN_BURST: Final = "abuse.login_burst"
+ABUSE_EXPORT_BURST: Final = "abuse.export_burst"
+ABUSE_PULL_BURST: Final = "abuse.pull_burst"
+ABUSE_RATE_LIMITED: Final = "abuse.rate_limited"
+ABUSE_AUDIT_CHAIN_BROKEN: Final = "abuse.audit_chain_broken"
 ACTIONS: Final[tuple[str, ...]] = (
     LOGIN_SUCCESS,
     LOGIN_FAILURE,
@@ -100,6 +106,11 @@ ACTIONS: Final[tuple[str, ...]] = (
     SETTINGS_CHANGE,
     AUDIT_EXPORT,
     AUDIT_ANCHOR,
+    ABUSE_LOGIN_BURST,
+    ABUSE_EXPORT_BURST,
+    ABUSE_PULL_BURST,
+    ABUSE_RATE_LIMITED,
+    ABUSE_AUDIT_CHAIN_BROKEN,
 )
 
 # A detail key that names (or ends in) one of these would hold a secret.

@@ -28,6 +28,9 @@ from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
 from arena.web.middleware import BrowserGuard, ForwardedHeaders, allowed_hosts, normalize_origin
 from arena.web.nul_guard import NulInUrl
+from arena.web.observability import metrics
+from arena.web.observability.alerts import AbuseAlerts
+from arena.web.observability.requests import RequestObserver
 from arena.web.openai_errors import OpenAIErrors
 from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
 from arena.web.process_lease import end_lease, keep_lease, start_lease
@@ -52,6 +55,7 @@ from arena.web.routes import (
     users,
     votes,
 )
+from arena.web.routes import metrics as metrics_route
 from arena.web.stop_signals import install_stop_signals, listen_for_stops
 from arena.web.unexpected import install_unexpected_errors
 
@@ -90,6 +94,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             db.dispose()
             if app.state.redis is not None:
                 await app.state.redis.aclose()
+            metrics.process_exited()  # this worker's live gauges stop counting (multiprocess mode)
 
     app = FastAPI(
         title="Local LLM Arena",
@@ -115,6 +120,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_generation_budget(app, settings)
     install_stop_signals(app)
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
+    app.state.alerts = AbuseAlerts.from_settings(settings, app.state.database)  # ARENA_ALERT_*
     install_docs(app)
     install_stream_schemas(app)
     install_unexpected_errors(app)  # innermost: any error a route lets through is JSON, with the headers below
@@ -138,9 +144,12 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             allow_credentials=False,
         )
     app.add_middleware(OpenAIErrors, prefix="/v1")  # the gateway's errors in OpenAI's shape, whoever refused
-    # Added last, so it runs before everything: the caller's address, scheme and host are settled first.
+    # Added late, so it runs before the app's own code: the caller's address, scheme and host are settled first.
     app.add_middleware(ForwardedHeaders, trusted_proxies=settings.trusted_proxies)
+    # Outermost of all: every request, even one refused above, gets an id, a log line and a count.
+    app.add_middleware(RequestObserver, trusted_proxies=settings.trusted_proxies)
     app.include_router(models.health_router)
+    app.include_router(metrics_route.router)  # GET /metrics, for admins (Prometheus)
     # Chat, judge and pull count against the caller's rate limits (ARENA_RATE_LIMIT_*).
     rate_limited = [Depends(enforce_rate_limit)]
     for module in (chat, manage, judge):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from typing import Any, Final
 
 from fastapi import Request
@@ -28,7 +29,9 @@ from arena.storage.accounts import USERNAME_PATTERN
 from arena.storage.auth_models import USERNAME_MAX_LENGTH
 from arena.web.auth.principal import Principal, client_ip
 from arena.web.middleware import parse_ip
+from arena.web.observability.hooks import observe_audit
 
+logger = logging.getLogger(__name__)
 ANONYMOUS = "anonymous"
 # ":" is never in a username, so the marker cannot be mistaken for an account.
 NOT_A_NAME: Final = "invalid-name:"
@@ -60,7 +63,7 @@ async def record_event(
         actor = logged_name(actor)
     # Only a parsed address is kept (None when the server was not told one), never a header's text.
     ip = parse_ip(principal.client_ip if principal is not None else client_ip(request))
-    await asyncio.to_thread(
+    entry = await asyncio.to_thread(
         audit.record,
         request.app.state.database,
         actor_id=actor_id,
@@ -70,3 +73,6 @@ async def record_event(
         ip=ip,
         detail=detail,
     )
+    # The log line links the entry to this request's id (and so to its other log lines).
+    logger.info("audit entry %d: %s", entry.id, action, extra={"audit_id": entry.id, "action": action})
+    await observe_audit(request, action, actor=actor, actor_id=actor_id, ip=ip)

@@ -26,6 +26,7 @@ from arena.errors import (
     TooLarge,
     UnsupportedContent,
 )
+from arena.web.observability.hooks import observe_error, observe_refusal
 
 # Most specific first: the first matching class decides.
 STATUS_BY_ERROR: list[tuple[type[ArenaError], int]] = [
@@ -76,6 +77,8 @@ def _json_invalid(err: dict) -> str:
     return f"the body is not valid JSON: {reason}" + (f" at character {position}" if position is not None else "")
 
 
+OTHER_BUCKET = "other"  # a 429 that did not say which limit refused it
+
 # FastAPI's answer to a body it could not even decode (bytes that are not UTF-8 text).
 UNPARSABLE_BODY = "There was an error parsing the body"
 
@@ -83,6 +86,7 @@ UNPARSABLE_BODY = "There was an error parsing the body"
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ArenaError)
     async def arena_error(_request: Request, exc: ArenaError) -> JSONResponse:
+        observe_error(exc)  # the database's and Redis' failures are counted in /metrics
         response = error_response(status_for(exc), str(exc))
         retry_after = getattr(exc, "retry_after_s", None)
         if retry_after is not None:
@@ -97,7 +101,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, describe_validation(list(errors)), detail=jsonable_encoder(detail))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 429:  # counted by bucket, and watched for a caller refused again and again
+            await observe_refusal(request, getattr(exc, "bucket", None) or OTHER_BUCKET)
         if exc.status_code == 400 and exc.detail == UNPARSABLE_BODY and isinstance(exc.__cause__, UnicodeDecodeError):
             # The same answer as any other body that is not JSON: 422, saying why.
             message = "the body is not valid JSON: it is not UTF-8 text"

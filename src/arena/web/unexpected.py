@@ -1,8 +1,8 @@
 """Every unexpected error is a JSON answer, never Starlette's plain-text 500.
 
 A database that fails (restarted, full disk, read-only) is a 503 with Retry-After: the request
-may be tried again. Anything else is a 500 whose body carries a request id, which the log line
-carries too. The log names the exception type and where it was raised, but not its message:
+may be tried again. Anything else is a 500 whose body carries the request's id (the one
+`RequestObserver` gave it, also in X-Request-ID and on every log line of the request). The log names the exception type and where it was raised, but not its message:
 that may quote what the user sent.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-import uuid
 from typing import Final
 
 from fastapi import FastAPI, Request
@@ -18,6 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arena.storage.failures import is_database_failure, reason
+from arena.web.observability.context import current_request_id
+from arena.web.observability.hooks import observe_error
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_S: Final = 5
@@ -31,8 +32,9 @@ def where_raised(exc: BaseException) -> str:
 
 
 def unexpected_response(method: str, path: str, exc: Exception) -> JSONResponse:
-    request_id = uuid.uuid4().hex[:16]
+    request_id = current_request_id()
     headers = {"X-Request-ID": request_id}
+    observe_error(exc)  # a database failure is counted in /metrics
     if is_database_failure(exc):
         logger.error("request %s (%s %s): the database failed: %s", request_id, method, path, reason(exc))
         headers["Retry-After"] = str(RETRY_AFTER_S)

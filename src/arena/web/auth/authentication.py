@@ -20,6 +20,7 @@ from arena import accounts
 from arena.settings import Settings
 from arena.storage import audit
 from arena.web.auth.principal import CSRF_HEADER, SESSION_COOKIE, Principal, client_ip
+from arena.web.auth.refusals import TooManyRequests
 from arena.web.middleware import UNSAFE_METHODS, parse_ip
 
 # The rate-limit bucket of failed logins and failed bearer tokens, counted per address.
@@ -56,11 +57,11 @@ async def _hold_a_guess(request: Request) -> Any:
     held = await request.app.state.rate_limits.reserve(LOGIN_BUCKET, login_rate_key(request))
     refusal = held.refusal
     if refusal is not None:
-        raise HTTPException(
-            status_code=429,
-            detail=f"Too many failed logins or tokens from this address: the limit is {refusal.limit_text}; "
+        raise TooManyRequests(
+            f"Too many failed logins or tokens from this address: the limit is {refusal.limit_text}; "
             f"try again in {refusal.retry_after} s",
-            headers={"Retry-After": str(refusal.retry_after)},
+            retry_after=refusal.retry_after,
+            bucket=LOGIN_BUCKET,
         )
     return held
 

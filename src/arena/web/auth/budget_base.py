@@ -198,6 +198,7 @@ class GenerationBudget(ABC):
                 f"(ARENA_MAX_STREAMS_PER_USER); {place} of yours are running or waiting and this "
                 f"request needs {units}; wait for one to finish",
                 retry_after=STREAM_RETRY_AFTER_S,
+                bucket="streams",
             )
         if not place.granted and self.queue_timeout_s <= 0:  # no queue: refused at once
             claim = Claim(self, key, units, place)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Final, Protocol
 
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -29,6 +29,7 @@ from arena.settings import Settings
 from arena.storage.shared_state import shared_state_errors
 from arena.web.auth.authentication import LOGIN_BUCKET, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
+from arena.web.auth.refusals import too_many_requests as too_many_requests
 
 logger = logging.getLogger(__name__)
 
@@ -239,11 +240,6 @@ def install_rate_limits(app: FastAPI, settings: Settings) -> None:
     warn_about_short_token(settings)
 
 
-def too_many_requests(message: str, *, retry_after: int) -> HTTPException:
-    """A 429 that `web/errors.py` renders as {"error": message}, with Retry-After."""
-    return HTTPException(status_code=429, detail=message, headers={"Retry-After": str(retry_after)})
-
-
 def describe(limit: RateLimitItem) -> str:
     unit = limit.GRANULARITY.name if limit.multiples == 1 else f"{limit.GRANULARITY.name}s"
     return f"{limit.amount} per {limit.multiples} {unit}"
@@ -257,7 +253,7 @@ async def enforce_rate_limit(request: Request, principal: Annotated[Principal, D
         return
     refusal = await request.app.state.rate_limits.hit(bucket, principal.rate_key)
     if refusal is not None:
-        raise too_many_requests(refusal.message, retry_after=refusal.retry_after)
+        raise too_many_requests(refusal.message, retry_after=refusal.retry_after, bucket=bucket)
 
 
 def warn_about_short_token(settings: Settings) -> None:
@@ -280,4 +276,5 @@ async def enforce_login_rate_limit(request: Request) -> None:
         raise too_many_requests(
             f"Too many login attempts: the limit is {refusal.limit_text}; try again in {refusal.retry_after} s",
             retry_after=refusal.retry_after,
+            bucket=LOGIN_BUCKET,
         )

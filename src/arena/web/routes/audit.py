@@ -14,6 +14,7 @@ from arena.storage.audit_models import ACTION_MAX_LENGTH, ACTOR_MAX_LENGTH, Audi
 from arena.storage.models import utcnow
 from arena.web.audit_events import record_event
 from arena.web.deps import Admin, Db
+from arena.web.observability.hooks import observe_audit_verified
 from arena.web.openapi import error_responses
 from arena.web.schemas.audit import AuditEntryPublic, AuditPageOut, AuditVerificationPublic
 from arena.web.schemas.common import MAX_ID
@@ -78,14 +79,16 @@ async def export_audit(
 
 
 @router.get("/verify", response_model=AuditVerificationPublic, responses=ERRORS)
-async def verify_audit(db: Db) -> AuditVerificationPublic:
-    """Walk the hash chain and name the first edited, replaced or deleted entry."""
+async def verify_audit(request: Request, db: Db) -> AuditVerificationPublic:
+    """Walk the hash chain and name the first edited, replaced or deleted entry (a broken chain
+    also raises the alert abuse.audit_chain_broken)."""
 
     def check() -> audit.VerifyResult:
         with db.session() as session:
             return audit.verify(session)
 
     result = await asyncio.to_thread(check)
+    await observe_audit_verified(request, ok=result.ok, bad_id=result.bad_id, problem=result.problem)
     return AuditVerificationPublic(
         ok=result.ok,
         entries=result.entries,

@@ -14,6 +14,7 @@ from arena.storage.auth_models import ApiToken
 from arena.web.audit_events import record_event
 from arena.web.auth.limits import enforce_login_rate_limit
 from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
+from arena.web.auth.refusals import TooManyRequests
 from arena.web.auth.throttle import LoginLocked
 from arena.web.deps import AppSettings, CurrentPrincipal, Db
 from arena.web.openapi import error_responses
@@ -59,7 +60,7 @@ async def login(body: LoginCreate, request: Request, response: Response, db: Db,
         # Counted as a failure before the password is looked at, so a burst cannot slip past together.
         attempt = await asyncio.to_thread(throttle.reserve, body.username, ip)
     except LoginLocked as exc:
-        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after, bucket="login_throttle") from None
     account = await asyncio.to_thread(accounts.verify_password, db, username=body.username, password=body.password)
     if account is None:
         await record_event(request, audit.LOGIN_FAILURE, actor=body.username)

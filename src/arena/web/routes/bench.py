@@ -37,6 +37,7 @@ from arena.web.audit_events import record_event
 from arena.web.auth.budget import budget_key, budget_of
 from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
+from arena.web.observability.hooks import observe_bench
 from arena.web.openapi import error_responses
 from arena.web.schemas.bench import ResumeCreate, RunList, RunPublic
 
@@ -72,6 +73,7 @@ def _start(app: FastAPI, *, run_id: str, budget_key: str, retry_errors: bool = F
         timeout_s=app.state.settings.request_timeout,
         budget=budget_of(app),
         budget_key=budget_key,
+        listener=lambda event: observe_bench(event.kind, event.status),  # /metrics: bench throughput
     )
 
     async def work() -> None:

@@ -23,6 +23,8 @@ from arena.web.auth.ownership import check_conversation, check_turn
 from arena.web.auth.principal import Principal
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.errors import error_response, status_for
+from arena.web.observability.hooks import observe_generation
+from arena.web.observability.metrics import ACTIVE_STREAMS
 from arena.web.openapi import error_responses
 from arena.web.queued_stream import Started, queued_stream
 from arena.web.schemas.chat import ChatCreate, InstanceResultPublic, MultiChatPublic, StopCreate, StopPublic
@@ -195,7 +197,7 @@ async def stream_chat(
         with _returned_on_error(units):
             await _not_running(streams, body)  # another tab may have started it while this one waited
         prepared, comparison, stored = await _begin(pending, settings, models, db, units)
-        return await _answer_lines(prepared, comparison, units, stored, streams, echo, line_format, show_metrics)
+        return await _answer_lines(request, prepared, comparison, units, stored, streams, echo, line_format, show_metrics)
 
     if claim.units is None and line_format == "arena":
         return queued_stream(claim, start, client_gone=gone)
@@ -210,6 +212,7 @@ async def _not_running(streams: RunningStreams, body: ChatCreate) -> None:
 
 
 async def _answer_lines(
+    request: Request,
     prepared: PreparedTurn,
     comparison: Comparison,
     units: Units,
@@ -250,6 +253,7 @@ async def _answer_lines(
         try:
             async for event in events:
                 if isinstance(event, FinishEvent):
+                    observe_generation(request, event)  # counted, timed and logged (never its text)
                     ended.add(event.instance_id)
                     streams.release(turn_id, stops[event.instance_id])
                     units.release(1)  # that instance's generation is over
@@ -271,6 +275,7 @@ async def _answer_lines(
                     )
 
     async def cleanup() -> None:
+        ACTIVE_STREAMS.dec()
         try:
             await comparison.aclose()  # a client gone mid-stream stops every instance
         finally:
@@ -278,6 +283,7 @@ async def _answer_lines(
                 streams.release(turn_id, handle)
             units.release()
 
+    ACTIVE_STREAMS.inc()  # until cleanup, which runs however the response ends
     return lines(), cleanup
 
 
@@ -312,6 +318,7 @@ async def chat(
             finished = []
             async for event in comparison.events():
                 if isinstance(event, FinishEvent):
+                    observe_generation(request, event)  # counted, timed and logged (never its text)
                     finished.append(event)
                     units.release(1)  # that instance's generation is over
         finally:
