@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from arena.storage.db import Database
 from arena.storage.process_models import ServerProcess
@@ -47,6 +48,9 @@ def test_workers_each_hold_a_lease_with_their_own_thread_share(tmp_path: Path, r
         assert len(pids) == 2 and process.pid not in pids  # two workers, not the supervisor
         answered = [httpx.get(f"{url}/api/health/live", timeout=10).status_code for _ in range(10)]
         assert answered == [200] * 10
+        # Whichever worker answers a scrape counts every worker's requests (multiprocess metrics).
+        for _ in range(4):
+            assert _requests_counted(httpx.get(f"{url}/metrics", timeout=10).text, "/api/health/live") == 10
         cores = os.cpu_count() or 1
         for pid in pids:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -55,6 +59,15 @@ def test_workers_each_hold_a_lease_with_their_own_thread_share(tmp_path: Path, r
         assert process.wait(timeout=30) == 0
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists() or _is_zombie(pid)
+
+
+def _requests_counted(exposition: str, route: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "arena_http_requests_total" and sample.labels.get("route") == route
+    )
 
 
 def _is_zombie(pid: int) -> bool:

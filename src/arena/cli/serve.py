@@ -127,11 +127,23 @@ def _hand_down(settings: Settings, workers: int) -> None:
     unless ARENA_EMBEDDED_THREADS says otherwise, each worker's embedded engine gets an equal
     share of this host's cores (the engine then divides it among its own running answers)."""
     from arena.engines.embedded import default_thread_budget
+    from arena.web.observability.metrics import MULTIPROC_ENV
 
     os.environ["WEB_BIND"] = settings.web_bind
     os.environ["WEB_PORT"] = str(settings.web_port)
     if settings.embedded_threads is None:
         os.environ["ARENA_EMBEDDED_THREADS"] = str(max(1, default_thread_budget() // workers))
+    if not os.environ.get(MULTIPROC_ENV):
+        # /metrics must count every worker's requests, whichever worker answers the scrape.
+        os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.data_dir / "metrics"))
+
+
+def _fresh_metrics_dir(directory: Path) -> Path:
+    """prometheus-client's multiprocess files, emptied: a previous run's counts must not carry over."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
 
 
 def _tls_options(certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
