@@ -122,7 +122,8 @@ def test_two_first_logins_racing_for_one_name_both_get_an_account(database: Data
 
     def race() -> None:
         try:
-            result["made"] = sign_in(database, settings=settings(), claims={"sub": "late", "preferred_username": "alice"})
+            claims = {"sub": "late", "preferred_username": "alice"}
+            result["made"] = sign_in(database, settings=settings(), claims=claims)
         except Exception as exc:  # handed to the test thread, which asserts on it
             result["error"] = exc
 
