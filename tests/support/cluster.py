@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -120,9 +121,9 @@ class Cluster:
         return self.proxy.https_url if self.proxy is not None else None
 
     @property
-    def verify(self) -> str | bool:
+    def verify(self) -> ssl.SSLContext | bool:
         """httpx's `verify=` for the front (nginx's self-signed certificate)."""
-        return str(self.proxy.ca_path) if self.proxy is not None else True
+        return ssl.create_default_context(cafile=str(self.proxy.ca_path)) if self.proxy is not None else True
 
     def __enter__(self) -> Cluster:
         try:
@@ -194,6 +195,20 @@ class Cluster:
     def restart(self, index: int) -> None:
         self.stop_process(index)
         self.start_process(index)
+
+    def rolling_restart(self) -> None:
+        """Restart every process in turn. Behind nginx each is drained first: nginx is reloaded
+        without it (its answers running there finish), restarted, then put back. Without the
+        drain, a request nginx sends on a kept-alive connection the stopping process is closing
+        fails with 502, and with nginx's default `max_fails=1 fail_timeout=10s` every process
+        restarted within 10 s is taken for dead: "no live upstreams", 502 for everyone."""
+        everyone = [f"127.0.0.1:{port}" for port in self.ports]
+        for index in range(len(self.ports)):
+            if self.proxy is not None:
+                self.proxy.reload(upstreams=[u for n, u in enumerate(everyone) if n != index])
+            self.restart(index)
+        if self.proxy is not None:
+            self.proxy.reload(upstreams=everyone)
 
     def _end(self, index: int, sig: signal.Signals) -> None:
         process = self.processes[index]
