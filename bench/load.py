@@ -1,0 +1,211 @@
+"""A team's load on several arena processes: simulated evaluators against 3 `arena serve`
+processes behind nginx (https), on PostgreSQL and Redis, with the Ollama protocol double as the
+engine (in a process of its own).
+
+Each evaluator is an account with an API token that streams turns one after another. Before
+each turn it sends the same prompt straight to the double, so the time to first token (TTFT)
+through nginx and the arena is measured side by side with the double alone, in the same run,
+under the same load; the overhead is the difference per pair. Meanwhile a prober asks
+/api/health/ready through nginx every 100 ms. Afterwards every accepted turn is read back from
+the database: one row per answer, none left `streaming`, the text exactly what was streamed.
+Each evaluator's first turn opens its connections and is checked but not timed.
+
+    python bench/load.py                    # 8 and then 64 concurrent streams
+    python bench/load.py --streams 64 --turns 5
+    python bench/load.py --small            # CI size: 4 streams, 2 turns each
+
+Needs ARENA_TEST_POSTGRES_URL (a schema of its own is made and dropped), redis-server, nginx
+and openssl. The processes run with the settings in `TEAM_SETTINGS` (a team raises the
+per-process defaults the same way). Run from the repository root with PYTHONPATH=src:.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.cluster import Cluster, cluster_env, database_for, double_process, evaluator_tokens, prepare_database
+from tests.support.db_fixtures import make_database
+from tests.support.evaluators import Turn, stored_problems, stream_turn, turn_body
+from tests.support.redis_server import RedisServer
+
+PROCESSES = 3
+# What the processes run with: every evaluator's stream fits the global budget of each process
+# (nginx's least_conn may put most of them on one), and no evaluator meets the chat rate limit.
+TEAM_SETTINGS = {
+    "ARENA_MAX_GENERATIONS": "256",
+    "ARENA_RATE_LIMIT_CHAT": "600/minute",
+}
+REPLY = [f" word{n}" for n in range(24)]
+TOKEN_DELAY_S = 0.02
+FIRST_TOKEN_DELAY_S = 0.05
+HEALTH_INTERVAL_S = 0.1
+
+
+@dataclass
+class LevelReport:
+    streams: int
+    turns: list[Turn] = field(default_factory=list)
+    direct_ttft_s: list[float] = field(default_factory=list)
+    overhead_s: list[float] = field(default_factory=list)
+    health_s: list[float] = field(default_factory=list)
+    health_failures: Counter[str] = field(default_factory=Counter)
+    lost: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def errors(self) -> Counter[str]:
+        return Counter(t.kind for t in self.turns if t.kind is not None) + self.health_failures
+
+    def arena_ttft_s(self) -> list[float]:
+        return [t.ttft_s for t in self.turns if t.ttft_s is not None]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def ms(values: list[float]) -> str:
+    return f"{percentile(values, 0.5) * 1000:7.1f} {percentile(values, 0.99) * 1000:7.1f}"
+
+
+async def direct_ttft(client: httpx.AsyncClient, double_url: str, message: str) -> float | None:
+    """The same prompt straight to the double: its own time to first token."""
+    body = {"model": "llama3.2:1b", "messages": [{"role": "user", "content": message}], "stream": True}
+    started = time.perf_counter()
+    first: float | None = None
+    async with client.stream("POST", f"{double_url}/api/chat", json=body, timeout=30) as response:
+        async for line in response.aiter_lines():
+            if first is None and '"content":"' in line.replace(" ", "") and '"done":false' in line.replace(" ", ""):
+                first = time.perf_counter() - started
+    return first
+
+
+async def evaluator(
+    n: int, turns: int, *, front: str, double_url: str, token: str, client: httpx.AsyncClient, report: LevelReport
+) -> None:
+    for k in range(turns + 1):
+        message = f"Evaluator {n}, turn {k}: tell me about the sky."
+        direct = await direct_ttft(client, double_url, message)
+        turn = await stream_turn(client, front, turn_body(message), token=token)
+        report.turns.append(turn)
+        if k == 0:  # a warm-up: connections (TLS to nginx) are opened once, not measured
+            continue
+        if direct is not None:
+            report.direct_ttft_s.append(direct)
+            if turn.ttft_s is not None:
+                report.overhead_s.append(turn.ttft_s - direct)
+
+
+async def probe_health(front: str, client: httpx.AsyncClient, report: LevelReport, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            response = await client.get(f"{front}/api/health/ready", timeout=10)
+            if response.status_code != 200:
+                report.health_failures[f"health http {response.status_code}"] += 1
+        except httpx.HTTPError as exc:
+            report.health_failures[f"health {type(exc).__name__}"] += 1
+        report.health_s.append(time.perf_counter() - started)
+        await asyncio.sleep(HEALTH_INTERVAL_S)
+
+
+async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: str, tokens: list[str]) -> LevelReport:
+    report = LevelReport(streams=streams)
+    front = cluster.front_url
+    assert front is not None
+    limits = httpx.Limits(max_connections=2 * streams + 8, max_keepalive_connections=2 * streams + 8)
+    async with httpx.AsyncClient(verify=cluster.verify, limits=limits) as client:
+        stop = asyncio.Event()
+        prober = asyncio.create_task(probe_health(front, client, report, stop))
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                evaluator(n, turns, front=front, double_url=double_url, token=tokens[n], client=client, report=report)
+                for n in range(streams)
+            )
+        )
+        report.elapsed_s = time.perf_counter() - started
+        stop.set()
+        await prober
+    database = database_for(cluster.env)
+    try:
+        report.lost = stored_problems(database, report.turns)
+    finally:
+        database.dispose()
+    return report
+
+
+def run_bench(levels: list[int], turns: int, *, directory: Path) -> list[LevelReport]:
+    """Start everything in `directory`, run each level of concurrent streams, stop everything."""
+    redis = RedisServer(directory / "redis")
+    redis.start()
+    try:
+        with (
+            make_database("postgresql", directory / "pg", migrate=False) as schema,
+            double_process(reply=REPLY, token_delay=TOKEN_DELAY_S, first_token_delay=FIRST_TOKEN_DELAY_S) as double,
+        ):
+            env = cluster_env(
+                directory / "data",
+                ollama_url=double,
+                database_url=schema.url.render_as_string(hide_password=False),
+                redis_url=redis.url,
+                **TEAM_SETTINGS,
+            )
+            prepare_database(env)
+            tokens = evaluator_tokens(env, max(levels))
+            with Cluster(size=PROCESSES, directory=directory / "cluster", env=env, nginx=True) as cluster:
+                return [
+                    asyncio.run(run_level(streams, turns, cluster=cluster, double_url=double, tokens=tokens))
+                    for streams in levels
+                ]
+    finally:
+        redis.stop()
+
+
+def print_reports(reports: list[LevelReport]) -> None:
+    print(f"{PROCESSES} arena processes behind nginx (https), PostgreSQL, Redis; Ollama double "
+          f"({len(REPLY)} tokens, {TOKEN_DELAY_S * 1000:.0f} ms apart, first after {FIRST_TOKEN_DELAY_S * 1000:.0f} ms)")
+    print(f"settings: {' '.join(f'{k}={v}' for k, v in TEAM_SETTINGS.items())}")
+    print("streams  turns  secs   double TTFT ms    arena TTFT ms   overhead ms     health ms      errors  lost")
+    print("                       p50     p99      p50     p99      p50     p99     p50     p99")
+    for r in reports:
+        print(f"{r.streams:7d} {len(r.turns):6d} {r.elapsed_s:5.1f} {ms(r.direct_ttft_s)}  {ms(r.arena_ttft_s())}  "
+              f"{ms(r.overhead_s)} {ms(r.health_s)} {sum(r.errors.values()):7d} {len(r.lost):5d}")
+    for r in reports:
+        for kind, count in sorted(r.errors.items()):
+            print(f"  {r.streams} streams: {count} × {kind}")
+        for problem in r.lost[:10]:
+            print(f"  {r.streams} streams, lost: {problem}")
+    print(f"median overhead over all levels: {statistics.median(o for r in reports for o in r.overhead_s) * 1000:.1f} ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", default="8,64", help="concurrent evaluators, one level after another (8,64)")
+    parser.add_argument("--turns", type=int, default=3, help="timed turns each evaluator streams, after a warm-up")
+    parser.add_argument("--small", action="store_true", help="CI size: 4 streams, 2 turns each")
+    args = parser.parse_args(argv)
+    levels = [4] if args.small else [int(s) for s in args.streams.split(",")]
+    turns = 2 if args.small else args.turns
+    with tempfile.TemporaryDirectory(prefix="arena-load-") as directory:
+        reports = run_bench(levels, turns, directory=Path(directory))
+    print_reports(reports)
+    failed = any(r.errors or r.lost for r in reports)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
