@@ -15,16 +15,12 @@ from sqlalchemy import func, select
 from arena.storage.models import Response
 from tests.support.cluster import Cluster, cluster_env, database_for, evaluator_tokens, prepare_database
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.evaluators import MODEL, Turn, stream_turn
+from tests.support.evaluators import Turn, stream_turn, turn_body
 from tests.support.own_postgres import OwnPostgres
 
 STREAMS = 8
 OUTAGE_S = 4.0
 DONE_WITHIN_S = 30.0
-
-
-def body(message: str, tokens: int) -> dict[str, object]:
-    return {"message": message, "model_instances": [{"model": MODEL, "num_predict": tokens}]}
 
 
 def streaming_rows(env: dict[str, str]) -> int:
@@ -54,7 +50,7 @@ def test_postgres_restart_under_load(tmp_path: Path, double: OllamaDouble, redis
                             stream_turn(
                                 client,
                                 cluster.urls[n % 2],
-                                body(f"story {n}", 25 if n < STREAMS // 2 else 80),
+                                turn_body(f"story {n}", tokens=25 if n < STREAMS // 2 else 80),
                                 token=tokens[n],
                                 timeout=DONE_WITHIN_S,
                             )
@@ -66,7 +62,7 @@ def test_postgres_restart_under_load(tmp_path: Path, double: OllamaDouble, redis
                     await asyncio.sleep(1.0)
                     during = await asyncio.gather(
                         *(
-                            stream_turn(client, url, body("in the gap", 5), token=tokens[STREAMS + n], timeout=10)
+                            stream_turn(client, url, turn_body("in the gap", tokens=5), token=tokens[STREAMS + n], timeout=10)
                             for n, url in enumerate(cluster.urls)
                         )
                     )
@@ -96,6 +92,6 @@ def test_postgres_restart_under_load(tmp_path: Path, double: OllamaDouble, redis
             # And the arena works as before.
             async def after() -> Turn:
                 async with httpx.AsyncClient() as client:
-                    return await stream_turn(client, cluster.urls[0], body("after", 3), token=tokens[0])
+                    return await stream_turn(client, cluster.urls[0], turn_body("after", tokens=3), token=tokens[0])
 
             assert asyncio.run(after()).kind is None

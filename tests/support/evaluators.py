@@ -60,8 +60,10 @@ class Turn:
         return sorted(str(line.get("status", "ok")) for line in self.done.values())
 
 
-def turn_body(message: str, *, model: str = MODEL, instances: int = 1) -> dict[str, Any]:
-    return {"message": message, "model_instances": [{"model": model, "seed": n} for n in range(instances)]}
+def turn_body(message: str, *, tokens: int | None = None, instances: int = 1, model: str = MODEL) -> dict[str, Any]:
+    """A turn for `instances` instances of `model`; `tokens` caps each answer (num_predict)."""
+    limit = {} if tokens is None else {"num_predict": tokens}
+    return {"message": message, "model_instances": [{"model": model, "seed": n, **limit} for n in range(instances)]}
 
 
 def auth_headers(token: str | None) -> dict[str, str]:
