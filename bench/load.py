@@ -148,14 +148,16 @@ async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: s
     return report
 
 
-def run_bench(levels: list[int], turns: int, *, directory: Path) -> list[LevelReport]:
+def run_bench(
+    levels: list[int], turns: int, *, directory: Path, token_delay_s: float = TOKEN_DELAY_S
+) -> list[LevelReport]:
     """Start everything in `directory`, run each level of concurrent streams, stop everything."""
     redis = RedisServer(directory / "redis")
     redis.start()
     try:
         with (
             make_database("postgresql", directory / "pg", migrate=False) as schema,
-            double_process(reply=REPLY, token_delay=TOKEN_DELAY_S, first_token_delay=FIRST_TOKEN_DELAY_S) as double,
+            double_process(reply=REPLY, token_delay=token_delay_s, first_token_delay=FIRST_TOKEN_DELAY_S) as double,
         ):
             env = cluster_env(
                 directory / "data",
@@ -175,34 +177,41 @@ def run_bench(levels: list[int], turns: int, *, directory: Path) -> list[LevelRe
         redis.stop()
 
 
-def print_reports(reports: list[LevelReport]) -> None:
-    print(f"{PROCESSES} arena processes behind nginx (https), PostgreSQL, Redis; Ollama double "
-          f"({len(REPLY)} tokens, {TOKEN_DELAY_S * 1000:.0f} ms apart, first after {FIRST_TOKEN_DELAY_S * 1000:.0f} ms)")
+def print_reports(reports: list[LevelReport], *, token_delay_s: float = TOKEN_DELAY_S) -> None:
+    print(
+        f"{PROCESSES} arena processes behind nginx (https), PostgreSQL, Redis; Ollama double "
+        f"({len(REPLY)} tokens, {token_delay_s * 1000:.0f} ms apart, first after {FIRST_TOKEN_DELAY_S * 1000:.0f} ms)"
+    )
     print(f"settings: {' '.join(f'{k}={v}' for k, v in TEAM_SETTINGS.items())}")
     print("streams  turns  secs   double TTFT ms    arena TTFT ms   overhead ms     health ms      errors  lost")
     print("                       p50     p99      p50     p99      p50     p99     p50     p99")
     for r in reports:
-        print(f"{r.streams:7d} {len(r.turns):6d} {r.elapsed_s:5.1f} {ms(r.direct_ttft_s)}  {ms(r.arena_ttft_s())}  "
-              f"{ms(r.overhead_s)} {ms(r.health_s)} {sum(r.errors.values()):7d} {len(r.lost):5d}")
+        print(
+            f"{r.streams:7d} {len(r.turns):6d} {r.elapsed_s:5.1f} {ms(r.direct_ttft_s)}  {ms(r.arena_ttft_s())}  "
+            f"{ms(r.overhead_s)} {ms(r.health_s)} {sum(r.errors.values()):7d} {len(r.lost):5d}"
+        )
     for r in reports:
         for kind, count in sorted(r.errors.items()):
             print(f"  {r.streams} streams: {count} × {kind}")
         for problem in r.lost[:10]:
             print(f"  {r.streams} streams, lost: {problem}")
-    print(f"median overhead over all levels: {statistics.median(o for r in reports for o in r.overhead_s) * 1000:.1f} ms")
+    print(
+        f"median overhead over all levels: {statistics.median(o for r in reports for o in r.overhead_s) * 1000:.1f} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", default="8,64", help="concurrent evaluators, one level after another (8,64)")
     parser.add_argument("--turns", type=int, default=3, help="timed turns each evaluator streams, after a warm-up")
+    parser.add_argument("--token-ms", type=float, default=TOKEN_DELAY_S * 1000, help="ms between the double's tokens")
     parser.add_argument("--small", action="store_true", help="CI size: 4 streams, 2 turns each")
     args = parser.parse_args(argv)
     levels = [4] if args.small else [int(s) for s in args.streams.split(",")]
     turns = 2 if args.small else args.turns
     with tempfile.TemporaryDirectory(prefix="arena-load-") as directory:
-        reports = run_bench(levels, turns, directory=Path(directory))
-    print_reports(reports)
+        reports = run_bench(levels, turns, directory=Path(directory), token_delay_s=args.token_ms / 1000)
+    print_reports(reports, token_delay_s=args.token_ms / 1000)
     failed = any(r.errors or r.lost for r in reports)
     return 1 if failed else 0
 

@@ -28,7 +28,9 @@ STREAMS = 4
 @contextmanager
 def small_disk(path: Path) -> Iterator[Path]:
     path.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(path)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(path)], capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the full-disk test (needs root): {mounted.stderr.decode().strip()}")
     try:

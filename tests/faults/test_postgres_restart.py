@@ -62,7 +62,9 @@ def test_postgres_restart_under_load(tmp_path: Path, double: OllamaDouble, redis
                     await asyncio.sleep(1.0)
                     during = await asyncio.gather(
                         *(
-                            stream_turn(client, url, turn_body("in the gap", tokens=5), token=tokens[STREAMS + n], timeout=10)
+                            stream_turn(
+                                client, url, turn_body("in the gap", tokens=5), token=tokens[STREAMS + n], timeout=10
+                            )
                             for n, url in enumerate(cluster.urls)
                         )
                     )

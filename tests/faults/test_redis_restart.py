@@ -56,7 +56,9 @@ def test_redis_restart_under_load(tmp_path: Path, double: OllamaDouble) -> None:
                         await asyncio.to_thread(redis.stop)
                         gap_turns = await asyncio.gather(
                             *(
-                                stream_turn(client, u, turn_body("gap", tokens=1), token=tokens[STREAMS + n], timeout=10)
+                                stream_turn(
+                                    client, u, turn_body("gap", tokens=1), token=tokens[STREAMS + n], timeout=10
+                                )
                                 for n, u in enumerate(urls)
                             )
                         )

@@ -21,8 +21,8 @@ EVALUATORS = 8
 @pytest.mark.postgres
 @pytest.mark.timeout(150)
 def test_rolling_restart_under_eight_streams(tmp_path: Path, double: OllamaDouble, redis_url: str) -> None:
-    double.reply = [f" w{n}" for n in range(20)]
-    double.token_delay = 0.05  # 1 s answers
+    double.reply = [f" w{n}" for n in range(30)]
+    double.token_delay = 0.1  # 3 s answers: each restart has streams running through it
     with database_url("postgresql", tmp_path) as url:
         env = cluster_env(tmp_path / "data", ollama_url=double.url, database_url=url, redis_url=redis_url)
         prepare_database(env)
