@@ -4,17 +4,18 @@ repository's own deploy/nginx/arena.conf: what a team deploys is what the tests 
     from tests.support.nginx import NginxProxy
 
     with NginxProxy(upstreams=["127.0.0.1:7861", "127.0.0.1:7862"], directory=tmp_path / "nginx") as proxy:
-        httpx.get(f"{proxy.https_url}/api/health", verify=str(proxy.ca_path))
+        httpx.get(f"{proxy.https_url}/api/health", verify=proxy.ssl_context())
         proxy.http_url          # plain http: answers only with a redirect to https_url
         proxy.access_log_path   # one line a request: client, upstream, status, times (see LOG_FORMAT)
         proxy.reload(upstreams=[...])  # a new upstream list, without dropping open connections
 
 `NginxProxy` makes a self-signed certificate with `openssl` (CN localhost, SAN localhost and
-127.0.0.1; pass `ca_path` as httpx's `verify=`), renders arena.conf with free loopback ports and
-`upstreams` (host:port, or full `server` parameters such as "127.0.0.1:7861 max_fails=0"), wraps
-it in a main configuration whose pid, logs and temp directories all lie in `directory`, and runs
-`nginx -c … -g 'daemon off; …'` as a child until the context exits (or `stop()`).
-`https_url` is https://localhost:PORT (the certificate's name); `https_ip_url` the same by address.
+127.0.0.1; `ssl_context()` trusts it, for httpx's `verify=`, and `ca_path` is the file), renders
+arena.conf with free loopback ports and `upstreams` (host:port, or a `server` line's parameters
+too, such as "127.0.0.1:7861 max_fails=0"), wraps it in a main configuration whose pid, logs and
+temp directories all lie in `directory`, and runs `nginx -c … -g 'daemon off; …'` as a child
+until the context exits (or `stop()`). `https_url` is https://localhost:PORT (the certificate's
+name), `https_ip_url` the same by address; nginx's own 413/502/504 answers are JSON.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -96,6 +98,10 @@ class NginxProxy:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this proxy's certificate (and nothing else)."""
+        return ssl.create_default_context(cafile=str(self.ca_path))
 
     @property
     def access_log_path(self) -> Path:
@@ -197,7 +203,7 @@ class NginxProxy:
         while True:
             try:
                 # Any answer will do (a 502 too, before the upstreams are up): nginx speaks TLS.
-                httpx.get(f"{self.https_url}/", verify=str(self.ca_path), timeout=2)
+                httpx.get(f"{self.https_url}/", verify=self.ssl_context(), timeout=2)
                 return
             except httpx.TransportError:
                 pass

@@ -3,6 +3,7 @@ answers to any Host name, by accident."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -13,6 +14,10 @@ if TYPE_CHECKING:
     from arena.storage.db import Database
 
 
+# Click checks these before anything starts: a missing or unreadable file is a usage error.
+TLS_FILE = {"exists": True, "file_okay": True, "dir_okay": False, "readable": True, "resolve_path": True}
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (WEB_BIND)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (WEB_PORT)", min=1, max=65535)] = None,
@@ -20,6 +25,13 @@ def serve(
         bool,
         typer.Option("--insecure-no-auth", help="Serve a non-loopback address with no token (anyone there can use it)"),
     ] = False,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(help="Serve https with this certificate (PEM, chain included); needs --ssl-keyfile", **TLS_FILE),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="The certificate's private key (PEM, not encrypted)", **TLS_FILE)
+    ] = None,
 ) -> None:
     """Start the arena web server (http://127.0.0.1:7860 by default)."""
     import uvicorn
@@ -46,17 +58,50 @@ def serve(
             "anyone who can reach this address can read every conversation and run every model",
             highlight=False,
         )
+    tls = _tls_options(ssl_certfile, ssl_keyfile)
     database = ready_database(settings)
     if settings.auth_mode == "users":
         _warn_without_admin(database)
-    console.print(f"Local LLM Arena on http://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
+    scheme = "https" if tls else "http"
+    console.print(f"Local LLM Arena on {scheme}://{settings.web_bind}:{settings.web_port}  (data: {settings.data_dir})")
     uvicorn.run(
         create_app(settings, database=database),
         host=settings.web_bind,
         port=settings.web_port,
         log_level=settings.log_level or "info",
         **SERVER_OPTIONS,
+        **tls,
     )
+
+
+def _tls_options(certfile: Path | None, keyfile: Path | None) -> dict[str, str]:
+    """uvicorn's ssl_certfile/ssl_keyfile, both or neither, loaded once here so that a key that
+    does not match, or is not PEM, is one line now rather than a traceback from uvicorn."""
+    import ssl
+
+    if certfile is None and keyfile is None:
+        return {}
+    if certfile is None or keyfile is None:
+        _refuse("--ssl-certfile and --ssl-keyfile go together: give both to serve https, or neither")
+
+    def no_password() -> bytes:
+        raise _EncryptedKey  # uvicorn would ask for it on the terminal at every start
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile, password=no_password)
+    except _EncryptedKey:
+        _refuse(
+            f"the key {keyfile} is encrypted: give it unencrypted (openssl pkey -in KEY -out PLAIN), readable only by you"
+        )
+    except ssl.SSLError as exc:
+        mismatch = exc.reason == "KEY_VALUES_MISMATCH"
+        problem = "the key does not belong to the certificate" if mismatch else f"not a PEM certificate and key ({exc})"
+        _refuse(f"cannot serve https with {certfile} and {keyfile}: {problem}")
+    return {"ssl_certfile": str(certfile), "ssl_keyfile": str(keyfile)}
+
+
+class _EncryptedKey(Exception):
+    pass
 
 
 def _refuse(reason: str) -> NoReturn:

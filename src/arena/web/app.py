@@ -22,16 +22,10 @@ from arena.web.auth.budget import install_generation_budget
 from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
+from arena.web.body_bounds import BodySizeLimit, JsonBounds
 from arena.web.docs import install_docs
 from arena.web.errors import install_error_handlers
-from arena.web.middleware import (
-    BodySizeLimit,
-    BrowserGuard,
-    ForwardedHeaders,
-    JsonBounds,
-    allowed_hosts,
-    normalize_origin,
-)
+from arena.web.middleware import BrowserGuard, ForwardedHeaders, allowed_hosts, normalize_origin
 from arena.web.nul_guard import NulInUrl
 from arena.web.openapi import AUTH_ERRORS, install_stream_schemas
 from arena.web.process_lease import end_lease, keep_lease, start_lease

@@ -1,7 +1,6 @@
 """The ASGI middleware around every request: the reverse-proxy headers (believed only from
-`ARENA_TRUSTED_PROXIES`), a cap on the body's size, bounds on a JSON body's depth and numbers,
-and the browser guard (Host allow-list, refusal of cross-site changes, security headers on
-every response).
+`ARENA_TRUSTED_PROXIES`) and the browser guard (Host allow-list, refusal of cross-site changes,
+security headers on every response). The bounds on request bodies are in body_bounds.py.
 
 Pure helpers (`parse_ip`, `forwarded_client`, `host_name`, `allowed_hosts`, `is_cross_site`)
 plus thin ASGI glue; `app.py` adds the middleware.
@@ -14,128 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 
-from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from arena.bounded_json import JsonTooComplex, check_json_bounds
-from arena.web.nul_guard import nul_location, send_refusal
-
-
-class BodySizeLimit:
-    """Answer 413 before reading a body over `max_bytes`, declared or streamed."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
-            return
-        seen = 0
-        response_started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await self._too_large(send)
-
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"error": too_large_message(self.max_bytes)}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-def too_large_message(max_bytes: int) -> str:
-    return f"Request body too large: the limit is {max_bytes} bytes"
-
-
-class BodyTooLarge(HTTPException):
-    """An HTTPException, so FastAPI's body reader passes it on as a 413 instead of a 400."""
-
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(status_code=413, detail=too_large_message(max_bytes))
-
-
-# --- JSON bodies: bounded before any parser sees them --------------------------------------
-
-
-def _is_json(scope: Scope) -> bool:
-    """The bodies FastAPI parses as JSON: no content type, application/json or application/*+json."""
-    declared = dict(scope.get("headers") or []).get(b"content-type")
-    if declared is None:
-        return True
-    media = declared.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
-
-
-class JsonBounds:
-    """400 for a JSON body nested too deep or with too long a number, before it is parsed
-    (arena/bounded_json.py says why). Runs inside BodySizeLimit, so what it holds is bounded."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or not _is_json(scope):
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client left before sending its body: no one to answer
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        try:
-            text = body.decode(json.detect_encoding(body))
-            check_json_bounds(text)
-        except UnicodeDecodeError:
-            text = ""  # not text at all: the parser's own error says so
-        except JsonTooComplex as exc:
-            await _refuse(send, 400, str(exc))
-            return
-        if (nul := nul_location(text)) is not None:  # PostgreSQL cannot store NUL: say where
-            await send_refusal(send, nul)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # later calls wait for the disconnect, as before
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
 
 # --- what reaches (and may come from) a browser -------------------------------------------
 
@@ -258,6 +136,20 @@ def is_cross_site(
     return False
 
 
+CROSS_SITE_REFUSED = "Cross-site request refused: the arena only takes changes from its own pages"
+
+
+def cross_site_message(*, origin: str | None, host: str, scheme: str) -> str:
+    """Why a change was refused. A page of https://this-host seen over plain http is, nearly
+    always, a TLS proxy the arena was not told to believe: say so, or the admin is left guessing."""
+    if scheme == "http" and origin is not None and canonical_origin(origin) == canonical_origin(f"https://{host}"):
+        return (
+            f"{CROSS_SITE_REFUSED}: this page is https but the arena was reached over http. If a reverse proxy "
+            "terminates TLS in front of it, list the proxy's address in ARENA_TRUSTED_PROXIES"
+        )
+    return CROSS_SITE_REFUSED
+
+
 # --- who is really asking, when a reverse proxy stands in front ---------------------------
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -360,10 +252,10 @@ class BrowserGuard:
         host = headers.get("host", "")
         name = host_name(host)
         if not name:
-            await _refuse(send, 400, f"Host header {host!r} is not a host name or address with an optional port")
+            await refuse(send, 400, f"Host header {host!r} is not a host name or address with an optional port")
             return
         if name not in self.hosts:
-            await _refuse(send, 400, f"Host {name!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
+            await refuse(send, 400, f"Host {name!r} is not served here (set ARENA_ALLOWED_HOSTS to allow it)")
             return
         if is_cross_site(
             method=scope["method"],
@@ -373,7 +265,11 @@ class BrowserGuard:
             scheme=scope.get("scheme", "http"),
             trusted=self.trusted_origins,
         ):
-            await _refuse(send, 403, "Cross-site request refused: the arena only takes changes from its own pages")
+            await refuse(
+                send,
+                403,
+                cross_site_message(origin=headers.get("origin"), host=host, scheme=scope.get("scheme", "http")),
+            )
             return
         policy = DOCS_CONTENT_SECURITY_POLICY if scope["path"] == "/docs" else CONTENT_SECURITY_POLICY
         safe_headers = dict(SECURITY_HEADERS)
@@ -391,7 +287,7 @@ class BrowserGuard:
         await self.app(scope, receive, with_headers)
 
 
-async def _refuse(send: Send, status: int, error: str) -> None:
+async def refuse(send: Send, status: int, error: str) -> None:
     body = json.dumps({"error": error}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
