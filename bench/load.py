@@ -61,6 +61,7 @@ class LevelReport:
     health_failures: Counter[str] = field(default_factory=Counter)
     lost: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    baseline_failures: int = 0  # direct requests to the double that failed: not the arena's errors
 
     @property
     def errors(self) -> Counter[str]:
@@ -86,10 +87,14 @@ async def direct_ttft(client: httpx.AsyncClient, double_url: str, message: str) 
     body = {"model": "llama3.2:1b", "messages": [{"role": "user", "content": message}], "stream": True}
     started = time.perf_counter()
     first: float | None = None
-    async with client.stream("POST", f"{double_url}/api/chat", json=body, timeout=30) as response:
-        async for line in response.aiter_lines():
-            if first is None and '"content":"' in line.replace(" ", "") and '"done":false' in line.replace(" ", ""):
-                first = time.perf_counter() - started
+    try:
+        async with client.stream("POST", f"{double_url}/api/chat", json=body, timeout=30) as response:
+            async for line in response.aiter_lines():
+                packed = line.replace(" ", "")
+                if first is None and '"content":"' in packed and '"done":false' in packed:
+                    first = time.perf_counter() - started
+    except httpx.HTTPError:
+        return None  # the baseline only: this pair is not timed (counted as `baseline_failures`)
     return first
 
 
@@ -103,7 +108,9 @@ async def evaluator(
         report.turns.append(turn)
         if k == 0:  # a warm-up: connections (TLS to nginx) are opened once, not measured
             continue
-        if direct is not None:
+        if direct is None:
+            report.baseline_failures += 1
+        else:
             report.direct_ttft_s.append(direct)
             if turn.ttft_s is not None:
                 report.overhead_s.append(turn.ttft_s - direct)
@@ -131,15 +138,19 @@ async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: s
         stop = asyncio.Event()
         prober = asyncio.create_task(probe_health(front, client, report, stop))
         started = time.perf_counter()
-        await asyncio.gather(
-            *(
-                evaluator(n, turns, front=front, double_url=double_url, token=tokens[n], client=client, report=report)
-                for n in range(streams)
+        try:
+            await asyncio.gather(
+                *(
+                    evaluator(
+                        n, turns, front=front, double_url=double_url, token=tokens[n], client=client, report=report
+                    )
+                    for n in range(streams)
+                )
             )
-        )
-        report.elapsed_s = time.perf_counter() - started
-        stop.set()
-        await prober
+        finally:
+            report.elapsed_s = time.perf_counter() - started
+            stop.set()
+            await prober
     database = database_for(cluster.env)
     try:
         report.lost = stored_problems(database, report.turns)
@@ -193,6 +204,10 @@ def print_reports(reports: list[LevelReport], *, token_delay_s: float = TOKEN_DE
     for r in reports:
         for kind, count in sorted(r.errors.items()):
             print(f"  {r.streams} streams: {count} × {kind}")
+        if r.baseline_failures:
+            print(
+                f"  {r.streams} streams: {r.baseline_failures} direct requests to the double failed (pairs not timed)"
+            )
         for problem in r.lost[:10]:
             print(f"  {r.streams} streams, lost: {problem}")
     print(
