@@ -202,8 +202,9 @@ def print_reports(reports: list[LevelReport], *, token_delay_s: float = TOKEN_DE
             f"{ms(r.overhead_s)} {ms(r.health_s)} {sum(r.errors.values()):7d} {len(r.lost):5d}"
         )
     for r in reports:
+        examples = {t.kind: t.detail for t in r.turns if t.kind is not None}
         for kind, count in sorted(r.errors.items()):
-            print(f"  {r.streams} streams: {count} × {kind}")
+            print(f"  {r.streams} streams: {count} × {kind}  {examples.get(kind, '')}")
         if r.baseline_failures:
             print(
                 f"  {r.streams} streams: {r.baseline_failures} direct requests to the double failed (pairs not timed)"

@@ -40,6 +40,7 @@ class Turn:
     ttft_s: float | None = None
     elapsed_s: float = 0.0
     kind: str | None = None  # None: accepted, every instance done "ok"
+    detail: str = ""  # what a refusal said (its body), or the first error done line's error
 
     @property
     def accepted(self) -> bool:
@@ -83,7 +84,7 @@ async def stream_turn(
             turn.status_code = response.status_code
             turn.retry_after = response.headers.get("retry-after")
             if response.status_code != 200:
-                await response.aread()
+                turn.detail = (await response.aread()).decode(errors="replace")[:300]
                 turn.kind = f"http {response.status_code}"
                 return turn
             async for raw in response.aiter_lines():
@@ -114,6 +115,8 @@ def _read_line(turn: Turn, line: dict[str, Any], started: float) -> None:
         return
     if line.get("done"):
         turn.done[instance] = line
+        if line.get("error") and not turn.detail:
+            turn.detail = str(line["error"])[:300]
         return
     token = line.get("token", "")
     if token and turn.ttft_s is None:
