@@ -8,7 +8,9 @@ through nginx and the arena is measured side by side with the double alone, in t
 under the same load; the overhead is the difference per pair. Meanwhile a prober asks
 /api/health/ready through nginx every 100 ms. Afterwards every accepted turn is read back from
 the database: one row per answer, none left `streaming`, the text exactly what was streamed.
-Each evaluator's first turn opens its connections and is checked but not timed.
+Each evaluator's first turn opens its connections and is checked but not timed. Evaluators
+come from addresses of their own (X-Forwarded-For through nginx, which the processes trust),
+as a team on its own machines; `--one-address` sends them all from one, as behind one NAT.
 
     python bench/load.py                    # 8 and then 64 concurrent streams
     python bench/load.py --streams 64 --turns 5
@@ -98,13 +100,27 @@ async def direct_ttft(client: httpx.AsyncClient, double_url: str, message: str) 
     return first
 
 
+def address_of(n: int) -> dict[str, str]:
+    """Evaluator n's own machine, as nginx tells the arena (X-Forwarded-For, from a trusted proxy)."""
+    return {"X-Forwarded-For": f"10.1.{n // 250}.{n % 250 + 1}"}
+
+
 async def evaluator(
-    n: int, turns: int, *, front: str, double_url: str, token: str, client: httpx.AsyncClient, report: LevelReport
+    n: int,
+    turns: int,
+    *,
+    front: str,
+    double_url: str,
+    token: str,
+    client: httpx.AsyncClient,
+    report: LevelReport,
+    one_address: bool,
 ) -> None:
     for k in range(turns + 1):
         message = f"Evaluator {n}, turn {k}: tell me about the sky."
         direct = await direct_ttft(client, double_url, message)
-        turn = await stream_turn(client, front, turn_body(message), token=token)
+        headers = {} if one_address else address_of(n)
+        turn = await stream_turn(client, front, turn_body(message), token=token, headers=headers)
         report.turns.append(turn)
         if k == 0:  # a warm-up: connections (TLS to nginx) are opened once, not measured
             continue
@@ -129,7 +145,9 @@ async def probe_health(front: str, client: httpx.AsyncClient, report: LevelRepor
         await asyncio.sleep(HEALTH_INTERVAL_S)
 
 
-async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: str, tokens: list[str]) -> LevelReport:
+async def run_level(
+    streams: int, turns: int, *, cluster: Cluster, double_url: str, tokens: list[str], one_address: bool
+) -> LevelReport:
     report = LevelReport(streams=streams)
     front = cluster.front_url
     assert front is not None
@@ -142,7 +160,14 @@ async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: s
             await asyncio.gather(
                 *(
                     evaluator(
-                        n, turns, front=front, double_url=double_url, token=tokens[n], client=client, report=report
+                        n,
+                        turns,
+                        front=front,
+                        double_url=double_url,
+                        token=tokens[n],
+                        client=client,
+                        report=report,
+                        one_address=one_address,
                     )
                     for n in range(streams)
                 )
@@ -160,7 +185,12 @@ async def run_level(streams: int, turns: int, *, cluster: Cluster, double_url: s
 
 
 def run_bench(
-    levels: list[int], turns: int, *, directory: Path, token_delay_s: float = TOKEN_DELAY_S
+    levels: list[int],
+    turns: int,
+    *,
+    directory: Path,
+    token_delay_s: float = TOKEN_DELAY_S,
+    one_address: bool = False,
 ) -> list[LevelReport]:
     """Start everything in `directory`, run each level of concurrent streams, stop everything."""
     redis = RedisServer(directory / "redis")
@@ -181,7 +211,11 @@ def run_bench(
             tokens = evaluator_tokens(env, max(levels))
             with Cluster(size=PROCESSES, directory=directory / "cluster", env=env, nginx=True) as cluster:
                 return [
-                    asyncio.run(run_level(streams, turns, cluster=cluster, double_url=double, tokens=tokens))
+                    asyncio.run(
+                        run_level(
+                            streams, turns, cluster=cluster, double_url=double, tokens=tokens, one_address=one_address
+                        )
+                    )
                     for streams in levels
                 ]
     finally:
@@ -221,12 +255,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", default="8,64", help="concurrent evaluators, one level after another (8,64)")
     parser.add_argument("--turns", type=int, default=3, help="timed turns each evaluator streams, after a warm-up")
     parser.add_argument("--token-ms", type=float, default=TOKEN_DELAY_S * 1000, help="ms between the double's tokens")
+    parser.add_argument(
+        "--one-address", action="store_true", help="every evaluator from one address (a team behind one NAT)"
+    )
     parser.add_argument("--small", action="store_true", help="CI size: 4 streams, 2 turns each")
     args = parser.parse_args(argv)
     levels = [4] if args.small else [int(s) for s in args.streams.split(",")]
     turns = 2 if args.small else args.turns
     with tempfile.TemporaryDirectory(prefix="arena-load-") as directory:
-        reports = run_bench(levels, turns, directory=Path(directory), token_delay_s=args.token_ms / 1000)
+        reports = run_bench(
+            levels, turns, directory=Path(directory), token_delay_s=args.token_ms / 1000, one_address=args.one_address
+        )
     print_reports(reports, token_delay_s=args.token_ms / 1000)
     failed = any(r.errors or r.lost for r in reports)
     return 1 if failed else 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,14 +72,24 @@ def auth_headers(token: str | None) -> dict[str, str]:
 
 
 async def stream_turn(
-    client: httpx.AsyncClient, url: str, body: dict[str, Any], *, token: str | None = None, timeout: float = 30.0
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    *,
+    token: str | None = None,
+    timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
 ) -> Turn:
     """One turn, read to its end; never raises for what a server or the network does."""
     turn = Turn(url=url)
     started = time.perf_counter()
     try:
         async with client.stream(
-            "POST", f"{url}{STREAM_PATH}", json=body, headers=auth_headers(token), timeout=timeout
+            "POST",
+            f"{url}{STREAM_PATH}",
+            json=body,
+            headers={**auth_headers(token), **(headers or {})},
+            timeout=timeout,
         ) as response:
             turn.status_code = response.status_code
             turn.retry_after = response.headers.get("retry-after")
