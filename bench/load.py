@@ -5,8 +5,8 @@ engine (in a process of its own).
 Each evaluator is an account with an API token that streams turns one after another. Before
 each turn it sends the same prompt straight to the double, so the time to first token (TTFT)
 through nginx and the arena is measured side by side with the double alone, in the same run,
-under the same load; the overhead is the difference per pair. Meanwhile a prober asks
-/api/health/ready through nginx every 100 ms. Afterwards every accepted turn is read back from
+under the same load; the overhead is the difference per pair. Meanwhile a prober (a process
+of its own) asks /api/health/ready through nginx every 100 ms. Afterwards every accepted turn is read back from
 the database: one row per answer, none left `streaming`, the text exactly what was streamed.
 Each evaluator's first turn opens its connections and is checked but not timed. Evaluators
 come from addresses of their own (X-Forwarded-For through nginx, which the processes trust),
@@ -25,17 +25,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from tests.support.cluster import Cluster, cluster_env, database_for, double_process, evaluator_tokens, prepare_database
+from tests.support.cluster import (
+    REPOSITORY,
+    Cluster,
+    cluster_env,
+    database_for,
+    double_process,
+    evaluator_tokens,
+    prepare_database,
+)
 from tests.support.db_fixtures import make_database
 from tests.support.evaluators import Turn, stored_problems, stream_turn, turn_body
 from tests.support.redis_server import RedisServer
@@ -132,29 +146,80 @@ async def evaluator(
                 report.overhead_s.append(turn.ttft_s - direct)
 
 
-async def probe_health(front: str, client: httpx.AsyncClient, report: LevelReport, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
+@contextmanager
+def health_prober(cluster: Cluster, report: LevelReport, directory: Path) -> Iterator[None]:
+    """Probe readiness through nginx from a process of its own while the block runs: the bench's
+    own busy event loop must not add to the latency it reports."""
+    assert cluster.front_url is not None and cluster.proxy is not None
+    output = directory / f"health-{report.streams}.txt"
+    with output.open("w") as sink:
+        prober = subprocess.Popen(
+            [sys.executable, "-c", "from bench.load import _probe_main; _probe_main()", cluster.front_url,
+             str(cluster.proxy.ca_path)],
+            cwd=REPOSITORY,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")])},
+            stdin=subprocess.PIPE,
+            stdout=sink,
+        )  # fmt: skip
         try:
-            response = await client.get(f"{front}/api/health/ready", timeout=10)
-            if response.status_code != 200:
-                report.health_failures[f"health http {response.status_code}"] += 1
-        except httpx.HTTPError as exc:
-            report.health_failures[f"health {type(exc).__name__}"] += 1
-        report.health_s.append(time.perf_counter() - started)
-        await asyncio.sleep(HEALTH_INTERVAL_S)
+            yield
+        finally:
+            assert prober.stdin is not None
+            prober.stdin.close()
+            prober.wait(timeout=30)
+    for line in output.read_text().splitlines():
+        seconds, outcome = line.split()
+        report.health_s.append(float(seconds))
+        if outcome != "200":
+            report.health_failures[f"health {outcome}"] += 1
+
+
+def _probe_main() -> None:
+    """The prober's process: GET /api/health/ready every HEALTH_INTERVAL_S until stdin closes,
+    one line per probe: seconds and the status (or the error's name)."""
+    front, ca_path = sys.argv[1], sys.argv[2]
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    with httpx.Client(verify=ssl.create_default_context(cafile=ca_path)) as client:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                outcome = str(client.get(f"{front}/api/health/ready", timeout=10).status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            print(f"{time.perf_counter() - started:.6f} {outcome}", flush=True)
+            stop.wait(HEALTH_INTERVAL_S)
 
 
 async def run_level(
     streams: int, turns: int, *, cluster: Cluster, double_url: str, tokens: list[str], one_address: bool
 ) -> LevelReport:
     report = LevelReport(streams=streams)
+    with health_prober(cluster, report, cluster.directory):
+        await run_evaluators(streams, turns, cluster=cluster, double_url=double_url, tokens=tokens,
+                             one_address=one_address, report=report)  # fmt: skip
+    database = database_for(cluster.env)
+    try:
+        report.lost = stored_problems(database, report.turns)
+    finally:
+        database.dispose()
+    return report
+
+
+async def run_evaluators(
+    streams: int,
+    turns: int,
+    *,
+    cluster: Cluster,
+    double_url: str,
+    tokens: list[str],
+    one_address: bool,
+    report: LevelReport,
+) -> None:
     front = cluster.front_url
     assert front is not None
     limits = httpx.Limits(max_connections=2 * streams + 8, max_keepalive_connections=2 * streams + 8)
     async with httpx.AsyncClient(verify=cluster.verify, limits=limits) as client:
-        stop = asyncio.Event()
-        prober = asyncio.create_task(probe_health(front, client, report, stop))
         started = time.perf_counter()
         try:
             await asyncio.gather(
@@ -174,14 +239,6 @@ async def run_level(
             )
         finally:
             report.elapsed_s = time.perf_counter() - started
-            stop.set()
-            await prober
-    database = database_for(cluster.env)
-    try:
-        report.lost = stored_problems(database, report.turns)
-    finally:
-        database.dispose()
-    return report
 
 
 def run_bench(
