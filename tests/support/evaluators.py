@@ -53,6 +53,11 @@ class Turn:
         return self.kind == "refused"
 
     @property
+    def unanswered(self) -> bool:
+        """The connection closed before any response (see `stream_turn`)."""
+        return self.kind is not None and self.kind.startswith("no response")
+
+    @property
     def ended(self) -> bool:
         """Every instance of an accepted turn got its done line."""
         return self.accepted and set(self.done) >= set(self.instances)
@@ -105,7 +110,9 @@ async def stream_turn(
     except httpx.TimeoutException:
         turn.kind = "timeout"
     except httpx.TransportError as exc:
-        turn.kind = f"cut ({type(exc).__name__})"
+        # Before any response: the connection closed under a request that never began (a reused
+        # keep-alive connection a reloading nginx was closing); browsers send those again.
+        turn.kind = f"{'no response' if turn.status_code is None else 'cut'} ({type(exc).__name__})"
     finally:
         turn.elapsed_s = time.perf_counter() - started
     if turn.kind is None:
