@@ -5,6 +5,7 @@
         cluster.front_url       # nginx over https in front of all of them (or None)
         cluster.kill(0)         # kill -9
         cluster.restart(0)      # SIGTERM (a graceful stop), then start again on the same port
+        cluster.rolling_restart()  # each in turn, drained from nginx first
 
 Each process keeps its port across restarts, so nginx's upstream list stays right. Every
 process appends its output to `directory/arena-N.log` (`cluster.log(n)`). `prepare_database`
