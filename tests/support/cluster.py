@@ -207,9 +207,21 @@ class Cluster:
         for index in range(len(self.ports)):
             if self.proxy is not None:
                 self.proxy.reload(upstreams=[u for n, u in enumerate(everyone) if n != index])
+                self._wait_for_old_nginx_workers()
             self.restart(index)
         if self.proxy is not None:
             self.proxy.reload(upstreams=everyone)
+
+    def _wait_for_old_nginx_workers(self) -> None:
+        """Until the workers of the configuration before a reload have exited: until then a
+        request arriving on one of their kept-alive client connections still goes to the old
+        upstreams (seen: a 502 from the process being drained)."""
+        master = self.proxy.process.pid
+        children = Path(f"/proc/{master}/task/{master}/children")
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while len(children.read_text().split()) > self.proxy.workers:
+            assert time.monotonic() < deadline, f"nginx's old workers did not exit within {STOP_TIMEOUT_S} s"
+            time.sleep(0.05)
 
     def _end(self, index: int, sig: signal.Signals) -> None:
         process = self.processes[index]
