@@ -135,7 +135,8 @@ def _hand_down(settings: Settings, workers: int) -> None:
         os.environ["ARENA_EMBEDDED_THREADS"] = str(max(1, default_thread_budget() // workers))
     if not os.environ.get(MULTIPROC_ENV):
         # /metrics must count every worker's requests, whichever worker answers the scrape.
-        os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.data_dir / "metrics"))
+        # One directory per port: two --workers groups on one data directory count apart, each its own target.
+        os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.data_dir / "metrics" / str(settings.web_port)))
 
 
 def _fresh_metrics_dir(directory: Path) -> Path:
