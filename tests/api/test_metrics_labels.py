@@ -84,4 +84,3 @@ def test_answers_of_served_models_keep_their_name(arena: RunningArena) -> None:
         after = label_values(client.get("/metrics").text, "arena_generations_total", "model")
     moved = {model: count - before.get(model, 0) for model, count in after.items() if count != before.get(model, 0)}
     assert moved == {"ollama:llama3.2:1b": 1, "ollama:qwen2.5:0.5b": 1}
-
