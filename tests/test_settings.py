@@ -80,6 +80,14 @@ def test_trusted_proxies_are_addresses_and_networks(monkeypatch: pytest.MonkeyPa
     assert Settings().trusted_proxies == ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]
 
 
+def test_an_empty_redis_url_is_unset_and_a_url_is_kept_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARENA_REDIS_URL", "  ")  # an empty line in an env file
+    assert Settings().redis_url is None
+    monkeypatch.setenv("ARENA_REDIS_URL", "redis://:pw@127.0.0.1:6379/0")
+    url = Settings().redis_url
+    assert url is not None and url.get_secret_value() == "redis://:pw@127.0.0.1:6379/0" and "pw" not in repr(url)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -91,6 +99,7 @@ def test_trusted_proxies_are_addresses_and_networks(monkeypatch: pytest.MonkeyPa
         ("ARENA_OPENAI_ENDPOINTS", "a=http://x/v1,a=http://y/v1", "unique"),
         ("ARENA_EMBEDDED_SLOTS", "0", "ARENA_EMBEDDED_SLOTS"),
         ("ARENA_TRUSTED_PROXIES", "127.0.0.1,proxy.lan", "ARENA_TRUSTED_PROXIES"),
+        ("ARENA_REDIS_URL", "127.0.0.1:6379", "ARENA_REDIS_URL"),  # no scheme: workers would fail in a loop
     ],
 )
 def test_a_wrong_value_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str) -> None:

@@ -175,7 +175,7 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
         validation_alias="ARENA_QUEUE_TIMEOUT_S",
         description="Seconds a request past ARENA_MAX_GENERATIONS waits in the fair queue before 503 "
         "(0: refuse at once). Keep it below the reverse proxy's read timeout (nginx proxy_read_timeout, "
-        "300 s in our configuration), or the proxy cuts a waiting request off first",
+        "360 s in deploy/nginx/arena.conf), or the proxy cuts a waiting request off first",
     )
     # Login throttling (issue 10): waits that double, never a lock; see arena.web.auth.throttle.
     login_max_failures: int = Field(
@@ -271,6 +271,21 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
     def _split_hosts(cls, value: Any) -> list[str]:
         items = value.split(",") if isinstance(value, str) else list(value)
         return [str(item).strip() for item in items if str(item).strip()]
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: Any) -> Any:
+        """Empty is unset (an empty line in an env file); anything else must be a Redis URL, so a
+        typo stops start-up with one line instead of workers failing over and over."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+                raise ValueError("must be a URL like redis://host:6379/0 (or rediss://, unix://)")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

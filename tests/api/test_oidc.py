@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from arena.storage import audit
 from arena.storage.auth_models import User
 from arena.storage.oidc_models import OidcIdentity
 from tests.support.accounts import PASSWORD, api_token, login
@@ -181,7 +182,8 @@ def test_the_state_is_single_use_tied_to_its_browser_and_cannot_be_edited(arena:
 
     as_json = arena.client().get("/auth/oidc/callback", params={"state": "nope", "code": "x"})
     assert as_json.status_code == 400 and "sign in again" in as_json.json()["error"]
-    assert any(e["detail"].get("reason") == "state" for e in audit_entries(arena, "login.failure"))
+    # Our state in the stranger's browser is audited; a made-up state is not (see below).
+    assert sum(e["detail"].get("reason") == "state" for e in audit_entries(arena, "login.failure")) == 1
 
 
 def test_a_code_issued_for_another_redirect_uri_is_refused(arena: RunningArena, idp: Provider) -> None:
@@ -270,3 +272,86 @@ def test_a_removed_sso_account_comes_back_as_a_new_empty_one(arena: RunningArena
         sso_login(client, idp, "sub-kim")
         assert me(client)["username"] == "kim"
     assert _user_id(arena, "kim") not in (None, first)  # ids are never reused: nothing old comes back
+
+
+# --- the edges an attacker pushes on: a trusted proxy in front (https, one address per test) ------
+
+PROXY_LIMIT = 6
+
+
+@pytest.fixture(scope="module")
+def edge(idp: Provider, module_arena_factory: ArenaFactory) -> RunningArena:
+    return module_arena_factory(
+        accounts=True,
+        embedded_enabled=False,
+        trusted_proxies=["127.0.0.1"],
+        rate_limit_login=f"{PROXY_LIMIT}/minute",
+        oidc_issuer=idp.issuer,
+        oidc_client_id="arena",
+        oidc_client_secret=SECRET,
+    )
+
+
+def state_failures(arena: RunningArena) -> int:
+    with arena.database() as db, db.session() as session:
+        return sum(
+            e.action == audit.LOGIN_FAILURE and (e.detail or {}).get("reason") == "state"
+            for e in audit.iter_entries(session)
+        )
+
+
+def test_made_up_callbacks_spend_the_login_budget_and_write_no_audit_entries(edge: RunningArena) -> None:
+    before = state_failures(edge)
+    with edge.client(headers={"x-forwarded-for": "203.0.113.50"}) as client:
+        statuses = [
+            client.get("/auth/oidc/callback", params={"state": f"xxxxxxxxxx{n}", "code": "c"}).status_code
+            for n in range(PROXY_LIMIT + 3)
+        ]
+    assert statuses == [400] * PROXY_LIMIT + [429] * 3, statuses
+    assert state_failures(edge) == before  # nothing we issued: nothing worth a signed entry
+    with edge.client(headers={"x-forwarded-for": "203.0.113.51"}) as other:  # other addresses: unaffected
+        assert other.get("/auth/oidc/callback", params={"state": "x", "code": "c"}).status_code == 400
+
+
+def _cookies(response: httpx.Response) -> dict[str, str]:
+    """Each Set-Cookie header by cookie name, whole (attributes included)."""
+    return {header.split("=", 1)[0]: header for header in response.headers.get_list("set-cookie")}
+
+
+def test_a_flow_cookie_planted_by_an_attacker_is_never_adopted(edge: RunningArena, idp: Provider) -> None:
+    """Login CSRF: mallory plants a flow value in the victim's browser, starts a login with the same
+    value, signs in at the provider as herself and sends the victim the callback URL."""
+    idp.set_user("sub-mallory", preferred_username="mallory")
+    planted = {"arena_oidc": "A" * 43}
+    headers = {"x-forwarded-for": "203.0.113.60", "accept": "text/html"}
+    with edge.client(headers=headers, cookies=planted) as attacker:
+        start = attacker.get("/auth/oidc/login")
+        assert start.status_code == 303
+        fresh = _cookies(start)["arena_oidc"]
+        assert not fresh.startswith("arena_oidc=" + planted["arena_oidc"] + ";")  # a value of the server's
+        back = idp.authorize(start.headers["location"], "sub-mallory")
+    with edge.client(headers=headers, cookies=planted) as victim:
+        answer = victim.get(back)
+        assert answer.status_code == 400, answer.text
+        assert victim.get("/api/auth/me", headers={"accept": "application/json"}).status_code == 401
+
+
+def test_over_https_the_flow_cookie_is_host_prefixed_and_only_that_one_counts(
+    edge: RunningArena, idp: Provider
+) -> None:
+    idp.set_user("sub-nina", preferred_username="nina")
+    headers = {"x-forwarded-for": "203.0.113.70", "x-forwarded-proto": "https"}
+    with edge.client(headers=headers) as client:  # a jar-less look at each answer's cookies
+        for plantable in (False, True):
+            start = client.get("/auth/oidc/login")
+            cookie = _cookies(start)["__Host-arena_oidc"]
+            attributes = [part.strip().lower() for part in cookie.split(";")]
+            assert "secure" in attributes and "path=/" in attributes and "httponly" in attributes
+            assert not any(part.startswith("domain") for part in attributes)
+            value = cookie.split(";")[0].split("=", 1)[1]
+            callback = urlsplit(idp.authorize(start.headers["location"], "sub-nina"))
+            assert callback.scheme == "https"
+            # Without the prefix, the same value could have been planted from a subdomain or over http.
+            name = "arena_oidc" if plantable else "__Host-arena_oidc"
+            answer = client.get(f"{callback.path}?{callback.query}", headers={"cookie": f"{name}={value}"})
+            assert answer.status_code == (400 if plantable else 204), answer.text

@@ -3,13 +3,16 @@ SQLite and PostgreSQL), and what the claims mean (required claim, role, name).""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from arena import accounts
 from arena.settings import Settings
+from arena.storage import oidc as oidc_store
 from arena.storage.db import Database
 from arena.web.auth.oidc_accounts import sign_in
 from arena.web.auth.oidc_claims import claim, meets_requirement, role_of, wanted_name
@@ -46,7 +49,12 @@ def test_the_highest_mapped_role_wins_and_anything_else_is_the_default() -> None
     assert role_of({"groups": ["admin"]}, mapped) == "viewer"  # "admin" is not a mapped value here
     assert role_of({}, settings(ARENA_OIDC_DEFAULT_ROLE="evaluator")) == "evaluator"
     assert role_of({"arena_role": "admin"}, settings(ARENA_OIDC_ROLE_CLAIM="arena_role")) == "admin"
-    assert wanted_name({"email": "zoe@example.com", "sub": "1"}, settings()) == "zoe"
+    verified = {"email": "zoe@example.com", "email_verified": True, "sub": "1"}
+    assert wanted_name(verified, settings()) == "zoe"
+    # An address the provider did not verify is whatever the person typed: not a name source.
+    assert wanted_name({**verified, "email_verified": False}, settings()) == "1"
+    assert wanted_name({**verified, "email_verified": "true"}, settings()) == "1"
+    assert wanted_name({"email": "zoe@example.com", "sub": "1"}, settings()) == "1"
     assert wanted_name({"sub": "abc"}, settings()) == "abc"
 
 
@@ -89,3 +97,48 @@ def test_subjects_up_to_the_specs_length_are_stored(database: Database, sub: str
     made = sign_in(database, settings=settings(), claims={"sub": sub, "preferred_username": "pat"})
     assert made.account is not None
     assert sign_in(database, settings=settings(), claims={"sub": sub}).account == made.account
+
+
+def test_look_alike_names_are_normalised_before_the_collision_check(database: Database) -> None:
+    accounts.add_user(database, username="admin", password="local admin password", role="admin")
+    full_width = sign_in(database, settings=settings(), claims={"sub": "fw", "preferred_username": "ａｄｍｉｎ"})
+    assert full_width.account is not None and full_width.account.username == "admin-sso"
+    ligature = sign_in(database, settings=settings(), claims={"sub": "lig", "preferred_username": "ﬁona"})
+    assert ligature.account is not None and ligature.account.username == "fiona"
+
+
+def test_two_first_logins_racing_for_one_name_both_get_an_account(database: Database) -> None:
+    """Another first login commits "alice" after this one looked for a free name and before it
+    inserts: this one must move on to the next free name, not fail."""
+    sign_in(database, settings=settings(), claims={"sub": "first", "preferred_username": "bob"})  # ids counted
+    looked = threading.Event()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # The racing sign-in has checked the name and now takes a user id: commit the rival.
+        if threading.current_thread().name == "racer" and statement.lstrip().upper().startswith("UPDATE ID_COUNTERS"):
+            looked.set()
+
+    result: dict[str, Any] = {}
+
+    def race() -> None:
+        try:
+            claims = {"sub": "late", "preferred_username": "alice"}
+            result["made"] = sign_in(database, settings=settings(), claims=claims)
+        except Exception as exc:  # handed to the test thread, which asserts on it
+            result["error"] = exc
+
+    event.listen(database.engine, "before_cursor_execute", on_execute)
+    racer = threading.Thread(target=race, name="racer")
+    try:
+        with database.session() as session:  # the rival's first login, not yet committed
+            oidc_store.add_user(
+                session, issuer=ISSUER, subject="early", wanted_name="alice", role="viewer", password_hash="x"
+            )
+            racer.start()
+            assert looked.wait(timeout=30)
+        racer.join(timeout=60)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", on_execute)
+    assert "error" not in result, result.get("error")
+    made = result["made"]
+    assert made.account is not None and made.created and made.account.username == "alice-sso"

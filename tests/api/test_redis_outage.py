@@ -83,12 +83,17 @@ def test_redis_down_fails_closed_and_redis_back_serves_again(tmp_path: Path, dou
                 assert (ready.status_code, ready.json()) == (
                     503, {"status": "not ready", "database": "ok", "redis": "unavailable"},
                 )  # fmt: skip
+                health = at_a.get("/api/health")  # v3's check: not "healthy" while chats are refused
+                assert (health.status_code, health.json()["status"], health.json()["redis"]) == (
+                    503, "unhealthy", "unavailable",
+                )  # fmt: skip
 
                 redis.start()  # the same port, empty: nothing of before survived
                 assert eventually(lambda: at_a.post("/api/chat", json=ASK), 200, within_s=10).status_code == 200
                 assert fresh_login(a).status_code == 200
                 ready = eventually(lambda: at_a.get("/api/health/ready"), 200, within_s=3)
                 assert ready.json() == {"status": "ready", "database": "ok", "redis": "ok"}
+                assert at_a.get("/api/health").json()["status"] == "healthy"
                 # B announces its stream again once Redis is back, so A can stop it.
                 stop_it = {"turn_id": turn_id, "key": QWEN_ID}
                 stop = eventually(lambda: at_a.post("/api/stop", json=stop_it), 200, within_s=10)

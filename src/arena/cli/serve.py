@@ -134,13 +134,14 @@ def _hand_down(settings: Settings, workers: int) -> None:
     if settings.embedded_threads is None:
         os.environ["ARENA_EMBEDDED_THREADS"] = str(max(1, default_thread_budget() // workers))
     if not os.environ.get(MULTIPROC_ENV):
-        # /metrics must count every worker's requests, whichever worker answers the scrape.
-        # One directory per port: two --workers groups on one data directory count apart, each its own target.
+        # /metrics must count every worker's requests, whichever worker answers the scrape; one
+        # directory per port, so another `arena serve --workers` on this host keeps its own.
         os.environ[MULTIPROC_ENV] = str(_fresh_metrics_dir(settings.data_dir / "metrics" / str(settings.web_port)))
 
 
 def _fresh_metrics_dir(directory: Path) -> Path:
-    """prometheus-client's multiprocess files, emptied: a previous run's counts must not carry over."""
+    """prometheus-client's multiprocess files for this port, emptied: a previous run's counts
+    must not carry over (the port is bound by then, so no live server of this port uses them)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()

@@ -3,12 +3,14 @@
 Which account an identity provider's user becomes is decided here by (issuer, subject) alone.
 A new account's name is only a label: the provider's name when it is free, otherwise the name
 with ``-sso`` (then ``-sso-2`` …), so a provider user called ``admin`` never becomes, or
-shadows, the local ``admin``.
+shadows, the local ``admin``. The name is NFKC-normalised first, so a look-alike (a full-width
+``ａｄｍｉｎ``) meets the same collision check as the name it imitates.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -51,7 +53,7 @@ def is_sso_user(session: Session, *, user_id: int) -> bool:
 def base_name(wanted: str) -> str:
     """A username from whatever the provider calls the person: allowed characters only, room left
     for a suffix, never empty."""
-    name = _NOT_IN_NAME.sub("-", wanted.strip()).lstrip("_.@-")
+    name = _NOT_IN_NAME.sub("-", unicodedata.normalize("NFKC", wanted).strip()).lstrip("_.@-")
     return name[: USERNAME_MAX_LENGTH - len(SUFFIX) - 4] or "user"
 
 

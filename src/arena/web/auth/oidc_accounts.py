@@ -12,14 +12,19 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from sqlalchemy.exc import IntegrityError
 
 from arena import accounts
 from arena.accounts import Account
+from arena.errors import Conflict
 from arena.settings import Settings
 from arena.storage import oidc as store
 from arena.storage.db import Database
 from arena.web.auth.oidc_claims import meets_requirement, role_of, wanted_name
+
+RETRIES: Final = 5  # first logins racing for one name: each try loses to at most one commit
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,18 @@ class SignIn:
 
 
 def sign_in(database: Database, *, settings: Settings, claims: Mapping[str, Any]) -> SignIn:
+    """One transaction, tried again when a concurrent first login took the same name (or made
+    this very identity) between our look and our insert: the next try sees it and moves on to
+    the next free name (or finds the account)."""
+    for _ in range(RETRIES - 1):
+        try:
+            return _sign_in(database, settings=settings, claims=claims)
+        except (IntegrityError, Conflict):
+            continue
+    return _sign_in(database, settings=settings, claims=claims)
+
+
+def _sign_in(database: Database, *, settings: Settings, claims: Mapping[str, Any]) -> SignIn:
     assert settings.oidc_issuer is not None
     issuer, subject = settings.oidc_issuer, str(claims["sub"])
     with database.session() as session:

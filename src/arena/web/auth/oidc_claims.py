@@ -60,9 +60,12 @@ def role_of(claims: Mapping[str, Any], settings: OidcSettings) -> str:
 
 def wanted_name(claims: Mapping[str, Any], settings: OidcSettings) -> str:
     """What the provider calls the person (the configured claim, then e-mail's local part, then
-    sub); only a label for a new account, never what finds one."""
+    sub); only a label for a new account, never what finds one. An e-mail counts only when the
+    provider says it verified it (`email_verified` true): anyone may type any address."""
     for name in (settings.oidc_username_claim, "email"):
         value = claim(claims, name)
+        if name == "email" and claims.get("email_verified") is not True:
+            continue
         if isinstance(value, str) and value.strip():
             return value.split("@")[0] if name == "email" else value
     return str(claims.get("sub", "user"))

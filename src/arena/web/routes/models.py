@@ -43,10 +43,7 @@ async def get_liveness() -> LivenessPublic:
 async def get_readiness(request: Request) -> ReadinessPublic | JSONResponse:
     """Readiness: the database answers, and Redis when there is one (each checked within a
     second, at once); 503 when either does not."""
-    redis_probe = request.app.state.redis_probe
-    database_ok, redis_ok = await asyncio.gather(
-        request.app.state.database_probe.ok(), redis_probe.ok() if redis_probe is not None else _no_redis()
-    )
+    database_ok, redis_ok = await asyncio.gather(request.app.state.database_probe.ok(), _redis_ok(request))
     answer = ReadinessPublic(
         status="ready" if database_ok and redis_ok is not False else "not ready",
         database="ok" if database_ok else "unavailable",
@@ -57,19 +54,28 @@ async def get_readiness(request: Request) -> ReadinessPublic | JSONResponse:
     return JSONResponse(answer.model_dump(exclude_none=True), status_code=503)
 
 
-async def _no_redis() -> None:
-    return None
+async def _redis_ok(request: Request) -> bool | None:
+    """Whether Redis answers (within a second); None when none is configured."""
+    probe = request.app.state.redis_probe
+    return None if probe is None else await probe.ok()
 
 
 @health_router.get(
-    "/health", response_model=HealthPublic, responses={503: {"model": HealthPublic, "description": "Database down"}}
+    "/health",
+    response_model=HealthPublic,
+    response_model_exclude_none=True,  # no `redis` without one, no `engines` for an anonymous caller
+    responses={503: {"model": HealthPublic, "description": "Database (or Redis) down"}},
 )
 async def get_health(request: Request, models: ModelRouter) -> HealthPublic | JSONResponse:
-    """v3's health check, truthful: "healthy" only while the database answers (else 503), and the
+    """v3's health check, truthful: "healthy" only while the database answers, and Redis when one
+    is configured (else 503: logins and generations would be refused), and the
     number of models; needs no token. A caller who is logged in (or holds the token) also sees
     each engine's endpoint, reachability and version; anyone else does not, so an open port does
     not map the network behind it. Answers within about a second whatever the engines do."""
-    database_ok, inventory = await asyncio.gather(request.app.state.database_probe.ok(), _inventory(request, models))
+    database_ok, redis_ok, inventory = await asyncio.gather(
+        request.app.state.database_probe.ok(), _redis_ok(request), _inventory(request, models)
+    )
+    healthy = database_ok and redis_ok is not False
     engines: dict[str, list[EngineStatusPublic]] | None = None
     if inventory is not None and await optional_principal(request) is not None:
         engines = {}
@@ -80,13 +86,14 @@ async def get_health(request: Request, models: ModelRouter) -> HealthPublic | JS
                 )
             )
     answer = HealthPublic(
-        status="healthy" if database_ok else "unhealthy",
+        status="healthy" if healthy else "unhealthy",
         service="local-llm-arena",
         models_available=len(inventory.models) if inventory is not None else 0,
         database="ok" if database_ok else "unavailable",
+        redis=None if redis_ok is None else "ok" if redis_ok else "unavailable",
         engines=engines,
     )
-    return answer if database_ok else JSONResponse(answer.model_dump(), status_code=503)
+    return answer if healthy else JSONResponse(answer.model_dump(exclude_none=True), status_code=503)
 
 
 async def _inventory(request: Request, models: Router) -> Inventory | None:

@@ -6,7 +6,12 @@
 A login's state, nonce and PKCE verifier are stored (``storage/oidc.py``) for ten minutes and
 bound to the browser that started it by a cookie of its own (SameSite=Lax, so that it comes
 back on the provider's redirect), kept only as a hash: a callback with another state, from
-another browser, or used twice is refused. The session cookie itself is SameSite=Strict, which
+another browser, or used twice is refused. The cookie's value is new at every login start,
+never one the browser brought (else an attacker who planted a value could finish a login of
+theirs in the victim's browser), and over https it is ``__Host-`` prefixed, so that neither a
+subdomain nor a plain-http page can plant it. Both routes count against the address's login
+budget (ARENA_RATE_LIMIT_LOGIN); a callback is audited only when it carries a state we issued,
+so made-up states cannot fill the audit log. The session cookie itself is SameSite=Strict, which
 a browser withholds on a redirect chain that began at another site; so a successful callback
 answers with a small page of ours that moves on to `next` from this site.
 
@@ -38,10 +43,10 @@ from arena.web.routes.pages import PAGE_HEADERS, safe_next, templates
 
 router = APIRouter(prefix="/auth/oidc", tags=["accounts"], include_in_schema=False)
 
-FLOW_COOKIE: Final = "arena_oidc"
+FLOW_COOKIE: Final = "arena_oidc"  # over plain http, where a __Host- cookie cannot be set
+SECURE_FLOW_COOKIE: Final = "__Host-" + FLOW_COOKIE  # over https: Secure, Path=/, no Domain
 FLOW_COOKIE_PATH: Final = "/auth/oidc"
 CALLBACK_PATH: Final = "/auth/oidc/callback"
-_FLOW_VALUE: Final = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 NOT_THIS_LOGIN: Final = (
     "This sign-in is unknown, expired or was started in another browser: sign in again from this page"
 )
@@ -64,6 +69,13 @@ def redirect_uri(request: Request) -> str:
     if public_url:
         return public_url + CALLBACK_PATH
     return str(request.base_url).rstrip("/") + CALLBACK_PATH
+
+
+def flow_cookie(request: Request) -> tuple[str, str]:
+    """The flow cookie's name and path for this request's scheme (a trusted proxy's applied)."""
+    if request.url.scheme == "https":
+        return SECURE_FLOW_COOKIE, "/"  # the prefix requires Path=/
+    return FLOW_COOKIE, FLOW_COOKIE_PATH
 
 
 def _browser_hash(value: str) -> str:
@@ -90,19 +102,19 @@ async def start_oidc_login(request: Request, db: Db, next: str | None = None) ->
     except OidcRefused as refused:
         await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason=refused.reason)
         return _refused(request, refused.status, str(refused), next_path)
-    # One flow cookie per browser, reused: logins started in two tabs both come back.
-    browser = request.cookies.get(FLOW_COOKIE, "")
-    if not _FLOW_VALUE.fullmatch(browser):
-        browser = secrets.token_urlsafe(32)
+    # Always a new value: one the browser sent may have been planted by an attacker. (A login
+    # started in another tab meanwhile must be started again.)
+    browser = secrets.token_urlsafe(32)
     await asyncio.to_thread(
         _store_login, db, started.state, _browser_hash(browser), started.nonce, started.code_verifier, callback, next_path
     )
     response = RedirectResponse(started.url, status_code=303)
+    name, path = flow_cookie(request)
     response.set_cookie(
-        FLOW_COOKIE,
+        name,
         browser,
         max_age=int(store.LOGIN_TTL.total_seconds()),
-        path=FLOW_COOKIE_PATH,
+        path=path,
         httponly=True,
         samesite="lax",  # sent on the provider's top-level redirect back; never on a cross-site POST
         secure=request.url.scheme == "https",
@@ -128,7 +140,7 @@ def _take_login(db: Db, state: str) -> store.OidcLogin | None:
         return store.take_login(session, state=state)
 
 
-@router.get("/callback")
+@router.get("/callback", dependencies=[Depends(enforce_login_rate_limit)])
 async def finish_oidc_login(
     request: Request,
     db: Db,
@@ -140,8 +152,11 @@ async def finish_oidc_login(
     """Check the provider's answer and start an arena session for the account of (issuer, sub)."""
     client = _client(request)
     login = await asyncio.to_thread(_take_login, db, state[:64]) if state else None
-    browser = request.cookies.get(FLOW_COOKIE, "")
-    if login is None or not secrets.compare_digest(login.browser_hash, _browser_hash(browser)):
+    if login is None:  # a state we never issued (or expired, or used): refused, not audited
+        return _refused(request, 400, NOT_THIS_LOGIN)
+    browser = request.cookies.get(flow_cookie(request)[0], "")
+    if not secrets.compare_digest(login.browser_hash, _browser_hash(browser)):
+        # Our state in another browser: a forwarded or stolen callback URL, worth an entry.
         await record_event(request, audit.LOGIN_FAILURE, via="oidc", reason="state")
         return _refused(request, 400, NOT_THIS_LOGIN)
     if error or not code:

@@ -54,10 +54,15 @@ class EngineStatusPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    status: Literal["healthy", "unhealthy"] = Field(description='"unhealthy" (with 503) while the database is down')
+    status: Literal["healthy", "unhealthy"] = Field(
+        description='"unhealthy" (with 503) while the database, or Redis when one is configured, is down'
+    )
     service: Literal["local-llm-arena"]
     models_available: int
     database: Literal["ok", "unavailable"] = "ok"
+    redis: Literal["ok", "unavailable"] | None = Field(
+        None, description="Only with ARENA_REDIS_URL set: without it, logins and generations are refused (503)"
+    )
     engines: dict[str, list[EngineStatusPublic]] | None = Field(
         None, description="Each engine's endpoints and their state; only for a caller who is logged in"
     )
