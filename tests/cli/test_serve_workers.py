@@ -83,11 +83,12 @@ def test_two_worker_groups_on_one_data_directory_keep_their_metrics_apart(
     from arena.settings import Settings
     from arena.web.observability.metrics import MULTIPROC_ENV
 
-    for handed_down in ("WEB_BIND", "WEB_PORT", "ARENA_EMBEDDED_THREADS"):
-        monkeypatch.delenv(handed_down, raising=False)  # put back as they were after the test
+    # setenv, not delenv: monkeypatch puts back only what it changed, and _hand_down sets all four.
+    for handed_down, value in (("WEB_BIND", "127.0.0.1"), ("WEB_PORT", "7861"), ("ARENA_EMBEDDED_THREADS", "1")):
+        monkeypatch.setenv(handed_down, value)
     directories = []
     for port in (7861, 7862):
-        monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+        monkeypatch.setenv(MULTIPROC_ENV, "")  # unset as far as _hand_down is concerned
         _hand_down(Settings(data_dir=tmp_path / "data", web_port=port), 2)
         directory = Path(os.environ[MULTIPROC_ENV])
         if not directories:
