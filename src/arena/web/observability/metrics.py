@@ -6,8 +6,10 @@ there and /metrics, whichever worker answers, adds them up. Counters and histogr
 nature; each gauge says how (`livesum`: what the live processes hold together). A process that
 ends takes its gauges' share with it (`process_exited`).
 
-Labels stay few and bounded: a route is its template (``/api/conversations/{conversation_id}``),
-never the path a client sent; a model is a configured model id.
+Labels stay few and bounded, whatever a client sends: a route is its template
+(``/api/conversations/{conversation_id}``) or ``unmatched``, never the path a client sent; a
+method outside the standard ones is ``other``; a model is one that answered or that the engines
+list, a failed one by any other name is ``unlisted``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from prometheus_client import (
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+UNLISTED: Final = "unlisted"  # the model label of a failed generation of a model no engine lists
 
 REQUESTS = Counter("arena_http_requests", "HTTP requests answered", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(
