@@ -37,6 +37,7 @@ from tests.support.cluster import Cluster, cluster_env, evaluator_tokens
 from tests.support.db_fixtures import DATABASE_PARAMS, make_database
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.redis_server import RedisServer
 
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 TIE = '{"explanation": "Equally good.", "verdict": "tie"}'  # every reply reads as a verdict, too
@@ -329,3 +330,26 @@ def test_a_worker_on_redis_holds_its_owners_units_and_the_servers_total_counts_t
 
     assert {(item.status, item.worker) for item in rows(postgres, BenchItem)} == {("pending", None)}
     assert run_row(postgres, run_id).queued_at is not None
+
+
+def test_while_redis_is_away_a_workers_items_wait_uncounted_never_and_burn_no_attempts(
+    tmp_path: Path, double: OllamaDouble
+) -> None:
+    redis = RedisServer(tmp_path / "redis")  # its own: stopping it leaves other tests' server alone
+    data_dir = tmp_path / "data"
+    with make_database("sqlite", tmp_path) as database:
+        run_id = queued_run(database, questions=QUESTIONS[:1])
+        with bench_worker(data_dir, database, double, concurrency=2, env={"ARENA_REDIS_URL": redis.url}) as worker:
+            wait_until(lambda: "pending" not in {i.status for i in rows(database, BenchItem)}, what="both claimed")
+            time.sleep(3)  # past a retry of the budget (every 2 s)
+            assert double.bodies("/api/chat") == [], "nothing generated without its unit"
+            assert {(i.status, i.attempts) for i in rows(database, BenchItem)} == {("running", 1)}
+            redis.start()
+            try:
+                wait_until(lambda: run_row(database, run_id).status == "done", what="the run once Redis is back")
+                output = stop(worker)
+            finally:
+                redis.stop()
+        assert worker.returncode == 0, output
+        assert {(i.status, i.attempts) for i in rows(database, BenchItem)} == {("done", 1)}
+    assert len(double.bodies("/api/chat")) == 2
