@@ -4,10 +4,11 @@ Any number of workers (`arena bench worker`, on any host that reaches the databa
 from the queue (``storage.bench_queue``): an item, or a pair whose two answers are done. Each
 worker has its own engines (its own Settings and Router) and takes ``concurrency`` rows at
 once; each generation also waits for a unit of the run owner's generation budget (``budget``,
-the one the web processes share through Redis; none without Redis). A heartbeat renews its leases every third of ``lease_s``; a row it no
-longer holds (taken over after a stall, or its run cancelled) is dropped at once. A worker
-killed with -9 leaves its rows ``running`` until their leases run out, then another worker
-takes them with the next attempt; the first attempt could never store its result.
+the one the web processes share through Redis; none without Redis). A heartbeat renews its
+leases every third of ``lease_s``; a row it no longer holds (taken over after a stall, or its
+run cancelled) is dropped at once. A worker killed with -9 leaves its rows ``running`` until
+their leases run out, then another worker takes them with the next attempt; the first attempt
+could never store its result.
 
 Stopping (SIGTERM, Ctrl-C) cancels the work in flight and puts its rows back to pending at once.
 On SQLite only one worker serves a database (a file lock beside it says who): SQLite has no row
