@@ -56,6 +56,8 @@ class EncryptionKeyError(ArenaError):
 class StorageUnavailable(ArenaError):
     """The database failed (restarted, full disk, read-only); the request may be tried again."""
 
+    retry_after_s = 5  # sent as Retry-After
+
 
 class SharedStateUnavailable(ArenaError):
     """Redis (ARENA_REDIS_URL: limits, budgets and stop signals shared by every process) could not

@@ -18,6 +18,7 @@ from arena.storage.shared_state import connect
 from arena.web.app import SERVER_OPTIONS, create_app
 from arena.web.schemas.stream import ArenaStreamLine
 from tests.support.doubles.ollama import OllamaDouble
+from tests.support.faults import database_gone
 from tests.support.fixtures import module_double
 from tests.support.server import RunningArena, make_settings, ndjson_lines, running_arena, serving
 
@@ -184,3 +185,29 @@ def test_a_v3_client_that_gives_up_while_waiting_leaves_the_queue(tmp_path: Path
                     rest = list(lines)
                 list(head)
     assert sum(1 for line in rest if line.get("done") and not line.get("error")) == 1
+
+
+def test_a_waiting_stream_whose_turn_cannot_be_written_ends_with_a_line(
+    tmp_path: Path, double: OllamaDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails as a waiting request's turn comes: its last line says 503, to retry,
+    rather than the body breaking off after the queue lines."""
+    with arena_with(tmp_path, double) as arena, arena.client() as first, client_from(arena, "127.0.0.2") as second:
+        with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
+            head = ndjson_lines(running)
+            next(head)
+            with second.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as waiting:
+                lines = documented(ndjson_lines(waiting))
+                assert next(lines) == {"queued": True, "position": 0}
+
+                def database_down(**_: object) -> None:
+                    raise database_gone(statement="INSERT INTO turns")
+
+                monkeypatch.setattr("arena.web.routes.chat.write_turn", database_down)
+                list(head)  # the first comparison ends: the waiting one's turn comes, and fails
+                rest = list(lines)
+        last = rest[-1]
+        assert (last["queued"], last["status"], last["retry_after"]) == (False, 503, 5)
+        assert "database" in last["error"]
+        monkeypatch.undo()
+        assert second.post("/api/chat", json=comparison(1)).status_code == 200  # nothing leaked: units came back

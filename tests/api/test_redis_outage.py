@@ -1,4 +1,4 @@
-"""Redis gone: fail closed. Chat, login and bearer tokens get 503 with Retry-After and a JSON error (never a
+"""Redis gone: fail closed. Chat, login and wrong bearer tokens get 503 with Retry-After and a JSON error (never a
 500, never a pass without counting), liveness stays 200 and readiness says 503; Redis back:
 everything passes again without restarting a process, and a stream that ran through the outage
 can be stopped from the other process once more."""
@@ -75,8 +75,10 @@ def test_redis_down_fails_closed_and_redis_back_serves_again(tmp_path: Path, dou
                 redis.stop()
                 assert_unavailable(at_a.post("/api/chat", json=ASK))
                 assert_unavailable(fresh_login(a))
-                with b.client() as script:  # a bearer token is a password: its check is counted, or refused
-                    assert_unavailable(script.get("/api/conversations", headers=by_token))
+                with b.client() as script:  # a wrong bearer token must be counted, or refused
+                    assert_unavailable(script.get("/api/conversations", headers={"Authorization": "Bearer arena_x"}))
+                    # A right one costs nothing to count: it goes on, like reading with a session.
+                    assert script.get("/api/conversations", headers=by_token).status_code == 200
                     assert at_b.get("/api/conversations").status_code == 200  # reading with a session goes on
                 assert at_a.get("/api/health/live").status_code == 200
                 ready = eventually(lambda: at_a.get("/api/health/ready"), 503, within_s=3)

@@ -72,3 +72,27 @@ def _requests_counted(exposition: str, route: str) -> float:
 
 def _is_zombie(pid: int) -> bool:
     return "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_two_worker_groups_on_one_data_directory_keep_their_metrics_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`arena serve --workers N` on two ports with one data directory: each port is its own scrape
+    target, so the second group's start must neither empty nor share the first's counts."""
+    from arena.cli.serve import _hand_down
+    from arena.settings import Settings
+    from arena.web.observability.metrics import MULTIPROC_ENV
+
+    # setenv, not delenv: monkeypatch puts back only what it changed, and _hand_down sets all four.
+    for handed_down, value in (("WEB_BIND", "127.0.0.1"), ("WEB_PORT", "7861"), ("ARENA_EMBEDDED_THREADS", "1")):
+        monkeypatch.setenv(handed_down, value)
+    directories = []
+    for port in (7861, 7862):
+        monkeypatch.setenv(MULTIPROC_ENV, "")  # unset as far as _hand_down is concerned
+        _hand_down(Settings(data_dir=tmp_path / "data", web_port=port), 2)
+        directory = Path(os.environ[MULTIPROC_ENV])
+        if not directories:
+            (directory / "counter_1234.db").write_bytes(b"the first group's counts")
+        directories.append(directory)
+    assert directories[0] != directories[1]
+    assert (directories[0] / "counter_1234.db").exists()  # the second start left the first's files

@@ -9,7 +9,7 @@ import pytest
 
 from arena.engines.router import Router
 from arena.errors import StorageUnavailable
-from arena.evaluation.conversation.compare import Comparison, FinishEvent, Target
+from arena.evaluation.conversation.compare import UNSAVED_ERROR, Comparison, FinishEvent, Target
 from tests.evaluation.test_compare import finishes, run, target, texts
 from tests.support.doubles.scripted_engine import Script, ScriptedEngine
 
@@ -45,7 +45,7 @@ async def test_a_failed_record_of_the_end_is_an_error_finish_with_the_whole_text
     done = finishes(events)
     assert set(done) == {"id-a", "id-b", "id-c"}
     assert (done["id-a"].status, done["id-a"].text) == ("error", "a done")
-    assert done["id-a"].error == "the answer could not be saved (the database did not accept it)"
+    assert done["id-a"].error == UNSAVED_ERROR and "tried again" in UNSAVED_ERROR
     assert isinstance(done["id-a"].exception, StorageUnavailable)
     assert done["id-b"].status == "ok"
     # Nowhere to record it: not generated at all.

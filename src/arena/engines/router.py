@@ -92,6 +92,16 @@ class Router:
     def canonical_id(self, model_id: str) -> str:
         return self._id_of(self.parse(model_id))
 
+    def listed(self, model_id: str) -> bool:
+        """Whether the last inventory (or the embedded catalog) lists the model; asks no engine."""
+        try:
+            ref = self.parse(model_id)
+        except InvalidInput:
+            return False
+        if ref.kind == "local":
+            return ref.name in self.local_names()
+        return self._inventory is not None and self._id_of(ref) in self._inventory[1].endpoints
+
     def bare_name(self, model_id: str) -> str:
         """The name v3 clients list and compare (`llama3.2:1b` for `ollama:llama3.2:1b`): the
         engine's own name when it reads back as the same model, else the full id."""

@@ -19,8 +19,9 @@ from arena.settings import Settings
 from arena.storage.db import Database
 from arena.storage.shared_state import connect
 from arena.web.access_log import install_query_redaction
+from arena.web.auth.authentication import LOGIN_BUCKET
 from arena.web.auth.budget import close_generation_budget, install_generation_budget
-from arena.web.auth.limits import enforce_rate_limit, install_rate_limits
+from arena.web.auth.limits import BUCKETS, enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
 from arena.web.body_bounds import BodySizeLimit, JsonBounds
@@ -117,6 +118,10 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     install_error_handlers(app)
     install_login_redirect(app)
     install_rate_limits(app, settings)
+    # Every 429 bucket counted from 0 (limits, the login throttle's wait, the per-user stream cap).
+    metrics.start_at_zero(
+        metrics.RATE_LIMITED, (*sorted(set(BUCKETS.values())), LOGIN_BUCKET, "login_throttle", "streams")
+    )
     install_generation_budget(app, settings)
     install_stop_signals(app)
     app.state.login_throttle = LoginThrottle.from_settings(settings, app.state.database)
@@ -164,4 +169,3 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.include_router(pages.router)  # every HTML page
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
-

@@ -11,17 +11,31 @@ leaves the queue at once; whatever it was granted goes back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, StorageUnavailable
+from arena.storage.failures import is_database_failure, reason
 from arena.web.auth.budget import Units
 from arena.web.auth.budget_base import Claim
 from arena.web.errors import status_for
 from arena.web.streaming import NdjsonStreamWithCleanup, line
+from arena.web.unexpected import DATABASE_DOWN, where_raised
+
+logger = logging.getLogger(__name__)
 
 Cleanup = Callable[[], Awaitable[None]]
 Started = tuple[AsyncIterator[bytes], Cleanup]
+
+
+def as_arena_error(exc: Exception) -> ArenaError:
+    """What a client is told of a failure it cannot act on: the database's as a 503 to retry,
+    anything else as the server's own failure (the log has the details)."""
+    logger.error("a queued stream could not start: %s: %s", reason(exc), where_raised(exc))
+    if is_database_failure(exc):
+        return StorageUnavailable(DATABASE_DOWN)
+    return ArenaError("internal server error; the server log has the details")
 
 
 def refusal(exc: ArenaError) -> dict[str, Any]:
@@ -48,6 +62,9 @@ def queued_stream(
             body, cleanup = await start(claim.units)
         except ArenaError as exc:
             yield line(refusal(exc))
+            return
+        except Exception as exc:  # the turn could not be written (the database failed): still a last line
+            yield line(refusal(as_arena_error(exc)))
             return
         started.append(cleanup)
         async for chunk in body:

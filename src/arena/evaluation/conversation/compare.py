@@ -242,7 +242,10 @@ async def _run_one(
         finish("ok")
 
 
-UNSAVED_ERROR = "the answer could not be saved (the database did not accept it)"
+UNSAVED_ERROR = (
+    "the answer could not be saved yet (the database did not accept it); it is tried again for about half "
+    "a minute: reload the conversation to see whether it was kept"
+)
 
 
 def _ended(target: Target, status: Status, error: str | None) -> FinishEvent:

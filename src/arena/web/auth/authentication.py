@@ -1,10 +1,12 @@
 """How a request becomes a `Principal`: the shared bearer token (mode token), personal API
 tokens and session cookies with their CSRF header (mode users), or nobody asked (mode none).
 
-A bearer token is a password a script sends: a wrong one counts against the address's login
-limit (`ARENA_RATE_LIMIT_LOGIN`, shared with the login route) and is audited; once the limit is
-spent, the address gets 429 before any token it sends is compared, right or wrong, so guessing
-runs no faster than guessing passwords.
+A bearer token is a password a script sends. A right one is compared first and passes whatever
+others at its address did (an API token is 256 random bits: answering it is no oracle worth
+having). A wrong one counts against the address's login limit (`ARENA_RATE_LIMIT_LOGIN`, shared
+with the login route), atomically, so a burst gets at most the limit's 401s (audited) and 429 for
+the rest. A short WEB_CHAT_TOKEN (may be a word) is the exception: past the limit nothing from
+the address is compared, right or wrong, so guessing it runs no faster than guessing passwords.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from arena.web.middleware import UNSAFE_METHODS, parse_ip
 
 # The rate-limit bucket of failed logins and failed bearer tokens, counted per address.
 LOGIN_BUCKET: Final = "login"
+# A shared WEB_CHAT_TOKEN shorter than this may be guessable: it is warned about at start-up,
+# and it is not compared at all once its address's login limit is spent.
+SHORT_TOKEN_CHARS: Final = 24
 
 UNAUTHORIZED = "Missing or invalid Authorization header"
 LOGIN_FIRST = "Log in first (POST /api/auth/login), or send an API token as Authorization: Bearer <token>"
@@ -50,25 +55,35 @@ def login_rate_key(request: Request) -> str:
     return f"ip:{client_ip(request)}"
 
 
+def _too_many(refusal: Any) -> TooManyRequests:
+    return TooManyRequests(
+        f"Too many failed logins or tokens from this address: the limit is {refusal.limit_text}; "
+        f"try again in {refusal.retry_after} s",
+        retry_after=refusal.retry_after,
+        bucket=LOGIN_BUCKET,
+    )
+
+
 async def _hold_a_guess(request: Request) -> Any:
-    """Before a bearer token is compared: hold a place in the address's login budget (so a burst
-    cannot all be compared before any failure is counted), or 429 when it is spent (503 when the
-    shared state that counts it, Redis, is unreachable)."""
+    """Before a short shared token is compared: hold a place in the address's login budget (so a
+    burst cannot all be compared before any failure is counted), or 429 when it is spent (503 when
+    the shared state that counts it, Redis, is unreachable)."""
     held = await request.app.state.rate_limits.reserve(LOGIN_BUCKET, login_rate_key(request))
-    refusal = held.refusal
-    if refusal is not None:
-        raise TooManyRequests(
-            f"Too many failed logins or tokens from this address: the limit is {refusal.limit_text}; "
-            f"try again in {refusal.retry_after} s",
-            retry_after=refusal.retry_after,
-            bucket=LOGIN_BUCKET,
-        )
+    if held.refusal is not None:
+        raise _too_many(held.refusal)
     return held
 
 
-async def _refused_token(request: Request, held: Any, *, reason: str, message: str) -> HTTPException:
-    """A wrong bearer token: counted against the address, audited (never the token), 401."""
-    await held.settle(counted=True)
+async def _refused_token(request: Request, *, reason: str, message: str, held: Any = None) -> HTTPException:
+    """A wrong bearer token: counted against the address (its place `held`, if one was), then
+    audited (never the token) and 401; 429 when the address's budget was already spent."""
+    if held is not None:
+        await held.settle(counted=True)
+    else:
+        # One atomic count per failure: in a burst, only as many as the limit get past this.
+        refusal = await request.app.state.rate_limits.hit(LOGIN_BUCKET, login_rate_key(request))
+        if refusal is not None:
+            return _too_many(refusal)
     # As web/audit_events.record_event would (which sits above this package): nobody, from here.
     await asyncio.to_thread(
         audit.record,
@@ -99,36 +114,38 @@ async def authenticate(request: Request) -> Principal:
         return Principal.local(via="local", client_ip=ip)
     if settings.auth_mode == "token":
         assert settings.web_chat_token is not None  # Settings refuses token mode without one
-        header = request.headers.get("authorization")
-        held = await _hold_a_guess(request) if header is not None else None  # no header, no guess
-        if not bearer_matches(header, settings.web_chat_token.get_secret_value()):
-            if held is None:
-                raise _unauthorized(UNAUTHORIZED)
-            raise await _refused_token(request, held, reason="wrong token", message=UNAUTHORIZED)
-        if held is not None:
-            await held.settle(counted=False)
-        return Principal.local(via="token", client_ip=ip)
+        return await _authenticate_shared_token(request, settings.web_chat_token.get_secret_value(), ip)
     return await _authenticate_user(request, settings, ip)
+
+
+async def _authenticate_shared_token(request: Request, token: str, ip: str) -> Principal:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise _unauthorized(UNAUTHORIZED)  # no header, no guess
+    # A long token is compared first, so its holders are never refused for others' failures; a
+    # short one only within the budget, so that its right answer tells a guesser nothing extra.
+    held = await _hold_a_guess(request) if len(token) < SHORT_TOKEN_CHARS else None
+    if not bearer_matches(header, token):
+        raise await _refused_token(request, held=held, reason="wrong token", message=UNAUTHORIZED)
+    if held is not None:
+        await held.settle(counted=False)
+    return Principal.local(via="token", client_ip=ip)
 
 
 async def _authenticate_user(request: Request, settings: Settings, ip: str) -> Principal:
     database = request.app.state.database
     authorization = request.headers.get("authorization")
     if authorization is not None:
-        held = await _hold_a_guess(request)
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise await _refused_token(request, held, reason="not a bearer token", message=UNAUTHORIZED)
+            raise await _refused_token(request, reason="not a bearer token", message=UNAUTHORIZED)
+        # Looked up first: a right token passes whatever the address's login budget says.
         try:
             account = await asyncio.to_thread(accounts.resolve_api_token, database, token=token.strip())
         except accounts.TokenExpired as expired:
-            raise await _refused_token(request, held, reason="expired API token", message=str(expired)) from None
-        except BaseException:
-            await held.abandon()
-            raise
+            raise await _refused_token(request, reason="expired API token", message=str(expired)) from None
         if account is None:
-            raise await _refused_token(request, held, reason="unknown API token", message="Unknown or revoked API token")
-        await held.settle(counted=False)
+            raise await _refused_token(request, reason="unknown API token", message="Unknown or revoked API token")
         # A bearer token is never sent by a browser on its own, so it needs no CSRF token.
         return Principal.of_account(account, via="api_token", client_ip=ip)
     cookie = request.cookies.get(SESSION_COOKIE)

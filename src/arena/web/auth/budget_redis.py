@@ -1,11 +1,15 @@
 """The generation budget shared by every process, in Redis (ARENA_REDIS_URL).
 
-Each process holds its units under a key of its own with a lease (LEASE_S) that a heartbeat
-renews: a process killed with -9 frees its units once the lease runs out. Every claim, wait
-and release is one Lua script (`budget_redis_lua.py`), atomic across processes; the queue's
-order lives in Redis too, and waiters poll their ticket every POLL_S (at once when this process
-gives units back). Redis unreachable: `SharedStateUnavailable` (503), never an unlimited pass.
-A release that could not reach Redis is retried by the heartbeat.
+Each process holds its units under a key of its own with a lease (LEASE_S): a process killed
+with -9 frees its units once the lease runs out. Every claim, wait and release is one Lua
+script (`budget_redis_lua.py`), atomic across processes; the queue's order lives in Redis too,
+and waiters poll their ticket every POLL_S (at once when this process gives units back). Redis
+unreachable: `SharedStateUnavailable` (503), never an unlimited pass.
+
+The process also counts what it holds itself (`_held`, per caller), and its heartbeat (every
+HEARTBEAT_S) writes that whole count back to its key, not just renewing the lease: after a
+restart of a Redis without persistence the units still running count again within one beat,
+and a release (or a grant nobody came for) that Redis missed is set right by the next beat.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -30,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 PREFIX: Final = "arena:budget:"
 LEASE_S: Final = 15.0  # a dead process's units come back within this
+HEARTBEAT_S: Final = 1.0  # what a restarted Redis forgot counts again within this (at most LEASE_S / 3)
 POLL_S: Final = 0.25  # a waiter looks at its ticket this often
 TICKET_TTL_S: Final = 10.0  # a ticket nobody polled for this long is a ghost and is dropped
 
@@ -44,6 +52,45 @@ class RedisTicket:
     units: int
 
 
+class Gate:
+    """Budget calls run side by side, the heartbeat's rewrite alone: the count it writes must
+    include every call's effect, in Redis and in `_held` alike, or none of it. (No awaits in the
+    `finally`s: a cancelled caller never leaves the gate shut.)"""
+
+    def __init__(self) -> None:
+        self._calls = self._rewrites = 0
+        self._open = asyncio.Event()  # cleared while the heartbeat rewrites
+        self._open.set()
+        self._idle = asyncio.Event()  # set while no call is under way
+        self._idle.set()
+
+    @asynccontextmanager
+    async def call(self) -> AsyncIterator[None]:
+        while not self._open.is_set():
+            await self._open.wait()
+        self._calls += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._calls -= 1
+            if self._calls == 0:
+                self._idle.set()
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        self._rewrites += 1  # two at once are harmless to each other: the gate opens after both
+        self._open.clear()
+        try:
+            while self._calls:
+                await self._idle.wait()
+            yield
+        finally:
+            self._rewrites -= 1
+            if not self._rewrites:
+                self._open.set()
+
+
 class RedisBudget(GenerationBudget):
     def __init__(
         self,
@@ -55,19 +102,23 @@ class RedisBudget(GenerationBudget):
         prefix: str = PREFIX,
         lease_s: float = LEASE_S,
         ticket_ttl_s: float = TICKET_TTL_S,
+        heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         super().__init__(per_user=per_user, total=total, queue_timeout_s=queue_timeout_s)
         self._redis = redis
         self._prefix = prefix
         self._lease_ms, self._ticket_ttl_ms = int(lease_s * 1000), int(ticket_ttl_s * 1000)
+        self._beat_s = min(heartbeat_s, lease_s / 3)  # at least three beats to a lease
         self.process_id = uuid.uuid4().hex  # this process's (this budget's) own key
         self._scripts = {
             name: redis.register_script(getattr(lua, name.upper()))
-            for name in ("enter", "turn", "leave", "release", "usage")
+            for name in ("enter", "turn", "leave", "release", "usage", "renew")
         }
-        self._owed: list[tuple[str, int]] = []  # releases Redis did not take yet
+        self._held: Counter[str] = Counter()  # units this process's callers hold, per caller
+        self._gate = Gate()
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._closing = False
         self._changed = asyncio.Event()
 
     async def _run(self, name: str, *args: object) -> Any:
@@ -109,19 +160,23 @@ class RedisBudget(GenerationBudget):
     async def _to_the_end(self, ticket: RedisTicket, name: str, *args: object) -> Any:
         """Run a script that may grant `ticket` its units. A caller cancelled meanwhile (a client
         that left) does not cut it short: Redis may have granted them, so they are given back."""
-        call = asyncio.ensure_future(self._run(name, *args))
+        call = asyncio.ensure_future(self._granting(ticket, name, *args))
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
             call.add_done_callback(partial(self._unclaimed, ticket))
             raise
 
+    async def _granting(self, ticket: RedisTicket, name: str, *args: object) -> Any:
+        async with self._gate.call():
+            result = await self._run(name, *args)
+            if _granted(result):  # counted here, in step with Redis; whoever gets it gives it back
+                self._held[ticket.key] += ticket.units
+            return result
+
     def _unclaimed(self, ticket: RedisTicket, call: asyncio.Future[Any]) -> None:
-        if call.cancelled() or call.exception() is not None:
-            return
-        result = call.result()
         # Granted (entered, turned or left just then); a ticket left waiting is dropped unpolled.
-        if result == 1 or (isinstance(result, list) and result[0] == "granted"):
+        if not call.cancelled() and call.exception() is None and _granted(call.result()):
             self._give_back(ticket.key, ticket.units)
 
     def _give_back(self, key: str, units: int) -> None:
@@ -130,11 +185,14 @@ class RedisBudget(GenerationBudget):
         task.add_done_callback(self._tasks.discard)
 
     async def _release(self, key: str, units: int) -> None:
-        try:
-            await self._run("release", self.process_id, key, units)
-        except Exception:  # kept, and tried again by the heartbeat
-            self._owed.append((key, units))
-            logger.warning("could not give %d generation unit(s) back to Redis; retrying", units)
+        async with self._gate.call():
+            self._held[key] -= units  # free either way: a release Redis missed, the next beat sets right
+            if self._held[key] <= 0:
+                del self._held[key]
+            try:
+                await self._run("release", self.process_id, key, units)
+            except Exception:
+                logger.warning("could not give %d generation unit(s) back to Redis; the heartbeat will", units)
         self._wake()
 
     def _wake(self) -> None:
@@ -147,23 +205,38 @@ class RedisBudget(GenerationBudget):
             self._heartbeat = asyncio.get_running_loop().create_task(self._beat(), name="generation budget lease")
 
     async def _beat(self) -> None:
-        """Renew this process's lease; retry the releases Redis missed."""
-        while True:
-            await asyncio.sleep(self._lease_ms / 3000)  # three beats to a lease
+        """Write what this process holds back to its key (a restarted Redis forgot it) and renew
+        its lease; its own grants not yet come for are added in Redis (`RENEW`)."""
+        failing = False
+        while not self._closing:  # not only cancel(): redis-py can swallow one that comes mid-command
+            await asyncio.sleep(self._beat_s)
             try:
-                owed, self._owed = self._owed, []
-                for key, units in owed:
-                    await self._release(key, units)
-                async with shared_state_errors():
-                    await self._redis.pexpire(f"{self._prefix}held:{self.process_id}", self._lease_ms)
+                await self.renew()
             except Exception:  # the next beat tries again; claims fail closed meanwhile
-                logger.warning("could not renew the generation budget's lease in Redis", exc_info=True)
+                if not failing:
+                    logger.warning("could not write the generation budget's count to Redis", exc_info=True)
+                failing = True
+            else:
+                if failing:
+                    logger.warning("the generation budget's count is back in Redis")
+                failing = False
+
+    async def renew(self) -> None:
+        """One heartbeat: this process's whole count, rewritten in Redis."""
+        async with self._gate.alone():
+            await self._run("renew", self.process_id, *(x for item in self._held.items() for x in item))
 
     async def aclose(self) -> None:
         """Stop the heartbeat and give back at once what this process still holds."""
+        self._closing = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._redis.delete(f"{self._prefix}held:{self.process_id}")
+
+
+def _granted(result: Any) -> bool:
+    """A script's answer says the ticket's units were granted (`LEAVE`'s 1, or "granted")."""
+    return result == 1 or (isinstance(result, list) and result[0] == "granted")

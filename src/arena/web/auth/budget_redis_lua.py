@@ -4,7 +4,9 @@ process, so two processes never both take the last unit.
 Keys, under the prefix KEYS[1]:
   procs             set of process ids that may hold units
   held:<proc>       hash user -> units that process holds; expires unless its heartbeat renews it
-                    (a process killed with -9 frees its units within the lease)
+                    (a process killed with -9 frees its units within the lease); the heartbeat
+                    writes it whole from the process's own count (RENEW), so a restart forgets
+                    no running unit for longer than a beat
   queue             sorted set of waiting tickets, all score 0, so they sort by name:
                     "<lane>:<round>:<seq>" with fixed-width numbers (budget_queue.py's order)
   ticket:<name>     hash user, units, proc, seen (ms): a ticket its waiter stopped polling is dropped
@@ -190,4 +192,23 @@ return 0
 USAGE: Final = PRELUDE + r"""
 local procs = live_procs()
 return {held_by(procs, ARGV[5]), in_use(procs)}
+"""
+
+# ARGV[5..]: proc, then user, units, user, units... (what the process counts that its callers hold).
+# Its tickets granted but not yet come for are held too: their waiters have not counted them yet.
+RENEW: Final = PRELUDE + r"""
+local proc = ARGV[5]
+local key = P .. 'held:' .. proc
+redis.call('DEL', key)
+for i = 6, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], tonumber(ARGV[i + 1])) end
+for _, name in ipairs(redis.call('ZRANGE', P .. 'granted', 0, -1)) do
+  local t = ticket(name)
+  if t.proc == proc and t.user then redis.call('HINCRBY', key, t.user, t.units) end
+end
+if redis.call('EXISTS', key) == 1 then
+  redis.call('PEXPIRE', key, LEASE_MS)
+  redis.call('SADD', P .. 'procs', proc)
+end
+serve()
+return 0
 """

@@ -27,7 +27,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
 from arena.storage.shared_state import shared_state_errors
-from arena.web.auth.authentication import LOGIN_BUCKET, current_principal, login_rate_key
+from arena.web.auth.authentication import LOGIN_BUCKET, SHORT_TOKEN_CHARS, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
 from arena.web.auth.refusals import too_many_requests as too_many_requests
 
@@ -44,9 +44,6 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/models/pull"): "pull",
     ("POST", "/api/render"): "render",
 }
-# A shared WEB_CHAT_TOKEN shorter than this is worth a warning: the login limit slows guessing,
-# it cannot make a short secret long.
-SHORT_TOKEN_CHARS: Final = 24
 # Keys in a shared Redis: the moving windows (`limits`' own lists) and the places held.
 REDIS_PREFIX: Final = "arena:limits"
 # A place held in Redis outlives a process that died holding it by at most this long.
@@ -194,7 +191,7 @@ class RateLimits:
 
     async def reserve(self, bucket: str, key: str) -> Reservation:
         """Hold one request's place in the bucket while something slow decides whether it counts
-        (a bearer token looked up in a thread counts only if it is wrong). Places held count as
+        (a short shared token counts only if it is wrong). Places held count as
         spent, so a burst cannot pass the test together before any of it is counted."""
         if bucket not in self._limits:
             return Reservation(None, bucket, key)
@@ -263,7 +260,8 @@ def warn_about_short_token(settings: Settings) -> None:
     if settings.auth_mode == "token" and token is not None and len(token.get_secret_value()) < SHORT_TOKEN_CHARS:
         logger.warning(
             "WEB_CHAT_TOKEN is shorter than %d characters: failed tokens are limited per address "
-            "(ARENA_RATE_LIMIT_LOGIN), but a short token can still be guessed; use a long random one "
+            "(ARENA_RATE_LIMIT_LOGIN), but a short token can still be guessed, and once an address's "
+            "limit is spent even the right token is refused there; use a long random one "
             "(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
             SHORT_TOKEN_CHARS,
         )

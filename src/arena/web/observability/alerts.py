@@ -41,6 +41,7 @@ RATE_LIMITED: Final = audit.ABUSE_RATE_LIMITED
 AUDIT_CHAIN_BROKEN: Final = audit.ABUSE_AUDIT_CHAIN_BROKEN
 CHAIN_ALERT_EVERY: Final = "1/hour"  # a broken chain stays broken: say so once an hour, however often it is checked
 NAMESPACE: Final = "arena-abuse"
+metrics.start_at_zero(metrics.ABUSE_EVENTS, (LOGIN_BURST, EXPORT_BURST, PULL_BURST, RATE_LIMITED, AUDIT_CHAIN_BROKEN))
 
 
 def window_text(item: RateLimitItem) -> str:

@@ -88,18 +88,28 @@ def engine_of(app: FastAPI, model_id: str) -> str:
         return "unknown"
 
 
+def model_label(app: FastAPI, event: FinishEvent) -> str:
+    """The model as a label: one that answered, or that the engines list; a failure of any other
+    name (a caller may type any) counts under UNLISTED, so names cannot add series without end."""
+    router = getattr(app.state, "router", None)
+    if event.status == "ok" or (router is not None and router.listed(event.model)):
+        return event.model
+    return metrics.UNLISTED
+
+
 def observe_generation(request: Request, event: FinishEvent) -> None:
     """One instance finished: counted, timed, and logged with model, engine, status, tokens and
     duration (never its text)."""
     engine = engine_of(request.app, event.model)
-    metrics.GENERATIONS.labels(engine, event.model, event.status).inc()
+    model = model_label(request.app, event)
+    metrics.GENERATIONS.labels(engine, model, event.status).inc()
     facts: dict[str, Any] = {"model": event.model, "engine": engine, "status": event.status}
     measured = event.metrics
     if measured is not None:
         if measured.ttft_s is not None:
-            metrics.FIRST_TOKEN_SECONDS.labels(engine, event.model).observe(measured.ttft_s)
+            metrics.FIRST_TOKEN_SECONDS.labels(engine, model).observe(measured.ttft_s)
         if measured.tokens_per_sec is not None:
-            metrics.TOKENS_PER_SECOND.labels(engine, event.model).observe(measured.tokens_per_sec)
+            metrics.TOKENS_PER_SECOND.labels(engine, model).observe(measured.tokens_per_sec)
         if measured.wait_s is not None:
             metrics.QUEUE_WAIT_SECONDS.labels(engine).observe(measured.wait_s)
         facts |= {"tokens": measured.tokens, "duration_s": round(measured.duration_s, 3), "ttft_s": measured.ttft_s}

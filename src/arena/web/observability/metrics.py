@@ -6,13 +6,17 @@ there and /metrics, whichever worker answers, adds them up. Counters and histogr
 nature; each gauge says how (`livesum`: what the live processes hold together). A process that
 ends takes its gauges' share with it (`process_exited`).
 
-Labels stay few and bounded: a route is its template (``/api/conversations/{conversation_id}``),
-never the path a client sent; a model is a configured model id.
+Labels stay few and bounded, whatever a client sends: a route is its template
+(``/api/conversations/{conversation_id}``) or ``unmatched``, never the path a client sent; a
+method outside the standard ones is ``other``; a model is one that answered or that the engines
+list, a failed one by any other name is ``unlisted``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import Any, Final
 
 from prometheus_client import (
@@ -28,6 +32,8 @@ from prometheus_client import (
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+LIVE_FILE: Final = re.compile(r"gauge_live\w*_(\d+)\.db")
+UNLISTED: Final = "unlisted"  # the model label of a failed generation of a model no engine lists
 
 REQUESTS = Counter("arena_http_requests", "HTTP requests answered", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(
@@ -68,6 +74,13 @@ REDIS_ERRORS = Counter("arena_redis_errors", "Requests the shared state (Redis) 
 ABUSE_EVENTS = Counter("arena_abuse_events", "Abuse alerts raised (once per window each)", ["event"])
 
 
+def start_at_zero(counter: Counter, values: tuple[str, ...]) -> None:
+    """Make a labelled counter's known series exist at 0 from the start: a series born at 1 (the
+    first alert after a restart) is invisible to `increase(...[10m]) > 0`, so it would page no one."""
+    for value in values:
+        counter.labels(value)
+
+
 def queued(budget: Any) -> int:
     """Generations waiting in the budget: its `queued()` if it has one (a fair queue), else 0."""
     count = getattr(budget, "queued", None)
@@ -85,10 +98,25 @@ def refresh_budget_gauges(budget: Any) -> None:
 def exposition() -> bytes:
     """Every metric in Prometheus' text format: all workers' together in multiprocess mode."""
     if os.environ.get(MULTIPROC_ENV):
+        _forget_dead_workers(Path(os.environ[MULTIPROC_ENV]))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+def _forget_dead_workers(directory: Path) -> None:
+    """A worker killed with -9 never ran `process_exited`: its live gauges (an open stream, units
+    held) would count for good. Its files name its pid; one that no longer runs is marked dead."""
+    for pid in {
+        int(match.group(1)) for path in directory.glob("gauge_live*_*.db") if (match := LIVE_FILE.match(path.name))
+    }:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]
+        except PermissionError:
+            pass  # alive, and someone else's
 
 
 def process_exited() -> None:

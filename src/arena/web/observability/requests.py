@@ -21,11 +21,25 @@ from arena.web.observability import context, metrics
 
 logger = logging.getLogger("arena.web.requests")
 UNMATCHED: Final = "unmatched"  # no route: 404s of any path count under one label
+# RFC 9110's methods and PATCH; anything else a client (or a proxy passing it on) sends counts as
+# OTHER, so made-up methods cannot add a series each to /metrics.
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+OTHER: Final = "other"
 
 
 def route_template(scope: Scope) -> str:
     """The route that answered, as declared (``/api/conversations/{conversation_id}``)."""
     return getattr(scope.get("route"), "path", None) or UNMATCHED
+
+
+def method_label(method: str) -> str:
+    """The method as a label: a standard one as it is, any other as OTHER."""
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    """The status as a label: a valid HTTP status code, else OTHER."""
+    return str(status) if 100 <= status <= 599 else OTHER
 
 
 class RequestObserver:
@@ -71,7 +85,7 @@ class RequestObserver:
     @staticmethod
     def _finished(scope: Scope, request: context.RequestContext, status: int, seconds: float) -> None:
         route = request.route = route_template(scope)
-        metrics.REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.REQUESTS.labels(method_label(request.method), route, status_label(status)).inc()
         metrics.REQUEST_SECONDS.labels(route).observe(seconds)
         app = scope.get("app")
         metrics.refresh_budget_gauges(getattr(getattr(app, "state", None), "generation_budget", None))

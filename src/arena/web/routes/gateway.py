@@ -35,6 +35,7 @@ from arena.web.auth.budget import Units, claim_generations
 from arena.web.auth.principal import Principal
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter, Viewer
 from arena.web.errors import status_for
+from arena.web.observability.hooks import observe_generation
 from arena.web.openai_errors import OpenAIErrorPublic, error_body, openai_error
 from arena.web.schemas.openai_gateway import (
     ChatCompletionChunkPublic,
@@ -145,7 +146,11 @@ async def create_chat_completion(
         units.release()
         raise
     headers = {CONVERSATION_HEADER: answer.conversation_id} if answer.conversation_id else {}
-    completion = Completion(model=body.model, include_usage=body.include_usage)
+    completion = Completion(
+        model=body.model,
+        include_usage=body.include_usage,
+        observe=lambda finished: observe_generation(request, finished),  # counted and logged, as chat's
+    )
     if not body.stream:
         return await _whole(answer, units, completion, headers)
     return await _streamed(answer, units, completion, headers)
@@ -163,6 +168,7 @@ async def _whole(answer: Answer, units: Units, completion: Completion, headers: 
             finished = [event async for event in answer.events() if isinstance(event, FinishEvent)][0]
         finally:
             await answer.aclose()
+    completion.observe(finished)
     if finished.status != "ok":
         return _engine_error(finished)
     return JSONResponse(completion.whole(finished), headers=headers)
@@ -181,6 +187,7 @@ async def _streamed(answer: Answer, units: Units, completion: Completion, header
     if isinstance(first, FinishEvent) and first.status != "ok" and not first.text:
         await answer.aclose()
         units.release()
+        completion.observe(first)
         return _engine_error(first)
 
     async def cleanup() -> None:
@@ -195,8 +202,9 @@ async def _streamed(answer: Answer, units: Units, completion: Completion, header
 class Completion:
     """One completion's id, time and model, and its bodies: whole, or as stream chunks."""
 
-    def __init__(self, *, model: str, include_usage: bool) -> None:
+    def __init__(self, *, model: str, include_usage: bool, observe: Callable[[FinishEvent], None]) -> None:
         self.id = f"chatcmpl-{secrets.token_hex(12)}"
+        self.observe = observe  # called once with the answer's FinishEvent
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
@@ -221,6 +229,7 @@ class Completion:
                     yield self._chunk({"delta": {"content": event.text}})
                 else:
                     on_finish()  # the generation is over: its unit goes back before the client reads on
+                    self.observe(event)
                     for part in self._ending(event):
                         yield part
                     break
