@@ -1,10 +1,12 @@
 """`arena bench worker` as an operator runs it: real worker processes on a shared database, the
 Ollama double as their engine. Two workers share one run on PostgreSQL with nothing done twice;
 a worker killed with -9 mid-item leaves it to be taken over once its lease runs out; a stopped
-worker hands its items back at once; SQLite refuses a second worker."""
+worker hands its items back at once; SQLite refuses a second worker. With Redis a worker draws on
+its run owner's generation budget, the one the web processes count."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,10 +15,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -25,11 +28,16 @@ from arena.evaluation.bench.control import get_progress, queue_run
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, parse_model_spec
+from arena.storage.auth_models import User
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
+from arena.storage.shared_state import connect
+from arena.web.auth.budget_redis import RedisBudget
+from tests.support.cluster import Cluster, cluster_env, evaluator_tokens
 from tests.support.db_fixtures import DATABASE_PARAMS, make_database
 from tests.support.doubles.ollama import OllamaDouble
-from tests.support.fixtures import ArenaFactory
+from tests.support.fixtures import ArenaFactory, DoubleFactory
+from tests.support.redis_server import RedisServer
 
 LLAMA, QWEN = "ollama:llama3.2:1b", "ollama:qwen2.5:0.5b"
 TIE = '{"explanation": "Equally good.", "verdict": "tie"}'  # every reply reads as a verdict, too
@@ -56,6 +64,7 @@ def queued_run(
     questions: list[str] = QUESTIONS,
     judge: bool = False,
     models: tuple[str, ...] = (LLAMA, QWEN),
+    owner_id: int | None = None,
 ) -> str:
     """A run of the questions × two Ollama models, in the workers' queue (as a server in workers mode leaves it)."""
     few = {"num_predict": "8"}
@@ -65,14 +74,20 @@ def queued_run(
         seed=5,
     )
     prompt_set = parse_prompt_set("\n".join(questions).encode(), filename="questions.txt")
-    run_id = create_run(database=database, spec=spec, prompt_set=prompt_set)
+    run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, owner_id=owner_id)
     queue_run(database=database, run_id=run_id)
     return run_id
 
 
 @contextmanager
 def bench_worker(
-    data_dir: Path, database: Database | None, double: OllamaDouble, *, lease: float = 30, concurrency: int = 1
+    data_dir: Path,
+    database: Database | None,
+    double: OllamaDouble,
+    *,
+    lease: float = 30,
+    concurrency: int = 1,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """`arena bench worker` in a child process on `database` (None: the data directory's SQLite
     file, as a server there uses it); killed at the end if still running."""
@@ -84,6 +99,7 @@ def bench_worker(
         "OLLAMA_HOST": double.url,
         "ARENA_EMBEDDED": "0",
         "COLUMNS": "200",
+        **(env or {}),
     }
     command = [sys.executable, "-m", "arena", "bench", "worker", "--lease", str(lease), "--poll", "0.1"]
     process = subprocess.Popen(
@@ -248,3 +264,92 @@ def test_a_server_in_workers_mode_only_queues_and_a_worker_runs_the_run(
     assert {(i["host"], i["engine"]) for i in report["items"]} == {(socket.gethostname(), f"ollama:{double.url}")}
     assert {p["host"] for p in report["performance"]} == {socket.gethostname()}
     assert f"- Host: {socket.gethostname()}" in markdown
+
+
+def budget_usage(redis_url: str, key: str) -> tuple[int, int]:
+    """(units `key` holds, units held in all) in the shared budget, as the web processes count them."""
+
+    async def look() -> tuple[int, int]:
+        client = connect(redis_url)
+        try:
+            return await RedisBudget(client, per_user=1, total=1, queue_timeout_s=1).usage(key)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(look())
+
+
+def comparison(count: int) -> dict[str, object]:
+    """`count` instances of one model, told apart by temperature."""
+    return {"message": "hi", "model_instances": [{"model": LLAMA, "temperature": 0.1 * (n + 1)} for n in range(count)]}
+
+
+@pytest.mark.postgres
+def test_a_worker_on_redis_holds_its_owners_units_and_the_servers_total_counts_them(
+    tmp_path: Path, postgres: Database, redis_url: str, double_factory: DoubleFactory
+) -> None:
+    busy_gpu, web_engine = double_factory(), double_factory()  # the worker's engine, the web process's
+    busy_gpu.first_token_delay = 60  # the worker's four items hold their units while the test looks
+    web_engine.reply = ["Hi", " there"]
+    limits = {"ARENA_MAX_STREAMS_PER_USER": "6", "ARENA_MAX_GENERATIONS": "6", "ARENA_QUEUE_TIMEOUT_S": "1"}
+    database_url = postgres.url.render_as_string(hide_password=False)
+    data_dir = tmp_path / "data"
+    env = cluster_env(data_dir, ollama_url=web_engine.url, database_url=database_url, redis_url=redis_url, **limits)
+    data_dir.mkdir()
+    bob_token, ann_token = evaluator_tokens(env, 2)
+    with postgres.session() as session:
+        bob = session.scalars(select(User.id).where(User.username == "evaluator0")).one()
+    run_id = queued_run(postgres, questions=QUESTIONS[:2], owner_id=bob)  # 2 questions × 2 models: 4 items
+    bob_key = f"user:{bob}"
+
+    def chat(token: str, url: str, count: int) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.post(f"{url}/api/chat", json=comparison(count), headers=headers, timeout=30)
+
+    worker_env = {"ARENA_REDIS_URL": redis_url, **limits}
+    with (
+        Cluster(size=1, directory=tmp_path / "cluster", env=env) as cluster,
+        bench_worker(data_dir, postgres, busy_gpu, concurrency=4, env=worker_env) as worker,
+    ):
+        url = cluster.urls[0]
+        wait_until(
+            lambda: budget_usage(redis_url, bob_key) == (4, 4), timeout=30, what="the worker to hold bob's 4 units"
+        )
+        over = chat(bob_token, url, 3)  # 4 + 3 > 6: past bob's cap, whoever runs the 4
+        assert over.status_code == 429, over.text
+        assert "ARENA_MAX_STREAMS_PER_USER" in over.json()["error"] and "4 of yours" in over.json()["error"]
+        assert chat(bob_token, url, 2).status_code == 200  # 4 + 2 fit: a cap, not a block
+        busy = chat(ann_token, url, 3)  # ann runs nothing, but the server's 6 hold the worker's 4
+        assert busy.status_code == 503, busy.text
+        assert "ARENA_MAX_GENERATIONS" in busy.json()["error"]
+        assert chat(ann_token, url, 2).status_code == 200
+        output = stop(worker)
+        assert worker.returncode == 0, output
+        assert budget_usage(redis_url, bob_key) == (0, 0), "a stopped worker gives its units back at once"
+        assert [chat(token, url, 3).status_code for token in (bob_token, ann_token)] == [200, 200]
+
+    assert {(item.status, item.worker) for item in rows(postgres, BenchItem)} == {("pending", None)}
+    assert run_row(postgres, run_id).queued_at is not None
+
+
+def test_while_redis_is_away_a_workers_items_wait_uncounted_never_and_burn_no_attempts(
+    tmp_path: Path, double: OllamaDouble
+) -> None:
+    redis = RedisServer(tmp_path / "redis")  # its own: stopping it leaves other tests' server alone
+    data_dir = tmp_path / "data"
+    with make_database("sqlite", tmp_path) as database:
+        run_id = queued_run(database, questions=QUESTIONS[:1])
+        with bench_worker(data_dir, database, double, concurrency=2, env={"ARENA_REDIS_URL": redis.url}) as worker:
+            wait_until(lambda: "pending" not in {i.status for i in rows(database, BenchItem)}, what="both claimed")
+            time.sleep(3)  # past a retry of the budget (every 2 s)
+            assert double.bodies("/api/chat") == [], "nothing generated without its unit"
+            assert {(i.status, i.attempts) for i in rows(database, BenchItem)} == {("running", 1)}
+            redis.start()
+            try:
+                wait_until(lambda: run_row(database, run_id).status == "done", what="the run once Redis is back")
+                output = stop(worker)
+            finally:
+                redis.stop()
+        assert worker.returncode == 0, output
+        assert {(i.status, i.attempts) for i in rows(database, BenchItem)} == {("done", 1)}
+    assert len(double.bodies("/api/chat")) == 2

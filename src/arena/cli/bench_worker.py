@@ -5,12 +5,17 @@ a server with ARENA_BENCH_RUNNER=workers wait in the queue; any number of worker
 that reaches the same PostgreSQL database) share them, row by row (``evaluation.bench.worker``).
 On SQLite one worker serves a database: a second one is refused (exit 1) with a clear line.
 SIGTERM or Ctrl-C stops it cleanly: the rows in flight go back to pending at once (exit 0).
+With ARENA_REDIS_URL each generation also draws a unit of the run owner's budget in Redis, the
+one the web processes count (ARENA_MAX_STREAMS_PER_USER, ARENA_MAX_GENERATIONS), under a lease of
+this process's own; without it `--concurrency` is the worker's only limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,6 +24,34 @@ from arena.cli._common import console, exit_on_error, load_settings, ready_datab
 
 if TYPE_CHECKING:
     from arena.evaluation.bench.runner import WorkEvent
+    from arena.evaluation.budget import Budget
+    from arena.settings import Settings
+
+
+@asynccontextmanager
+async def _shared_budget(settings: Settings) -> AsyncIterator[Budget]:
+    """The web processes' generation budget in Redis, under this worker's own lease (given back
+    when it stops); without Redis none: the worker's `--concurrency` is its only limit."""
+    from arena.evaluation.budget import UNLIMITED
+
+    if settings.redis_url is None:
+        yield UNLIMITED
+        return
+    from arena.storage.shared_state import connect
+    from arena.web.auth.budget_redis import RedisBudget
+
+    redis = connect(settings.redis_url.get_secret_value())
+    budget = RedisBudget(
+        redis,
+        per_user=settings.max_streams_per_user,
+        total=settings.max_generations,
+        queue_timeout_s=settings.queue_timeout_s,
+    )
+    try:
+        yield budget
+    finally:
+        await budget.aclose()
+        await redis.aclose()
 
 
 async def _serve(*, concurrency: int, lease_s: float, poll_s: float, quiet: bool) -> None:
@@ -30,34 +63,39 @@ async def _serve(*, concurrency: int, lease_s: float, poll_s: float, quiet: bool
     database = ready_database(settings)
     router = build_router(settings)
     try:
-        with single_sqlite_worker(database):
+        async with _shared_budget(settings) as budget:
+            with single_sqlite_worker(database):
 
-            def heard(event: WorkEvent) -> None:
-                if not quiet:
-                    error = f": {event.error}" if event.error else ""
-                    console.print(f"{event.kind} {event.status}: {event.label}{error}", highlight=False, markup=False)
+                def heard(event: WorkEvent) -> None:
+                    if not quiet:
+                        error = f": {event.error}" if event.error else ""
+                        console.print(
+                            f"{event.kind} {event.status}: {event.label}{error}", highlight=False, markup=False
+                        )
 
-            worker = BenchWorker(
-                database=database,
-                router=router,
-                concurrency=concurrency,
-                lease_s=lease_s,
-                poll_s=poll_s,
-                timeout_s=settings.request_timeout,
-                environment=await describe_environment(router),
-                listener=heard,
-            )
-            loop = asyncio.get_running_loop()
-            for number in (signal.SIGTERM, signal.SIGINT):  # stop cleanly; kill -9 is what leases are for
-                loop.add_signal_handler(number, worker.stop)
-            console.print(
-                f"bench worker {worker.worker} serving the {database.backend} queue "
-                f"({concurrency} at once, lease {lease_s:g} s); stop it with Ctrl-C",
-                highlight=False,
-                soft_wrap=True,
-            )
-            await worker.run()
-            console.print(f"bench worker {worker.worker} stopped", highlight=False, soft_wrap=True)
+                worker = BenchWorker(
+                    database=database,
+                    router=router,
+                    concurrency=concurrency,
+                    lease_s=lease_s,
+                    poll_s=poll_s,
+                    timeout_s=settings.request_timeout,
+                    environment=await describe_environment(router),
+                    listener=heard,
+                    budget=budget,
+                )
+                loop = asyncio.get_running_loop()
+                for number in (signal.SIGTERM, signal.SIGINT):  # stop cleanly; kill -9 is what leases are for
+                    loop.add_signal_handler(number, worker.stop)
+                shared = "the shared generation budget (Redis)" if settings.redis_url else "no shared budget"
+                console.print(
+                    f"bench worker {worker.worker} serving the {database.backend} queue "
+                    f"({concurrency} at once, {shared}, lease {lease_s:g} s); stop it with Ctrl-C",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                await worker.run()
+                console.print(f"bench worker {worker.worker} stopped", highlight=False, soft_wrap=True)
     finally:
         await router.aclose()
         database.dispose()
@@ -65,7 +103,13 @@ async def _serve(*, concurrency: int, lease_s: float, poll_s: float, quiet: bool
 
 def bench_worker(
     concurrency: Annotated[
-        int, typer.Option(min=1, max=256, help="Generations at once in this worker (its own budget)")
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Items at once in this worker; with ARENA_REDIS_URL each also waits for a unit of its owner's "
+            "generation budget",
+        ),
     ] = 2,
     lease: Annotated[
         float,

@@ -2,11 +2,13 @@
 
 Any number of workers (`arena bench worker`, on any host that reaches the database) take rows
 from the queue (``storage.bench_queue``): an item, or a pair whose two answers are done. Each
-worker has its own engines (its own Settings and Router) and its own budget: ``concurrency``
-generations at once. A heartbeat renews its leases every third of ``lease_s``; a row it no
-longer holds (taken over after a stall, or its run cancelled) is dropped at once. A worker
-killed with -9 leaves its rows ``running`` until their leases run out, then another worker
-takes them with the next attempt; the first attempt could never store its result.
+worker has its own engines (its own Settings and Router) and takes ``concurrency`` rows at
+once; each generation also waits for a unit of the run owner's generation budget (``budget``,
+the one the web processes share through Redis; none without Redis). A heartbeat renews its
+leases every third of ``lease_s``; a row it no longer holds (taken over after a stall, or its
+run cancelled) is dropped at once. A worker killed with -9 leaves its rows ``running`` until
+their leases run out, then another worker takes them with the next attempt; the first attempt
+could never store its result.
 
 Stopping (SIGTERM, Ctrl-C) cancels the work in flight and puts its rows back to pending at once.
 On SQLite only one worker serves a database (a file lock beside it says who): SQLite has no row
@@ -20,13 +22,13 @@ import fcntl
 import logging
 import os
 import socket
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from arena.engines.router import Router
-from arena.errors import ArenaError, Conflict
+from arena.errors import ArenaError, Conflict, SharedStateUnavailable
 from arena.evaluation.bench.claim import new_worker, retire_worker
 from arena.evaluation.bench.runner import WorkEvent
 from arena.evaluation.bench.steps import (
@@ -40,6 +42,7 @@ from arena.evaluation.bench.steps import (
     pair_task,
     record_verdict,
 )
+from arena.evaluation.budget import UNLIMITED, Budget, owner_key
 from arena.storage import bench as store
 from arena.storage import bench_queue as queue
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
@@ -48,6 +51,7 @@ from arena.storage.models import utcnow
 
 DEFAULT_LEASE_S: Final = 30.0
 DEFAULT_POLL_S: Final = 1.0
+BUDGET_RETRY_S: Final = 2.0  # a look at an unreachable shared budget this often
 Row = tuple[str, int]  # (table, id)
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -65,8 +69,9 @@ class BenchWorker:
         timeout_s: float = 300.0,
         environment: dict[str, Any] | None = None,
         listener: Callable[[WorkEvent], None] | None = None,
+        budget: Budget = UNLIMITED,
     ) -> None:
-        self.database, self.router = database, router
+        self.database, self.router, self.budget = database, router, budget
         self.concurrency, self.lease_s, self.poll_s, self.timeout_s = concurrency, lease_s, poll_s, timeout_s
         self.environment = environment or {}
         self.listener = listener or (lambda event: None)
@@ -194,16 +199,37 @@ class BenchWorker:
 
     # -- the work --------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _unit(self, key: str) -> AsyncIterator[None]:
+        """One unit of `key`'s generation budget for the block, behind every waiting interactive
+        request. While the shared budget is unreachable the row stays this worker's (its lease
+        renewed) and the wait is tried again: an outage delays the queue, it burns no attempts."""
+        async with AsyncExitStack() as held:
+            unreachable = False
+            while True:
+                try:
+                    await held.enter_async_context(self.budget.wait(key))
+                    break
+                except SharedStateUnavailable:
+                    if not unreachable:
+                        logger.warning("bench worker %s waits for the shared generation budget", self.worker)
+                    unreachable = True
+                    await asyncio.sleep(BUDGET_RETRY_S)
+            if unreachable:
+                logger.info("bench worker %s reached the shared generation budget again", self.worker)
+            yield
+
     async def _answer(self, item: BenchItem, attempt: int) -> None:
         run = self._runs[item.run_id]
         instance = next(i for i in run.instances if i["instance_id"] == item.instance_id)
-        result = await answer_item(
-            router=self.router,
-            item=item,
-            options=item_options(item, instance),
-            system=run.system,
-            timeout_s=self.timeout_s,
-        )
+        async with self._unit(owner_key(run.owner_id)):
+            result = await answer_item(
+                router=self.router,
+                item=item,
+                options=item_options(item, instance),
+                system=run.system,
+                timeout_s=self.timeout_s,
+            )
         values = result.row_values()
         if await self._write(self._finish, BenchItem, item.id, item.run_id, attempt, result.status, values):
             self._tell(WorkEvent(kind="item", status=result.status, label=item_label(item), error=result.error))
@@ -212,13 +238,14 @@ class BenchWorker:
         run = self._runs[judgment.run_id]
         assert run.judge is not None
         task = await asyncio.to_thread(self._pair_task, judgment, run.system)
-        result = await judge_items(
-            router=self.router,
-            model_id=run.judge["model"],
-            options=judge_options(run.judge, run_seed=run.seed, repeat=judgment.repeat),
-            task=task,
-            timeout_s=self.timeout_s,
-        )
+        async with self._unit(owner_key(run.owner_id)):
+            result = await judge_items(
+                router=self.router,
+                model_id=run.judge["model"],
+                options=judge_options(run.judge, run_seed=run.seed, repeat=judgment.repeat),
+                task=task,
+                timeout_s=self.timeout_s,
+            )
         if await self._write(self._finish_judgment, judgment, attempt, result):
             self._tell(WorkEvent(kind="judgment", status=result.status, label=pair_label(judgment), error=result.error))
 
