@@ -355,3 +355,22 @@ def test_over_https_the_flow_cookie_is_host_prefixed_and_only_that_one_counts(
             name = "arena_oidc" if plantable else "__Host-arena_oidc"
             answer = client.get(f"{callback.path}?{callback.query}", headers={"cookie": f"{name}={value}"})
             assert answer.status_code == (400 if plantable else 204), answer.text
+
+
+def test_sign_in_starts_never_spend_the_password_budget_and_only_navigations_start(edge: RunningArena) -> None:
+    """A page a staff member visits must not lock the office's password logins out with <img> starts."""
+    address = {"x-forwarded-for": "203.0.113.80"}
+    image = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+    with edge.client(headers=address) as client:
+        for _ in range(PROXY_LIMIT + 2):
+            fired = client.get("/auth/oidc/login", headers=image)
+            assert fired.status_code == 403 and "link or the address bar" in fired.json()["error"]
+        assert (
+            client.get("/auth/oidc/login", headers={"sec-fetch-mode": "cors", "sec-fetch-dest": "empty"}).status_code
+            == 403
+        )
+        navigation = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+        statuses = [client.get("/auth/oidc/login", headers=navigation).status_code for _ in range(PROXY_LIMIT + 1)]
+        assert statuses == [303] * PROXY_LIMIT + [429], statuses  # starts have a window of their own
+        logged_in = client.post("/api/auth/login", json={"username": "eve", "password": PASSWORD})
+        assert logged_in.status_code == 200, logged_in.text  # and the password budget is whole

@@ -9,9 +9,11 @@ back on the provider's redirect), kept only as a hash: a callback with another s
 another browser, or used twice is refused. The cookie's value is new at every login start,
 never one the browser brought (else an attacker who planted a value could finish a login of
 theirs in the victim's browser), and over https it is ``__Host-`` prefixed, so that neither a
-subdomain nor a plain-http page can plant it. Both routes count against the address's login
-budget (ARENA_RATE_LIMIT_LOGIN); a callback is audited only when it carries a state we issued,
-so made-up states cannot fill the audit log. The session cookie itself is SameSite=Strict, which
+subdomain nor a plain-http page can plant it. A start must be a top-level navigation (a page
+cannot fire it as an image or a fetch) and is counted per address in a window of its own (the
+ARENA_RATE_LIMIT_LOGIN rate, another key), so that starts never spend the password budget; a
+callback counts against the address's login budget, and is audited only when it carries a state
+we issued, so made-up states cannot fill the audit log. The session cookie itself is SameSite=Strict, which
 a browser withholds on a redirect chain that began at another site; so a successful callback
 answers with a small page of ours that moves on to `next` from this site.
 
@@ -35,7 +37,9 @@ from arena.storage import audit
 from arena.storage import oidc as store
 from arena.web.audit_events import record_event
 from arena.web.auth import oidc_accounts
+from arena.web.auth.authentication import LOGIN_BUCKET, login_rate_key
 from arena.web.auth.limits import enforce_login_rate_limit
+from arena.web.auth.refusals import too_many_requests
 from arena.web.auth.oidc_client import OidcClient, OidcRefused
 from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
 from arena.web.deps import AppSettings, Db
@@ -91,7 +95,29 @@ def _refused(request: Request, status: int, message: str, next_path: str = "/") 
     return templates.TemplateResponse(request, "login.html", context, status_code=status, headers=PAGE_HEADERS)
 
 
-@router.get("/login", dependencies=[Depends(enforce_login_rate_limit)])
+def require_navigation(request: Request) -> None:
+    """A start is a person clicking "Sign in": a top-level navigation. Browsers say what a request
+    is for (Fetch Metadata); one for an image, a script or a fetch is some page firing it."""
+    dest = request.headers.get("sec-fetch-dest")
+    mode = request.headers.get("sec-fetch-mode")
+    if (dest is not None and dest != "document") or (mode is not None and mode != "navigate"):
+        raise HTTPException(status_code=403, detail="A sign-in starts only from a link or the address bar")
+
+
+async def enforce_start_rate_limit(request: Request) -> None:
+    """Starts per address, in a window of their own: a start guesses nothing, so it must not
+    spend the budget of password and token attempts (else any page could lock an office out)."""
+    key = "oidc-start:" + login_rate_key(request)
+    refusal = await request.app.state.rate_limits.hit(LOGIN_BUCKET, key)
+    if refusal is not None:
+        raise too_many_requests(
+            f"Too many sign-ins started: the limit is {refusal.limit_text}; try again in {refusal.retry_after} s",
+            retry_after=refusal.retry_after,
+            bucket=LOGIN_BUCKET,
+        )
+
+
+@router.get("/login", dependencies=[Depends(require_navigation), Depends(enforce_start_rate_limit)])
 async def start_oidc_login(request: Request, db: Db, next: str | None = None) -> Response:
     """Send the browser to the identity provider, with a fresh state, nonce and PKCE challenge."""
     client = _client(request)
@@ -106,7 +132,14 @@ async def start_oidc_login(request: Request, db: Db, next: str | None = None) ->
     # started in another tab meanwhile must be started again.)
     browser = secrets.token_urlsafe(32)
     await asyncio.to_thread(
-        _store_login, db, started.state, _browser_hash(browser), started.nonce, started.code_verifier, callback, next_path
+        _store_login,
+        db,
+        started.state,
+        _browser_hash(browser),
+        started.nonce,
+        started.code_verifier,
+        callback,
+        next_path,
     )
     response = RedirectResponse(started.url, status_code=303)
     name, path = flow_cookie(request)
@@ -122,7 +155,9 @@ async def start_oidc_login(request: Request, db: Db, next: str | None = None) ->
     return response
 
 
-def _store_login(db: Db, state: str, browser_hash: str, nonce: str, verifier: str, callback: str, next_path: str) -> None:
+def _store_login(
+    db: Db, state: str, browser_hash: str, nonce: str, verifier: str, callback: str, next_path: str
+) -> None:
     with db.session() as session:
         store.add_login(
             session,
