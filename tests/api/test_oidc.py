@@ -237,6 +237,15 @@ def test_an_sso_account_has_no_password_and_keeps_the_token_rules(arena: Running
         sso_login(client, idp, "sub-jo")
     refused = arena.client().post("/api/auth/login", json={"username": "jo", "password": PASSWORD})
     assert refused.status_code == 401
+    with login(arena, "ada") as admin:  # nor can an admin give it one: the provider decides who gets in
+        given = admin.request("PATCH", "/api/users/jo", json={"password": "a-local-password"})
+        assert given.status_code == 400 and "single sign-on" in given.json()["error"]
+        listed = {u["username"]: u["sso"] for u in admin.client.get("/api/users").json()["users"]}
+    assert listed["jo"] is True and listed["eve"] is False
+    assert (
+        arena.client().post("/api/auth/login", json={"username": "jo", "password": "a-local-password"}).status_code
+        == 401
+    )
     token = api_token(arena, "eve")  # tokens of local accounts are untouched by all this
     assert arena.client().get("/api/auth/me", headers={"authorization": f"Bearer {token}"}).status_code == 200
 

@@ -98,5 +98,3 @@ async def verify_audit(request: Request, db: Db) -> AuditVerificationPublic:
         problem=result.problem,
         message=result.message,
     )
-
-

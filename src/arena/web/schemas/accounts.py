@@ -34,7 +34,10 @@ class MePublic(BaseModel):
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for")
     days: int | None = Field(
-        None, ge=1, le=3650, description="How long it lasts: ARENA_TOKEN_DAYS unless given, at most ARENA_TOKEN_MAX_DAYS"
+        None,
+        ge=1,
+        le=3650,
+        description="How long it lasts: ARENA_TOKEN_DAYS unless given, at most ARENA_TOKEN_MAX_DAYS",
     )
 
 
@@ -69,6 +72,7 @@ class UserPublic(BaseModel):
     username: str
     role: RoleName
     created_at: datetime | None = None
+    sso: bool = Field(default=False, description="Signs in through the identity provider, not with a password")
 
 
 class UserList(BaseModel):

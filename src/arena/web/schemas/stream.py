@@ -131,4 +131,3 @@ class ArenaDoneLine(BaseModel):
 
 
 ArenaStreamLine = ArenaQueuedLine | ArenaRefusedLine | ArenaStartLine | ArenaTokenLine | ArenaDoneLine
-
