@@ -19,7 +19,11 @@ pytest_plugins = ("tests.support.fixtures", "tests.support.db_fixtures", "tests.
 # Every variable Settings reads (so a new setting is isolated too), and the old-key variable
 # that `arena db rekey` reads on its own.
 ARENA_VARIABLES = (
-    *(field.validation_alias for field in Settings.model_fields.values() if isinstance(field.validation_alias, str)),
+    *(
+        field.validation_alias
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    ),
     "ARENA_OLD_ENCRYPTION_KEY",
 )
 

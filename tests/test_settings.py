@@ -43,9 +43,7 @@ def test_generation_limits_default_to_eight_instances_per_user(isolated_environm
     assert settings.max_generations == 8 * 8
 
 
-def test_the_server_budget_follows_a_v3_config_unless_set(
-    isolated_environment: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_server_budget_follows_a_v3_config_unless_set(isolated_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_REQUESTS", "2")
     monkeypatch.setenv("ARENA_MAX_INSTANCES", "3")
     assert Settings().max_generations == 6
@@ -71,9 +69,7 @@ def test_several_ollama_hosts_and_openai_endpoints(monkeypatch: pytest.MonkeyPat
 
 def test_openai_endpoints_as_json_with_a_named_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MY_KEY", "k-123")
-    monkeypatch.setenv(
-        "ARENA_OPENAI_ENDPOINTS", '[{"name": "lms", "base_url": "http://127.0.0.1:1234/v1", "api_key_env": "MY_KEY"}]'
-    )
+    monkeypatch.setenv("ARENA_OPENAI_ENDPOINTS", '[{"name": "lms", "base_url": "http://127.0.0.1:1234/v1", "api_key_env": "MY_KEY"}]')
     [endpoint] = Settings().openai_endpoints
     assert endpoint.api_key is not None and endpoint.api_key.get_secret_value() == "k-123"
 

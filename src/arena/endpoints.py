@@ -118,6 +118,8 @@ def parse_cloud_judges(raw: Any) -> list[CloudJudgeEndpoint]:
     return endpoints
 
 
+
+
 def normalize_ollama_url(raw: str) -> str:
     """Read OLLAMA_HOST the way Ollama's own clients do: scheme and port are optional."""
     value = raw.strip().rstrip("/")

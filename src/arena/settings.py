@@ -113,11 +113,7 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
         "unset means token when WEB_CHAT_TOKEN is set, otherwise none",
     )
     session_idle_minutes: int = Field(
-        120,
-        ge=1,
-        le=60 * 24 * 30,
-        validation_alias="ARENA_SESSION_IDLE_MINUTES",
-        description="Log out after this idle time",
+        120, ge=1, le=60 * 24 * 30, validation_alias="ARENA_SESSION_IDLE_MINUTES", description="Log out after this idle time"
     )
     session_max_hours: int = Field(
         24, ge=1, le=24 * 365, validation_alias="ARENA_SESSION_MAX_HOURS", description="Log out this long after login"
@@ -149,23 +145,13 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
     # --- rate limits, the generation budget and login lockout (issues 5, 10) ---
     # Limits use the `limits` notation ("60/minute", "5 per 10 seconds", "10/second;200/hour"), or "off".
     rate_limit_chat: str = Field(
-        "60/minute",
-        validation_alias="ARENA_RATE_LIMIT_CHAT",
-        description="Per user (or address): /api/chat and /api/stream_chat",
+        "60/minute", validation_alias="ARENA_RATE_LIMIT_CHAT", description="Per user (or address): /api/chat and /api/stream_chat"
     )
-    rate_limit_judge: str = Field(
-        "30/minute", validation_alias="ARENA_RATE_LIMIT_JUDGE", description="Per user: POST /api/judge"
-    )
-    rate_limit_pull: str = Field(
-        "10/minute", validation_alias="ARENA_RATE_LIMIT_PULL", description="Per user: model pulls"
-    )
-    rate_limit_login: str = Field(
-        "20/minute", validation_alias="ARENA_RATE_LIMIT_LOGIN", description="Per address: login attempts"
-    )
+    rate_limit_judge: str = Field("30/minute", validation_alias="ARENA_RATE_LIMIT_JUDGE", description="Per user: POST /api/judge")
+    rate_limit_pull: str = Field("10/minute", validation_alias="ARENA_RATE_LIMIT_PULL", description="Per user: model pulls")
+    rate_limit_login: str = Field("20/minute", validation_alias="ARENA_RATE_LIMIT_LOGIN", description="Per address: login attempts")
     rate_limit_render: str = Field(
-        "120/minute",
-        validation_alias="ARENA_RATE_LIMIT_RENDER",
-        description="Per user: POST /api/render (once per finished answer)",
+        "120/minute", validation_alias="ARENA_RATE_LIMIT_RENDER", description="Per user: POST /api/render (once per finished answer)"
     )
     max_streams_per_user: int = Field(
         8,
@@ -231,14 +217,10 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
         description="Failed logins for one account, or from one address, that raise abuse.login_burst",
     )
     alert_exports: str = Field(
-        "100/hour",
-        validation_alias="ARENA_ALERT_EXPORTS",
-        description="Exports by one user that raise abuse.export_burst",
+        "100/hour", validation_alias="ARENA_ALERT_EXPORTS", description="Exports by one user that raise abuse.export_burst"
     )
     alert_pulls: str = Field(
-        "20/hour",
-        validation_alias="ARENA_ALERT_PULLS",
-        description="Model pulls by one user that raise abuse.pull_burst",
+        "20/hour", validation_alias="ARENA_ALERT_PULLS", description="Model pulls by one user that raise abuse.pull_burst"
     )
     alert_rate_limited: str = Field(
         "20/10minutes",
@@ -247,15 +229,8 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
     )
 
     @field_validator(
-        "rate_limit_chat",
-        "rate_limit_judge",
-        "rate_limit_pull",
-        "rate_limit_login",
-        "rate_limit_render",
-        "alert_login_failures",
-        "alert_exports",
-        "alert_pulls",
-        "alert_rate_limited",
+        "rate_limit_chat", "rate_limit_judge", "rate_limit_pull", "rate_limit_login", "rate_limit_render",
+        "alert_login_failures", "alert_exports", "alert_pulls", "alert_rate_limited",
         mode="after",
     )
     @classmethod

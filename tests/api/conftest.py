@@ -12,3 +12,4 @@ from tests.support.server import RunningArena
 def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     """One real arena (embedded engine, SQLite) per test module."""
     return module_arena_factory()
+

@@ -26,6 +26,7 @@ def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(accounts=True, embedded_enabled=False, rate_limit_login="200/minute")
 
 
+
 def test_nothing_but_health_and_login_answers_without_logging_in(arena: RunningArena) -> None:
     with arena.client() as client:
         assert client.get("/api/health").status_code == 200
@@ -230,9 +231,7 @@ def test_api_tokens_expire_and_say_so(arena: RunningArena) -> None:
         expires_at = datetime.fromisoformat(made.json()["expires_at"])
         assert abs(expires_at - (utcnow() + timedelta(days=2))) < timedelta(minutes=5)
         default = rival.request("POST", "/api/auth/tokens", json={"name": "default"}).json()
-        assert abs(datetime.fromisoformat(default["expires_at"]) - (utcnow() + timedelta(days=90))) < timedelta(
-            minutes=5
-        )
+        assert abs(datetime.fromisoformat(default["expires_at"]) - (utcnow() + timedelta(days=90))) < timedelta(minutes=5)
         listed = {t["name"]: t for t in rival.client.get("/api/auth/tokens").json()["tokens"]}
         assert listed["short-lived"]["expires_at"] == made.json()["expires_at"]
         too_long = rival.request("POST", "/api/auth/tokens", json={"name": "forever", "days": 400})
@@ -243,9 +242,7 @@ def test_api_tokens_expire_and_say_so(arena: RunningArena) -> None:
         assert script.get("/api/auth/me", headers=bearer).status_code == 200
         with arena.database() as database, database.session() as session:
             session.execute(
-                update(ApiToken)
-                .where(ApiToken.id == made.json()["id"])
-                .values(expires_at=utcnow() - timedelta(seconds=1))
+                update(ApiToken).where(ApiToken.id == made.json()["id"]).values(expires_at=utcnow() - timedelta(seconds=1))
             )
         expired = script.get("/api/auth/me", headers=bearer)
         assert expired.status_code == 401

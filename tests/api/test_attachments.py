@@ -131,10 +131,6 @@ def test_names_with_bidi_or_control_characters_are_refused(client: httpx.Client,
     assert code in uploaded.json()["error"] and "file name" in uploaded.json()["error"]
     chat = client.post(
         "/api/stream_chat",
-        json={
-            "message": "Look",
-            "model_instances": [{"model": LLAMA}],
-            "attachments": [{"filename": filename, "text": "hi"}],
-        },
+        json={"message": "Look", "model_instances": [{"model": LLAMA}], "attachments": [{"filename": filename, "text": "hi"}]},
     )
     assert chat.status_code == 400 and code in chat.json()["error"], chat.text

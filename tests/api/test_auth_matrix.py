@@ -165,6 +165,7 @@ def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(accounts=True, rate_limit_login="off")
 
 
+
 @pytest.fixture(scope="module")
 def callers(arena: RunningArena) -> Callers:
     return Callers(tokens={name: api_token(arena, name) for name in ("vic", "eve", "rival", "ada")})
@@ -424,18 +425,10 @@ def seed_owned(arena: RunningArena, callers: Callers, owner: str | None) -> Owne
             owner_id=owner_id,
         )
         with database.session() as session:
-            session.execute(
-                update(Conversation).where(Conversation.id == turn.conversation_id).values(owner_id=owner_id)
-            )
+            session.execute(update(Conversation).where(Conversation.id == turn.conversation_id).values(owner_id=owner_id))
             account_store.share(session, conversation_id=turn.conversation_id, username=SHARED_WITH)
             session.execute(update(BenchRun).where(BenchRun.id == run_id).values(status="done"))  # nothing runs
-            grade = {
-                "judge_model": SMOL,
-                "mode": "single",
-                "key_a": turn.instance_ids[0],
-                "raw_ab": "[[7]]",
-                "score": 7.0,
-            }
+            grade = {"judge_model": SMOL, "mode": "single", "key_a": turn.instance_ids[0], "raw_ab": "[[7]]", "score": 7.0}
             judgment_store.add_judgment(session, run_id=run_ids[0], owner_id=owner_id, **grade)
             judgment_store.add_judgment(
                 session, run_id=run_ids[1], conversation_id=turn.conversation_id, turn_id=turn.turn_id, **grade

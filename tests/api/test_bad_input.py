@@ -29,10 +29,7 @@ def instance(**overrides: object) -> dict:
 BAD_400 = [
     ({"model_instances": [instance()]}, "No messages"),
     ({"message": "   ", "model_instances": [instance()]}, "No messages"),
-    (
-        {"history": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "models": [SMOL]},
-        "last message",
-    ),
+    ({"history": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "models": [SMOL]}, "last message"),
     ({"message": "hi"}, "No models"),
     ({"message": "hi", "model_instances": []}, "No models"),
     (
@@ -72,9 +69,7 @@ BAD_422 = [
 
 
 @pytest.mark.parametrize(("bad_instance", "field"), BAD_422)
-def test_out_of_range_or_mistyped_hyperparameters_are_422(
-    small_arena: RunningArena, bad_instance: dict, field: str
-) -> None:
+def test_out_of_range_or_mistyped_hyperparameters_are_422(small_arena: RunningArena, bad_instance: dict, field: str) -> None:
     before = conversations(small_arena)
     with small_arena.client() as client:
         response = client.post("/api/stream_chat", json={"message": "hi", "model_instances": [bad_instance]})
@@ -112,9 +107,7 @@ def test_body_over_the_limit_is_413(small_arena: RunningArena) -> None:
         assert "4096" in response.json()["error"]
         # Sent in chunks without a Content-Length: still refused.
         chunked = client.post(
-            "/api/chat",
-            content=iter([b'{"message": "', b"x" * 5000, b'"}']),
-            headers={"content-type": "application/json"},
+            "/api/chat", content=iter([b'{"message": "', b"x" * 5000, b'"}']), headers={"content-type": "application/json"}
         )
         assert chunked.status_code == 413
 
@@ -127,9 +120,7 @@ def test_bearer_token_guards_everything_but_health(tmp_path_factory: pytest.Temp
             response = client.get("/api/models", headers=headers)
             assert response.status_code == 401
             assert response.json() == {"error": "Missing or invalid Authorization header"}
-            assert (
-                client.post("/api/chat", json={"message": "hi", "models": [SMOL]}, headers=headers).status_code == 401
-            )
+            assert client.post("/api/chat", json={"message": "hi", "models": [SMOL]}, headers=headers).status_code == 401
         ok = client.get("/api/models", headers={"Authorization": "Bearer s3cret-token"})
         assert ok.status_code == 200
         assert "smollm2-135m-instruct" in ok.json()["models"]
@@ -148,9 +139,7 @@ def test_an_empty_legacy_model_name_is_422_not_500(small_arena: RunningArena, ro
 
 def test_a_body_that_is_not_utf8_is_422_saying_so(small_arena: RunningArena) -> None:
     with small_arena.client() as client:
-        response = client.post(
-            "/api/render", content=b")\xc0B\x8d\xfe\xff", headers={"content-type": "application/json"}
-        )
+        response = client.post("/api/render", content=b")\xc0B\x8d\xfe\xff", headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["error"] == "the body is not valid JSON: it is not UTF-8 text"
 
@@ -177,9 +166,7 @@ DEEP = "[" * 2000 + "]" * 2000  # under this arena's 4 KiB body limit, past the 
 HUGE_NUMBER = '{"message": "hi", "models": ["' + SMOL + '"], "seed": ' + "9" * 1500 + "}"
 
 
-@pytest.mark.parametrize(
-    "route", ["/api/stream_chat", "/api/conversations", "/api/conversations/import", "/api/render"]
-)
+@pytest.mark.parametrize("route", ["/api/stream_chat", "/api/conversations", "/api/conversations/import", "/api/render"])
 @pytest.mark.parametrize(
     ("raw", "message"), [(DEEP, "nested more than 64 levels deep"), (HUGE_NUMBER, "number with more than 100 digits")]
 )
@@ -196,5 +183,5 @@ def test_json_bodies_are_bounded_in_depth_and_number_size(
 
 def test_numbers_and_brackets_inside_strings_are_only_text(small_arena: RunningArena) -> None:
     with small_arena.client() as client:
-        response = client.post("/api/render", json={"markdown": "[" * 500 + "9" * 500 + '\\"{'})
+        response = client.post("/api/render", json={"markdown": "[" * 500 + "9" * 500 + "\\\"{"})
     assert response.status_code == 200, response.text

@@ -32,6 +32,7 @@ def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
 
 
+
 def config(**overrides: Any) -> str:
     values: dict[str, Any] = {
         "instances": [{"model": LLAMA, "num_predict": 8}, {"model": QWEN, "num_predict": 8}],

@@ -15,6 +15,7 @@ def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(allowed_hosts=["arena.lan"])
 
 
+
 def port(arena: RunningArena) -> str:
     return arena.url.rsplit(":", 1)[1]
 
@@ -54,9 +55,7 @@ def test_a_malformed_host_header_is_refused(arena: RunningArena, host: str) -> N
 def test_another_site_cannot_make_changes(arena: RunningArena, headers: dict[str, str]) -> None:
     with arena.client() as client:
         before = len(client.get("/api/conversations").json()["conversations"])
-        response = client.post(
-            "/api/conversations", json={"model_instances": [{"model": "local:smollm2-135m-instruct"}]}, headers=headers
-        )
+        response = client.post("/api/conversations", json={"model_instances": [{"model": "local:smollm2-135m-instruct"}]}, headers=headers)
         assert response.status_code == 403
         assert "Cross-site" in response.json()["error"]
         assert client.post("/api/delete_model", json={"model": "ollama:x"}, headers=headers).status_code == 403
@@ -66,9 +65,7 @@ def test_another_site_cannot_make_changes(arena: RunningArena, headers: dict[str
 def test_same_origin_pages_and_scripts_can(arena: RunningArena) -> None:
     body = {"model_instances": [{"model": "local:smollm2-135m-instruct"}]}
     with arena.client() as client:
-        same = client.post(
-            "/api/conversations", json=body, headers={"Origin": arena.url, "Sec-Fetch-Site": "same-origin"}
-        )
+        same = client.post("/api/conversations", json=body, headers={"Origin": arena.url, "Sec-Fetch-Site": "same-origin"})
         script = client.post("/api/conversations", json=body)  # curl and scripts send neither header
     assert same.status_code == 201 and script.status_code == 201
 
@@ -117,11 +114,7 @@ def test_listed_origins_may_call_the_api_and_others_may_not(tmp_path) -> None:  
         allowed = {"Origin": "https://tools.example:8443"}
         preflight = client.options(
             "/api/render",
-            headers={
-                **allowed,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "content-type",
-            },
+            headers={**allowed, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
         )
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == "https://tools.example:8443"

@@ -86,9 +86,7 @@ def test_a_second_conversation_streaming_mid_round_marks_the_answers_it_overlapp
     exported = client.get(f"/api/conversations/{x}/export", params={"format": "json"})
     flags = sorted(r["contended"] for t in exported.json()["turns"] for r in t["responses"])
     assert flags == [False, True]
-    rows = list(
-        csv.DictReader(io.StringIO(client.get(f"/api/conversations/{x}/export", params={"format": "csv"}).text))
-    )
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/api/conversations/{x}/export", params={"format": "csv"}).text)))
     assert sorted(row["contended"] for row in rows) == ["False", "True"]
     markdown = client.get(f"/api/conversations/{x}/export", params={"format": "markdown"}).text
     assert markdown.count(CONTENDED) == 1
@@ -111,9 +109,7 @@ def test_a_blind_answers_contention_is_kept_back_like_its_other_metrics(client: 
     assert {r["contended"] for r in stored(client, conversation_id, show_metrics="true").values()} == {False}
 
 
-def test_a_judge_generating_meanwhile_marks_the_answer_it_ran_beside(
-    client: httpx.Client, double: OllamaDouble
-) -> None:
+def test_a_judge_generating_meanwhile_marks_the_answer_it_ran_beside(client: httpx.Client, double: OllamaDouble) -> None:
     double.first_token_delay = 1.5  # the judge's model is still answering when the turn starts
     verdict: list[int] = []
     body = {"prompt": "Capital of France?", "answers": [{"key": "a", "text": "Paris"}, {"key": "b", "text": "Lyon"}],
@@ -122,9 +118,7 @@ def test_a_judge_generating_meanwhile_marks_the_answer_it_ran_beside(
     try:
         judge.start()
         time.sleep(0.3)  # the judge is under way (its first token comes after 1.5 s)
-        with client.stream(
-            "POST", ARENA, json={"message": "Hi", "model_instances": [{"model": SMOL, "num_predict": 4}]}
-        ) as r:
+        with client.stream("POST", ARENA, json={"message": "Hi", "model_instances": [{"model": SMOL, "num_predict": 4}]}) as r:
             done = [line["metrics"]["contended"] for line in ndjson_lines(r) if line.get("done")]
         judge.join()
     finally:

@@ -79,6 +79,7 @@ def arena(
     return arena_factory(accounts=True, embedded_enabled=False, ollama_hosts=[double.url], cloud_judges=[partner])
 
 
+
 def judge(arena: RunningArena, cloud: dict[str, Any]) -> Any:
     with login(arena, "eve") as eve:
         return eve.request("POST", "/api/judge", json=RAW | {"mode": "pairwise", "cloud": cloud})

@@ -54,6 +54,7 @@ def double(double_factory: DoubleFactory) -> JudgingOllama:
     return double_factory(judging)
 
 
+
 def settings_for(data_dir: Path, double: JudgingOllama, key: bytes) -> Settings:
     return make_settings(data_dir, ollama_hosts=[double.url], encryption_key=encoded(key))
 
@@ -92,16 +93,12 @@ def run_a_judged_turn(arena: RunningArena) -> tuple[str, dict[str, str]]:
         first, *events = list(ndjson_lines(response))
     conversation_id = first["conversation_id"]
     answers = {
-        i["model"]: "".join(
-            e.get("token", "") for e in events if e["instance_id"] == i["instance_id"] and not e["done"]
-        )
+        i["model"]: "".join(e.get("token", "") for e in events if e["instance_id"] == i["instance_id"] and not e["done"])
         for i in first["instances"]
     }
     with arena.client() as client:
         turn_id = client.get(f"/api/conversations/{conversation_id}").json()["turns"][0]["id"]
-        judged = client.post(
-            "/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": JUDGE}
-        )
+        judged = client.post("/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": JUDGE})
     assert judged.status_code == 200, judged.text
     return conversation_id, answers
 
@@ -200,11 +197,7 @@ def test_a_conversation_leaves_no_plaintext_on_disk_and_reads_back_after_a_resta
     served = CliRunner().invoke(
         cli,
         ["serve", "--port", "1"],
-        env={
-            "ARENA_DATA_DIR": str(data_dir),
-            "ARENA_ENCRYPTION_KEY": encoded(WRONG_KEY).get_secret_value(),
-            "COLUMNS": "300",
-        },
+        env={"ARENA_DATA_DIR": str(data_dir), "ARENA_ENCRYPTION_KEY": encoded(WRONG_KEY).get_secret_value(), "COLUMNS": "300"},
     )
     assert served.exit_code == 2
     lines = [line for line in served.output.splitlines() if line.strip()]

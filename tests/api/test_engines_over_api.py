@@ -37,17 +37,11 @@ def test_streamed_turn_is_stored_in_postgresql(tmp_path: Path) -> None:
     with make_database("postgresql", tmp_path, migrate=False) as database:
         url = database.url.render_as_string(hide_password=False)
         with running_arena(make_settings(tmp_path, database_url=url)) as arena, arena.client() as client:
-            body = {
-                "message": "Say yes.",
-                "model_instances": [{"model": SMOL, "num_predict": 6}, {"model": SMOL, "num_predict": 6, "seed": 9}],
-            }
+            body = {"message": "Say yes.", "model_instances": [{"model": SMOL, "num_predict": 6}, {"model": SMOL, "num_predict": 6, "seed": 9}]}
             with client.stream("POST", "/api/stream_chat", json=body) as response:
                 lines = list(ndjson_lines(response))
             stored = client.get(f"/api/conversations/{lines[0]['conversation_id']}").json()
-        streamed = {
-            iid: "".join(e["token"] for e in lines[1:] if e["instance_id"] == iid and not e["done"])
-            for iid in {e["instance_id"] for e in lines[1:]}
-        }
+        streamed = {iid: "".join(e["token"] for e in lines[1:] if e["instance_id"] == iid and not e["done"]) for iid in {e["instance_id"] for e in lines[1:]}}
         assert {r["instance_id"]: r["text"] for r in stored["turns"][0]["responses"]} == streamed
         assert all(r["status"] == "ok" for r in stored["turns"][0]["responses"])
         # The app migrated the blank schema itself, through DATABASE_URL.

@@ -191,9 +191,7 @@ class Alternating(list):
         return iter([self.replies[(self.calls - 1) % len(self.replies)]])
 
 
-def judge(
-    client: httpx.Client, double: OllamaDouble, conversation_id: str, turn_id: int, mode: str, reply: str
-) -> None:
+def judge(client: httpx.Client, double: OllamaDouble, conversation_id: str, turn_id: int, mode: str, reply: str) -> None:
     """One judge run by QWEN, which answers `reply` to every call (both orders alike)."""
     chat_reply, double.reply = double.reply, [reply]
     try:
@@ -221,10 +219,7 @@ def test_every_export_carries_the_judges_verdicts(client: httpx.Client, double: 
         ("Model A", "tie", "Both fine."),
         ("Model B", "tie", "Both fine."),
     ]
-    assert [(g["mode"], g["label_a"], g["score"]) for g in grades] == [
-        ("single", "Model A", 8),
-        ("single", "Model B", 8),
-    ]
+    assert [(g["mode"], g["label_a"], g["score"]) for g in grades] == [("single", "Model A", 8), ("single", "Model B", 8)]
     assert pairwise["created_at"] and pairwise["run_id"] != grades[0]["run_id"] == grades[1]["run_id"]
 
     rows = list(csv.DictReader(io.StringIO(export(client, conversation_id, "csv").text)))
@@ -266,16 +261,12 @@ def test_a_blind_export_names_no_model_through_a_verdict(client: httpx.Client, d
     assert {verdict["key_a"], verdict["key_b"]} == {LLAMA_ID, QWEN_ID}
 
 
-def test_an_imported_export_brings_its_verdicts_back_off_the_leaderboard(
-    client: httpx.Client, double: OllamaDouble
-) -> None:
+def test_an_imported_export_brings_its_verdicts_back_off_the_leaderboard(client: httpx.Client, double: OllamaDouble) -> None:
     first = stream_turn(client, {"message": "Name a colour.", "model_instances": INSTANCES})[0]
     conversation_id, turn_id = first["conversation_id"], first["turn_id"]
     chat_reply, double.reply = double.reply, Alternating('{"verdict": "A", "explanation": "Red."}', '{"verdict": "B"}')
     try:
-        response = client.post(
-            "/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": QWEN}
-        )
+        response = client.post("/api/judge", json={"conversation_id": conversation_id, "turn_id": turn_id, "judge_model": QWEN})
     finally:
         double.reply = chat_reply
     assert response.status_code == 200, response.text
@@ -419,9 +410,7 @@ def minimal_export(instances: list[dict], *, turns: int = 1, pairwise: int = 0, 
     labels = [i["label"] for i in instances]
     turn = {
         "user_text": "Which is better?",
-        "responses": [
-            {"label": label, "status": "ok", "text": "An answer.", "votes": {"up": thumbs}} for label in labels
-        ],
+        "responses": [{"label": label, "status": "ok", "text": "An answer.", "votes": {"up": thumbs}} for label in labels],
         "pairwise_votes": [{"a": labels[0], "b": labels[1], "value": "A"}] * pairwise,
     }
     return {

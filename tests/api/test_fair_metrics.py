@@ -109,9 +109,7 @@ def test_blind_answers_keep_their_metrics_back_until_asked_or_revealed(client: h
     for line in done_lines(lines).values():
         assert "metrics" not in line, "speed and token counts can tell models apart"
     for answer in answers(client, conversation_id).values():
-        assert [answer[k] for k in ("tokens", "tokens_per_sec", "ttft_s", "prompt_tokens", "finish_reason")] == [
-            None
-        ] * 5
+        assert [answer[k] for k in ("tokens", "tokens_per_sec", "ttft_s", "prompt_tokens", "finish_reason")] == [None] * 5
 
     # The person chose to see speed: then it comes, still under labels only.
     asked = stream(client, f"{ARENA}&show_metrics=true", {"conversation_id": conversation_id, "message": "Again."})
@@ -132,18 +130,13 @@ def test_blind_answers_keep_their_metrics_back_until_asked_or_revealed(client: h
     assert {answer["tokens"] for answer in answers(client, conversation_id).values()} == {len(REPLY)}
 
 
-def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(
-    client: httpx.Client, double: OllamaDouble
-) -> None:
+def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(client: httpx.Client, double: OllamaDouble) -> None:
     conversation_id = create_blind(client)
     lines = stream(client, ARENA, {"conversation_id": conversation_id, "message": "Count to five."})
     turn_id = lines[0]["turn_id"]
     votes = f"/api/conversations/{conversation_id}/votes"
     assert client.post(votes, json={"turn_id": turn_id, "kind": "pairwise", "value": "B"}).status_code == 201
-    assert (
-        client.post(votes, json={"turn_id": turn_id, "kind": "thumb", "key": "Model A", "value": "up"}).status_code
-        == 201
-    )
+    assert client.post(votes, json={"turn_id": turn_id, "kind": "thumb", "key": "Model A", "value": "up"}).status_code == 201
 
     double.reply = ["A", " different", " answer"]
     stream(client, ARENA, {"conversation_id": conversation_id, "regenerate": {"turn_id": turn_id, "key": "Model B"}})
@@ -168,10 +161,7 @@ def test_a_regenerate_has_its_own_round_and_reopens_the_pairwise_vote(
 def test_an_answer_that_waited_for_a_free_slot_says_how_long(client: httpx.Client) -> None:
     """Two embedded slots, three SmolLM2 answers: the third starts only when one of the first two
     is done, so it was not generated together with them; its wait is said and stored."""
-    body = {
-        "message": "Name an animal.",
-        "model_instances": [{"model": SMOL, "num_predict": 16, "seed": s} for s in (1, 2, 3)],
-    }
+    body = {"message": "Name an animal.", "model_instances": [{"model": SMOL, "num_predict": 16, "seed": s} for s in (1, 2, 3)]}
     lines = stream(client, ARENA, body)
     done = done_lines(lines)
     waits = sorted(line["metrics"]["wait_s"] for line in done.values())

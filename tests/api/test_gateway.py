@@ -64,8 +64,7 @@ def test_models_lists_every_model_by_its_arena_id(sdk: openai.OpenAI) -> None:
 
 def test_a_whole_answer_with_its_usage(sdk: openai.OpenAI, double: OllamaDouble) -> None:
     completion = sdk.chat.completions.create(
-        model=LLAMA,
-        messages=[{"role": "system", "content": "Be brief."}, *HELLO],  # type: ignore[list-item]
+        model=LLAMA, messages=[{"role": "system", "content": "Be brief."}, *HELLO]  # type: ignore[list-item]
     )
     assert completion.object == "chat.completion" and completion.id.startswith("chatcmpl-")
     assert completion.model == LLAMA
@@ -73,35 +72,17 @@ def test_a_whole_answer_with_its_usage(sdk: openai.OpenAI, double: OllamaDouble)
     assert (choice.message.role, choice.message.content, choice.finish_reason) == ("assistant", REPLY, "stop")
     # The engine's own counts: the double reports 26 prompt tokens and sends 8 tokens.
     assert completion.usage is not None
-    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens) == (
-        26,
-        8,
-        34,
-    )
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens) == (26, 8, 34)
     sent = double.bodies("/api/chat")[-1]
     assert sent["model"] == "llama3.2:1b"
-    assert sent["messages"] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Why is the sky blue?"},
-    ]
+    assert sent["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Why is the sky blue?"}]
     # No sampling field given: the arena's defaults, as the model's default instance in a chat.
-    assert sent["options"] == {
-        "temperature": 0.7,
-        "top_p": 0.9,
-        "top_k": 40,
-        "repeat_penalty": 1.1,
-        "num_predict": -1,
-    }  # seed 0: none sent, a random one
+    assert sent["options"] == {"temperature": 0.7, "top_p": 0.9, "top_k": 40, "repeat_penalty": 1.1, "num_predict": -1}  # seed 0: none sent, a random one
 
 
 def test_openai_sampling_fields_become_the_arena_six(sdk: openai.OpenAI, double: OllamaDouble) -> None:
     completion = sdk.chat.completions.create(
-        model=LLAMA,
-        messages=HELLO,
-        temperature=0,
-        top_p=0.5,
-        max_tokens=3,
-        seed=7,  # type: ignore[arg-type]
+        model=LLAMA, messages=HELLO, temperature=0, top_p=0.5, max_tokens=3, seed=7,  # type: ignore[arg-type]
         extra_body={"repeat_penalty": 1.3},
     )
     # temperature 0 is greedy (top_k 1); max_tokens is num_predict, and an answer cut by it says "length".
@@ -110,11 +91,7 @@ def test_openai_sampling_fields_become_the_arena_six(sdk: openai.OpenAI, double:
     }  # fmt: skip
     assert (completion.choices[0].message.content, completion.choices[0].finish_reason) == ("The sky is", "length")
     sdk.chat.completions.create(
-        model=LLAMA,
-        messages=HELLO,
-        temperature=1.2,
-        max_completion_tokens=20,
-        extra_body={"top_k": 5},  # type: ignore[arg-type]
+        model=LLAMA, messages=HELLO, temperature=1.2, max_completion_tokens=20, extra_body={"top_k": 5}  # type: ignore[arg-type]
     )
     options = double.bodies("/api/chat")[-1]["options"]
     assert (options["temperature"], options["top_k"], options["num_predict"]) == (1.2, 5, 20)
@@ -215,11 +192,7 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_field(
 def test_echoed_assistant_messages_and_text_parts_are_accepted(sdk: openai.OpenAI, double: OllamaDouble) -> None:
     first = sdk.chat.completions.create(model=LLAMA, messages=HELLO)  # type: ignore[arg-type]
     # The SDK's own message object sent back as history (with its null refusal, annotations…).
-    history = [
-        *HELLO,
-        first.choices[0].message.model_dump(),
-        {"role": "user", "content": [{"type": "text", "text": "And"}, {"type": "text", "text": "at night?"}]},
-    ]
+    history = [*HELLO, first.choices[0].message.model_dump(), {"role": "user", "content": [{"type": "text", "text": "And"}, {"type": "text", "text": "at night?"}]}]
     sdk.chat.completions.create(model=LLAMA, messages=history, tool_choice="none")  # type: ignore[arg-type]
     assert double.bodies("/api/chat")[-1]["messages"][1:] == [
         {"role": "assistant", "content": REPLY},
@@ -237,9 +210,7 @@ def test_nothing_is_stored_unless_asked(sdk: openai.OpenAI, arena: RunningArena)
 @pytest.mark.parametrize("stream", [False, True])
 def test_the_store_header_keeps_the_conversation(sdk: openai.OpenAI, arena: RunningArena, stream: bool) -> None:
     raw = sdk.chat.completions.with_raw_response.create(
-        model=LLAMA,
-        messages=[{"role": "system", "content": "Be brief."}, *HELLO],
-        stream=stream,  # type: ignore[list-item]
+        model=LLAMA, messages=[{"role": "system", "content": "Be brief."}, *HELLO], stream=stream,  # type: ignore[list-item]
         extra_headers={"X-Arena-Store": "true"},
     )
     conversation_id = raw.headers["X-Arena-Conversation-Id"]
@@ -262,9 +233,7 @@ def test_openais_own_store_field_stores_too(sdk: openai.OpenAI, arena: RunningAr
 
 
 def test_the_chat_rate_limit_and_the_generation_budget_hold(double: OllamaDouble, arena_factory: ArenaFactory) -> None:
-    limited = arena_factory(
-        ollama_hosts=[double.url], embedded_enabled=False, rate_limit_chat="3/minute", max_streams_per_user=1
-    )
+    limited = arena_factory(ollama_hosts=[double.url], embedded_enabled=False, rate_limit_chat="3/minute", max_streams_per_user=1)
     double.token_delay = 0.2  # a stream that holds its generation for a while
     body = {"model": LLAMA, "messages": HELLO, "stream": True}
     with httpx.Client(base_url=limited.url, timeout=30) as client:
@@ -293,8 +262,7 @@ def test_the_rest_of_the_api_keeps_its_own_error_shape(arena: RunningArena) -> N
 def test_a_json_response_format_constrains_the_engine(sdk: openai.OpenAI, double: OllamaDouble) -> None:
     schema = {"type": "object", "properties": {"colour": {"type": "string"}}, "required": ["colour"]}
     sdk.chat.completions.create(
-        model=LLAMA,
-        messages=HELLO,  # type: ignore[arg-type]
+        model=LLAMA, messages=HELLO,  # type: ignore[arg-type]
         response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}},
     )
     assert double.bodies("/api/chat")[-1]["format"] == schema

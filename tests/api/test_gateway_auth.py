@@ -39,9 +39,7 @@ def tokens(arena: RunningArena) -> dict[str, str]:
 
 @pytest.fixture
 def as_user(arena: RunningArena, tokens: dict[str, str]) -> Iterator[dict[str, openai.OpenAI]]:
-    clients = {
-        name: openai.OpenAI(base_url=f"{arena.url}/v1", api_key=token, max_retries=0) for name, token in tokens.items()
-    }
+    clients = {name: openai.OpenAI(base_url=f"{arena.url}/v1", api_key=token, max_retries=0) for name, token in tokens.items()}
     yield clients
     for client in clients.values():
         client.close()
@@ -78,9 +76,7 @@ def test_a_stored_conversation_belongs_to_the_tokens_user(
     arena: RunningArena, tokens: dict[str, str], as_user: dict[str, openai.OpenAI]
 ) -> None:
     raw = as_user["eve"].chat.completions.with_raw_response.create(
-        model=LLAMA,
-        messages=HELLO,
-        extra_headers={"X-Arena-Store": "true"},  # type: ignore[arg-type]
+        model=LLAMA, messages=HELLO, extra_headers={"X-Arena-Store": "true"}  # type: ignore[arg-type]
     )
     conversation = f"/api/conversations/{raw.headers['X-Arena-Conversation-Id']}"
     with arena.client() as client:
@@ -99,9 +95,7 @@ def test_smollm2_answers_through_the_gateway(as_user: dict[str, openai.OpenAI]) 
     assert text and text.strip()
     assert whole.usage is not None and whole.usage.prompt_tokens > 5  # the chat template's tokens, counted
     assert 0 < whole.usage.completion_tokens <= 6
-    chunks = list(
-        as_user["eve"].chat.completions.create(**ask, max_tokens=6, stream=True, stream_options={"include_usage": True})
-    )  # type: ignore[call-overload]
+    chunks = list(as_user["eve"].chat.completions.create(**ask, max_tokens=6, stream=True, stream_options={"include_usage": True}))  # type: ignore[call-overload]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
 

@@ -236,7 +236,9 @@ def progress(client: httpx.Client, run_id: str) -> dict[str, Any]:
 def test_a_run_asking_for_more_than_the_cap_is_refused(tmp_path: Path, double: OllamaDouble) -> None:
     config = json.dumps({"instances": [{"model": LLAMA}, {"model": QWEN}], "concurrency": 32})
     with arena_with(tmp_path, double, max_streams_per_user=2) as arena, arena.client() as client:
-        refused = client.post("/api/bench/runs", files={"prompts": ("set.jsonl", PROMPTS)}, data={"config": config})
+        refused = client.post(
+            "/api/bench/runs", files={"prompts": ("set.jsonl", PROMPTS)}, data={"config": config}
+        )
         assert refused.status_code == 400, refused.text
         assert "concurrency 32" in refused.json()["error"] and "ARENA_MAX_STREAMS_PER_USER" in refused.json()["error"]
         assert client.get("/api/bench/runs").json()["runs"] == []

@@ -41,9 +41,7 @@ def slow_replies(double: OllamaDouble) -> Iterator[None]:
 
 
 def arena_with(tmp_path: Path, double: OllamaDouble, **overrides: object) -> AbstractContextManager[RunningArena]:
-    settings = make_settings(
-        tmp_path, ollama_hosts=[double.url], embedded_enabled=False, max_generations_setting=2, **overrides
-    )
+    settings = make_settings(tmp_path, ollama_hosts=[double.url], embedded_enabled=False, max_generations_setting=2, **overrides)
     return running_arena(settings)
 
 
@@ -150,10 +148,7 @@ def arena_on_redis(data_dir: Path, double: OllamaDouble, redis_url: str) -> Iter
 def test_two_processes_on_one_redis_share_the_budget_and_its_queue(
     tmp_path: Path, double: OllamaDouble, redis_url: str
 ) -> None:
-    with (
-        arena_on_redis(tmp_path / "one", double, redis_url) as one,
-        arena_on_redis(tmp_path / "two", double, redis_url) as two,
-    ):
+    with arena_on_redis(tmp_path / "one", double, redis_url) as one, arena_on_redis(tmp_path / "two", double, redis_url) as two:
         with httpx.Client(base_url=one, timeout=60) as first, httpx.Client(base_url=two, timeout=60) as second:
             with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
                 head = ndjson_lines(running)
@@ -171,9 +166,7 @@ def test_two_processes_on_one_redis_share_the_budget_and_its_queue(
 def test_a_v3_client_that_gives_up_while_waiting_leaves_the_queue(tmp_path: Path, double: OllamaDouble) -> None:
     double.reply = [f" w{i}" for i in range(400)]
     with arena_with(tmp_path, double, queue_timeout_s=20) as arena, arena.client() as first:
-        impatient = httpx.Client(
-            base_url=arena.url, timeout=0.5, transport=httpx.HTTPTransport(local_address="127.0.0.2")
-        )
+        impatient = httpx.Client(base_url=arena.url, timeout=0.5, transport=httpx.HTTPTransport(local_address="127.0.0.2"))
         with client_from(arena, "127.0.0.3") as third, impatient:
             with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
                 head = ndjson_lines(running)

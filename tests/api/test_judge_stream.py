@@ -138,11 +138,7 @@ def test_a_judge_without_a_verdict_ends_in_an_error_line_and_stores_nothing(
         ({"prompt": "q", "answers": [{"key": "a", "text": "x"}], "judge_model": JUDGE}, 400, "at least two answers"),
         ({"prompt": "q", "answers": [{"key": "a", "text": "x"}], "judge_model": JUDGE, "mode": "vibes"}, 422, "mode"),
         (
-            {
-                "prompt": "q",
-                "answers": [{"key": "a", "text": "x"}, {"key": "b", "text": "y"}],
-                "judge_model": "ollama:no",
-            },
+            {"prompt": "q", "answers": [{"key": "a", "text": "x"}, {"key": "b", "text": "y"}], "judge_model": "ollama:no"},
             404,
             "not available",
         ),

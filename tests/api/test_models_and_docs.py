@@ -64,11 +64,7 @@ def test_an_anonymous_caller_learns_no_engine_url(arena_factory: ArenaFactory) -
         texts = [anonymous.text, client.get("/openapi.json").text, client.get("/docs").text]
         allowed = client.get("/api/health", headers={"Authorization": f"Bearer {token}"}).json()
     assert anonymous.status_code == 200
-    assert {
-        "status": "healthy",
-        "service": "local-llm-arena",
-        "models_available": 0,
-    }.items() <= anonymous.json().items()
+    assert {"status": "healthy", "service": "local-llm-arena", "models_available": 0}.items() <= anonymous.json().items()
     for text in texts:
         assert not [url for url in ENGINE_URLS if url in text], text[:300]
     assert allowed["engines"]["ollama"][0]["endpoint"] == "http://127.0.0.1:9"

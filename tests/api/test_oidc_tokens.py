@@ -101,11 +101,7 @@ def test_a_token_signed_with_a_key_outside_the_jwks_is_refused(arena: RunningAre
 def test_an_expired_token_from_the_real_provider_is_refused(arena_factory: ArenaFactory) -> None:
     with oidc_provider(token_max_age=timedelta(minutes=-5)) as idp:
         arena = arena_factory(
-            accounts=True,
-            embedded_enabled=False,
-            oidc_issuer=idp.issuer,
-            oidc_client_id="arena",
-            oidc_client_secret=SECRET,
+            accounts=True, embedded_enabled=False, oidc_issuer=idp.issuer, oidc_client_id="arena", oidc_client_secret=SECRET
         )
         idp.set_user("late", preferred_username="late")
         with arena.client() as client:

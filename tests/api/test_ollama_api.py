@@ -24,6 +24,7 @@ def arena_with_ollama(double: OllamaDouble, arena_factory: ArenaFactory) -> Runn
     return arena_factory(ollama_hosts=[double.url], history_limit=3)
 
 
+
 def stream(arena: RunningArena, body: dict) -> list[dict]:
     with arena.client() as client, client.stream("POST", "/api/stream_chat", json=body) as response:
         assert response.status_code == 200, response.read()
@@ -44,10 +45,7 @@ def test_ollama_models_appear_beside_the_embedded_ones(arena_with_ollama: Runnin
 
 
 def test_ollama_stream_uses_its_metrics_and_options(arena_with_ollama: RunningArena, double: OllamaDouble) -> None:
-    body = {
-        "message": "Why is the sky blue?",
-        "model_instances": [{"model": LLAMA, "temperature": 0.3, "top_k": 20, "seed": 7}],
-    }
+    body = {"message": "Why is the sky blue?", "model_instances": [{"model": LLAMA, "temperature": 0.3, "top_k": 20, "seed": 7}]}
     lines = stream(arena_with_ollama, body)
     tokens = [e["token"] for e in lines[1:] if not e["done"]]
     assert "".join(tokens) == "The sky is blue — Rayleigh scattering."
@@ -57,14 +55,7 @@ def test_ollama_stream_uses_its_metrics_and_options(arena_with_ollama: RunningAr
     assert done["metrics"]["tokens_per_sec"] == pytest.approx(8 / 4.535599, abs=0.01)  # eval_count / eval_duration
     sent = double.bodies("/api/chat")[-1]
     assert sent["model"] == "llama3.2:1b"
-    assert sent["options"] == {
-        "temperature": 0.3,
-        "top_p": 0.9,
-        "top_k": 20,
-        "repeat_penalty": 1.1,
-        "num_predict": -1,
-        "seed": 7,
-    }
+    assert sent["options"] == {"temperature": 0.3, "top_p": 0.9, "top_k": 20, "repeat_penalty": 1.1, "num_predict": -1, "seed": 7}
 
 
 def test_history_is_truncated_to_the_limit(arena_with_ollama: RunningArena, double: OllamaDouble) -> None:
@@ -111,10 +102,7 @@ def test_ollama_down_is_that_instances_error(tmp_path: Path) -> None:
         single = client.post("/api/chat", json={"message": "hi", "models": [LLAMA]})
         assert single.status_code == 503
         assert "Ollama is not running at http://127.0.0.1:9" in single.json()["error"]
-        both = client.post(
-            "/api/chat",
-            json={"message": "hi", "model_instances": [{"model": LLAMA}, {"model": SMOL, "num_predict": 4}]},
-        ).json()
+        both = client.post("/api/chat", json={"message": "hi", "model_instances": [{"model": LLAMA}, {"model": SMOL, "num_predict": 4}]}).json()
     good, down = "local_smollm2-135m-instruct__0.7_0.9_40_1.1_4_0", "ollama_llama3.2_1b__0.7_0.9_40_1.1_-1_0"
     # Every instance has a result (v3); the failed one says why, and `errors` repeats it.
     assert set(both["results"]) == {good, down}

@@ -115,9 +115,7 @@ def test_rate_limited_routes_document_429(tmp_path: Path) -> None:
     """The fuzz turns rate limits off to reach the handlers, so their 429 is checked here."""
     with fuzz_arena(tmp_path / "data") as running:
         paths = running.app.openapi()["paths"]
-    undocumented = [
-        f"{method} {path}" for method, path in BUCKETS if "429" not in paths[path][method.lower()]["responses"]
-    ]
+    undocumented = [f"{method} {path}" for method, path in BUCKETS if "429" not in paths[path][method.lower()]["responses"]]
     assert BUCKETS and undocumented == []
 
 

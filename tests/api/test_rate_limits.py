@@ -105,11 +105,7 @@ def test_two_accounts_from_one_address_have_separate_budgets(tmp_path: Path, dou
         with arena.client() as client:
             for token in tokens:
                 auth = {"Authorization": f"Bearer {token}"}
-                assert [client.post("/api/chat", json=ASK, headers=auth).status_code for _ in range(3)] == [
-                    200,
-                    200,
-                    429,
-                ]
+                assert [client.post("/api/chat", json=ASK, headers=auth).status_code for _ in range(3)] == [200, 200, 429]
             # Nobody: refused as unknown (401) before counting, so it spends no one's budget.
             assert client.post("/api/chat", json=ASK).status_code == 401
 
@@ -247,9 +243,7 @@ def test_under_a_flood_the_server_stays_responsive_for_others(tmp_path: Path, do
             # Connected and warmed up first, so only the flood is measured (1 of the 3 chats).
             assert other.post("/api/chat", json=ASK).status_code == 200
             flooder = subprocess.Popen(
-                [sys.executable, "-c", FLOOD, arena.url, str(flood_size), str(workers)],
-                stdout=subprocess.PIPE,
-                text=True,
+                [sys.executable, "-c", FLOOD, arena.url, str(flood_size), str(workers)], stdout=subprocess.PIPE, text=True
             )
             try:
                 assert flooder.stdout is not None

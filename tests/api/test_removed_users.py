@@ -22,11 +22,9 @@ from tests.support.doubles.ollama import ollama_double
 
 
 def test_a_new_account_never_inherits_a_removed_users_conversations(tmp_path: Path) -> None:
-    with (
-        ollama_double() as double,
-        users_arena(tmp_path / "data", embedded_enabled=False, ollama_hosts=[double.url]) as arena,
-        login(arena, "ada") as ada,
-    ):
+    with ollama_double() as double, users_arena(
+        tmp_path / "data", embedded_enabled=False, ollama_hosts=[double.url]
+    ) as arena, login(arena, "ada") as ada:
         # The newest account is the one SQLite would hand on.
         made = ada.request("POST", "/api/users", json={"username": "dora", "password": PASSWORD, "role": "evaluator"})
         assert made.status_code == 201, made.text
@@ -57,11 +55,9 @@ def test_a_new_account_never_inherits_a_removed_users_conversations(tmp_path: Pa
 
 
 def test_a_removed_users_bench_and_judge_runs_fall_to_the_admins(tmp_path: Path) -> None:
-    with (
-        ollama_double() as double,
-        users_arena(tmp_path / "data", embedded_enabled=False, ollama_hosts=[double.url]) as arena,
-        login(arena, "ada") as ada,
-    ):
+    with ollama_double() as double, users_arena(
+        tmp_path / "data", embedded_enabled=False, ollama_hosts=[double.url]
+    ) as arena, login(arena, "ada") as ada:
         made = ada.request("POST", "/api/users", json={"username": "dora", "password": PASSWORD, "role": "evaluator"})
         assert made.status_code == 201, made.text
         judge_run = uuid.uuid4().hex

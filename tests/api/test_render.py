@@ -22,6 +22,7 @@ def arena(module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(web_chat_token="render-token")
 
 
+
 @pytest.fixture
 def client(arena: RunningArena) -> Iterator[httpx.Client]:
     with arena.client(headers={"Authorization": "Bearer render-token"}) as http:

@@ -25,10 +25,7 @@ def test_sigkill_mid_stream_keeps_the_partial_answer(tmp_path: Path) -> None:
     body = {"message": "Tell a long story about a fox.", "model_instances": [{"model": SMOL, "num_predict": 3000}]}
     received = ""
     with arena_process(data_dir) as (process, url):
-        with (
-            httpx.Client(base_url=url, timeout=60) as client,
-            client.stream("POST", "/api/stream_chat", json=body) as response,
-        ):
+        with httpx.Client(base_url=url, timeout=60) as client, client.stream("POST", "/api/stream_chat", json=body) as response:
             lines = ndjson_lines(response)
             conversation_id = next(lines)["conversation_id"]
             for event in lines:

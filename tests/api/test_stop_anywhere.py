@@ -36,11 +36,9 @@ def login(arena: ServedArena, username: str) -> httpx.Client:
 def test_a_stream_started_on_a_is_stopped_through_b(tmp_path: Path, double: OllamaDouble, redis_url: str) -> None:
     double.reply, double.token_delay = list(REPLY), 0.05
     with two_arenas(tmp_path / "data", double_url=double.url, redis_url=redis_url, accounts=True) as (a, b):
-        with (
-            closing(login(a, "eve")) as eve_at_a,
-            closing(login(b, "eve")) as eve_at_b,
-            closing(login(b, "rival")) as rival_at_b,
-        ):
+        with closing(login(a, "eve")) as eve_at_a, closing(login(b, "eve")) as eve_at_b, closing(
+            login(b, "rival")
+        ) as rival_at_b:
             lines: list[dict] = []
             answers: dict[str, httpx.Response] = {}
             with eve_at_a.stream("POST", STREAM, json=BOTH) as response:

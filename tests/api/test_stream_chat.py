@@ -107,10 +107,7 @@ def test_second_turn_continues_each_instance_from_its_own_answers(arena: Running
 
 
 def test_client_disconnect_stops_generation_and_keeps_partial_text(arena: RunningArena) -> None:
-    body = {
-        "message": "Write a very long story about a lighthouse.",
-        "model_instances": [{"model": SMOL, "num_predict": 2000, "temperature": 1.0}],
-    }
+    body = {"message": "Write a very long story about a lighthouse.", "model_instances": [{"model": SMOL, "num_predict": 2000, "temperature": 1.0}]}
     received = ""
     with arena.client() as client:
         with client.stream("POST", "/api/stream_chat", json=body) as response:

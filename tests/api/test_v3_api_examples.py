@@ -171,7 +171,6 @@ def test_chat_recommended_format_echoes_the_clients_ids(client: httpx.Client, do
         "qwen2.5_3b__0.5_0.8_30_1.2_500_42",
     }
 
-
 def test_chat_single_model(client: httpx.Client) -> None:
     body = request_body("Chat (Non-Streaming)", "Recommended Format (v3.0.0+)")
     body["model_instances"] = body["model_instances"][:1]
@@ -295,9 +294,7 @@ def test_every_stream_line_is_a_documented_line(client: httpx.Client, line_forma
         parsed = adapter.validate_python(line)
         assert set(line) <= set(type(parsed).model_fields), f"undocumented keys in {line}"
     spec = client.get("/openapi.json").json()
-    assert {"V3StartLine", "V3TokenLine", "V3MetricsLine", "V3ErrorLine", "ArenaDoneLine"} <= set(
-        spec["components"]["schemas"]
-    )
+    assert {"V3StartLine", "V3TokenLine", "V3MetricsLine", "V3ErrorLine", "ArenaDoneLine"} <= set(spec["components"]["schemas"])
 
 
 def test_eight_instances_as_v3_allowed(client: httpx.Client) -> None:

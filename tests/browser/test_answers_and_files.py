@@ -53,9 +53,7 @@ def detail_of(arena: RunningArena, page: Page) -> dict:
         return client.get(f"/api/conversations/{page.url.split('#c=', 1)[1]}").json()
 
 
-def test_markdown_answer_is_highlighted_and_its_html_is_inert(
-    arena: RunningArena, double: OllamaDouble, page: Page
-) -> None:
+def test_markdown_answer_is_highlighted_and_its_html_is_inert(arena: RunningArena, double: OllamaDouble, page: Page) -> None:
     double.reply = MARKDOWN_WITH_HTML
     open_arena(page, arena.url)
     add_instance(page, LLAMA)
@@ -171,3 +169,4 @@ def test_stop_one_card_then_stop_all_with_escape(arena: RunningArena, double: Ol
         text = stored[card.get_attribute("data-key")]["text"]
         assert 0 < len(text) < len("".join(double.reply)), "a partial answer was kept"
         expect(card.locator(".answer")).to_contain_text(text.split()[0])
+

@@ -87,9 +87,7 @@ def test_two_temperatures_stream_side_by_side_and_finish_with_metrics(
     if any((r["load_s"] or 0) >= 0.1 for r in responses.values()):
         expect(last_turn(page).locator(".card.fastest")).to_have_count(0)
         expect(cards.locator(".card-note")).to_contain_text(["speed not compared", "speed not compared"])
-    elif min(r["tokens_per_sec"] for r in responses.values()) >= 0.95 * max(
-        r["tokens_per_sec"] for r in responses.values()
-    ):
+    elif min(r["tokens_per_sec"] for r in responses.values()) >= 0.95 * max(r["tokens_per_sec"] for r in responses.values()):
         # Within 5%: noise, not a winner.
         expect(last_turn(page).locator(".card.fastest")).to_have_count(0)
         expect(cards.locator(".card-note")).to_contain_text(["no clear winner", "no clear winner"])
@@ -192,11 +190,7 @@ def test_conversation_continues_survives_reload_and_narrows_to_one_model(
     target.get_by_role("button", name="Regenerate").click()
     regenerated = wait_for(
         lambda: next(
-            (
-                r
-                for r in stored(arena, page)["turns"][0]["responses"]
-                if r["key"] == key and r["id"] != before["id"] and r["status"] == "ok"
-            ),
+            (r for r in stored(arena, page)["turns"][0]["responses"] if r["key"] == key and r["id"] != before["id"] and r["status"] == "ok"),
             None,
         )
     )

@@ -206,9 +206,7 @@ def test_no_crown_for_an_answer_run_beside_another_round_nor_when_the_fastest_is
     # Just over 5% apart: a clear winner. An answer out of the crown does not make a tie either.
     clear = [["a", 40, 0, 420, {}], ["b", 37.9, 0, 420, {}], ["warm", 39.5, 400, 420, {}]]
     assert [[key, fastest] for key, fastest, _ in page.evaluate(CROWN_OF, clear)] == [
-        ["a", True],
-        ["b", False],
-        ["warm", False],
+        ["a", True], ["b", False], ["warm", False],
     ]
 
 

@@ -61,9 +61,7 @@ def judge_posts(page: Page) -> list[dict]:
     return posted
 
 
-def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(
-    arena: RunningArena, double: OllamaDouble, page: Page
-) -> None:
+def test_judge_panel_shows_verdicts_errors_and_the_cloud_notice(arena: RunningArena, double: OllamaDouble, page: Page) -> None:
     posted = judge_posts(page)
     double.reply = list(DEFAULT_REPLY)
     double.token_delay = 0.02
@@ -279,9 +277,7 @@ def smol_arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> Runn
 
 
 @pytest.mark.slow
-def test_smollm2_judges_with_progress_under_the_turn(
-    smol_arena: RunningArena, double: OllamaDouble, page: Page
-) -> None:
+def test_smollm2_judges_with_progress_under_the_turn(smol_arena: RunningArena, double: OllamaDouble, page: Page) -> None:
     double.reply, double.token_delay = list(DEFAULT_REPLY), 0.0
     turn = judged_turn(page, smol_arena.url)
 
@@ -290,9 +286,7 @@ def test_smollm2_judges_with_progress_under_the_turn(
     # Progress from the server, as the real model writes: which order, and its tokens so far.
     live = turn.locator(".judge-live")
     expect(live.locator(".judge-progress-text")).to_have_text(
-        re.compile(
-            rf"^{re.escape(SMOL)}: order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"
-        ),
+        re.compile(rf"^{re.escape(SMOL)}: order [12] of 2 \((llama3\.2:1b|qwen2\.5:0\.5b) shown first\) · [1-9]\d* tokens?$"),
         timeout=120_000,  # the prompt is read first: slow on a busy machine
     )
     run = turn.locator(".judge-results .judge-run")

@@ -15,9 +15,7 @@ from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
-PULLABLE = DoubleModel(
-    name="phi3:mini", size=2_176_178_913, family="phi3", parameter_size="3.8B", quantization_level="Q4_0"
-)
+PULLABLE = DoubleModel(name="phi3:mini", size=2_176_178_913, family="phi3", parameter_size="3.8B", quantization_level="Q4_0")
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +28,7 @@ def double(module_double_factory: DoubleFactory) -> OllamaDouble:
 @pytest.fixture(scope="module")
 def arena(double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
     return module_arena_factory(ollama_hosts=[double.url])
+
 
 
 def background_luminance(page: Page) -> float:
@@ -133,10 +132,7 @@ def test_cards_sit_side_by_side_when_wide_and_stack_when_narrow(
     assert first["width"] > 500
     # The sidebar is a drawer behind a button.
     sidebar = narrow.locator("#sessions")
-    assert (
-        not sidebar.is_visible()
-        or (sidebar.bounding_box() or {"x": -1, "width": 0})["x"] + sidebar.bounding_box()["width"] <= 0
-    )
+    assert not sidebar.is_visible() or (sidebar.bounding_box() or {"x": -1, "width": 0})["x"] + sidebar.bounding_box()["width"] <= 0
     narrow.get_by_role("button", name="Conversations").click()
     expect(narrow.get_by_role("button", name="+ New comparison")).to_be_in_viewport()
 

@@ -28,10 +28,7 @@ def slot_taken(arena: RunningArena, double: OllamaDouble) -> Iterator[None]:
     generating = threading.Event()
 
     def hold() -> None:
-        with (
-            arena.client() as client,
-            client.stream("POST", "/api/stream_chat", json={"message": "hold", "models": [LLAMA]}) as held,
-        ):
+        with arena.client() as client, client.stream("POST", "/api/stream_chat", json={"message": "hold", "models": [LLAMA]}) as held:
             for n, _ in enumerate(ndjson_lines(held)):
                 if n == 1:
                     generating.set()

@@ -46,9 +46,7 @@ new MutationObserver(() => {
 def v3_files() -> Path:
     for path in ("templates/index.html", "static/app.js", "static/styles.css", "API.md"):
         if not (V3_CLIENT / path).is_file():
-            pytest.fail(
-                f"{V3_CLIENT / path} is missing: the v3 client must sit in ../shared/v3-client beside the repository"
-            )
+            pytest.fail(f"{V3_CLIENT / path} is missing: the v3 client must sit in ../shared/v3-client beside the repository")
     return V3_CLIENT
 
 
@@ -62,9 +60,7 @@ def double(module_double_factory: DoubleFactory) -> OllamaDouble:
 @pytest.fixture(scope="module")
 def proxy(v3_files: Path, double: OllamaDouble, module_arena_factory: ArenaFactory) -> Iterator[str]:
     arena = module_arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
-    with same_origin_proxy(
-        page=v3_files / "templates" / "index.html", static=v3_files / "static", upstream=arena.url
-    ) as url:
+    with same_origin_proxy(page=v3_files / "templates" / "index.html", static=v3_files / "static", upstream=arena.url) as url:
         yield url
 
 
@@ -105,7 +101,9 @@ def wait_for_both_answers(page: Page, turns: int) -> None:
     expect(last_arena(page).locator(".bubble")).to_have_text([ANSWER, ANSWER])
 
 
-def test_two_instances_stream_side_by_side_then_a_second_turn_then_unstreamed(v3: Page, double: OllamaDouble) -> None:
+def test_two_instances_stream_side_by_side_then_a_second_turn_then_unstreamed(
+    v3: Page, double: OllamaDouble
+) -> None:
     add_instance(v3, MODEL, "0.7")
     add_instance(v3, MODEL, "1")
     expect(v3.locator("#selectedModelsChips [data-instance-id]")).to_have_count(2)

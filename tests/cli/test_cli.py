@@ -82,12 +82,7 @@ def test_serve_takes_a_network_address_with_accounts_and_asks_for_the_first_admi
     from tests.support.process import arena_process
 
     log = tmp_path / "serve.log"
-    env = {
-        "WEB_BIND": "0.0.0.0",
-        "ARENA_AUTH_MODE": "users",
-        "ARENA_EMBEDDED": "false",
-        "ARENA_ALLOWED_HOSTS": "arena.lan",
-    }
+    env = {"WEB_BIND": "0.0.0.0", "ARENA_AUTH_MODE": "users", "ARENA_EMBEDDED": "false", "ARENA_ALLOWED_HOSTS": "arena.lan"}
     with log.open("wb") as sink, arena_process(tmp_path / "data", env=env, output=sink) as (_process, url):
         assert httpx.get(f"{url}/api/conversations").status_code == 401  # up, and asking who is there
     assert "arena user add NAME --role admin" in " ".join(log.read_text().split())

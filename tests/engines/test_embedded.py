@@ -39,9 +39,7 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> boo
 
 
 def ask(text: str, **options: object) -> GenerationRequest:
-    return GenerationRequest(
-        model=SMOL, messages=[Message(role="user", content=text)], options=SamplingOptions(**options)
-    )
+    return GenerationRequest(model=SMOL, messages=[Message(role="user", content=text)], options=SamplingOptions(**options))
 
 
 async def collect(engine: EmbeddedEngine, request: GenerationRequest) -> tuple[str, Chunk]:
@@ -135,11 +133,7 @@ async def test_closing_the_stream_stops_generation_within_a_token(engine: Embedd
 
 
 async def test_json_schema_constrains_the_answer(engine: EmbeddedEngine) -> None:
-    schema = {
-        "type": "object",
-        "properties": {"winner": {"type": "string", "enum": ["A", "B", "tie"]}},
-        "required": ["winner"],
-    }
+    schema = {"type": "object", "properties": {"winner": {"type": "string", "enum": ["A", "B", "tie"]}}, "required": ["winner"]}
     request = GenerationRequest(
         model=SMOL,
         messages=[Message(role="user", content="Which is better, A or B? Answer in JSON.")],
@@ -167,12 +161,7 @@ async def test_gguf_files_in_the_models_folder_become_models(
     (tmp_path / "models" / "Broken-Secret.gguf").write_bytes(b"not a model")
     ids = {m.id for m in await engine.list_models()}
     assert {"local:my-copy", "local:broken-secret", "local:smollm2-135m-instruct", "local:gemma3-270m"} <= ids
-    text, _ = await collect(
-        engine,
-        GenerationRequest(
-            model="my-copy", messages=[Message(role="user", content="Hi")], options=SamplingOptions(num_predict=4)
-        ),
-    )
+    text, _ = await collect(engine, GenerationRequest(model="my-copy", messages=[Message(role="user", content="Hi")], options=SamplingOptions(num_predict=4)))
     assert text
     # A corrupt file is that model's error, in the arena's own terms, not a crash; its file's
     # name goes to the log only (a blind card's label mask would miss "Broken-Secret").
@@ -183,11 +172,7 @@ async def test_gguf_files_in_the_models_folder_become_models(
 
 
 async def test_gemma_is_assembled_once_and_answers(engine: EmbeddedEngine, tmp_path: Path) -> None:
-    request = GenerationRequest(
-        model="gemma3-270m",
-        messages=[Message(role="user", content="What is 2+2?")],
-        options=SamplingOptions(num_predict=8, seed=2),
-    )
+    request = GenerationRequest(model="gemma3-270m", messages=[Message(role="user", content="What is 2+2?")], options=SamplingOptions(num_predict=8, seed=2))
     text, final = await collect(engine, request)
     assembled = tmp_path / "data" / "builtin-models" / "gemma-3-270m-q4_k_m.gguf"
     assert assembled.stat().st_size > 100_000_000
@@ -217,9 +202,7 @@ async def test_answers_started_together_run_on_equal_shares_and_a_queued_one_say
     engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512, threads=8)
     try:
         # Load both objects first: then every answer below reuses one, and none has a load to report.
-        loads = await asyncio.gather(
-            collect(engine, ask("Hi", num_predict=1)), collect(engine, ask("Yo", num_predict=1))
-        )
+        loads = await asyncio.gather(collect(engine, ask("Hi", num_predict=1)), collect(engine, ask("Yo", num_predict=1)))
         assert all(final.usage and final.usage.load_s and final.usage.load_s > 0 for _, final in loads)
         seen.clear()
         runs = await asyncio.gather(*(collect(engine, ask("Count to ten.", num_predict=24, seed=s)) for s in (1, 2, 3)))
@@ -232,9 +215,7 @@ async def test_answers_started_together_run_on_equal_shares_and_a_queued_one_say
     shares = sorted(seen.values(), key=len)
     assert len(shares) == 3
     assert all(len(set(s)) == 1 for s in shares), f"each answer ran on one share from start to end: {shares}"
-    assert sum(set(s) == {4} for s in shares) >= 2, (
-        f"the two answers generated together ran on 4 threads each: {shares}"
-    )
+    assert sum(set(s) == {4} for s in shares) >= 2, f"the two answers generated together ran on 4 threads each: {shares}"
     # The third joined when one of them finished: four if the other still ran, eight if not.
     assert all(set(s) <= {4, 8} for s in shares)
 

@@ -53,7 +53,9 @@ def ask(text: str = "Why is the sky blue?", **options: float) -> GenerationReque
     )
 
 
-async def collect(engine: OllamaEngine, request: GenerationRequest, into: list[Chunk] | None = None) -> list[Chunk]:
+async def collect(
+    engine: OllamaEngine, request: GenerationRequest, into: list[Chunk] | None = None
+) -> list[Chunk]:
     """Every chunk of one answer; `into` keeps those that arrived before an error."""
     chunks = [] if into is None else into
     async for chunk in engine.stream(request):

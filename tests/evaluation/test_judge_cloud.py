@@ -215,16 +215,8 @@ def test_a_cloud_judge_run_that_fails_after_sending_is_audited_by_its_error_kind
     with arena.database() as database, database.session() as session:
         entries = audit.list_entries(session, limit=50).entries
     failures = [(e.action, e.detail) for e in entries if e.action == audit.JUDGE_FAILURE]
-    where = {
-        "judge_model": "anthropic:claude-judge-1",
-        "cloud": True,
-        "endpoint": "anthropic",
-        "sent_to": cloud.url[7:],
-    }
+    where = {"judge_model": "anthropic:claude-judge-1", "cloud": True, "endpoint": "anthropic", "sent_to": cloud.url[7:]}
     # Before: nothing was recorded; only runs that gave a verdict were.
-    assert [detail for _, detail in failures] == [
-        where | {"error": "EngineProtocolError"},
-        where | {"error": "EngineRejected"},
-    ]
+    assert [detail for _, detail in failures] == [where | {"error": "EngineProtocolError"}, where | {"error": "EngineRejected"}]
     logged = json.dumps([(e.actor, e.target, e.detail) for e in entries])
     assert wrong not in logged and KEY not in logged and "Paris" not in logged

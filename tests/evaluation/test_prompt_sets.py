@@ -107,15 +107,12 @@ def test_parse_bytes_without_a_file() -> None:
         # Bounded before parsing: json.loads would raise RecursionError / ValueError (a 500 over the API).
         ("deep.jsonl", '{"prompt": "ok"}\n' + "[" * 50_000 + "\n", r"deep\.jsonl: line 2 is nested more than 64"),
         ("long.jsonl", '{"prompt": "a", "id": ' + "9" * 5000 + "}\n", r"long\.jsonl: line 1 holds a number with more"),
-        (
-            "dup.jsonl",
-            '{"id": 1, "prompt": "a"}\n{"prompt": "b"}\n\n{"id": "1", "prompt": "c"}\n',
-            r"line 4: duplicate id '1' \(first on line 1\)",
-        ),
+        ("dup.jsonl", '{"id": 1, "prompt": "a"}\n{"prompt": "b"}\n\n{"id": "1", "prompt": "c"}\n',
+         r"line 4: duplicate id '1' \(first on line 1\)"),
         ("bad.csv", "question,category\nhi,x\n", r"line 1: the header needs a 'prompt' column"),
         ("bad.csv", "prompt,id\nhi,1\n,2\n", r"line 3: the prompt is empty"),
         ("bad.csv", "prompt\nhi,extra\n", r"line 2: 2 fields but the header has 1"),
-        ("bad.csv", 'prompt,id\n"a\nb",1\nc,1\n', r"line 4: duplicate id '1' \(first on line 2\)"),
+        ("bad.csv", "prompt,id\n\"a\nb\",1\nc,1\n", r"line 4: duplicate id '1' \(first on line 2\)"),
         ("empty.txt", "\n  \n", r"empty\.txt: no prompts"),
         ("empty.jsonl", "", r"no prompts"),
         ("header-only.csv", "prompt,category\n", r"no prompts"),

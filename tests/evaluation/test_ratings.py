@@ -70,7 +70,9 @@ def reference_fit(battles: list[Battle], *, l2: float) -> dict[str, float]:
     return dict(zip(models, theta))
 
 
-@pytest.mark.parametrize(("scale", "base", "mean"), [(400.0, 10.0, 1000.0), (1.0, math.e, 0.0), (100.0, 2.0, 1500.0)])
+@pytest.mark.parametrize(
+    ("scale", "base", "mean"), [(400.0, 10.0, 1000.0), (1.0, math.e, 0.0), (100.0, 2.0, 1500.0)]
+)
 def test_bradley_terry_matches_an_independent_likelihood_fit(scale: float, base: float, mean: float) -> None:
     counts = aggregate(HAND_MADE)
     ratings = bradley_terry(counts, scale=scale, base=base, mean=mean)

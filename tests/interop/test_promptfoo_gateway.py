@@ -80,14 +80,7 @@ def test_promptfoo_evaluates_an_arena_model_through_the_gateway(
     # What reached the engine: the rendered prompt, and promptfoo's settings as the arena's.
     sent = [body for body in double.bodies("/api/chat") if "blue" in body["messages"][-1]["content"]][-1]
     assert sent["messages"] == [{"role": "user", "content": "Why is the sky blue?"}]
-    assert sent["options"] == {
-        "temperature": 0.01,
-        "top_p": 0.9,
-        "top_k": 1,
-        "repeat_penalty": 1.1,
-        "num_predict": 64,
-        "seed": 7,
-    }
+    assert sent["options"] == {"temperature": 0.01, "top_p": 0.9, "top_k": 1, "repeat_penalty": 1.1, "num_predict": 64, "seed": 7}
 
 
 def test_promptfoo_reports_a_refused_token_as_an_error(

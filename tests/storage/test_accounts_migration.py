@@ -54,7 +54,9 @@ def test_names_that_differ_only_in_case_are_renamed_and_reported(
         connection.execute(
             sessions.insert().values(token_hash="s" * 64, user_id=3, csrf_token="c", created_at=NOW, last_seen_at=NOW)
         )
-        connection.execute(tokens.insert().values(id=1, user_id=3, name="nightly", token_hash="t" * 64, created_at=NOW))
+        connection.execute(
+            tokens.insert().values(id=1, user_id=3, name="nightly", token_hash="t" * 64, created_at=NOW)
+        )
 
     blank_database.migrate()
 

@@ -97,7 +97,9 @@ def test_an_old_unsigned_chain_is_closed_by_a_signed_anchor_and_still_verifies(
     assert (check(signing).bad_id, check(database).bad_id) == (2, 2)
 
 
-def test_an_anchor_removed_and_the_tail_reattached_is_found(database: Database, opened: Open, tmp_path: Path) -> None:
+def test_an_anchor_removed_and_the_tail_reattached_is_found(
+    database: Database, opened: Open, tmp_path: Path
+) -> None:
     write_old_log(database, 2)
     signing = opened(tmp_path / "audit.key")
     audit.record(signing, actor_id=1, actor="alice", action=audit.VOTE)
@@ -132,7 +134,9 @@ def signing_key_id(database: Database) -> str:
         return session.scalars(select(AuditEntry.key_id)).first() or ""
 
 
-def test_a_signed_log_whose_key_file_is_gone_does_not_start(database: Database, opened: Open, tmp_path: Path) -> None:
+def test_a_signed_log_whose_key_file_is_gone_does_not_start(
+    database: Database, opened: Open, tmp_path: Path
+) -> None:
     audit.record(opened(tmp_path / "audit.key"), actor_id=1, actor="alice", action=audit.VOTE)
     (tmp_path / "audit.key").unlink()
 

@@ -59,9 +59,7 @@ def every_stored_value(database: Database) -> list[str]:
         for table in metadata.sorted_tables:
             for column in table.columns:
                 name = f'"{column.name}"'
-                rows = connection.execute(
-                    text(f'SELECT CAST({name} AS TEXT) FROM "{table.name}" WHERE {name} IS NOT NULL')
-                )
+                rows = connection.execute(text(f'SELECT CAST({name} AS TEXT) FROM "{table.name}" WHERE {name} IS NOT NULL'))
                 values.extend(str(row[0]) for row in rows)
     return values
 
@@ -138,7 +136,9 @@ def test_equal_texts_encrypt_differently_and_a_moved_ciphertext_does_not_open() 
         cipher.decrypt(tampered, context="turns.user_text")
 
 
-@pytest.mark.parametrize("search", ["diary", "LIGHTHOUSE", "élan", "50%", "a_b", "nothing like it", "  keeper  "])
+@pytest.mark.parametrize(
+    "search", ["diary", "LIGHTHOUSE", "élan", "50%", "a_b", "nothing like it", "  keeper  "]
+)
 def test_search_over_encrypted_titles_finds_what_the_sql_search_finds(
     database: Database, encrypted: Database, search: str
 ) -> None:

@@ -122,9 +122,7 @@ def test_failures_are_forgotten_a_while_after_the_last_one(database: Database, c
     fail(throttle, 2)  # 2 + 2, but the first two are forgotten: still free
     assert wait_of(throttle, "ada", "10.0.0.1") == 0
     with database.session() as session:  # and rows with nothing recent are gone
-        ghosts = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.address == "10.9.9.9")
-        )
+        ghosts = session.scalar(select(func.count()).select_from(LoginAttempt).where(LoginAttempt.address == "10.9.9.9"))
     assert ghosts == 0
 
 

@@ -98,12 +98,7 @@ def seed(schema: Any) -> Seeds:
         prompts=("prompts.txt", "What is 2+2?\nName a colour.\n"), config=json.dumps({"instances": instances})
     )
     run = _call(
-        schema,
-        "POST",
-        "/api/bench/runs",
-        body=body,
-        media_type="multipart/form-data",
-        headers={"Content-Type": content_type},
+        schema, "POST", "/api/bench/runs", body=body, media_type="multipart/form-data", headers={"Content-Type": content_type}
     )
     assert run.status_code == 201, run.text
     seeds.run_ids.append(run.json()["id"])
@@ -111,9 +106,7 @@ def seed(schema: Any) -> Seeds:
 
 
 def _turn_id(schema: Any, conversation_id: str) -> int:
-    detail = _call(
-        schema, "GET", "/api/conversations/{conversation_id}", path_parameters={"conversation_id": conversation_id}
-    )
+    detail = _call(schema, "GET", "/api/conversations/{conversation_id}", path_parameters={"conversation_id": conversation_id})
     return detail.json()["turns"][-1]["id"]
 
 
@@ -166,20 +159,7 @@ def fuzz_config(seeds: Seeds | None = None) -> schemathesis.Config:
             # A body over ARENA_MAX_BODY_BYTES is refused before it is read: 413 is a refusal too.
             "negative_data_rejection": {
                 "enabled": True,
-                "expected-statuses": [
-                    "400",
-                    "401",
-                    "403",
-                    "404",
-                    "405",
-                    "406",
-                    "409",
-                    "413",
-                    "415",
-                    "422",
-                    "428",
-                    "429",
-                ],
+                "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"],
             },
         },
     }

@@ -66,9 +66,7 @@ def promptfoo_cli() -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     command = ["npm", "install", "--prefix", str(staging), "--no-audit", "--no-fund", f"promptfoo@{PROMPTFOO_VERSION}"]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env={**os.environ, **QUIET}
-    )
+    done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, env={**os.environ, **QUIET})
     if done.returncode != 0 or not _executable(staging).exists():
         shutil.rmtree(staging, ignore_errors=True)
         raise RuntimeError(f"npm could not install promptfoo {PROMPTFOO_VERSION}:\n{done.stderr[-3000:]}")

@@ -83,7 +83,7 @@ _TEMPLATES: Final[list[tuple[str, bool]]] = [
     ('<form action="javascript:__xss(@N)"><button>send @N</button></form>', False),
     ("<form><button formaction=javascript:__xss(@N)>send @N</button></form>", False),
     ("<isindex type=image src=x onerror=__xss(@N)>", False),
-    ('<table background="javascript:__xss(@N)"><tr><td>@N</td></tr></table>', False),
+    ("<table background=\"javascript:__xss(@N)\"><tr><td>@N</td></tr></table>", False),
     ("<video poster=javascript:__xss(@N)></video>", False),
     # --- styles ----------------------------------------------------------------------------------
     ("<style>@import 'javascript:__xss(@N)';</style>", False),

@@ -89,11 +89,7 @@ def builtin_entries() -> list[CatalogEntry]:
         entries.append(
             CatalogEntry(
                 # The pretrained Gemma-3-270M, not the -it one: its GGUF has no chat template.
-                name=GEMMA3_NAME,
-                family="gemma3",
-                parameter_size="270M",
-                quantization="Q4_K_M",
-                base_model=True,
+                name=GEMMA3_NAME, family="gemma3", parameter_size="270M", quantization="Q4_K_M", base_model=True
             )
         )
     return entries

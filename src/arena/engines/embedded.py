@@ -143,9 +143,7 @@ class EmbeddedEngine(Engine):
             path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
             pool = self._pools.setdefault(
                 name,
-                LlamaPool(
-                    path=path, slots=self.slots, n_ctx=self.n_ctx, n_threads=max(1, self.cpu_count // self.slots)
-                ),
+                LlamaPool(path=path, slots=self.slots, n_ctx=self.n_ctx, n_threads=max(1, self.cpu_count // self.slots)),
             )
         return pool, entry
 

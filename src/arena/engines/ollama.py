@@ -283,7 +283,8 @@ class OllamaEngine(Engine):
             return response.json()
         except ValueError as exc:
             raise EngineProtocolError(
-                f"Ollama at {self.endpoint} answered {path} with something that is not JSON: {_shown(response.content)}"
+                f"Ollama at {self.endpoint} answered {path} with something that is not JSON: "
+                f"{_shown(response.content)}"
             ) from exc
 
     async def _ndjson(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:

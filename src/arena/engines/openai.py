@@ -207,7 +207,9 @@ class OpenAIEngine(Engine):
         return headers
 
     def _chat_payload(self, request: GenerationRequest) -> dict[str, Any]:
-        return chat_payload(request, schema_style=self._schema_style, standard_fields_only=self._standard_fields_only)
+        return chat_payload(
+            request, schema_style=self._schema_style, standard_fields_only=self._standard_fields_only
+        )
 
     async def _open_chat(self, request: GenerationRequest) -> httpx.Response:
         """Send the chat request; return the streaming 200 response or raise an EngineError."""

@@ -23,7 +23,8 @@ def model_list(response: httpx.Response, *, url: str, endpoint: str, kind: str) 
         ids = [item["id"] for item in data]
     except (ValueError, KeyError, TypeError) as exc:
         raise EngineProtocolError(
-            f"{url} did not answer with an OpenAI model list (endpoint '{endpoint}'): does the base URL end with /v1?"
+            f"{url} did not answer with an OpenAI model list (endpoint '{endpoint}'): "
+            "does the base URL end with /v1?"
         ) from exc
     return [
         ModelInfo(id=f"{kind}:{endpoint}/{model_id}", engine=kind, name=model_id, endpoint=endpoint)

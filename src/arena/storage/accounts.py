@@ -75,10 +75,7 @@ def add_user(session: Session, *, username: str, password_hash: str, role: str) 
 def _next_user_id(session: Session) -> int:
     """Never a removed user's id: a counter that only grows (the row is locked until commit)."""
     next_id = session.scalar(
-        update(IdCounter)
-        .where(IdCounter.name == "users")
-        .values(last_id=IdCounter.last_id + 1)
-        .returning(IdCounter.last_id)
+        update(IdCounter).where(IdCounter.name == "users").values(last_id=IdCounter.last_id + 1).returning(IdCounter.last_id)
     )
     if next_id is None:  # first account in a database made without the migration's row
         next_id = (session.scalar(select(func.max(User.id))) or 0) + 1

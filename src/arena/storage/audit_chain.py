@@ -130,7 +130,9 @@ def _signature_problem(entry: AuditEntry, key: AuditKey) -> str | None:
     return None
 
 
-def verify(session: Session, *, checkpoint: tuple[int, str] | None = None, key: AuditKey | None = None) -> VerifyResult:
+def verify(
+    session: Session, *, checkpoint: tuple[int, str] | None = None, key: AuditKey | None = None
+) -> VerifyResult:
     """Walk the chain oldest first and report the first entry that was edited, replaced or removed.
 
     ``key`` checks the signed part (default: the key this database signs with); without one,

@@ -112,9 +112,7 @@ class BenchItem(Base):
     seed: Mapped[int] = mapped_column(Integer)  # the seed this item generates with
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    answers: Mapped[list[str] | None] = mapped_column(
-        EncryptedJSON("bench_items.answers", none_as_null=True)
-    )  # one per turn
+    answers: Mapped[list[str] | None] = mapped_column(EncryptedJSON("bench_items.answers", none_as_null=True))  # one per turn
     error: Mapped[str | None] = mapped_column(EncryptedText("bench_items.error"))  # may quote the model
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     tokens: Mapped[int | None] = mapped_column(Integer)

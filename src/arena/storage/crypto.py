@@ -152,7 +152,8 @@ def read_key_file(path: Path) -> bytes:
         mode = path.stat().st_mode
         if os.name == "posix" and mode & 0o077:
             raise EncryptionKeyError(
-                f"the key file {path} is open to other users (mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}"
+                f"the key file {path} is open to other users (mode {stat.S_IMODE(mode):04o}); "
+                f"run: chmod 600 {path}"
             )
         text = path.read_text(encoding="ascii")
     except EncryptionKeyError:

@@ -36,11 +36,7 @@ def migration_lock(engine: Engine) -> Iterator[None]:
                 connection.commit()
         return
     database_file = engine.url.database
-    if (
-        engine.dialect.name == "sqlite"
-        and database_file not in (None, "", ":memory:")
-        and not database_file.startswith("file:")
-    ):
+    if engine.dialect.name == "sqlite" and database_file not in (None, "", ":memory:") and not database_file.startswith("file:"):
         lock_file = Path(database_file).with_name(Path(database_file).name + ".migrate-lock")
         create_private(lock_file)
         with lock_file.open("r+b") as handle:

@@ -113,14 +113,7 @@ def end_everything(session: Session, *, user_id: int) -> Ended:
 
 
 def add_login(
-    session: Session,
-    *,
-    state: str,
-    browser_hash: str,
-    nonce: str,
-    code_verifier: str,
-    redirect_uri: str,
-    next_path: str,
+    session: Session, *, state: str, browser_hash: str, nonce: str, code_verifier: str, redirect_uri: str, next_path: str
 ) -> None:
     now = utcnow()
     # Logins abandoned at the provider are forgotten here, when the next one starts.

@@ -53,7 +53,9 @@ def pid_alive(pid: int) -> bool:
 
 def register(session: Session, me: ProcessIdentity, *, now: datetime | None = None) -> None:
     now = now or utcnow()
-    session.execute(insert(ServerProcess).values(id=me.id, host=me.host, pid=me.pid, started_at=now, heartbeat_at=now))
+    session.execute(
+        insert(ServerProcess).values(id=me.id, host=me.host, pid=me.pid, started_at=now, heartbeat_at=now)
+    )
 
 
 def renew(session: Session, me: ProcessIdentity, *, now: datetime | None = None) -> None:
@@ -69,7 +71,9 @@ def release(session: Session, me: ProcessIdentity) -> None:
     session.execute(delete(ServerProcess).where(ServerProcess.id == me.id))
 
 
-def _is_gone(lease: ServerProcess, me: ProcessIdentity, now: datetime, alive: Callable[[int], bool]) -> bool:
+def _is_gone(
+    lease: ServerProcess, me: ProcessIdentity, now: datetime, alive: Callable[[int], bool]
+) -> bool:
     if lease.id == me.id:
         return False
     if lease.heartbeat_at < now - timedelta(seconds=LEASE_S):

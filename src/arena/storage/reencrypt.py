@@ -63,10 +63,7 @@ def reencrypt(engine: Engine) -> int:
                     break
                 connection.execute(
                     statement,
-                    [
-                        {"row_key": row[0], **{f"new_{c.name}": row[i + 1] for i, c in enumerate(columns)}}
-                        for row in rows
-                    ],
+                    [{"row_key": row[0], **{f"new_{c.name}": row[i + 1] for i, c in enumerate(columns)}} for row in rows],
                 )
                 rewritten += sum(value is not None for row in rows for value in row[1:])
                 last = rows[-1][0]

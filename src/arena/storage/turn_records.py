@@ -86,19 +86,14 @@ def record_turn(
         members = {
             row.instance_id: (row.position, row.blind_label)
             for row in session.execute(
-                select(
-                    ConversationInstance.instance_id, ConversationInstance.position, ConversationInstance.blind_label
-                ).where(ConversationInstance.conversation_id == conversation_id)
+                select(ConversationInstance.instance_id, ConversationInstance.position, ConversationInstance.blind_label)
+                .where(ConversationInstance.conversation_id == conversation_id)
             )
         }
-        index = session.scalar(
-            select(func.coalesce(func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id)
-        )
+        index = session.scalar(select(func.coalesce(func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id))
         masked = is_masked(blind=found.blind, revealed_at=found.revealed_at)
         renamed = {"title": title} if found.title == untitled and index == 0 else {}
-        session.execute(
-            update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now, **renamed)
-        )
+        session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now, **renamed))
     _add_instances(session, instances, now=now)
     _join(session, conversation_id, members, [i.instance_id for i in instances], label_for=label_for)
     try:

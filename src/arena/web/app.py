@@ -164,3 +164,4 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
     app.include_router(pages.router)  # every HTML page
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+

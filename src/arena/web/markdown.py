@@ -236,7 +236,9 @@ def highlight_css() -> str:
 
     def rules(formatter: HtmlFormatter, scope: str) -> str:
         selector = f"{scope} .highlight".strip()
-        return "\n".join([*formatter.get_background_style_defs(selector), *formatter.get_token_style_defs(selector)])
+        return "\n".join(
+            [*formatter.get_background_style_defs(selector), *formatter.get_token_style_defs(selector)]
+        )
 
     return "\n".join(
         [

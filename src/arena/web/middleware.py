@@ -279,9 +279,7 @@ class BrowserGuard:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = (
-                    [(b"content-security-policy", policy.encode())] if b"content-security-policy" not in present else []
-                )
+                extra = [(b"content-security-policy", policy.encode())] if b"content-security-policy" not in present else []
                 extra += [(k.encode(), v.encode()) for k, v in safe_headers.items() if k.encode() not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)

@@ -58,12 +58,7 @@ def error_body(status: int, message: str, *, param: str | None = None, code: str
 
 
 def openai_error(
-    status: int,
-    message: str,
-    *,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
+    status: int, message: str, *, param: str | None = None, code: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse(error_body(status, message, param=param, code=code), status_code=status, headers=headers)
 

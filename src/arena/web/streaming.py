@@ -136,9 +136,7 @@ STREAM_FAILED = "the server could not finish this answer"
 def stream_failure(instance_id: str, model: str, exc: Exception) -> FinishEvent:
     """The end of an instance whose stream broke on the server's side, so that the client still
     gets its done line (`log_broken_stream` says why, once per stream)."""
-    return FinishEvent(
-        instance_id=instance_id, model=model, status="error", text="", error=STREAM_FAILED, exception=exc
-    )
+    return FinishEvent(instance_id=instance_id, model=model, status="error", text="", error=STREAM_FAILED, exception=exc)
 
 
 def log_broken_stream(turn_id: int, exc: Exception) -> None:

@@ -32,7 +32,9 @@ ALLOWED_EXTENSIONS: Final = frozenset(
 ALLOWED_NAMES: Final = frozenset({"makefile", "dockerfile", "license", "readme", "changelog", "gemfile", "procfile"})
 MAX_FILENAME_LENGTH: Final = 255
 # Characters that reorder or hide text: "invoice\u202etxt.exe" shows as "invoiceexe.txt".
-BIDI_CONTROLS: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 MAX_ATTACHMENTS: Final = 20
 
 

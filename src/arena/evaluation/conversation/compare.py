@@ -247,9 +247,7 @@ UNSAVED_ERROR = "the answer could not be saved (the database did not accept it)"
 
 def _ended(target: Target, status: Status, error: str | None) -> FinishEvent:
     metrics = compute_metrics(usage=None, started=0.0, first=None, ended=0.0, pieces=0)
-    return FinishEvent(
-        instance_id=target.instance_id, model=target.model, status=status, error=error, text="", metrics=metrics
-    )
+    return FinishEvent(instance_id=target.instance_id, model=target.model, status=status, error=error, text="", metrics=metrics)
 
 
 def _unrecorded(event: FinishEvent, exc: Exception) -> FinishEvent:

@@ -88,7 +88,9 @@ def stored_instance(instance: Instance) -> ModelInstance:
     return ModelInstance(model=instance.model, **{name: getattr(instance, name) for name in SAMPLING_FIELDS})
 
 
-def turn_instances(database: Database, *, conversation_id: str, requested: list[ModelInstance]) -> list[ModelInstance]:
+def turn_instances(
+    database: Database, *, conversation_id: str, requested: list[ModelInstance]
+) -> list[ModelInstance]:
     """Who answers a new turn of a stored conversation: the instances the client named, or, when
     it named none, the conversation's own, in display order.
 

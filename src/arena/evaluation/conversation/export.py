@@ -77,9 +77,7 @@ def _turn_json(t: TurnView, verdicts: TurnVerdicts) -> dict[str, Any]:
     }
 
 
-def export_json(
-    view: ConversationView, *, exported_at: datetime, verdicts: TurnVerdicts | None = None
-) -> dict[str, Any]:
+def export_json(view: ConversationView, *, exported_at: datetime, verdicts: TurnVerdicts | None = None) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,

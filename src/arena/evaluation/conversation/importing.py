@@ -134,16 +134,12 @@ def parse_export(data: Any) -> _ExportFile:
 def check_import_size(parsed: _ExportFile, *, max_turns: int, max_votes: int) -> None:
     """An import is data someone hands the server: its size is capped before anything is written."""
     if len(parsed.turns) > max_turns:
-        raise TooLarge(
-            f"the export has {len(parsed.turns)} turns; an import holds at most {max_turns} (ARENA_MAX_IMPORT_TURNS)"
-        )
+        raise TooLarge(f"the export has {len(parsed.turns)} turns; an import holds at most {max_turns} (ARENA_MAX_IMPORT_TURNS)")
     for t, turn in enumerate(parsed.turns):
         if len(turn.responses) > MAX_ANSWERS_PER_TURN:
             raise TooLarge(f"turns[{t}] has {len(turn.responses)} answers; at most {MAX_ANSWERS_PER_TURN} are imported")
         if len(turn.judgments) > MAX_VERDICTS_PER_TURN:
-            raise TooLarge(
-                f"turns[{t}] has {len(turn.judgments)} verdicts; at most {MAX_VERDICTS_PER_TURN} are imported"
-            )
+            raise TooLarge(f"turns[{t}] has {len(turn.judgments)} verdicts; at most {MAX_VERDICTS_PER_TURN} are imported")
     votes = sum(r.votes.up + r.votes.down for turn in parsed.turns for r in turn.responses)
     votes += sum(len(turn.pairwise_votes) for turn in parsed.turns)
     if votes > max_votes:

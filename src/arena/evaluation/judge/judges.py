@@ -189,3 +189,4 @@ async def open_judge(
         raise InvalidInput("name a judge: judge_model or cloud")
     await router.check_known(judge_model)
     yield local_judge(router=router, model_id=judge_model, options=options, timeout_s=timeout_s)
+

@@ -91,7 +91,9 @@ def counts_from_arrays(
     both_bad = codes == OUTCOME_CODES["both_bad"]
     ties = pair_counts(first[tie], second[tie])
     bad = pair_counts(first[both_bad], second[both_bad])
-    return PairCounts(models=tuple(models), wins=pair_counts(winner, loser), ties=ties + ties.T, both_bad=bad + bad.T)
+    return PairCounts(
+        models=tuple(models), wins=pair_counts(winner, loser), ties=ties + ties.T, both_bad=bad + bad.T
+    )
 
 
 def aggregate(battles: Iterable[Battle]) -> PairCounts:

@@ -135,9 +135,7 @@ end
 """
 
 # ARGV[5..]: user, units, lane ('0' interactive, '1' background), proc.
-ENTER: Final = (
-    PRELUDE
-    + r"""
+ENTER: Final = PRELUDE + r"""
 local user, units, lane, proc = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
 if lane == '0' then
   local mine = held_by(live_procs(), user) + reserved(user)
@@ -156,12 +154,9 @@ serve()
 local result = place(name)
 return {result[1], result[2], name}
 """
-)
 
 # ARGV[5]: the ticket. Its waiter is still there: keep it, serve, say where it stands.
-TURN: Final = (
-    PRELUDE
-    + r"""
+TURN: Final = PRELUDE + r"""
 local name = ARGV[5]
 if redis.call('EXISTS', P .. 'ticket:' .. name) == 1 then
   redis.call('HSET', P .. 'ticket:' .. name, 'seen', NOW)
@@ -169,12 +164,9 @@ end
 serve()
 return place(name)
 """
-)
 
 # ARGV[5]: the ticket. Returns 1 when it had been granted (the caller gives the units back).
-LEAVE: Final = (
-    PRELUDE
-    + r"""
+LEAVE: Final = PRELUDE + r"""
 local name = ARGV[5]
 if redis.call('ZREM', P .. 'granted', name) == 1 then
   redis.call('DEL', P .. 'ticket:' .. name)
@@ -186,23 +178,16 @@ if redis.call('ZSCORE', P .. 'queue', name) then
 end
 return 0
 """
-)
 
 # ARGV[5..]: proc, user, units.
-RELEASE: Final = (
-    PRELUDE
-    + r"""
+RELEASE: Final = PRELUDE + r"""
 add_to(P .. 'held:' .. ARGV[5], ARGV[6], -tonumber(ARGV[7]))
 serve()
 return 0
 """
-)
 
 # ARGV[5]: user. Returns {units user holds, units held in all}.
-USAGE: Final = (
-    PRELUDE
-    + r"""
+USAGE: Final = PRELUDE + r"""
 local procs = live_procs()
 return {held_by(procs, ARGV[5]), in_use(procs)}
 """
-)

@@ -68,9 +68,7 @@ class OidcClient:
         def guarded_client(**kwargs: Any) -> AsyncOAuth2Client:
             # A new transport per client: Authlib closes each client (and its transport) after use.
             transport = _GuardedTransport(httpx2.AsyncHTTPTransport(), policy)
-            return AsyncOAuth2Client(
-                transport=transport, follow_redirects=False, trust_env=False, timeout=TIMEOUT_S, **kwargs
-            )
+            return AsyncOAuth2Client(transport=transport, follow_redirects=False, trust_env=False, timeout=TIMEOUT_S, **kwargs)
 
         self._app = StarletteOAuth2App(
             StarletteIntegration("arena"),
@@ -134,20 +132,14 @@ class OidcClient:
         try:
             claims = await self._app.parse_id_token(token, nonce=nonce, claims_options=options, leeway=CLOCK_SKEW_S)
         except ExpiredTokenError:
-            raise OidcRefused(
-                "id_token expired", "The identity provider's ID token has expired: sign in again"
-            ) from None
+            raise OidcRefused("id_token expired", "The identity provider's ID token has expired: sign in again") from None
         except JoseError as exc:
             detail = f"{exc.error}: {exc.description}" if exc.description else exc.error
-            raise OidcRefused(
-                f"id_token {exc.error}", f"The identity provider's ID token was refused ({detail})"
-            ) from None
+            raise OidcRefused(f"id_token {exc.error}", f"The identity provider's ID token was refused ({detail})") from None
         except (httpx2.HTTPError, EngineError, ValueError) as exc:
             raise _unreachable(exc) from None
         if claims is None:
-            raise OidcRefused(
-                "id_token missing", "The identity provider sent no ID token: is the openid scope allowed?"
-            )
+            raise OidcRefused("id_token missing", "The identity provider sent no ID token: is the openid scope allowed?")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not 1 <= len(subject) <= 255:
             raise OidcRefused("id_token sub", "The identity provider's ID token has no usable subject (sub)")

@@ -98,3 +98,5 @@ async def verify_audit(request: Request, db: Db) -> AuditVerificationPublic:
         problem=result.problem,
         message=result.message,
     )
+
+

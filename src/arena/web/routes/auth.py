@@ -132,9 +132,7 @@ async def create_token(
         days=body.days or settings.token_days,
         max_days=settings.token_max_days,
     )
-    await record_event(
-        request, audit.TOKEN_CREATE, target=str(row.id), name=row.name, expires_at=row.expires_at.isoformat()
-    )
+    await record_event(request, audit.TOKEN_CREATE, target=str(row.id), name=row.name, expires_at=row.expires_at.isoformat())
     return TokenCreatedPublic(**_token(row).model_dump(), token=token)
 
 
@@ -147,3 +145,4 @@ async def revoke_token(
     await asyncio.to_thread(accounts.revoke_api_token, db, account=principal.account(), token_id=token_id)
     await record_event(request, audit.TOKEN_REVOKE, target=str(token_id))
     return Response(status_code=204)
+

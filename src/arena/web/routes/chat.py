@@ -54,14 +54,7 @@ from arena.web.token_slices import sliced
 router = APIRouter(prefix="/api", tags=["chat"], dependencies=[Evaluator])
 
 ERRORS = error_responses(
-    400,
-    404,
-    409,
-    413,
-    415,
-    422,
-    429,
-    503,
+    400, 404, 409, 413, 415, 422, 429, 503,
     e415="An attachment that is not a text file",
     e429="Over the caller's rate limit, or past their generations at once (ARENA_MAX_STREAMS_PER_USER)",
     e503="The server's generations (ARENA_MAX_GENERATIONS) stayed taken for ARENA_QUEUE_TIMEOUT_S while the "
@@ -94,7 +87,9 @@ async def _instances(body: ChatCreate, settings: AppSettings, models: ModelRoute
     return instances
 
 
-async def _plan(body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal) -> TurnPlan:
+async def _plan(
+    body: ChatCreate, settings: AppSettings, models: ModelRouter, db: Db, principal: Principal
+) -> TurnPlan:
     """Check the request and work out what each instance will see; nothing is written yet."""
     attachments = check_attachments(
         [(a.filename, a.text) for a in body.attachments], max_bytes=settings.max_upload_bytes
@@ -155,9 +150,7 @@ async def _begin(
             )
             return pending, comparison, recorder.response_ids
         recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
-        comparison = Comparison(
-            router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout
-        )
+        comparison = Comparison(router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout)
         try:
             prepared = await asyncio.to_thread(write_turn, database=db, plan=pending)
         except BaseException:
@@ -204,9 +197,7 @@ async def stream_chat(
         with _returned_on_error(units):
             await _not_running(streams, body)  # another tab may have started it while this one waited
         prepared, comparison, stored = await _begin(pending, settings, models, db, units)
-        return await _answer_lines(
-            request, prepared, comparison, units, stored, streams, echo, line_format, show_metrics
-        )
+        return await _answer_lines(request, prepared, comparison, units, stored, streams, echo, line_format, show_metrics)
 
     if claim.units is None and line_format == "arena":
         return queued_stream(claim, start, client_gone=gone)
@@ -235,9 +226,7 @@ async def _answer_lines(
     turn_id = prepared.turn_id
     # Registered before the first line: once a client knows the turn, it can stop it (from any process).
     try:
-        stops = await streams.register(
-            turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets}
-        )
+        stops = await streams.register(turn_id, {t.instance_id: prepared.aliases(t.instance_id) for t in prepared.targets})
     except BaseException:  # cancelled before the stream began: nothing goes on without a client
         await comparison.aclose()
         units.release()
@@ -250,9 +239,7 @@ async def _answer_lines(
     keys = {t.instance_id: prepared.key_of(t.instance_id, echo=echo) for t in prepared.targets}
 
     async def lines() -> AsyncIterator[bytes]:
-        instances = [
-            {"instance_id": keys[t.instance_id], "model": label(t.instance_id) or t.model} for t in prepared.targets
-        ]
+        instances = [{"instance_id": keys[t.instance_id], "model": label(t.instance_id) or t.model} for t in prepared.targets]
         yield line(
             start_payload(
                 conversation_id=prepared.conversation_id, turn_id=turn_id, instances=instances, line_format=line_format

@@ -31,11 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 def _progress(p: PullProgress) -> dict:
-    return {
-        k: v
-        for k, v in {"status": p.status, "completed": p.completed, "total": p.total, "digest": p.digest}.items()
-        if v is not None
-    }
+    return {k: v for k, v in {"status": p.status, "completed": p.completed, "total": p.total, "digest": p.digest}.items() if v is not None}
 
 
 def _model_id(body: ModelNameCreate) -> str:
@@ -135,9 +131,7 @@ async def delete_model_rest(
     model_id: str,
     request: Request,
     models: ModelRouter,
-    endpoint: Annotated[
-        str | None, Query(max_length=300, description="Only this endpoint (else every one with it)")
-    ] = None,
+    endpoint: Annotated[str | None, Query(max_length=300, description="Only this endpoint (else every one with it)")] = None,
 ) -> ModelDeletedPublic:
     """REST-style alias of /api/delete_model."""
     endpoints = await models.delete(model_id, endpoint=endpoint)

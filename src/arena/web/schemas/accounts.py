@@ -34,10 +34,7 @@ class MePublic(BaseModel):
 class TokenCreate(Strict):
     name: str = Field(min_length=1, max_length=TOKEN_NAME_MAX_LENGTH, description="What the token is for")
     days: int | None = Field(
-        None,
-        ge=1,
-        le=3650,
-        description="How long it lasts: ARENA_TOKEN_DAYS unless given, at most ARENA_TOKEN_MAX_DAYS",
+        None, ge=1, le=3650, description="How long it lasts: ARENA_TOKEN_DAYS unless given, at most ARENA_TOKEN_MAX_DAYS"
     )
 
 

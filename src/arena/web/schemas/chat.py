@@ -46,7 +46,9 @@ class ChatCreate(BaseModel):
     system: str | None = Field(None, max_length=100_000, description="System prompt for every instance")
     model_instances: list[ModelInstance] | None = Field(None, max_length=64)
     # Each name becomes a ModelInstance later: the same bounds here make a bad one a 422, not a 500.
-    models: list[ModelId] | None = Field(None, max_length=64, description="Legacy: model names at default settings")
+    models: list[ModelId] | None = Field(
+        None, max_length=64, description="Legacy: model names at default settings"
+    )
     conversation_id: str | None = Field(None, pattern=CONVERSATION_ID)
     attachments: list[AttachmentCreate] = Field(
         default_factory=list, max_length=100, description="Text files appended to the message as fenced blocks"

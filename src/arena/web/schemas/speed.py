@@ -18,9 +18,7 @@ class SpeedConditionsPublic(BaseModel):
     wait_s: float | None = Field(
         None, description="Seconds waiting for a free engine slot, inside ttft_s (a wait: speed not compared)"
     )
-    load_s: float | None = Field(
-        None, description="Seconds loading the model, inside ttft_s; null: no load or not said"
-    )
+    load_s: float | None = Field(None, description="Seconds loading the model, inside ttft_s; null: no load or not said")
     engine_timed: bool | None = Field(
         None, description="tokens_per_sec is the engine's own generation clock (a prompt cache cannot affect it)"
     )

@@ -131,3 +131,4 @@ class ArenaDoneLine(BaseModel):
 
 
 ArenaStreamLine = ArenaQueuedLine | ArenaRefusedLine | ArenaStartLine | ArenaTokenLine | ArenaDoneLine
+

@@ -33,7 +33,8 @@ def upgrade() -> None:
     op.execute("INSERT INTO id_counters (name, last_id) SELECT 'users', COALESCE(MAX(id), 0) FROM users")
     for table in ("conversations", "bench_runs"):
         op.execute(
-            f"UPDATE {table} SET owner_id = NULL WHERE owner_id IS NOT NULL AND owner_id NOT IN (SELECT id FROM users)"
+            f"UPDATE {table} SET owner_id = NULL "
+            "WHERE owner_id IS NOT NULL AND owner_id NOT IN (SELECT id FROM users)"
         )
 
 
