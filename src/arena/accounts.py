@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from arena.errors import InvalidInput
 from arena.storage import accounts as store
 from arena.storage import login_attempts
+from arena.storage import oidc as sso
 from arena.storage.auth_models import ApiToken, User
 from arena.storage.db import Database
 from arena.storage.models import utcnow
@@ -100,8 +101,17 @@ def add_user(database: Database, *, username: str, password: str, role: str) -> 
 
 
 def set_password(database: Database, *, username: str, password: str) -> Account:
+    """Refused for an account that signs in through the identity provider: a local password would
+    skip the provider and its required group (and outlive the person's removal there)."""
     password_hash = hash_password(password)
     with database.session() as session:
+        user = store.get_user(session, username=username)
+        if sso.is_sso_user(session, user_id=user.id):
+            raise InvalidInput(
+                f"{user.username} signs in through single sign-on and has no password here: "
+                "manage them at the identity provider (to lock them out, remove them there, "
+                "then end their sessions and tokens here)"
+            )
         return Account.of(store.set_password_hash(session, username=username, password_hash=password_hash))
 
 
@@ -126,6 +136,12 @@ def unlock(database: Database, *, username: str) -> Account:
 def list_accounts(database: Database) -> list[tuple[Account, datetime]]:
     with database.session() as session:
         return [(Account.of(user), user.created_at) for user in store.list_users(session)]
+
+
+def sso_user_ids(database: Database) -> set[int]:
+    """The accounts that sign in through the identity provider (ARENA_OIDC_ISSUER)."""
+    with database.session() as session:
+        return sso.sso_user_ids(session)
 
 
 def count_users(database: Database) -> int:

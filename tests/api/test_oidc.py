@@ -51,6 +51,17 @@ def browser(arena: RunningArena) -> httpx.Client:
     return arena.client(headers={"accept": "text/html"})
 
 
+def left_on_login_page(client: httpx.Client, refused: httpx.Response) -> str:
+    """A refused browser is sent to /login (not left on the callback URL, code and state in it):
+    the text of the page it lands on."""
+    assert refused.status_code == 303, refused.text
+    location = refused.headers["location"]
+    assert location.startswith("/login?") and "code=" not in location and "state=" not in location
+    page = client.get(location)
+    assert page.status_code == 200
+    return page.text
+
+
 def me(client: httpx.Client) -> dict[str, Any]:
     response = client.get("/api/auth/me", headers={"accept": "application/json"})
     assert response.status_code == 200, response.text
@@ -136,13 +147,16 @@ def test_losing_the_required_group_refuses_the_login_and_ends_sessions_and_token
 
         idp.set_user("sub-erin", preferred_username="erin", groups=["contractors"])
         refused = sso_login(client, idp, "sub-erin")
-        assert refused.status_code == 403
-        assert "does not give access to this arena" in refused.text
+        page = left_on_login_page(client, refused)
+        assert "not in the group this arena requires (ARENA_OIDC_REQUIRED_CLAIM)" in page
+        assert "ask whoever manages single sign-on" in page
         assert client.get("/api/auth/me").status_code == 401  # no session was started
         assert other_tab.get("/api/auth/me").status_code == 401  # and the one that was, ended
     assert arena.client().get("/api/auth/me", headers={"authorization": f"Bearer {token}"}).status_code == 401
-    failure = [e for e in audit_entries(arena, "login.failure") if e["actor"] == "erin"][0]
+    failure = [e for e in audit_entries(arena, "login.sso_refused") if e["actor"] == "erin"][0]
     assert failure["detail"] == {
+        "sub": "sub-erin",
+        "name": "erin",
         "via": "oidc",
         "reason": "required claim missing",
         "sessions_ended": 1,
@@ -151,9 +165,27 @@ def test_losing_the_required_group_refuses_the_login_and_ends_sessions_and_token
     # Someone never let in gets no account at all.
     idp.set_user("sub-frank", preferred_username="frank", groups=["contractors"])
     with browser(arena) as client:
-        assert sso_login(client, idp, "sub-frank").status_code == 403
+        assert "not in the group" in left_on_login_page(client, sso_login(client, idp, "sub-frank"))
     with login(arena, "ada") as admin:
         assert "frank" not in {u["username"] for u in admin.client.get("/api/users").json()["users"]}
+
+
+def test_sso_refusals_are_their_own_kind_not_failed_passwords_nor_a_login_burst(
+    arena: RunningArena, idp: Provider
+) -> None:
+    """Ten people not yet in the group are not someone guessing the password of "anonymous"."""
+    failures_before = len(audit_entries(arena, "login.failure"))
+    for n in range(12):  # more than ARENA_ALERT_LOGIN_FAILURES' default 10 in 5 minutes
+        idp.set_user(f"sub-new-{n}", preferred_username=f"newcomer{n}", groups=["contractors"])
+        with browser(arena) as client:
+            assert sso_login(client, idp, f"sub-new-{n}").status_code == 303
+    refused = [
+        e for e in audit_entries(arena, "login.sso_refused") if e["detail"].get("sub", "").startswith("sub-new-")
+    ]
+    assert len(refused) == 12
+    assert refused[0]["actor"] == "anonymous" and refused[0]["detail"]["name"].startswith("newcomer")
+    assert len(audit_entries(arena, "login.failure")) == failures_before
+    assert not [e for e in audit_entries(arena, "abuse.login_burst") if e["actor"] == "anonymous"]
 
 
 def _callback_url(client: httpx.Client, idp: Provider, sub: str) -> str:
@@ -169,21 +201,21 @@ def test_the_state_is_single_use_tied_to_its_browser_and_cannot_be_edited(arena:
         query = parse_qs(parts.query)
         edited = f"{parts.path}?code={query['code'][0]}&state={query['state'][0][:-1]}x"
         refused = client.get(edited)
-        assert refused.status_code == 400 and "unknown, expired or was started in another browser" in refused.text
+        assert "unknown, expired or was started in another browser" in left_on_login_page(client, refused)
         assert client.get("/api/auth/me").status_code == 401
 
         # The right URL in another browser (no flow cookie): refused, and it burns the state.
-        assert stranger.get(back).status_code == 400
-        assert client.get(back).status_code == 400  # used once already
+        assert stranger.get(back).headers["location"].startswith("/login?")
+        assert client.get(back).headers["location"].startswith("/login?")  # used once already
 
         fresh = _callback_url(client, idp, "sub-gail")
         assert client.get(fresh).status_code == 200 and me(client)["username"] == "gail"
-        assert client.get(fresh).status_code == 400  # never twice
+        assert client.get(fresh).status_code == 303  # never twice: back to the login page
 
     as_json = arena.client().get("/auth/oidc/callback", params={"state": "nope", "code": "x"})
     assert as_json.status_code == 400 and "sign in again" in as_json.json()["error"]
     # Our state in the stranger's browser is audited; a made-up state is not (see below).
-    assert sum(e["detail"].get("reason") == "state" for e in audit_entries(arena, "login.failure")) == 1
+    assert sum(e["detail"].get("reason") == "state" for e in audit_entries(arena, "login.sso_refused")) == 1
 
 
 def test_a_code_issued_for_another_redirect_uri_is_refused(arena: RunningArena, idp: Provider) -> None:
@@ -197,8 +229,10 @@ def test_a_code_issued_for_another_redirect_uri_is_refused(arena: RunningArena, 
         # into this browser's own login: the arena redeems it with its redirect URI, and is refused.
         elsewhere = start.replace("redirect_uri=http%3A%2F%2F127.0.0.1", "redirect_uri=http%3A%2F%2Flocalhost")
         stolen = parse_qs(urlsplit(idp.authorize(elsewhere, "sub-hank")).query)["code"][0]
-        answer = client.get("/auth/oidc/callback", params={"state": ours["state"][0], "code": stolen})
-        assert answer.status_code == 401 and "refused the login (invalid_grant)" in answer.text
+        answer = client.get(
+            "/auth/oidc/callback", params={"state": ours["state"][0], "code": stolen}, headers={"accept": "*/*"}
+        )
+        assert answer.status_code == 401 and "refused the login (invalid_grant)" in answer.json()["error"]
         assert client.get("/api/auth/me").status_code == 401
 
 
@@ -208,11 +242,12 @@ def test_a_provider_that_refuses_is_a_clear_4xx(arena: RunningArena, idp: Provid
         # This provider's refusal comes back without the state (RFC 6749 wants it): not this login.
         denied = httpx.post(start, data={"action": "deny"}, timeout=10).headers["location"]
         answer = client.get(denied)
-        assert answer.status_code == 400 and 'id="sso-login"' in answer.text  # the login page, to try again
+        assert 'id="sso-login"' in left_on_login_page(client, answer)  # the login page, to try again
         # A provider that sends the state back with its error: the arena says what it said.
         state = parse_qs(urlsplit(client.get("/auth/oidc/login").headers["location"]).query)["state"][0]
-        answer = client.get("/auth/oidc/callback", params={"state": state, "error": "access_denied"})
-        assert answer.status_code == 403 and "did not sign you in (access_denied)" in answer.text
+        params = {"state": state, "error": "access_denied"}
+        answer = client.get("/auth/oidc/callback", params=params, headers={"accept": "*/*"})
+        assert answer.status_code == 403 and "did not sign you in (access_denied)" in answer.json()["error"]
         assert client.get("/api/auth/me").status_code == 401
 
 
@@ -237,6 +272,15 @@ def test_an_sso_account_has_no_password_and_keeps_the_token_rules(arena: Running
         sso_login(client, idp, "sub-jo")
     refused = arena.client().post("/api/auth/login", json={"username": "jo", "password": PASSWORD})
     assert refused.status_code == 401
+    with login(arena, "ada") as admin:  # nor can an admin give it one: the provider decides who gets in
+        given = admin.request("PATCH", "/api/users/jo", json={"password": "a-local-password"})
+        assert given.status_code == 400 and "single sign-on" in given.json()["error"]
+        listed = {u["username"]: u["sso"] for u in admin.client.get("/api/users").json()["users"]}
+    assert listed["jo"] is True and listed["eve"] is False
+    assert (
+        arena.client().post("/api/auth/login", json={"username": "jo", "password": "a-local-password"}).status_code
+        == 401
+    )
     token = api_token(arena, "eve")  # tokens of local accounts are untouched by all this
     assert arena.client().get("/api/auth/me", headers={"authorization": f"Bearer {token}"}).status_code == 200
 
@@ -295,7 +339,7 @@ def edge(idp: Provider, module_arena_factory: ArenaFactory) -> RunningArena:
 def state_failures(arena: RunningArena) -> int:
     with arena.database() as db, db.session() as session:
         return sum(
-            e.action == audit.LOGIN_FAILURE and (e.detail or {}).get("reason") == "state"
+            e.action == audit.LOGIN_SSO_REFUSED and (e.detail or {}).get("reason") == "state"
             for e in audit.iter_entries(session)
         )
 
@@ -332,7 +376,7 @@ def test_a_flow_cookie_planted_by_an_attacker_is_never_adopted(edge: RunningAren
         back = idp.authorize(start.headers["location"], "sub-mallory")
     with edge.client(headers=headers, cookies=planted) as victim:
         answer = victim.get(back)
-        assert answer.status_code == 400, answer.text
+        assert answer.status_code == 303 and answer.headers["location"].startswith("/login?"), answer.text
         assert victim.get("/api/auth/me", headers={"accept": "application/json"}).status_code == 401
 
 
@@ -355,3 +399,22 @@ def test_over_https_the_flow_cookie_is_host_prefixed_and_only_that_one_counts(
             name = "arena_oidc" if plantable else "__Host-arena_oidc"
             answer = client.get(f"{callback.path}?{callback.query}", headers={"cookie": f"{name}={value}"})
             assert answer.status_code == (400 if plantable else 204), answer.text
+
+
+def test_sign_in_starts_never_spend_the_password_budget_and_only_navigations_start(edge: RunningArena) -> None:
+    """A page a staff member visits must not lock the office's password logins out with <img> starts."""
+    address = {"x-forwarded-for": "203.0.113.80"}
+    image = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+    with edge.client(headers=address) as client:
+        for _ in range(PROXY_LIMIT + 2):
+            fired = client.get("/auth/oidc/login", headers=image)
+            assert fired.status_code == 403 and "link or the address bar" in fired.json()["error"]
+        assert (
+            client.get("/auth/oidc/login", headers={"sec-fetch-mode": "cors", "sec-fetch-dest": "empty"}).status_code
+            == 403
+        )
+        navigation = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+        statuses = [client.get("/auth/oidc/login", headers=navigation).status_code for _ in range(PROXY_LIMIT + 1)]
+        assert statuses == [303] * PROXY_LIMIT + [429], statuses  # starts have a window of their own
+        logged_in = client.post("/api/auth/login", json={"username": "eve", "password": PASSWORD})
+        assert logged_in.status_code == 200, logged_in.text  # and the password budget is whole

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from arena.settings import Settings
+from arena.storage import audit
 from tests.support.doubles.oidc_tokens import TokenDouble, token_double
 from tests.support.fixtures import ArenaFactory
 from tests.support.oidc_provider import oidc_provider, sso_login
@@ -49,10 +50,12 @@ def honest_double(double: TokenDouble) -> Iterator[None]:
     double.sign_with_unknown_key = False
 
 
-def login_with(arena: RunningArena, double: TokenDouble, sub: str) -> tuple[httpx.Response, int]:
+def login_with(
+    arena: RunningArena, double: TokenDouble, sub: str, accept: str = "text/html"
+) -> tuple[httpx.Response, int]:
     """The arena's answer to the provider's redirect back, and the status of /api/auth/me after it."""
     with arena.client() as client:
-        answer = sso_login(client, double, sub)
+        answer = sso_login(client, double, sub, accept=accept)
         return answer, client.get("/api/auth/me").status_code
 
 
@@ -79,14 +82,14 @@ def test_an_id_token_that_fails_a_check_is_refused(
     arena: RunningArena, double: TokenDouble, claims: dict[str, object], said: str
 ) -> None:
     double.id_token_claims = claims
-    answer, me = login_with(arena, double, "bad-claims")
+    answer, me = login_with(arena, double, "bad-claims", accept="application/json")
     assert answer.status_code == 401 and said in answer.text, answer.text
     assert me == 401
 
 
 def test_a_token_signed_with_a_key_outside_the_jwks_is_refused(arena: RunningArena, double: TokenDouble) -> None:
     double.sign_with_unknown_key = True
-    answer, me = login_with(arena, double, "forged")
+    answer, me = login_with(arena, double, "forged", accept="application/json")
     assert answer.status_code == 401 and "ID token was refused" in answer.text
     assert me == 401
     with arena.database() as db, db.session() as session:
@@ -102,7 +105,7 @@ def test_an_expired_token_from_the_real_provider_is_refused(arena_factory: Arena
         )
         idp.set_user("late", preferred_username="late")
         with arena.client() as client:
-            answer = sso_login(client, idp, "late")
+            answer = sso_login(client, idp, "late", accept="application/json")
             assert answer.status_code == 401 and "ID token has expired" in answer.text
             assert client.get("/api/auth/me").status_code == 401
 
@@ -112,7 +115,7 @@ def test_endpoints_on_another_origin_are_refused_before_anything_is_sent(arena_f
         idp.token_endpoint = f"{elsewhere.url}/token"  # the discovery document points off the issuer's origin
         arena = arena_factory(accounts=True, embedded_enabled=False, oidc_issuer=idp.url, oidc_client_id="arena")
         with arena.client() as client:
-            answer = sso_login(client, idp, "someone")
+            answer = sso_login(client, idp, "someone", accept="application/json")
             assert answer.status_code == 502 and "cannot be reached (EgressRefused)" in answer.text
         assert elsewhere.token_requests == 0  # no code, no secret ever went there
 
@@ -125,13 +128,32 @@ def test_a_discovery_document_naming_another_issuer_is_refused(arena_factory: Ar
             assert answer.status_code == 502 and "names another issuer" in answer.json()["error"]
 
 
-def test_a_provider_that_is_down_is_a_502_not_a_500(arena_factory: ArenaFactory) -> None:
+def test_a_provider_that_is_down_is_a_502_logged_once_and_refuses_nobody(
+    arena_factory: ArenaFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outage is the operator's problem, not a login failure: no audit entries, no failed
+    logins, no login-burst alert; one ERROR line, not one per try."""
     arena = arena_factory(
-        accounts=True, embedded_enabled=False, oidc_issuer="http://127.0.0.1:9", oidc_client_id="arena"
+        accounts=True,
+        embedded_enabled=False,
+        oidc_issuer="http://127.0.0.1:9",
+        oidc_client_id="arena",
+        oidc_name="Keycloak",
+        alert_login_failures="3/minute",
     )
-    with arena.client() as client:
-        answer = client.get("/auth/oidc/login", headers={"accept": "text/html"})
-        assert answer.status_code == 502 and "cannot be reached" in answer.text and 'id="login-form"' in answer.text
+    with caplog.at_level(logging.ERROR), arena.client() as client:
+        answer = client.get("/auth/oidc/login", headers={"accept": "application/json"})
+        assert answer.status_code == 502 and "cannot be reached" in answer.json()["error"]
+        for _ in range(5):
+            answer = client.get("/auth/oidc/login", headers={"accept": "text/html"})
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/login?")
+        page = client.get(answer.headers["location"])
+        assert "Keycloak cannot be reached just now" in page.text and 'id="login-form"' in page.text
+    outage = [r for r in caplog.records if r.levelno == logging.ERROR and "single sign-on" in r.getMessage()]
+    assert len(outage) == 1, [r.getMessage() for r in outage]
+    with arena.database() as db, db.session() as session:
+        actions = [e.action for e in audit.iter_entries(session)]
+    assert not [a for a in actions if a.startswith(("login.", "abuse."))], actions
 
 
 def test_the_secret_comes_from_a_file_and_never_reaches_a_log(

@@ -130,8 +130,10 @@ def test_a_missing_required_group_is_refused_and_ends_the_users_sessions_and_tok
         other.goto(arena.url + "/login")
         sign_in_at_provider(other, "sub-erin")
         expect(other.locator("#sso-error")).to_have_text(
-            "Your account at Example SSO does not give access to this arena; ask an admin to add you"
+            "Your Example SSO account is not in the group this arena requires (ARENA_OIDC_REQUIRED_CLAIM); "
+            "ask whoever manages Example SSO to add you"
         )
+        expect(other).to_have_url(f"{arena.url}/login?next=%2F&sso=group")  # not the callback's code and state
         expect(other.locator("#account-badge")).to_have_count(0)
     finally:
         context.close()
@@ -159,6 +161,7 @@ def test_a_tampered_state_is_refused(arena: RunningArena, idp: Provider, page: P
     page.goto(arena.url + "/login")
     sign_in_at_provider(page, "sub-gail")
     expect(page.locator("#sso-error")).to_contain_text("unknown, expired or was started in another browser")
+    expect(page).to_have_url(re.compile(re.escape(arena.url + "/login?") + r"[^#]*sso=again"))
     expect(page.locator("#account-badge")).to_have_count(0)
     assert page.request.get(arena.url + "/api/auth/me").status == 401
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from arena import accounts
 from arena.cli import app
-from arena.storage import audit
+from arena.storage import audit, oidc
 from arena.storage.db import Database
 
 runner = CliRunner()
@@ -87,3 +88,32 @@ def test_a_new_password_or_role_from_the_shell_ends_the_users_api_tokens(isolate
             assert accounts.resolve_api_token(database, token=token) is None, command
     finally:
         database.dispose()
+
+
+def test_an_sso_account_gets_no_password_from_the_shell_and_is_listed_as_sso(isolated_environment: Path) -> None:
+    """A local password on an SSO account would skip the provider and its required group."""
+    runner.invoke(app, ["user", "add", "root", "--role", "admin", "--password-stdin"], input="s3cret-enough\n", env=ENV)
+    database = _database(isolated_environment)
+    try:
+        with database.session() as session:
+            oidc.add_user(
+                session,
+                issuer="https://idp.example",
+                subject="sub-bob",
+                wanted_name="bob",
+                role="evaluator",
+                password_hash=accounts.hash_password("unusable-random-secret"),
+            )
+        refused = runner.invoke(app, ["user", "passwd", "bob", "--password-stdin"], input="local-secret\n", env=ENV)
+        assert refused.exit_code == 2, refused.output
+        assert "single sign-on" in refused.output and "identity provider" in refused.output
+        assert accounts.verify_password(database, username="bob", password="local-secret") is None
+        with database.session() as session:
+            assert audit.USER_PASSWD not in [e.action for e in audit.list_entries(session, limit=50).entries]
+    finally:
+        database.dispose()
+
+    listed = runner.invoke(app, ["user", "list", "--json"], env=ENV)
+    assert {u["username"]: u["sso"] for u in json.loads(listed.output)} == {"bob": True, "root": False}
+    rows = {line.split()[0]: line.split() for line in runner.invoke(app, ["user", "list"], env=ENV).output.splitlines()}
+    assert rows["bob"][:3] == ["bob", "evaluator", "yes"] and rows["root"][2] != "yes"

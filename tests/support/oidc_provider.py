@@ -65,9 +65,12 @@ class Authorizer(Protocol):
     def authorize(self, authorize_url: str, sub: str) -> str: ...
 
 
-def sso_login(client: httpx.Client, provider: Authorizer, sub: str, *, next_path: str = "/") -> httpx.Response:
+def sso_login(
+    client: httpx.Client, provider: Authorizer, sub: str, *, next_path: str = "/", accept: str = "text/html"
+) -> httpx.Response:
     """A whole login through the arena and the provider, as a browser makes it (the client holds
-    the cookies); the arena's answer to the provider's redirect back."""
+    the cookies); the arena's answer to the provider's redirect back, asked with `accept` (a
+    browser's refusal is a redirect to /login; a script's, the status and a JSON reason)."""
     start = client.get("/auth/oidc/login", params={"next": next_path}, headers={"accept": "text/html"})
     assert start.status_code == 303, start.text
-    return client.get(provider.authorize(start.headers["location"], sub), headers={"accept": "text/html"})
+    return client.get(provider.authorize(start.headers["location"], sub), headers={"accept": accept})

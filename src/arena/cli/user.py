@@ -55,7 +55,8 @@ def remove(username: str) -> None:
 
 @user_app.command("passwd")
 def passwd(username: str, password_stdin: PasswordStdin = False) -> None:
-    """Set a new password; the user's browser sessions and API tokens end."""
+    """Set a new password; the user's browser sessions and API tokens end. Refused for an
+    account that signs in through single sign-on (its provider decides who gets in)."""
     with opened_database() as database, exit_on_error():
         accounts.set_password(database, username=username, password=_password(password_stdin))
         _audit(database, audit.USER_PASSWD, username)
@@ -86,6 +87,7 @@ def unlock(username: str) -> None:
 USER_COLUMNS = (
     Column(header="username", keep=True),
     Column(header="role", priority=2),
+    Column(header="sso", priority=2),
     Column(header="created", priority=1),
 )
 
@@ -94,17 +96,24 @@ USER_COLUMNS = (
 def list_users(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
-    """Every account with its role."""
+    """Every account with its role, and whether it signs in through single sign-on."""
     with opened_database() as database:
         listed = accounts.list_accounts(database)
+        sso = accounts.sso_user_ids(database)
     if as_json:
         data = [
-            {"username": account.username, "role": account.role, "created_at": created_at.isoformat()}
+            {
+                "username": account.username,
+                "role": account.role,
+                "sso": account.id in sso,
+                "created_at": created_at.isoformat(),
+            }
             for account, created_at in listed
         ]
         console.print_json(json.dumps(data))
         return
     rows = [
-        [account.username, account.role, created_at.strftime("%Y-%m-%d %H:%M UTC")] for account, created_at in listed
+        [account.username, account.role, "yes" if account.id in sso else "", created_at.strftime("%Y-%m-%d %H:%M UTC")]
+        for account, created_at in listed
     ]
     print_table(console, USER_COLUMNS, rows)

@@ -42,7 +42,8 @@ DETAIL_MAX_BYTES: Final = 4096
 
 # Every event the arena records. Names are "<thing>.<verb>" so a filter can group them.
 LOGIN_SUCCESS: Final = "login.success"
-LOGIN_FAILURE: Final = "login.failure"
+LOGIN_FAILURE: Final = "login.failure"  # a wrong password (or an unusable account's)
+LOGIN_SSO_REFUSED: Final = "login.sso_refused"  # single sign-on refused someone: not a password guess
 LOGOUT: Final = "logout"
 USER_ADD: Final = "user.add"
 USER_REMOVE: Final = "user.remove"
@@ -79,6 +80,7 @@ ABUSE_AUDIT_CHAIN_BROKEN: Final = "abuse.audit_chain_broken"
 ACTIONS: Final[tuple[str, ...]] = (
     LOGIN_SUCCESS,
     LOGIN_FAILURE,
+    LOGIN_SSO_REFUSED,
     LOGOUT,
     USER_ADD,
     USER_REMOVE,

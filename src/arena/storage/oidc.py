@@ -50,6 +50,11 @@ def is_sso_user(session: Session, *, user_id: int) -> bool:
     return session.scalar(select(func.count()).select_from(OidcIdentity).where(OidcIdentity.user_id == user_id)) == 1
 
 
+def sso_user_ids(session: Session) -> set[int]:
+    """Every account that signs in through the provider."""
+    return set(session.scalars(select(OidcIdentity.user_id)))
+
+
 def base_name(wanted: str) -> str:
     """A username from whatever the provider calls the person: allowed characters only, room left
     for a suffix, never empty."""

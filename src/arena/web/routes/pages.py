@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from arena import __version__
 from arena.engines.base import SamplingOptions
 from arena.storage import audit
+from arena.web.auth import oidc_messages
 from arena.web.auth.pages import PageViewer
 from arena.web.auth.principal import Role
 from arena.web.deps import AppSettings
@@ -154,12 +155,16 @@ async def get_arena_page(request: Request, settings: AppSettings) -> HTMLRespons
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def get_login_page(request: Request, settings: AppSettings, next: str | None = None) -> Response:
-    """The sign-in form of `users` mode (it posts to /api/auth/login); other modes have no login."""
+async def get_login_page(
+    request: Request, settings: AppSettings, next: str | None = None, sso: str | None = None
+) -> Response:
+    """The sign-in form of `users` mode (it posts to /api/auth/login); other modes have no login.
+    `sso` is a single sign-on refusal's code (`web/auth/oidc_messages.py`), shown as its sentence."""
     if settings.auth_mode != "users":
         return RedirectResponse("/", status_code=303)
     sso_name = settings.oidc_name if settings.oidc_enabled else None  # "Sign in with <name>"
-    return render(request, "login", next_path=safe_next(next), sso_name=sso_name)
+    sso_error = oidc_messages.message(sso, provider=sso_name) if sso_name else None
+    return render(request, "login", next_path=safe_next(next), sso_name=sso_name, sso_error=sso_error)
 
 
 @router.get("/leaderboard", response_class=HTMLResponse, dependencies=[PageViewer])

@@ -29,7 +29,10 @@ async def list_users(db: Db, settings: AppSettings) -> UserList:
     """Every account with its role."""
     _accounts_on(settings)
     found = await asyncio.to_thread(accounts.list_accounts, db)
-    return UserList(users=[UserPublic(username=a.username, role=a.role, created_at=at) for a, at in found])  # type: ignore[arg-type]
+    sso = await asyncio.to_thread(accounts.sso_user_ids, db)
+    return UserList(
+        users=[UserPublic(username=a.username, role=a.role, created_at=at, sso=a.id in sso) for a, at in found]  # type: ignore[arg-type]
+    )
 
 
 @router.post("", status_code=201, response_model=UserPublic, responses=ERRORS)

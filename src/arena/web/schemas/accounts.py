@@ -69,6 +69,7 @@ class UserPublic(BaseModel):
     username: str
     role: RoleName
     created_at: datetime | None = None
+    sso: bool = Field(default=False, description="Signs in through the identity provider, not with a password")
 
 
 class UserList(BaseModel):
