@@ -115,6 +115,7 @@ class RedisBudget(GenerationBudget):
             for name in ("enter", "turn", "leave", "release", "usage", "renew")
         }
         self._held: Counter[str] = Counter()  # units this process's callers hold, per caller
+        self._waiting: set[str] = set()  # this process's tickets still in the queue (for the gauge)
         self._gate = Gate()
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -125,6 +126,13 @@ class RedisBudget(GenerationBudget):
         limits = (self.total, self.per_user, self._lease_ms, self._ticket_ttl_ms)
         async with shared_state_errors():
             return await self._scripts[name](keys=[self._prefix], args=[*limits, *args])
+
+    @property
+    def in_use(self) -> int:
+        return sum(self._held.values())
+
+    def queued(self) -> int:
+        return len(self._waiting)
 
     async def usage(self, key: str) -> tuple[int, int]:
         mine, everyone = await self._run("usage", key)
@@ -138,6 +146,8 @@ class RedisBudget(GenerationBudget):
         if status == "over":
             return ahead
         ticket.name = result[2]
+        if status != "granted":
+            self._waiting.add(ticket.name)
         return Place(ticket=ticket, granted=status == "granted", ahead=ahead)
 
     async def _turn(self, ticket: object, *, timeout: float) -> Place:
@@ -145,12 +155,15 @@ class RedisBudget(GenerationBudget):
         changed = self._changed
         await changed_or_timeout(changed, min(timeout, POLL_S))
         status, ahead = await self._to_the_end(ticket, "turn", ticket.name)
+        if status != "waiting":
+            self._waiting.discard(ticket.name)
         if status == "gone":  # dropped as a ghost: this process stalled past TICKET_TTL_S
             raise SharedStateUnavailable("this request's place in the queue was lost; try again")
         return Place(ticket=ticket, granted=status == "granted", ahead=int(ahead))
 
     async def _leave(self, ticket: object) -> bool:
         assert isinstance(ticket, RedisTicket)
+        self._waiting.discard(ticket.name)
         try:
             return (await self._to_the_end(ticket, "leave", ticket.name)) == 1
         except SharedStateUnavailable:
