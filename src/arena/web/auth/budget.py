@@ -19,7 +19,6 @@ import logging
 from fastapi import FastAPI, Request
 
 from arena.errors import SharedStateUnavailable
-
 from arena.settings import Settings
 from arena.storage.redis_namespace import redis_namespace
 from arena.web.auth.budget_base import GenerationBudget, Units
