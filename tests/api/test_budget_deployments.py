@@ -1,7 +1,7 @@
 """Processes on one Redis (a real one): the budget's limits are one shared value (the smallest of
 the live processes'; one set differently says so loudly), a process that dies gives its queue
 tickets and grants back as soon as its lease runs out, and two deployments (two databases) on one
-Redis share neither budget nor rate limits."""
+Redis share neither budget, rate limits nor stop signals."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
+from arena.errors import InvalidInput
 from arena.storage.redis_namespace import redis_namespace
 from arena.storage.shared_state import connect
 from arena.web.app import SERVER_OPTIONS, create_app
 from arena.web.auth.budget_redis import RedisBudget
 from arena.web.auth.limits import RateLimits
+from arena.web.stop_signals import SharedStops
+from arena.web.streaming import RunningStreams
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import module_double
 from tests.support.server import make_settings, ndjson_lines, serving
@@ -60,7 +63,7 @@ def test_processes_set_differently_all_use_the_smallest_limits_and_say_so(
             held = [await big.claim(f"user:{n}", 1) for n in range(4)]
             waiting = await big.request("user:9", 1)
             assert waiting.units is None, "the process set to 40 granted past the shared 4"
-            with pytest.raises(Exception) as too_big:
+            with pytest.raises(InvalidInput) as too_big:
                 await big.request("user:8", 5)
             assert "at most 4" in str(too_big.value)
             held[0].release()
@@ -142,3 +145,21 @@ def test_two_deployments_on_one_redis_share_no_budget(tmp_path: Path, double: Ol
                     list(head)
     finally:
         double.token_delay = 0.0
+
+
+def test_two_deployments_on_one_redis_see_and_stop_only_their_own_streams(redis_url: str) -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        clients = [connect(redis_url) for _ in range(3)]
+        try:
+            here, same, elsewhere = (
+                SharedStops(client, RunningStreams(), namespace=redis_namespace(f"sqlite:////srv/{name}/arena.db"))
+                for client, name in zip(clients, ("a", "a", "b"), strict=True)
+            )
+            await here.announce([(7, "0")])
+            return await same.is_running(7, "0"), await elsewhere.is_running(7, "0"), await elsewhere.stop(7, "0")
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    # Deployment a's other process sees the stream; deployment b neither sees nor stops it.
+    assert run(scenario) == (True, False, False)
