@@ -149,7 +149,8 @@ def arena_on_redis(data_dir: Path, double: OllamaDouble, redis_url: str) -> Iter
 def test_two_processes_on_one_redis_share_the_budget_and_its_queue(
     tmp_path: Path, double: OllamaDouble, redis_url: str
 ) -> None:
-    with arena_on_redis(tmp_path / "one", double, redis_url) as one, arena_on_redis(tmp_path / "two", double, redis_url) as two:
+    # One deployment: both processes on one database (its Redis keys are the database's).
+    with arena_on_redis(tmp_path, double, redis_url) as one, arena_on_redis(tmp_path, double, redis_url) as two:
         with httpx.Client(base_url=one, timeout=60) as first, httpx.Client(base_url=two, timeout=60) as second:
             with first.stream("POST", "/api/stream_chat?format=arena", json=comparison(2)) as running:
                 head = ndjson_lines(running)

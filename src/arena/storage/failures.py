@@ -3,9 +3,13 @@ which hold prompts and answers."""
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 REASON_MAX_CHARS = 160
+DISK_FULL_SQLSTATE = "53100"  # PostgreSQL's disk_full
 
 
 def is_database_failure(exc: BaseException) -> bool:
@@ -20,3 +24,14 @@ def reason(exc: BaseException) -> str:
         first_line = (str(exc.orig).strip().splitlines() or [""])[0][:REASON_MAX_CHARS]
         return f"{type(exc.orig).__name__}: {first_line}" if first_line else type(exc.orig).__name__
     return type(exc).__name__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """The failure is a full disk (SQLite's SQLITE_FULL, PostgreSQL's disk_full, or ENOSPC): it
+    will not pass by itself, and the one who can free space should hear so."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, OSError):
+        return cause.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(cause, sqlite3.Error):
+        return getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(cause, "sqlstate", None) == DISK_FULL_SQLSTATE

@@ -20,7 +20,7 @@ from arena.storage.db import Database
 from arena.storage.shared_state import connect
 from arena.web.access_log import install_query_redaction
 from arena.web.auth.authentication import LOGIN_BUCKET
-from arena.web.auth.budget import close_generation_budget, install_generation_budget
+from arena.web.auth.budget import close_generation_budget, install_generation_budget, open_generation_budget
 from arena.web.auth.limits import BUCKETS, enforce_rate_limit, install_rate_limits
 from arena.web.auth.pages import install_login_redirect
 from arena.web.auth.throttle import LoginThrottle
@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         # of another live process sharing the database are left alone (web/process_lease.py).
         me = await start_lease(db, shared_state=app.state.redis is not None)
         heartbeat = asyncio.create_task(keep_lease(db, me), name="process lease")
+        await open_generation_budget(app)  # with Redis: shared limits learnt (and differences said) now
         stop_listener = asyncio.create_task(listen_for_stops(app), name="stop signals")  # with Redis
         try:
             yield

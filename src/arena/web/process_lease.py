@@ -2,17 +2,20 @@
 
 At start-up: say loudly when another live process shares the database without Redis (rate
 limits, stream caps and stop signals are then held in each process's memory), register, and close the answers of processes that are gone. Then renew the lease every
-RENEW_S, closing meanwhile the answers of any process whose lease has run out.
+RENEW_S, closing meanwhile the answers of any process whose lease has run out (but not right
+after a database outage: see `keep_lease`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from arena.storage.db import Database
 from arena.storage.failures import reason
 from arena.storage.process_leases import (
+    LEASE_S,
     RENEW_S,
     ProcessIdentity,
     live_others,
@@ -59,23 +62,33 @@ def _start(database: Database, me: ProcessIdentity) -> tuple[list[ServerProcess]
     return others, recovered
 
 
-async def keep_lease(database: Database, me: ProcessIdentity) -> None:
-    """Renew the lease until cancelled; a database that fails now and then only delays it."""
+async def keep_lease(
+    database: Database, me: ProcessIdentity, *, renew_s: float = RENEW_S, trust_after_s: float = LEASE_S
+) -> None:
+    """Renew the lease until cancelled; a database that fails now and then only delays it.
+
+    After this process could not reach the database, it closes nobody's answers until it has
+    renewed for a whole lease (`trust_after_s`): the outage that kept it from renewing kept the
+    others from renewing too, and their leases ran out only for that; by then each live one has
+    renewed again, and only the truly gone are closed."""
+    recover_from = time.monotonic()  # start-up has just recovered, with the database reachable
     while True:
-        await asyncio.sleep(RENEW_S)
+        await asyncio.sleep(renew_s)
+        recover = time.monotonic() >= recover_from
         try:
-            recovered = await asyncio.to_thread(_renew, database, me)
+            recovered = await asyncio.to_thread(_renew, database, me, recover=recover)
         except Exception as exc:
             logger.warning("could not renew this server process's lease: %s", reason(exc))
+            recover_from = time.monotonic() + trust_after_s
             continue
         if recovered:
             logger.warning("closed %d answers left streaming by a server process whose lease ran out", recovered)
 
 
-def _renew(database: Database, me: ProcessIdentity) -> int:
+def _renew(database: Database, me: ProcessIdentity, *, recover: bool) -> int:
     with database.session() as session:
         renew(session, me)
-        return recover_orphaned_responses(session, me, include_unowned=False)
+        return recover_orphaned_responses(session, me, include_unowned=False) if recover else 0
 
 
 async def end_lease(database: Database, me: ProcessIdentity) -> None:

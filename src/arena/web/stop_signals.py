@@ -21,13 +21,15 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from arena.errors import SharedStateUnavailable
+from arena.storage.redis_namespace import redis_namespace
 from arena.storage.shared_state import shared_state_errors
 from arena.web.streaming import RunningStreams
 
 logger = logging.getLogger(__name__)
 
-CHANNEL: Final = "arena:stop"
-KEY_PREFIX: Final = "arena:stream"
+# After the deployment's namespace (storage/redis_namespace.py): another deployment's stops are not ours.
+CHANNEL: Final = "stop"
+KEY_PREFIX: Final = "stream"
 TTL_S: Final = 15  # a process killed mid-stream leaves its keys this long at most
 RENEW_S: Final = 5
 RECONNECT_S: Final = 1.0
@@ -39,20 +41,21 @@ return 0
 """
 
 
-def _key(turn_id: int, key: str) -> str:
-    return f"{KEY_PREFIX}:{turn_id}:{key}"
-
-
 class SharedStops:
     """The `SharedStreams` of `RunningStreams` (web/streaming.py), kept in Redis."""
 
-    def __init__(self, redis: aioredis.Redis, streams: RunningStreams) -> None:
+    def __init__(self, redis: aioredis.Redis, streams: RunningStreams, *, namespace: str = "arena") -> None:
         self._redis = redis
+        self._namespace = namespace
+        self._channel = f"{namespace}:{CHANNEL}"
         self._streams = streams
         self.process_id = uuid.uuid4().hex  # per app: two apps in one process are two owners
         self._withdraw_if_mine = redis.register_script(_WITHDRAW_IF_MINE)
         self._withdrawing: set[asyncio.Task[None]] = set()
         self._down = False  # while the listener cannot reach Redis (logged once per outage)
+
+    def _key(self, turn_id: int, key: str) -> str:
+        return f"{self._namespace}:{KEY_PREFIX}:{turn_id}:{key}"
 
     async def announce(self, entries: list[tuple[int, str]]) -> None:
         """Say that these streams run here. Never raises: a stream already running is not failed
@@ -70,15 +73,15 @@ class SharedStops:
 
     async def is_running(self, turn_id: int, key: str) -> bool:
         async with shared_state_errors():
-            return bool(await self._redis.exists(_key(turn_id, key)))
+            return bool(await self._redis.exists(self._key(turn_id, key)))
 
     async def stop(self, turn_id: int, key: str) -> bool:
         """Ask the process that runs this stream to stop it; False when it runs nowhere."""
         async with shared_state_errors():
-            owner = await self._redis.get(_key(turn_id, key))
+            owner = await self._redis.get(self._key(turn_id, key))
             if owner is None:
                 return False
-            await self._redis.publish(CHANNEL, json.dumps({"process": owner, "turn_id": turn_id, "key": key}))
+            await self._redis.publish(self._channel, json.dumps({"process": owner, "turn_id": turn_id, "key": key}))
         return True
 
     async def listen(self) -> None:
@@ -96,7 +99,7 @@ class SharedStops:
 
     async def _listen_once(self) -> None:
         async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self._channel)
             await self._renew()  # after an outage: announced again, the keys may be gone with Redis
             if self._down:
                 logger.warning("stop signals: Redis answers again")
@@ -133,14 +136,14 @@ class SharedStops:
             return
         async with shared_state_errors(), self._redis.pipeline(transaction=False) as pipe:
             for turn_id, key in entries:
-                pipe.set(_key(turn_id, key), self.process_id, ex=TTL_S)
+                pipe.set(self._key(turn_id, key), self.process_id, ex=TTL_S)
             await pipe.execute()
 
     async def _withdraw(self, entries: list[tuple[int, str]]) -> None:
         try:
             async with shared_state_errors():
                 for turn_id, key in entries:
-                    await self._withdraw_if_mine(keys=[_key(turn_id, key)], args=[self.process_id])
+                    await self._withdraw_if_mine(keys=[self._key(turn_id, key)], args=[self.process_id])
         except SharedStateUnavailable:
             logger.debug("could not withdraw %d stream keys; they expire within %d s", len(entries), TTL_S)
 
@@ -150,7 +153,8 @@ def install_stop_signals(app: FastAPI) -> None:
     streams = app.state.running_streams = RunningStreams()
     redis = getattr(app.state, "redis", None)
     if redis is not None:
-        streams.shared = SharedStops(redis, streams)
+        namespace = redis_namespace(app.state.settings.resolved_database_url)
+        streams.shared = SharedStops(redis, streams, namespace=namespace)
 
 
 async def listen_for_stops(app: FastAPI) -> None:

@@ -1,7 +1,7 @@
 """Every unexpected error is a JSON answer, never Starlette's plain-text 500.
 
 A database that fails (restarted, full disk, read-only) is a 503 with Retry-After: the request
-may be tried again. Anything else is a 500 whose body carries the request's id (the one
+may be tried again (a full disk says so: only freeing space helps). Anything else is a 500 whose body carries the request's id (the one
 `RequestObserver` gave it, also in X-Request-ID and on every log line of the request). The log names the exception type and where it was raised, but not its message:
 that may quote what the user sent.
 """
@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from arena.storage.failures import is_database_failure, reason
+from arena.storage.failures import is_database_failure, is_disk_full, reason
 from arena.web.observability.context import current_request_id
 from arena.web.observability.hooks import observe_error
 
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_S: Final = 5
 INTERNAL_ERROR: Final = "internal server error; the server log has the details under this request id"
 DATABASE_DOWN: Final = "the database is unavailable just now; try again shortly"
+DISK_FULL: Final = "the database's disk is full: nothing can be saved until the server's admin frees space"
 
 
 def where_raised(exc: BaseException) -> str:
@@ -38,7 +39,8 @@ def unexpected_response(method: str, path: str, exc: Exception) -> JSONResponse:
     if is_database_failure(exc):
         logger.error("request %s (%s %s): the database failed: %s", request_id, method, path, reason(exc))
         headers["Retry-After"] = str(RETRY_AFTER_S)
-        return JSONResponse({"error": DATABASE_DOWN, "request_id": request_id}, status_code=503, headers=headers)
+        message = DISK_FULL if is_disk_full(exc) else DATABASE_DOWN
+        return JSONResponse({"error": message, "request_id": request_id}, status_code=503, headers=headers)
     logger.error("request %s (%s %s) failed: %s%s", request_id, method, path, type(exc).__name__, where_raised(exc))
     return JSONResponse({"error": INTERNAL_ERROR, "request_id": request_id}, status_code=500, headers=headers)
 

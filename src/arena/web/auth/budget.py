@@ -14,9 +14,13 @@ one process (`budget_memory.py`), or in Redis for several (`budget_redis.py`, wh
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 
+from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
+from arena.storage.redis_namespace import redis_namespace
 from arena.web.auth.budget_base import GenerationBudget, Units
 from arena.web.auth.budget_memory import MemoryBudget
 from arena.web.auth.budget_redis import RedisBudget
@@ -30,12 +34,17 @@ __all__ = [
     "claim_generations",
     "close_generation_budget",
     "install_generation_budget",
+    "open_generation_budget",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def install_generation_budget(app: FastAPI, settings: Settings) -> None:
     """The budget is made on first use: by then `app.state.redis` is set if Redis is configured."""
     app.state.generation_budget = None
+    # Keys in Redis under this deployment's own namespace: another deployment's budget is not ours.
+    app.state.generation_budget_prefix = f"{redis_namespace(settings.resolved_database_url)}:budget:"
     app.state.generation_limits = {
         "per_user": settings.max_streams_per_user,
         "total": settings.max_generations,
@@ -49,9 +58,23 @@ def budget_of(app: FastAPI) -> GenerationBudget:
     if budget is None:
         redis = getattr(app.state, "redis", None)
         limits = app.state.generation_limits
-        budget = RedisBudget(redis, **limits) if redis is not None else MemoryBudget(**limits)
+        if redis is not None:
+            budget = RedisBudget(redis, prefix=app.state.generation_budget_prefix, **limits)
+        else:
+            budget = MemoryBudget(**limits)
         app.state.generation_budget = budget
     return budget
+
+
+async def open_generation_budget(app: FastAPI) -> None:
+    """At start-up: a budget in Redis announces this process and learns the shared limits (a
+    process whose settings differ warns now). Redis down just now: the first request retries."""
+    budget = budget_of(app)
+    if isinstance(budget, RedisBudget):
+        try:
+            await budget.start()
+        except SharedStateUnavailable:
+            logger.warning("could not reach Redis at start-up for the generation budget; requests will retry")
 
 
 async def close_generation_budget(app: FastAPI) -> None:

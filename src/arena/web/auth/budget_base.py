@@ -181,6 +181,15 @@ class GenerationBudget(ABC):
     def _give_back(self, key: str, units: int) -> None:
         """Units come back (never awaits: called from `finally` blocks and sync code)."""
 
+    @property
+    @abstractmethod
+    def in_use(self) -> int:
+        """Units this process's requests hold now (for the gauges: each process its own)."""
+
+    @abstractmethod
+    def queued(self) -> int:
+        """This process's requests waiting for units now."""
+
     @abstractmethod
     async def usage(self, key: str) -> tuple[int, int]:
         """(units `key` holds, units held in all): for tests and diagnostics."""

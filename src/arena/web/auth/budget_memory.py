@@ -31,6 +31,9 @@ class MemoryBudget(GenerationBudget):
     def waiting(self) -> int:
         return len(self._queue)
 
+    def queued(self) -> int:
+        return len(self._queue)
+
     async def usage(self, key: str) -> tuple[int, int]:
         return self.running(key), self._in_use
 

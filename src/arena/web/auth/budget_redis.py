@@ -10,6 +10,11 @@ The process also counts what it holds itself (`_held`, per caller), and its hear
 HEARTBEAT_S) writes that whole count back to its key, not just renewing the lease: after a
 restart of a Redis without persistence the units still running count again within one beat,
 and a release (or a grant nobody came for) that Redis missed is set right by the next beat.
+
+Every process announces itself (and its own ARENA_MAX_GENERATIONS / ARENA_MAX_STREAMS_PER_USER)
+at start-up and with each beat; the budget's limits are the smallest of every live process's,
+so one process set higher never grants what the others hold back. A process whose own settings
+differ says so loudly (`LIMITS_DIFFER`) and uses the shared ones.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ LEASE_S: Final = 15.0  # a dead process's units come back within this
 HEARTBEAT_S: Final = 1.0  # what a restarted Redis forgot counts again within this (at most LEASE_S / 3)
 POLL_S: Final = 0.25  # a waiter looks at its ticket this often
 TICKET_TTL_S: Final = 10.0  # a ticket nobody polled for this long is a ghost and is dropped
+LIMITS_DIFFER: Final = (
+    "THE SERVER PROCESSES SHARING THIS REDIS HAVE DIFFERENT GENERATION LIMITS: this one has "
+    "ARENA_MAX_GENERATIONS=%d and ARENA_MAX_STREAMS_PER_USER=%d, the smallest of all live processes are %d and %d. "
+    "Every process now uses %d and %d; give every process the same settings."
+)
 
 
 @dataclass
@@ -105,6 +115,8 @@ class RedisBudget(GenerationBudget):
         heartbeat_s: float = HEARTBEAT_S,
     ) -> None:
         super().__init__(per_user=per_user, total=total, queue_timeout_s=queue_timeout_s)
+        self._own = (total, per_user)  # this process's settings; `total`/`per_user` become the shared ones
+        self._warned: tuple[int, int] | None = None
         self._redis = redis
         self._prefix = prefix
         self._lease_ms, self._ticket_ttl_ms = int(lease_s * 1000), int(ticket_ttl_s * 1000)
@@ -115,6 +127,7 @@ class RedisBudget(GenerationBudget):
             for name in ("enter", "turn", "leave", "release", "usage", "renew")
         }
         self._held: Counter[str] = Counter()  # units this process's callers hold, per caller
+        self._waiting: set[str] = set()  # this process's tickets still in the queue (for the gauge)
         self._gate = Gate()
         self._tasks: set[asyncio.Task[None]] = set()
         self._heartbeat: asyncio.Task[None] | None = None
@@ -122,9 +135,16 @@ class RedisBudget(GenerationBudget):
         self._changed = asyncio.Event()
 
     async def _run(self, name: str, *args: object) -> Any:
-        limits = (self.total, self.per_user, self._lease_ms, self._ticket_ttl_ms)
+        limits = (*self._own, self._lease_ms, self._ticket_ttl_ms)
         async with shared_state_errors():
             return await self._scripts[name](keys=[self._prefix], args=[*limits, *args])
+
+    @property
+    def in_use(self) -> int:
+        return sum(self._held.values())
+
+    def queued(self) -> int:
+        return len(self._waiting)
 
     async def usage(self, key: str) -> tuple[int, int]:
         mine, everyone = await self._run("usage", key)
@@ -138,6 +158,8 @@ class RedisBudget(GenerationBudget):
         if status == "over":
             return ahead
         ticket.name = result[2]
+        if status != "granted":
+            self._waiting.add(ticket.name)
         return Place(ticket=ticket, granted=status == "granted", ahead=ahead)
 
     async def _turn(self, ticket: object, *, timeout: float) -> Place:
@@ -145,12 +167,15 @@ class RedisBudget(GenerationBudget):
         changed = self._changed
         await changed_or_timeout(changed, min(timeout, POLL_S))
         status, ahead = await self._to_the_end(ticket, "turn", ticket.name)
+        if status != "waiting":
+            self._waiting.discard(ticket.name)
         if status == "gone":  # dropped as a ghost: this process stalled past TICKET_TTL_S
             raise SharedStateUnavailable("this request's place in the queue was lost; try again")
         return Place(ticket=ticket, granted=status == "granted", ahead=int(ahead))
 
     async def _leave(self, ticket: object) -> bool:
         assert isinstance(ticket, RedisTicket)
+        self._waiting.discard(ticket.name)
         try:
             return (await self._to_the_end(ticket, "leave", ticket.name)) == 1
         except SharedStateUnavailable:
@@ -221,10 +246,23 @@ class RedisBudget(GenerationBudget):
                     logger.warning("the generation budget's count is back in Redis")
                 failing = False
 
+    async def start(self) -> None:
+        """At start-up: announce this process (and its limits) and learn the shared limits now,
+        not at the first request; then keep the lease."""
+        await self.renew()
+        self._keep_alive()
+
     async def renew(self) -> None:
-        """One heartbeat: this process's whole count, rewritten in Redis."""
+        """One heartbeat: this process's whole count, rewritten in Redis; the shared limits learnt."""
         async with self._gate.alone():
-            await self._run("renew", self.process_id, *(x for item in self._held.items() for x in item))
+            shared = await self._run("renew", self.process_id, *(x for item in self._held.items() for x in item))
+        self._adopt(int(shared[0]), int(shared[1]))
+
+    def _adopt(self, total: int, per_user: int) -> None:
+        self.total, self.per_user = total, per_user
+        if (total, per_user) != self._own and (total, per_user) != self._warned:
+            self._warned = (total, per_user)
+            logger.warning(LIMITS_DIFFER, *self._own, total, per_user, total, per_user)
 
     async def aclose(self) -> None:
         """Stop the heartbeat and give back at once what this process still holds."""

@@ -2,6 +2,11 @@
 process, so two processes never both take the last unit.
 
 Keys, under the prefix KEYS[1]:
+  alive             sorted set: process id -> when its lease runs out (ms); set by ENTER and every
+                    heartbeat (RENEW). A process past it is gone: its units, its tickets and the
+                    grants nobody will come for go at once (`bury`), so the queue moves on
+  limits            hash process id -> "total:per_user", its own settings: the budget's limits
+                    are the smallest of every live process's (and the caller's own)
   procs             set of process ids that may hold units
   held:<proc>       hash user -> units that process holds; expires unless its heartbeat renews it
                     (a process killed with -9 frees its units within the lease); the heartbeat
@@ -16,7 +21,8 @@ Keys, under the prefix KEYS[1]:
   served:<lane>     the round last served; last:<lane> hash user -> the round of their last ticket
   pending:<lane>    hash user -> how many tickets they have waiting
   seq               arrival counter
-ARGV of every script: total, per_user, lease_ms, ticket_ttl_ms, then the script's own.
+ARGV of every script: total, per_user (the caller's own settings), lease_ms, ticket_ttl_ms, then
+the script's own.
 Not for Redis Cluster: the scripts reach keys they compute (one Redis, as the README deploys).
 """
 
@@ -26,7 +32,8 @@ from typing import Final
 
 PRELUDE: Final = r"""
 local P = KEYS[1]
-local TOTAL, PER_USER = tonumber(ARGV[1]), tonumber(ARGV[2])
+local OWN_TOTAL, OWN_PER_USER = tonumber(ARGV[1]), tonumber(ARGV[2])
+local TOTAL, PER_USER  -- the shared limits: set at the end of the prelude
 local LEASE_MS, TICKET_TTL_MS = tonumber(ARGV[3]), tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -125,6 +132,45 @@ local function serve()
   end
 end
 
+-- Processes whose lease ran out are gone: what they hold, wait for, or were granted goes now.
+local function bury()
+  local dead = redis.call('ZRANGEBYSCORE', P .. 'alive', '-inf', NOW)
+  if #dead == 0 then return end
+  local gone = {}
+  for _, proc in ipairs(dead) do
+    gone[proc] = true
+    redis.call('ZREM', P .. 'alive', proc)
+    redis.call('HDEL', P .. 'limits', proc)
+    redis.call('DEL', P .. 'held:' .. proc)
+    redis.call('SREM', P .. 'procs', proc)
+  end
+  for _, name in ipairs(redis.call('ZRANGE', P .. 'granted', 0, -1)) do
+    if gone[ticket(name).proc] then
+      redis.call('ZREM', P .. 'granted', name)
+      redis.call('DEL', P .. 'ticket:' .. name)
+    end
+  end
+  for _, name in ipairs(redis.call('ZRANGE', P .. 'queue', 0, -1)) do
+    local t = ticket(name)
+    if gone[t.proc] then forget(name, t) end
+  end
+end
+
+-- This process lives for one more lease, with its own limits.
+local function announce(proc)
+  redis.call('ZADD', P .. 'alive', NOW + LEASE_MS, proc)
+  redis.call('HSET', P .. 'limits', proc, OWN_TOTAL .. ':' .. OWN_PER_USER)
+end
+
+local function shared_limits()
+  local total, per_user = OWN_TOTAL, OWN_PER_USER
+  for _, value in ipairs(redis.call('HVALS', P .. 'limits')) do
+    local t, u = string.match(value, '^(%d+):(%d+)$')
+    if t then total, per_user = math.min(total, tonumber(t)), math.min(per_user, tonumber(u)) end
+  end
+  return total, per_user
+end
+
 local function place(name)
   if redis.call('ZREM', P .. 'granted', name) == 1 then
     redis.call('DEL', P .. 'ticket:' .. name)
@@ -134,11 +180,15 @@ local function place(name)
   if ahead == false then return {'gone', 0} end
   return {'waiting', ahead}
 end
+
+bury()
+TOTAL, PER_USER = shared_limits()
 """
 
 # ARGV[5..]: user, units, lane ('0' interactive, '1' background), proc.
 ENTER: Final = PRELUDE + r"""
 local user, units, lane, proc = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
+announce(proc)
 if lane == '0' then
   local mine = held_by(live_procs(), user) + reserved(user)
   if mine + units > PER_USER then return {'over', mine} end
@@ -196,8 +246,10 @@ return {held_by(procs, ARGV[5]), in_use(procs)}
 
 # ARGV[5..]: proc, then user, units, user, units... (what the process counts that its callers hold).
 # Its tickets granted but not yet come for are held too: their waiters have not counted them yet.
+# Returns the shared limits {total, per_user}.
 RENEW: Final = PRELUDE + r"""
 local proc = ARGV[5]
+announce(proc)
 local key = P .. 'held:' .. proc
 redis.call('DEL', key)
 for i = 6, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], tonumber(ARGV[i + 1])) end
@@ -210,5 +262,5 @@ if redis.call('EXISTS', key) == 1 then
   redis.call('SADD', P .. 'procs', proc)
 end
 serve()
-return 0
+return {TOTAL, PER_USER}
 """

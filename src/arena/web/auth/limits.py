@@ -26,6 +26,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
+from arena.storage.redis_namespace import redis_namespace
 from arena.storage.shared_state import shared_state_errors
 from arena.web.auth.authentication import LOGIN_BUCKET, SHORT_TOKEN_CHARS, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
@@ -44,8 +45,9 @@ BUCKETS: Final[dict[tuple[str, str], str]] = {
     ("POST", "/api/models/pull"): "pull",
     ("POST", "/api/render"): "render",
 }
-# Keys in a shared Redis: the moving windows (`limits`' own lists) and the places held.
-REDIS_PREFIX: Final = "arena:limits"
+# Keys in a shared Redis, after the deployment's namespace (storage/redis_namespace.py): the
+# moving windows (`limits`' own lists) and the places held.
+REDIS_PREFIX: Final = "limits"
 # A place held in Redis outlives a process that died holding it by at most this long.
 HELD_TTL_S: Final = 60
 
@@ -122,12 +124,12 @@ class RedisPlaces:
     """Held places shared by every process: one counter per bucket and key (INCR is atomic, so
     two processes reserving at once see different counts and cannot both take the last place)."""
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self._redis = redis
+        self._prefix = prefix
 
-    @staticmethod
-    def _name(bucket: str, key: str) -> str:
-        return f"{REDIS_PREFIX}:held:{bucket}:{key}"
+    def _name(self, bucket: str, key: str) -> str:
+        return f"{self._prefix}:held:{bucket}:{key}"
 
     async def add(self, bucket: str, key: str) -> int:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -141,13 +143,13 @@ class RedisPlaces:
         return max(0, int(await self._redis.get(self._name(bucket, key)) or 0))
 
 
-def redis_storage(redis: aioredis.Redis) -> RedisStorage:
+def redis_storage(redis: aioredis.Redis, prefix: str) -> RedisStorage:
     """`limits`' Redis storage over the app's own connection pool (one pool per process, closed
     with the app's client). The URI only picks the implementation: the pool says where Redis is."""
     return RedisStorage(
         "async+redis://",
         implementation="redispy",
-        key_prefix=REDIS_PREFIX,
+        key_prefix=prefix,
         connection_pool=redis.connection_pool,
     )
 
@@ -156,12 +158,16 @@ class RateLimits:
     """Moving-window limits per bucket, counted per key (a `Principal.rate_key`), in memory or,
     given `redis`, in Redis for every process at once."""
 
-    def __init__(self, limits: Mapping[str, str], *, redis: aioredis.Redis | None = None) -> None:
-        """`limits` maps a bucket to a rate in the `limits` notation, or "off"."""
+    def __init__(
+        self, limits: Mapping[str, str], *, redis: aioredis.Redis | None = None, namespace: str = "arena"
+    ) -> None:
+        """`limits` maps a bucket to a rate in the `limits` notation, or "off"; `namespace`: the
+        deployment's, before every Redis key."""
         self._limits = {bucket: parse_many(rate) for bucket, rate in limits.items() if rate != "off"}
-        storage: Storage = MemoryStorage() if redis is None else redis_storage(redis)
+        prefix = f"{namespace}:{REDIS_PREFIX}"
+        storage: Storage = MemoryStorage() if redis is None else redis_storage(redis, prefix)
         self._limiter = MovingWindowRateLimiter(storage)
-        self._held: HeldPlaces = LocalPlaces() if redis is None else RedisPlaces(redis)
+        self._held: HeldPlaces = LocalPlaces() if redis is None else RedisPlaces(redis, prefix)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, redis: aioredis.Redis | None = None) -> RateLimits:
@@ -174,6 +180,7 @@ class RateLimits:
                 LOGIN_BUCKET: settings.rate_limit_login,
             },
             redis=redis,
+            namespace=redis_namespace(settings.resolved_database_url),
         )
 
     async def hit(self, bucket: str, key: str) -> Refusal | None:

@@ -81,18 +81,13 @@ def start_at_zero(counter: Counter, values: tuple[str, ...]) -> None:
         counter.labels(value)
 
 
-def queued(budget: Any) -> int:
-    """Generations waiting in the budget: its `queued()` if it has one (a fair queue), else 0."""
-    count = getattr(budget, "queued", None)
-    return int(count()) if callable(count) else 0
-
-
 def refresh_budget_gauges(budget: Any) -> None:
-    """Read this process's generation budget into its gauges (at each request's end and scrape)."""
+    """Read this process's generation budget into its gauges (at each request's end and scrape):
+    the units its own requests hold and its own requests waiting (the gauges sum the processes)."""
     if budget is None:
         return
-    GENERATIONS_RUNNING.set(getattr(budget, "in_use", 0))
-    GENERATIONS_QUEUED.set(queued(budget))
+    GENERATIONS_RUNNING.set(budget.in_use)
+    GENERATIONS_QUEUED.set(budget.queued())
 
 
 def exposition() -> bytes:
