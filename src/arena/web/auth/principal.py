@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from arena.accounts import Account
 from arena.web.middleware import parse_ip
@@ -80,3 +80,17 @@ def client_ip(request: Request) -> str:
     (`ForwardedHeaders` has already put it in the request). Always a parsed IP address, or
     "unknown" when the server was not told one; never a header's raw text."""
     return (parse_ip(request.client.host) if request.client else None) or UNKNOWN_CLIENT
+
+
+def set_session_cookie(response: Response, request: Request, *, cookie: str, max_hours: int) -> None:
+    """The one way a login (password or single sign-on) hands its session to the browser: never
+    to a script, never cross-site, and only over https once the arena is served over https."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=max_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )

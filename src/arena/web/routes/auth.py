@@ -13,7 +13,7 @@ from arena.storage import audit
 from arena.storage.auth_models import ApiToken
 from arena.web.audit_events import record_event
 from arena.web.auth.limits import enforce_login_rate_limit
-from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
+from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip, set_session_cookie
 from arena.web.auth.refusals import TooManyRequests
 from arena.web.auth.throttle import LoginLocked
 from arena.web.deps import AppSettings, CurrentPrincipal, Db
@@ -69,15 +69,7 @@ async def login(body: LoginCreate, request: Request, response: Response, db: Db,
     started = await asyncio.to_thread(
         accounts.start_session, db, account=account, ip=ip, replaces=request.cookies.get(SESSION_COOKIE)
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.cookie,
-        max_age=settings.session_max_hours * 3600,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, cookie=started.cookie, max_hours=settings.session_max_hours)
     principal = Principal.of_account(account, via="session", client_ip=ip, csrf_token=started.csrf_token)
     request.state.principal = principal
     await record_event(request, audit.LOGIN_SUCCESS)

@@ -48,7 +48,7 @@ from arena.web.auth.authentication import LOGIN_BUCKET, login_rate_key
 from arena.web.auth.limits import enforce_login_rate_limit
 from arena.web.auth.oidc_claims import wanted_name
 from arena.web.auth.oidc_client import OidcClient, OidcRefused
-from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip
+from arena.web.auth.principal import SESSION_COOKIE, Principal, client_ip, set_session_cookie
 from arena.web.auth.refusals import too_many_requests
 from arena.web.deps import AppSettings, Db
 from arena.web.routes.pages import PAGE_HEADERS, safe_next, templates
@@ -281,15 +281,7 @@ async def _signed_in(
         response: Response = templates.TemplateResponse(request, "oidc_continue.html", context, headers=PAGE_HEADERS)
     else:
         response = Response(status_code=204)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.cookie,
-        max_age=settings.session_max_hours * 3600,
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, cookie=started.cookie, max_hours=settings.session_max_hours)
     return response
 
 
