@@ -204,7 +204,7 @@ def test_a_waiting_stream_whose_turn_cannot_be_written_ends_with_a_line(
                 def database_down(**_: object) -> None:
                     raise database_gone(statement="INSERT INTO turns")
 
-                monkeypatch.setattr("arena.web.routes.chat.write_turn", database_down)
+                monkeypatch.setattr("arena.evaluation.conversation.starting.write_turn", database_down)
                 list(head)  # the first comparison ends: the waiting one's turn comes, and fails
                 rest = list(lines)
         last = rest[-1]

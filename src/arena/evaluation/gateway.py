@@ -9,7 +9,6 @@ running at once (`contention`) are those of every other answer.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from arena.engines.router import Router
 from arena.errors import InvalidInput, ModelNotAvailable
 from arena.evaluation.conversation.compare import Comparison, Event, Target
 from arena.evaluation.conversation.instances import ModelInstance
-from arena.evaluation.conversation.recording import ResponseRecorder
-from arena.evaluation.conversation.turns import build_messages, plan_turn, write_turn
+from arena.evaluation.conversation.starting import start_new_turn
+from arena.evaluation.conversation.turns import build_messages, plan_turn
 from arena.storage.db import Database
 
 # The arena's lowest temperature; OpenAI's 0 (and anything below this) means greedy decoding,
@@ -143,13 +142,5 @@ async def start_answer(
         owner_id=owner_id,
     )
     plan = dataclasses.replace(plan, targets=[target])  # the very messages and schema asked for
-    recorder = ResponseRecorder(database=database)  # holds everything until the turn exists
-    comparison = Comparison(router=router, targets=plan.targets, sink=recorder, timeout_s=timeout_s)
-    try:
-        prepared = await asyncio.to_thread(write_turn, database=database, plan=plan)
-    except BaseException:
-        await comparison.aclose()  # never attached: nothing of it is written
-        raise
-    for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
-        comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
+    prepared, comparison, _ = await start_new_turn(router=router, database=database, plan=plan, timeout_s=timeout_s)
     return Answer(comparison, conversation_id=prepared.conversation_id)

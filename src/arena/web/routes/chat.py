@@ -16,7 +16,8 @@ from arena.evaluation.conversation.compare import Comparison, FinishEvent
 from arena.evaluation.conversation.conversations import turn_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
-from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate, write_turn
+from arena.evaluation.conversation.starting import start_new_turn
+from arena.evaluation.conversation.turns import PreparedTurn, TurnPlan, plan_turn, prepare_regenerate
 from arena.evaluation.conversation.view import masked_error
 from arena.web.auth.budget import Units, claim_generations, client_gone, generation_budget
 from arena.web.auth.ownership import check_conversation, check_turn
@@ -149,16 +150,7 @@ async def _begin(
                 router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout
             )
             return pending, comparison, recorder.response_ids
-        recorder = ResponseRecorder(database=db)  # holds everything until the turn exists
-        comparison = Comparison(router=models, targets=pending.targets, sink=recorder, timeout_s=settings.request_timeout)
-        try:
-            prepared = await asyncio.to_thread(write_turn, database=db, plan=pending)
-        except BaseException:
-            await comparison.aclose()  # never attached: nothing of it is written
-            raise
-    for instance_id, failure in recorder.attach(turn_id=prepared.turn_id, response_ids=prepared.response_ids).items():
-        comparison.record_failed(instance_id, failure)  # finished meanwhile, and could not be saved
-    return prepared, comparison, recorder.response_ids
+        return await start_new_turn(router=models, database=db, plan=pending, timeout_s=settings.request_timeout)
 
 
 @contextmanager
