@@ -23,9 +23,9 @@ from typing import Any, Final
 import yaml
 
 from arena.errors import InvalidInput, NotFound
+from arena.evaluation.bench.prompt_sets import PromptItem, PromptSet
 from arena.evaluation.bench.promptfoo_asserts import normalize_assertion
 from arena.evaluation.bench.promptfoo_template import check_template, render
-from arena.evaluation.bench.prompt_sets import PromptItem, PromptSet
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.evaluation.gateway import NAMESPACES, sampling_options
 
