@@ -37,6 +37,7 @@ PROVIDER_OPTIONS: Final = frozenset({"apiBaseUrl", "apiKey", "apiKeyEnvar", "tem
 CODE_PROVIDERS: Final = ("exec:", "python:", "file://", "golang:", "ruby:", "http:", "https:", "webhook:", "script:")
 PROMPT_FILE_SUFFIXES: Final = (".txt", ".md", ".j2", ".nunjucks")
 MAX_TESTS: Final = 10_000
+MAX_NODES: Final = 200_000  # YAML nodes with aliases followed: anchors may share, never explode
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +97,7 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{filename}: not valid YAML ({exc})") from None
     at = _Located(node, filename)
+    _check_size(node, at)
     if not isinstance(config, dict):
         raise at.error([], "a promptfoo config is a mapping with prompts, providers and tests")
     for key in config:
@@ -130,6 +132,21 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
         prompt_set=PromptSet(name=name, items=items, sha256=digest),
         instances=_providers(config.get("providers"), at),
     )
+
+
+def _check_size(node: yaml.Node | None, at: _Located) -> None:
+    """Refuse a document whose aliases expand past MAX_NODES (a "billion laughs"), before
+    anything walks or prints it."""
+    stack, seen = [node], 0
+    while stack:
+        current = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise at.error([], f"more than {MAX_NODES} YAML values once anchors are expanded")
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend(value for pair in current.value for value in pair)
 
 
 def _render_value(value: Any, variables: dict[str, Any]) -> Any:
