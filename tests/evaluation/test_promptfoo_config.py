@@ -131,3 +131,8 @@ def test_script_prompt_files_are_refused_next_to_a_config_too(tmp_path: Path) ->
     (tmp_path / "prompt.py").write_text("def prompt(context): return 'hi'\n")
     with pytest.raises(InvalidInput, match=r"line 2: prompts\[0\]: only text prompt files are read"):
         load_promptfoo_config(tmp_path / "promptfooconfig.yaml")
+
+
+def test_a_filter_in_an_assertion_value_is_refused_like_one_in_a_prompt() -> None:
+    with pytest.raises(InvalidInput, match=r"line 5: tests\[0\]\.assert\[0\]\.value: '\{\{ city \| lower \}\}': only plain"):
+        parse("prompts: [hi]\ntests:\n  - assert:\n      - type: contains\n        value: '{{ city | lower }}'\n")

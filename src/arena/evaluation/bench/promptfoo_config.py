@@ -269,11 +269,19 @@ def _asserts(test: dict[str, Any], where: list[str | int], at: _Located) -> list
         path = [*where, "assert", index]
         try:
             normalized.append(normalize_assertion(assertion, where="assert"))
+            for text in _strings(assertion.get("value")):
+                check_template(text, where="assert.value")
         except InvalidInput as exc:
             detail = str(exc).removeprefix("assert")
             key = detail[1:].split(":", 1)[0] if detail.startswith(".") else None
             raise at.error([*path, key] if key else path, detail.split(": ", 1)[-1]) from None
     return normalized
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _providers(raw: Any, at: _Located) -> list[ModelInstance]:

@@ -38,7 +38,8 @@ def render(text: str, variables: dict[str, Any]) -> str:
 
     def value(match: re.Match[str]) -> str:
         plain = PLAIN.fullmatch(match.group(1))
-        assert plain is not None
+        if plain is None:  # not vetted (cannot happen for prompts): left as written
+            return match.group(0)
         current: Any = variables
         for part in plain.group(1).split("."):
             current = current.get(part) if isinstance(current, dict) else None
