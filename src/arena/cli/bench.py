@@ -42,6 +42,7 @@ from arena.cli._common import (
     ready_database,
 )
 from arena.cli._tables import Column, print_table
+from arena.cli.bench_promptfoo import FailUnderOption, check_fail_under, load_prompts
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
@@ -178,9 +179,11 @@ def _write_report(run_id: str, directory: Path) -> None:
     )
 
 
-def _finish(*, run_id: str, status: str, failed: int, report: Path | None) -> None:
+def _finish(*, run_id: str, status: str, failed: int, report: Path | None, fail_under: float | None = None) -> None:
     if report is not None:
         _write_report(run_id, report)
+    if status == "done":
+        check_fail_under(run_id, fail_under)
     if status == "cancelled":
         errors.print(f"run {run_id} was cancelled; `arena bench resume {run_id[:8]}` continues it", soft_wrap=True)
         raise typer.Exit(EXIT_FAILED)
@@ -222,8 +225,10 @@ ModelOption = Annotated[
 
 @bench_app.command("run")
 def run_benchmark(
-    prompts: Annotated[Path, typer.Argument(help="Prompt set: .txt (one a line), .jsonl (MT-bench too) or .csv")],
-    model: ModelOption,
+    prompts: Annotated[
+        Path, typer.Argument(help="Prompt set: .txt (one a line), .jsonl (MT-bench too), .csv, or a promptfoo .yaml")
+    ],
+    model: ModelOption = None,  # type: ignore[assignment]  # a promptfoo config may name its providers
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="key=value for every model, e.g. -o num_predict=256")
     ] = None,
@@ -244,19 +249,22 @@ def run_benchmark(
     report_dir: ReportDirOption = None,
     old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    fail_under: FailUnderOption = None,
 ) -> None:
-    """Run a prompt set against models, judge the answers, write a report."""
+    """Run a prompt set (or a promptfoo config) against models, judge the answers, write a report."""
     report = _report_folder(report_dir, old_report, old_name="--report")
+    model = model or []
     from arena.evaluation.bench.plan import create_run
-    from arena.evaluation.bench.prompt_sets import load_prompt_set
     from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, check_models, parse_model_spec, parse_options
     from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
 
     settings = load_settings()
     try:
-        prompt_set = load_prompt_set(prompts)
         defaults = parse_options(option or [], where="-o")
         instances = [parse_model_spec(spec, defaults=defaults) for spec in model]
+        prompt_set, instances, config_name = load_prompts(prompts, instances)
+        if not instances:
+            raise typer.BadParameter("give at least one --model (or providers in a promptfoo config)")
         judge_spec = None
         if judge is not None:
             judge_defaults = {key: str(value) for key, value in DEFAULT_JUDGE_OPTIONS.model_dump().items()}
@@ -268,7 +276,7 @@ def run_benchmark(
         elif baseline is not None or judge_num_predict is not None:
             raise typer.BadParameter(f"{'--baseline' if baseline else '--judge-num-predict'} needs --judge")
         spec = BenchSpec(
-            name=name,
+            name=name or config_name,
             instances=instances,
             judge=judge_spec,
             repeats=repeats,
@@ -300,7 +308,7 @@ def run_benchmark(
     except ValueError as exc:  # a pydantic rule across fields (BenchSpec, JudgeSpec)
         errors.print(f"[red]error:[/red] {_describe(exc)}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    _finish(run_id=run_id, status=status, failed=failed, report=report)
+    _finish(run_id=run_id, status=status, failed=failed, report=report, fail_under=fail_under)
 
 
 def _baseline(baseline: str | None, specs: list[str], instances: list[ModelInstance]) -> str | None:
@@ -319,13 +327,14 @@ def resume_benchmark(
     report_dir: ReportDirOption = None,
     old_report: OldReportOption = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    fail_under: FailUnderOption = None,
 ) -> None:
     """Finish an interrupted or cancelled run: nothing done is redone, nothing is lost."""
     report = _report_folder(report_dir, old_report, old_name="--report")
     with exit_on_error():
         run_id = _resolve(run)
         status, failed = asyncio.run(_execute(run_id=run_id, retry_errors=retry_errors, quiet=quiet))
-    _finish(run_id=run_id, status=status, failed=failed, report=report)
+    _finish(run_id=run_id, status=status, failed=failed, report=report, fail_under=fail_under)
 
 
 @bench_app.command("cancel")

@@ -11,7 +11,7 @@ Bench workers (``evaluation.bench.worker``) claim single rows instead of a whole
 ``worker`` and ``lease_until`` say who holds it, and ``host``/``engine`` where its result came from.
 
 Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (migration
-0010 indexes ``owner_id``, 0019 adds the queue and lease columns).
+0010 indexes ``owner_id``, 0019 adds the queue and lease columns, 0021 promptfoo's checks and grades).
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ class BenchItem(Base):
     duration_s: Mapped[float | None] = mapped_column(Float)  # all turns
     tokens_per_sec: Mapped[float | None] = mapped_column(Float)
     turn_metrics: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    # A promptfoo test's assertions (0021), and how the answer graded: {"pass", "score", "reason", "results"}.
+    checks: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("bench_items.checks", none_as_null=True))
+    grade: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("bench_items.grade", none_as_null=True))
     # Who holds the row (a bench worker's id) and until when; an expired lease may be taken over.
     worker: Mapped[str | None] = mapped_column(String(WORKER_MAX_LENGTH))
     lease_until: Mapped[datetime | None] = mapped_column()

@@ -94,6 +94,7 @@ def plan_run(*, spec: BenchSpec, prompt_set: PromptSet, run_seed: int) -> Plan:
                         "category": prompt.category,
                         "turns": list(prompt.turns),
                         "reference": list(prompt.reference) if prompt.reference else None,
+                        "checks": prompt.checks,
                         "instance_id": instance.instance_id,
                         "model": instance.model,
                         "repeat": repeat,

@@ -34,6 +34,7 @@ class PromptItem:
     turns: list[str]  # user messages, one per turn; most sets have a single turn
     category: str | None = None
     reference: list[str] | None = None  # reference answer(s), e.g. one per turn
+    checks: dict[str, Any] | None = None  # a promptfoo test's assertions (bench.promptfoo_config)
 
     @property
     def prompt(self) -> str:

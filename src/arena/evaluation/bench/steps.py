@@ -22,6 +22,7 @@ from arena.engines.base import Message, SamplingOptions
 from arena.engines.router import Router
 from arena.errors import ArenaError, InvalidInput
 from arena.evaluation.bench.plan import repeat_seed
+from arena.evaluation.bench.promptfoo_asserts import grade_answer
 from arena.evaluation.conversation.compare import FinishEvent, Target, compare
 from arena.evaluation.judge.judges import local_judge
 from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
@@ -37,13 +38,14 @@ class ItemResult:
     answers: list[str]
     error: str | None
     metrics: dict[str, Any]
+    grade: dict[str, Any] | None = None  # a promptfoo test's result on the answer
 
     @property
     def status(self) -> str:
         return "done" if self.error is None else "error"
 
     def row_values(self) -> dict[str, Any]:
-        return {"answers": self.answers, "error": self.error, **self.metrics}
+        return {"answers": self.answers, "error": self.error, "grade": self.grade, **self.metrics}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +122,12 @@ async def answer_item(
             break
         answers.append(event.text)
         messages.append(Message(role="assistant", content=event.text))
-    return ItemResult(answers=answers, error=error, metrics=combine_metrics(turn_metrics))
+    metrics = combine_metrics(turn_metrics)
+    grade = None
+    if item.checks and error is None:  # a failed generation is an error, not a failed test
+        latency_ms = metrics["duration_s"] * 1000 if metrics["duration_s"] is not None else None
+        grade = grade_answer(item.checks, output=answers[-1], latency_ms=latency_ms)
+    return ItemResult(answers=answers, error=error, metrics=metrics, grade=grade)
 
 
 async def _one_answer(router: Router, target: Target, timeout_s: float) -> FinishEvent:

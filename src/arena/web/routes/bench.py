@@ -25,6 +25,8 @@ from arena.errors import Conflict, InvalidInput
 from arena.evaluation.bench.control import cancel_run, ensure_resumable, get_progress, list_progress, queue_run
 from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
+from arena.evaluation.bench.promptfoo_config import SUFFIXES as CONFIG_SUFFIXES
+from arena.evaluation.bench.promptfoo_config import parse_promptfoo_config
 from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
@@ -117,7 +119,7 @@ async def create_bench_run(
     models: ModelRouter,
     db: Db,
     principal: CurrentPrincipal,
-    prompts: Annotated[UploadFile, File(description="The prompt set: .txt, .jsonl or .csv")],
+    prompts: Annotated[UploadFile, File(description="The prompt set: .txt, .jsonl, .csv, or a promptfoo .yaml")],
     config: Annotated[str, Form(description="BenchSpec as JSON: instances, judge, repeats, concurrency, seed, name")],
 ) -> RunPublic:
     """Start a benchmark: the uploaded prompts × the instances × repeats, judged if a judge is named."""
@@ -128,7 +130,10 @@ async def create_bench_run(
             detail=f"the prompt file is larger than {settings.max_upload_bytes} bytes (ARENA_MAX_UPLOAD_BYTES)",
         )
     filename = prompts.filename or "prompts.txt"
-    prompt_set = parse_prompt_set(data, filename=filename)
+    if filename.lower().endswith(CONFIG_SUFFIXES):  # a promptfoo config: the page's models, not its providers
+        prompt_set = parse_promptfoo_config(data, filename=filename).prompt_set
+    else:
+        prompt_set = parse_prompt_set(data, filename=filename)
     spec = _parse_spec(config)
     if spec.concurrency > settings.max_streams_per_user:
         raise InvalidInput(

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Final, cast
 
 from arena.evaluation.bench.control import effective_status
+from arena.evaluation.bench.report.pass_rates import pass_rates
 from arena.evaluation.bench.report.schema import (
     BenchReport,
     CategoryCell,
@@ -112,6 +113,7 @@ def report_from_rows(
             for row in [*items, *judgments]
             if row.status == "error"
         ],
+        "pass_rates": pass_rates(items, [i["instance_id"] for i in instances]),
     }
     return BenchReport(
         data=data,
@@ -281,6 +283,7 @@ def _item_data(item: BenchItem) -> ItemData:
         "host": item.host,
         "engine": item.engine,
         "worker": item.worker,
+        "grade": item.grade,
         "started_at": _iso(item.started_at),
         "finished_at": _iso(item.finished_at),
     }

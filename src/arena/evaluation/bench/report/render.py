@@ -24,11 +24,12 @@ from arena.storage.private_files import write_private_text
 
 ITEM_COLUMNS: Final = (
     "prompt_id", "category", "instance_id", "model", "repeat", "seed", "status", "attempts", "prompt_tokens",
-    "tokens", "ttft_s", "duration_s", "tokens_per_sec", "host", "engine", "error", "answer",
+    "tokens", "ttft_s", "duration_s", "tokens_per_sec", "host", "engine", "error", "answer", "test_pass", "test_score",
 )  # fmt: skip
 JUDGMENT_COLUMNS: Final = (
     "prompt_id", "category", "repeat", "instance_a", "instance_b", "status", "outcome", "host", "engine", "error",
 )  # fmt: skip
+PASS_RATE_COLUMNS: Final = ("assertion", "instance_id", "passed", "total", "rate")
 TURN_SEPARATOR: Final = "\n\n--- next turn ---\n\n"
 
 
@@ -86,7 +87,15 @@ def render_items_csv(report: BenchReport) -> str:
     writer = csv_safe.DictWriter(buffer, ITEM_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for item in report.items:
-        writer.writerow({**item, "answer": TURN_SEPARATOR.join(item["answers"] or [])})
+        grade = item.get("grade") or {}
+        writer.writerow(
+            {
+                **item,
+                "answer": TURN_SEPARATOR.join(item["answers"] or []),
+                "test_pass": grade.get("pass", ""),
+                "test_score": grade.get("score", ""),
+            }
+        )
     return buffer.getvalue()
 
 
@@ -95,6 +104,18 @@ def render_judgments_csv(report: BenchReport) -> str:
     writer = csv_safe.DictWriter(buffer, JUDGMENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(report.judgments)
+    return buffer.getvalue()
+
+
+def render_pass_rates_csv(report: BenchReport) -> str:
+    """One row per instance (assertion "(all tests)"), then per assertion and instance."""
+    rates = report.data.get("pass_rates")
+    buffer = io.StringIO()
+    writer = csv_safe.DictWriter(buffer, PASS_RATE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    if rates:
+        writer.writerows({**row, "assertion": "(all tests)"} for row in rates["instances"])
+        writer.writerows(rates["assertions"])
     return buffer.getvalue()
 
 
@@ -117,6 +138,7 @@ def write_report(report: BenchReport, directory: Path) -> list[Path]:
         ("report.html", render_html(report, charts=charts(report))),
         ("items.csv", render_items_csv(report)),
         ("judgments.csv", render_judgments_csv(report)),
+        *((("pass_rates.csv", render_pass_rates_csv(report)),) if report.data.get("pass_rates") else ()),
     ):
         path = directory / filename
         write_private_text(path, text)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from arena.evaluation.bench.report.pass_rates import PassRatesData
+
 
 class RunData(TypedDict):
     id: str
@@ -165,6 +167,7 @@ class ReportData(TypedDict):
     leaderboard: LeaderboardData | None  # None when nothing was judged
     categories: dict[str, dict[str, CategoryCell]]  # category -> instance id -> cell
     failures: list[FailureData]
+    pass_rates: PassRatesData | None  # a promptfoo config's tests; None for a plain prompt set
 
 
 class ItemData(TypedDict):
@@ -188,6 +191,7 @@ class ItemData(TypedDict):
     host: str | None  # the machine that produced the answer
     engine: str | None  # the engine kind + endpoint id, e.g. "ollama:http://gpu-1:11434"
     worker: str | None  # the process that produced it (host:pid:token)
+    grade: dict[str, Any] | None  # a promptfoo test's result: pass, score, reason, results
     started_at: str | None
     finished_at: str | None
 

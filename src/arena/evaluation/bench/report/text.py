@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arena.evaluation.bench.report.pass_rates import markdown_lines
 from arena.evaluation.bench.report.schema import BenchReport, CategoryCell, LeaderboardRowData
 from arena.storage.models import SAMPLING_FIELDS
 
@@ -112,6 +113,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
         lines.append("")
         if chart_files and "categories" in chart_files:
             lines += [f"![categories]({chart_files['categories']})", ""]
+    lines += markdown_lines(data.get("pass_rates"), report.labels)
     if data["failures"]:
         lines += ["## Failures", ""]
         lines += [f"- prompt `{f['prompt_id']}`, {f['what']}: {_cell(f['error'])}" for f in data["failures"]]

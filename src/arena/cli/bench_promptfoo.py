@@ -1,0 +1,65 @@
+"""`arena bench run promptfooconfig.yaml` and `--fail-under`: the promptfoo side of `arena bench`.
+
+A config file becomes the run's prompt set and, unless `-m` replaces them, its providers become
+the instances; after the run, `--fail-under RATE` turns a pass rate below RATE into exit code 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from arena.cli._common import EXIT_FAILED, console, errors, opened_database
+
+if TYPE_CHECKING:
+    from arena.evaluation.bench.prompt_sets import PromptSet
+    from arena.evaluation.conversation.instances import ModelInstance
+
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+FailUnderOption = Annotated[
+    float | None,
+    typer.Option(
+        "--fail-under", min=0.0, max=1.0, help="Exit 1 when fewer than this share (0–1) of promptfoo tests pass"
+    ),
+]
+
+
+def is_promptfoo_config(path: Path) -> bool:
+    return path.suffix.lower() in CONFIG_SUFFIXES
+
+
+def load_prompts(
+    path: Path, instances: list[ModelInstance]
+) -> tuple[PromptSet, list[ModelInstance], str | None]:
+    """The prompt set, the instances (`-m` wins over a config's providers) and a default run name."""
+    if not is_promptfoo_config(path):
+        from arena.evaluation.bench.prompt_sets import load_prompt_set
+
+        return load_prompt_set(path), instances, None
+    from arena.evaluation.bench.promptfoo_config import load_promptfoo_config
+
+    suite = load_promptfoo_config(path)
+    return suite.prompt_set, instances or suite.instances, suite.name
+
+
+def check_fail_under(run_id: str, rate: float | None) -> None:
+    """Print the run's pass rate; exit 1 when it is below `rate` (or the run has no tests to pass)."""
+    from arena.evaluation.bench.report.pass_rates import pass_rates, rate_text
+    from arena.storage import bench as store
+
+    with opened_database() as database, database.session() as session:
+        run = store.get_run(session, run_id=run_id)
+        rates = pass_rates(store.list_items(session, run_id=run_id), [i["instance_id"] for i in run.instances])
+    if rates is None:
+        if rate is not None:
+            errors.print("--fail-under: this run has no promptfoo tests to pass", highlight=False)
+            raise typer.Exit(EXIT_FAILED)
+        return
+    console.print(f"promptfoo tests passed: {rate_text(rates['overall'])}", highlight=False)
+    achieved = rates["overall"]["rate"] or 0.0
+    if rate is not None and achieved < rate:
+        errors.print(f"[red]pass rate {achieved:.2%} is below --fail-under {rate:.2%}[/red]", highlight=False)
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,74 @@
+"""A promptfoo config uploaded on the /bench page's API: it runs with the page's models and its
+report has pass rates; a config that would run code, read server files or expand without bound
+is a 400 naming the place, and creates no run."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.support.doubles.ollama import OllamaDouble
+from tests.support.fixtures import ArenaFactory
+from tests.support.server import RunningArena
+
+pytestmark = pytest.mark.timeout(120)
+LLAMA = "ollama:llama3.2:1b"
+CONFIG = b"""\
+prompts: ["Why is the sky {{colour}}?"]
+tests:
+  - vars: {colour: [blue, green]}
+    assert:
+      - type: contains
+        value: "{{colour}}"
+"""
+LAUGHS = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
+    f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 10)}]\n".encode() for n in range(8)
+) + b"prompts: [hi]\ntests:\n  - vars: {v: *i}\n"
+
+
+@pytest.fixture
+def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
+    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+
+
+def start(client: httpx.Client, data: bytes) -> httpx.Response:
+    spec = json.dumps({"instances": [{"model": LLAMA}], "seed": 5})
+    return client.post(
+        "/api/bench/runs", files={"prompts": ("promptfooconfig.yaml", data, "application/x-yaml")}, data={"config": spec}
+    )
+
+
+def test_an_uploaded_config_runs_with_the_page_s_models_and_reports_pass_rates(arena: RunningArena) -> None:
+    with arena.client() as client:
+        created = start(client, CONFIG)
+        assert created.status_code == 201, created.text
+        run_id = created.json()["id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/bench/runs/{run_id}").json()["status"] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        report = client.get(f"/api/bench/runs/{run_id}/report").json()
+    # The double answers "The sky is blue — Rayleigh scattering." to both.
+    assert report["pass_rates"]["overall"] == {"passed": 1, "total": 2, "rate": 0.5}
+    assert sorted((i["turns"][0], i["grade"]["pass"]) for i in report["items"]) == [
+        ("Why is the sky blue?", True), ("Why is the sky green?", False),
+    ]  # fmt: skip
+
+
+def test_configs_that_run_code_read_files_or_explode_are_refused_and_create_no_run(arena: RunningArena) -> None:
+    with arena.client() as client:
+        code = start(client, CONFIG.replace(b"type: contains", b"type: javascript"))
+        files = start(client, b"prompts: [file://../../etc/passwd.txt]\n")
+        started = time.monotonic()
+        laughs = start(client, LAUGHS)
+        took = time.monotonic() - started
+        runs = client.get("/api/bench/runs").json()["runs"]
+    assert code.status_code == 400
+    assert "line 5: tests[0].assert[0]: assertion type 'javascript' runs code" in code.json()["error"]
+    assert files.status_code == 400 and "file:// prompts are read next to a config file" in files.json()["error"]
+    assert laughs.status_code == 400 and "YAML values once anchors are expanded" in laughs.json()["error"]
+    assert took < 10
+    assert runs == []
