@@ -3,12 +3,14 @@ src/assertions/*.ts, 0.121), and the refusal of anything that would run code."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from arena.errors import InvalidInput
 from arena.evaluation.bench.promptfoo_asserts import (
+    check,
     comma_separated,
     extract_json_objects,
     grade_answer,
@@ -126,3 +128,13 @@ def test_assertions_that_cannot_be_graded_safely_are_refused_with_the_reason(raw
 def test_comma_separated_values_and_json_extraction_follow_promptfoo() -> None:
     assert comma_separated('a, "b, c",d ,  e') == ["a", "b, c", "d", "e"]
     assert extract_json_objects('x {"a": {"b": 1}} y {c: 2} {"open": 1') == [{"a": {"b": 1}}, {"c": 2}, {"open": 1}]
+
+
+@pytest.mark.timeout(30)
+def test_a_pattern_that_backtracks_for_ever_fails_its_answer_instead_of_holding_the_worker() -> None:
+    """Catastrophic backtracking: Python's own `re` would take longer than the universe's age here."""
+    started = time.monotonic()
+    assertion = normalize_assertion({"type": "regex", "value": r"(a|aa)+$"}, where="assert")
+    passed, reason = check(assertion, output="a" * 60 + "b", latency_ms=None)
+    assert passed is False and "took over" in reason
+    assert time.monotonic() - started < 5

@@ -13,10 +13,10 @@ the config is read: a config from someone else must never run code on this serve
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Final
 
 import jsonschema
+import regex
 import yaml
 
 from arena.errors import InvalidInput
@@ -27,6 +27,7 @@ JSON_TYPES: Final = frozenset({"is-json", "contains-json"})
 SUPPORTED: Final = STRING_TYPES | LIST_TYPES | JSON_TYPES | {"equals", "latency"}
 RUNS_CODE: Final = frozenset({"javascript", "python", "ruby", "webhook", "select-best"})
 NOT_YET: Final = frozenset({"llm-rubric", "model-graded-closedqa", "factuality", "similar", "g-eval", "answer-relevance"})
+REGEX_TIMEOUT_S: Final = 1.0  # per answer: Python's own `re` has no time limit at all
 MAX_JSON_SPAN: Final = 100_000  # as promptfoo: a JSON object inside an answer is at most this long
 
 
@@ -65,8 +66,8 @@ def _check_value(base: str, value: Any, threshold: Any, *, where: str) -> None:
             raise InvalidInput(f"{where}.value: {base!r} needs a non-empty string")
         if base == "regex":
             try:
-                re.compile(str(value))
-            except re.error as exc:
+                regex.compile(str(value))
+            except regex.error as exc:
                 raise InvalidInput(f"{where}.value: not a valid regular expression ({exc})") from None
     elif base in LIST_TYPES:
         if not value or not isinstance(value, (str, list)):
@@ -202,7 +203,10 @@ def check(assertion: dict[str, Any], *, output: str, latency_ms: float | None) -
         hit = output.startswith(_as_text(value))
         reason = f'Expected output to {no}start with "{value}"'
     elif base == "regex":
-        hit = re.search(_as_text(value), output) is not None
+        try:  # a config comes from anyone: a pattern that backtracks for ever must not hold a worker
+            hit = regex.search(_as_text(value), output, timeout=REGEX_TIMEOUT_S) is not None
+        except TimeoutError:
+            return False, f'the regex "{value}" took over {REGEX_TIMEOUT_S:g} s on this answer: counted as failed'
         reason = f'Expected output to {no}match regex "{value}"'
     elif base == "latency":
         if latency_ms is None:
