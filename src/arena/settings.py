@@ -65,6 +65,13 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
         description="redis://host:port/db shared by several server processes (rate limits, generation "
         "budget, stop signals); unset: one process keeps them in memory",
     )
+    redis_namespace: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,31}$",
+        validation_alias="ARENA_REDIS_NAMESPACE",
+        description="The deployment's name in Redis, the same on every process; unset: derived from which "
+        "database DATABASE_URL names (processes that reach one database under different names must set it)",
+    )
     bench_runner: Literal["server", "workers"] = Field(
         "server",
         validation_alias="ARENA_BENCH_RUNNER",

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from arena.errors import InvalidInput
-from arena.storage.redis_namespace import redis_namespace
+from arena.storage.redis_namespace import deployment_namespace, redis_namespace
 from arena.storage.shared_state import connect
 from arena.web.app import SERVER_OPTIONS, create_app
 from arena.web.auth.budget_redis import RedisBudget
@@ -94,6 +94,29 @@ def test_the_namespace_is_the_database_without_its_password() -> None:
     assert redis_namespace("postgresql+psycopg://arena:rotated@db:5432/arena") == one
     assert redis_namespace("postgresql+psycopg://arena:secret@db:5432/other") != one
     assert "secret" not in one and one.startswith("arena:")
+
+
+def test_one_database_spelled_differently_is_one_deployment_and_another_schema_is_not() -> None:
+    """Seen in an outside pass: `localhost` vs `127.0.0.1` split one deployment's limits in two,
+    and a URL selecting another schema merged two deployments."""
+    local = redis_namespace("postgresql+psycopg://arena:pw@127.0.0.1:5432/arena")
+    for same in (
+        "postgresql+psycopg://arena:pw@localhost/arena",  # another name for loopback, the default port
+        "postgresql://other_user:pw@LOCALHOST:5432/arena",  # another driver, another user
+        "postgresql+psycopg://arena:pw@127.0.0.1:5432/arena?connect_timeout=5",  # a driver option
+    ):
+        assert redis_namespace(same) == local, same
+    other_schema = "postgresql+psycopg://arena:pw@127.0.0.1:5432/arena?options=-csearch_path%3Db"
+    assert redis_namespace(other_schema) != local
+    assert redis_namespace("postgresql+psycopg://arena:pw@127.0.0.1:5433/arena") != local
+
+
+def test_an_explicit_namespace_names_the_deployment_whatever_the_url(tmp_path: Path) -> None:
+    named = [
+        deployment_namespace(make_settings(tmp_path, database_url=url, redis_namespace="team-a"))
+        for url in ("postgresql+psycopg://a@10.0.0.5/arena", "postgresql+psycopg://a@pooler.lan:6432/arena")
+    ]
+    assert named == ["arena:team-a", "arena:team-a"]
 
 
 def test_two_deployments_on_one_redis_share_no_rate_limits(tmp_path: Path, redis_url: str) -> None:

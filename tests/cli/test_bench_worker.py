@@ -31,6 +31,7 @@ from arena.evaluation.bench.spec import BenchSpec, JudgeSpec, parse_model_spec
 from arena.storage.auth_models import User
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.db import Database
+from arena.storage.redis_namespace import redis_namespace
 from arena.storage.shared_state import connect
 from arena.web.auth.budget_redis import RedisBudget
 from tests.support.cluster import Cluster, cluster_env, evaluator_tokens
@@ -266,13 +267,15 @@ def test_a_server_in_workers_mode_only_queues_and_a_worker_runs_the_run(
     assert f"- Host: {socket.gethostname()}" in markdown
 
 
-def budget_usage(redis_url: str, key: str) -> tuple[int, int]:
-    """(units `key` holds, units held in all) in the shared budget, as the web processes count them."""
+def budget_usage(redis_url: str, key: str, *, database_url: str) -> tuple[int, int]:
+    """(units `key` holds, units held in all) in the shared budget, as the web processes count them
+    (under the deployment's namespace: the database both the web process and the worker use)."""
+    prefix = f"{redis_namespace(database_url)}:budget:"
 
     async def look() -> tuple[int, int]:
         client = connect(redis_url)
         try:
-            return await RedisBudget(client, per_user=1, total=1, queue_timeout_s=1).usage(key)
+            return await RedisBudget(client, prefix=prefix, per_user=1, total=1, queue_timeout_s=1).usage(key)
         finally:
             await client.aclose()
 
@@ -313,7 +316,9 @@ def test_a_worker_on_redis_holds_its_owners_units_and_the_servers_total_counts_t
     ):
         url = cluster.urls[0]
         wait_until(
-            lambda: budget_usage(redis_url, bob_key) == (4, 4), timeout=30, what="the worker to hold bob's 4 units"
+            lambda: budget_usage(redis_url, bob_key, database_url=database_url) == (4, 4),
+            timeout=30,
+            what="the worker to hold bob's 4 units",
         )
         over = chat(bob_token, url, 3)  # 4 + 3 > 6: past bob's cap, whoever runs the 4
         assert over.status_code == 429, over.text
@@ -325,7 +330,9 @@ def test_a_worker_on_redis_holds_its_owners_units_and_the_servers_total_counts_t
         assert chat(ann_token, url, 2).status_code == 200
         output = stop(worker)
         assert worker.returncode == 0, output
-        assert budget_usage(redis_url, bob_key) == (0, 0), "a stopped worker gives its units back at once"
+        assert budget_usage(redis_url, bob_key, database_url=database_url) == (0, 0), (
+            "a stopped worker gives its units back at once"
+        )
         assert [chat(token, url, 3).status_code for token in (bob_token, ann_token)] == [200, 200]
 
     assert {(item.status, item.worker) for item in rows(postgres, BenchItem)} == {("pending", None)}

@@ -37,12 +37,14 @@ async def _shared_budget(settings: Settings) -> AsyncIterator[Budget]:
     if settings.redis_url is None:
         yield UNLIMITED
         return
+    from arena.storage.redis_namespace import deployment_namespace
     from arena.storage.shared_state import connect
     from arena.web.auth.budget_redis import RedisBudget
 
     redis = connect(settings.redis_url.get_secret_value())
     budget = RedisBudget(
         redis,
+        prefix=f"{deployment_namespace(settings)}:budget:",  # the web processes' budget, not one of its own
         per_user=settings.max_streams_per_user,
         total=settings.max_generations,
         queue_timeout_s=settings.queue_timeout_s,

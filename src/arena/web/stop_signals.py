@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from arena.errors import SharedStateUnavailable
-from arena.storage.redis_namespace import redis_namespace
+from arena.storage.redis_namespace import deployment_namespace
 from arena.storage.shared_state import shared_state_errors
 from arena.web.streaming import RunningStreams
 
@@ -153,7 +153,7 @@ def install_stop_signals(app: FastAPI) -> None:
     streams = app.state.running_streams = RunningStreams()
     redis = getattr(app.state, "redis", None)
     if redis is not None:
-        namespace = redis_namespace(app.state.settings.resolved_database_url)
+        namespace = deployment_namespace(app.state.settings)
         streams.shared = SharedStops(redis, streams, namespace=namespace)
 
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 
 from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
-from arena.storage.redis_namespace import redis_namespace
+from arena.storage.redis_namespace import deployment_namespace
 from arena.web.auth.budget_base import GenerationBudget, Units
 from arena.web.auth.budget_memory import MemoryBudget
 from arena.web.auth.budget_redis import RedisBudget
@@ -44,7 +44,7 @@ def install_generation_budget(app: FastAPI, settings: Settings) -> None:
     """The budget is made on first use: by then `app.state.redis` is set if Redis is configured."""
     app.state.generation_budget = None
     # Keys in Redis under this deployment's own namespace: another deployment's budget is not ours.
-    app.state.generation_budget_prefix = f"{redis_namespace(settings.resolved_database_url)}:budget:"
+    app.state.generation_budget_prefix = f"{deployment_namespace(settings)}:budget:"
     app.state.generation_limits = {
         "per_user": settings.max_streams_per_user,
         "total": settings.max_generations,

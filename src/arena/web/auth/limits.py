@@ -26,7 +26,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from arena.errors import SharedStateUnavailable
 from arena.settings import Settings
-from arena.storage.redis_namespace import redis_namespace
+from arena.storage.redis_namespace import deployment_namespace
 from arena.storage.shared_state import shared_state_errors
 from arena.web.auth.authentication import LOGIN_BUCKET, SHORT_TOKEN_CHARS, current_principal, login_rate_key
 from arena.web.auth.principal import Principal
@@ -180,7 +180,7 @@ class RateLimits:
                 LOGIN_BUCKET: settings.rate_limit_login,
             },
             redis=redis,
-            namespace=redis_namespace(settings.resolved_database_url),
+            namespace=deployment_namespace(settings),
         )
 
     async def hit(self, bucket: str, key: str) -> Refusal | None:

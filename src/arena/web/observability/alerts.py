@@ -29,7 +29,7 @@ from arena.settings import Settings
 from arena.storage import audit
 from arena.storage.db import Database
 from arena.storage.failures import reason
-from arena.storage.redis_namespace import redis_namespace
+from arena.storage.redis_namespace import deployment_namespace
 from arena.storage.shared_state import shared_state_errors
 from arena.web.observability import metrics
 
@@ -63,7 +63,7 @@ class AbuseAlerts:
         storage = None
         if settings.redis_url is not None:
             url = settings.redis_url.get_secret_value()
-            prefix = f"{redis_namespace(settings.resolved_database_url)}:{NAMESPACE}"  # this deployment's own
+            prefix = f"{deployment_namespace(settings)}:{NAMESPACE}"  # this deployment's own
             storage = storage_from_string(f"async+{url}", implementation="redispy", key_prefix=prefix)
         rules = {
             LOGIN_BURST: settings.alert_login_failures,
