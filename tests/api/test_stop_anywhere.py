@@ -83,3 +83,25 @@ def test_a_stream_that_runs_nowhere_is_404_on_every_process(
             for client in (at_a, at_b):
                 refused = client.post("/api/stop", json={"turn_id": turn_id, "key": LLAMA_ID})
                 assert refused.status_code == 404 and "is streaming" in refused.json()["error"]
+
+
+@pytest.mark.timeout(90)
+def test_a_turn_that_is_not_in_the_database_cannot_be_stopped_by_anyone_else(
+    tmp_path: Path, double: OllamaDouble, redis_url: str
+) -> None:
+    """Eve deletes her conversation while it answers: its stream still runs (and is announced in
+    Redis), but its turn is gone from the database, so no ownership can be checked: 404 for
+    anyone, never a stop of someone else's stream (seen in an outside pass: 200, stopped)."""
+    double.reply, double.token_delay = list(REPLY), 0.05
+    with two_arenas(tmp_path / "data", double_url=double.url, redis_url=redis_url, accounts=True) as (a, b):
+        with closing(login(a, "eve")) as eve_at_a, closing(login(b, "rival")) as rival_at_b:
+            with eve_at_a.stream("POST", STREAM, json=BOTH) as response:
+                lines = ndjson_lines(response)
+                start = next(lines)
+                next(lines)  # it generates
+                deleted = eve_at_a.delete(f"/api/conversations/{start['conversation_id']}")
+                stop = rival_at_b.post("/api/stop", json={"turn_id": start["turn_id"], "key": LLAMA_ID})
+                ends = [line for line in lines if line.get("done")]
+    assert deleted.status_code in (200, 204), deleted.text
+    assert stop.status_code == 404, stop.text
+    assert not any(line.get("status") == "stopped" for line in ends)

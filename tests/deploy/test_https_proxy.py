@@ -136,9 +136,12 @@ def test_plain_http_redirects_to_https(team: Deployment) -> None:
     with team.client(base_url=team.proxy.http_url) as client:
         page = client.get("/login?next=/leaderboard")
         login = client.post("/api/auth/login", json={"username": "eve", "password": "x"})
+        forged = client.get("/login", headers={"Host": "evil.example"})
     https_port = team.proxy.https_port
     assert page.status_code == 301
-    assert page.headers["location"] == f"https://127.0.0.1:{https_port}/login?next=/leaderboard"
+    # To the configured name (ARENA_SERVER_NAME), never to whatever Host a client sent.
+    assert page.headers["location"] == f"https://localhost:{https_port}/login?next=/leaderboard"
+    assert forged.headers["location"] == f"https://localhost:{https_port}/login"
     assert login.status_code == 301  # the password is never passed on over http
     assert "set-cookie" not in login.headers
 

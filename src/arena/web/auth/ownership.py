@@ -66,7 +66,9 @@ async def check_conversation(db: Database, principal: Principal, conversation_id
 
 
 async def check_turn(db: Database, principal: Principal, turn_id: int, *, need: Need) -> None:
-    """The turn's conversation must be reachable; an unreachable turn is as good as missing."""
+    """The turn's conversation must be reachable; an unreachable turn is as good as missing, and
+    a missing one is missing here, not left to the route: /api/stop looks the stream up in Redis,
+    where another deployment's (or a deleted conversation's) turn of that number may be running."""
     if principal.user_id is None:
         return
 
@@ -74,7 +76,7 @@ async def check_turn(db: Database, principal: Principal, turn_id: int, *, need: 
         with db.session() as session:
             conversation_id = account_store.turn_conversation_id(session, turn_id=turn_id)
         if conversation_id is None:
-            return  # the route's own lookup reports the missing turn
+            raise NotFound(f"turn {turn_id} does not exist")
         try:
             check_conversation_sync(db, principal, conversation_id, need=need)
         except NotFound:
