@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from arena.cli.bench import bench_app
-from arena.errors import InvalidInput
+from arena.engines.base import Message
+from arena.errors import EngineTimeout, InvalidInput
 from arena.evaluation.bench.promptfoo_asserts import normalize_assertion
-from arena.evaluation.bench.promptfoo_graded import UNREADABLE, read_closedqa, read_rubric
+from arena.evaluation.bench.promptfoo_graded import UNREADABLE, grade_with_model, read_closedqa, read_rubric
 from tests.support.doubles.judging import JUDGE, JudgingOllama
 from tests.support.fixtures import DoubleFactory
 from tests.support.models import SMOL
@@ -130,16 +132,37 @@ def test_the_runs_judge_grades_rubrics_and_closedqa_as_promptfoo_reads_them(
     assert "[Submission]: The sky is blue — Rayleigh scattering." in closedqa[0]["content"]
 
 
-def test_without_a_judge_the_embedded_default_grades_and_its_absence_fails_the_assertion(
+def test_without_a_judge_or_the_embedded_default_the_run_is_refused_before_it_starts(
     config: Path, judging: JudgingOllama, tmp_path: Path
 ) -> None:
-    report = tmp_path / "report"
-    code, output = run(str(config), "-m", LLAMA, "--report-dir", str(report))
+    code, output = run(str(config), "-m", LLAMA)
 
-    assert code == 0, output  # the run completes: a grader that cannot run fails assertions, not the run
-    assert judging.judge_bodies() == []  # never some other model as a grader
-    failed = grades(report, instance=LLAMA)["t1"]["results"][0]
-    assert failed["pass"] is False and failed["reason"].startswith(f"the grader {SMOL} failed:")
+    assert code == 2
+    assert f"graded by the run's judge, else the embedded {SMOL}, which is not available here: name a judge" in output
+    assert judging.bodies("/api/chat") == []  # nothing generated, never some other model as a grader
+    listed = runner.invoke(bench_app, ["list", "--json"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and json.loads(listed.output) == []
+
+
+class FailingGrader:
+    """A grader whose engine times out (a fault no real engine gives on demand)."""
+
+    name, cloud = "ollama:judge:7b", False
+
+    async def complete(self, messages: list[Message], *, schema: dict[str, Any]) -> str:
+        raise EngineTimeout("the judge ollama:judge:7b did not finish within 1 s (REQUEST_TIMEOUT)")
+
+
+@pytest.mark.anyio
+async def test_a_grader_that_fails_fails_the_assertion_uninverted() -> None:
+    for kind in ("llm-rubric", "not-llm-rubric", "model-graded-closedqa"):
+        assertion = normalize_assertion({"type": kind, "value": "polite"}, where="assert")
+        passed, score, reason = await grade_with_model(assertion, output="hi", task="Say hi", grader=FailingGrader())
+        assert (passed, score) == (False, 0.0)
+        assert (
+            reason
+            == "the grader ollama:judge:7b failed: the judge ollama:judge:7b did not finish within 1 s (REQUEST_TIMEOUT)"
+        )
 
 
 @pytest.mark.parametrize(
