@@ -72,3 +72,13 @@ def test_configs_that_run_code_read_files_or_explode_are_refused_and_create_no_r
     assert laughs.status_code == 400 and "YAML values once anchors are expanded" in laughs.json()["error"]
     assert took < 10
     assert runs == []
+
+
+def test_a_rubric_with_no_judge_and_no_embedded_grader_is_a_400_and_creates_no_run(arena: RunningArena) -> None:
+    rubric = CONFIG.replace(b"type: contains", b"type: llm-rubric").replace(b'"{{colour}}"', b"Names the colour")
+    with arena.client() as client:
+        refused = start(client, rubric)
+        runs = client.get("/api/bench/runs").json()["runs"]
+    assert refused.status_code == 400
+    assert "graded by the run's judge, else the embedded local:smollm2-135m-instruct" in refused.json()["error"]
+    assert runs == []

@@ -103,8 +103,8 @@ def test_assertion_values_are_rendered_with_the_test_vars() -> None:
             "line 6: tests[0].assert[0].weight: must be a number ≥ 0",
         ),
         (
-            "prompts: [hi]\ntests:\n  - assert:\n      - type: llm-rubric\n        value: polite\n",
-            "line 4: tests[0].assert[0]: assertion type 'llm-rubric' is not supported yet",
+            "prompts: [hi]\ntests:\n  - assert:\n      - type: g-eval\n        value: polite\n",
+            "line 4: tests[0].assert[0]: assertion type 'g-eval' is not supported yet",
         ),
         ("prompts:\n  - 'Hi {{ name | upper }}'\n", "line 2: prompts[0]: '{{ name | upper }}': only plain variables"),
         ("prompts:\n  - '{% if x %}hi{% endif %}'\n", "line 2: prompts[0]: Nunjucks tags"),

@@ -290,7 +290,7 @@ def run_benchmark(
 
             router = build_router(settings)
             try:
-                await check_models(router=router, spec=spec)
+                await check_models(router=router, spec=spec, prompt_set=prompt_set)
             finally:
                 await router.aclose()
 

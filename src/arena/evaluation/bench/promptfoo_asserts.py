@@ -24,9 +24,10 @@ from arena.errors import InvalidInput
 STRING_TYPES: Final = frozenset({"contains", "icontains", "starts-with", "regex"})
 LIST_TYPES: Final = frozenset({"contains-any", "icontains-any", "contains-all", "icontains-all"})
 JSON_TYPES: Final = frozenset({"is-json", "contains-json"})
-SUPPORTED: Final = STRING_TYPES | LIST_TYPES | JSON_TYPES | {"equals", "latency"}
+GRADED_TYPES: Final = frozenset({"llm-rubric", "model-graded-closedqa"})  # graded by promptfoo_graded
+SUPPORTED: Final = STRING_TYPES | LIST_TYPES | JSON_TYPES | GRADED_TYPES | {"equals", "latency"}
 RUNS_CODE: Final = frozenset({"javascript", "python", "ruby", "webhook", "select-best"})
-NOT_YET: Final = frozenset({"llm-rubric", "model-graded-closedqa", "factuality", "similar", "g-eval", "answer-relevance"})
+NOT_YET: Final = frozenset({"factuality", "similar", "g-eval", "answer-relevance"})
 REGEX_TIMEOUT_S: Final = 1.0  # per answer: Python's own `re` has no time limit at all
 MAX_JSON_SPAN: Final = 100_000  # as promptfoo: a JSON object inside an answer is at most this long
 
@@ -48,6 +49,8 @@ def normalize_assertion(raw: Any, *, where: str) -> dict[str, Any]:
         )
     if base in NOT_YET:
         raise InvalidInput(f"{where}: assertion type {kind!r} is not supported yet (model-graded assertions)")
+    if base in GRADED_TYPES and raw.get("provider") is not None:
+        raise InvalidInput(f"{where}.provider: the grader is the run's judge (or the embedded default); leave it out")
     if base not in SUPPORTED:
         raise InvalidInput(f"{where}: unknown or unsupported assertion type {kind!r} (use {', '.join(sorted(SUPPORTED))})")
     weight = raw.get("weight", 1)
@@ -69,6 +72,10 @@ def _check_value(base: str, value: Any, threshold: Any, *, where: str) -> None:
                 regex.compile(str(value))
             except regex.error as exc:
                 raise InvalidInput(f"{where}.value: not a valid regular expression ({exc})") from None
+    elif base in GRADED_TYPES:
+        if not isinstance(value, str) or not value.strip():
+            what = "rubric" if base == "llm-rubric" else "criterion"
+            raise InvalidInput(f"{where}.value: {base!r} needs the {what} as a non-empty string")
     elif base in LIST_TYPES:
         if not value or not isinstance(value, (str, list)):
             raise InvalidInput(f"{where}.value: {base!r} needs a list of strings (or one comma-separated string)")
@@ -262,14 +269,24 @@ def _check_json(assertion: dict[str, Any], *, output: str) -> tuple[bool, str]:
     return passed, "Assertion passed" if passed else reason
 
 
-def grade_answer(checks: dict[str, Any], *, output: str, latency_ms: float | None) -> dict[str, Any]:
-    """The test's result on one answer: every assertion's, the weighted score, pass or fail."""
+def grade_answer(
+    checks: dict[str, Any],
+    *,
+    output: str,
+    latency_ms: float | None,
+    graded: dict[int, tuple[bool, float, str]] | None = None,
+) -> dict[str, Any]:
+    """The test's result on one answer: every assertion's, the weighted score, pass or fail.
+    `graded` holds the model-graded assertions' results by index (``promptfoo_graded.grade_all``)."""
     results: list[dict[str, Any]] = []
     total = weights = 0.0
     failed_reason: str | None = None
-    for assertion in checks.get("assert", []):
-        passed, reason = check(assertion, output=output, latency_ms=latency_ms)
-        score = 1.0 if passed else 0.0
+    for index, assertion in enumerate(checks.get("assert", [])):
+        if assertion["base"] in GRADED_TYPES:
+            passed, score, reason = (graded or {}).get(index, (False, 0.0, "no grader was asked"))
+        else:
+            passed, reason = check(assertion, output=output, latency_ms=latency_ms)
+            score = 1.0 if passed else 0.0
         weight = float(assertion["weight"])
         total, weights = total + score * weight, weights + weight
         if weight == 0:

@@ -28,6 +28,7 @@ from arena.evaluation.bench.steps import (
     PairResult,
     answer_item,
     describe_environment,
+    item_grader,
     item_label,
     item_options,
     judge_items,
@@ -269,6 +270,9 @@ class BenchRunner:
                 options=item_options(item, instance),
                 system=run.system,
                 timeout_s=self.timeout_s,
+                grader=item_grader(
+                    router=self.router, item=item, judge=run.judge, run_seed=run.seed, timeout_s=self.timeout_s
+                ),
             )
         if not await self._write(self._finish_item, item.id, attempt, result):
             return

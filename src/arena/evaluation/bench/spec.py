@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from arena.engines.base import SamplingOptions
 from arena.engines.router import Router
-from arena.errors import InvalidInput
+from arena.errors import ArenaError, InvalidInput
+from arena.evaluation.bench.prompt_sets import PromptSet
+from arena.evaluation.bench.promptfoo_graded import DEFAULT_GRADER_MODEL, needs_grader
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS
 
@@ -100,10 +102,19 @@ def parse_options(pairs: list[str], *, where: str = "options") -> dict[str, str]
     return options
 
 
-async def check_models(*, router: Router, spec: BenchSpec) -> None:
-    """Refuse a model its engine says it does not have before anything is written or generated."""
+async def check_models(*, router: Router, spec: BenchSpec, prompt_set: PromptSet | None = None) -> None:
+    """Refuse a model its engine says it does not have before anything is written or generated;
+    model-graded promptfoo assertions without a judge need the embedded default grader."""
     models = {instance.model for instance in spec.instances}
     if spec.judge is not None:
         models.add(spec.judge.instance.model)
     for model in sorted(models):
         await router.check_known(model)
+    if spec.judge is None and prompt_set is not None and any(needs_grader(i.checks) for i in prompt_set.items):
+        try:
+            await router.check_known(DEFAULT_GRADER_MODEL)
+        except ArenaError:
+            raise InvalidInput(
+                f"llm-rubric and model-graded-closedqa assertions are graded by the run's judge, else the embedded "
+                f"{DEFAULT_GRADER_MODEL}, which is not available here: name a judge"
+            ) from None

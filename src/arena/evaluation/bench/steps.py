@@ -23,9 +23,10 @@ from arena.engines.router import Router
 from arena.errors import ArenaError, InvalidInput
 from arena.evaluation.bench.plan import repeat_seed
 from arena.evaluation.bench.promptfoo_asserts import grade_answer
+from arena.evaluation.bench.promptfoo_graded import DEFAULT_GRADER_MODEL, grade_all, needs_grader
 from arena.evaluation.conversation.compare import FinishEvent, Target, compare
-from arena.evaluation.judge.judges import local_judge
-from arena.evaluation.judge.task import Candidate, JudgeTask, PairJudgment, judge_pair
+from arena.evaluation.judge.judges import DEFAULT_JUDGE_OPTIONS, local_judge
+from arena.evaluation.judge.task import Candidate, JudgeModel, JudgeTask, PairJudgment, judge_pair
 from arena.storage import judgments as judgment_store
 from arena.storage.bench_models import BenchItem, BenchJudgment
 from arena.storage.models import utcnow
@@ -103,9 +104,16 @@ def item_options(item: BenchItem, instance: dict[str, Any]) -> SamplingOptions:
 
 
 async def answer_item(
-    *, router: Router, item: BenchItem, options: SamplingOptions, system: str | None, timeout_s: float
+    *,
+    router: Router,
+    item: BenchItem,
+    options: SamplingOptions,
+    system: str | None,
+    timeout_s: float,
+    grader: JudgeModel | None = None,
 ) -> ItemResult:
-    """Every turn in order, each seeing the instance's own earlier answers; stops at the first failure."""
+    """Every turn in order, each seeing the instance's own earlier answers; stops at the first failure.
+    `grader` grades the test's model-graded assertions (``item_grader``), one call each."""
     messages = [Message(role="system", content=system)] if system and system.strip() else []
     answers: list[str] = []
     turn_metrics: list[dict[str, Any]] = []
@@ -126,7 +134,10 @@ async def answer_item(
     grade = None
     if item.checks and error is None:  # a failed generation is an error, not a failed test
         latency_ms = metrics["duration_s"] * 1000 if metrics["duration_s"] is not None else None
-        grade = grade_answer(item.checks, output=answers[-1], latency_ms=latency_ms)
+        graded = None
+        if grader is not None and needs_grader(item.checks):
+            graded = await grade_all(item.checks, output=answers[-1], task=item.turns[-1], grader=grader)
+        grade = grade_answer(item.checks, output=answers[-1], latency_ms=latency_ms, graded=graded)
     return ItemResult(answers=answers, error=error, metrics=metrics, grade=grade)
 
 
@@ -155,6 +166,20 @@ def combine_metrics(turns: list[dict[str, Any]]) -> dict[str, Any]:
         "tokens_per_sec": round(rate, 2) if rate else None,
         "turn_metrics": turns,
     }
+
+
+def item_grader(
+    *, router: Router, item: BenchItem, judge: dict[str, Any] | None, run_seed: int, timeout_s: float
+) -> JudgeModel | None:
+    """Who grades the item's llm-rubric / closedqa assertions: the run's judge (a local model the
+    router serves), else the embedded default at the judge settings; None when it has none."""
+    if not needs_grader(item.checks):
+        return None
+    if judge is not None:
+        model, options = judge["model"], judge_options(judge, run_seed=run_seed, repeat=item.repeat)
+    else:
+        model, options = DEFAULT_GRADER_MODEL, DEFAULT_JUDGE_OPTIONS
+    return local_judge(router=router, model_id=model, options=options, timeout_s=timeout_s)
 
 
 def judge_options(judge: dict[str, Any], *, run_seed: int, repeat: int) -> SamplingOptions:

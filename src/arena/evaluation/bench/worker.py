@@ -34,6 +34,7 @@ from arena.evaluation.bench.runner import WorkEvent
 from arena.evaluation.bench.steps import (
     answer_item,
     engine_label,
+    item_grader,
     item_label,
     item_options,
     judge_items,
@@ -229,6 +230,9 @@ class BenchWorker:
                 options=item_options(item, instance),
                 system=run.system,
                 timeout_s=self.timeout_s,
+                grader=item_grader(
+                    router=self.router, item=item, judge=run.judge, run_seed=run.seed, timeout_s=self.timeout_s
+                ),
             )
         values = result.row_values()
         if await self._write(self._finish, BenchItem, item.id, item.run_id, attempt, result.status, values):

@@ -140,7 +140,7 @@ async def create_bench_run(
             f"concurrency {spec.concurrency} is more than the {settings.max_streams_per_user} generations one "
             "user may run at once (ARENA_MAX_STREAMS_PER_USER): a run draws on its owner's budget"
         )
-    await check_models(router=models, spec=spec)
+    await check_models(router=models, spec=spec, prompt_set=prompt_set)
     run_id = await asyncio.to_thread(
         create_run, database=db, spec=spec, prompt_set=prompt_set, prompt_file=filename, owner_id=principal.user_id
     )

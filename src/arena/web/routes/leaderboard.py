@@ -7,11 +7,19 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
+from arena.evaluation.ratings.names import names_for
+from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import IsoDateTime
-from arena.web.schemas.leaderboard import LeaderboardFiltersPublic, LeaderboardPublic, RatingPublic
+from arena.web.schemas.leaderboard import (
+    ContestantPassRatePublic,
+    LeaderboardFiltersPublic,
+    LeaderboardPublic,
+    PassRatePublic,
+    RatingPublic,
+)
 
 router = APIRouter(tags=["leaderboard"])
 
@@ -19,13 +27,30 @@ ERRORS = error_responses(400, 422)
 DEFAULT_ROUNDS = 1000
 
 
-def _out(result: Standings, filters: LeaderboardFiltersPublic) -> LeaderboardPublic:
+def _rate(rate: PassRate | None) -> PassRatePublic | None:
+    return None if rate is None else PassRatePublic(passed=rate.passed, total=rate.total, rate=rate.rate)
+
+
+def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, PassRate] | None) -> LeaderboardPublic:
     data = result.board.to_dict()
     names = result.names
+    tested: list[ContestantPassRatePublic] | None = None
+    if rates is not None:  # contestants without battles are named among themselves
+        names = {**names_for([key for key in rates if key not in names], unit=filters.by), **names}
+        order = sorted(rates, key=lambda key: (-rates[key].rate, -rates[key].total, names[key]))
+        tested = [
+            ContestantPassRatePublic(model=key, name=names[key], **_rate(rates[key]).model_dump())  # type: ignore[union-attr]
+            for key in order
+        ]
     return LeaderboardPublic(
         filters=filters,
         rows=[
-            RatingPublic(**row, name=names.get(row["model"], row["model"]), elo=round(result.elo[row["model"]], 2))
+            RatingPublic(
+                **row,
+                name=names.get(row["model"], row["model"]),
+                elo=round(result.elo[row["model"]], 2),
+                pass_rate=_rate((rates or {}).get(row["model"])),
+            )
             for row in data["rows"]
         ],
         models=data["models"],
@@ -37,6 +62,7 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic) -> LeaderboardPub
         judge_models=result.judge_models,
         categories=result.categories,
         latest_battle_at=result.latest,
+        pass_rates=tested,
     )
 
 
@@ -53,7 +79,8 @@ async def get_leaderboard(
     seed: int = Query(0, ge=0, le=2**31 - 1, description="Bootstrap seed: the same seed gives the same intervals"),
     include_imported: bool = Query(False, description="Also count votes restored by imports (left out by default)"),
 ) -> LeaderboardPublic:
-    """Bradley–Terry ratings with 95% bootstrap intervals, Elo, win rates and battle counts."""
+    """Bradley–Terry ratings with 95% bootstrap intervals, Elo, win rates and battle counts, and the
+    promptfoo pass rates of benchmark runs with tests."""
 
     def compute() -> LeaderboardPublic:
         result = stored_standings(
@@ -79,6 +106,9 @@ async def get_leaderboard(
             seed=seed,
             include_imported=include_imported,
         )
-        return _out(result, filters)
+        rates = contestant_pass_rates(
+            db, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until
+        )
+        return _out(result, filters, rates)
 
     return await asyncio.to_thread(compute)

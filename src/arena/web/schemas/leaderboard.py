@@ -11,6 +11,19 @@ from pydantic import BaseModel, Field
 from arena.evaluation.ratings.standings import ELO_K, Unit
 
 
+class PassRatePublic(BaseModel):
+    """promptfoo tests of a contestant over the benchmark runs the filters include."""
+
+    passed: int = Field(description="Tests passed")
+    total: int = Field(description="Tests graded, a failed generation counted as not passed")
+    rate: float = Field(description="passed / total, from 0 to 1")
+
+
+class ContestantPassRatePublic(PassRatePublic):
+    model: str = Field(description="A model id, or an instance id when rated by instance (as rows' `model`)")
+    name: str = Field(description="Its readable name (as rows' `name`)")
+
+
 class RatingPublic(BaseModel):
     model: str = Field(description="A model id, or an instance id when rated by instance: the row's key")
     name: str = Field(
@@ -39,6 +52,9 @@ class RatingPublic(BaseModel):
     losses: int
     ties: int
     both_bad: int
+    pass_rate: PassRatePublic | None = Field(
+        None, description="Its promptfoo tests passed, over the included runs; null when it had none"
+    )
 
 
 class LeaderboardFiltersPublic(BaseModel):
@@ -67,3 +83,8 @@ class LeaderboardPublic(BaseModel):
     judge_models: list[str] = Field(description="Every judge with battles: the choices for judge_model")
     categories: list[str]
     latest_battle_at: datetime | None
+    pass_rates: list[ContestantPassRatePublic] | None = Field(
+        None,
+        description="promptfoo pass rates of every contestant with tests in the runs the filters include (also "
+        "those without battles), best first; null when no included run had tests",
+    )

@@ -18,6 +18,8 @@ const ciScale = document.querySelector("#ci-scale");
 const heatmapHead = document.querySelector("#heatmap thead");
 const heatmapBody = document.querySelector("#heatmap tbody");
 const unitHeading = document.querySelector("#unit-heading");
+const passRateHeading = document.querySelector("#pass-rate-heading");
+const testedUnrated = document.querySelector("#tested-unrated");
 
 const pollSeconds = Number(main.dataset.pollSeconds) || 5;
 const rounds = main.dataset.rounds || "300";
@@ -74,6 +76,30 @@ function fullName(name, id) {
   return name === id ? id : `${name}\n${id}`;
 }
 
+/** "83% (10/12)": promptfoo tests passed, with the count. */
+function passRateText(rate) {
+  return `${Math.round(rate.rate * 100)}% (${rate.passed}/${rate.total})`;
+}
+
+function passRateCell(row) {
+  const rate = row.pass_rate;
+  return element("td", {
+    className: "number pass-rate",
+    text: rate ? passRateText(rate) : "–",
+    title: rate ? `${row.name}: ${rate.passed} of ${rate.total} promptfoo tests passed` : `${row.name} ran no promptfoo tests`,
+  });
+}
+
+/** Contestants with tests but no battle yet have no row: they are listed under the table. */
+function renderTestedUnrated(data) {
+  const rated = new Set(data.rows.map((row) => row.model));
+  const others = (data.pass_rates || []).filter((rate) => !rated.has(rate.model));
+  testedUnrated.hidden = others.length === 0;
+  testedUnrated.textContent = others.length
+    ? `Tests passed, not rated yet (no battles): ${others.map((rate) => `${rate.name} ${passRateText(rate)}`).join(" · ")}`
+    : "";
+}
+
 function intervalBar(row, scale) {
   const label = row.ci_low === null
     ? `${row.name}: rating ${fixed(row.rating)}, no interval`
@@ -116,8 +142,11 @@ function renderRatings(data) {
         text: `${row.wins} · ${row.losses} · ${row.ties} · ${row.both_bad}`,
       }),
     );
+    if (data.pass_rates) tr.append(passRateCell(row));
     return tr;
   }));
+  passRateHeading.hidden = !data.pass_rates;
+  renderTestedUnrated(data);
   unitHeading.textContent = data.filters.by === "instance" ? "Instance" : "Model";
   ratingsEmpty.hidden = data.rows.length > 0;
   ciScale.textContent = data.rows.length ? `(scale ${fixed(scale.low)} to ${fixed(scale.high)})` : "";
