@@ -72,6 +72,25 @@ def test_processes_set_differently_all_use_the_smallest_limits_and_say_so(
     run(scenario)
 
 
+def test_a_process_that_stops_takes_its_smaller_limits_with_it_at_once(redis_url: str) -> None:
+    """Seen in an outside pass: a stopped process's limit of 4 held the others for its whole lease."""
+
+    async def scenario() -> None:
+        async with process(redis_url, total=40, per_user=40) as big:
+            async with process(redis_url, total=4, per_user=4) as small:
+                await small.start()
+                await big.start()
+                held = [await big.claim(f"user:{n}", 1) for n in range(4)]
+                assert (await big.request("user:9", 1)).units is None  # the shared 4 holds
+            # `small` has stopped: the next claim already sees only `big`'s own limits.
+            more = [await big.claim(f"user:{n}", 1) for n in range(10, 20)]
+            assert len(more) == 10
+            for units in (*held, *more):
+                units.release()
+
+    run(scenario)
+
+
 def test_a_dead_processs_tickets_and_grants_go_back_when_its_lease_runs_out(redis_url: str) -> None:
     async def scenario() -> float:
         async with process(redis_url, total=1) as live, process(redis_url, total=1, lease_s=1.0) as doomed:

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
+from arena.errors import Conflict
 from arena.storage import process_leases as leases
 from arena.storage import repository
 from arena.storage.db import Database
@@ -101,3 +103,35 @@ def test_this_hosts_processes_count_as_alive_only_while_their_pid_runs(database:
         leases.register(session, leases.ProcessIdentity(id="running".ljust(16, "0"), host=me.host, pid=1))
         leases.register(session, leases.ProcessIdentity(id="dead".ljust(16, "0"), host=me.host, pid=dead_pid()))
         assert [p.id for p in leases.live_others(session, me)] == ["running".ljust(16, "0")]
+
+
+def test_a_frozen_owner_ends_its_answer_whole_after_recovery_closed_it(database: Database) -> None:
+    """An owner frozen (or cut off) past its lease had its answer closed by another process as
+    `stopped` with partial text; when it comes back with the whole answer, that is what stays.
+    Nobody else's final write may reopen a closed answer."""
+    frozen = other("frozen")
+    with database.session() as session:
+        leases.register(session, frozen)
+        session.execute(
+            update(ServerProcess)
+            .where(ServerProcess.id == frozen.id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=leases.LEASE_S + 1))
+        )
+    answer = streaming_answer(database, frozen.id)
+    with database.session() as session:
+        assert leases.recover_orphaned_responses(session, ME, include_unowned=False) == 1
+    assert statuses(database)[answer] == ("stopped", "half an ans")
+
+    database.process_id = ME.id  # another process may not overwrite it
+    try:
+        with database.session() as session, pytest.raises(Conflict):
+            repository.finish_response(session, response_id=answer, text="not mine", status="ok")
+    finally:
+        database.process_id = None
+    database.process_id = frozen.id  # its owner, thawed, ends it whole
+    try:
+        with database.session() as session:
+            repository.finish_response(session, response_id=answer, text="half an answer, whole", status="ok")
+    finally:
+        database.process_id = None
+    assert statuses(database)[answer] == ("ok", "half an answer, whole")

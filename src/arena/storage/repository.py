@@ -1,14 +1,11 @@
 """Conversations, their instances, turns and answers: plain functions over a SQLAlchemy ``Session``.
 
-Call them inside ``Database.session()``: that block commits, or rolls back everything the
-block wrote if anything raises, so no caller ever leaves a half-written record. The objects
-returned stay readable after the session closes (relationships they expose are loaded
-eagerly). Mistakes a user can make come back as ``InvalidInput``, ``NotFound`` or
-``Conflict`` from ``arena.errors``, never as a database error.
+Call them inside ``Database.session()``: it commits, or rolls back all the block wrote if anything raises, so
+no caller leaves a half-written record. Returned objects stay readable after the session closes (relationships
+they expose load eagerly). A user's mistakes come back as ``InvalidInput``, ``NotFound`` or ``Conflict``.
 
-The other kinds of record have modules of their own that follow the same rules:
-``turn_records`` (a whole new turn written at once, on the path to the first token), ``votes``,
-``judgments``, ``bench``, ``accounts`` and ``audit``.
+Other records have modules of their own, under the same rules: ``turn_records`` (a whole new turn written at
+once, on the path to the first token), ``votes``, ``judgments``, ``bench``, ``accounts`` and ``audit``.
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, and_, delete, false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -362,10 +359,13 @@ def finish_response(
         raise InvalidInput(f"status must be one of {', '.join(FINISHED_STATUSES)}, got {status!r}")
     if status == "error" and not error:
         raise InvalidInput("a response that ended in an error needs the error message")
-    # One conditional UPDATE, so a stop and a natural end racing each other cannot both win.
+    # One conditional UPDATE: a stop and a natural end racing cannot both win. The owner may still end a row
+    # recovery closed while it could not renew its lease (frozen, cut off): its answer is whole.
+    me = session.info.get("process_id")
+    mine_closed = and_(Response.status == "stopped", Response.owner_process == me) if me else false()
     result = session.execute(
         update(Response)
-        .where(Response.id == response_id, Response.status == "streaming")
+        .where(Response.id == response_id, or_(Response.status == "streaming", mine_closed))
         .values(
             text=text,
             status=status,

@@ -243,8 +243,8 @@ async def _run_one(
 
 
 UNSAVED_ERROR = (
-    "the answer could not be saved yet (the database did not accept it); it is tried again for about half "
-    "a minute: reload the conversation to see whether it was kept"
+    "the answer could not be saved yet (the database did not accept it); it is tried again for a few "
+    "minutes: reload the conversation to see whether it was kept"
 )
 
 

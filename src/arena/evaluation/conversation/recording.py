@@ -15,9 +15,10 @@ from arena.storage.failures import is_database_failure, reason
 
 logger = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.5
-# A final write the database refused is tried again after each of these pauses (about half a
-# minute in all: a PostgreSQL restart); after that, start-up recovery closes the row.
-RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+# A final write the database refused is tried again after each of these pauses: quickly at first
+# (a PostgreSQL restart), then every half minute for about five minutes in all (an outage of a
+# minute must not leave rows `streaming` with their text lost); after that, recovery closes it.
+RETRY_DELAYS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, *(30.0,) * 9)
 _retries: set[asyncio.Task[None]] = set()  # held, so a retry is not collected mid-way
 
 

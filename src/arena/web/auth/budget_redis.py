@@ -271,8 +271,13 @@ class RedisBudget(GenerationBudget):
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self._redis.delete(f"{self._prefix}held:{self.process_id}")
+        with contextlib.suppress(Exception):  # and leave at once: its limits stop applying to the others now
+            async with self._redis.pipeline(transaction=True) as gone:
+                gone.delete(f"{self._prefix}held:{self.process_id}")
+                gone.zrem(f"{self._prefix}alive", self.process_id)
+                gone.hdel(f"{self._prefix}limits", self.process_id)
+                gone.srem(f"{self._prefix}procs", self.process_id)
+                await gone.execute()
 
 
 def _granted(result: Any) -> bool:
