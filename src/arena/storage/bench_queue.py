@@ -291,3 +291,15 @@ def last_activity(session: Session, *, run_id: str) -> datetime | None:
     ]
     present = [value for value in latest if value is not None]
     return max(present) if present else None
+
+
+def pair_answers(session: Session, *, judgment: BenchJudgment) -> dict[str, BenchItem]:
+    """The two done answers a judged pair compares, by instance id (not the whole run's answers)."""
+    statement = select(BenchItem).where(
+        BenchItem.run_id == judgment.run_id,
+        BenchItem.prompt_id == judgment.prompt_id,
+        BenchItem.repeat == judgment.repeat,
+        BenchItem.instance_id.in_((judgment.instance_a, judgment.instance_b)),
+        BenchItem.status == "done",
+    )
+    return {item.instance_id: item for item in session.scalars(statement)}

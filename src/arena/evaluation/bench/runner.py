@@ -33,10 +33,10 @@ from arena.evaluation.bench.steps import (
     item_options,
     judge_items,
     judge_options,
+    judgment_row,
     origin,
     pair_label,
     pair_task,
-    record_verdict,
 )
 from arena.evaluation.budget import UNLIMITED, Budget
 from arena.evaluation.judge.task import JudgeTask
@@ -362,20 +362,8 @@ class BenchRunner:
     def _finish_judgment(self, judgment: BenchJudgment, attempt: int, result: PairResult) -> bool:
         try:
             with self.database.session() as session:
-                detail = None
-                if result.verdict is not None:
-                    stored = record_verdict(session, run_id=self.run_id, category=judgment.category, result=result)
-                    detail = {**result.detail, "judgment_id": stored}
-                store.finish_work(
-                    session,
-                    work=BenchJudgment,
-                    work_id=judgment.id,
-                    attempt=attempt,
-                    status=result.status,
-                    outcome=result.verdict.winner if result.verdict else None,
-                    detail=detail,
-                    error=result.error,
-                )
+                values = judgment_row(session, run_id=self.run_id, category=judgment.category, result=result)
+                store.finish_work(session, work=BenchJudgment, work_id=judgment.id, attempt=attempt, **values)
         except Conflict:
             return False
         return True

@@ -269,3 +269,14 @@ def item_label(item: BenchItem) -> str:
 
 def pair_label(judgment: BenchJudgment) -> str:
     return f"{judgment.prompt_id} #{judgment.repeat + 1}: {judgment.instance_a} vs {judgment.instance_b}"
+
+
+def judgment_row(session: Session, *, run_id: str, category: str | None, result: PairResult) -> dict[str, Any]:
+    """A judged pair's row values; its verdict goes to the judge's table first, in the same commit,
+    so a row that cannot be finished (taken over) rolls the verdict back with it."""
+    detail = None
+    if result.verdict is not None:
+        stored = record_verdict(session, run_id=run_id, category=category, result=result)
+        detail = {**result.detail, "judgment_id": stored}
+    outcome = result.verdict.winner if result.verdict else None
+    return {"status": result.status, "outcome": outcome, "detail": detail, "error": result.error}

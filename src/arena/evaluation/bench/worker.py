@@ -39,9 +39,9 @@ from arena.evaluation.bench.steps import (
     item_options,
     judge_items,
     judge_options,
+    judgment_row,
     pair_label,
     pair_task,
-    record_verdict,
 )
 from arena.evaluation.budget import UNLIMITED, Budget, owner_key
 from arena.storage import bench as store
@@ -255,11 +255,7 @@ class BenchWorker:
 
     def _pair_task(self, judgment: BenchJudgment, system: str | None) -> Any:
         with self.database.session() as session:
-            answers = {
-                item.instance_id: item
-                for item in store.list_items(session, run_id=judgment.run_id, statuses=["done"])
-                if item.prompt_id == judgment.prompt_id and item.repeat == judgment.repeat
-            }
+            answers = queue.pair_answers(session, judgment=judgment)
         return pair_task(first=answers[judgment.instance_a], second=answers[judgment.instance_b], system=system)
 
     def _finish(self, work: type[BenchItem], work_id: int, run_id: str, attempt: int, status: str, values: Any) -> bool:
@@ -282,20 +278,9 @@ class BenchWorker:
     def _finish_judgment(self, judgment: BenchJudgment, attempt: int, result: Any) -> bool:
         try:
             with self.database.session() as session:
-                detail = None
-                if result.verdict is not None:
-                    stored = record_verdict(session, run_id=judgment.run_id, category=judgment.category, result=result)
-                    detail = {**result.detail, "judgment_id": stored}
+                values = judgment_row(session, run_id=judgment.run_id, category=judgment.category, result=result)
                 queue.finish(
-                    session,
-                    work=BenchJudgment,
-                    work_id=judgment.id,
-                    attempt=attempt,
-                    worker=self.worker,
-                    status=result.status,
-                    outcome=result.verdict.winner if result.verdict else None,
-                    detail=detail,
-                    error=result.error,
+                    session, work=BenchJudgment, work_id=judgment.id, attempt=attempt, worker=self.worker, **values
                 )
         except Conflict:  # the verdict rolled back with it: stored once, by whoever holds the row
             logger.warning("bench worker %s lost judgment %d before finishing it", self.worker, judgment.id)
