@@ -99,7 +99,7 @@ def test_the_weighted_score_and_threshold_decide_a_test_as_in_promptfoo() -> Non
     assert met["pass"] and met["reason"] == "Aggregate score 0.75 ≥ 0.75 threshold"
     assert not grade_answer({"assert": checks, "threshold": 0.8}, output="blue", latency_ms=1.0)["pass"]
     empty = grade_answer({"assert": []}, output="anything", latency_ms=1.0)
-    assert (empty["pass"], empty["score"]) == (True, 0.0)
+    assert (empty["pass"], empty["score"], empty["reason"]) == (True, 1.0, "No assertions")  # as promptfoo
 
 
 @pytest.mark.parametrize(

@@ -71,7 +71,11 @@ def test_a_config_from_the_guide_becomes_prompts_times_tests_with_their_assertio
     assert (first["description"], first["threshold"], second["threshold"]) == ("greeting", None, 0.5)
     assert items[3].checks is not None and items[3].checks["prompt"] == "polite"
     llama, smol = suite.instances
-    assert (llama.model, llama.temperature, llama.seed) == ("ollama:llama3.2:1b", 0.7, 0)  # arena defaults
+    # What promptfoo's OpenAI provider sends for settings left out: temperature 0 (greedy), top_p 1,
+    # max_tokens 1024 — so `promptfoo eval` against /v1 and `arena bench run` use the same ones.
+    assert (llama.model, llama.temperature, llama.top_k, llama.top_p, llama.num_predict, llama.seed) == (
+        "ollama:llama3.2:1b", 0.01, 1, 1.0, 1024, 0
+    )
     # temperature 0 is greedy, as the gateway maps it; max_tokens is num_predict.
     assert (smol.model, smol.temperature, smol.top_k, smol.num_predict, smol.seed) == (
         "local:smollm2-135m-instruct", 0.01, 1, 64, 11,
@@ -112,7 +116,36 @@ def test_assertion_values_are_rendered_with_the_test_vars() -> None:
         ("prompts: [hi]\nproviders:\n  - gpt-4o\n", "line 3: providers[0]: 'gpt-4o' is not an arena model"),
         (
             "prompts: [hi]\nproviders:\n  - id: ollama:x\n    config:\n      stop: ['\\n']\n",
-            "line 5: providers[0].config.stop: not supported",
+            "line 5: providers[0].config.stop: stop sequences are not among the arena's sampling settings",
+        ),
+        (
+            "prompts: [hi]\nproviders:\n  - id: openai:chat:local:x\n    config:\n      max_tokens: 5000\n",
+            "line 4: providers[0].config: max_tokens: at most 4096",
+        ),
+        (
+            "prompts: [hi]\nproviders:\n  - id: openai:chat:local:x\n    config:\n      seed: 0\n",
+            "line 5: providers[0].config.seed: the arena's seeds start at 1",
+        ),
+        (
+            "prompts: [hi]\nproviders:\n  - id: openai:chat:local:x\n    config:\n      response_format: {type: json_object}\n",
+            "line 5: providers[0].config.response_format: the bench cannot constrain",
+        ),
+        ("prompts: [hi]\nproviders: [openai:gpt-4o-mini]\n", "'openai:gpt-4o-mini' is promptfoo's provider for a cloud"),
+        ("prompts: [hi]\nproviders: [openai:completion:local:x]\n", "serves chat completions"),
+        (
+            "prompts: [hi]\ntests:\n  - assert:\n      - type: contains\n        value: x\n        transform: output.trim()\n",
+            "line 6: tests[0].assert[0].transform: runs JavaScript",
+        ),
+        (
+            "prompts: [hi]\ntests:\n  - options:\n      transform: output.trim()\n",
+            "line 4: tests[0].options.transform: runs JavaScript",
+        ),
+        ("prompts:\n  - raw: hi\n    config: {temperature: 1}\n", "line 3: prompts[0].config: per-prompt provider settings"),
+        ("prompts: [hi]\nevaluateOptions:\n  repeat: 3\n", "line 3: evaluateOptions.repeat: give the repeats to the arena"),
+        ("prompts:\n  - '[{\"role\": \"user\", \"content\": \"hi\"]'\n  - x\n", "prompts[0]: looks like a chat-format"),
+        (
+            "prompts:\n  - '[{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"x\"}]'\n",
+            "prompts[0]: a chat prompt must end with a non-empty user message",
         ),
         ("prompts: [hi]\nscenarios: []\n", "line 2: scenarios: not supported by the arena"),
         ("prompts: [hi]\ntests: file://tests.csv\n", "line 2: tests: tests from a file are not supported yet"),
@@ -129,8 +162,33 @@ def test_a_bad_config_names_the_line_and_key(text: str, message: str) -> None:
 def test_script_prompt_files_are_refused_next_to_a_config_too(tmp_path: Path) -> None:
     (tmp_path / "promptfooconfig.yaml").write_text("prompts:\n  - file://prompt.py\n")
     (tmp_path / "prompt.py").write_text("def prompt(context): return 'hi'\n")
-    with pytest.raises(InvalidInput, match=r"line 2: prompts\[0\]: only text prompt files are read"):
+    with pytest.raises(InvalidInput, match=r"line 2: prompts\[0\]: prompt files are text .* or chat .*; scripts never run"):
         load_promptfoo_config(tmp_path / "promptfooconfig.yaml")
+
+
+def test_chat_format_prompts_become_system_few_shot_and_the_turn(tmp_path: Path) -> None:
+    # As promptfoo's OpenAI provider reads them: a rendered prompt that is a JSON list of
+    # messages is sent as those messages, in a .json file or inline, with vars rendered inside.
+    (tmp_path / "promptfooconfig.yaml").write_text(
+        "prompts:\n  - file://chat.json\n  - file://chat.yaml\n  - '[INST] {{q}} [/INST]'\n"
+        "tests:\n  - vars: {q: 'Capital of France?'}\n"
+    )
+    (tmp_path / "chat.json").write_text(
+        '[{"role": "system", "content": "You are terse."}, {"role": "user", "content": "2+2?"},'
+        ' {"role": "assistant", "content": "4"}, {"role": "user", "content": "{{q}}"}]'
+    )
+    (tmp_path / "chat.yaml").write_text("- role: user\n  content: '{{q}}'\n")
+    items = load_promptfoo_config(tmp_path / "promptfooconfig.yaml").prompt_set.items
+    json_item, yaml_item, text_item = items
+    assert json_item.turns == ["Capital of France?"] and json_item.checks is not None
+    assert json_item.checks["system"] == "You are terse."
+    assert json_item.checks["history"] == [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]
+    assert yaml_item.turns == ["Capital of France?"] and yaml_item.checks is not None
+    assert "system" not in yaml_item.checks and "history" not in yaml_item.checks
+    assert text_item.turns == ["[INST] Capital of France? [/INST]"]  # not JSON by promptfoo's own test: text
+    # A test's prefix and suffix go around the prompt before it is rendered.
+    (item,) = parse("prompts: ['{{q}}']\ntests:\n  - vars: {q: hi}\n    options: {prefix: 'Q: ', suffix: ' A:'}\n").prompt_set.items  # type: ignore[attr-defined]
+    assert item.turns == ["Q: hi A:"]
 
 
 def test_a_filter_in_an_assertion_value_is_refused_like_one_in_a_prompt() -> None:

@@ -86,7 +86,11 @@ def test_a_config_runs_as_a_benchmark_with_pass_rates_in_every_report_format(
     markdown = (report / "report.md").read_text()
     assert "## promptfoo tests" in markdown and "Passed overall: 2/4 (50%)" in markdown
     assert "| contains green | llama3.2:1b | 0/1 (0%) |" in markdown
+    # promptfoo's results table: a row per test (its description), a column per instance.
+    assert "| test | llama3.2:1b | qwen2.5:0.5b |" in markdown
+    assert "| blue | pass | pass |" in markdown and "| green | fail | fail |" in markdown
     html = (report / "report.html").read_text()
+    assert "<tr><td>green</td><td class=\"num\">fail</td>" in html
     assert 'id="promptfoo-tests"' in html and "test <strong>failed</strong>" in html
     rows = list(csv.DictReader(io.StringIO((report / "pass_rates.csv").read_text())))
     assert [(r["assertion"], r["passed"], r["total"]) for r in rows[:2]] == [("(all tests)", "1", "2")] * 2
@@ -98,9 +102,41 @@ def test_a_config_runs_as_a_benchmark_with_pass_rates_in_every_report_format(
 
 def test_fail_under_turns_a_low_pass_rate_into_a_failing_exit_code(arena_env: Path) -> None:
     code, output = run(str(arena_env), "--fail-under", "0.6")
-    assert code == 1 and "pass rate 50.00% is below --fail-under 60.00%" in output, output
+    # 100, as promptfoo exits for failed tests: CI tells it from a run that could not start (1, 2).
+    assert code == 100 and "pass rate 50.00% is below --fail-under 60.00%" in output, output
     code, output = run(str(arena_env), "--fail-under", "0.5")
     assert code == 0 and "promptfoo tests passed: 1/2 (50%)" in output, output
+
+
+CHAT_CONFIG = """\
+prompts:
+  - '[{"role": "system", "content": "Answer in one line."}, {"role": "user", "content": "Hi"},
+     {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Why is the sky {{colour}}?"}]'
+providers:
+  - id: openai:chat:ollama:llama3.2:1b
+    label: small llama
+tests:
+  - vars: {colour: blue}
+"""
+
+
+def test_a_chat_prompt_and_promptfoos_defaults_reach_the_model_and_the_label_names_it(
+    arena_env: Path, double: OllamaDouble, tmp_path: Path
+) -> None:
+    arena_env.write_text(CHAT_CONFIG)
+    report = tmp_path / "report"
+    code, output = run(str(arena_env), "--report-dir", str(report))
+    assert code == 0, output
+    (body,) = double.bodies("/api/chat")
+    assert [(m["role"], m["content"]) for m in body["messages"]] == [
+        ("system", "Answer in one line."), ("user", "Hi"), ("assistant", "Hello."), ("user", "Why is the sky blue?"),
+    ]  # fmt: skip
+    # What promptfoo would send through /v1 for settings left out: greedy, top_p 1, 1024 tokens.
+    options = body["options"]
+    assert (options["top_k"], options["top_p"], options["num_predict"]) == (1, 1.0, 1024)
+    # No assertions: passes, as in promptfoo; the provider's label names the instance.
+    assert "promptfoo tests passed: 1/1 (100%)" in output
+    assert "| test | small llama |" in (report / "report.md").read_text()
 
 
 def test_a_bad_config_exits_2_naming_the_line_and_creates_no_run(arena_env: Path, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """`arena bench run promptfooconfig.yaml` and `--fail-under`: the promptfoo side of `arena bench`.
 
 A config file becomes the run's prompt set and, unless `-m` replaces them, its providers become
-the instances; after the run, `--fail-under RATE` turns a pass rate below RATE into exit code 1.
+the instances; after the run, `--fail-under RATE` turns a pass rate below RATE into exit code 100,
+promptfoo's own code for failed tests, so CI can tell it from a run that could not start (1, 2).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ if TYPE_CHECKING:
     from arena.evaluation.conversation.instances import ModelInstance
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
+EXIT_TESTS_FAILED = 100  # promptfoo's PROMPTFOO_FAILED_TEST_EXIT_CODE default
 
 FailUnderOption = Annotated[
     float | None,
     typer.Option(
-        "--fail-under", min=0.0, max=1.0, help="Exit 1 when fewer than this share (0–1) of promptfoo tests pass"
+        "--fail-under", min=0.0, max=1.0, help="Exit 100 (as promptfoo) when fewer than this share (0–1) of promptfoo tests pass"
     ),
 ]
 
@@ -46,7 +48,7 @@ def load_prompts(
 
 
 def check_fail_under(run_id: str, rate: float | None) -> None:
-    """Print the run's pass rate; exit 1 when it is below `rate` (or the run has no tests to pass)."""
+    """Print the run's pass rate; exit 100 when it is below `rate`, 1 when the run has no tests to pass."""
     from arena.evaluation.bench.report.pass_rates import pass_rates, rate_text
     from arena.storage import bench as store
 
@@ -62,4 +64,4 @@ def check_fail_under(run_id: str, rate: float | None) -> None:
     achieved = rates["overall"]["rate"] or 0.0
     if rate is not None and achieved < rate:
         errors.print(f"[red]pass rate {achieved:.2%} is below --fail-under {rate:.2%}[/red]", highlight=False)
-        raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(EXIT_TESTS_FAILED)

@@ -128,7 +128,9 @@ def _check_prompt_lengths(prompt_set: PromptSet) -> None:
 
 
 def instance_record(instance: ModelInstance) -> dict[str, Any]:
-    return {"instance_id": instance.instance_id, "model": instance.model, **instance.options.model_dump()}
+    """How a run keeps an instance; `label` is the name its config gave it (a promptfoo provider's)."""
+    record = {"instance_id": instance.instance_id, "model": instance.model, **instance.options.model_dump()}
+    return {**record, "label": instance.id} if instance.id else record
 
 
 def create_run(
@@ -166,5 +168,7 @@ def create_run(
         )
         # Known instances, so the judge's verdicts (stored under instance ids) can feed the leaderboard.
         for instance in spec.instances:
-            repository.upsert_instance(session, **instance_record(instance))
+            record = instance_record(instance)
+            record.pop("label", None)  # the run's own name for it, not the instance's
+            repository.upsert_instance(session, **record)
         return run.id

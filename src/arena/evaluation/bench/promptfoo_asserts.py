@@ -28,6 +28,13 @@ GRADED_TYPES: Final = frozenset({"llm-rubric", "model-graded-closedqa"})  # grad
 SUPPORTED: Final = STRING_TYPES | LIST_TYPES | JSON_TYPES | GRADED_TYPES | {"equals", "latency"}
 RUNS_CODE: Final = frozenset({"javascript", "python", "ruby", "webhook", "select-best"})
 NOT_YET: Final = frozenset({"factuality", "similar", "g-eval", "answer-relevance"})
+# What an assertion may say besides its type; `metric` names its score in the report, as in promptfoo.
+ASSERTION_KEYS: Final = frozenset({"type", "value", "weight", "threshold", "metric", "provider"})
+REFUSED_KEYS: Final = {
+    "transform": "runs JavaScript on the answer; the arena never runs code from a config",
+    "contextTransform": "runs JavaScript; the arena never runs code from a config",
+    "rubricPrompt": "the arena grades with its own rubric prompt; leave it out",
+}
 REGEX_TIMEOUT_S: Final = 1.0  # per answer: Python's own `re` has no time limit at all
 MAX_JSON_SPAN: Final = 100_000  # as promptfoo: a JSON object inside an answer is at most this long
 
@@ -40,6 +47,14 @@ def normalize_assertion(raw: Any, *, where: str) -> dict[str, Any]:
     kind = raw.get("type")
     if not isinstance(kind, str) or not kind:
         raise InvalidInput(f"{where}.type: missing (e.g. type: contains)")
+    for key in raw:
+        if key in REFUSED_KEYS:
+            raise InvalidInput(f"{where}.{key}: {REFUSED_KEYS[key]}")
+        if key not in ASSERTION_KEYS:
+            raise InvalidInput(f"{where}.{key}: not supported (an assertion has {', '.join(sorted(ASSERTION_KEYS))})")
+    metric = raw.get("metric")
+    if metric is not None and (not isinstance(metric, str) or not metric.strip()):
+        raise InvalidInput(f"{where}.metric: must be a non-empty name")
     inverse = kind.startswith("not-")
     base = kind.removeprefix("not-")
     value = raw.get("value")
@@ -49,7 +64,7 @@ def normalize_assertion(raw: Any, *, where: str) -> dict[str, Any]:
         )
     if base in NOT_YET:
         raise InvalidInput(f"{where}: assertion type {kind!r} is not supported yet (model-graded assertions)")
-    if base in GRADED_TYPES and raw.get("provider") is not None:
+    if raw.get("provider") is not None:
         raise InvalidInput(f"{where}.provider: the grader is the run's judge (or the embedded default); leave it out")
     if base not in SUPPORTED:
         raise InvalidInput(f"{where}: unknown or unsupported assertion type {kind!r} (use {', '.join(sorted(SUPPORTED))})")
@@ -60,7 +75,8 @@ def normalize_assertion(raw: Any, *, where: str) -> dict[str, Any]:
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise InvalidInput(f"{where}.threshold: must be a number")
     _check_value(base, value, threshold, where=where)
-    return {"type": kind, "base": base, "inverse": inverse, "value": value, "weight": weight, "threshold": threshold}
+    normalized = {"type": kind, "base": base, "inverse": inverse, "value": value, "weight": weight, "threshold": threshold}
+    return {**normalized, "metric": metric.strip()} if metric else normalized
 
 
 def _check_value(base: str, value: Any, threshold: Any, *, where: str) -> None:
@@ -277,7 +293,10 @@ def grade_answer(
     graded: dict[int, tuple[bool, float, str]] | None = None,
 ) -> dict[str, Any]:
     """The test's result on one answer: every assertion's, the weighted score, pass or fail.
-    `graded` holds the model-graded assertions' results by index (``promptfoo_graded.grade_all``)."""
+    `graded` holds the model-graded assertions' results by index (``promptfoo_graded.grade_all``).
+    A test without assertions passes with score 1, as in promptfoo."""
+    if not checks.get("assert"):
+        return {"pass": True, "score": 1.0, "reason": "No assertions", "results": []}
     results: list[dict[str, Any]] = []
     total = weights = 0.0
     failed_reason: str | None = None

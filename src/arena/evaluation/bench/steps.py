@@ -103,6 +103,15 @@ def item_options(item: BenchItem, instance: dict[str, Any]) -> SamplingOptions:
     return SamplingOptions.model_validate({**settings, "seed": item.seed})
 
 
+def opening_messages(item: BenchItem, system: str | None) -> list[Message]:
+    """What the model sees before the item's first turn: the run's system prompt and a chat-format
+    prompt's own system message (both, in that order), then its fixed few-shot messages."""
+    checks = item.checks or {}
+    prompts = [text for text in (system, checks.get("system")) if text and text.strip()]
+    opening = [Message(role="system", content="\n\n".join(prompts))] if prompts else []
+    return opening + [Message(role=m["role"], content=m["content"]) for m in checks.get("history", [])]
+
+
 async def answer_item(
     *,
     router: Router,
@@ -114,7 +123,7 @@ async def answer_item(
 ) -> ItemResult:
     """Every turn in order, each seeing the instance's own earlier answers; stops at the first failure.
     `grader` grades the test's model-graded assertions (``item_grader``), one call each."""
-    messages = [Message(role="system", content=system)] if system and system.strip() else []
+    messages = opening_messages(item, system)
     answers: list[str] = []
     turn_metrics: list[dict[str, Any]] = []
     error = None

@@ -124,7 +124,11 @@ def report_from_rows(
 
 def instance_labels(instances: list[dict[str, Any]]) -> dict[str, str]:
     """Short names for tables and charts, as the leaderboard names instances: the model, plus
-    the settings that tell its instances apart ("smollm2-135m-instruct · temp 0.2")."""
+    the settings that tell its instances apart ("smollm2-135m-instruct · temp 0.2"); or the
+    labels the run's config gave them, where it gave each a label of its own."""
+    given = [instance.get("label") for instance in instances]
+    if all(given) and len(set(given)) == len(given):
+        return {instance["instance_id"]: str(instance["label"]) for instance in instances}
     return display_names(
         [
             Contestant(

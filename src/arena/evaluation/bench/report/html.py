@@ -13,7 +13,7 @@ from typing import Final
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from arena.evaluation.bench.report.pass_rates import rate_text
+from arena.evaluation.bench.report.pass_rates import cell_text, rate_text
 from arena.evaluation.bench.report.schema import BenchReport, ItemData, JudgmentData
 from arena.evaluation.bench.report.text import counts_text, hosts_text, interval_text, number_text, win_cell_text
 
@@ -79,4 +79,5 @@ def render_html(report: BenchReport, *, charts: dict[str, str]) -> str:
         interval=interval_text,
         win_cell=win_cell_text,
         rate=rate_text,
+        cell=cell_text,
     )

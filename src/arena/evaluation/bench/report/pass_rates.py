@@ -31,10 +31,20 @@ class AssertionRateData(RateData):
     instance_id: str
 
 
+class TestRowData(TypedDict):
+    """One promptfoo test (a prompt × a test case), as promptfoo's results table shows it."""
+
+    prompt_id: str
+    test: str  # the test's description
+    prompt: str  # the prompt's label
+    cells: dict[str, RateData]  # by instance id: its answers (one per repeat) that passed
+
+
 class PassRatesData(TypedDict):
     overall: RateData
     instances: list[InstanceRateData]
     assertions: list[AssertionRateData]
+    tests: list[TestRowData]
 
 
 def _rate(passed: int, total: int) -> float | None:
@@ -42,6 +52,8 @@ def _rate(passed: int, total: int) -> float | None:
 
 
 def assertion_label(assertion: dict[str, Any]) -> str:
+    if assertion.get("metric"):
+        return str(assertion["metric"])
     value = assertion.get("value")
     shown = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if assertion.get("base") == "latency":
@@ -58,6 +70,7 @@ def pass_rates(items: Iterable[BenchItem], instance_ids: list[str]) -> PassRates
         return None
     per_instance = {i: {"passed": 0, "total": 0, "errors": 0} for i in instance_ids}
     per_assertion: dict[tuple[str, str], list[int]] = {}
+    tests: dict[str, TestRowData] = {}
     for item in checked:
         counts = per_instance.setdefault(item.instance_id, {"passed": 0, "total": 0, "errors": 0})
         counts["total"] += 1
@@ -66,6 +79,15 @@ def pass_rates(items: Iterable[BenchItem], instance_ids: list[str]) -> PassRates
             counts["errors"] += 1
         elif grade["pass"]:
             counts["passed"] += 1
+        row = tests.setdefault(
+            item.prompt_id,
+            {"prompt_id": item.prompt_id, "test": str(item.checks.get("description") or item.prompt_id),
+             "prompt": str(item.checks.get("prompt") or ""), "cells": {}},
+        )  # fmt: skip
+        cell = row["cells"].setdefault(item.instance_id, {"passed": 0, "total": 0, "rate": None})
+        cell["passed"] += 1 if grade is not None and grade["pass"] else 0
+        cell["total"] += 1
+        cell["rate"] = _rate(cell["passed"], cell["total"])
         results = grade["results"] if grade else [None] * len(item.checks["assert"])
         for assertion, result in zip(item.checks["assert"], results, strict=False):
             cell = per_assertion.setdefault((assertion_label(assertion), item.instance_id), [0, 0])
@@ -84,6 +106,7 @@ def pass_rates(items: Iterable[BenchItem], instance_ids: list[str]) -> PassRates
             {"assertion": label, "instance_id": i, "passed": p, "total": t, "rate": _rate(p, t)}
             for (label, i), (p, t) in sorted(per_assertion.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0)))
         ],
+        "tests": list(tests.values()),
     }
 
 
@@ -108,4 +131,21 @@ def markdown_lines(rates: PassRatesData | None, labels: dict[str, str]) -> list[
     lines += [
         row([r["assertion"], labels.get(r["instance_id"], r["instance_id"]), rate_text(r)]) for r in rates["assertions"]
     ]
+    instance_ids = [r["instance_id"] for r in rates["instances"]]
+    several_prompts = len({t["prompt"] for t in rates["tests"]}) > 1
+    lines += ["", row(["test", *(["prompt"] if several_prompts else []), *(labels.get(i, i) for i in instance_ids)])]
+    lines += ["|" + "---|" * (1 + several_prompts + len(instance_ids))]
+    lines += [
+        row([t["test"], *([t["prompt"]] if several_prompts else []), *(cell_text(t["cells"].get(i)) for i in instance_ids)])
+        for t in rates["tests"]
+    ]
     return [*lines, ""]
+
+
+def cell_text(rate: RateData | None) -> str:
+    """One test's cell: pass or fail, or how many of its repeats passed."""
+    if rate is None:
+        return "–"
+    if rate["total"] == 1:
+        return "pass" if rate["passed"] else "fail"
+    return f"{rate['passed']}/{rate['total']}"
