@@ -24,9 +24,11 @@ tests:
       - type: contains
         value: "{{colour}}"
 """
-LAUGHS = b"a: &a [x, x, x, x, x, x, x, x, x, x]\n" + b"".join(
-    f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 10)}]\n".encode() for n in range(8)
-) + b"prompts: [hi]\ntests:\n  - vars: {v: *i}\n"
+LAUGHS = (
+    b"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + b"".join(f"{chr(98 + n)}: &{chr(98 + n)} [{', '.join(['*' + chr(97 + n)] * 10)}]\n".encode() for n in range(8))
+    + b"prompts: [hi]\ntests:\n  - vars: {v: *i}\n"
+)
 
 
 @pytest.fixture
@@ -34,10 +36,17 @@ def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
     return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
 
 
-def start(client: httpx.Client, data: bytes) -> httpx.Response:
-    spec = json.dumps({"instances": [{"model": LLAMA}], "seed": 5})
+def start(client: httpx.Client, data: bytes, *, models: list[str] | None = None) -> httpx.Response:
+    spec = json.dumps(
+        {
+            "instances": [{"model": m} for m in [LLAMA] if models is None] + [{"model": m} for m in models or []],
+            "seed": 5,
+        }
+    )
     return client.post(
-        "/api/bench/runs", files={"prompts": ("promptfooconfig.yaml", data, "application/x-yaml")}, data={"config": spec}
+        "/api/bench/runs",
+        files={"prompts": ("promptfooconfig.yaml", data, "application/x-yaml")},
+        data={"config": spec},
     )
 
 
@@ -51,11 +60,32 @@ def test_an_uploaded_config_runs_with_the_page_s_models_and_reports_pass_rates(a
             assert time.monotonic() < deadline
             time.sleep(0.05)
         report = client.get(f"/api/bench/runs/{run_id}/report").json()
+        listed = client.get("/api/bench/runs").json()["runs"]
+    # The runs table's count, as the report's.
+    assert [run["tests"] for run in listed] == [{"passed": 1, "total": 2}]
     # The double answers "The sky is blue — Rayleigh scattering." to both.
     assert report["pass_rates"]["overall"] == {"passed": 1, "total": 2, "rate": 0.5}
     assert sorted((i["turns"][0], i["grade"]["pass"]) for i in report["items"]) == [
         ("Why is the sky blue?", True), ("Why is the sky green?", False),
     ]  # fmt: skip
+
+
+def test_an_uploaded_config_without_page_models_runs_its_providers(arena: RunningArena) -> None:
+    with arena.client() as client:
+        created = start(
+            client, b"providers:\n  - id: openai:chat:ollama:qwen2.5:0.5b\n    label: qwen\n" + CONFIG, models=[]
+        )
+        assert created.status_code == 201, created.text
+        # promptfoo's OpenAI defaults for settings its config leaves out: greedy, 1024 tokens.
+        (instance,) = created.json()["instances"]
+        assert (instance["model"], instance["top_k"], instance["num_predict"], instance["label"]) == (
+            "ollama:qwen2.5:0.5b",
+            1,
+            1024,
+            "qwen",
+        )
+        # Neither models nor providers: the spec's own complaint.
+        assert start(client, CONFIG, models=[]).status_code == 422
 
 
 def test_configs_that_run_code_read_files_or_explode_are_refused_and_create_no_run(arena: RunningArena) -> None:

@@ -140,6 +140,20 @@ def item_counts_by_instance(session: Session, *, run_id: str) -> dict[str, dict[
     return counts
 
 
+def test_counts(session: Session, *, run_id: str) -> dict[str, int] | None:
+    """A promptfoo run's tests: passed and graded (a failed generation counts as a failed test,
+    as promptfoo counts an error); None when the run has no tests."""
+    tested = (BenchItem.run_id == run_id, BenchItem.checks.is_not(None))
+    if session.scalar(select(BenchItem.id).where(*tested).limit(1)) is None:
+        return None
+    passed, total = session.execute(
+        select(func.count().filter(BenchItem.test_passed.is_(True)), func.count()).where(
+            *tested, BenchItem.status.in_(("done", "error"))
+        )
+    ).one()
+    return {"passed": passed, "total": total}
+
+
 def finished_since(session: Session, *, run_id: str, since: datetime) -> int:
     """Items and judgments that finished at or after ``since``."""
     total = 0

@@ -11,7 +11,7 @@ Bench workers (``evaluation.bench.worker``) claim single rows instead of a whole
 ``worker`` and ``lease_until`` say who holds it, and ``host``/``engine`` where its result came from.
 
 Declared on the same ``Base`` as ``models.py``; migration ``0003_bench`` creates them (migration
-0010 indexes ``owner_id``, 0019 adds the queue and lease columns, 0021 promptfoo's checks and grades).
+0010 indexes ``owner_id``, 0019 adds the queue and lease columns, 0021 promptfoo's checks and grades, 0022 whether the test passed).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arena.storage.encrypted_types import EncryptedJSON, EncryptedString, EncryptedText
@@ -123,6 +123,7 @@ class BenchItem(Base):
     # A promptfoo test's assertions (0021), and how the answer graded: {"pass", "score", "reason", "results"}.
     checks: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("bench_items.checks", none_as_null=True))
     grade: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("bench_items.grade", none_as_null=True))
+    test_passed: Mapped[bool | None] = mapped_column(Boolean)  # grade["pass"] in the clear, for counting (0022)
     # Who holds the row (a bench worker's id) and until when; an expired lease may be taken over.
     worker: Mapped[str | None] = mapped_column(String(WORKER_MAX_LENGTH))
     lease_until: Mapped[datetime | None] = mapped_column()

@@ -48,6 +48,7 @@ class RunProgress:
     eta_s: float | None = None
     queued: bool = False  # served by `arena bench worker` processes, not by a server or the CLI
     waiting_for_worker: bool = False  # queued, and no worker has held or finished a row for a while
+    tests: dict[str, int] | None = None  # a promptfoo run's tests so far: passed, total
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class RunProgress:
             "eta_s": self.eta_s,
             "queued": self.queued,
             "waiting_for_worker": self.waiting_for_worker,
+            "tests": self.tests,
         }
 
 
@@ -118,6 +120,7 @@ def _progress(session: Session, run: BenchRun) -> RunProgress:
         eta_s=round(eta, 1) if eta is not None else None,
         queued=run.queued_at is not None,
         waiting_for_worker=_waiting_for_worker(session, run),
+        tests=store.test_counts(session, run_id=run.id),
     )
 
 

@@ -46,7 +46,8 @@ class ItemResult:
         return "done" if self.error is None else "error"
 
     def row_values(self) -> dict[str, Any]:
-        return {"answers": self.answers, "error": self.error, "grade": self.grade, **self.metrics}
+        passed = None if self.grade is None else bool(self.grade["pass"])
+        return {"answers": self.answers, "error": self.error, "grade": self.grade, "test_passed": passed, **self.metrics}
 
 
 @dataclass(frozen=True, kw_only=True)

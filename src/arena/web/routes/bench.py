@@ -13,6 +13,7 @@ it, an admin may read it; starting, cancelling, resuming and downloading a repor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,7 @@ from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
 from arena.evaluation.bench.runner import BenchRunner
 from arena.evaluation.bench.spec import BenchSpec, check_models
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage import audit
 from arena.storage import bench as store
 from arena.storage.db import Database
@@ -104,8 +106,16 @@ def _owner_id(db: Database, run_id: str) -> int | None:
         return store.get_run(session, run_id=run_id).owner_id
 
 
-def _parse_spec(config: str) -> BenchSpec:
+def _parse_spec(config: str, providers: list[ModelInstance]) -> BenchSpec:
+    """The form's BenchSpec; `providers` (a promptfoo config's) are its instances when it names none."""
     try:
+        fields = json.loads(config) if providers else None
+    except ValueError:
+        fields = None  # refused below, as any malformed spec is
+    try:
+        if isinstance(fields, dict) and not fields.get("instances"):
+            fields["instances"] = [provider.model_dump(exclude_none=True) for provider in providers]
+            return BenchSpec.model_validate(fields)
         return BenchSpec.model_validate_json(config)
     except ValidationError as exc:
         # Reported like a request body that failed validation (422), naming each field.
@@ -130,11 +140,13 @@ async def create_bench_run(
             detail=f"the prompt file is larger than {settings.max_upload_bytes} bytes (ARENA_MAX_UPLOAD_BYTES)",
         )
     filename = prompts.filename or "prompts.txt"
-    if filename.lower().endswith(CONFIG_SUFFIXES):  # a promptfoo config: the page's models, not its providers
-        prompt_set = parse_promptfoo_config(data, filename=filename).prompt_set
+    providers: list[ModelInstance] = []
+    if filename.lower().endswith(CONFIG_SUFFIXES):  # a promptfoo config: its providers unless models are given
+        suite = parse_promptfoo_config(data, filename=filename)
+        prompt_set, providers = suite.prompt_set, suite.instances
     else:
         prompt_set = parse_prompt_set(data, filename=filename)
-    spec = _parse_spec(config)
+    spec = _parse_spec(config, providers)
     if spec.concurrency > settings.max_streams_per_user:
         raise InvalidInput(
             f"concurrency {spec.concurrency} is more than the {settings.max_streams_per_user} generations one "

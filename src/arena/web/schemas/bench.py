@@ -32,6 +32,9 @@ class RunPublic(BaseModel):
         False, description="Whether `arena bench worker` processes serve it (ARENA_BENCH_RUNNER=workers)"
     )
     waiting_for_worker: bool = Field(False, description="Queued, and no bench worker has taken any of it for a while")
+    tests: dict[str, int] | None = Field(
+        None, description="A promptfoo run's tests graded so far: passed and total (a failed generation fails its test)"
+    )
 
 
 class RunList(BaseModel):

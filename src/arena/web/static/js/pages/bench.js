@@ -106,7 +106,9 @@ async function startRun(event) {
   const errorBox = byId("bench-error");
   const file = byId("bench-prompts").files[0];
   if (!file) return showError(errorBox, "Choose a prompt file.");
-  if (!instances.length) return showError(errorBox, "Add at least one model.");
+  // A promptfoo config with providers runs them when no model is added here.
+  const config = /\.ya?ml$/i.test(file.name);
+  if (!instances.length && !config) return showError(errorBox, "Add at least one model.");
   const form = new FormData();
   form.append("prompts", file, file.name);
   form.append("config", JSON.stringify(runConfig()));
@@ -177,6 +179,12 @@ function actions(run) {
   return [...buttons, ...reportLinks(run)];
 }
 
+// A promptfoo run's tests graded so far, as promptfoo counts them; "–" for a plain prompt set.
+function testsText(tests) {
+  if (!tests || !tests.total) return "–";
+  return `${tests.passed}/${tests.total} (${Math.round((100 * tests.passed) / tests.total)}%)`;
+}
+
 function runRow(run) {
   const percent = run.total ? Math.round((100 * run.finished) / run.total) : 0;
   return el(
@@ -198,6 +206,7 @@ function runRow(run) {
       el("span", { class: "bench-count" }, `${run.finished} / ${run.total}`),
     ),
     el("td", { class: run.failed ? "bench-failed" : "", dataset: { label: "Failed" } }, String(run.failed)),
+    el("td", { dataset: { label: "Tests passed" } }, testsText(run.tests)),
     el("td", { dataset: { label: "Time left" } }, ACTIVE.has(run.status) ? formatDuration(run.eta_s) : "–"),
     el("td", { class: "bench-actions-cell" }, el("div", { class: "bench-actions" }, ...actions(run))),
   );
