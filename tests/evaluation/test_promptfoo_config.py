@@ -71,10 +71,10 @@ def test_a_config_from_the_guide_becomes_prompts_times_tests_with_their_assertio
     assert (first["description"], first["threshold"], second["threshold"]) == ("greeting", None, 0.5)
     assert items[3].checks is not None and items[3].checks["prompt"] == "polite"
     llama, smol = suite.instances
-    # What promptfoo's OpenAI provider sends for settings left out: temperature 0 (greedy), top_p 1,
-    # max_tokens 1024 — so `promptfoo eval` against /v1 and `arena bench run` use the same ones.
+    # What promptfoo's OpenAI provider sends for settings left out: temperature 0 (greedy) and
+    # max_tokens 1024, no top_p — so `promptfoo eval` against /v1 and `arena bench run` use the same.
     assert (llama.model, llama.temperature, llama.top_k, llama.top_p, llama.num_predict, llama.seed) == (
-        "ollama:llama3.2:1b", 0.01, 1, 1.0, 1024, 0
+        "ollama:llama3.2:1b", 0.01, 1, 0.9, 1024, 0
     )
     # temperature 0 is greedy, as the gateway maps it; max_tokens is num_predict.
     assert (smol.model, smol.temperature, smol.top_k, smol.num_predict, smol.seed) == (

@@ -131,9 +131,9 @@ def test_a_chat_prompt_and_promptfoos_defaults_reach_the_model_and_the_label_nam
     assert [(m["role"], m["content"]) for m in body["messages"]] == [
         ("system", "Answer in one line."), ("user", "Hi"), ("assistant", "Hello."), ("user", "Why is the sky blue?"),
     ]  # fmt: skip
-    # What promptfoo would send through /v1 for settings left out: greedy, top_p 1, 1024 tokens.
+    # What promptfoo would send through /v1 for settings left out: greedy, 1024 tokens.
     options = body["options"]
-    assert (options["top_k"], options["top_p"], options["num_predict"]) == (1, 1.0, 1024)
+    assert (options["top_k"], options["num_predict"]) == (1, 1024)
     # No assertions: passes, as in promptfoo; the provider's label names the instance.
     assert "promptfoo tests passed: 1/1 (100%)" in output
     assert "| test | small llama |" in (report / "report.md").read_text()

@@ -95,11 +95,13 @@ def _prompt_file(entry: str, at: Located, where: KeyPath, base_dir: Path | None)
         parts = [part.strip() for part in text.split("\n---\n")]
     elif suffix == ".jsonl":
         parts = [line.strip() for line in text.splitlines()]
-    elif suffix in (".yaml", ".yml"):
+    elif suffix in (".yaml", ".yml", ".json"):
+        # promptfoo reads the file and sends JSON.stringify of it: compact, whatever its layout.
         try:
-            parts = [json.dumps(yaml.safe_load(text), ensure_ascii=False)]
-        except yaml.YAMLError as exc:
-            raise at.error(where, f"{file.name}: not valid YAML ({exc})") from None
+            loaded = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise at.error(where, f"{file.name}: not valid {suffix[1:].upper()} ({exc})") from None
+        parts = [json.dumps(loaded, ensure_ascii=False, separators=(",", ":"))]
     else:
         parts = [text.strip()]
     return [part for part in parts if part], data

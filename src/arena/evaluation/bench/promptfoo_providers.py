@@ -1,8 +1,8 @@
 """A promptfoo config's providers as arena instances, with the settings promptfoo would send.
 
-promptfoo's OpenAI provider sends temperature 0, top_p 1 and max_tokens 1024 for what its config
-leaves out (``OPENAI_TEMPERATURE``, ``OPENAI_TOP_P`` and ``OPENAI_MAX_TOKENS`` in the config's
-``env`` change those; ``omitDefaults: true`` sends nothing). The bench applies the same, so
+promptfoo's OpenAI chat provider sends temperature 0 and max_tokens 1024 for what its config
+leaves out, and no top_p (``OPENAI_TEMPERATURE``, ``OPENAI_MAX_TOKENS`` and ``OPENAI_TOP_P`` in the
+config's ``env`` change those; ``omitDefaults: true`` sends nothing). The bench applies the same, so
 `arena bench run promptfooconfig.yaml` and `promptfoo eval` against the gateway (/v1) run one
 model at the same settings. promptfoo's Ollama provider talks to Ollama itself and sends only
 what its config names: those instances keep the arena's defaults.
@@ -39,7 +39,8 @@ CODE_PROVIDERS: Final = ("exec:", "python:", "file://", "golang:", "ruby:", "htt
 OTHER_OPENAI_APIS: Final = ("openai:completion:", "openai:responses:", "openai:embedding:", "openai:assistant:")
 OLLAMA_PREFIXES: Final = ("ollama:chat:", "ollama:completion:")
 # promptfoo's OpenAI provider, for settings its config leaves out (src/providers/openai/chat.ts)
-OPENAI_DEFAULTS: Final = {"temperature": ("OPENAI_TEMPERATURE", 0.0), "top_p": ("OPENAI_TOP_P", 1.0),
+# (None: sent only when the env names it)
+OPENAI_DEFAULTS: Final = {"temperature": ("OPENAI_TEMPERATURE", 0.0), "top_p": ("OPENAI_TOP_P", None),
                           "max_tokens": ("OPENAI_MAX_TOKENS", 1024)}  # fmt: skip
 # The arena's names for SamplingOptions fields, as a promptfoo config spells them
 OPENAI_NAMES: Final = {"num_predict": "max_tokens"}
@@ -145,7 +146,7 @@ def _settings(config: dict[str, Any], at: Located, where: KeyPath, env: dict[str
     return options.model_dump()
 
 
-def _env_number(env: dict[str, Any], variable: str, default: float, at: Located) -> Any:
+def _env_number(env: dict[str, Any], variable: str, default: float | None, at: Located) -> Any:
     value = env.get(variable)
     if value is None:
         return default
