@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from arena.cli import app
 from arena.cli.bench import bench_app
 from tests.support.doubles.ollama import OllamaDouble
 
@@ -106,6 +107,12 @@ def test_fail_under_turns_a_low_pass_rate_into_a_failing_exit_code(arena_env: Pa
     assert code == 100 and "pass rate 50.00% is below --fail-under 60.00%" in output, output
     code, output = run(str(arena_env), "--fail-under", "0.5")
     assert code == 0 and "promptfoo tests passed: 1/2 (50%)" in output, output
+    # `arena leaderboard` shows the pass rates as the API's column does, over both runs.
+    board = runner.invoke(app, ["leaderboard", "--rounds", "0"], env={"COLUMNS": "200"})
+    assert board.exit_code == 0 and "promptfoo tests passed" in board.output, board.output
+    assert "llama3.2:1b" in board.output and "50% (2/4)" in board.output, board.output
+    listed = runner.invoke(app, ["leaderboard", "--rounds", "0", "--json"], env={"COLUMNS": "200"})
+    assert json.loads(listed.output)["pass_rates"] == {LLAMA: {"passed": 2, "total": 4, "rate": 0.5}}
 
 
 CHAT_CONFIG = """\

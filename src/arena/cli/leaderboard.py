@@ -17,6 +17,7 @@ from rich.console import Console
 from arena.cli._common import exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
 from arena.evaluation.ratings.fit import Leaderboard
+from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
@@ -54,11 +55,17 @@ def leaderboard(
             rounds=rounds,
             seed=seed,
         )
+        rates = contestant_pass_rates(
+            database, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until  # type: ignore[arg-type]
+        )
     console = Console()  # made now, so it measures the terminal (COLUMNS) it prints to
     if as_json:
-        console.print_json(json.dumps(to_json(result), default=str))
+        tests = {key: {"passed": r.passed, "total": r.total, "rate": r.rate} for key, r in (rates or {}).items()}
+        console.print_json(json.dumps(to_json(result) | {"pass_rates": tests or None}, default=str))
         return
     print_ratings(console, result)
+    if rates:
+        print_pass_rates(console, rates)
     if matrix and result.board.models:
         print_win_rates(console, result.board)
 
@@ -124,6 +131,14 @@ def print_ratings(console: Console, result: Standings) -> None:
             ]
         )
     print_table(console, RATING_COLUMNS, rows, title=title)
+
+
+def print_pass_rates(console: Console, rates: dict[str, PassRate]) -> None:
+    """The promptfoo tests each contestant passed, over the runs the filters include (as the API's column)."""
+    columns = (Column(header="model", keep=True), Column(header="tests passed", justify="right", required=True))
+    ordered = sorted(rates.items(), key=lambda kv: (-kv[1].rate, kv[0]))
+    rows = [[key, f"{rate.rate:.0%} ({rate.passed}/{rate.total})"] for key, rate in ordered]
+    print_table(console, columns, rows, title="promptfoo tests passed")
 
 
 def print_win_rates(console: Console, board: Leaderboard) -> None:
