@@ -16,6 +16,7 @@ from rich.console import Console
 
 from arena.cli._common import exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
+from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
 
@@ -41,24 +42,26 @@ def leaderboard(
 ) -> None:
     """Ratings (Bradley–Terry with 95% bootstrap intervals, and Elo) from votes and judge verdicts."""
     # A first run has no tables yet: the database is migrated, and an empty board is the right answer.
+    filters: dict[str, Any] = {
+        "include_imported": include_imported,
+        "source": source,
+        "judge_model": judge_model,
+        "category": category,
+        "since": since,
+        "until": until,
+    }
     with opened_database() as database, exit_on_error():
-        result = stored_standings(
-            database,
-            unit=by,  # type: ignore[arg-type]  # load_battles checks it
-            include_imported=include_imported,
-            source=source,
-            judge_model=judge_model,
-            category=category,
-            since=since,
-            until=until,
-            rounds=rounds,
-            seed=seed,
-        )
+        # `by` is checked by load_battles.
+        result = stored_standings(database, unit=by, rounds=rounds, seed=seed, **filters)  # type: ignore[arg-type]
+        # One model at several settings: its battles are within one model, which a board by model leaves out.
+        hidden = 0
+        if by == "model" and not result.board.rows:
+            hidden = stored_standings(database, unit="instance", rounds=0, **filters).board.total_battles
     console = Console()  # made now, so it measures the terminal (COLUMNS) it prints to
     if as_json:
         console.print_json(json.dumps(to_json(result), default=str))
         return
-    print_ratings(console, result)
+    print_ratings(console, result, hidden_by_model=hidden)
     if matrix and result.board.models:
         print_win_rates(console, result.board)
 
@@ -67,7 +70,13 @@ def to_json(result: Standings) -> dict[str, Any]:
     data = result.board.to_dict()
     for row in data["rows"]:
         row["elo"] = round(result.elo[row["model"]], 2)
-    return data | {"battles_by_source": result.battles_by_source, "latest_battle_at": result.latest}
+    tied = every_battle_tied(result.board)
+    return data | {
+        "battles_by_source": result.battles_by_source,
+        "latest_battle_at": result.latest,
+        "all_ties": tied,
+        "note": ALL_TIES_NOTE if tied else None,
+    }
 
 
 def interval_bar(*, low: float | None, high: float | None, rating: float, lowest: float, highest: float) -> str:
@@ -97,14 +106,19 @@ RATING_COLUMNS = (
 )
 
 
-def print_ratings(console: Console, result: Standings) -> None:
+def print_ratings(console: Console, result: Standings, *, hidden_by_model: int = 0) -> None:
+    """``hidden_by_model``: battles between instances of one model, which a board by model leaves out."""
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
     title = f"Leaderboard · {board.total_battles} battles ({sources})"
     if not board.rows:
-        print_table(
-            console, RATING_COLUMNS, [], title=title, caption="No battles yet: vote in the arena or run a judge."
-        )
+        caption = "No battles yet: vote in the arena or run a judge."
+        if hidden_by_model:
+            caption = (
+                f"No battles between different models, but {hidden_by_model} between settings of one model "
+                "(a benchmark of one model at several settings): see them with --by instance."
+            )
+        print_table(console, RATING_COLUMNS, [], title=title, caption=caption)
         return
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
@@ -124,6 +138,8 @@ def print_ratings(console: Console, result: Standings) -> None:
             ]
         )
     print_table(console, RATING_COLUMNS, rows, title=title)
+    if every_battle_tied(board):
+        console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False)
 
 
 def print_win_rates(console: Console, board: Leaderboard) -> None:

@@ -131,4 +131,3 @@ def cohen_kappa(rated: Sequence[tuple[str, str]]) -> float | None:
     if chance >= 1:
         return None
     return (observed - chance) / (1 - chance)
-
