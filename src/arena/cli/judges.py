@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from arena.cli._common import exit_on_error, opened_database
+from arena.cli._common import errors, exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
 from arena.evaluation.judge.stats import MIN_PAIRS, JudgeStats
-from arena.evaluation.judge.trust import stored_judge_stats
+from arena.evaluation.judge.trust import judge_warning, stored_judge_stats
+from arena.storage.db import Database
+
+if TYPE_CHECKING:
+    from arena.evaluation.conversation.instances import ModelInstance
 
 COLUMNS = (
     Column(header="judge", keep=True),
@@ -57,6 +62,23 @@ def judges(
     for stats in found:
         if stats.advice:
             console.print(f"Warning: {stats.advice}", style="bold yellow", markup=False, highlight=False)
+
+
+def warn_of_judge(database: Database, judge_id: str | None) -> None:
+    """Before a benchmark starts: its judge flipped with the order on most of its stored pairs."""
+    warning = judge_warning(database, judge_id) if judge_id else None
+    if warning:
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+
+
+def judge_baseline(baseline: str | None, specs: list[str], instances: list[ModelInstance]) -> str | None:
+    """`arena bench run --baseline` (what the judge compares each instance with): as written in a
+    --model, or an instance / model id."""
+    if baseline is None:
+        return None
+    if baseline in specs:
+        return instances[specs.index(baseline)].instance_id
+    return baseline
 
 
 def _row(stats: JudgeStats) -> list[str]:

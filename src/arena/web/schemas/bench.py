@@ -32,6 +32,11 @@ class RunPublic(BaseModel):
         False, description="Whether `arena bench worker` processes serve it (ARENA_BENCH_RUNNER=workers)"
     )
     waiting_for_worker: bool = Field(False, description="Queued, and no bench worker has taken any of it for a while")
+    judge_warning: str | None = Field(
+        None,
+        description="On creation: the chosen judge was inconsistent on most of its stored pairs (GET /api/judges), "
+        "and what to do about it; null otherwise",
+    )
 
 
 class RunList(BaseModel):

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Final, cast
 
 from arena.evaluation.bench.control import effective_status
+from arena.evaluation.bench.report.judges import judges_section
 from arena.evaluation.bench.report.pass_rates import pass_rates
 from arena.evaluation.bench.report.schema import (
     BenchReport,
@@ -114,6 +115,7 @@ def report_from_rows(
             if row.status == "error"
         ],
         "pass_rates": pass_rates(items, [i["instance_id"] for i in instances]),
+        "judges": judges_section(judgments, board),
     }
     return BenchReport(
         data=data,

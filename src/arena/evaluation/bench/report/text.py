@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arena.evaluation.bench.report.judges import markdown_lines as judge_lines
 from arena.evaluation.bench.report.pass_rates import markdown_lines
 from arena.evaluation.bench.report.schema import BenchReport, CategoryCell, LeaderboardRowData
 from arena.storage.models import SAMPLING_FIELDS
@@ -83,6 +84,9 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             ],
         )
         lines.append("")
+        judges = data.get("judges")
+        if judges and judges["note"]:  # every pair a tie: the intervals are no certainty
+            lines += [f"**Note:** {judges['note']}", ""]
     for name in ("ratings", "win_rates"):
         if chart_files and name in chart_files:
             lines += [f"![{name}]({chart_files[name]})", ""]
@@ -113,6 +117,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
         lines.append("")
         if chart_files and "categories" in chart_files:
             lines += [f"![categories]({chart_files['categories']})", ""]
+    lines += judge_lines(data.get("judges"))
     lines += markdown_lines(data.get("pass_rates"), report.labels)
     if data["failures"]:
         lines += ["## Failures", ""]
