@@ -113,7 +113,9 @@ def test_a_board_of_nothing_but_ties_says_so(
 
     monkeypatch.setenv("ARENA_DATA_DIR", str(arena.settings.data_dir))
     monkeypatch.setenv("COLUMNS", "160")
-    assert "Note: Every battle is a tie" in cli(leaderboard, "--rounds", "20")
+    terminal = cli(leaderboard, "--rounds", "20")
+    assert "Note: Every battle is a tie" in terminal
+    assert "no signal" in terminal and "1000–1000" not in terminal
     assert json.loads(cli(leaderboard, "--rounds", "0", "--json"))["all_ties"] is True
 
     pairwise_vote(database, seed_turn(database, models=[ALPHA, BETA]), "A")  # one real win

@@ -37,19 +37,21 @@ def test_a_judge_that_always_says_a_is_flagged_and_the_all_tie_board_says_so() -
     report = report_from_rows(run=make_run(), items=[], judgments=judged([("A", "A")] * 6))
     section = report.data["judges"]
 
-    assert section is not None and section["all_ties"] is True
+    board = report.data["leaderboard"]
+    assert section is not None and board is not None and board["all_ties"] is True
     (judge,) = section["judges"]
     assert (judge["pairs"], judge["consistency"], judge["first_position"], judge["always_first"]) == (6, 0, 1, 1)
     assert judge["unreliable"] is True and judge["advice"] is not None
-    assert section["note"] is not None and "1000 – 1000" in section["note"]
+    assert board["note"] is not None and "1000 – 1000" in board["note"]
 
     markdown = render_markdown(report)
     assert "## Judge" in markdown and "| ollama:judge **(unreliable)** | 6 | 0% | 100% | 100% | 0% |" in markdown
     assert "**Warning:** ollama:judge was inconsistent on 6 of 6 pairs" in markdown
     assert "**Note:** Every battle is a tie" in markdown
+    assert "| no signal |" in markdown and "1000 – 1000 |" not in markdown
     html = render_html(report, charts=charts(report))
     assert 'id="judge"' in html and "ollama:judge was inconsistent on 6 of 6 pairs" in html
-    assert "Every battle is a tie" in html
+    assert "Every battle is a tie" in html and ">no signal</td>" in html
 
 
 def test_a_consistent_judge_is_reported_without_warnings() -> None:
@@ -58,7 +60,8 @@ def test_a_consistent_judge_is_reported_without_warnings() -> None:
     report = report_from_rows(run=make_run(), items=[], judgments=judged(verdicts))
     section = report.data["judges"]
 
-    assert section is not None and (section["all_ties"], section["note"]) == (False, None)
+    board = report.data["leaderboard"]
+    assert section is not None and board is not None and (board["all_ties"], board["note"]) == (False, None)
     (judge,) = section["judges"]
     assert judge["consistency"] == pytest.approx(5 / 6)
     assert judge["first_position"] == pytest.approx(6 / 12)  # one "A" in each of the first four, two in A·A

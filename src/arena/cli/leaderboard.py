@@ -123,22 +123,26 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
     rows = []
+    tied = every_battle_tied(board)  # a "1000–1000" interval would read as certainty
     for row in board.rows:
         interval = f"{row.ci_low:.0f}–{row.ci_high:.0f}" if row.ci_low is not None and row.ci_high is not None else "–"
+        interval = "no signal" if tied else interval
         rows.append(
             [
                 str(row.rank),
                 row.model,
                 f"{row.rating:.0f}",
                 interval,
-                interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
+                ""
+                if tied
+                else interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
                 f"{result.elo[row.model]:.0f}",
                 str(row.battles),
                 f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
             ]
         )
     print_table(console, RATING_COLUMNS, rows, title=title)
-    if every_battle_tied(board):
+    if tied:
         console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False)
 
 

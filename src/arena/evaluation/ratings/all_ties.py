@@ -11,7 +11,7 @@ from arena.evaluation.ratings.fit import Leaderboard
 ALL_TIES_NOTE: Final = (
     "Every battle is a tie (or both bad): the ratings cannot tell these contestants apart, and an interval "
     "of 1000 – 1000 means no signal, not certainty. When the battles come from a judge, see its position "
-    "consistency on the Judges page (`arena judges`): a judge that flips with the order makes every verdict a tie."
+    "consistency on the Judges page (or arena judges): a judge that flips with the order makes every verdict a tie."
 )
 
 

@@ -31,6 +31,7 @@ from arena.evaluation.bench.report.schema import (
     ReportData,
     StatsData,
 )
+from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard, leaderboard
 from arena.evaluation.ratings.names import Contestant, display_names
 from arena.evaluation.ratings.pairs import Battle
@@ -115,7 +116,7 @@ def report_from_rows(
             if row.status == "error"
         ],
         "pass_rates": pass_rates(items, [i["instance_id"] for i in instances]),
-        "judges": judges_section(judgments, board),
+        "judges": judges_section(judgments),
     }
     return BenchReport(
         data=data,
@@ -206,6 +207,8 @@ def _leaderboard_data(board: Leaderboard, labels: dict[str, str]) -> Leaderboard
     for row in data["rows"]:
         row["label"] = labels.get(row["model"], row["model"])
     data["labels"] = [labels.get(model, model) for model in data["models"]]
+    data["all_ties"] = every_battle_tied(board)  # then the intervals say nothing, and the note says so
+    data["note"] = ALL_TIES_NOTE if data["all_ties"] else None
     return data
 
 

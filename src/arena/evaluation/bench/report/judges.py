@@ -1,6 +1,7 @@
 """The report's judges section: how far the run's judge can be trusted on this run's pairs
-(position consistency, first-position rate, ties; ``judge.stats``), a flagged judge's advice, and
-the note for a board whose every battle was a tie. A benchmark has no human votes, so no agreement.
+(position consistency, first-position rate, ties; ``judge.stats``) and a flagged judge's advice.
+A benchmark has no human votes, so no agreement. (A board of nothing but ties says so in the
+ratings: ``data``, with ``ratings.all_ties``.)
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from collections.abc import Iterable
 from typing import TypedDict, cast
 
 from arena.evaluation.judge.stats import JudgedPair, Verdict, judge_stats
-from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
-from arena.evaluation.ratings.fit import Leaderboard
 from arena.storage.bench_models import BenchJudgment
 
 
@@ -27,11 +26,9 @@ class JudgeReliabilityData(TypedDict):
 
 class JudgesSectionData(TypedDict):
     judges: list[JudgeReliabilityData]
-    all_ties: bool  # every judged pair a tie: the ratings cannot tell the instances apart
-    note: str | None  # says so, when all_ties
 
 
-def judges_section(judgments: Iterable[BenchJudgment], board: Leaderboard | None) -> JudgesSectionData | None:
+def judges_section(judgments: Iterable[BenchJudgment]) -> JudgesSectionData | None:
     """None when nothing was judged in both orders (no judge, or rows from before verdicts were kept)."""
     pairs = []
     for row in judgments:
@@ -46,7 +43,6 @@ def judges_section(judgments: Iterable[BenchJudgment], board: Leaderboard | None
             )
     if not pairs:
         return None
-    tied = board is not None and every_battle_tied(board)
     return {
         "judges": [
             {
@@ -60,9 +56,7 @@ def judges_section(judgments: Iterable[BenchJudgment], board: Leaderboard | None
                 "advice": stats.advice,
             }
             for stats in judge_stats(pairs)
-        ],
-        "all_ties": tied,
-        "note": ALL_TIES_NOTE if tied else None,
+        ]
     }
 
 

@@ -136,6 +136,8 @@ class LeaderboardData(TypedDict):
     rounds: int
     seed: int
     labels: list[str]
+    all_ties: bool  # every judged pair a tie (or both bad): the ratings cannot tell the instances apart
+    note: str | None  # says so, when all_ties
 
 
 class CategoryCell(TypedDict):

@@ -75,7 +75,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
                     r["rank"],
                     r["label"],
                     f"{r['rating']:.0f}",
-                    interval_text(r),
+                    "no signal" if board.get("all_ties") else interval_text(r),
                     r["wins"],
                     r["losses"],
                     r["ties"] + r["both_bad"],
@@ -84,9 +84,8 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             ],
         )
         lines.append("")
-        judges = data.get("judges")
-        if judges and judges["note"]:  # every pair a tie: the intervals are no certainty
-            lines += [f"**Note:** {judges['note']}", ""]
+        if board.get("note"):  # every pair a tie: the intervals are no certainty
+            lines += [f"**Note:** {board['note']}", ""]
     for name in ("ratings", "win_rates"):
         if chart_files and name in chart_files:
             lines += [f"![{name}]({chart_files[name]})", ""]
