@@ -61,7 +61,9 @@ def judges(
     )
     for stats in found:
         if stats.advice:
-            console.print(f"Warning: {stats.advice}", style="bold yellow", markup=False, highlight=False)
+            console.print(
+                f"Warning: {stats.advice}", style="bold yellow", markup=False, highlight=False, soft_wrap=True
+            )
 
 
 def warn_of_judge(database: Database, judge_id: str | None) -> None:

@@ -143,7 +143,7 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
         )
     print_table(console, RATING_COLUMNS, rows, title=title)
     if tied:
-        console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False)
+        console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_win_rates(console: Console, board: Leaderboard) -> None:
