@@ -12,6 +12,7 @@ from tests.support.browser import ARTIFACTS
 from tests.support.builders import SeededTurn, pairwise_vote, seed_turn
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory, arena_database
+from tests.support.screens import overflow
 from tests.support.server import RunningArena
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -58,6 +59,10 @@ def test_the_judges_page_flags_a_judge_that_flips_and_the_pickers_warn_of_it(
     expect(page.locator("#judges-summary")).to_have_text("2 judges · 7 pairs judged in both orders")
     expect(page.locator(".app-nav a[aria-current='page']")).to_have_text("Judges")
     page.screenshot(path=str(ARTIFACTS / "judges-page.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(flipping).to_be_visible()
+    assert overflow(page) == []  # the wide table scrolls in its own box, not the page
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.goto(f"{arena.url}/bench")
     expect(page.locator("#judge-model option")).to_have_count(3)  # "No judge" and the double's two
