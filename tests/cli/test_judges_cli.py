@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from arena.cli import app
+from arena.cli.judges import judge_baseline
+from arena.evaluation.conversation.instances import ModelInstance
 from tests.support.doubles.ollama import OllamaDouble
 
 pytestmark = pytest.mark.timeout(120)
@@ -44,3 +46,12 @@ def test_a_judge_that_flips_is_flagged_by_the_cli_where_it_is_chosen(
     assert second.exit_code == 0, second.output
     said = " ".join(second.output.split())
     assert f"warning: {LLAMA} was inconsistent on 5 of 5 pairs" in said and "bigger judge" in said
+
+
+def test_baseline_is_read_as_written_in_a_model_option_or_as_an_id() -> None:
+    specs = [f"{LLAMA}@temperature=0.2", QWEN]
+    instances = [ModelInstance(model=LLAMA, temperature=0.2), ModelInstance(model=QWEN)]
+    assert judge_baseline(None, specs, instances) is None
+    assert judge_baseline(specs[0], specs, instances) == instances[0].instance_id
+    assert judge_baseline(QWEN, specs, instances) == instances[1].instance_id
+    assert judge_baseline("ollama:other", specs, instances) == "ollama:other"  # an id: checked by the spec
