@@ -41,8 +41,17 @@ def verdict_pairs(
     counted_conversation = and_(
         Conversation.imported.is_(False), or_(Conversation.blind.is_(False), Conversation.revealed_at.is_not(None))
     )
+    # Only the columns the numbers need: the judge's raw answers and rationales stay encrypted and unread.
     query = (
-        select(Judgment)
+        select(
+            Judgment.judge_model,
+            Judgment.run_id,
+            Judgment.turn_id,
+            Judgment.key_a,
+            Judgment.key_b,
+            Judgment.verdict_ab,
+            Judgment.verdict_ba,
+        )
         .outerjoin(Conversation, Conversation.id == Judgment.conversation_id)
         .where(
             Judgment.mode == "pairwise",
@@ -57,7 +66,7 @@ def verdict_pairs(
         query = query.where(Judgment.run_id == run_id)
     if judge_model is not None:
         query = query.where(Judgment.judge_model == judge_model)
-    judgments = list(session.scalars(query))
+    judgments = session.execute(query).all()
     votes = _votes_by_turn(session, sorted({j.turn_id for j in judgments if j.turn_id is not None}))
     pairs = []
     for judgment in judgments:
