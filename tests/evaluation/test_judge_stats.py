@@ -8,6 +8,7 @@ import pytest
 from arena.evaluation.judge.stats import JudgedPair, cohen_kappa, judge_stats
 from arena.evaluation.judge.trust import judge_warning, stored_judge_stats
 from arena.storage import judgments as judgment_store
+from arena.storage.crypto import Keyring
 from arena.storage.db import Database
 from tests.support.builders import SeededTurn, pairwise_vote, seed_turn
 
@@ -111,3 +112,15 @@ def test_stored_verdicts_meet_the_human_votes_on_the_same_answers(database: Data
     assert judge_warning(database, "local:small") == small.advice
     assert judge_warning(database, "ollama:big") is None
     assert judge_warning(database, "ollama:never-used") is None
+
+
+def test_keys_stored_encrypted_still_meet_the_votes_on_their_answers(database: Database) -> None:
+    encrypted = Database(url=database.url.render_as_string(hide_password=False), keyring=Keyring.of(bytes(range(32))))
+    try:
+        turn = seed_turn(encrypted, models=["ollama:alpha", "ollama:beta"])
+        _verdict(encrypted, turn, "B", "A", judge="ollama:big")  # beta
+        pairwise_vote(encrypted, turn, "B")
+        (big,) = stored_judge_stats(encrypted)
+    finally:
+        encrypted.dispose()
+    assert (big.pairs, big.consistency, big.humans.compared, big.humans.agreement) == (1, 1.0, 1, 1.0)
