@@ -81,5 +81,4 @@ def test_the_leaderboard_says_when_every_battle_is_a_tie(arena: RunningArena, da
     expect(page.locator("#all-ties")).to_be_visible()
     expect(page.locator("#all-ties")).to_contain_text("Every battle is a tie")
     page.screenshot(path=str(ARTIFACTS / "leaderboard-all-ties.png"), full_page=True)
-    pairwise_vote(database, seed_turn(database, models=[ALPHA, BETA]), "A")
-    expect(page.locator("#all-ties")).to_be_hidden(timeout=20_000)  # the page polls
+    expect(page.locator("#ratings tbody tr")).to_have_count(2)  # the board is still shown, beside the note
