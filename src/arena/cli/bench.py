@@ -1,8 +1,8 @@
 """`arena bench …`: run, resume, cancel, list and report batch benchmarks.
 
-Registered by ``arena.cli`` as ``arena bench``. Exit codes (in ``arena.cli._common``): 0 when every
-item and judgment succeeded, 1 when any failed or the run was cancelled (so CI notices), 2 for bad
-input (an unreadable prompt file, an unknown option). A judge that flips with the order is warned of.
+Registered by ``arena.cli`` as ``arena bench``. Exit codes (their values live in
+``arena.cli._common``): 0 when every item and judgment succeeded, 1 when any failed or the run
+was cancelled (so CI notices), 2 for bad input (an unreadable prompt file, an unknown option).
 """
 
 from __future__ import annotations

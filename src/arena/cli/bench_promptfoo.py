@@ -31,7 +31,9 @@ def is_promptfoo_config(path: Path) -> bool:
     return path.suffix.lower() in CONFIG_SUFFIXES
 
 
-def load_prompts(path: Path, instances: list[ModelInstance]) -> tuple[PromptSet, list[ModelInstance], str | None]:
+def load_prompts(
+    path: Path, instances: list[ModelInstance]
+) -> tuple[PromptSet, list[ModelInstance], str | None]:
     """The prompt set, the instances (`-m` wins over a config's providers) and a default run name."""
     if not is_promptfoo_config(path):
         from arena.evaluation.bench.prompt_sets import load_prompt_set
