@@ -39,7 +39,7 @@ from tests.support.server import RunningArena, make_settings, ndjson_lines
 PUBLIC, ANY, VIEWER, EVALUATOR, ADMIN = "public", "any account", "viewer", "evaluator", "admin"
 RANK = {VIEWER: 0, EVALUATOR: 1, ADMIN: 2}
 ROLE_OF_USER = {"vic": VIEWER, "eve": EVALUATOR, "ada": ADMIN}
-PAGES = {"/", "/leaderboard", "/bench", "/audit"}
+PAGES = {"/", "/leaderboard", "/judges", "/bench", "/audit"}
 MISSING_CONVERSATION = "0" * 32
 
 EXPECTED: dict[tuple[str, str], str] = {
@@ -64,6 +64,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/v1/models"): VIEWER,
     ("GET", "/v1/models/{model_id:path}"): VIEWER,
     ("GET", "/api/leaderboard"): VIEWER,
+    ("GET", "/judges"): VIEWER,
+    ("GET", "/api/judges"): VIEWER,
     ("POST", "/api/render"): VIEWER,
     ("GET", "/api/conversations"): VIEWER,
     ("GET", "/api/conversations/{conversation_id}"): VIEWER,

@@ -1,6 +1,6 @@
 """The header at every width: below 1024 px its pages and controls fold into a Menu button, and at
 no width does the page scroll sideways, with the widest header there is (an admin on the arena
-page: Model manager, the account, Log out, Theme and four pages)."""
+page: Model manager, the account, Log out, Theme and five pages)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.support.server import RunningArena
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("Arena", "Leaderboard", "Benchmarks", "Audit log")
+PAGES = ("Arena", "Leaderboard", "Judges", "Benchmarks", "Audit log")
 
 
 double = module_double  # one double for the whole module

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from arena.cli import audit, bench, bench_worker, db, leaderboard, models, serve, user
+from arena.cli import audit, bench, bench_worker, db, judges, leaderboard, models, serve, user
 from arena.cli._help import drop_flag_types
 
 drop_flag_types()
@@ -23,6 +23,7 @@ app.command("models")(models.models)
 app.command("pull")(models.pull)
 app.command("rm")(models.rm)
 app.command("leaderboard")(leaderboard.leaderboard)
+app.command("judges")(judges.judges)
 bench.bench_app.command("worker")(bench_worker.bench_worker)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(db.db_app, name="db")

@@ -43,11 +43,11 @@ from arena.cli._common import (
 )
 from arena.cli._tables import Column, print_table
 from arena.cli.bench_promptfoo import FailUnderOption, check_fail_under, load_prompts
+from arena.cli.judges import judge_baseline, warn_of_judge
 from arena.errors import ArenaError
 
 if TYPE_CHECKING:
     from arena.evaluation.bench.runner import WorkEvent
-    from arena.evaluation.conversation.instances import ModelInstance
 
 MAX_PROMPT_FILE = 200  # what bench_runs.prompt_file holds; a longer path is stored by its name
 
@@ -271,7 +271,7 @@ def run_benchmark(
             if judge_num_predict is not None:  # stored in the run's judge settings, so resume keeps it
                 judge_defaults["num_predict"] = str(judge_num_predict)
             judge_model = parse_model_spec(judge, defaults=judge_defaults)
-            chosen = _baseline(baseline, model, instances)
+            chosen = judge_baseline(baseline, model, instances)
             judge_spec = JudgeSpec(instance=judge_model, mode="baseline" if chosen else "pairs", baseline=chosen)
         elif baseline is not None or judge_num_predict is not None:
             raise typer.BadParameter(f"{'--baseline' if baseline else '--judge-num-predict'} needs --judge")
@@ -285,17 +285,19 @@ def run_benchmark(
             system=system,
         )
 
-        async def check() -> None:
+        async def check() -> str | None:  # the judge's id as its verdicts are stored, if any
             from arena.engines.factory import build_router
 
             router = build_router(settings)
             try:
                 await check_models(router=router, spec=spec, prompt_set=prompt_set)
+                return router.canonical_id(spec.judge.instance.model) if spec.judge else None
             finally:
                 await router.aclose()
 
-        asyncio.run(check())
+        judge_id = asyncio.run(check())
         with opened_database(settings) as database:
+            warn_of_judge(database, judge_id)
             # The path as typed, so the report's Reproduce command runs from the same folder.
             typed = str(prompts) if len(str(prompts)) <= MAX_PROMPT_FILE else prompts.name
             run_id = create_run(database=database, spec=spec, prompt_set=prompt_set, prompt_file=typed)
@@ -309,15 +311,6 @@ def run_benchmark(
         errors.print(f"[red]error:[/red] {_describe(exc)}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     _finish(run_id=run_id, status=status, failed=failed, report=report, fail_under=fail_under)
-
-
-def _baseline(baseline: str | None, specs: list[str], instances: list[ModelInstance]) -> str | None:
-    """--baseline as written in a --model, or an instance / model id."""
-    if baseline is None:
-        return None
-    if baseline in specs:
-        return instances[specs.index(baseline)].instance_id
-    return baseline
 
 
 @bench_app.command("resume")

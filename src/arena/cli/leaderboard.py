@@ -16,6 +16,7 @@ from rich.console import Console
 
 from arena.cli._common import exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
+from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
@@ -42,19 +43,21 @@ def leaderboard(
 ) -> None:
     """Ratings (Bradley–Terry with 95% bootstrap intervals, and Elo) from votes and judge verdicts."""
     # A first run has no tables yet: the database is migrated, and an empty board is the right answer.
+    filters: dict[str, Any] = {
+        "include_imported": include_imported,
+        "source": source,
+        "judge_model": judge_model,
+        "category": category,
+        "since": since,
+        "until": until,
+    }
     with opened_database() as database, exit_on_error():
-        result = stored_standings(
-            database,
-            unit=by,  # type: ignore[arg-type]  # load_battles checks it
-            include_imported=include_imported,
-            source=source,
-            judge_model=judge_model,
-            category=category,
-            since=since,
-            until=until,
-            rounds=rounds,
-            seed=seed,
-        )
+        # `by` is checked by load_battles.
+        result = stored_standings(database, unit=by, rounds=rounds, seed=seed, **filters)  # type: ignore[arg-type]
+        # One model at several settings: its battles are within one model, which a board by model leaves out.
+        hidden = 0
+        if by == "model" and not result.board.rows:
+            hidden = stored_standings(database, unit="instance", rounds=0, **filters).board.total_battles
         rates = contestant_pass_rates(
             database, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until  # type: ignore[arg-type]
         )
@@ -63,7 +66,7 @@ def leaderboard(
         tests = {key: {"passed": r.passed, "total": r.total, "rate": r.rate} for key, r in (rates or {}).items()}
         console.print_json(json.dumps(to_json(result) | {"pass_rates": tests or None}, default=str))
         return
-    print_ratings(console, result)
+    print_ratings(console, result, hidden_by_model=hidden)
     if rates:
         print_pass_rates(console, rates)
     if matrix and result.board.models:
@@ -74,7 +77,13 @@ def to_json(result: Standings) -> dict[str, Any]:
     data = result.board.to_dict()
     for row in data["rows"]:
         row["elo"] = round(result.elo[row["model"]], 2)
-    return data | {"battles_by_source": result.battles_by_source, "latest_battle_at": result.latest}
+    tied = every_battle_tied(result.board)
+    return data | {
+        "battles_by_source": result.battles_by_source,
+        "latest_battle_at": result.latest,
+        "all_ties": tied,
+        "note": ALL_TIES_NOTE if tied else None,
+    }
 
 
 def interval_bar(*, low: float | None, high: float | None, rating: float, lowest: float, highest: float) -> str:
@@ -104,33 +113,44 @@ RATING_COLUMNS = (
 )
 
 
-def print_ratings(console: Console, result: Standings) -> None:
+def print_ratings(console: Console, result: Standings, *, hidden_by_model: int = 0) -> None:
+    """``hidden_by_model``: battles between instances of one model, which a board by model leaves out."""
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
     title = f"Leaderboard · {board.total_battles} battles ({sources})"
     if not board.rows:
-        print_table(
-            console, RATING_COLUMNS, [], title=title, caption="No battles yet: vote in the arena or run a judge."
-        )
+        caption = "No battles yet: vote in the arena or run a judge."
+        if hidden_by_model:
+            caption = (
+                f"No battles between different models, but {hidden_by_model} between settings of one model "
+                "(a benchmark of one model at several settings): see them with --by instance."
+            )
+        print_table(console, RATING_COLUMNS, [], title=title, caption=caption)
         return
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
     rows = []
+    tied = every_battle_tied(board)  # a "1000–1000" interval would read as certainty
     for row in board.rows:
         interval = f"{row.ci_low:.0f}–{row.ci_high:.0f}" if row.ci_low is not None and row.ci_high is not None else "–"
+        interval = "no signal" if tied else interval
         rows.append(
             [
                 str(row.rank),
                 row.model,
                 f"{row.rating:.0f}",
                 interval,
-                interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
+                ""
+                if tied
+                else interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
                 f"{result.elo[row.model]:.0f}",
                 str(row.battles),
                 f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
             ]
         )
     print_table(console, RATING_COLUMNS, rows, title=title)
+    if tied:
+        console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_pass_rates(console: Console, rates: dict[str, PassRate]) -> None:

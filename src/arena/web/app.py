@@ -46,6 +46,7 @@ from arena.web.routes import (
     exports,
     gateway,
     judge,
+    judges,
     leaderboard,
     manage,
     models,
@@ -162,7 +163,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
     app.include_router(gateway.router, dependencies=rate_limited)  # OpenAI-compatible: documents its own errors
     for module in (
-        *(models, conversations, votes, exports, attachments, render, leaderboard, bench),
+        *(models, conversations, votes, exports, attachments, render, leaderboard, judges, bench),
         *(auth, users, shares, audit),
     ):
         app.include_router(module.router, responses=AUTH_ERRORS)

@@ -34,6 +34,7 @@ from arena.evaluation.bench.report.render import charts, render_html, render_ite
 from arena.evaluation.bench.runner import BenchRunner
 from arena.evaluation.bench.spec import BenchSpec, check_models
 from arena.evaluation.conversation.instances import ModelInstance
+from arena.evaluation.judge.trust import judge_warning
 from arena.storage import audit
 from arena.storage import bench as store
 from arena.storage.db import Database
@@ -160,7 +161,11 @@ async def create_bench_run(
     if settings.bench_runner == "workers":
         await asyncio.to_thread(queue_run, database=db, run_id=run_id)
     _start(request.app, run_id=run_id, budget_key=principal.rate_key)
-    return _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
+    created = _public(await asyncio.to_thread(get_progress, database=db, run_id=run_id), request.app)
+    if spec.judge is not None:  # a judge that flips with the order turns the run's verdicts into ties
+        warning = await asyncio.to_thread(judge_warning, db, models.canonical_id(spec.judge.instance.model))
+        created = created.model_copy(update={"judge_warning": warning})
+    return created
 
 
 @router.get("/runs", response_model=RunList, responses=ERRORS)

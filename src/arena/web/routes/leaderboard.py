@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
+from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
@@ -62,6 +63,8 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
         judge_models=result.judge_models,
         categories=result.categories,
         latest_battle_at=result.latest,
+        all_ties=every_battle_tied(result.board),
+        note=ALL_TIES_NOTE if every_battle_tied(result.board) else None,
         pass_rates=tested,
     )
 

@@ -35,6 +35,11 @@ class RunPublic(BaseModel):
     tests: dict[str, int] | None = Field(
         None, description="A promptfoo run's tests graded so far: passed and total (a failed generation fails its test)"
     )
+    judge_warning: str | None = Field(
+        None,
+        description="On creation: the chosen judge was inconsistent on most of its stored pairs (GET /api/judges), "
+        "and what to do about it; null otherwise",
+    )
 
 
 class RunList(BaseModel):

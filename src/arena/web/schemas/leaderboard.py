@@ -83,6 +83,10 @@ class LeaderboardPublic(BaseModel):
     judge_models: list[str] = Field(description="Every judge with battles: the choices for judge_model")
     categories: list[str]
     latest_battle_at: datetime | None
+    all_ties: bool = Field(
+        False, description="Every battle is a tie or both bad: the ratings say nothing, and a narrow interval is no certainty"
+    )
+    note: str | None = Field(None, description="What the board cannot tell (set when all_ties), for people")
     pass_rates: list[ContestantPassRatePublic] | None = Field(
         None,
         description="promptfoo pass rates of every contestant with tests in the runs the filters include (also "

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any, Final, cast
 
 from arena.evaluation.bench.control import effective_status
+from arena.evaluation.bench.report.judges import judges_section
 from arena.evaluation.bench.report.pass_rates import pass_rates
 from arena.evaluation.bench.report.schema import (
     BenchReport,
@@ -30,6 +31,7 @@ from arena.evaluation.bench.report.schema import (
     ReportData,
     StatsData,
 )
+from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard, leaderboard
 from arena.evaluation.ratings.names import Contestant, display_names
 from arena.evaluation.ratings.pairs import Battle
@@ -114,6 +116,7 @@ def report_from_rows(
             if row.status == "error"
         ],
         "pass_rates": pass_rates(items, [i["instance_id"] for i in instances]),
+        "judges": judges_section(judgments),
     }
     return BenchReport(
         data=data,
@@ -208,6 +211,8 @@ def _leaderboard_data(board: Leaderboard, labels: dict[str, str]) -> Leaderboard
     for row in data["rows"]:
         row["label"] = labels.get(row["model"], row["model"])
     data["labels"] = [labels.get(model, model) for model in data["models"]]
+    data["all_ties"] = every_battle_tied(board)  # then the intervals say nothing, and the note says so
+    data["note"] = ALL_TIES_NOTE if data["all_ties"] else None
     return data
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from arena.evaluation.bench.report.judges import JudgesSectionData
 from arena.evaluation.bench.report.pass_rates import PassRatesData
 
 
@@ -135,6 +136,8 @@ class LeaderboardData(TypedDict):
     rounds: int
     seed: int
     labels: list[str]
+    all_ties: bool  # every judged pair a tie (or both bad): the ratings cannot tell the instances apart
+    note: str | None  # says so, when all_ties
 
 
 class CategoryCell(TypedDict):
@@ -168,6 +171,7 @@ class ReportData(TypedDict):
     categories: dict[str, dict[str, CategoryCell]]  # category -> instance id -> cell
     failures: list[FailureData]
     pass_rates: PassRatesData | None  # a promptfoo config's tests; None for a plain prompt set
+    judges: JudgesSectionData | None  # the judge's consistency and bias on this run; None when nothing was judged
 
 
 class ItemData(TypedDict):

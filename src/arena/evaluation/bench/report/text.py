@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arena.evaluation.bench.report.judges import markdown_lines as judge_lines
 from arena.evaluation.bench.report.pass_rates import markdown_lines
 from arena.evaluation.bench.report.schema import BenchReport, CategoryCell, LeaderboardRowData
 from arena.storage.models import SAMPLING_FIELDS
@@ -74,7 +75,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
                     r["rank"],
                     r["label"],
                     f"{r['rating']:.0f}",
-                    interval_text(r),
+                    "no signal" if board.get("all_ties") else interval_text(r),
                     r["wins"],
                     r["losses"],
                     r["ties"] + r["both_bad"],
@@ -83,6 +84,8 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
             ],
         )
         lines.append("")
+        if board.get("note"):  # every pair a tie: the intervals are no certainty
+            lines += [f"**Note:** {board['note']}", ""]
     for name in ("ratings", "win_rates"):
         if chart_files and name in chart_files:
             lines += [f"![{name}]({chart_files[name]})", ""]
@@ -113,6 +116,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
         lines.append("")
         if chart_files and "categories" in chart_files:
             lines += [f"![categories]({chart_files['categories']})", ""]
+    lines += judge_lines(data.get("judges"))
     lines += markdown_lines(data.get("pass_rates"), report.labels)
     if data["failures"]:
         lines += ["## Failures", ""]

@@ -7,6 +7,7 @@
 
 import { ndjson, request, requestJson } from "../lib/api.js";
 import { byId, el, showError } from "../lib/dom.js";
+import { watchJudgeTrust } from "../lib/judge-trust.js";
 import { createJudgeArea, runsFrom } from "./judge-view.js";
 import { isStreaming, on, state } from "./store.js";
 
@@ -16,6 +17,7 @@ export function createJudge() {
   const dialog = byId("judge-dialog");
   const form = byId("judge-form");
   const modelSelect = byId("judge-model");
+  const reloadTrust = watchJudgeTrust(modelSelect); // warns of a judge that flips with the order
   const modeSelect = byId("judge-mode");
   const referenceField = byId("judge-reference-field");
   const reference = byId("judge-reference");
@@ -84,6 +86,7 @@ export function createJudge() {
     current = view;
     const count = answered(view).length;
     fillModels();
+    reloadTrust();
     modeSelect.querySelector("option[value=pairwise]").disabled = count < 2;
     if (count < 2 && modeSelect.value === "pairwise") modeSelect.value = "single";
     byId("judge-turn").textContent = `${count} answer${count === 1 ? "" : "s"}: ${answered(view).map((card) => card.title).join(", ")}`;

@@ -4,6 +4,7 @@
 import { ApiError, request, requestJson, setToken } from "../lib/api.js";
 import { byId, clear, el, showError } from "../lib/dom.js";
 import { saveBlob } from "../lib/download.js";
+import { watchJudgeTrust } from "../lib/judge-trust.js";
 
 const ACTIVE = new Set(["pending", "queued", "running", "cancelling"]);
 const FAST_POLL_MS = 1000;
@@ -67,7 +68,10 @@ function addInstance() {
   renderInstances();
 }
 
+const reloadTrust = watchJudgeTrust(byId("judge-model")); // warns of a judge that flips with the order
+
 async function loadModels() {
+  reloadTrust();
   try {
     // `details` carries full ids (`ollama:llama3.2:1b`); the legacy `models` list has v3's bare names.
     const { details } = await requestJson("GET", "/api/models");

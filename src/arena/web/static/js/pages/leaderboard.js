@@ -14,6 +14,7 @@ const summary = document.querySelector("#leaderboard-summary");
 const errorBox = document.querySelector("#leaderboard-error");
 const ratingsBody = document.querySelector("#ratings tbody");
 const ratingsEmpty = document.querySelector("#ratings-empty");
+const allTies = document.querySelector("#all-ties");
 const ciScale = document.querySelector("#ci-scale");
 const heatmapHead = document.querySelector("#heatmap thead");
 const heatmapBody = document.querySelector("#heatmap tbody");
@@ -149,6 +150,8 @@ function renderRatings(data) {
   renderTestedUnrated(data);
   unitHeading.textContent = data.filters.by === "instance" ? "Instance" : "Model";
   ratingsEmpty.hidden = data.rows.length > 0;
+  allTies.textContent = data.all_ties ? data.note : ""; // all ties: the intervals would read as certainty
+  allTies.hidden = !data.all_ties;
   ciScale.textContent = data.rows.length ? `(scale ${fixed(scale.low)} to ${fixed(scale.high)})` : "";
 }
 
