@@ -68,7 +68,9 @@ def style_fit(
 ) -> tuple[tuple[str, ...], CovariateFit, list[Battle]]:
     """The battles with both styles known, as arrays over their models (sorted by name)."""
     kept = [
-        b for b in battles if b.style_a is not None and b.style_b is not None and (both_bad_as_tie or b.outcome != "both_bad")
+        b
+        for b in battles
+        if b.style_a is not None and b.style_b is not None and (both_bad_as_tie or b.outcome != "both_bad")
     ]
     models = tuple(sorted({b.model_a for b in kept} | {b.model_b for b in kept}))
     index = {model: position for position, model in enumerate(models)}
@@ -105,25 +107,36 @@ def style_controlled(
         raise InvalidInput("the confidence level must lie between 0 and 1")
     models, problem, kept = style_fit(battles, both_bad_as_tie=both_bad_as_tie)
     size = len(models)
-    point = problem.fit(weights=np.ones((1, problem.first.size)), start=np.zeros((1, size + len(STYLE_NAMES))), l2=l2)[0]
+    start = np.zeros((1, size + len(STYLE_NAMES)))
+    point = problem.fit(weights=np.ones((1, problem.first.size)), start=start, l2=l2)[0]
     ratings = to_ratings(point[:size], scale=scale, base=base, mean=mean)
     nan = np.full(size + len(STYLE_NAMES), np.nan)
     low, high = nan, nan
     if rounds and kept:
         samples = _bootstrap(problem, point=point, rounds=rounds, seed=seed, l2=l2)
-        samples = np.concatenate([to_ratings(samples[:, :size], scale=scale, base=base, mean=mean), samples[:, size:]], axis=1)
+        samples = np.concatenate(
+            [to_ratings(samples[:, :size], scale=scale, base=base, mean=mean), samples[:, size:]], axis=1
+        )
         tail = 50.0 * (1.0 - level)
         low, high = np.percentile(samples, [tail, 100.0 - tail], axis=0)
     counts = aggregate(kept)
     assert counts.models == models
     board = board_from(
-        counts, ratings=ratings, ci_low=low[:size], ci_high=high[:size], rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie
+        counts,
+        ratings=ratings,
+        ci_low=low[:size],
+        ci_high=high[:size],
+        rounds=rounds,
+        seed=seed,
+        both_bad_as_tie=both_bad_as_tie,
     )
     raw = bradley_terry(counts, scale=scale, base=base, mean=mean, both_bad_as_tie=both_bad_as_tie, l2=l2)
     return StyleControlled(
         board=board,
         coefficients=[
-            StyleCoefficient(name=name, value=float(point[size + k]), ci_low=_number(low[size + k]), ci_high=_number(high[size + k]))
+            StyleCoefficient(
+                name=name, value=float(point[size + k]), ci_low=_number(low[size + k]), ci_high=_number(high[size + k])
+            )
             for k, name in enumerate(STYLE_NAMES)
         ],
         raw_ratings=dict(zip(models, (float(value) for value in raw), strict=True)),
@@ -140,10 +153,11 @@ def _bootstrap(problem: CovariateFit, *, point: np.ndarray, rounds: int, seed: i
     for start in range(0, rounds, batch):
         stop = min(rounds, start + batch)
         weights = rng.multinomial(battles, np.full(battles, 1.0 / battles), size=stop - start).astype(float)
-        samples[start:stop] = problem.fit(weights=weights, start=np.broadcast_to(point, (stop - start, point.size)), l2=l2)
+        samples[start:stop] = problem.fit(
+            weights=weights, start=np.broadcast_to(point, (stop - start, point.size)), l2=l2
+        )
     return samples
 
 
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
-
