@@ -36,6 +36,9 @@ def leaderboard(
     include_imported: Annotated[
         bool, typer.Option("--include-imported", help="Also count votes restored by imports")
     ] = False,
+    style_control: Annotated[
+        bool, typer.Option("--style-control", help="Hold answer style equal: length, headers, lists, bold")
+    ] = False,
     matrix: Annotated[bool, typer.Option("--matrix", help="Also print the win-rate matrix")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
@@ -53,20 +56,31 @@ def leaderboard(
             until=until,
             rounds=rounds,
             seed=seed,
+            style_control=style_control,
         )
     console = Console()  # made now, so it measures the terminal (COLUMNS) it prints to
     if as_json:
         console.print_json(json.dumps(to_json(result), default=str))
         return
     print_ratings(console, result)
+    if result.style is not None and result.board.models:
+        print_style(console, result)
     if matrix and result.board.models:
         print_win_rates(console, result.board)
 
 
 def to_json(result: Standings) -> dict[str, Any]:
     data = result.board.to_dict()
+    raw = result.style.raw_ratings if result.style is not None else {}
     for row in data["rows"]:
         row["elo"] = round(result.elo[row["model"]], 2)
+        if raw:
+            row["raw_rating"] = raw[row["model"]]
+    if result.style is not None:
+        data["style"] = {
+            "coefficients": [vars(coefficient) for coefficient in result.style.coefficients],
+            "battles_without_style": result.style.battles_without_style,
+        }
     return data | {"battles_by_source": result.battles_by_source, "latest_battle_at": result.latest}
 
 
@@ -91,6 +105,7 @@ RATING_COLUMNS = (
     Column(header="rating", justify="right", required=True),  # without it, plain lines rather than a table
     Column(header="95% CI", justify="right", priority=6),
     Column(header="", priority=1),  # the interval bar: first to go on a narrow terminal
+    Column(header="raw", justify="right", priority=2),  # with --style-control: the plain rating
     Column(header="elo", justify="right", priority=3),
     Column(header="battles", justify="right", priority=5),
     Column(header="W·L·T·BB", justify="right", priority=4),
@@ -101,10 +116,12 @@ def print_ratings(console: Console, result: Standings) -> None:
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
     title = f"Leaderboard · {board.total_battles} battles ({sources})"
+    raw = result.style.raw_ratings if result.style is not None else {}
+    columns = RATING_COLUMNS if raw else tuple(column for column in RATING_COLUMNS if column.header != "raw")
+    if result.style is not None:
+        title += " · style controlled"
     if not board.rows:
-        print_table(
-            console, RATING_COLUMNS, [], title=title, caption="No battles yet: vote in the arena or run a judge."
-        )
+        print_table(console, columns, [], title=title, caption="No battles yet: vote in the arena or run a judge.")
         return
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
@@ -118,12 +135,36 @@ def print_ratings(console: Console, result: Standings) -> None:
                 f"{row.rating:.0f}",
                 interval,
                 interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
+                *([f"{raw[row.model]:.0f}"] if raw else []),
                 f"{result.elo[row.model]:.0f}",
                 str(row.battles),
                 f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
             ]
         )
-    print_table(console, RATING_COLUMNS, rows, title=title)
+    print_table(console, columns, rows, title=title)
+
+
+def print_style(console: Console, result: Standings) -> None:
+    """The style coefficients: > 0, the answer with more of it is favoured, whatever it says."""
+    assert result.style is not None
+    rows = [
+        [
+            coefficient.name,
+            f"{coefficient.value:+.3f}",
+            "–" if coefficient.ci_low is None else f"{coefficient.ci_low:+.3f} … {coefficient.ci_high:+.3f}",
+        ]
+        for coefficient in result.style.coefficients
+    ]
+    left_out = result.style.battles_without_style
+    caption = "log-odds per RMS unit of the normalised difference (a-b)/(a+b+1); raw = rating without style control"
+    if left_out:
+        caption += f"; {left_out} battles left out (answers unknown)"
+    columns = (
+        Column(header="style", keep=True),
+        Column(header="coefficient", justify="right", required=True),
+        Column(header="95% CI", justify="right", priority=1),
+    )
+    print_table(console, columns, rows, title="Style coefficients", caption=caption)
 
 
 def print_win_rates(console: Console, board: Leaderboard) -> None:
