@@ -19,6 +19,9 @@ from arena.evaluation.ratings.pairs import Battle
 from arena.evaluation.ratings.standings import load_battles
 from arena.evaluation.ratings.style import covariates, style_controlled
 from arena.evaluation.ratings.style_features import STYLE_NAMES, StyleFeatures, style_features
+from arena.storage import bench as bench_store
+from arena.storage import judgments as judgment_store
+from arena.storage.bench_models import BenchItem, BenchJudgment
 from arena.storage.db import Database
 from tests.support.builders import judged_pair, pairwise_vote, seed_turn, thumb
 from tests.support.fixtures import ArenaFactory
@@ -173,6 +176,36 @@ def test_stored_votes_thumbs_and_verdicts_carry_their_answers_styles(database: D
     assert long.headers == 1 and long.lists == 2 and long.bold == 1
     # A second read answers from the cache and gives the same.
     assert load_battles(database, with_styles=True) == styled
+
+
+def test_a_benchmark_verdict_carries_the_styles_of_its_two_items(database: Database) -> None:
+    clear_cache()
+    alpha, beta = seed_turn(database, models=[ALPHA, BETA]).instance_ids  # records the instances
+    items = [
+        {"position": n, "prompt_id": "p1", "turns": ["q"], "instance_id": iid, "model": model, "repeat": 0, "seed": 0}
+        for n, (iid, model) in enumerate(((alpha, ALPHA), (beta, BETA)))
+    ]
+    pair = {"prompt_id": "p1", "repeat": 0, "instance_a": alpha, "instance_b": beta}
+    with database.session() as session:
+        run = bench_store.create_run(
+            session, name="run", prompt_set_name="set", prompt_file=None, prompt_set_sha256="0" * 64,
+            prompt_count=1, instances=[{"instance_id": alpha}, {"instance_id": beta}], judge=None, system=None,
+            repeats=1, concurrency=1, seed=0, items=items, judgments=[pair],
+        )  # fmt: skip
+        verdict = judgment_store.add_judgment(
+            session, run_id=run.id, judge_model="ollama:judge", mode="pairwise", key_a=alpha, key_b=beta,
+            raw_ab="{}", raw_ba="{}", verdict_ab="A", verdict_ba="A", winner="a", consistent=True,
+        )  # fmt: skip
+        for item in session.query(BenchItem).filter_by(run_id=run.id):
+            item.status, item.answers = "done", [LONG, "More."] if item.instance_id == alpha else [SHORT]
+        row = session.query(BenchJudgment).filter_by(run_id=run.id).one()
+        row.status, row.outcome, row.detail = "done", "a", {"judgment_id": verdict.id}
+
+    [battle] = load_battles(database, with_styles=True)
+
+    assert (battle.model_a, battle.outcome, battle.source) == (ALPHA, "a", "judge")
+    assert battle.style_a == style_features(LONG + "\n\n" + "More.")  # every turn's answer
+    assert battle.style_b == style_features(SHORT)
 
 
 @pytest.fixture
