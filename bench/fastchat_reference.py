@@ -60,6 +60,8 @@ def main() -> None:
             "winner": np.array(WINNERS)[arrays["outcome"]],
         }
     )
+    import sklearn.linear_model  # noqa: F401  # imported inside FastChat's fit: import it before the clock starts
+
     np.random.seed(seed)  # pandas' sample() draws from numpy's global generator
     started = time.perf_counter()
     point = functions["compute_elo_mle_with_tie"](battles)

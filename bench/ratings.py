@@ -189,8 +189,11 @@ def fastchat_venv(cache: Path) -> Path:
         print(f"creating FastChat 0.2.36's environment in {venv} (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
         pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "fschat==0.2.36", "--no-deps"], check=True)
-        subprocess.run([*pip, *FASTCHAT_REQUIREMENTS], check=True)
+        # pip's output only on failure: it warns, rightly, that fschat's serving dependencies are absent.
+        for packages in (["fschat==0.2.36", "--no-deps"], list(FASTCHAT_REQUIREMENTS)):
+            done = subprocess.run([*pip, *packages], capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"pip install {' '.join(packages)} failed:\n{done.stdout}{done.stderr}")
         ready.touch()
     return python
 

@@ -130,6 +130,9 @@ def test_without_a_style_effect_style_control_changes_little() -> None:
     assert all(row.ci_low is None for row in point_only.board.rows)
     assert [r.rating for r in point_only.board.rows] == pytest.approx([r.rating for r in controlled.board.rows])
     assert all(c.ci_low is None for c in point_only.coefficients)
+    # The page polls with the same question: the same inputs give the result kept from last time.
+    assert style_controlled(battles, rounds=100, seed=2) is controlled
+    assert style_controlled(battles[:-1], rounds=100, seed=2) is not controlled
 
 
 def test_battles_without_both_styles_are_left_out_and_counted() -> None:

@@ -19,7 +19,10 @@ round of a batch steps at once (``style_solver``), starting from the full-data f
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,13 +30,18 @@ import numpy as np
 
 from arena.errors import InvalidInput
 from arena.evaluation.ratings.fit import DEFAULT_L2, Leaderboard, board_from, bradley_terry
-from arena.evaluation.ratings.pairs import Battle, aggregate
+from arena.evaluation.ratings.pairs import OUTCOME_CODES, Battle, aggregate
 from arena.evaluation.ratings.solver import to_ratings
 from arena.evaluation.ratings.style_features import STYLE_NAMES
 from arena.evaluation.ratings.style_solver import CovariateFit
 
 # Bootstrap rounds are fitted in batches of about this many (round, battle) weights.
 _BATCH_ELEMENTS = 1_000_000
+# The leaderboard page polls every few seconds with the same question, and a style-controlled
+# bootstrap costs seconds: the last few results are kept, keyed by their exact inputs.
+_MEMO_SIZE = 8
+_memo_lock = threading.Lock()
+_memo: OrderedDict[str, StyleControlled] = OrderedDict()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +114,39 @@ def style_controlled(
     if not 0.0 < level < 1.0:
         raise InvalidInput("the confidence level must lie between 0 and 1")
     models, problem, kept = style_fit(battles, both_bad_as_tie=both_bad_as_tie)
+    missing = sum(1 for b in battles if b.style_a is None or b.style_b is None)
+    outcomes = "".join(str(OUTCOME_CODES[b.outcome]) for b in kept)  # the board tells ties from both-bad
+    key = _fingerprint(models, problem, outcomes, missing, rounds, seed, level, scale, base, mean, both_bad_as_tie, l2)
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    result = _style_controlled(
+        missing, models, problem, kept, rounds=rounds, seed=seed, level=level, scale=scale, base=base, mean=mean,
+        both_bad_as_tie=both_bad_as_tie, l2=l2,
+    )  # fmt: skip
+    with _memo_lock:
+        _memo[key] = result
+        while len(_memo) > _MEMO_SIZE:
+            _memo.popitem(last=False)
+    return result
+
+
+def _style_controlled(
+    missing: int,
+    models: tuple[str, ...],
+    problem: CovariateFit,
+    kept: list[Battle],
+    *,
+    rounds: int,
+    seed: int,
+    level: float,
+    scale: float,
+    base: float,
+    mean: float,
+    both_bad_as_tie: bool,
+    l2: float,
+) -> StyleControlled:
     size = len(models)
     start = np.zeros((1, size + len(STYLE_NAMES)))
     point = problem.fit(weights=np.ones((1, problem.first.size)), start=start, l2=l2)[0]
@@ -140,7 +181,7 @@ def style_controlled(
             for k, name in enumerate(STYLE_NAMES)
         ],
         raw_ratings=dict(zip(models, (float(value) for value in raw), strict=True)),
-        battles_without_style=sum(1 for b in battles if b.style_a is None or b.style_b is None),
+        battles_without_style=missing,
     )
 
 
@@ -157,6 +198,14 @@ def _bootstrap(problem: CovariateFit, *, point: np.ndarray, rounds: int, seed: i
             weights=weights, start=np.broadcast_to(point, (stop - start, point.size)), l2=l2
         )
     return samples
+
+
+def _fingerprint(models: tuple[str, ...], problem: CovariateFit, *settings: object) -> str:
+    """A digest of everything a result depends on: the battles as fitted, and the settings."""
+    digest = hashlib.sha256(repr((models, settings)).encode())
+    for array in (problem.first, problem.second, problem.score, problem.covariates):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def _number(value: float) -> float | None:
