@@ -59,7 +59,7 @@ class CovariateFit:
 
         def evaluate(values: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """The penalised -log L of each round, and P(first side wins) per battle."""
-            eta = values[:, self.first] - values[:, self.second] + values[:, size:] @ f.T
+            eta = np.take(values, self.first, axis=1) - np.take(values, self.second, axis=1) + values[:, size:] @ f.T
             # One exponential serves both log(1 + e^eta) and expit(eta), stably for any sign.
             small = np.exp(-np.abs(eta))
             softplus = np.maximum(eta, 0.0) + np.log1p(small)
