@@ -13,6 +13,7 @@ from scipy.special import expit
 from typer.testing import CliRunner
 
 from arena.cli.leaderboard import leaderboard as leaderboard_command
+from arena.errors import InvalidInput
 from arena.evaluation.ratings.answer_styles import clear_cache
 from arena.evaluation.ratings.fit import leaderboard
 from arena.evaluation.ratings.pairs import Battle
@@ -147,6 +148,8 @@ def test_battles_without_both_styles_are_left_out_and_counted() -> None:
 
     assert controlled.battles_without_style == 2
     assert controlled.board.models == ("a", "b") and controlled.board.total_battles == 1
+    with pytest.raises(InvalidInput, match="at most 1000 bootstrap rounds"):
+        style_controlled(battles[:1] * 20_000, rounds=1001)
     empty = style_controlled(battles[1:], rounds=20)
     assert empty.board.rows == [] and empty.battles_without_style == 2
 

@@ -40,6 +40,9 @@ _BATCH_ELEMENTS = 1_000_000
 # The leaderboard page polls every few seconds with the same question, and a style-controlled
 # bootstrap costs seconds: the last few results are kept, keyed by their exact inputs.
 _MEMO_SIZE = 8
+# Rounds x battles refitted by one request: about a minute on one loaded core. Past it a request is
+# refused with the number of rounds it may ask for, rather than hold a worker for many minutes.
+MAX_BOOTSTRAP_WORK = 20_000_000
 _memo_lock = threading.Lock()
 _memo: OrderedDict[str, StyleControlled] = OrderedDict()
 
@@ -114,6 +117,11 @@ def style_controlled(
     if not 0.0 < level < 1.0:
         raise InvalidInput("the confidence level must lie between 0 and 1")
     models, problem, kept = style_fit(battles, both_bad_as_tie=both_bad_as_tie)
+    if rounds * len(kept) > MAX_BOOTSTRAP_WORK:
+        raise InvalidInput(
+            f"style control over {len(kept):,} battles allows at most {MAX_BOOTSTRAP_WORK // len(kept)} bootstrap "
+            f"rounds (rounds x battles <= {MAX_BOOTSTRAP_WORK:,}); ask for fewer, or rounds=0 for no intervals"
+        )
     missing = sum(1 for b in battles if b.style_a is None or b.style_b is None)
     outcomes = "".join(str(OUTCOME_CODES[b.outcome]) for b in kept)  # the board tells ties from both-bad
     key = _fingerprint(models, problem, outcomes, missing, rounds, seed, level, scale, base, mean, both_bad_as_tie, l2)
