@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from arena.storage.bench_models import BenchItem, BenchJudgment
 from arena.storage.models import Judgment, Response
 
+_T = TypeVar("_T")
 AnswerKey = tuple[str, int, datetime | None]  # ("response" | "bench", row id, its stamp)
 
 
@@ -122,6 +124,6 @@ def _bench_answers(session: Session, judgment_ids: set[int]) -> dict[int, dict[s
     return found
 
 
-def _chunks(values: list, size: int = 500) -> list[list]:  # type: ignore[type-arg]
+def _chunks(values: list[_T], size: int = 500) -> list[list[_T]]:
     """Bounded IN lists: SQLite limits how many parameters one statement may have."""
     return [values[i : i + size] for i in range(0, len(values), size)]
