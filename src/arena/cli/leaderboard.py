@@ -38,6 +38,9 @@ def leaderboard(
     include_imported: Annotated[
         bool, typer.Option("--include-imported", help="Also count votes restored by imports")
     ] = False,
+    style_control: Annotated[
+        bool, typer.Option("--style-control", help="Hold answer style equal: length, headers, lists, bold")
+    ] = False,
     matrix: Annotated[bool, typer.Option("--matrix", help="Also print the win-rate matrix")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
 ) -> None:
@@ -53,7 +56,9 @@ def leaderboard(
     }
     with opened_database() as database, exit_on_error():
         # `by` is checked by load_battles.
-        result = stored_standings(database, unit=by, rounds=rounds, seed=seed, **filters)  # type: ignore[arg-type]
+        result = stored_standings(
+            database, unit=by, rounds=rounds, seed=seed, style_control=style_control, **filters  # type: ignore[arg-type]
+        )
         # One model at several settings: its battles are within one model, which a board by model leaves out.
         hidden = 0
         if by == "model" and not result.board.rows:
@@ -67,6 +72,8 @@ def leaderboard(
         console.print_json(json.dumps(to_json(result) | {"pass_rates": tests or None}, default=str))
         return
     print_ratings(console, result, hidden_by_model=hidden)
+    if result.style is not None and result.board.models:
+        print_style(console, result)
     if rates:
         print_pass_rates(console, rates)
     if matrix and result.board.models:
@@ -75,8 +82,16 @@ def leaderboard(
 
 def to_json(result: Standings) -> dict[str, Any]:
     data = result.board.to_dict()
+    raw = result.style.raw_ratings if result.style is not None else {}
     for row in data["rows"]:
         row["elo"] = round(result.elo[row["model"]], 2)
+        if raw:
+            row["raw_rating"] = raw[row["model"]]
+    if result.style is not None:
+        data["style"] = {
+            "coefficients": [vars(coefficient) for coefficient in result.style.coefficients],
+            "battles_without_style": result.style.battles_without_style,
+        }
     tied = every_battle_tied(result.board)
     return data | {
         "battles_by_source": result.battles_by_source,
@@ -107,6 +122,7 @@ RATING_COLUMNS = (
     Column(header="rating", justify="right", required=True),  # without it, plain lines rather than a table
     Column(header="95% CI", justify="right", priority=6),
     Column(header="", priority=1),  # the interval bar: first to go on a narrow terminal
+    Column(header="raw", justify="right", priority=2),  # with --style-control: the plain rating
     Column(header="elo", justify="right", priority=3),
     Column(header="battles", justify="right", priority=5),
     Column(header="W·L·T·BB", justify="right", priority=4),
@@ -118,6 +134,10 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
     title = f"Leaderboard · {board.total_battles} battles ({sources})"
+    raw = result.style.raw_ratings if result.style is not None else {}
+    columns = RATING_COLUMNS if raw else tuple(column for column in RATING_COLUMNS if column.header != "raw")
+    if result.style is not None:
+        title += " · style controlled"
     if not board.rows:
         caption = "No battles yet: vote in the arena or run a judge."
         if hidden_by_model:
@@ -125,7 +145,7 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
                 f"No battles between different models, but {hidden_by_model} between settings of one model "
                 "(a benchmark of one model at several settings): see them with --by instance."
             )
-        print_table(console, RATING_COLUMNS, [], title=title, caption=caption)
+        print_table(console, columns, [], title=title, caption=caption)
         return
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
@@ -143,12 +163,13 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
                 ""
                 if tied
                 else interval_bar(low=row.ci_low, high=row.ci_high, rating=row.rating, lowest=lowest, highest=highest),
+                *([f"{raw[row.model]:.0f}"] if raw else []),
                 f"{result.elo[row.model]:.0f}",
                 str(row.battles),
                 f"{row.wins}·{row.losses}·{row.ties}·{row.both_bad}",
             ]
         )
-    print_table(console, RATING_COLUMNS, rows, title=title)
+    print_table(console, columns, rows, title=title)
     if tied:
         console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
@@ -159,6 +180,29 @@ def print_pass_rates(console: Console, rates: dict[str, PassRate]) -> None:
     ordered = sorted(rates.items(), key=lambda kv: (-kv[1].rate, kv[0]))
     rows = [[key, f"{rate.rate:.0%} ({rate.passed}/{rate.total})"] for key, rate in ordered]
     print_table(console, columns, rows, title="promptfoo tests passed")
+
+
+def print_style(console: Console, result: Standings) -> None:
+    """The style coefficients: > 0, the answer with more of it is favoured, whatever it says."""
+    assert result.style is not None
+    rows = [
+        [
+            coefficient.name,
+            f"{coefficient.value:+.3f}",
+            "–" if coefficient.ci_low is None else f"{coefficient.ci_low:+.3f} … {coefficient.ci_high:+.3f}",
+        ]
+        for coefficient in result.style.coefficients
+    ]
+    left_out = result.style.battles_without_style
+    caption = "log-odds per RMS unit of the normalised difference (a-b)/(a+b+1); raw = rating without style control"
+    if left_out:
+        caption += f"; {left_out} battles left out (answers unknown)"
+    columns = (
+        Column(header="style", keep=True),
+        Column(header="coefficient", justify="right", required=True),
+        Column(header="95% CI", justify="right", priority=1),
+    )
+    print_table(console, columns, rows, title="Style coefficients", caption=caption)
 
 
 def print_win_rates(console: Console, board: Leaderboard) -> None:

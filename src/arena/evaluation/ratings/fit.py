@@ -263,12 +263,28 @@ def leaderboard(
     if rounds:
         result = bootstrap(counts, rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie)
         ratings, ci_low, ci_high = result.ratings, result.ci_low, result.ci_high
-        ranks = rank_by_upper_bound(ci_low=ci_low, ci_high=ci_high)
     else:
         ratings = bradley_terry(counts, both_bad_as_tie=both_bad_as_tie)
         ci_low = ci_high = np.full_like(ratings, np.nan)
-        ranks = rank_by_upper_bound(ci_low=ratings, ci_high=ratings)
+    return board_from(
+        counts, ratings=ratings, ci_low=ci_low, ci_high=ci_high, rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie
+    )
 
+
+def board_from(
+    counts: PairCounts,
+    *,
+    ratings: np.ndarray,
+    ci_low: np.ndarray,
+    ci_high: np.ndarray,
+    rounds: int,
+    seed: int,
+    both_bad_as_tie: bool = True,
+) -> Leaderboard:
+    """The leaderboard of ratings fitted to ``counts`` (intervals NaN without a bootstrap: ranks
+    then follow the ratings), best first."""
+    bootstrapped = not np.isnan(ci_low).all()
+    ranks = rank_by_upper_bound(ci_low=ci_low if bootstrapped else ratings, ci_high=ci_high if bootstrapped else ratings)
     order = sorted(range(len(counts.models)), key=lambda index: (-ratings[index], counts.models[index]))
     rows = [
         LeaderboardRow(

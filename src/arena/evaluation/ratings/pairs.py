@@ -15,6 +15,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from arena.errors import InvalidInput
+from arena.evaluation.ratings.style_features import StyleFeatures
 
 Outcome = Literal["a", "b", "tie", "both_bad"]
 Source = Literal["human", "judge"]
@@ -34,6 +35,9 @@ class Battle:
     judge_model: str | None = None
     category: str | None = None
     timestamp: datetime | None = None
+    # The two answers' styles, for style control; None where the answers are unknown.
+    style_a: StyleFeatures | None = None
+    style_b: StyleFeatures | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:

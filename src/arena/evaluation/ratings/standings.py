@@ -35,9 +35,11 @@ from itertools import combinations
 from typing import Any, Final, Literal
 
 from arena.errors import InvalidInput
+from arena.evaluation.ratings.answer_styles import AnswerStyles
 from arena.evaluation.ratings.fit import Leaderboard, filter_battles, leaderboard, online_elo
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pairs import SOURCES, Battle, Outcome, Source
+from arena.evaluation.ratings.style import StyleControlled, style_controlled
 from arena.storage import battle_signals as signal_store
 from arena.storage.battle_signals import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
 from arena.storage.db import Database
@@ -71,16 +73,22 @@ class Standings:
     latest: datetime | None  # newest battle that passed the filters
     # The board's ids (board.models) → readable names, unique on this board.
     names: dict[str, str] = field(default_factory=dict)
+    # With style control: the style-controlled fit (``board`` is then its leaderboard).
+    style: StyleControlled | None = None
 
 
-def load_battles(database: Database, *, unit: Unit = "model", include_imported: bool = False) -> list[Battle]:
+def load_battles(
+    database: Database, *, unit: Unit = "model", include_imported: bool = False, with_styles: bool = False
+) -> list[Battle]:
     """Every battle the stored votes and judgments give, oldest first; votes restored by an
-    import only with ``include_imported`` (anyone may import a file: it must not rank models)."""
+    import only with ``include_imported`` (anyone may import a file: it must not rank models);
+    with the two answers' styles (for style control) only ``with_styles``."""
     if unit not in UNITS:
         raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
     with database.session() as session:
         signals = signal_store.battle_signals(session, include_imported=include_imported)
-    return derive_battles(signals, unit=unit)
+        styles = AnswerStyles.load(session, signals) if with_styles else AnswerStyles()
+    return derive_battles(signals, unit=unit, styles=styles)
 
 
 def standings(
@@ -94,9 +102,12 @@ def standings(
     rounds: int = 1000,
     seed: int = 0,
     unit: Unit = "model",
+    style_control: bool = False,
 ) -> Standings:
     """Filter the battles, then rate them; a time without a zone is read as UTC. ``unit`` says
-    what the battles' sides are (as ``load_battles`` was asked), so they can be named."""
+    what the battles' sides are (as ``load_battles`` was asked), so they can be named. With
+    ``style_control`` the ratings hold the answers' style equal (``style``), over the battles
+    whose answers' styles are known."""
     if not 0 <= rounds <= MAX_ROUNDS:
         raise InvalidInput(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
     since, until = _utc(since), _utc(until)
@@ -106,7 +117,8 @@ def standings(
         battles, source=source, judge_model=judge_model, category=category, since=since, until=until
     )
     counted = Counter(battle.source for battle in selected)
-    board = leaderboard(selected, rounds=rounds, seed=seed)
+    style = style_controlled(selected, rounds=rounds, seed=seed) if style_control else None
+    board = style.board if style is not None else leaderboard(selected, rounds=rounds, seed=seed)
     return Standings(
         board=board,
         elo=online_elo(selected, k=ELO_K),
@@ -115,6 +127,7 @@ def standings(
         categories=sorted({b.category for b in battles if b.category}),
         latest=max((b.timestamp for b in selected if b.timestamp), default=None),
         names=names_for(board.models, unit=unit),
+        style=style,
     )
 
 
@@ -124,12 +137,13 @@ def stored_standings(
     unit: Unit = "model",
     include_imported: bool = False,
     source: Source | Literal["all"] | None = None,
+    style_control: bool = False,
     **filters: Any,
 ) -> Standings:
     """The leaderboard from what is stored, as the API and the CLI both ask for it (``all``
     sources is no source filter)."""
-    battles = load_battles(database, unit=unit, include_imported=include_imported)
-    return standings(battles, source=None if source == "all" else source, unit=unit, **filters)
+    battles = load_battles(database, unit=unit, include_imported=include_imported, with_styles=style_control)
+    return standings(battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -138,12 +152,14 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def derive_battles(signals: BattleSignals, *, unit: Unit = "model") -> list[Battle]:
-    """All battles, oldest first (the order online Elo reads them in)."""
+def derive_battles(signals: BattleSignals, *, unit: Unit = "model", styles: AnswerStyles | None = None) -> list[Battle]:
+    """All battles, oldest first (the order online Elo reads them in), with the answers' styles
+    that ``styles`` knows."""
+    styles = styles or AnswerStyles()
     battles = [
-        *_from_pairwise_votes(signals.pairwise_votes, unit=unit),
-        *_from_thumbs(signals.thumbs, voted_pairs=_voted_pairs(signals.pairwise_votes), unit=unit),
-        *_from_judgments(signals.judgments, unit=unit),
+        *_from_pairwise_votes(signals.pairwise_votes, unit=unit, styles=styles),
+        *_from_thumbs(signals.thumbs, voted_pairs=_voted_pairs(signals.pairwise_votes), unit=unit, styles=styles),
+        *_from_judgments(signals.judgments, unit=unit, styles=styles),
     ]
     battles.sort(key=lambda battle: battle.timestamp)  # type: ignore[arg-type, return-value]
     return battles
@@ -153,7 +169,7 @@ def _battle(*, side_a: str, side_b: str, outcome: Outcome, **fields: object) -> 
     return None if side_a == side_b else Battle(model_a=side_a, model_b=side_b, outcome=outcome, **fields)  # type: ignore[arg-type]
 
 
-def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit) -> list[Battle]:
+def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit, styles: AnswerStyles) -> list[Battle]:
     battles = []
     for vote in votes:
         battle = _battle(
@@ -162,6 +178,7 @@ def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit) -> 
             outcome=_VOTE_OUTCOMES[vote.value],
             source="human",
             timestamp=vote.counts_at,
+            **styles.of_vote(vote),
         )
         if battle is not None:
             battles.append(battle)
@@ -173,7 +190,11 @@ def _voted_pairs(votes: Iterable[PairwiseVoteSignal]) -> set[tuple[int, int | No
 
 
 def _from_thumbs(
-    thumbs: Iterable[ThumbSignal], *, voted_pairs: set[tuple[int, int | None, frozenset[str]]], unit: Unit
+    thumbs: Iterable[ThumbSignal],
+    *,
+    voted_pairs: set[tuple[int, int | None, frozenset[str]]],
+    unit: Unit,
+    styles: AnswerStyles,
 ) -> list[Battle]:
     # One voter's thumbs on one turn; a regenerated answer's newer thumb replaces the older.
     latest: dict[tuple[int, int | None], dict[str, ThumbSignal]] = {}
@@ -190,13 +211,14 @@ def _from_thumbs(
                 outcome=_THUMB_OUTCOMES[(first.value, second.value)],
                 source="human",
                 timestamp=max(first.counts_at, second.counts_at),
+                **styles.of_thumbs(first, second),
             )
             if battle is not None:
                 battles.append(battle)
     return battles
 
 
-def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[Battle]:
+def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit, styles: AnswerStyles) -> list[Battle]:
     # A judgment about a stored turn replaces the same judge's earlier one on that pair; a
     # turn-less one (a benchmark item, a raw prompt) stands alone, since nothing says which
     # prompt it was about. Grades pair up within a turn, or within one run for raw prompts.
@@ -223,6 +245,7 @@ def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[
             judge_model=judgment.judge_model,
             category=judgment.category,
             timestamp=judgment.counts_at,
+            **styles.of_judgment(judgment),
         )
         if battle is not None:
             battles.append(battle)
@@ -238,6 +261,7 @@ def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit) -> list[
                 judge_model=first.judge_model,
                 category=second.category or first.category,
                 timestamp=max(first.counts_at, second.counts_at),
+                **styles.of_grades(first, second),
             )
             if battle is not None:
                 battles.append(battle)

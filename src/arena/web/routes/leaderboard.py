@@ -21,6 +21,7 @@ from arena.web.schemas.leaderboard import (
     PassRatePublic,
     RatingPublic,
 )
+from arena.web.schemas.style_control import StyleCoefficientPublic, StyleControlPublic
 
 router = APIRouter(tags=["leaderboard"])
 
@@ -30,6 +31,16 @@ DEFAULT_ROUNDS = 1000
 
 def _rate(rate: PassRate | None) -> PassRatePublic | None:
     return None if rate is None else PassRatePublic(passed=rate.passed, total=rate.total, rate=rate.rate)
+
+
+def _style(result: Standings) -> tuple[StyleControlPublic | None, dict[str, tuple[float, int]]]:
+    """The style coefficients, and each model's raw rating and raw rank (1 + how many rate higher)."""
+    if result.style is None:
+        return None, {}
+    raw = result.style.raw_ratings
+    ranks = {model: (rating, 1 + sum(other > rating for other in raw.values())) for model, rating in raw.items()}
+    coefficients = [StyleCoefficientPublic(**vars(coefficient)) for coefficient in result.style.coefficients]
+    return StyleControlPublic(coefficients=coefficients, battles_without_style=result.style.battles_without_style), ranks
 
 
 def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, PassRate] | None) -> LeaderboardPublic:
@@ -43,6 +54,7 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
             ContestantPassRatePublic(model=key, name=names[key], **_rate(rates[key]).model_dump())  # type: ignore[union-attr]
             for key in order
         ]
+    style, raw = _style(result)
     return LeaderboardPublic(
         filters=filters,
         rows=[
@@ -51,6 +63,8 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
                 name=names.get(row["model"], row["model"]),
                 elo=round(result.elo[row["model"]], 2),
                 pass_rate=_rate((rates or {}).get(row["model"])),
+                raw_rating=raw[row["model"]][0] if row["model"] in raw else None,
+                raw_rank=raw[row["model"]][1] if row["model"] in raw else None,
             )
             for row in data["rows"]
         ],
@@ -66,6 +80,7 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
         all_ties=every_battle_tied(result.board),
         note=ALL_TIES_NOTE if every_battle_tied(result.board) else None,
         pass_rates=tested,
+        style=style,
     )
 
 
@@ -81,6 +96,9 @@ async def get_leaderboard(
     rounds: int = Query(DEFAULT_ROUNDS, ge=0, le=MAX_ROUNDS, description="Bootstrap rounds; 0 = no intervals"),
     seed: int = Query(0, ge=0, le=2**31 - 1, description="Bootstrap seed: the same seed gives the same intervals"),
     include_imported: bool = Query(False, description="Also count votes restored by imports (left out by default)"),
+    style_control: bool = Query(
+        False, description="Hold the answers' style equal (length, headers, lists, bold), as Chatbot Arena does"
+    ),
 ) -> LeaderboardPublic:
     """Bradley–Terry ratings with 95% bootstrap intervals, Elo, win rates and battle counts, and the
     promptfoo pass rates of benchmark runs with tests."""
@@ -97,6 +115,7 @@ async def get_leaderboard(
             until=until,
             rounds=rounds,
             seed=seed,
+            style_control=style_control,
         )
         filters = LeaderboardFiltersPublic(
             source=source,
@@ -108,6 +127,7 @@ async def get_leaderboard(
             rounds=rounds,
             seed=seed,
             include_imported=include_imported,
+            style_control=style_control,
         )
         rates = contestant_pass_rates(
             db, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until

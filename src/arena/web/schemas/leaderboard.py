@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from arena.evaluation.ratings.standings import ELO_K, Unit
+from arena.web.schemas.style_control import StyleControlPublic
 
 
 class PassRatePublic(BaseModel):
@@ -55,6 +56,12 @@ class RatingPublic(BaseModel):
     pass_rate: PassRatePublic | None = Field(
         None, description="Its promptfoo tests passed, over the included runs; null when it had none"
     )
+    raw_rating: float | None = Field(
+        None,
+        description="With style_control: the plain Bradley–Terry rating of the same battles, style not held equal "
+        "(`rating` is then style-controlled); null otherwise",
+    )
+    raw_rank: int | None = Field(None, description="With style_control: its place by `raw_rating` (1 = best)")
 
 
 class LeaderboardFiltersPublic(BaseModel):
@@ -67,6 +74,7 @@ class LeaderboardFiltersPublic(BaseModel):
     rounds: int
     seed: int
     include_imported: bool = False
+    style_control: bool = False
 
 
 class LeaderboardPublic(BaseModel):
@@ -91,4 +99,7 @@ class LeaderboardPublic(BaseModel):
         None,
         description="promptfoo pass rates of every contestant with tests in the runs the filters include (also "
         "those without battles), best first; null when no included run had tests",
+    )
+    style: StyleControlPublic | None = Field(
+        None, description="With style_control: the style coefficients; `rows` are then style-controlled"
     )

@@ -3,6 +3,7 @@
 // and at once when it regains focus). Everything is built with DOM calls, never innerHTML.
 
 import { request } from "../lib/api.js";
+import { rawCell, renderStyle } from "../leaderboard/style-control.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const BAR_WIDTH = 240;
@@ -136,6 +137,7 @@ function renderRatings(data) {
     bar.append(intervalBar(row, scale));
     tr.append(
       bar,
+      ...rawCell(data, row),
       element("td", { className: "number elo", text: fixed(row.elo) }),
       element("td", { className: "number battles", text: String(row.battles) }),
       element("td", {
@@ -147,6 +149,7 @@ function renderRatings(data) {
     return tr;
   }));
   passRateHeading.hidden = !data.pass_rates;
+  renderStyle(data);
   renderTestedUnrated(data);
   unitHeading.textContent = data.filters.by === "instance" ? "Instance" : "Model";
   ratingsEmpty.hidden = data.rows.length > 0;
