@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from arena.cli import audit, bench, bench_worker, db, leaderboard, models, serve, user
+from arena.cli import audit, bench, bench_compare, bench_worker, db, leaderboard, models, serve, user
 from arena.cli._help import drop_flag_types
 
 drop_flag_types()
@@ -24,6 +24,7 @@ app.command("pull")(models.pull)
 app.command("rm")(models.rm)
 app.command("leaderboard")(leaderboard.leaderboard)
 bench.bench_app.command("worker")(bench_worker.bench_worker)
+bench.bench_app.command("compare")(bench_compare.bench_compare)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(db.db_app, name="db")
 app.add_typer(audit.audit_app, name="audit")
