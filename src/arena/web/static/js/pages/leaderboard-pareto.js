@@ -115,16 +115,21 @@ function render(data) {
   box.replaceChildren(...(shown.length ? shown.map(figure) : [element("p", { className: "leaderboard-empty", text: "No ratings to chart yet." })]));
 }
 
+let latest = 0;
+
 async function refresh() {
+  const mine = ++latest; // an answer to older filters that arrives late is dropped, never drawn
   try {
     const response = await request("GET", query());
     const body = await response.text();
+    if (mine !== latest) return;
     errorBox.hidden = true;
     if (body !== lastBody) {
       lastBody = body;
       render(JSON.parse(body));
     }
   } catch (error) {
+    if (mine !== latest) return;
     errorBox.textContent = error.message;
     errorBox.hidden = false;
   }
