@@ -1,6 +1,6 @@
 """The /leaderboard page's "quality against speed and memory" panel in a real headless Chromium:
 a scatter per axis, the Pareto-optimal contestants filled, unknown sizes named; the category
-filter redraws it with that category's ratings."""
+filter redraws it with that category's ratings; and the bench page's comparison of two runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.test_pareto_and_compare_api import GONE, LLAMA, QWEN, battle
+from tests.evaluation.test_bench_compare import seed_two_quantizations
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
@@ -50,3 +51,23 @@ def test_the_pareto_panel_draws_the_frontier_and_follows_the_category(arena: Run
 
     expect(speed.locator(f'circle.dominated[data-key="{LLAMA}"]')).to_have_count(1)
     expect(speed.locator("circle.dominated")).to_have_count(1)
+
+
+def test_the_bench_page_compares_two_quantizations(arena: RunningArena, page: Page) -> None:
+    with arena.database() as database:
+        run_a, run_b = seed_two_quantizations(database)  # q4 and q8, each against one baseline
+
+    page.goto(f"{arena.url}/bench")
+    page.fill("#compare-form input[name=run_a]", run_b[:8])
+    page.fill("#compare-form input[name=run_b]", run_a[:8])
+    page.click("#compare-start")
+
+    result = page.locator("#compare-result")
+    expect(result).to_contain_text("A better on 6, B better on 1, even on 3")
+    expect(result).to_contain_text("Sign test (exact, two-sided): p = 0.1250")
+    expect(result).to_contain_text("more)")  # ten prompts do not separate them yet
+
+    page.fill("#compare-form input[name=run_b]", "")
+    page.click("#compare-start")
+    expect(page.locator("#compare-error")).to_contain_text("name both")
+    expect(result).to_be_hidden()
