@@ -16,9 +16,10 @@ from tests.support.server import RunningArena
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 
-@pytest.fixture
-def arena(double: OllamaDouble, arena_factory: ArenaFactory) -> RunningArena:
-    return arena_factory(ollama_hosts=[double.url], embedded_enabled=False)
+@pytest.fixture(scope="module")
+def arena(module_double: OllamaDouble, module_arena_factory: ArenaFactory) -> RunningArena:
+    """One arena for the module: the leaderboard test's votes and the bench test's runs do not meet."""
+    return module_arena_factory(ollama_hosts=[module_double.url], embedded_enabled=False)
 
 
 def test_the_pareto_panel_draws_the_frontier_and_follows_the_category(arena: RunningArena, page: Page) -> None:
