@@ -15,6 +15,7 @@ RIGHT: Final = WIDTH - 40
 TOP: Final = 20
 BOTTOM: Final = HEIGHT - 60
 HOLLOW: Final = "#888"
+LABEL_FLIP: Final = WIDTH * 0.65  # a name right of this goes to its dot's left, so it is not cut off
 
 
 def value_unit(axis: str, values: list[float]) -> tuple[float, str]:
@@ -73,7 +74,9 @@ def pareto_svg(chart: Mapping[str, Any]) -> str:
             parts.append(
                 f'<circle class="{"optimal" if optimal else "dominated"}" cx="{x(xv):.1f}" cy="{y(yv):.1f}" r="5" '
                 f'fill="{fill}" stroke="{ACCENT if optimal else HOLLOW}" stroke-width="2"><title>{_text(tip)}</title></circle>'
-                f'<text x="{x(xv) + 8:.1f}" y="{y(yv) - 6:.1f}" fill="{INK}">{_text(_short(str(point["name"])))}</text>'
+                f'<text x="{x(xv) + (-8 if x(xv) > LABEL_FLIP else 8):.1f}" y="{y(yv) - 6:.1f}" '
+                f'text-anchor="{"end" if x(xv) > LABEL_FLIP else "start"}" fill="{INK}">'
+                f"{_text(_short(str(point['name'])))}</text>"
             )
     if unknown:
         parts.append(

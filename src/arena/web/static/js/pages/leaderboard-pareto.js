@@ -87,7 +87,10 @@ function scatter(chart) {
     const dot = svg("circle", { class: point.optimal ? "optimal" : "dominated", cx: x(xs[i]), cy: y(ys[i]), r: 5, "data-key": point.key });
     const answers = point.answers ? `, ${point.answers} answers` : "";
     dot.append(svg("title", {}, `${point.name}: rating ${point.rating.toFixed(0)}, ${xs[i].toPrecision(3)} ${unit}${answers}${point.optimal ? " (Pareto-optimal)" : ""}`));
-    plot.append(dot, svg("text", { class: "point-label", x: x(xs[i]) + 8, y: y(ys[i]) - 6 }, point.name));
+    // A name near the right edge goes to the dot's left, so it is not cut off.
+    const left = x(xs[i]) > WIDTH * 0.65;
+    const at = { class: "point-label", x: x(xs[i]) + (left ? -8 : 8), y: y(ys[i]) - 6, "text-anchor": left ? "end" : "start" };
+    plot.append(dot, svg("text", at, point.name));
   });
   return plot;
 }
@@ -97,14 +100,15 @@ function figure(chart) {
   node.dataset.axis = chart.axis;
   node.append(element("h3", { text: chart.title }));
   const [, unit] = unitOf(chart);
+  const what = { tokens_per_sec: "tokens/s", disk_bytes: "Size on disk", resident_bytes: "Resident memory" }[chart.axis];
   if (chart.points.length) node.append(scatter(chart));
   const optimal = chart.points.filter((p) => p.optimal).sort((a, b) => b.rating - a.rating).map((p) => p.name);
   const caption = element("figcaption");
   caption.append(element("span", {
     className: "pareto-optimal",
-    text: chart.points.length ? `Pareto-optimal: ${optimal.join(", ")}` : `${unit}: unknown for every rated contestant`,
+    text: chart.points.length ? `Pareto-optimal: ${optimal.join(", ")}` : `${what}: unknown for every rated contestant`,
   }));
-  if (chart.unknown.length) caption.append(element("span", { className: "pareto-unknown", text: ` · ${unit} unknown: ${chart.unknown.join(", ")}` }));
+  if (chart.points.length && chart.unknown.length) caption.append(element("span", { className: "pareto-unknown", text: ` · ${unit} unknown: ${chart.unknown.join(", ")}` }));
   node.append(caption);
   return node;
 }
