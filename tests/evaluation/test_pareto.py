@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from arena.engines.ollama import OllamaEngine
+from arena.engines.router import Router
+from arena.evaluation.bench.plan import instance_record
 from arena.evaluation.bench.report.data import report_from_rows
 from arena.evaluation.bench.report.render import charts, render_html
 from arena.evaluation.bench.report.text import render_markdown
+from arena.evaluation.bench.steps import describe_environment
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.evaluation.ratings.pareto import ModelSize, Speed, pareto_charts, pareto_optimal
 from tests.evaluation.test_bench_report import MIDDLE, STRONG, WEAK, make_rows, make_run
+from tests.support.doubles.ollama import OllamaDouble
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,3 +79,19 @@ def test_the_report_charts_rating_against_speed_per_category_and_lists_the_front
     assert f"Rating against model size on disk: Pareto-optimal {strong}; unknown for {unknown}" in markdown
     assert "Rating against resident memory: unknown for every instance" in markdown
     assert '<section id="pareto">' in html and "<h3>code</h3>" in html and "<h3>writing</h3>" in html
+
+
+@pytest.mark.anyio
+async def test_a_run_session_records_the_sizes_ollama_lists(double: OllamaDouble) -> None:
+    router = Router(engines=[OllamaEngine(base_url=double.url)])
+    try:
+        environment = await describe_environment(router)
+    finally:
+        await router.aclose()
+
+    assert environment["models"]["ollama:qwen2.5:0.5b"] == {"size_bytes": 397_821_319, "resident_bytes": None}
+    run = make_run()
+    run.instances = [instance_record(ModelInstance(model="ollama:qwen2.5:0.5b")), *run.instances]
+    run.environment = [environment]
+    data = report_from_rows(run=run, items=[], judgments=[]).data
+    assert list(data["environment"][0]["models"]) == ["ollama:qwen2.5:0.5b"]  # the run's models only
