@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from arena.cli import audit, bench, bench_worker, db, judges, leaderboard, models, serve, user
+from arena.cli import audit, bench, bench_compare, bench_worker, db, judges, leaderboard, models, serve, user
 from arena.cli._help import drop_flag_types
 
 drop_flag_types()
@@ -25,6 +25,7 @@ app.command("rm")(models.rm)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("judges")(judges.judges)
 bench.bench_app.command("worker")(bench_worker.bench_worker)
+bench.bench_app.command("compare")(bench_compare.bench_compare)
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(db.db_app, name="db")
 app.add_typer(audit.audit_app, name="audit")

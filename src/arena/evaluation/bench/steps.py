@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from arena import __version__
-from arena.engines.base import Message, SamplingOptions
+from arena.engines.base import Message, ModelInfo, SamplingOptions
 from arena.engines.router import Router
 from arena.errors import ArenaError, InvalidInput
 from arena.evaluation.bench.plan import repeat_seed
@@ -76,7 +76,13 @@ async def describe_environment(router: Router) -> dict[str, Any]:
             {"engine": h.engine, "endpoint": h.endpoint, "reachable": h.reachable, "version": h.version}
             for h in inventory.health
         ],
+        # Sizes as the engines report them now, for the report's quality-against-memory chart.
+        "models": {m.id: _size_record(m) for m in inventory.models if any(_size_record(m).values())},
     }
+
+
+def _size_record(model: ModelInfo) -> dict[str, int | None]:
+    return {"size_bytes": model.size, "resident_bytes": getattr(model, "resident_bytes", None)}
 
 
 def origin(router: Router, model_id: str, *, worker: str) -> dict[str, str | None]:

@@ -44,10 +44,12 @@ from arena.web.auth.ownership import check_bench_run, reader_of
 from arena.web.deps import AppSettings, CurrentPrincipal, Db, Evaluator, ModelRouter
 from arena.web.observability.hooks import observe_bench
 from arena.web.openapi import error_responses
+from arena.web.routes import bench_compare
 from arena.web.schemas.bench import ResumeCreate, RunList, RunPublic
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/bench", tags=["bench"], dependencies=[Evaluator])
+router.include_router(bench_compare.router)  # GET /api/bench/compare
 
 ERRORS = error_responses(400, 404, 409, 413, 422)
 ReportFormat = Literal["json", "html", "md", "csv"]

@@ -13,6 +13,7 @@ from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
+from arena.web.routes import leaderboard_pareto
 from arena.web.schemas.common import IsoDateTime
 from arena.web.schemas.leaderboard import (
     ContestantPassRatePublic,
@@ -24,6 +25,7 @@ from arena.web.schemas.leaderboard import (
 from arena.web.schemas.style_control import StyleCoefficientPublic, StyleControlPublic
 
 router = APIRouter(tags=["leaderboard"])
+router.include_router(leaderboard_pareto.router)  # GET /api/leaderboard/pareto
 
 ERRORS = error_responses(400, 422)
 DEFAULT_ROUNDS = 1000

@@ -157,7 +157,15 @@ def used_engines(run: BenchRun) -> list[EnvironmentData]:
     return [
         cast(
             EnvironmentData,
-            {**session, "engines": [e for e in session.get("engines", []) if e["reachable"] or e["engine"] in engines]},
+            {
+                **session,
+                "engines": [e for e in session.get("engines", []) if e["reachable"] or e["engine"] in engines],
+                **(
+                    {"models": {m: s for m, s in session["models"].items() if m in models}}
+                    if "models" in session
+                    else {}
+                ),
+            },
         )
         if "engines" in session
         else session

@@ -13,6 +13,7 @@ from typing import Final
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from arena.evaluation.bench.report.pareto import chart_name, optimal_text, pareto_sections
 from arena.evaluation.bench.report.pass_rates import cell_text, rate_text
 from arena.evaluation.bench.report.schema import BenchReport, ItemData, JudgmentData
 from arena.evaluation.bench.report.text import counts_text, hosts_text, interval_text, number_text, win_cell_text
@@ -80,4 +81,7 @@ def render_html(report: BenchReport, *, charts: dict[str, str]) -> str:
         win_cell=win_cell_text,
         rate=rate_text,
         cell=cell_text,
+        pareto=pareto_sections(report),
+        pareto_chart=chart_name,
+        pareto_text=optimal_text,
     )

@@ -18,6 +18,7 @@ from typing import Final
 from arena import csv_safe
 from arena.evaluation.bench.report.charts import bar_chart, heatmap, ratings_chart, standalone
 from arena.evaluation.bench.report.html import render_html
+from arena.evaluation.bench.report.pareto import pareto_sections, pareto_svgs
 from arena.evaluation.bench.report.schema import BenchReport
 from arena.evaluation.bench.report.text import render_markdown
 from arena.storage.private_files import write_private_text
@@ -75,6 +76,7 @@ def charts(report: BenchReport) -> dict[str, str]:
             title="Win rate per category (judged pairs won, ties count half)",
             css_class="heatmap categories",
         )
+    found.update(pareto_svgs(pareto_sections(report)))  # rating against speed and size, per category
     return found
 
 

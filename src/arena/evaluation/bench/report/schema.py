@@ -69,6 +69,11 @@ class EngineData(TypedDict):
     version: str | None
 
 
+class ModelSizeData(TypedDict):
+    size_bytes: int | None  # the model's file(s) on disk
+    resident_bytes: int | None  # memory it takes when loaded, where the engine says
+
+
 class EnvironmentData(TypedDict, total=False):
     """One runner session's versions; written by the runner, so older runs may lack a key."""
 
@@ -79,6 +84,7 @@ class EnvironmentData(TypedDict, total=False):
     engines: list[EngineData]
     worker: str
     host: str  # written by bench workers
+    models: dict[str, ModelSizeData]  # model id -> sizes the engines reported (since the Pareto charts)
 
 
 class SummaryData(TypedDict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from arena.evaluation.bench.report import pareto
 from arena.evaluation.bench.report.judges import markdown_lines as judge_lines
 from arena.evaluation.bench.report.pass_rates import markdown_lines
 from arena.evaluation.bench.report.schema import BenchReport, CategoryCell, LeaderboardRowData
@@ -102,6 +103,7 @@ def render_markdown(report: BenchReport, *, chart_files: dict[str, str] | None =
     for name in ("tokens_per_sec", "ttft"):
         if chart_files and name in chart_files:
             lines += [f"![{name}]({chart_files[name]})", ""]
+    lines += pareto.markdown_lines(pareto.pareto_sections(report), chart_files)
     if data["categories"]:
         labels = report.labels
         lines += ["## Wins per category", ""]
