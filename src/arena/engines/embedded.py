@@ -204,11 +204,14 @@ class EmbeddedEngine(Engine):
                 item = await queue.get()
                 if isinstance(item, _Text):
                     yield Chunk(text=item.text)
-                elif isinstance(item, _Done):
+                    continue
+                # The thread's last act: once it returns, the done-callback (added first) has given
+                # the object back, so the model is idle when the stream ends (the memory budget's view).
+                await future
+                if isinstance(item, _Done):
                     yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
                     return
-                else:
-                    raise item.error
+                raise item.error
         finally:
             stop.set()
 

@@ -27,6 +27,7 @@ from arena.engines.catalog import GEMMA3_NAME, CatalogEntry, size_on_disk
 from arena.engines.gguf_metadata import GgufValue, NotGguf, metadata_values
 
 F16_BYTES = 2
+CELL_PADDING = 256  # llama.cpp rounds a context up to a multiple of 256 cells (n_ctx=300 gets 512)
 _SUFFIXES = (
     ".block_count",
     ".embedding_length",
@@ -77,7 +78,8 @@ def kv_bytes(values: dict[str, GgufValue], n_ctx: int) -> int | None:
         key = values.get(f"{arch}.attention.key_length", head_dim)
         value = values.get(f"{arch}.attention.value_length", head_dim)
         total += layer_kv_heads * (int(key) + int(value))  # type: ignore[arg-type]
-    return total * n_ctx * F16_BYTES
+    cells = -(-n_ctx // CELL_PADDING) * CELL_PADDING
+    return total * cells * F16_BYTES
 
 
 @lru_cache(maxsize=256)
