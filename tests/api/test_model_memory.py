@@ -55,4 +55,7 @@ def test_the_model_list_shows_what_is_loaded_and_a_model_that_cannot_fit_says_so
         assert "ARENA_EMBEDDED_MAX_MEMORY" in refused["error"] and "try again" in refused["error"]
         [answered] = [model for model, line in done.items() if line is not refused]
 
-        assert {i: d["loaded"] for i, d in listed().items()} == {"local:a": answered == "local:a", "local:b": answered == "local:b"}
+        assert {i: d["loaded"] for i, d in listed().items()} == {
+            "local:a": answered == "local:a",
+            "local:b": answered == "local:b",
+        }

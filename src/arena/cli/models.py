@@ -96,9 +96,7 @@ def models(
         console.print("base: a base model, not chat-tuned; it continues text rather than answering", soft_wrap=True)
     if any(m.resident_bytes for m in inventory.models):
         # This command loads nothing: which models a server has loaded is on its /api/models and models page.
-        console.print(
-            "memory: what an embedded model holds when loaded (ARENA_EMBEDDED_MAX_MEMORY counts it)", soft_wrap=True
-        )
+        console.print("memory: what a model holds once loaded (ARENA_EMBEDDED_MAX_MEMORY)", soft_wrap=True)
     for h in inventory.health:
         state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {escape(h.detail or '')}"
         console.print(f"{h.engine} {escape(h.endpoint)}: {state}", highlight=False, soft_wrap=True)
