@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from arena.engines.residency import Admission, Residency, default_budget_bytes
 from arena.errors import EngineRejected, EngineUnavailable, MemoryBusy, ModelTooLarge
+from arena.evaluation.conversation.view import error_kind
 from arena.settings import Settings
 
 pytestmark = pytest.mark.timeout(10)
@@ -85,6 +86,7 @@ def test_a_model_in_use_is_never_unloaded(registry: Residency, log: list[str]) -
 
     assert isinstance(refused.value, EngineUnavailable)  # 503 with Retry-After: it may work later
     assert "try again when they have finished" in str(refused.value)
+    assert error_kind("error", str(refused.value)) == "unreachable"  # a blind card: "… or was busy"
     assert log == [] and registry.snapshot()["a"].in_use == 1
     registry.leave("a")  # the stream ends: a is idle, and now it may go
     assert use(registry, log, "b", 60).unloaded == ["a"]
@@ -121,8 +123,9 @@ def test_a_model_bigger_than_the_budget_is_refused_with_what_to_do(registry: Res
 
     assert isinstance(refused.value, EngineRejected)  # 400: retrying will not help
     message = str(refused.value)
-    assert "local:huge needs about 150.0 MiB" in message and "100.0 MiB" in message
+    assert "local:huge is refused" in message and "needs about 150.0 MiB" in message and "(100.0 MiB)" in message
     assert "ARENA_EMBEDDED_MAX_MEMORY" in message
+    assert error_kind("error", message) == "refused"  # what a blind card says instead
     assert log == [] and set(registry.snapshot()) == {"a"}  # nothing unloaded for nothing
 
 

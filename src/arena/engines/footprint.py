@@ -75,9 +75,11 @@ def kv_bytes(values: dict[str, GgufValue], n_ctx: int) -> int | None:
         if layer_heads <= 0:
             continue  # a layer without attention (hybrid models) keeps no KV cache
         head_dim = embedding // layer_heads
-        key = values.get(f"{arch}.attention.key_length", head_dim)
-        value = values.get(f"{arch}.attention.value_length", head_dim)
-        total += layer_kv_heads * (int(key) + int(value))  # type: ignore[arg-type]
+        key = values.get(f"{arch}.attention.key_length")
+        value = values.get(f"{arch}.attention.value_length")
+        key_length = key if isinstance(key, int) else head_dim
+        value_length = value if isinstance(value, int) else head_dim
+        total += layer_kv_heads * (key_length + value_length)
     cells = -(-n_ctx // CELL_PADDING) * CELL_PADDING
     return total * cells * F16_BYTES
 

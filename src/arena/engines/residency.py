@@ -82,16 +82,17 @@ class Residency:
                 return Admission(resident=True)
             if load_bytes > self.budget_bytes:
                 raise ModelTooLarge(
-                    f"{name} needs about {format_bytes(load_bytes)} of memory, more than the embedded engine's "
-                    f"budget of {format_bytes(self.budget_bytes)} (ARENA_EMBEDDED_MAX_MEMORY): raise the budget, "
-                    "lower ARENA_EMBEDDED_N_CTX or ARENA_EMBEDDED_SLOTS, or choose a smaller model or quantization"
+                    f"{name} is refused by the embedded engine's memory budget: it needs about "
+                    f"{format_bytes(load_bytes)}, more than all of ARENA_EMBEDDED_MAX_MEMORY "
+                    f"({format_bytes(self.budget_bytes)}): raise the budget, lower ARENA_EMBEDDED_N_CTX or "
+                    "ARENA_EMBEDDED_SLOTS, or choose a smaller model or quantization"
                 )
             victims = self._victims(load_bytes)
             if victims is None:
                 busy = sum(r.bytes for r in self._models.values() if r.in_use)
                 raise MemoryBusy(
-                    f"{name} needs about {format_bytes(load_bytes)} of memory, and models generating right now "
-                    f"hold {format_bytes(busy)} of the embedded engine's {format_bytes(self.budget_bytes)} "
+                    f"the embedded engine's memory is busy: {name} needs about {format_bytes(load_bytes)}, and "
+                    f"models generating right now hold {format_bytes(busy)} of its {format_bytes(self.budget_bytes)} "
                     "(ARENA_EMBEDDED_MAX_MEMORY): try again when they have finished"
                 )
             frees = [self._models.pop(victim).detach() for victim in victims]
