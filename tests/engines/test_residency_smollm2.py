@@ -17,7 +17,7 @@ import pytest
 from arena.engines.base import Chunk, GenerationRequest, Message, ModelInfo, SamplingOptions
 from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.embedded import EmbeddedEngine
-from arena.errors import MemoryBusy
+from arena.errors import MemoryBusy, ModelTooLarge
 from tests.support.models import smollm2_loaded_bytes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -162,4 +162,17 @@ async def test_loading_one_model_does_not_hold_up_another_models_stream(
         assert (await asyncio.wait_for(a_answer, 60)).usage.load_s is not None  # type: ignore[union-attr]
     finally:
         go_on.set()
+        await engine.aclose()
+
+
+async def test_a_model_bigger_than_the_whole_budget_is_refused_before_any_load(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    engine = make_engine(tmp_path, models_dir, budget=one_model_bytes() // 2)
+    try:
+        for _ in range(2):  # the slot went back: the second try is refused too, not left waiting for it
+            with pytest.raises(ModelTooLarge, match="local:a is refused by the embedded engine's memory budget"):
+                await asyncio.wait_for(final_chunk(engine, "a"), 10)
+        assert engine.residency.snapshot() == {} and engine._pools["a"]._loaded == 0
+    finally:
         await engine.aclose()
