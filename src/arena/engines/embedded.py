@@ -207,7 +207,8 @@ class EmbeddedEngine(Engine):
                     continue
                 # The thread's last act: once it returns, the done-callback (added first) has given
                 # the object back, so the model is idle when the stream ends (the memory budget's view).
-                await future
+                # Shielded: a cancel must not mark the future done (and lend the object) under the thread.
+                await asyncio.shield(future)
                 if isinstance(item, _Done):
                     yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
                     return
