@@ -87,7 +87,13 @@ def kv_bytes(values: dict[str, GgufValue], n_ctx: int) -> int | None:
 @lru_cache(maxsize=256)
 def _header_kv_bytes(path: Path, _mtime_ns: int, n_ctx: int) -> int | None:
     try:
-        values = metadata_values(path, lambda key: key == "general.architecture" or key.endswith(_SUFFIXES))
+        values = metadata_values(
+            path,
+            lambda key: key == "general.architecture" or key.endswith(_SUFFIXES),
+            # The vocabulary (up to 262,144 strings) is most of a header: the model's sizes come
+            # before it, as llama.cpp's converter writes them and its quantizer keeps them.
+            until=lambda key: key.startswith("tokenizer."),
+        )
     except (OSError, NotGguf, UnicodeDecodeError):
         return None
     return kv_bytes(values, n_ctx)

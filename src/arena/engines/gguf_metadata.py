@@ -104,8 +104,11 @@ def _read_value(handle: BinaryIO, kind: int) -> GgufValue:
     raise NotGguf(f"unknown metadata type {kind}")
 
 
-def metadata_values(path: Path, wanted: Callable[[str], bool]) -> dict[str, GgufValue]:
-    """The values of the keys `wanted` accepts (those present); every other value is skipped by its size."""
+def metadata_values(
+    path: Path, wanted: Callable[[str], bool], *, until: Callable[[str], bool] | None = None
+) -> dict[str, GgufValue]:
+    """The values of the keys `wanted` accepts (those present); every other value is skipped by its
+    size. `until`: stop at the first key it accepts (the rest of the header is not read)."""
     found: dict[str, GgufValue] = {}
     with path.open("rb") as handle:
         if handle.read(4) != b"GGUF":
@@ -117,6 +120,8 @@ def metadata_values(path: Path, wanted: Callable[[str], bool]) -> dict[str, Gguf
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
             key = handle.read(length).decode("utf-8", errors="replace")
+            if until is not None and until(key):
+                break
             (kind,) = _unpack(handle, "<I")
             if wanted(key):
                 found[key] = _read_value(handle, kind)
