@@ -12,10 +12,12 @@
     ├── ServerBusy              every generation is taken and the queue's wait ran out (503)
     └── EngineError             anything that went wrong talking to a model engine
         ├── EngineUnavailable   the engine is not running / not reachable (503)
+        │   └── MemoryBusy      models generating now hold the embedded memory budget (503)
         ├── EngineTimeout       it did not answer in time (504)
         ├── EngineProtocolError it answered something we cannot parse (502)
         └── EngineRejected      it refused the request (400)
-            └── ModelNotAvailable  the model is not installed / pulled (404)
+            ├── ModelNotAvailable  the model is not installed / pulled (404)
+            └── ModelTooLarge   an embedded model bigger than its whole memory budget (400)
 
 Engines translate library errors at their boundary (``raise ... from exc``) so nothing
 from httpx or llama_cpp leaks upward. HTTP status codes are chosen in ``web/errors.py``,
@@ -81,6 +83,12 @@ class EngineUnavailable(EngineError):
     """The engine cannot be reached (not running, connection refused, busy)."""
 
 
+class MemoryBusy(EngineUnavailable):
+    """An embedded model would fit the memory budget, but models in use hold too much of it now."""
+
+    retry_after_s = 5  # sent as Retry-After
+
+
 class EngineTimeout(EngineError):
     """The engine did not answer within the configured timeout."""
 
@@ -95,3 +103,7 @@ class EngineRejected(EngineError):
 
 class ModelNotAvailable(EngineRejected):
     """The model is unknown to the engine (not pulled, not in the catalog)."""
+
+
+class ModelTooLarge(EngineRejected):
+    """An embedded model needs more memory than ARENA_EMBEDDED_MAX_MEMORY, even with nothing else loaded."""

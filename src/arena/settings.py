@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import ByteSize, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from arena.endpoints import (
@@ -84,6 +84,13 @@ class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_
     embedded_slots: int = Field(2, ge=1, le=16, validation_alias="ARENA_EMBEDDED_SLOTS")
     embedded_threads: int | None = Field(None, ge=1, le=256, validation_alias="ARENA_EMBEDDED_THREADS")
     embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
+    embedded_max_memory: ByteSize | None = Field(
+        None,
+        gt=0,
+        validation_alias="ARENA_EMBEDDED_MAX_MEMORY",
+        description='Memory for loaded embedded models ("6GiB", "500MB", bytes); unset: half the machine\'s '
+        "memory (or its container's limit)",
+    )
     max_instances: int = Field(8, ge=1, le=32, validation_alias="ARENA_MAX_INSTANCES")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, validation_alias="ARENA_MAX_BODY_BYTES")
     log_level: Literal["debug", "info", "warning", "error"] | None = Field(

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.accounts import PASSWORD
-from tests.support.browser import add_instance, open_arena
+from tests.support.browser import add_instance, open_arena, send, wait_until_answered
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory, DoubleFactory
 from tests.support.models import SMOL
@@ -179,3 +179,15 @@ def test_a_viewer_gets_a_page_at_bench_and_audit_and_an_admin_keeps_every_contro
     expect(page.get_by_role("button", name="Delete ollama:llama3.2:1b")).to_be_visible()
     response = page.goto(users.url + "/audit")
     assert response is not None and response.status == 200
+
+
+def test_the_manager_shows_which_embedded_models_are_loaded_and_their_memory(arena: RunningArena, page: Page) -> None:
+    open_arena(page, arena.url)
+    add_instance(page, SMOL, num_predict=2)
+    send(page, "Hi")
+    wait_until_answered(page, cards=1, turns=1)
+    open_manager(page)
+    smol = page.locator(f"#manager-engines tr[data-model='{SMOL}']")
+    expect(smol.locator(".loaded-badge")).to_have_text("loaded")
+    expect(smol.locator("td").nth(4)).to_have_text("193 MB")  # the weights + 2 slots' 2048-token KV caches
+    expect(page.locator(f"#manager-engines tr[data-model='{GEMMA}'] .loaded-badge")).to_have_count(0)

@@ -48,10 +48,11 @@ def test_models_shows_every_id_whole_on_any_terminal(ollama_url: str, columns: i
 def test_models_in_a_pipe_prints_plain_full_lines_and_json_for_scripts(ollama_url: str) -> None:
     env = arena_env(OLLAMA_HOST=ollama_url)
     lines = in_pipe(["models"], env=env)
-    assert lines[0].split() == ["model", "engine", "size", "family", "parameters", "quantization"]
+    assert lines[0].split() == ["model", "engine", "size", "memory", "family", "parameters", "quantization"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:] if line.startswith(("local:", "ollama:"))}
     assert rows[LONG_IDS[1]] == ["ollama", "1,321", "MB", "llama", "1.2B", "Q4_K_M"]
-    assert SMOL in rows
+    # On disk, and held once loaded: the weights + 2 slots × a 2048-token KV cache.
+    assert rows[SMOL][:5] == ["local", "98", "MB", "193", "MB"]
     assert not any(mark in line for line in lines for mark in "│┃━…")
     assert any(line.startswith(f"ollama {ollama_url}: up") for line in lines)
 

@@ -4,3 +4,11 @@ from __future__ import annotations
 
 # The embedded engine's bundled model (SmolLM2 135M Instruct), as the arena lists it.
 SMOL = "local:smollm2-135m-instruct"
+
+
+def smollm2_loaded_bytes(*, n_ctx: int, slots: int = 1) -> int:
+    """What the memory budget charges for SmolLM2, by hand: its file, plus per slot an f16 KV cache of
+    30 layers × 3 KV heads × (64 + 64) values per token (n_ctx a multiple of 256, as llama.cpp rounds it)."""
+    from arena.engines.catalog import smollm2_gguf_path
+
+    return smollm2_gguf_path().stat().st_size + slots * 30 * 3 * (64 + 64) * n_ctx * 2

@@ -55,6 +55,7 @@ MODEL_COLUMNS = (
     Column(header="model", keep=True),
     Column(header="engine", priority=5),
     Column(header="size", justify="right", priority=4),
+    Column(header="memory", justify="right", priority=3),
     Column(header="family", priority=2),
     Column(header="parameters", priority=3),
     Column(header="quantization", priority=1),
@@ -83,6 +84,7 @@ def models(
             m.id,
             f"{m.engine} · base" if m.base_model else m.engine,  # as the web marks it: continues text, does not chat
             f"{m.size / 1e6:,.0f} MB" if m.size else "",
+            f"{m.resident_bytes / 1e6:,.0f} MB" if m.resident_bytes else "",
             m.family or "",
             m.parameter_size or "",
             m.quantization or "",
@@ -92,6 +94,9 @@ def models(
     print_table(console, MODEL_COLUMNS, rows)
     if any(m.base_model for m in inventory.models):
         console.print("base: a base model, not chat-tuned; it continues text rather than answering", soft_wrap=True)
+    if any(m.resident_bytes for m in inventory.models):
+        # This command loads nothing: which models a server has loaded is on its /api/models and models page.
+        console.print("memory: what a model holds once loaded (ARENA_EMBEDDED_MAX_MEMORY)", soft_wrap=True)
     for h in inventory.health:
         state = "[green]up[/green]" if h.reachable else f"[yellow]down[/yellow] {escape(h.detail or '')}"
         console.print(f"{h.engine} {escape(h.endpoint)}: {state}", highlight=False, soft_wrap=True)

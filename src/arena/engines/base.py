@@ -87,6 +87,15 @@ class ModelInfo:
     parameter_size: str | None = None
     quantization: str | None = None
     base_model: bool = False  # pretrained without chat tuning: it continues text, it does not chat
+    # Embedded models (engines/footprint.py): in memory now, and the bytes it holds when loaded
+    # (computed: weights + every slot's KV cache). None: the engine does not say.
+    loaded: bool | None = None
+    resident_bytes: int | None = None
+
+    @property
+    def size_bytes(self) -> int | None:
+        """Bytes on disk (the `size` field), by the name the memory figures go by."""
+        return self.size
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
+from arena.engines.footprint import footprint
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
+from arena.engines.residency import Residency, default_budget_bytes
 from arena.engines.thread_share import Seat, ThreadShare
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
@@ -80,6 +82,7 @@ class EmbeddedEngine(Engine):
         slots: int = 2,
         n_ctx: int = 2048,
         threads: int | None = None,
+        max_memory: int | None = None,
     ) -> None:
         super().__init__(endpoint="in-process")
         self.data_dir = data_dir
@@ -90,6 +93,7 @@ class EmbeddedEngine(Engine):
         self._catalog: dict[str, CatalogEntry] | None = None
         self._pools: dict[str, LlamaPool] = {}
         self._share = ThreadShare(self.cpu_count)
+        self.residency = Residency(budget_bytes=max_memory or default_budget_bytes())  # ARENA_EMBEDDED_MAX_MEMORY
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
@@ -102,6 +106,8 @@ class EmbeddedEngine(Engine):
 
     async def list_models(self) -> list[ModelInfo]:
         catalog = await asyncio.to_thread(self.catalog, refresh=True)
+        memory = await asyncio.to_thread(self._memory_of, list(catalog.values()))
+        loaded = self.residency.snapshot()
         return [
             ModelInfo(
                 id=f"local:{entry.name}",
@@ -113,9 +119,16 @@ class EmbeddedEngine(Engine):
                 parameter_size=entry.parameter_size,
                 quantization=entry.quantization,
                 base_model=entry.base_model,
+                loaded=entry.name in loaded,
+                resident_bytes=loaded[entry.name].bytes if entry.name in loaded else memory[entry.name],
             )
             for entry in catalog.values()
         ]
+
+    def _memory_of(self, entries: list[CatalogEntry]) -> dict[str, int | None]:
+        """Each model's bytes when loaded (weights + every slot's KV cache); None if unreadable."""
+        sizes = {entry.name: footprint(entry, n_ctx=self.n_ctx) for entry in entries}
+        return {name: size.total(self.slots) if size else None for name, size in sizes.items()}
 
     async def health(self) -> EngineHealth:
         try:
@@ -141,9 +154,19 @@ class EmbeddedEngine(Engine):
         pool = self._pools.get(name)
         if pool is None:
             path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
+            # Unreadable header: charge the file alone, and let its load say what is wrong with it.
+            load_bytes = (await asyncio.to_thread(self._memory_of, [entry]))[name] or path.stat().st_size
             pool = self._pools.setdefault(
                 name,
-                LlamaPool(path=path, slots=self.slots, n_ctx=self.n_ctx, n_threads=max(1, self.cpu_count // self.slots)),
+                LlamaPool(
+                    path=path,
+                    slots=self.slots,
+                    n_ctx=self.n_ctx,
+                    n_threads=max(1, self.cpu_count // self.slots),
+                    residency=self.residency,
+                    key=name,
+                    load_bytes=load_bytes,
+                ),
             )
         return pool, entry
 
@@ -181,11 +204,15 @@ class EmbeddedEngine(Engine):
                 item = await queue.get()
                 if isinstance(item, _Text):
                     yield Chunk(text=item.text)
-                elif isinstance(item, _Done):
+                    continue
+                # The thread's last act: once it returns, the done-callback (added first) has given
+                # the object back, so the model is idle when the stream ends (the memory budget's view).
+                # Shielded: a cancel must not mark the future done (and lend the object) under the thread.
+                await asyncio.shield(future)
+                if isinstance(item, _Done):
                     yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
                     return
-                else:
-                    raise item.error
+                raise item.error
         finally:
             stop.set()
 

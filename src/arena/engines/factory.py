@@ -21,6 +21,7 @@ def build_router(settings: Settings) -> Router:
                 slots=settings.embedded_slots,
                 n_ctx=settings.embedded_n_ctx,
                 threads=settings.embedded_threads,
+                max_memory=settings.embedded_max_memory,
             )
         )
     from arena.engines.ollama import OllamaEngine

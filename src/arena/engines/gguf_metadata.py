@@ -1,4 +1,5 @@
-"""Read a GGUF file's header without loading the model: is there a chat template?
+"""Read a GGUF file's header without loading the model: is there a chat template, and the
+few numbers (layers, attention heads) that say how big its KV cache is (engines/footprint.py).
 
 A GGUF starts with its key/value metadata (https://github.com/ggml-org/ggml/blob/master/docs/gguf.md):
 magic `GGUF`, version, tensor count, key count, then each key as a string, a type and a value.
@@ -9,6 +10,7 @@ takes a fraction of a second; the answer is cached per file version.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -82,3 +84,47 @@ def has_chat_template(path: Path) -> bool | None:
     except OSError:
         return None
     return _has_chat_template(path, stat.st_mtime_ns, stat.st_size)
+
+
+# struct formats of the fixed-size value types, for reading values rather than skipping them.
+_FORMATS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+GgufValue = int | float | bool | str | list[int | float | bool | str]
+
+
+def _read_value(handle: BinaryIO, kind: int) -> GgufValue:
+    if kind == _STRING:
+        return handle.read(_unpack(handle, "<Q")[0]).decode("utf-8", errors="replace")
+    if kind == _ARRAY:
+        element, count = _unpack(handle, "<IQ")
+        if element == _ARRAY:
+            raise NotGguf("nested metadata arrays are not read")
+        return [_read_value(handle, element) for _ in range(count)]  # type: ignore[misc]
+    if kind in _FORMATS:
+        return _unpack(handle, _FORMATS[kind])[0]
+    raise NotGguf(f"unknown metadata type {kind}")
+
+
+def metadata_values(
+    path: Path, wanted: Callable[[str], bool], *, until: Callable[[str], bool] | None = None
+) -> dict[str, GgufValue]:
+    """The values of the keys `wanted` accepts (those present); every other value is skipped by its
+    size. `until`: stop at the first key it accepts (the rest of the header is not read)."""
+    found: dict[str, GgufValue] = {}
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise NotGguf(f"{path.name} is not a GGUF file")
+        (version,) = _unpack(handle, "<I")
+        if version < 2:
+            raise NotGguf(f"{path.name} is GGUF version {version}, older than llama.cpp reads")
+        _tensors, count = _unpack(handle, "<QQ")
+        for _ in range(count):
+            (length,) = _unpack(handle, "<Q")
+            key = handle.read(length).decode("utf-8", errors="replace")
+            if until is not None and until(key):
+                break
+            (kind,) = _unpack(handle, "<I")
+            if wanted(key):
+                found[key] = _read_value(handle, kind)
+            else:
+                _skip_value(handle, kind)
+    return found

@@ -1,7 +1,9 @@
 """A pool of `Llama` objects per model: one object per concurrent stream.
 
 Two generations on one `Llama` object crash the process, so every stream borrows an object
-of its own and gives it back only when its generation thread has really finished.
+of its own and gives it back only when its generation thread has really finished. The pool is
+one resident model of the memory budget (engines/residency.py): in use from `take` to `release`,
+charged for all its slots at its first load, unloaded (its idle objects closed) when evicted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena.engines.llama_log import route_llama_log
+from arena.engines.residency import Admission, Free, Residency
 from arena.errors import EngineError
 
 if TYPE_CHECKING:
@@ -26,12 +29,26 @@ WAIT_WORTH_COUNTING_S = 0.05
 
 
 class LlamaPool:
-    def __init__(self, *, path: Path, slots: int, n_ctx: int, n_threads: int) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        slots: int,
+        n_ctx: int,
+        n_threads: int,
+        residency: Residency,
+        key: str,
+        load_bytes: int,
+    ) -> None:
         self.path = path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.key = key  # the model's id in the residency registry
+        self.load_bytes = load_bytes  # what the registry charges for it: every slot's context
+        self._residency = residency
         self._slots = asyncio.Semaphore(slots)
         self._idle: list[Llama] = []
+        self._loaded = 0  # objects alive, idle or lent
         self._lock = threading.Lock()  # `close` may run while a worker thread finishes a load
 
     async def wait_for_slot(self) -> float:
@@ -49,20 +66,29 @@ class LlamaPool:
     async def take(self) -> tuple[Llama, float | None]:
         """With a slot held: reuse an idle object, or load one in a thread. The load's seconds,
         or None when an idle object was reused. On failure the slot is given back."""
+        try:
+            admission = self._residency.enter(
+                self.key, load_bytes=self.load_bytes, detach=self._detach, label=f"local:{self.key}"
+            )
+        except BaseException:
+            self._slots.release()
+            raise
         with self._lock:
             if self._idle:
                 return self._idle.pop(), None
         began = time.perf_counter()
         try:
-            llm = await asyncio.to_thread(self._load)
+            llm = await asyncio.to_thread(self._load, admission)
+            with self._lock:  # counted once ours: a load whose caller was cancelled is left to the GC
+                self._loaded += 1
         except Exception as exc:
-            self._slots.release()
+            self._give_back_failed()
             # The file's name and llama.cpp's reason (which quotes its path) go to the log: on a
             # blind card the name would say which model it is, in a case no label mask matches.
             logger.error("could not load the model file %s: %s", self.path, exc)
             raise EngineError("could not load its model file (the server log says which and why)") from exc
         except BaseException:
-            self._slots.release()
+            self._give_back_failed()
             raise
         return llm, round(time.perf_counter() - began, 4)
 
@@ -70,16 +96,34 @@ class LlamaPool:
         with self._lock:
             self._idle.append(llm)
         self._slots.release()
+        self._residency.leave(self.key)
 
     def close(self) -> None:
+        self._detach()()
+
+    def _give_back_failed(self) -> None:
+        self._slots.release()
+        with self._lock:
+            holds_nothing = self._loaded == 0
+        self._residency.leave(self.key, holds_nothing=holds_nothing)
+
+    def _detach(self) -> Free:
+        """Unloading (the registry's call, with every object idle): none can be taken from now;
+        closing them is the slow part, left to the caller's worker thread."""
         with self._lock:
             idle, self._idle = self._idle, []
-        for llm in idle:
-            llm.close()
+            self._loaded -= len(idle)
 
-    def _load(self) -> Llama:
+        def free() -> None:
+            for llm in idle:
+                llm.close()
+
+        return free
+
+    def _load(self, admission: Admission) -> Llama:
         from llama_cpp import Llama
 
+        admission.free_unloaded()  # the models unloaded to make room give their memory back first
         route_llama_log()  # llama.cpp's log to Python logging at DEBUG, not to stderr
         # verbose=False keeps llama-cpp-python's own prints quiet, but makes it point the process's
         # stdout/stderr at /dev/null while it loads; two loads at once race on that and can leave

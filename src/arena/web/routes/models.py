@@ -127,6 +127,8 @@ async def list_models(models: ModelRouter, refresh: bool = False) -> ModelList:
                 parameter_size=m.parameter_size,
                 quantization=m.quantization,
                 base_model=m.base_model,
+                loaded=m.loaded,
+                resident_bytes=m.resident_bytes,
             )
             for m in inventory.models
         ],

@@ -23,6 +23,14 @@ class ModelPublic(BaseModel):
         description="A base (pretrained) model without chat tuning: it continues text rather than following "
         "instructions, and is prompted with a plain question-and-answer transcript instead of a chat template",
     )
+    loaded: bool | None = Field(
+        None, description="Embedded models: whether it is in memory now (null: the engine does not say)"
+    )
+    resident_bytes: int | None = Field(
+        None,
+        description="Embedded models: the memory it holds when loaded, counted against ARENA_EMBEDDED_MAX_MEMORY "
+        "(computed: the file's weights + the KV cache of every slot; llama.cpp's scratch buffers come on top)",
+    )
 
 
 class EngineStatePublic(BaseModel):

@@ -70,11 +70,13 @@ export function createModelManager() {
       const rows = state.models.filter((model) => model.engine === kind).map((model) =>
         el("tr", { dataset: { model: model.id } },
           el("th", { scope: "row" }, model.id.slice(model.id.indexOf(":") + 1),
-            model.base_model ? el("span", { class: "base-badge", title: "A base model without chat tuning" }, "base") : ""),
+            model.base_model ? el("span", { class: "base-badge", title: "A base model without chat tuning" }, "base") : "",
+            model.loaded ? el("span", { class: "loaded-badge", title: "In memory now" }, "loaded") : ""),
           el("td", {}, model.family || ""),
           el("td", {}, model.parameter_size || ""),
           el("td", {}, model.quantization || ""),
           el("td", { class: "number" }, formatBytes(model.size)),
+          el("td", { class: "number", title: "Memory it holds when loaded" }, formatBytes(model.resident_bytes)),
           el("td", {}, (model.endpoints?.length ? model.endpoints : [model.endpoint || ""]).join(", ")),
           el("td", {}, canManage && DELETABLE_ENGINES.has(kind)
             ? el("button", { type: "button", class: "small danger", "aria-label": `Delete ${model.id}`, onclick: () => remove(model) }, "Delete")
@@ -82,8 +84,8 @@ export function createModelManager() {
       engines.append(el("section", {},
         el("h3", {}, engineName(kind)),
         el("table", { class: "data" },
-          el("thead", {}, el("tr", {}, ["Model", "Family", "Parameters", "Quantization", "Size", "Endpoint", ""].map((name) =>
-            el("th", { scope: "col", class: name === "Size" ? "number" : null }, name)))),
+          el("thead", {}, el("tr", {}, ["Model", "Family", "Parameters", "Quantization", "Size", "Memory", "Endpoint", ""].map((name) =>
+            el("th", { scope: "col", class: name === "Size" || name === "Memory" ? "number" : null }, name)))),
           el("tbody", {}, rows))));
     }
   }
