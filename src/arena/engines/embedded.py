@@ -22,6 +22,7 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
+from arena.engines.pulled_models import delete_local
 from arena.engines.thread_share import Seat, ThreadShare
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
@@ -71,6 +72,7 @@ class _StopOrCount:
 
 class EmbeddedEngine(Engine):
     kind = "local"
+    can_delete = True  # models the arena pulled from Hugging Face (pulled_models.delete_local)
 
     def __init__(
         self,
@@ -116,6 +118,9 @@ class EmbeddedEngine(Engine):
             )
             for entry in catalog.values()
         ]
+
+    async def delete(self, name: str) -> None:
+        await asyncio.to_thread(delete_local, self.models_dir, name)
 
     async def health(self) -> EngineHealth:
         try:
