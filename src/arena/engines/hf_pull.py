@@ -92,18 +92,17 @@ class HuggingFaceHub(Engine):
             return
         await asyncio.to_thread(self._check_room, chosen, target)
         url = hf_hub_url(ref.repo, chosen.path, revision=revision, endpoint=self.endpoint)
-        async for progress in self._download(url, chosen, target):
-            yield progress
         record = PulledRecord(
             repo=ref.repo,
             file=chosen.path,
             revision=revision,
             sha256=chosen.sha256,
-            size=chosen.size or target.stat().st_size,
+            size=chosen.size or 0,
             quantization=quant_of(chosen.name),
             endpoint=self.endpoint,
         )
-        await asyncio.to_thread(write_record, target, record)
+        async for progress in self._download(url, chosen, target, record):
+            yield progress
         yield PullProgress(status=f"success: ready as local:{local_name(target)}", completed=chosen.size, total=chosen.size)
 
     def _listing(self, ref: HfRef) -> tuple[str, list[RepoFile]]:
@@ -145,7 +144,9 @@ class HuggingFaceHub(Engine):
                 f"{chosen.name} needs {_mb(needed)} more on the disk of {self.models_dir}, which has {_mb(free)} free"
             )
 
-    async def _download(self, url: str, chosen: RepoFile, target: Path) -> AsyncIterator[PullProgress]:
+    async def _download(
+        self, url: str, chosen: RepoFile, target: Path, record: PulledRecord
+    ) -> AsyncIterator[PullProgress]:
         """The transfer on a worker thread; its byte counts arrive here as progress lines."""
         loop = asyncio.get_running_loop()
         counts: asyncio.Queue[int | None] = asyncio.Queue()
@@ -156,7 +157,7 @@ class HuggingFaceHub(Engine):
 
         def work() -> Digests:
             try:
-                return self._fetch(url, chosen, target, cancel, on_bytes)
+                return self._fetch(url, chosen, target, record, cancel, on_bytes)
             finally:
                 loop.call_soon_threadsafe(counts.put_nowait, None)
 
@@ -170,27 +171,48 @@ class HuggingFaceHub(Engine):
             cancel.set()  # a client that left: the thread stops at its next write, the part stays
 
     def _fetch(
-        self, url: str, chosen: RepoFile, target: Path, cancel: threading.Event, on_bytes: Callable[[int], None]
+        self,
+        url: str,
+        chosen: RepoFile,
+        target: Path,
+        record: PulledRecord,
+        cancel: threading.Event,
+        on_bytes: Callable[[int], None],
     ) -> Digests:
-        part = part_path(target)
+        """One pull of a file at a time (across processes too: the CLI beside the server)."""
         lock = FileLock(str(target.with_name(target.name + ".lock")), timeout=0)
         try:
             with lock:
                 try:
-                    digests = download(url, part, size=chosen.size, cancel=cancel, on_bytes=on_bytes)
-                except Cancelled:
-                    raise EngineUnavailable("the pull was cancelled; pull again to resume it") from None
-                except OSError as exc:
-                    if exc.errno is None:  # http_get's size check: these bytes are not the hub's file
-                        part.unlink(missing_ok=True)
-                    raise EngineProtocolError(f"{chosen.name}: {exc}") from exc
-                except BaseException as exc:
-                    raise self._translate(exc, None, kept=part) from exc
-                self._verify(chosen, digests, part)
-                part.replace(target)
+                    return self._fetch_locked(url, chosen, target, record, cancel, on_bytes)
+                finally:
+                    Path(lock.lock_file).unlink(missing_ok=True)  # ours to remove: we hold it
         except Locked:
             raise Conflict(f"{chosen.name} is being pulled already") from None
-        Path(lock.lock_file).unlink(missing_ok=True)  # ours to remove: we held it
+
+    def _fetch_locked(
+        self,
+        url: str,
+        chosen: RepoFile,
+        target: Path,
+        record: PulledRecord,
+        cancel: threading.Event,
+        on_bytes: Callable[[int], None],
+    ) -> Digests:
+        part = part_path(target)
+        try:
+            digests = download(url, part, size=chosen.size, cancel=cancel, on_bytes=on_bytes)
+        except Cancelled:
+            raise EngineUnavailable("the pull was cancelled; pull again to resume it") from None
+        except OSError as exc:
+            if exc.errno is None:  # http_get's size check: these bytes are not the hub's file
+                part.unlink(missing_ok=True)
+            raise EngineProtocolError(f"{chosen.name}: {exc}") from exc
+        except BaseException as exc:
+            raise self._translate(exc, None, kept=part) from exc
+        self._verify(chosen, digests, part)
+        write_record(target, record)  # first: a model without its record would look put there by hand
+        part.replace(target)
         return digests
 
     def _verify(self, chosen: RepoFile, digests: Digests, part: Path) -> None:

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from arena.errors import InvalidInput, ModelNotAvailable
+from arena.errors import InvalidInput
 
 RECORD_SUFFIX = ".hf.json"
 PART_SUFFIX = ".part"
@@ -87,4 +87,6 @@ def delete_local(models_dir: Path, name: str) -> Path:
                 )
             remove(model)
             return model
-    raise ModelNotAvailable(f"no pulled model local:{name} in {models_dir}")
+    raise InvalidInput(
+        f"local:{name} cannot be deleted: the arena deletes only the models it pulled (arena pull hf:<org>/<repo>)"
+    )
