@@ -83,7 +83,7 @@ def leftovers(models_dir: Path) -> list[str]:
 async def test_the_default_is_q4_k_m_and_the_pulled_file_is_an_embedded_model(fresh: HfHubDouble, models_dir: Path) -> None:
     progress = await pull(make_hub(fresh, models_dir), TINY)
 
-    assert progress[0].status == f"looking up {TINY}"
+    assert progress[0].status == f"pulling tiny-Q4_K_M.gguf from {TINY}"
     assert progress[-1].status == "success: ready as local:tiny-q4_k_m"
     assert progress[-1].completed == progress[-1].total == len(TINY_Q4)
     target = models_dir / "tiny-Q4_K_M.gguf"
@@ -154,7 +154,7 @@ async def test_an_interrupted_pull_resumes_from_its_part_file(fresh: HfHubDouble
     progress = await pull(make_hub(fresh, models_dir), TINY)
 
     assert [wanted for _, _, wanted in fresh.file_requests()] == [f"bytes={half}-"]
-    assert progress[1].completed == half, "the bar starts where the part ends"
+    assert progress[0].completed == half, "the bar starts where the part ends"
     assert (models_dir / "tiny-Q4_K_M.gguf").read_bytes() == TINY_Q4
     assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf", "tiny-Q4_K_M.gguf.hf.json"]
 

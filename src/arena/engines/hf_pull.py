@@ -81,16 +81,18 @@ class HuggingFaceHub(Engine):
     # -- pull ---------------------------------------------------------------------------------
 
     async def pull(self, name: str) -> AsyncIterator[PullProgress]:
+        # Everything that can refuse the pull happens before its first line: then the web route
+        # answers a wrong name or a full disk with a plain HTTP error, not a stream.
         ref = parse_hf_name(name)
         hf_http.install(self.policy)
-        yield PullProgress(status=f"looking up {ref.repo}")
         revision, files = await asyncio.to_thread(self._listing, ref)
         chosen = choose_file(ref, files)
         target = self.models_dir / chosen.name
         if self._already_pulled(ref, chosen, target):
             yield PullProgress(status=f"already pulled: local:{local_name(target)}", completed=chosen.size, total=chosen.size)
             return
-        await asyncio.to_thread(self._check_room, chosen, target)
+        have = await asyncio.to_thread(self._check_room, chosen, target)
+        yield PullProgress(status=f"pulling {chosen.path} from {ref.repo}", completed=have, total=chosen.size)
         url = hf_hub_url(ref.repo, chosen.path, revision=revision, endpoint=self.endpoint)
         record = PulledRecord(
             repo=ref.repo,
@@ -133,7 +135,8 @@ class HuggingFaceHub(Engine):
         origin = f"from hf:{record.repo}" if record else "put there by hand"
         raise Conflict(f"{target.name} is already in {self.models_dir} ({origin}): delete it first (arena rm)")
 
-    def _check_room(self, chosen: RepoFile, target: Path) -> None:
+    def _check_room(self, chosen: RepoFile, target: Path) -> int:
+        """The bytes a part file already holds; TooLarge when the rest does not fit."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
         part = part_path(target)
         have = part.stat().st_size if part.exists() else 0
@@ -143,6 +146,7 @@ class HuggingFaceHub(Engine):
             raise TooLarge(
                 f"{chosen.name} needs {_mb(needed)} more on the disk of {self.models_dir}, which has {_mb(free)} free"
             )
+        return have
 
     async def _download(
         self, url: str, chosen: RepoFile, target: Path, record: PulledRecord
