@@ -12,6 +12,7 @@ from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from arena.engines.base import PullProgress
@@ -159,6 +160,29 @@ async def test_an_interrupted_pull_resumes_from_its_part_file(fresh: HfHubDouble
     assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf", "tiny-Q4_K_M.gguf.hf.json"]
 
 
+async def test_a_pull_given_up_midway_keeps_its_part_for_the_next(fresh: HfHubDouble, models_dir: Path) -> None:
+    fresh.chunk_delay = 0.02  # about two seconds for the whole file: time to walk away
+    try:
+        progress = make_hub(fresh, models_dir).pull(SMOL_REPO)
+        async for update in progress:
+            if (update.completed or 0) > 0:
+                break
+        await progress.aclose()  # what a closed tab or Ctrl-C does
+        part = models_dir / f"{SMOL_FILE}.part"
+        for _ in range(500):  # the worker thread stops at its next write and lets go of the file
+            if not (models_dir / f"{SMOL_FILE}.lock").exists():
+                break
+            await anyio.sleep(0.01)
+        kept = part.stat().st_size
+        assert 0 < kept < smollm2_gguf_path().stat().st_size and not (models_dir / SMOL_FILE).exists()
+    finally:
+        fresh.chunk_delay = 0.0
+
+    await pull(make_hub(fresh, models_dir), SMOL_REPO)
+    assert fresh.file_requests()[-1][2] == f"bytes={kept}-"
+    assert sha256(models_dir / SMOL_FILE) == sha256(smollm2_gguf_path())
+
+
 async def test_a_corrupted_download_is_refused_by_its_checksum(fresh: HfHubDouble, models_dir: Path) -> None:
     fresh.corrupt = True
     with pytest.raises(EngineProtocolError, match="does not match the hub's sha256.*discarded"):
@@ -188,6 +212,25 @@ async def test_the_hub_is_reached_only_through_the_egress_policy(fresh: HfHubDou
     with pytest.raises(EgressRefused):
         await pull(hub, TINY)
     assert fresh.requests == [], "refused before any connection"
+
+
+async def test_a_download_follows_the_hubs_redirect_only_to_a_configured_cdn(fresh: HfHubDouble, models_dir: Path) -> None:
+    with hf_hub_double() as cdn:
+        cdn.add_repo(TINY, {"tiny-Q4_K_M.gguf": TINY_Q4})
+        fresh.redirect_to = cdn.url
+        try:
+            unlisted = HuggingFaceHub(endpoint=fresh.url, models_dir=models_dir)  # the CDN is not in its policy
+            with pytest.raises(EgressRefused):
+                await pull(unlisted, TINY)
+            assert cdn.requests == [] and leftovers(models_dir) == [], "refused before connecting; nothing written"
+
+            listed = HuggingFaceHub(endpoint=fresh.url, models_dir=models_dir, download_origins=[cdn.url])
+            await pull(listed, TINY)
+        finally:
+            fresh.redirect_to = None
+    assert (models_dir / "tiny-Q4_K_M.gguf").read_bytes() == TINY_Q4
+    asked = [path for _, path, _ in fresh.file_requests()]
+    assert len(asked) == 2 and [path for _, path, _ in cdn.file_requests()] == asked[-1:], "the bytes came from the CDN"
 
 
 DiskUsage = namedtuple("DiskUsage", "total used free")

@@ -173,6 +173,7 @@ class HuggingFaceHub(Engine):
             await future
         finally:
             cancel.set()  # a client that left: the thread stops at its next write, the part stays
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody awaits it then
 
     def _fetch(
         self,
@@ -213,6 +214,8 @@ class HuggingFaceHub(Engine):
                 part.unlink(missing_ok=True)
             raise EngineProtocolError(f"{chosen.name}: {exc}") from exc
         except BaseException as exc:
+            if part.exists() and part.stat().st_size == 0:  # nothing came: no part to resume
+                part.unlink()
             raise self._translate(exc, None, kept=part) from exc
         self._verify(chosen, digests, part)
         write_record(target, record)  # first: a model without its record would look put there by hand

@@ -12,11 +12,14 @@ Routes, as huggingface_hub calls them:
 
 Knobs: `cut_after` (bytes): the next file response is cut after that many bytes, once (the
 connection drops mid-body); `corrupt`: one byte of every file served is flipped (its stated
-sha256 stays the true one). `requests` records (method, path, Range header) of every request.
+sha256 stays the true one); `redirect_to` (a URL): file requests are answered with a 302 to the
+same path there, as huggingface.co sends downloads to its CDN (another double with the same repos);
+`chunk_delay` (seconds): a pause after each MB sent, for a download still running when a test acts. `requests` records (method, path, Range header) of every request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import socket
@@ -85,6 +88,8 @@ class HfHubDouble:
         self.repos: dict[str, dict[str, HubFile]] = {}
         self.cut_after: int | None = None
         self.corrupt = False
+        self.redirect_to: str | None = None
+        self.chunk_delay = 0.0
         self.requests: list[tuple[str, str, str | None]] = []
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -129,12 +134,14 @@ class HfHubDouble:
         found = self.repos.get(repo, {}).get(request.path_params["path"])
         if found is None:
             return JSONResponse({"error": "Entry not found"}, status_code=404, headers={"X-Error-Code": "EntryNotFound"})
+        if self.redirect_to:
+            return Response(status_code=302, headers={"Location": self.redirect_to + request.url.path})
         start = int(wanted.removeprefix("bytes=").split("-")[0]) if wanted else 0
         headers = {"Content-Length": str(found.size - start), "Accept-Ranges": "bytes", "ETag": f'"{found.sha256}"'}
         if wanted:
             headers["Content-Range"] = f"bytes {start}-{found.size - 1}/{found.size}"
         cut, self.cut_after = self.cut_after, None
-        corrupt = self.corrupt
+        corrupt, delay = self.corrupt, self.chunk_delay
 
         async def body() -> AsyncIterator[bytes]:
             sent = 0
@@ -147,6 +154,8 @@ class HfHubDouble:
                     raise _Cut
                 sent += len(piece)
                 yield piece
+                if delay:
+                    await asyncio.sleep(delay)
 
         if request.method == "HEAD":
             return Response(headers=headers, status_code=206 if wanted else 200)
