@@ -51,7 +51,7 @@ def test_an_admin_pulls_a_gguf_that_then_generates_and_deletes_it(arena: Running
         listed = {m["id"]: m for m in admin.client.get("/api/models", params={"refresh": True}).json()["details"]}
         assert (listed[PULLED]["engine"], listed[PULLED]["quantization"], listed[PULLED]["base_model"]) == ("local", "Q4_1", False)
 
-        body = {"message": "Say hello.", "model_instances": [{"model": PULLED, "num_predict": 8, "seed": 1}]}
+        body = {"message": "Say hello.", "model_instances": [{"model": PULLED, "num_predict": 4, "seed": 1}]}
         with admin.client.stream("POST", "/api/stream_chat", json=body, headers=headers) as response:
             lines = list(ndjson_lines(response))
         assert lines[-1]["done"] and lines[-1].get("status", "ok") == "ok", lines[-1]
