@@ -39,7 +39,6 @@ from arena.engines.pulled_models import PulledRecord, local_name, part_path, pul
 from arena.errors import (
     ArenaError,
     Conflict,
-    EngineError,
     EngineProtocolError,
     EngineRejected,
     EngineUnavailable,
@@ -76,6 +75,7 @@ class HuggingFaceHub(Engine):
         yield  # pragma: no cover - an async generator
 
     async def health(self) -> EngineHealth:
+        # Never surveyed (the router holds the hub apart from its engines): the hub is contacted only to pull.
         return EngineHealth(engine=self.kind, endpoint=self.endpoint, reachable=True, detail="contacted only to pull")
 
     # -- pull ---------------------------------------------------------------------------------
@@ -111,7 +111,9 @@ class HuggingFaceHub(Engine):
         """The repo's commit and files, each with its size and digests (one API call)."""
         try:
             info = HfApi(endpoint=self.endpoint).model_info(ref.repo, files_metadata=True, token=False)
-        except BaseException as exc:
+        except ArenaError:  # the egress guard's refusal
+            raise
+        except Exception as exc:
             raise self._translate(exc, ref) from exc
         files = [
             RepoFile(
@@ -213,9 +215,11 @@ class HuggingFaceHub(Engine):
             if exc.errno is None:  # http_get's size check: these bytes are not the hub's file
                 part.unlink(missing_ok=True)
             raise EngineProtocolError(f"{chosen.name}: {exc}") from exc
-        except BaseException as exc:
+        except Exception as exc:
             if part.exists() and part.stat().st_size == 0:  # nothing came: no part to resume
                 part.unlink()
+            if isinstance(exc, ArenaError):
+                raise
             raise self._translate(exc, None, kept=part) from exc
         self._verify(chosen, digests, part)
         write_record(target, record)  # first: a model without its record would look put there by hand
@@ -237,12 +241,10 @@ class HuggingFaceHub(Engine):
                 "the file was discarded; pull it again"
             )
 
-    def _translate(self, exc: BaseException, ref: HfRef | None, *, kept: Path | None = None) -> BaseException:
+    def _translate(self, exc: Exception, ref: HfRef | None, *, kept: Path | None = None) -> ArenaError:
         """huggingface_hub's and httpx2's errors as the arena's, saying what a user can do."""
         what = f"hf:{ref.repo}" if ref else "the file"
         resume = " (the part downloaded so far is kept: pull again to resume)" if kept and kept.exists() else ""
-        if isinstance(exc, ArenaError | asyncio.CancelledError | KeyboardInterrupt):
-            return exc
         if isinstance(exc, GatedRepoError):
             return EngineRejected(f"{what} is gated (its licence must be accepted with an account): the arena pulls public repos only")
         if isinstance(exc, RepositoryNotFoundError):
@@ -257,8 +259,6 @@ class HuggingFaceHub(Engine):
             return EngineUnavailable(f"{self.endpoint} did not answer in time{resume}")
         if isinstance(exc, httpx2.HTTPError):
             return EngineUnavailable(f"the hub at {self.endpoint} is not reachable ({type(exc).__name__}){resume}")
-        if isinstance(exc, EngineError):
-            return exc
         return EngineProtocolError(f"pulling {what} failed: {exc}")
 
     # -- delete -------------------------------------------------------------------------------
