@@ -38,6 +38,7 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("ARENA_DATA_DIR", str(data_dir))
     # Nothing in a test may reach a real Ollama on this machine: point at a closed port.
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nor the real Hugging Face hub
     monkeypatch.chdir(tmp_path)  # no stray .env from the working tree
     yield data_dir
 

@@ -20,6 +20,7 @@ from arena.endpoints import (
     parse_cloud_judges,
     parse_openai_endpoints,
 )
+from arena.hf_settings import HfSettings
 from arena.oidc_settings import OidcSettings
 
 
@@ -28,7 +29,7 @@ def default_data_dir() -> Path:
     return Path(base) / "local-llm-arena"
 
 
-class Settings(OidcSettings):  # the single sign-on fields (ARENA_OIDC_*, ARENA_PUBLIC_URL) live there
+class Settings(OidcSettings, HfSettings):  # single sign-on (ARENA_OIDC_*) and hub pulls (HF_ENDPOINT) live there
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     web_bind: str = Field("127.0.0.1", validation_alias="WEB_BIND", description="Address to listen on")

@@ -50,7 +50,7 @@ def test_a_failed_pull_stops_animating_and_shows_the_error(
     open_arena(page, arena.url)
     open_manager(page)
     manager = page.locator("#manager-dialog")
-    manager.get_by_label("Pull an Ollama model").fill("nosuch:model")
+    manager.get_by_label("Pull a model").fill("nosuch:model")
     manager.get_by_role("button", name="Pull").click()
     expect(manager.locator("#manager-error")).to_contain_text("file does not exist")
     bar = manager.locator("#pull-bar")
@@ -103,8 +103,8 @@ def test_pull_is_off_with_the_reason_when_ollama_is_down(arena_factory: ArenaFac
     expect(reason).to_contain_text("ollama serve")
     manager_text = page.locator("#manager-engine-states").inner_text() + reason.inner_text()
     assert manager_text.count("Ollama is not running") == 1, "the engine's reason is said once, on its line"
-    page.get_by_label("Pull an Ollama model").fill("llama3.2:1b")
-    page.get_by_label("Pull an Ollama model").press("Enter")
+    page.get_by_label("Pull a model").fill("llama3.2:1b")
+    page.get_by_label("Pull a model").press("Enter")
     expect(page.locator("#pull-progress")).to_be_hidden()
     assert not [url for url in requests if "/pull" in url], "nothing was tried"
 

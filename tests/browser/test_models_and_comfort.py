@@ -62,11 +62,11 @@ def test_pull_shows_live_progress_and_delete_asks_first(arena: RunningArena, dou
     expect(manager.locator("tr[data-model='ollama:llama3.2:1b']")).to_contain_text("Q4_K_M")
 
     # A name the library lacks: the error line of the stream is shown.
-    manager.get_by_label("Pull an Ollama model").fill("nosuch:model")
+    manager.get_by_label("Pull a model").fill("nosuch:model")
     manager.get_by_role("button", name="Pull").click()
     expect(manager.locator("#manager-error")).to_contain_text("file does not exist")
 
-    manager.get_by_label("Pull an Ollama model").fill("phi3:mini")
+    manager.get_by_label("Pull a model").fill("phi3:mini")
     manager.get_by_role("button", name="Pull").click()
     bar = manager.locator("#pull-bar")
     # Live: part-way figures appear before the end (the double sends a quarter at a time).

@@ -180,6 +180,7 @@ def test_the_policy_is_built_from_the_configured_endpoints_only() -> None:
         ollama_hosts=["gpu-box", "http://127.0.0.1:11434"],
         openai_endpoints=[{"name": "vllm", "base_url": "http://10.0.0.5:8000/v1"}],
         cloud_judges="anthropic,partner=openai_compatible@https://llm.partner.example/v1",
+        hf_endpoint="https://hf-mirror.example/",  # a mirror serves its files itself: no CDN origins
     )
     assert EgressPolicy.from_settings(settings).origins == {
         Origin("http", "gpu-box", 11434),
@@ -187,12 +188,20 @@ def test_the_policy_is_built_from_the_configured_endpoints_only() -> None:
         Origin("http", "10.0.0.5", 8000),
         Origin("https", "api.anthropic.com", 443),
         Origin("https", "llm.partner.example", 443),
+        Origin("https", "hf-mirror.example", 443),
     }
 
 
-def test_by_default_the_policy_holds_the_local_ollama_and_no_cloud_api(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OLLAMA_HOST", "ARENA_OPENAI_ENDPOINTS", "ARENA_CLOUD_JUDGES"):
+def test_by_default_the_policy_holds_the_local_ollama_and_the_hub_and_no_cloud_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OLLAMA_HOST", "ARENA_OPENAI_ENDPOINTS", "ARENA_CLOUD_JUDGES", "HF_ENDPOINT", "ARENA_HF_DOWNLOAD_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
+    origins = EgressPolicy.from_settings(Settings(_env_file=None)).origins
+    hub = {o for o in origins if o.host == "huggingface.co" or o.host.endswith(".hf.co") or o.host.endswith(".huggingface.co")}
+    assert origins - hub == {Origin("http", "127.0.0.1", 11434)}
+    assert Origin("https", "huggingface.co", 443) in hub, "hf: pulls: the hub, and the CDN its downloads redirect to"
+    assert all(o.scheme == "https" for o in hub)
+
+    monkeypatch.setenv("HF_ENDPOINT", "off")
     assert EgressPolicy.from_settings(Settings(_env_file=None)).origins == {Origin("http", "127.0.0.1", 11434)}
 
 

@@ -78,6 +78,7 @@ def make_settings(data_dir: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "ollama_hosts": ["http://127.0.0.1:9"],  # a closed port: no real Ollama is ever reached
+        "hf_endpoint": "http://127.0.0.1:9",  # nor the real Hugging Face hub
         "openai_endpoints": [],
         "web_chat_token": None,
         "database_url": None,

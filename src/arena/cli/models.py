@@ -1,4 +1,4 @@
-"""`arena models | pull | rm`: what the engines offer, and Ollama's models fetched or deleted."""
+"""`arena models | pull | rm`: what the engines offer, and models fetched or deleted (Ollama's, Hugging Face GGUFs)."""
 
 from __future__ import annotations
 
@@ -46,9 +46,9 @@ def _manage(call: Callable[[Router], Awaitable[None]]) -> None:
         raise fail(exc) from None
 
 
-def _ollama_id(name: str) -> str:
-    """A bare name is an Ollama model: only Ollama pulls and deletes."""
-    return name if name.startswith("ollama:") else f"ollama:{name}"
+def _managed_id(name: str) -> str:
+    """A bare name is an Ollama model; `hf:<org>/<repo>` a Hugging Face repo, `local:` a pulled GGUF."""
+    return name if name.startswith(("ollama:", "hf:", "local:")) else f"ollama:{name}"
 
 
 MODEL_COLUMNS = (
@@ -102,28 +102,42 @@ def models(
         console.print(f"{h.engine} {escape(h.endpoint)}: {state}", highlight=False, soft_wrap=True)
 
 
-def pull(name: Annotated[str, typer.Argument(help="Model to pull, e.g. llama3.2:3b or ollama:llama3.2:3b")]) -> None:
-    """Pull a model into Ollama, with a progress bar."""
+PULL_HELP = (
+    "Model to pull: llama3.2:3b (Ollama), or hf:<org>/<repo>[:<quant or file.gguf>] "
+    "(a GGUF from Hugging Face into ARENA_MODELS_DIR, run by the embedded engine; default quant Q4_K_M)"
+)
+
+
+def pull(name: Annotated[str, typer.Argument(help=PULL_HELP)]) -> None:
+    """Pull a model into Ollama, or a GGUF from Hugging Face (hf:…), with a progress bar.
+    An interrupted Hugging Face pull resumes where it stopped when run again."""
+    last: list[str] = []
 
     async def fetch(router: Router) -> None:
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("starting", total=None)
-            async with aclosing(router.pull(_ollama_id(name))) as updates:
+            async with aclosing(router.pull(_managed_id(name))) as updates:
                 async for update in updates:
+                    last[:] = [update.status]
                     progress.update(
-                        task, description=update.status, completed=update.completed or 0, total=update.total
+                        task, description=escape(update.status), completed=update.completed or 0, total=update.total
                     )
 
     _manage(fetch)
-    console.print(f"pulled {name}")
+    done = last[0] if last and name.startswith("hf:") else ""
+    console.print(f"pulled {escape(name)}" + (f" ({escape(done)})" if done else ""), soft_wrap=True)
 
 
-def rm(name: Annotated[str, typer.Argument(help="Model to delete, e.g. llama3.2:3b")]) -> None:
-    """Delete a model from Ollama."""
+def rm(
+    name: Annotated[
+        str, typer.Argument(help="Model to delete: llama3.2:3b (Ollama), local:<name> or hf:<org>/<repo>[:<quant>] (pulled)")
+    ],
+) -> None:
+    """Delete a model from Ollama, or a GGUF the arena pulled from Hugging Face."""
 
     async def delete(router: Router) -> None:
-        await router.delete(_ollama_id(name))
+        await router.delete(_managed_id(name))
 
     _manage(delete)
     console.print(f"deleted {name}")

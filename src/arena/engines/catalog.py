@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.engines.gguf_metadata import has_chat_template
+from arena.engines.pulled_models import read_record
 from arena.errors import ModelNotAvailable
 
 SMOLLM2_NAME = "smollm2-135m-instruct"
@@ -96,19 +97,25 @@ def builtin_entries() -> list[CatalogEntry]:
 
 
 def folder_entries(models_dir: Path) -> list[CatalogEntry]:
-    """Every *.gguf the user dropped into ARENA_MODELS_DIR, named after the file; one without a
-    chat template in its metadata is a base model (an unreadable one is left for its load to judge)."""
+    """Every *.gguf in ARENA_MODELS_DIR (dropped in by hand, or pulled from Hugging Face: then its
+    record names the quantization), named after the file; one without a chat template in its
+    metadata is a base model (an unreadable one is left for its load to judge). A download in
+    progress is a `.gguf.part` file, never listed."""
     if not models_dir.is_dir():
         return []
-    return [
-        CatalogEntry(
-            name=path.stem.lower(),
-            family=None,
-            parameter_size=None,
-            quantization=None,
-            base_model=has_chat_template(path) is False,
-            path=path,
+    entries = []
+    for path in sorted(models_dir.glob("*.gguf")):
+        if ".partial-" in path.name:
+            continue
+        record = read_record(path)
+        entries.append(
+            CatalogEntry(
+                name=path.stem.lower(),
+                family=None,
+                parameter_size=None,
+                quantization=record.quantization if record else None,
+                base_model=has_chat_template(path) is False,
+                path=path,
+            )
         )
-        for path in sorted(models_dir.glob("*.gguf"))
-        if ".partial-" not in path.name
-    ]
+    return entries

@@ -1,7 +1,8 @@
 """The one egress policy: the origins the server may talk to, and the guard every engine's HTTP client goes through.
 
 The origins (scheme, host, port) come from the settings only: the ``OLLAMA_HOST`` endpoints,
-``ARENA_OPENAI_ENDPOINTS``, ``ARENA_CLOUD_JUDGES`` and the single sign-on ``ARENA_OIDC_ISSUER``.
+``ARENA_OPENAI_ENDPOINTS``, ``ARENA_CLOUD_JUDGES``, the single sign-on ``ARENA_OIDC_ISSUER`` and
+the Hugging Face hub ``HF_ENDPOINT`` (with the CDN it redirects downloads to).
 A caller picks a configured endpoint by name and never gives a URL; what a caller chooses (a
 model name) travels in a request body.
 
@@ -104,6 +105,9 @@ class EgressPolicy:
             *(("ARENA_CLOUD_JUDGES", e.base_url) for e in settings.cloud_judges),
             # Single sign-on: the provider's discovery document, keys and token endpoint, on its origin.
             *((("ARENA_OIDC_ISSUER", settings.oidc_issuer),) if settings.oidc_issuer else ()),
+            # Hugging Face pulls: the hub, and the CDN it redirects downloads to.
+            *((("HF_ENDPOINT", settings.hf_endpoint),) if settings.hf_endpoint else ()),
+            *(("ARENA_HF_DOWNLOAD_ORIGINS", url) for url in settings.hf_redirect_origins),
         ]
         origins = set()
         for variable, url in configured:
@@ -125,7 +129,7 @@ class EgressPolicy:
         if not self.allows(url):
             raise EgressRefused(
                 "the server sends requests only to endpoints an admin configured "
-                "(OLLAMA_HOST, ARENA_OPENAI_ENDPOINTS, ARENA_CLOUD_JUDGES, ARENA_OIDC_ISSUER); "
+                "(OLLAMA_HOST, ARENA_OPENAI_ENDPOINTS, ARENA_CLOUD_JUDGES, ARENA_OIDC_ISSUER, HF_ENDPOINT); "
                 "this one is not among them"
             )
 

@@ -23,6 +23,7 @@ from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries,
 from arena.engines.footprint import footprint
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
+from arena.engines.pulled_models import delete_local
 from arena.engines.residency import Residency, default_budget_bytes
 from arena.engines.thread_share import Seat, ThreadShare
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
@@ -73,6 +74,7 @@ class _StopOrCount:
 
 class EmbeddedEngine(Engine):
     kind = "local"
+    can_delete = True  # models the arena pulled from Hugging Face (pulled_models.delete_local)
 
     def __init__(
         self,
@@ -129,6 +131,9 @@ class EmbeddedEngine(Engine):
         """Each model's bytes when loaded (weights + every slot's KV cache); None if unreadable."""
         sizes = {entry.name: footprint(entry, n_ctx=self.n_ctx) for entry in entries}
         return {name: size.total(self.slots) if size else None for name, size in sizes.items()}
+
+    async def delete(self, name: str) -> None:
+        await asyncio.to_thread(delete_local, self.models_dir, name)
 
     async def health(self) -> EngineHealth:
         try:

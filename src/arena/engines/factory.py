@@ -40,4 +40,14 @@ def build_router(settings: Settings) -> Router:
         )
         for endpoint in settings.openai_endpoints
     ]
-    return Router(engines=engines, egress=egress)
+    hub = None
+    if settings.embedded_enabled and settings.hf_endpoint:  # what it pulls, the embedded engine runs
+        from arena.engines.hf_pull import HuggingFaceHub
+
+        hub = HuggingFaceHub(
+            endpoint=settings.hf_endpoint,
+            models_dir=settings.resolved_models_dir,
+            egress=egress,
+            download_origins=settings.hf_redirect_origins,
+        )
+    return Router(engines=engines, egress=egress, hub=hub)

@@ -1,6 +1,7 @@
 """Map a model id to an engine and endpoint.
 
-Model ids are namespaced: `local:<name>`, `ollama:<name>`, `openai:<endpoint>/<model>`.
+Model ids are namespaced: `local:<name>`, `ollama:<name>`, `openai:<endpoint>/<model>`; `hf:<org>/<repo>`
+names a Hugging Face repo to pull from (the hub is a management-only engine, never surveyed).
 With several Ollama endpoints, the inventory lists each model once with every endpoint that
 serves it. A request goes to an endpoint that lists the model (per the last inventory), then
 to a reachable one, then to the one with the fewest requests in flight (ties keep the
@@ -56,7 +57,7 @@ def parse_model_id(model_id: str, *, local_names: set[str] | frozenset[str] = fr
     """Split a namespaced id. A bare name (the legacy `models` list) is local if the
     embedded catalog has it, else an Ollama model, as in the original arena."""
     kind, sep, rest = model_id.partition(":")
-    if not sep or kind not in ("local", "ollama", "openai"):
+    if not sep or kind not in ("local", "ollama", "openai", "hf"):
         kind, rest = ("local" if model_id in local_names else "ollama"), model_id
     if not rest:
         raise InvalidInput(f"model id {model_id!r} names no model")
@@ -69,18 +70,22 @@ def parse_model_id(model_id: str, *, local_names: set[str] | frozenset[str] = fr
 
 
 class Router:
-    def __init__(self, *, engines: list[Engine], egress: EgressPolicy | None = None) -> None:
+    def __init__(self, *, engines: list[Engine], egress: EgressPolicy | None = None, hub: Engine | None = None) -> None:
         self.engines = engines
+        self.hub = hub  # pulls `hf:` models; not an engine that lists or generates
         # Where requests may go (the settings' endpoints); a cloud judge's client is guarded by it too.
         self.egress = egress or EgressPolicy()
-        self._in_flight: dict[int, int] = {id(e): 0 for e in engines}
+        self._in_flight: dict[int, int] = {id(e): 0 for e in self._managed()}
         # Endpoints seen down recently are tried last until this monotonic time.
         self._down_until: dict[int, float] = {}
         self._inventory: tuple[float, Inventory] | None = None
         self._inventory_lock = asyncio.Lock()
 
+    def _managed(self) -> list[Engine]:
+        return [*self.engines, *([self.hub] if self.hub else [])]
+
     def of_kind(self, kind: str) -> list[Engine]:
-        return [e for e in self.engines if e.kind == kind]
+        return [e for e in self._managed() if e.kind == kind]
 
     def local_names(self, *, refresh: bool = False) -> set[str]:
         catalog = getattr(next(iter(self.of_kind("local")), None), "catalog", None)
@@ -161,7 +166,11 @@ class Router:
                     f"no OpenAI-compatible endpoint named '{ref.endpoint}': add it to ARENA_OPENAI_ENDPOINTS"
                 )
         if not engines:
-            what = {"local": "the embedded engine is turned off (ARENA_EMBEDDED)", "ollama": "no OLLAMA_HOST"}
+            what = {
+                "local": "the embedded engine is turned off (ARENA_EMBEDDED)",
+                "ollama": "no OLLAMA_HOST",
+                "hf": "Hugging Face pulls are off (HF_ENDPOINT=off, or ARENA_EMBEDDED=false)",
+            }
             raise EngineUnavailable(f"no engine for {ref.kind} models: {what.get(ref.kind, 'not configured')}")
         # Serving it (per the last inventory, when any endpoint lists it) before not, reachable before
         # recently-down, then fewest requests in flight; ties keep the configured order.
@@ -248,4 +257,4 @@ class Router:
         return [target.endpoint for target in targets]
 
     async def aclose(self) -> None:
-        await asyncio.gather(*(e.aclose() for e in self.engines), return_exceptions=True)
+        await asyncio.gather(*(e.aclose() for e in self._managed()), return_exceptions=True)

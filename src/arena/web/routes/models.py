@@ -142,4 +142,5 @@ async def list_models(models: ModelRouter, refresh: bool = False) -> ModelList:
             )
             for engine, health in zip(models.engines, inventory.health, strict=True)
         ],
+        hf_endpoint=models.hub.endpoint if models.hub else None,
     )

@@ -52,6 +52,9 @@ class ModelList(BaseModel):
         description="Every model once, with its full id (`ollama:llama3.2:1b`), engine and the endpoints serving it"
     )
     engines: list[EngineStatePublic] = Field(default_factory=list, description="Every engine endpoint and its state")
+    hf_endpoint: str | None = Field(
+        None, description="Where `hf:<org>/<repo>` pulls come from (HF_ENDPOINT); null: Hugging Face pulls are off"
+    )
 
 
 class EngineStatusPublic(BaseModel):

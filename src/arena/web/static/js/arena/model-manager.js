@@ -1,5 +1,5 @@
 // The model manager: every engine's state and models (each once, with the endpoints serving it),
-// pulling an Ollama model with a live progress bar, and deleting one after a confirmation. Users
+// pulling an Ollama model or a Hugging Face GGUF (hf:<org>/<repo>[:quant]) with a live progress bar, and deleting one after a confirmation. Users
 // who may not pull or delete (the server refuses them) get neither control: the page leaves them out.
 
 import { api } from "../lib/api.js";
@@ -12,10 +12,10 @@ import { emit, state } from "./store.js";
 
 const DELETABLE_ENGINES = new Set(["ollama"]);
 
-/** `llama3.2:3b` → `ollama:llama3.2:3b`; an id with its engine stays as it is. */
+/** `llama3.2:3b` → `ollama:llama3.2:3b`; an id with its engine (or `hf:<org>/<repo>`) stays as it is. */
 export function pullId(name) {
   const trimmed = name.trim();
-  return /^(ollama|local|openai):/.test(trimmed) ? trimmed : `ollama:${trimmed}`;
+  return /^(ollama|local|openai|hf):/.test(trimmed) ? trimmed : `ollama:${trimmed}`;
 }
 
 /** "45% · 600 MB of 1.3 GB" from one progress line. */
@@ -46,7 +46,7 @@ export function createModelManager() {
   function renderEngines() {
     renderEngineStates(engineStates, state.engines);
     if (!canManage) return;
-    const { reason, endpoints, choice } = pullAvailability(state.engines);
+    const { reason, endpoints, choice } = pullAvailability(state.engines, state.hub);
     showError(unavailable, reason);
     if (!pulling) pullButton.disabled = Boolean(reason);
     // Several Ollama endpoints: say which one pulls; one that is down cannot be chosen.
@@ -92,8 +92,9 @@ export function createModelManager() {
 
   async function reload() {
     try {
-      const { details, engines: states } = await api.models(true);
+      const { details, engines: states, hf_endpoint: hub } = await api.models(true);
       state.models = details;
+      state.hub = hub || null;
       state.engines = states || [];
       renderModels();
       emit("models-changed");
@@ -112,12 +113,12 @@ export function createModelManager() {
   async function pull(name) {
     showError(error, "");
     if (!name.trim()) {
-      showError(error, "Type the name of the model to pull, e.g. llama3.2:3b.");
+      showError(error, "Type the name of the model to pull, e.g. llama3.2:3b or hf:<org>/<repo>.");
       pullName.focus();
       return;
     }
     const model = pullId(name);
-    const endpoint = pullEndpoint.hidden ? "" : pullEndpoint.value;
+    const endpoint = pullEndpoint.hidden || model.startsWith("hf:") ? "" : pullEndpoint.value; // Ollama's picker
     pulling = new AbortController();
     pullButton.disabled = true;
     cancelButton.hidden = false;
@@ -145,7 +146,7 @@ export function createModelManager() {
       failed = failure.name === "AbortError" ? "Pull cancelled." : failure.message;
     } finally {
       pulling = null;
-      pullButton.disabled = Boolean(pullAvailability(state.engines).reason);
+      pullButton.disabled = Boolean(pullAvailability(state.engines, state.hub).reason);
       cancelButton.hidden = true;
     }
     if (failed) {

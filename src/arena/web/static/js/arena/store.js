@@ -4,6 +4,7 @@ export const state = {
   spec: [], // hyperparameter fields (see instances.js)
   models: [], // /api/models details
   engines: [], // /api/models engines: each endpoint and whether it answers
+  hub: null, // /api/models hf_endpoint: where hf:<org>/<repo> pulls come from (null: off)
   selection: [], // instances the next message goes to (full objects), shown as chips
   blind: false, // blind mode for a conversation not started yet
   conversation: null, // ConversationDetail of the open conversation, or null for a new one
