@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
+from arena.evaluation.ratings.sampling import neighbour_votes
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
@@ -50,8 +51,9 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
                 name=names.get(row["model"], row["model"]),
                 elo=round(result.elo[row["model"]], 2),
                 pass_rate=_rate((rates or {}).get(row["model"])),
+                votes_to_separate=to_separate,
             )
-            for row in data["rows"]
+            for row, to_separate in zip(data["rows"], neighbour_votes(result.board), strict=True)
         ],
         models=data["models"],
         names=[names.get(model, model) for model in data["models"]],

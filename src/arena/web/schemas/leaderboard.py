@@ -55,6 +55,12 @@ class RatingPublic(BaseModel):
     pass_rate: PassRatePublic | None = Field(
         None, description="Its promptfoo tests passed, over the included runs; null when it had none"
     )
+    votes_to_separate: int | None = Field(
+        None,
+        description="About how many more votes between this row and the next one below would make their 95% "
+        "intervals stop overlapping (0: they do not overlap now), if the ratings stayed where they are and each "
+        "interval narrowed as 1/sqrt(battles); null for the last row, without intervals, or for equal ratings",
+    )
 
 
 class LeaderboardFiltersPublic(BaseModel):
