@@ -50,7 +50,8 @@ def test_a_suggested_blind_pair_takes_a_vote_in_a_category(arena: RunningArena, 
 
     send(page, "Write a haiku about rain.")
     wait_until_answered(page, cards=2, turns=1)
-    page.get_by_label("Category").fill("poetry")
+    expect(page.locator("#suggest-pair-note")).to_be_empty()  # said before the battle, not during it
+    page.get_by_label("Prompt category").fill("poetry")
     pairwise = page.get_by_role("group", name="Which answer is better?")
     pairwise.get_by_role("button", name="A is better").click()
     expect(pairwise.get_by_role("button", name="A is better")).to_have_attribute("aria-pressed", "true")
@@ -61,6 +62,11 @@ def test_a_suggested_blind_pair_takes_a_vote_in_a_category(arena: RunningArena, 
     with arena.client() as client:
         poetry = client.get("/api/leaderboard", params={"category": "poetry", "rounds": 50}).json()
     assert poetry["total_battles"] == 1 and poetry["battles_by_source"]["human"] == 1
+
+    page.get_by_role("button", name="New comparison").click()  # a new battle starts without a category
+    page.get_by_label("Blind mode").check()
+    expect(page.get_by_label("Prompt category")).to_be_hidden()
+    expect(page.get_by_label("Prompt category")).to_have_value("")
 
 
 def test_the_leaderboard_page_says_how_many_votes_would_separate_neighbours(

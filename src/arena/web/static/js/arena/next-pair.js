@@ -27,10 +27,14 @@ export function setupNextPair() {
   const button = byId("suggest-pair");
   const note = byId("suggest-pair-note");
   const categoryBox = byId("vote-category-box");
+  let shownId = null;
   const update = () => {
     button.hidden = !(state.blind && !state.conversation);
     categoryBox.hidden = !isMasked();
-    if (!state.conversation) byId("vote-category").value = ""; // a new prompt, a new category
+    const id = state.conversation?.id ?? null;
+    if (id !== shownId && shownId !== null) byId("vote-category").value = ""; // another conversation, other prompts
+    if (id !== null) note.textContent = ""; // the suggestion was for the battle now started
+    shownId = id;
   };
 
   button.addEventListener("click", async () => {
