@@ -28,9 +28,14 @@ export function setupNextPair() {
   const note = byId("suggest-pair-note");
   const categoryBox = byId("vote-category-box");
   let shownId = null;
+  let categoriesAsked = false;
   const update = () => {
     button.hidden = !(state.blind && !state.conversation);
     categoryBox.hidden = !isMasked();
+    if (!categoryBox.hidden && !categoriesAsked) {
+      categoriesAsked = true; // once a page, and only when a vote may need them: it reads the whole board
+      api.nextPairCategories().then(offerCategories, () => {}); // without the list, free text still works
+    }
     const id = state.conversation?.id ?? null;
     if (id !== shownId && shownId !== null) byId("vote-category").value = ""; // another conversation, other prompts
     if (id !== null) note.textContent = ""; // the suggestion was for the battle now started
@@ -58,5 +63,4 @@ export function setupNextPair() {
   on("conversation-changed", update);
   on("blind-changed", update);
   update();
-  api.nextPairCategories().then(offerCategories, () => {}); // the choices only: no list, free text still works
 }
