@@ -14,6 +14,7 @@ from typing import Any
 from arena.storage import bench as bench_store
 from arena.storage import judgments as judgment_store
 from arena.storage import repository
+from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from tests.support.builders import add_conversation_with_instances
 
@@ -39,6 +40,7 @@ SECRETS = {
     "item_category": "breakwater-ornithology",
     "pair_category": "lantern-gallery-pairings",
     "judge_category": "keeper-telescope-questions",
+    "vote_category": "foghorn-repair-estimates",
     "item_error": "the model stopped: 'How many gulls nest on the…'",
     "raw_key_a": "draft-from-legal-department",
     "raw_key_b": "draft-from-marketing-agency",
@@ -66,6 +68,15 @@ def seed_everything(database: Database) -> Seeded:
         response = repository.start_response(session, turn_id=turn.id, instance_id=first)
         repository.update_response_text(session, response_id=response.id, text=SECRETS["answer"][:20])
         repository.finish_response(session, response_id=response.id, text=SECRETS["answer"], status="ok")
+        vote_store.add_vote(
+            session,
+            conversation_id=conversation.id,
+            turn_id=turn.id,
+            kind="thumb",
+            value="up",
+            response_id=response.id,
+            category=SECRETS["vote_category"],
+        )
         failed = repository.start_response(session, turn_id=turn.id, instance_id=second)
         repository.finish_response(
             session, response_id=failed.id, text="", status="error", error=SECRETS["response_error"]
@@ -165,6 +176,7 @@ def read_everything(database: Database, seeded: Seeded) -> dict[str, Any]:
             "errors": [r.error for r in turn.responses],
             "judgment": (judgment.raw_ab, judgment.raw_ba, judgment.parsed, judgment.reference, judgment.category),
             "raw_keys": (raw_judgment.key_a, raw_judgment.key_b),
+            "vote_category": [v.category for v in vote_store.list_votes(session, turn_id=seeded.turn_id)],
             "bench": (run.system, item.turns, item.reference, item.answers, pair.detail, pair.error),
             "bench_names": (run.name, run.prompt_set_name, run.prompt_file, item.category, pair.category, item.error),
         }
@@ -185,6 +197,7 @@ EXPECTED = {
         SECRETS["judge_category"],
     ),
     "raw_keys": (SECRETS["raw_key_a"], SECRETS["raw_key_b"]),
+    "vote_category": [SECRETS["vote_category"]],
     "bench": (
         SECRETS["bench_system"],
         [SECRETS["bench_prompt"]],

@@ -33,6 +33,7 @@ class PairwiseVoteSignal:
     model_b: str
     value: str  # A | B | tie | both_bad
     counts_at: datetime
+    category: str | None = None  # the prompt's, as the voter named it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,7 @@ class ThumbSignal:
     model: str
     value: str  # up | down
     counts_at: datetime
+    category: str | None = None  # the prompt's, as the voter named it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +112,7 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 model_b=model_b,
                 value=vote.value,
                 counts_at=_counts_at(vote.created_at, revealed_at),
+                category=vote.category,
             )
             for vote, revealed_at, model_a, model_b in pairwise
         ],
@@ -122,6 +125,7 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 model=model,
                 value=vote.value,
                 counts_at=_counts_at(vote.created_at, revealed_at),
+                category=vote.category,
             )
             for vote, revealed_at, instance_id, model in thumbs
         ],

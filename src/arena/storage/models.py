@@ -310,6 +310,8 @@ class Vote(Base):
     instance_a: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
     instance_b: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
     voter_id: Mapped[int | None] = mapped_column(Integer)  # None: the single local user
+    # The category of the prompt, as the voter chose it: per-category leaderboards count the vote.
+    category: Mapped[str | None] = mapped_column(EncryptedString("votes.category", CATEGORY_MAX_LENGTH))
     # Restored from an export: data, not a vote cast here (off the leaderboard unless asked).
     imported: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,16 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
-from arena.storage.models import PAIRWISE_VALUES, THUMB_VALUES, VOTE_KINDS, Response, Turn, Vote, utcnow
+from arena.storage.models import (
+    CATEGORY_MAX_LENGTH,
+    PAIRWISE_VALUES,
+    THUMB_VALUES,
+    VOTE_KINDS,
+    Response,
+    Turn,
+    Vote,
+    utcnow,
+)
 from arena.storage.repository import get_conversation
 
 VOTING_CLOSED: Final = "voting is closed: the models of this conversation were revealed"
@@ -33,6 +42,7 @@ def add_vote(
     instance_a: str | None = None,
     instance_b: str | None = None,
     voter_id: int | None = None,
+    category: str | None = None,
 ) -> Vote:
     """Record a thumb ("up"/"down" on ``response_id``) or a pairwise vote ("A", "B", "tie",
     "both_bad" between ``instance_a`` and ``instance_b``).
@@ -40,9 +50,11 @@ def add_vote(
     A voter has one vote per target: voting again on the same response, or on the same pair
     in the same turn, replaces the earlier vote. A blind conversation takes no votes once
     its models are revealed. A vote on an imported conversation is marked ``imported``.
+    ``category`` is the prompt's category as the voter names it (blank: none).
     """
     if kind not in VOTE_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(VOTE_KINDS)}, got {kind!r}")
+    category = vote_category(category)
     conversation = get_conversation(session, conversation_id=conversation_id)
     if conversation.blind and conversation.revealed_at is not None:
         raise Conflict(VOTING_CLOSED)
@@ -93,6 +105,7 @@ def add_vote(
         instance_a=instance_a,
         instance_b=instance_b,
         voter_id=voter_id,
+        category=category,
         # A vote on an imported conversation's answers is about data someone handed the server.
         imported=conversation.imported,
         created_at=utcnow(),
@@ -100,6 +113,14 @@ def add_vote(
     session.add(vote)
     session.flush()
     return vote
+
+
+def vote_category(category: str | None) -> str | None:
+    """A category as stored: trimmed, None when blank, at most ``CATEGORY_MAX_LENGTH`` characters."""
+    cleaned = (category or "").strip() or None
+    if cleaned is not None and len(cleaned) > CATEGORY_MAX_LENGTH:
+        raise InvalidInput(f"the category is longer than {CATEGORY_MAX_LENGTH} characters")
+    return cleaned
 
 
 def list_votes(

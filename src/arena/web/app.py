@@ -50,6 +50,7 @@ from arena.web.routes import (
     leaderboard,
     manage,
     models,
+    next_pair,
     oidc,
     pages,
     render,
@@ -163,7 +164,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         app.include_router(module.router, dependencies=rate_limited, responses=AUTH_ERRORS)
     app.include_router(gateway.router, dependencies=rate_limited)  # OpenAI-compatible: documents its own errors
     for module in (
-        *(models, conversations, votes, exports, attachments, render, leaderboard, judges, bench),
+        *(models, conversations, votes, exports, attachments, render, leaderboard, next_pair, judges, bench),
         *(auth, users, shares, audit),
     ):
         app.include_router(module.router, responses=AUTH_ERRORS)

@@ -68,12 +68,14 @@ def cast_vote(
     voter_id: int | None = None,
     response_id: int | None = None,
     response_ids: Sequence[int] | None = None,
+    category: str | None = None,
 ) -> CastVote:
     """A thumb on one instance's latest answer, or a pairwise verdict between the first two
     instances (A and B in display order). Voting again on the same target replaces the vote.
 
     `response_id` (a thumb) or `response_ids` (pairwise: A's, then B's) name the answers the
-    voter saw; a vote about one that is no longer the latest raises ``StaleAnswer`` (409)."""
+    voter saw; a vote about one that is no longer the latest raises ``StaleAnswer`` (409).
+    ``category`` (the prompt's, as the voter names it) puts the vote on that category's leaderboard."""
     with database.session() as session:
         conversation = repository.get_conversation(session, conversation_id=conversation_id)
         if conversation.revealed_at is not None:
@@ -91,6 +93,7 @@ def cast_vote(
                 value=value,
                 response_id=answer.id,
                 voter_id=voter_id,
+                category=category,
             )
         else:
             pair = members(conversation)
@@ -111,6 +114,7 @@ def cast_vote(
                 instance_a=pair[0].instance_id,
                 instance_b=pair[1].instance_id,
                 voter_id=voter_id,
+                category=category,
             )
         return CastVote(id=vote.id, kind=vote.kind, value=vote.value)
 

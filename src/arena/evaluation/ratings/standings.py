@@ -2,7 +2,7 @@
 
 Every pairwise signal becomes a battle with its source:
 
-    human pairwise vote          A / B / tie / both_bad, as cast
+    human pairwise vote          A / B / tie / both_bad, as cast, in the category the voter named
     human thumbs on one turn     by one voter, for each two instances: up beats down,
                                  up + up is a tie, down + down is both-bad (kept apart from ties)
     judge, pairwise              the winner over both orders (a flip is already a tie)
@@ -177,12 +177,19 @@ def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit, sty
             side_b=vote.model_b if unit == "model" else vote.instance_b,
             outcome=_VOTE_OUTCOMES[vote.value],
             source="human",
+            category=vote.category,
             timestamp=vote.counts_at,
             **styles.of_vote(vote),
         )
         if battle is not None:
             battles.append(battle)
     return battles
+
+
+def _thumbs_category(first: ThumbSignal, second: ThumbSignal) -> str | None:
+    """Two thumbs on one turn: the newer one's category, else the older one's."""
+    older, newer = sorted((first, second), key=lambda thumb: thumb.counts_at)
+    return newer.category or older.category
 
 
 def _voted_pairs(votes: Iterable[PairwiseVoteSignal]) -> set[tuple[int, int | None, frozenset[str]]]:
@@ -210,6 +217,7 @@ def _from_thumbs(
                 side_b=second.model if unit == "model" else second.instance_id,
                 outcome=_THUMB_OUTCOMES[(first.value, second.value)],
                 source="human",
+                category=_thumbs_category(first, second),
                 timestamp=max(first.counts_at, second.counts_at),
                 **styles.of_thumbs(first, second),
             )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
+from arena.evaluation.ratings.sampling import neighbour_votes
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
@@ -67,8 +68,9 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
                 pass_rate=_rate((rates or {}).get(row["model"])),
                 raw_rating=raw[row["model"]][0] if row["model"] in raw else None,
                 raw_rank=raw[row["model"]][1] if row["model"] in raw else None,
+                votes_to_separate=to_separate,
             )
-            for row in data["rows"]
+            for row, to_separate in zip(data["rows"], neighbour_votes(result.board), strict=True)
         ],
         models=data["models"],
         names=[names.get(model, model) for model in data["models"]],

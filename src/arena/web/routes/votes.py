@@ -44,6 +44,7 @@ async def create_vote(
             voter_id=principal.user_id,
             response_id=getattr(body, "response_id", None),
             response_ids=getattr(body, "response_ids", None),
+            category=body.category,
         )
     except StaleAnswer as exc:
         return error_response(409, str(exc), reason=STALE_ANSWER)

@@ -62,6 +62,12 @@ class RatingPublic(BaseModel):
         "(`rating` is then style-controlled); null otherwise",
     )
     raw_rank: int | None = Field(None, description="With style_control: its place by `raw_rating` (1 = best)")
+    votes_to_separate: int | None = Field(
+        None,
+        description="About how many more votes between this row and the next one below would make their 95% "
+        "intervals stop overlapping (0: they do not overlap now), if the ratings stayed where they are and each "
+        "interval narrowed as 1/sqrt(battles); null for the last row, without intervals, or for equal ratings",
+    )
 
 
 class LeaderboardFiltersPublic(BaseModel):

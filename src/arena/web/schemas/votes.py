@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from arena.storage.models import CATEGORY_MAX_LENGTH
 from arena.web.schemas.common import KEY, MAX_ID, InstanceSettings
+
+CATEGORY_DESCRIPTION = (
+    "The category of the prompt (e.g. coding, writing), as the voter names it: the vote then counts on that "
+    "category's leaderboard (GET /api/leaderboard?category=…). Omitted or blank: no category."
+)
 
 SEEN = (
     "The answer the voter saw (its response id): when a regenerate has replaced it since, the vote is "
@@ -25,6 +31,7 @@ class ThumbVoteCreate(BaseModel):
     response_id: int | None = Field(
         None, ge=1, le=MAX_ID, description=SEEN + " Omitted: the vote goes on the latest answer."
     )
+    category: str | None = Field(None, max_length=CATEGORY_MAX_LENGTH, description=CATEGORY_DESCRIPTION)
 
 
 class PairwiseVoteCreate(BaseModel):
@@ -39,6 +46,7 @@ class PairwiseVoteCreate(BaseModel):
         None, min_length=2, max_length=2,
         description="A's answer, then B's. " + SEEN + " Omitted: the vote is about the latest answers.",
     )  # fmt: skip
+    category: str | None = Field(None, max_length=CATEGORY_MAX_LENGTH, description=CATEGORY_DESCRIPTION)
 
 
 VoteCreate = Annotated[ThumbVoteCreate | PairwiseVoteCreate, Field(discriminator="kind")]

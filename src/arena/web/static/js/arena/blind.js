@@ -5,6 +5,7 @@ import { confirmAction } from "./dialogs.js";
 import { byId, el, icon } from "../lib/dom.js";
 import { notifyError } from "../lib/notify.js";
 import { allParametersLabel } from "./instances.js";
+import { voteCategory } from "./next-pair.js";
 import { emit, isMasked, on, state } from "./store.js";
 
 const CLOSED = 409;
@@ -86,7 +87,7 @@ export async function voteThumb(card, value) {
   card.showVoteError("");
   const shown = shownAnswers([card]);
   if (!shown) return unknownAnswer((message) => card.showVoteError(message));
-  const vote = { turn_id: card.turnId, kind: "thumb", key: card.key, value, response_id: shown[0] };
+  const vote = { turn_id: card.turnId, kind: "thumb", key: card.key, value, response_id: shown[0], category: voteCategory() };
   try {
     await api.vote(state.conversation.id, vote);
     card.setVotes(value === "up" ? { up: 1 } : { down: 1 }, { open: true });
@@ -99,7 +100,7 @@ export async function votePairwise(turnView, value) {
   turnView.pairwise.showError("");
   const shown = shownAnswers((state.conversation?.instances || []).map((entry) => turnView.card(entry.key)));
   if (!shown) return unknownAnswer((message) => turnView.pairwise.showError(message));
-  const vote = { turn_id: turnView.id, kind: "pairwise", value, response_ids: shown };
+  const vote = { turn_id: turnView.id, kind: "pairwise", value, response_ids: shown, category: voteCategory() };
   try {
     await api.vote(state.conversation.id, vote);
     turnView.pairwise.set(value, { open: true });

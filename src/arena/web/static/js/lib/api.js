@@ -134,6 +134,9 @@ export const api = {
   deleteConversation: (id) => requestJson("DELETE", conversationPath(id)),
   vote: (id, body) => post(`${conversationPath(id)}/votes`, body),
   reveal: (id) => post(`${conversationPath(id)}/reveal`, {}),
+  // Which two of `candidates` (model ids) a blind battle should compare next, and the known categories.
+  nextPair: (candidates) => get(`/api/leaderboard/next-pair?${candidates.map((c) => `candidate=${encodeURIComponent(c)}`).join("&")}`),
+  nextPairCategories: async () => (await get("/api/leaderboard?rounds=0")).categories,
   render: (markdown) => post("/api/render", { markdown }),
   stop: (turnId, key) => post("/api/stop", { turn_id: turnId, key }),
   // The arena's own lines (v3's are the default, for v3's clients); progress needs the streaming pull.

@@ -10,6 +10,7 @@ import { createExports } from "../arena/exports.js";
 import { createJudge } from "../arena/judge.js";
 import { createModelManager } from "../arena/model-manager.js";
 import { createModelPicker } from "../arena/model-picker.js";
+import { setupNextPair } from "../arena/next-pair.js";
 import { createSessions } from "../arena/sessions.js";
 import { installShortcuts } from "../arena/shortcuts.js";
 import { state } from "../arena/store.js";
@@ -38,6 +39,7 @@ createModelManager();
 byId("reveal-button").addEventListener("click", reveal);
 watchCodeBlocks(byId("transcript"));
 setupShowSpeed();
+setupNextPair();
 
 installShortcuts({
   send: controller.send,

@@ -3,6 +3,7 @@
 // and at once when it regains focus). Everything is built with DOM calls, never innerHTML.
 
 import { request } from "../lib/api.js";
+import { renderSeparation } from "../leaderboard/separation.js";
 import { rawCell, renderStyle } from "../leaderboard/style-control.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -22,6 +23,7 @@ const heatmapBody = document.querySelector("#heatmap tbody");
 const unitHeading = document.querySelector("#unit-heading");
 const passRateHeading = document.querySelector("#pass-rate-heading");
 const testedUnrated = document.querySelector("#tested-unrated");
+const separation = document.querySelector("#separation");
 
 const pollSeconds = Number(main.dataset.pollSeconds) || 5;
 const rounds = main.dataset.rounds || "300";
@@ -213,6 +215,7 @@ function render(data) {
   keepChoices(form.elements.judge_model, data.judge_models, "Any judge");
   keepChoices(form.elements.category, data.categories, "Any category");
   renderRatings(data);
+  renderSeparation(separation, separation.querySelector("ul"), data.rows);
   renderHeatmap(data);
   const bySource = Object.entries(data.battles_by_source).map(([source, n]) => `${n} ${source}`).join(", ");
   const total = data.total_battles;
