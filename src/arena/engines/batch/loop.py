@@ -24,7 +24,6 @@ from arena.engines.thread_share import Seat, ThreadShare
 from arena.errors import EngineError, EngineRejected
 
 logger = logging.getLogger(__name__)
-WAIT_WORTH_COUNTING_S = 0.05
 
 # A request's prompt tokens (BOS and special tokens included) and its stop strings.
 Prepare = Callable[[GenerationRequest], tuple[list[int], list[str]]]
@@ -80,6 +79,8 @@ class DecodeLoop:
                     self._leave_share()
                     return
                 joining = [self._pending.popleft() for _ in range(min(len(self._free), len(self._pending)))]
+                for seq in self._pending:  # no slot for these: they wait, and their cards say so
+                    seq.waited = True
             try:
                 self._step(joining)
             except Exception as exc:  # a failed decode: every sequence in it gets the error
@@ -135,7 +136,7 @@ class DecodeLoop:
             seq.limit = room if predict < 0 else min(predict, room)
             seq.joined = time.perf_counter()
             if predict == 0 or seq.stop.is_set():
-                seq.emit(Done(seq.usage(wait_worth_counting_s=WAIT_WORTH_COUNTING_S), "length" if predict == 0 else "stopped"))
+                seq.emit(Done(seq.usage(), "length" if predict == 0 else "stopped"))
                 return False
             seq.chain = build_chain(self.context.vocab, self.context.n_vocab, seq.settings)
             seq.text = TextStream(stop)
@@ -171,7 +172,7 @@ class DecodeLoop:
             rest = seq.text.flush() if seq.text is not None else ""
             if rest:
                 seq.emit(Text(rest))
-            seq.emit(Done(seq.usage(wait_worth_counting_s=WAIT_WORTH_COUNTING_S), reason))
+            seq.emit(Done(seq.usage(), reason))
         self._active.pop(seq.seq_id, None)
         self.context.forget(seq.seq_id)
         free_chain(seq.chain)

@@ -41,6 +41,7 @@ class Sequence:
     load_s: float | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     submitted: float = field(default_factory=time.perf_counter)
+    waited: bool = False  # all slots were taken when it could have joined
     # Set by the loop when the sequence joins the batch.
     seq_id: int = -1
     prompt: list[int] = field(default_factory=list)
@@ -59,8 +60,9 @@ class Sequence:
     def settings(self) -> ChainSettings:
         return ChainSettings(options=self.request.options, json_schema=self.request.json_schema)
 
-    def usage(self, *, wait_worth_counting_s: float) -> Usage:
-        wait = self.joined - self.submitted if self.joined else 0.0
+    def usage(self) -> Usage:
+        # Time waiting for a slot; joining at the next step of a running batch is no wait.
+        wait = self.joined - self.submitted if self.waited and self.joined else 0.0
         generation_s: float | None = None
         if self.first is not None and self.last is not None and self.generated > 1 and self.last > self.first:
             # Each token after the first took one step: the rate between them, over every token.
@@ -70,7 +72,7 @@ class Sequence:
             completion_tokens=self.generated,
             generation_s=round(generation_s, 4) if generation_s else None,
             load_s=self.load_s,
-            wait_s=round(wait, 4) if wait >= wait_worth_counting_s else 0.0,
+            wait_s=round(wait, 4),
             cached_prompt_tokens=0,
             shared_prompt_tokens=self.shared_prompt_tokens,
             prompt_s=round(self.first - self.joined, 4) if self.first is not None else None,
