@@ -322,6 +322,7 @@ def _generate(
             prompt_s=_prompt_s(llm),
             wait_s=timing.wait_s,
             load_s=timing.load_s,
+            engine_settings={"min_p": MIN_P},
         )
         emit(_Done(usage, finish_reason))
     except EngineError as exc:

@@ -76,4 +76,5 @@ class Sequence:
             cached_prompt_tokens=0,
             shared_prompt_tokens=self.shared_prompt_tokens,
             prompt_s=round(self.first - self.joined, 4) if self.first is not None else None,
+            engine_settings={"min_p": self.settings.min_p},
         )
