@@ -89,6 +89,7 @@ def main() -> None:
                         firsts.setdefault((name, n), []).append(first)
                         if n == 1 and name == "batched":
                             relayed.append(between)
+                        print(f"  N={n} {name}: {aggregate:.1f} tok/s aggregate, first token {first * 1000:.0f} ms", flush=True)
                 if 1 in sizes:
                     timing = direct_run(llm, args.tokens, args.threads)
                     direct_rates.append(timing.tokens_per_sec)
