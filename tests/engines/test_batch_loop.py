@@ -204,3 +204,35 @@ async def test_judges_with_a_grammar_and_a_plain_answer_share_a_batch(engine: Em
     assert json.loads(first)["winner"] in ("A", "B", "tie")
     assert json.loads(second)["winner"] in ("A", "B", "tie")
     assert plain and not plain.lstrip().startswith("{")
+
+
+async def test_two_models_decode_loops_split_the_cores_between_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each loop is one seat of the thread share: two models running at once get half each."""
+    from arena.engines.batch.context import BatchContext
+    from arena.engines.catalog import smollm2_gguf_path
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "second.gguf").symlink_to(smollm2_gguf_path())
+    applied: dict[int, set[int]] = {}
+    set_threads = BatchContext.set_threads
+
+    def recording(context: BatchContext, n_threads: int) -> None:
+        applied.setdefault(id(context), set()).add(n_threads)
+        set_threads(context, n_threads)
+
+    monkeypatch.setattr(BatchContext, "set_threads", recording)
+    engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=models, slots=2, n_ctx=512, threads=2)
+    try:
+        for name in (SMOLLM2_NAME, "second"):  # loaded first: a load is no part of the race
+            await engine.ensure_loop(name)
+        second = GenerationRequest(
+            model="second", messages=[Message(role="user", content="Count to ten.")], options=SamplingOptions(num_predict=12)
+        )
+        await asyncio.gather(collect(engine, ask("Count to ten.", num_predict=12)), collect(engine, second))
+    finally:
+        await engine.aclose()
+    # The first loop may take a step on both cores before the second joins; from then on, one each.
+    assert len(applied) == 2 and all(1 in threads and max(threads) <= 2 for threads in applied.values()), applied
