@@ -6,7 +6,11 @@ same seeds), alternated run by run. Aggregate tokens/s is every instance's token
 from the request to the last token. For N=1 it also compares the batched arena with
 llama-cpp-python directly (bench/relay.py's measurement): relay ratio and first-token overhead.
 
-    python bench/compare.py [--runs 3] [--tokens 64] [--threads N] [--sizes 1,2,4,6]
+    python bench/compare.py [--runs 3] [--tokens 64] [--threads N] [--sizes 1,2,4,6] [--cpu]
+
+On a machine shared with other work the wall clock through two servers is mostly noise; --cpu
+adds what does not depend on it: the engine's CPU time per token (this thread's clock), N
+sequences in one batch against N decodes of a `Llama` object one after another.
 """
 
 from __future__ import annotations
@@ -53,14 +57,57 @@ def aggregate_run(client: httpx.Client, n: int, tokens: int) -> tuple[float, flo
     return pieces / (last - started), rate(first, last, pieces), first - started
 
 
+def cpu_per_token(sizes: list[int], steps: int = 16, runs: int = 3) -> None:
+    """CPU seconds per generated token: one batched step of n sequences against n single decodes."""
+    from arena.engines.batch.context import BatchContext
+    from arena.engines.batch.plan import Plan
+    from arena.engines.llama_pool import load_llama
+
+    llm = load_llama(smollm2_gguf_path(), n_ctx=2048, n_threads=1)
+    prompt = llm.tokenize(PROMPT.encode())
+    context = BatchContext(load_llama(smollm2_gguf_path(), n_ctx=256, n_threads=1), slots=max(sizes), n_ctx=2048, n_threads=1)
+    single: list[float] = []
+    for _ in range(runs):
+        llm.reset()
+        llm.eval(prompt)
+        began = time.thread_time()
+        for i in range(steps):
+            llm.eval([100 + i])
+        single.append((time.thread_time() - began) / steps)
+    one = statistics.median(single)
+    print(f"engine CPU per token, 1 thread: a Llama object {one * 1000:.2f} ms")
+    for n in sizes:
+        batched: list[float] = []
+        for _ in range(runs):
+            plan = Plan()
+            plan.add_prompts({s: prompt for s in range(n)})
+            context.decode(plan)
+            began = time.thread_time()
+            for i in range(steps):
+                plan = Plan()
+                for s in range(n):
+                    plan.add_next(s, 100 + i + s, len(prompt) + i)
+                context.decode(plan)
+            batched.append((time.thread_time() - began) / steps / n)
+            for s in range(n):
+                context.forget(s)
+        per = statistics.median(batched)
+        print(f"  N={n}: batched {per * 1000:.2f} ms per token, {one / per:.2f}x the Llama object")
+    context.close()
+    llm.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=default_thread_budget(), help="generation threads, every side")
     parser.add_argument("--sizes", default="1,2,4,6", help="instance counts to measure")
+    parser.add_argument("--cpu", action="store_true", help="also the engine's CPU time per token")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
+    if args.cpu:
+        cpu_per_token(sizes)
     slots = str(max(sizes))
 
     from llama_cpp import Llama
