@@ -87,7 +87,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_arena(data_dir: str, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_arena(data_dir: str, threads: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -95,6 +95,7 @@ def start_arena(data_dir: str, threads: int) -> tuple[subprocess.Popen[bytes], s
         "OLLAMA_HOST": "http://127.0.0.1:9",
         "ARENA_EMBEDDED_SLOTS": "1",
         "ARENA_EMBEDDED_THREADS": str(threads),
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "arena", "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

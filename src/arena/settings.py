@@ -82,9 +82,22 @@ class Settings(OidcSettings, HfSettings):  # single sign-on (ARENA_OIDC_*) and h
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="ARENA_DATA_DIR")
     models_dir: Path | None = Field(None, validation_alias="ARENA_MODELS_DIR")
     embedded_enabled: bool = Field(True, validation_alias="ARENA_EMBEDDED")
-    embedded_slots: int = Field(2, ge=1, le=16, validation_alias="ARENA_EMBEDDED_SLOTS")
+    embedded_slots: int | None = Field(
+        None,
+        ge=1,
+        le=32,
+        validation_alias="ARENA_EMBEDDED_SLOTS",
+        description="Answers one embedded model generates at once (one batch); unset: ARENA_MAX_INSTANCES",
+    )
+    embedded_batching: bool = Field(
+        True,
+        validation_alias="ARENA_EMBEDDED_BATCHING",
+        description="One decode loop per embedded model batching its answers; 0: an object per answer",
+    )
     embedded_threads: int | None = Field(None, ge=1, le=256, validation_alias="ARENA_EMBEDDED_THREADS")
-    embedded_n_ctx: int = Field(2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX")
+    embedded_n_ctx: int = Field(
+        2048, ge=256, le=131072, validation_alias="ARENA_EMBEDDED_N_CTX", description="Context of each answer, in tokens"
+    )
     embedded_max_memory: ByteSize | None = Field(
         None,
         gt=0,

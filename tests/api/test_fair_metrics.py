@@ -169,8 +169,12 @@ def test_an_answer_that_waited_for_a_free_slot_says_how_long(client: httpx.Clien
     waited = next(line for line in done.values() if line["metrics"]["wait_s"] > 0)
     assert waited["metrics"]["ttft_s"] > waited["metrics"]["wait_s"], "the first token time includes the wait"
     for line in done.values():
-        # A cold cache the engine knows of; tokens/s from the wall clock between first and last token.
-        assert line["metrics"]["cached_prompt_tokens"] == 0 and line["metrics"]["engine_timed"] is False
+        # A cold cache the engine knows of; tokens/s from the batch loop's own clock.
+        assert line["metrics"]["cached_prompt_tokens"] == 0 and line["metrics"]["engine_timed"] is True
+        assert line["metrics"]["engine_settings"] == {"min_p": 0.05}, "what the engine added is said"
+    # The two started together evaluated their prompt's prefix once; the third joined alone.
+    shared = sorted(line["metrics"]["shared_prompt_tokens"] for line in done.values())
+    assert shared[0] == 0 and shared[1] == shared[2] == waited["metrics"]["prompt_tokens"] - 1, shared
     stored = answers(client, lines[0]["conversation_id"])
     assert sorted(r["wait_s"] for r in stored.values()) == waits, "kept for the crown after a reload"
     exported = client.get(f"/api/conversations/{lines[0]['conversation_id']}/export", params={"format": "json"})

@@ -29,6 +29,16 @@ async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
     await engine.aclose()
 
 
+@pytest.fixture
+async def per_object(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
+    """The per-object path (ARENA_EMBEDDED_BATCHING=0): a Llama object per running answer."""
+    engine = EmbeddedEngine(
+        data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512, batching=False
+    )
+    yield engine
+    await engine.aclose()
+
+
 async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     """Objects return to the pool from the worker thread's done-callback, a moment after the last chunk."""
     for _ in range(int(timeout / 0.01)):
@@ -100,7 +110,8 @@ async def test_a_fixed_seed_repeats_the_answer(engine: EmbeddedEngine) -> None:
     assert first == second
 
 
-async def test_two_streams_of_one_model_run_at_once_on_two_objects(engine: EmbeddedEngine) -> None:
+async def test_two_streams_of_one_model_run_at_once_on_two_objects(per_object: EmbeddedEngine) -> None:
+    engine = per_object
     order: list[str] = []
 
     async def run(name: str, temperature: float) -> None:
@@ -117,7 +128,8 @@ async def test_two_streams_of_one_model_run_at_once_on_two_objects(engine: Embed
     assert await eventually(lambda: len(pool._idle) == 2), "both Llama objects went back to the pool"
 
 
-async def test_closing_the_stream_stops_generation_within_a_token(engine: EmbeddedEngine) -> None:
+async def test_closing_the_stream_stops_generation_within_a_token(per_object: EmbeddedEngine) -> None:
+    engine = per_object
     stream = engine.stream(ask("Write a long essay about rivers.", num_predict=400))
     received = 0
     async for chunk in stream:
@@ -199,7 +211,9 @@ async def test_answers_started_together_run_on_equal_shares_and_a_queued_one_say
         seen.setdefault(seat, []).append(llama_cpp.llama_n_threads(ctx))
 
     monkeypatch.setattr(thread_share.Seat, "apply", recording)
-    engine = EmbeddedEngine(data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512, threads=8)
+    engine = EmbeddedEngine(
+        data_dir=tmp_path / "data", models_dir=tmp_path / "models", slots=2, n_ctx=512, threads=8, batching=False
+    )
     try:
         # Load both objects first: then every answer below reuses one, and none has a load to report.
         loads = await asyncio.gather(collect(engine, ask("Hi", num_predict=1)), collect(engine, ask("Yo", num_predict=1)))

@@ -65,6 +65,12 @@ class Usage:
     # the rest. None means the engine did not say, never "none cached".
     cached_prompt_tokens: int | None = None
     prompt_s: float | None = None
+    # Of prompt_tokens, how many were evaluated once for several answers that started together
+    # (the embedded engine's batch: one comparison's shared prefix). None: not said.
+    shared_prompt_tokens: int | None = None
+    # Sampling settings the engine applied beyond the instance's own (embedded: min_p), so a
+    # card can show everything that shaped the answer. None: the engine does not say.
+    engine_settings: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,6 +1,8 @@
 """The embedded engine: llama.cpp in process, through llama-cpp-python.
 
-Generation runs on a worker thread per stream; tokens cross to the event loop through an
+By default every model has one decode loop that batches all its running answers
+(engines/batch/). With ARENA_EMBEDDED_BATCHING=0 the per-object path below runs instead:
+generation runs on a worker thread per stream; tokens cross to the event loop through an
 asyncio queue. Stopping sets an event that a llama.cpp stopping criterion checks after every
 sampled token, so a stop takes effect within one token and the object goes back to the pool.
 """
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
+from arena.engines.batch.loop import DecodeLoop, Prepare
+from arena.engines.batch.sampling import MIN_P
+from arena.engines.batch.streams import BatchedModels
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
 from arena.engines.footprint import footprint
 from arena.engines.llama_pool import LlamaPool
@@ -85,6 +90,7 @@ class EmbeddedEngine(Engine):
         n_ctx: int = 2048,
         threads: int | None = None,
         max_memory: int | None = None,
+        batching: bool = True,
     ) -> None:
         super().__init__(endpoint="in-process")
         self.data_dir = data_dir
@@ -96,6 +102,8 @@ class EmbeddedEngine(Engine):
         self._pools: dict[str, LlamaPool] = {}
         self._share = ThreadShare(self.cpu_count)
         self.residency = Residency(budget_bytes=max_memory or default_budget_bytes())  # ARENA_EMBEDDED_MAX_MEMORY
+        self.batching = batching
+        self._batched = BatchedModels(slots=slots, n_ctx=n_ctx, share=self._share)
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
@@ -150,12 +158,26 @@ class EmbeddedEngine(Engine):
         except Exception as exc:  # health never raises
             return EngineHealth(engine=self.kind, endpoint=self.endpoint, reachable=False, detail=str(exc))
 
-    async def _pool_for(self, name: str) -> tuple[LlamaPool, CatalogEntry]:
+    def _entry(self, name: str) -> CatalogEntry:
         entry = self.catalog().get(name) or self.catalog(refresh=True).get(name)
         if entry is None:
             raise ModelNotAvailable(
                 f"model 'local:{name}' is not in the embedded catalog: put its .gguf file in {self.models_dir}"
             )
+        return entry
+
+    async def ensure_loop(self, name: str) -> tuple[DecodeLoop, float | None]:
+        """The model's decode loop (loaded on first use) and the seconds this call spent loading it.
+        The one place a batched model is brought in: memory management wraps this call."""
+        loop = self._batched.loop(name)
+        if loop is not None:  # the common case costs no thread hop
+            return loop, None
+        entry = self._entry(name)
+        path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
+        return await self._batched.ensure_loop(name, path, lambda llm: _preparer(llm, entry))
+
+    async def _pool_for(self, name: str) -> tuple[LlamaPool, CatalogEntry]:
+        entry = self._entry(name)
         pool = self._pools.get(name)
         if pool is None:
             path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
@@ -176,6 +198,11 @@ class EmbeddedEngine(Engine):
         return pool, entry
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        if self.batching:
+            loop, load_s = await self.ensure_loop(request.model)
+            async for chunk in self._batched.stream(request.model, loop, request, load_s):
+                yield chunk
+            return
         pool, entry = await self._pool_for(request.model)
         wait_s = await pool.wait_for_slot()
         # Running from here (loading counts): the cores are shared among the seats held now.
@@ -227,6 +254,7 @@ class EmbeddedEngine(Engine):
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._batched.close)
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
@@ -241,6 +269,14 @@ def _format(llm: Llama, entry: CatalogEntry, request: GenerationRequest) -> Form
     if entry.base_model:
         return completion_prompt(request.messages)
     return template_prompt(llm, request.messages)  # a GGUF without a template gets completion_prompt too
+
+
+def _preparer(llm: Llama, entry: CatalogEntry) -> Prepare:
+    def prepare(request: GenerationRequest) -> tuple[list[int], list[str]]:
+        prompt = _format(llm, entry, request)
+        return llm.tokenize(prompt.text.encode("utf-8"), add_bos=prompt.add_bos, special=True), list(prompt.stop)
+
+    return prepare
 
 
 def _generate(
@@ -292,6 +328,7 @@ def _generate(
             top_k=options.top_k,
             repeat_penalty=options.repeat_penalty,
             seed=options.seed or secrets.randbelow(2**31 - 1) + 1,
+            min_p=MIN_P,
             stop=prompt.stop,
             stopping_criteria=StoppingCriteriaList([counter]),
             grammar=grammar,
@@ -317,6 +354,7 @@ def _generate(
             prompt_s=_prompt_s(llm),
             wait_s=timing.wait_s,
             load_s=timing.load_s,
+            engine_settings={"min_p": MIN_P},
         )
         emit(_Done(usage, finish_reason))
     except EngineError as exc:

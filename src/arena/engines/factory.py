@@ -18,10 +18,11 @@ def build_router(settings: Settings) -> Router:
             EmbeddedEngine(
                 data_dir=settings.data_dir,
                 models_dir=settings.resolved_models_dir,
-                slots=settings.embedded_slots,
+                slots=settings.embedded_slots or settings.max_instances,
                 n_ctx=settings.embedded_n_ctx,
                 threads=settings.embedded_threads,
                 max_memory=settings.embedded_max_memory,
+                batching=settings.embedded_batching,
             )
         )
     from arena.engines.ollama import OllamaEngine

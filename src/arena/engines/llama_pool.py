@@ -121,18 +121,17 @@ class LlamaPool:
         return free
 
     def _load(self, admission: Admission) -> Llama:
-        from llama_cpp import Llama
-
         admission.free_unloaded()  # the models unloaded to make room give their memory back first
-        route_llama_log()  # llama.cpp's log to Python logging at DEBUG, not to stderr
-        # verbose=False keeps llama-cpp-python's own prints quiet, but makes it point the process's
-        # stdout/stderr at /dev/null while it loads; two loads at once race on that and can leave
-        # both pointing there for good.
-        with _LOAD_LOCK:
-            return Llama(
-                model_path=str(self.path),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                verbose=False,
-            )
+        return load_llama(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
+
+
+def load_llama(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
+    """A `Llama` object for the file (on a worker thread: it takes a while)."""
+    from llama_cpp import Llama
+
+    route_llama_log()  # llama.cpp's log to Python logging at DEBUG, not to stderr
+    # verbose=False keeps llama-cpp-python's own prints quiet, but makes it point the process's
+    # stdout/stderr at /dev/null while it loads; two loads at once race on that and can leave
+    # both pointing there for good.
+    with _LOAD_LOCK:
+        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False)

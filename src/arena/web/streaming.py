@@ -63,6 +63,7 @@ EMPTY_METRICS = {
     "prompt_tokens": None, "tokens": 0, "ttft_s": None, "duration_s": 0.0, "tokens_per_sec": None,
     "cached_prompt_tokens": None, "prompt_s": None, "finish_reason": None,
     "wait_s": None, "load_s": None, "engine_timed": False, "contended": False,
+    "shared_prompt_tokens": None, "engine_settings": None,
 }  # fmt: skip
 # Withheld (a masked conversation, no show_metrics): every key a v3 reader indexes, each null.
 WITHHELD_V3_METRICS = {**dict.fromkeys(EMPTY_METRICS), "first_token_time": None}

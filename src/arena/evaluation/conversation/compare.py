@@ -62,8 +62,12 @@ class Metrics:
     # A generation of another round (another conversation, a regenerate, a judge, a bench
     # item) ran at some moment of this one: it slowed this answer alone, so no speed compare.
     contended: bool = False
+    # Prompt tokens evaluated once for this answer and others started with it (embedded batch),
+    # and sampling settings the engine added to the instance's own; None: not said.
+    shared_prompt_tokens: int | None = None
+    engine_settings: dict[str, float] | None = None
 
-    def to_dict(self) -> dict[str, float | int | str | bool | None]:
+    def to_dict(self) -> dict[str, float | int | str | bool | dict[str, float] | None]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "tokens": self.tokens,
@@ -77,6 +81,8 @@ class Metrics:
             "load_s": self.load_s,
             "engine_timed": self.engine_timed,
             "contended": self.contended,
+            "shared_prompt_tokens": self.shared_prompt_tokens,
+            "engine_settings": self.engine_settings,
         }
 
 
@@ -153,6 +159,8 @@ def compute_metrics(
         load_s=_seconds(usage.load_s) if usage else None,
         engine_timed=bool(usage and usage.generation_s),
         contended=contended,
+        shared_prompt_tokens=usage.shared_prompt_tokens if usage else None,
+        engine_settings=usage.engine_settings if usage else None,
     )
 
 

@@ -68,6 +68,14 @@ class MetricsPublic(SpeedConditionsPublic):
     ttft_s: float | None
     duration_s: float
     tokens_per_sec: float | None
+    shared_prompt_tokens: int | None = Field(
+        None,
+        description="Prompt tokens evaluated once for this answer and the others started with it (the embedded "
+        "engine's batch); null: not said",
+    )
+    engine_settings: dict[str, float] | None = Field(
+        None, description="Sampling settings the engine applied beyond the instance's own (embedded: min_p)"
+    )
 
 
 class V3MetricsPublic(MetricsPublic):

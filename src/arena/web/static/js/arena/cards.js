@@ -48,6 +48,18 @@ export function conditionNotes({ wait_s: wait, load_s: load, contended }) {
   return notes;
 }
 
+/**
+ * What the engine did beyond the instance's settings: sampling it added (the embedded engine's
+ * min_p) and a prompt prefix evaluated once for the answers started together (fair among them).
+ */
+export function engineNotes({ shared_prompt_tokens: shared, engine_settings: engineSettings }) {
+  const notes = [];
+  const added = Object.entries(engineSettings ?? {}).map(([name, value]) => `${name}=${value}`).join(" ");
+  if (added) notes.push(`engine sampling: ${added}`);
+  if (shared > 0) notes.push(`${shared} prompt tokens evaluated once for the answers started with it`);
+  return notes;
+}
+
 /** A request waiting for one of the server's generations (ARENA_MAX_GENERATIONS). */
 export function queueText(ahead) {
   return `Waiting for a free slot — ${ahead} ahead`;
@@ -84,6 +96,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
   const errorBox = el("div", { class: "card-error", role: "alert", hidden: true });
   const metrics = el("dl", { class: "metrics", hidden: true, title: MEASURED });
   const note = el("p", { class: "card-note", hidden: true });
+  const engineNote = el("p", { class: "card-engine", hidden: true });
   const stopButton = el("button", { type: "button", class: "small danger", onclick: () => handlers.stop(card) }, "Stop");
   const regenerateButton = el("button", { type: "button", class: "small", onclick: () => handlers.regenerate(card) }, "Regenerate");
   const copyButton = el("button", { type: "button", class: "small ghost", onclick: () => handlers.copy(card) }, "Copy");
@@ -107,6 +120,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
     errorBox,
     metrics,
     note,
+    engineNote,
     el("footer", { class: "card-actions" }, stopButton, regenerateButton, copyButton, continueButton, handlers.vote ? votes : null),
     voteError,
   );
@@ -172,6 +186,7 @@ export function createCard({ turnId, key, title, params, handlers }) {
       answer.className = "answer waiting";
       errorBox.hidden = true;
       metrics.hidden = true;
+      engineNote.hidden = true;
       delete node.dataset.tokensPerSecond;
       delete node.dataset.cachedPromptTokens;
       delete node.dataset.outOfCrown;
@@ -279,6 +294,8 @@ export function createCard({ turnId, key, title, params, handlers }) {
     const cache = outcome === "ok" ? [cacheNote(figures)] : [];
     cacheText = [...conditionNotes(figures), ...cache].join(" · ");
     card.setNote("");
+    engineNote.textContent = engineNotes(figures).join(" · ");
+    engineNote.hidden = !engineNote.textContent;
     metrics.replaceChildren(
       metric("First token", formatSeconds(figures.ttft_s), "ttft"),
       metric("Speed", formatRate(figures.tokens_per_sec), "rate"),

@@ -1,0 +1,106 @@
+"""The event-loop side of batching: one decode loop per model, loaded on first use, and each
+request's stream fed from its sequence through an asyncio queue.
+
+Requests that arrive in the same event-loop turn (one comparison's instances) are handed to
+the loop together, so they join the same step and share their prompt prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from arena.engines.base import Chunk, GenerationRequest
+from arena.engines.batch.context import BatchContext
+from arena.engines.batch.loop import DecodeLoop, Prepare
+from arena.engines.batch.sequence import Done, Event, Sequence, Text
+from arena.engines.llama_pool import load_llama
+from arena.engines.thread_share import ThreadShare
+from arena.errors import EngineError
+
+logger = logging.getLogger(__name__)
+
+# Given the loaded Llama object, how to turn a request into tokens and stop strings.
+PrepareFor = Callable[[object], Prepare]
+
+
+class BatchedModels:
+    def __init__(self, *, slots: int, n_ctx: int, share: ThreadShare) -> None:
+        self.slots = slots
+        self.n_ctx = n_ctx
+        self._share = share
+        self._loops: dict[str, DecodeLoop] = {}
+        self._loading: dict[str, asyncio.Task[DecodeLoop]] = {}
+        self._arrivals: dict[str, list[Sequence]] = {}
+
+    def loop(self, name: str) -> DecodeLoop | None:
+        return self._loops.get(name)
+
+    async def ensure_loop(self, name: str, path: Path, prepare_for: PrepareFor) -> tuple[DecodeLoop, float | None]:
+        """The model's decode loop, loading the model first if needed; the load's seconds or None."""
+        loop = self._loops.get(name)
+        if loop is not None:
+            return loop, None
+        began = time.perf_counter()
+        task = self._loading.get(name)
+        if task is None:
+            task = asyncio.ensure_future(asyncio.to_thread(self._load, name, path, prepare_for))
+            self._loading[name] = task
+            task.add_done_callback(lambda _t: self._loading.pop(name, None))
+        loop = await asyncio.shield(task)
+        return loop, round(time.perf_counter() - began, 4)
+
+    def _load(self, name: str, path: Path, prepare_for: PrepareFor) -> DecodeLoop:
+        try:
+            # The Llama object's own context only tokenizes: the smallest one llama.cpp takes.
+            llm = load_llama(path, n_ctx=256, n_threads=1)
+            context = BatchContext(llm, slots=self.slots, n_ctx=self.n_ctx, n_threads=self._share.cores)
+        except Exception as exc:
+            logger.error("could not load the model file %s: %s", path, exc)
+            raise EngineError("could not load its model file (the server log says which and why)") from exc
+        loop = DecodeLoop(context=context, prepare=prepare_for(llm), share=self._share, name=name)
+        self._loops[name] = loop
+        return loop
+
+    async def stream(self, name: str, loop: DecodeLoop, request: GenerationRequest, load_s: float | None) -> AsyncIterator[Chunk]:
+        events: asyncio.Queue[Event] = asyncio.Queue()
+        aio = asyncio.get_running_loop()
+
+        def emit(event: Event) -> None:
+            try:
+                aio.call_soon_threadsafe(events.put_nowait, event)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is reading
+                pass
+
+        seq = Sequence(request=request, emit=emit, load_s=load_s)
+        self._arrive(name, loop, seq)
+        try:
+            while True:
+                event = await events.get()
+                if isinstance(event, Text):
+                    yield Chunk(text=event.text)
+                elif isinstance(event, Done):
+                    yield Chunk(usage=event.usage, finish_reason=event.finish_reason)
+                    return
+                else:
+                    raise event.error
+        finally:
+            seq.stop.set()
+
+    def _arrive(self, name: str, loop: DecodeLoop, seq: Sequence) -> None:
+        """Collect this turn's arrivals for the model; hand them over together at the next turn."""
+        arrivals = self._arrivals.get(name)
+        if arrivals is None:
+            arrivals = self._arrivals[name] = []
+            asyncio.get_running_loop().call_soon(self._hand_over, name, loop)
+        arrivals.append(seq)
+
+    def _hand_over(self, name: str, loop: DecodeLoop) -> None:
+        loop.submit(self._arrivals.pop(name, []))
+
+    def close(self) -> None:
+        for loop in self._loops.values():
+            loop.close()
+        self._loops.clear()
