@@ -63,10 +63,13 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/models"): VIEWER,
     ("GET", "/v1/models"): VIEWER,
     ("GET", "/v1/models/{model_id:path}"): VIEWER,
+    # OpenAI's other endpoints: a 404 saying what is served (a 405 for a known one's other methods)
+    **{(method, "/v1/{endpoint:path}"): VIEWER for method in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     ("GET", "/api/leaderboard"): VIEWER,
     ("GET", "/judges"): VIEWER,
     ("GET", "/api/judges"): VIEWER,
     ("GET", "/api/leaderboard/pareto"): VIEWER,
+    ("GET", "/api/leaderboard/next-pair"): VIEWER,
     ("POST", "/api/render"): VIEWER,
     ("GET", "/api/conversations"): VIEWER,
     ("GET", "/api/conversations/{conversation_id}"): VIEWER,
@@ -372,6 +375,7 @@ NOT_OWNED = {
     ("DELETE", "/api/users/{username}"),
     ("DELETE", "/api/models/{model_id:path}"),
     ("GET", "/v1/models/{model_id:path}"),
+    *((method, "/v1/{endpoint:path}") for method in ("GET", "POST", "PUT", "PATCH", "DELETE")),
 }
 # The lists, and which kind of object each shows.
 LISTS = {CONVERSATION: "/api/conversations", BENCH_RUN: "/api/bench/runs", JUDGE_RUN: "/api/judge"}

@@ -174,6 +174,7 @@ IMAGE = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url":
         ({"messages": [{"role": "assistant", "content": "Hi"}]}, "messages", "must come from the user"),
         ({"messages": HELLO * 5}, "messages", "HISTORY_LIMIT"),
         ({"colour": "blue"}, "colour", "Extra inputs"),
+        ({"messages": [{"role": "system", "content": " "}]}, "messages", "at least one message with text"),
     ],
 )
 def test_what_cannot_be_honoured_is_a_400_naming_the_field(
@@ -187,6 +188,28 @@ def test_what_cannot_be_honoured_is_a_400_naming_the_field(
     assert (error["param"], error["type"]) == (param, "invalid_request_error")  # type: ignore[index]
     assert says in error["message"]  # type: ignore[index]
     assert stored_rows(arena) == before
+
+
+def test_system_messages_alone_are_answered_as_openai_does(sdk: openai.OpenAI, double: OllamaDouble) -> None:
+    # promptfoo's model-graded assertions send their grading prompt as one system message.
+    system_only = [{"role": "system", "content": "Grade this."}, {"role": "developer", "content": "Answer Y or N."}]
+    answer = sdk.chat.completions.create(model=LLAMA, messages=system_only)  # type: ignore[arg-type]
+    assert answer.choices[0].message.content == REPLY
+    # Chat templates need a user turn: the instructions become it.
+    assert double.bodies("/api/chat")[-1]["messages"] == [{"role": "user", "content": "Grade this.\n\nAnswer Y or N."}]
+
+
+def test_other_openai_endpoints_and_a_body_that_is_not_json_say_what_is_wrong(arena: RunningArena) -> None:
+    with arena.client() as client:
+        embeddings = client.post("/v1/embeddings", json={"model": LLAMA, "input": "hi"})
+        completions = client.post("/v1/completions", json={"model": LLAMA, "prompt": "hi"})
+        wrong_method = client.get("/v1/chat/completions")
+        broken = client.post("/v1/chat/completions", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert embeddings.status_code == completions.status_code == 404
+    assert "the arena serves chat completions (POST /v1/chat/completions)" in embeddings.json()["error"]["message"]
+    assert completions.json()["error"]["code"] == "unknown_url"
+    assert wrong_method.status_code == 405
+    assert broken.status_code == 400 and broken.json()["error"]["param"] is None
 
 
 def test_echoed_assistant_messages_and_text_parts_are_accepted(sdk: openai.OpenAI, double: OllamaDouble) -> None:
@@ -256,7 +279,7 @@ def test_the_rest_of_the_api_keeps_its_own_error_shape(arena: RunningArena) -> N
     with arena.client() as client:
         assert client.post("/api/chat", json={"models": ["gpt-4o"]}).json()["error"].__class__ is str
         error = client.get("/v1/chat/completions").json()["error"]  # 405, under /v1: OpenAI's shape
-    assert error["message"] == "Method Not Allowed" and error["type"] == "invalid_request_error"
+    assert "does not take this method" in error["message"] and error["type"] == "invalid_request_error"
 
 
 def test_a_json_response_format_constrains_the_engine(sdk: openai.OpenAI, double: OllamaDouble) -> None:

@@ -33,9 +33,12 @@ TEST_HOST = "testserver"
 # A port nothing listens on: a cloud judge "reaches" it and fails at once, nothing leaves the machine.
 CLOSED_URL = "http://127.0.0.1:9/v1"
 # Mounted file trees and the documentation, which have no operations of their own.
-# Served but not API operations: files, the docs themselves, and single sign-on's browser
-# redirects (a browser follows them to and from the provider; no API client calls them).
-UNDOCUMENTED = {"/static", "/docs-assets", "/docs", "/openapi.json", "/auth/oidc/login", "/auth/oidc/callback"}
+# Served but not API operations: files, the docs themselves, single sign-on's browser redirects
+# (a browser follows them to and from the provider; no API client calls them), and the gateway's
+# answer to OpenAI endpoints it does not serve.
+UNDOCUMENTED = {
+    "/static", "/docs-assets", "/docs", "/openapi.json", "/auth/oidc/login", "/auth/oidc/callback", "/v1/{endpoint}",
+}  # fmt: skip
 
 
 @dataclass

@@ -73,10 +73,16 @@ def check_model_id(model: str) -> None:
 
 def gateway_messages(messages: Sequence[tuple[GatewayRole, str]], *, history_limit: int) -> list[Message]:
     """What the model sees: every system (and developer) message as one system prompt first, then
-    the conversation, which must end with the user. More messages than HISTORY_LIMIT is refused:
+    the conversation, which must end with the user (system messages alone are the user's turn). More messages than HISTORY_LIMIT is refused:
     an application must not have its context cut without knowing."""
     system = "\n\n".join(text for role, text in messages if role in ("system", "developer") and text.strip())
     turns = [Message(role=role, content=text) for role, text in messages if role in ("user", "assistant")]
+    if not turns and system:
+        # OpenAI answers a conversation of system messages alone (promptfoo's graders send one);
+        # chat templates need a user turn, so the instructions become it.
+        turns, system = [Message(role="user", content=system)], ""
+    if not any(turn.content.strip() for turn in turns):
+        raise Refused("messages: give at least one message with text", param="messages")
     if len(turns) > history_limit:
         raise Refused(
             f"{len(turns)} user and assistant messages: this arena sends a model at most {history_limit} "

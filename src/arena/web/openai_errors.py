@@ -81,6 +81,8 @@ def reshape(status: int, body: Any) -> tuple[int, dict[str, Any]] | None:
 
 def _param(detail: Sequence[Any]) -> str | None:
     first = detail[0] if detail and isinstance(detail[0], dict) else {}
+    if first.get("type") == "json_invalid":
+        return None  # its location is a character position, not a field
     location = [str(part) for part in first.get("loc") or () if part not in ("body", "header", "query", "path")]
     return ".".join(location) or None
 

@@ -315,3 +315,18 @@ def _model_not_found(message: str) -> JSONResponse:
 def _model(model_id: str) -> ModelPublic:
     owner = model_id.split("/", 1)[0] if model_id.startswith("openai:") else model_id.split(":", 1)[0]
     return ModelPublic(id=model_id, owned_by=owner)
+
+
+@router.api_route(
+    "/{endpoint:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False, dependencies=[Viewer]
+)
+async def unknown_endpoint(endpoint: str) -> JSONResponse:
+    """OpenAI's other APIs (completions, embeddings, responses…): say what is served, in OpenAI's shape."""
+    if endpoint.strip("/") in ("chat/completions", "models"):
+        return openai_error(405, f"/v1/{endpoint.strip('/')} does not take this method", code="method_not_allowed")
+    return openai_error(
+        404,
+        f"/v1/{endpoint} is not served here: the arena serves chat completions (POST /v1/chat/completions) "
+        "and the model list (GET /v1/models)",
+        code="unknown_url",
+    )
