@@ -22,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.accounts import visible_conversations_clause
+from arena.storage.battles import refresh_conversation
 from arena.storage.encrypted_types import encrypts
 from arena.storage.models import (
     BLIND_LABEL_MAX_LENGTH,
@@ -167,6 +168,7 @@ def mark_revealed(session: Session, *, conversation_id: str, at: datetime | None
     if conversation.revealed_at is None:
         conversation.revealed_at = at or utcnow()
         session.flush()
+        refresh_conversation(session, conversation_id=conversation_id)  # its signals count from now
     return conversation
 
 
