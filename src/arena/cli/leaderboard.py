@@ -17,7 +17,8 @@ from rich.console import Console
 from arena.cli._common import exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
 from arena.evaluation.ratings.fit import Leaderboard
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings
+from arena.evaluation.ratings.stored import stored_standings
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 BAR_WIDTH = 24

@@ -90,7 +90,7 @@ def standings(
     what the battles' sides are (as ``load_battles`` was asked), so they can be named."""
     if not 0 <= rounds <= MAX_ROUNDS:
         raise InvalidInput(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
-    since, until = _utc(since), _utc(until)
+    since, until = utc(since), utc(until)
     if since is not None and until is not None and since >= until:
         raise InvalidInput("since must come before until")
     selected = filter_battles(
@@ -109,7 +109,7 @@ def standings(
     )
 
 
-def stored_standings(
+def derived_standings(
     database: Database,
     *,
     unit: Unit = "model",
@@ -117,13 +117,13 @@ def stored_standings(
     source: Source | Literal["all"] | None = None,
     **filters: Any,
 ) -> Standings:
-    """The leaderboard from what is stored, as the API and the CLI both ask for it (``all``
-    sources is no source filter)."""
+    """The leaderboard derived from every vote and verdict on this read (``all`` sources is no
+    source filter): what ``stored.stored_standings`` gives from the stored battles, the slow way."""
     battles = load_battles(database, unit=unit, include_imported=include_imported)
     return standings(battles, source=None if source == "all" else source, unit=unit, **filters)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit
+from arena.evaluation.ratings.stored import stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
 from arena.web.schemas.common import IsoDateTime
