@@ -33,6 +33,7 @@ from arena.storage.battle_models import (
 from arena.storage.battle_rows import GRADES, BattleRow, battle_rows
 from arena.storage.battle_signals import BattleSignals, battle_signals
 from arena.storage.bench_models import BenchRun
+from arena.storage.models import Conversation, Vote
 
 _INSERT_BATCH: Final = 5000
 _ROW_FIELDS: Final = tuple(field for field in BattleRow.__dataclass_fields__ if field != "category")
@@ -58,11 +59,14 @@ class PairTotal:
 def refresh_conversation(session: Session, *, conversation_id: str) -> None:
     """Derive one conversation's battles again and store the difference."""
     session.flush()
-    rows = _with_views(
-        clean=battle_rows(battle_signals(session, include_imported=False, conversation_id=conversation_id)),
-        every=battle_rows(battle_signals(session, include_imported=True, conversation_id=conversation_id)),
-    )
-    _apply(session, rows, StoredBattle.conversation_id == conversation_id)
+    every = battle_rows(battle_signals(session, include_imported=True, conversation_id=conversation_id))
+    if session.scalar(select(Conversation.imported).where(Conversation.id == conversation_id)):
+        clean: list[BattleRow] = []  # nothing of an imported conversation counts unless asked for
+    elif session.scalar(select(Vote.id).where(Vote.conversation_id == conversation_id, Vote.imported).limit(1)) is None:
+        clean = every  # no imported data in it: the same battles either way
+    else:
+        clean = battle_rows(battle_signals(session, include_imported=False, conversation_id=conversation_id))
+    _apply(session, _with_views(clean=clean, every=every), StoredBattle.conversation_id == conversation_id)
 
 
 def refresh_verdict(session: Session, *, judgment_id: int, run_id: str, pairwise: bool) -> None:
