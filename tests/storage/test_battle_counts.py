@@ -233,3 +233,28 @@ def test_a_vote_counts_at_once_and_a_re_vote_replaces_it(database: Database) -> 
     board = stored_standings(database, rounds=0).board
     assert [(row.model, row.wins, row.losses) for row in board.rows] == [(MODELS[1], 1, 0), (MODELS[0], 0, 1)]
     assert utcnow() - stored_standings(database, rounds=0).latest < timedelta(minutes=1)  # type: ignore[operator]
+
+
+def test_online_elo_read_on_from_the_last_read_stays_exact_through_new_votes_re_votes_and_deletes(
+    database: Database,
+) -> None:
+    rng = random.Random(5)
+    turns = [_turn(database, rng) for _ in range(3)]
+    for turn in turns:
+        _votes(database, rng, turn)
+
+    def check() -> None:
+        for options in ({}, {"source": "human", "unit": "instance"}):
+            assert (
+                stored_standings(database, rounds=0, **options).elo
+                == derived_standings(database, rounds=0, **options).elo
+            )
+
+    check()
+    _votes(database, rng, _turn(database, rng))  # later battles: read on from the last read
+    check()
+    _votes(database, rng, turns[0])  # re-votes on an early turn: earlier battles change
+    check()
+    with database.session() as session:
+        repository.delete_conversation(session, conversation_id=turns[1].conversation_id)
+    check()

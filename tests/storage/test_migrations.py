@@ -33,6 +33,7 @@ APP_TABLES = {
     "battles",
     "battle_categories",
     "battle_state",
+    "battle_changes",
 }
 
 

@@ -68,6 +68,16 @@ class StoredBattle(Base):
     position: Mapped[int] = mapped_column(Integer)
 
 
+class BattleChange(Base):
+    """A change to ``battles``: the earliest ``counts_at`` it touched. A reader that kept online
+    Elo up to some time goes on from there when every later change lies after that time."""
+
+    __tablename__ = "battle_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    earliest: Mapped[datetime] = mapped_column()
+
+
 class BattleState(Base):
     """One row: whether ``battles`` must be rebuilt from the signals (a new or upgraded database)."""
 

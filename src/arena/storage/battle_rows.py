@@ -158,7 +158,9 @@ def _from_judgments(judgments: Iterable[JudgmentSignal]) -> list[BattleRow]:
     for judgment in judgments:  # oldest first, so later ones overwrite
         if judgment.mode == "pairwise" and judgment.instance_b is not None:
             same_pair = frozenset((judgment.instance_a, judgment.instance_b))
-            key = (judgment.turn_id, judgment.judge_model, same_pair) if judgment.turn_id is not None else (judgment.id,)
+            key = (
+                (judgment.turn_id, judgment.judge_model, same_pair) if judgment.turn_id is not None else (judgment.id,)
+            )
             first_id.setdefault(("pair", *key), judgment.id)
             pairs[key] = judgment
         elif judgment.score is not None:

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, text, true
 from sqlalchemy.orm import Session
 
 from arena.storage.battle_models import (
@@ -27,6 +27,7 @@ from arena.storage.battle_models import (
     WITH_IMPORTED_ONLY,
     WITHOUT_IMPORTED_ONLY,
     BattleCategory,
+    BattleChange,
     BattleState,
     StoredBattle,
 )
@@ -36,6 +37,8 @@ from arena.storage.bench_models import BenchRun
 from arena.storage.models import Conversation, Vote
 
 _INSERT_BATCH: Final = 5000
+_KEEP_CHANGES: Final = 10_000  # the change log's length: a reader further behind reads everything again
+_BEGINNING: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ROW_FIELDS: Final = tuple(field for field in BattleRow.__dataclass_fields__ if field != "category")
 
 
@@ -78,9 +81,12 @@ def refresh_verdict(session: Session, *, judgment_id: int, run_id: str, pairwise
     if pairwise:
         found = battle_rows(battle_signals(session, include_imported=True, judgment_id=judgment_id))
         _insert(session, [(row, EVERY_VIEW) for row in found])
+        _log_change(session, [row.counts_at for row in found])
         return
     signals = battle_signals(session, include_imported=True, run_id=run_id)
-    grades = BattleSignals(pairwise_votes=[], thumbs=[], judgments=[j for j in signals.judgments if j.mode != "pairwise"])
+    grades = BattleSignals(
+        pairwise_votes=[], thumbs=[], judgments=[j for j in signals.judgments if j.mode != "pairwise"]
+    )
     scope = and_(StoredBattle.run_id == run_id, StoredBattle.kind == GRADES)
     _apply(session, [(row, EVERY_VIEW) for row in battle_rows(grades)], scope)
 
@@ -89,11 +95,14 @@ def rebuild(session: Session) -> int:
     """Derive every battle again from the signals (a whole-table backfill); returns how many rows."""
     session.flush()
     session.execute(delete(StoredBattle))
-    rows = _with_views(
-        clean=battle_rows(battle_signals(session, include_imported=False)),
-        every=battle_rows(battle_signals(session, include_imported=True)),
+    every = battle_rows(battle_signals(session, include_imported=True))
+    imported = session.scalar(select(Conversation.id).where(Conversation.imported).limit(1)) or session.scalar(
+        select(Vote.id).where(Vote.imported).limit(1)
     )
+    clean = battle_rows(battle_signals(session, include_imported=False)) if imported is not None else every
+    rows = _with_views(clean=clean, every=every)
     _insert(session, rows)
+    _log_change(session, [_BEGINNING])
     state = session.get(BattleState, 1)
     if state is not None:
         state.rebuild = False
@@ -126,7 +135,9 @@ def _apply(session: Session, wanted: list[tuple[BattleRow, int]], scope: ColumnE
     names = _category_names(session)
     stored: dict[tuple[BattleRow, int], list[int]] = {}
     columns = [getattr(StoredBattle, name) for name in _ROW_FIELDS]
-    for found in session.execute(select(StoredBattle.id, StoredBattle.view, StoredBattle.category_id, *columns).where(scope)):
+    for found in session.execute(
+        select(StoredBattle.id, StoredBattle.view, StoredBattle.category_id, *columns).where(scope)
+    ):
         row = BattleRow(category=names.get(found.category_id), **{name: getattr(found, name) for name in _ROW_FIELDS})
         stored.setdefault((row, found.view), []).append(found.id)
     missing = []
@@ -136,10 +147,51 @@ def _apply(session: Session, wanted: list[tuple[BattleRow, int]], scope: ColumnE
             ids.pop()
         else:
             missing.append(key)
-    gone = [battle_id for ids in stored.values() for battle_id in ids]
+    gone = [(row, battle_id) for (row, _), ids in stored.items() for battle_id in ids]
     for start in range(0, len(gone), 500):
-        session.execute(delete(StoredBattle).where(StoredBattle.id.in_(gone[start : start + 500])))
+        chunk = [battle_id for _, battle_id in gone[start : start + 500]]
+        session.execute(delete(StoredBattle).where(StoredBattle.id.in_(chunk)))
     _insert(session, missing)
+    _log_change(session, [row.counts_at for row, _ in gone] + [row.counts_at for row, _ in missing])
+
+
+def forget_conversation(session: Session, *, conversation_id: str) -> None:
+    """Before a conversation is deleted (its battles go with it): note the change for online Elo."""
+    earliest = session.scalar(
+        select(func.min(StoredBattle.counts_at)).where(StoredBattle.conversation_id == conversation_id)
+    )
+    _log_change(session, [] if earliest is None else [earliest])
+
+
+def _log_change(session: Session, touched: list[datetime]) -> None:
+    if not touched:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # Changes commit in the order of their ids (SQLite has one writer at a time anyway), so a
+        # reader that saw change N has seen every change before it.
+        session.execute(text("LOCK TABLE battle_changes IN EXCLUSIVE MODE"))
+    change = BattleChange(earliest=min(touched))
+    session.add(change)
+    session.flush()
+    if change.id % 1000 == 0:  # now and then, forget what no reader can still need
+        session.execute(delete(BattleChange).where(BattleChange.id <= change.id - _KEEP_CHANGES))
+
+
+def last_change(session: Session) -> int:
+    """The newest change's id (0 before any)."""
+    return session.scalar(select(func.max(BattleChange.id))) or 0
+
+
+def only_later_changes(session: Session, *, seen: int, after: datetime) -> bool:
+    """Whether every change since change ``seen`` touched only battles later than ``after`` (so
+    what was read up to ``after`` still stands); False when the log no longer reaches back."""
+    first, earliest = session.execute(
+        select(func.min(BattleChange.id), func.min(BattleChange.earliest)).where(BattleChange.id > seen)
+    ).one()
+    if first is None:
+        return True
+    kept_from = session.scalar(select(func.min(BattleChange.id)))
+    return kept_from is not None and kept_from <= seen + 1 and earliest > after
 
 
 def _insert(session: Session, rows: Sequence[tuple[BattleRow, int]]) -> None:
@@ -201,7 +253,12 @@ def pair_totals(
         )
         .where(_counted(by_instance=by_instance, include_imported=include_imported, since=since, until=until))
         .group_by(
-            StoredBattle.source, StoredBattle.judge_model, StoredBattle.category_id, side_a, side_b, StoredBattle.outcome
+            StoredBattle.source,
+            StoredBattle.judge_model,
+            StoredBattle.category_id,
+            side_a,
+            side_b,
+            StoredBattle.outcome,
         )
     )
     return [
@@ -229,8 +286,11 @@ def ordered_battles(
     category: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    after: datetime | None = None,
+    up_to: datetime | None = None,
 ) -> Iterator[tuple[str, str, str]]:
-    """(side A, side B, outcome) of every battle that passes the filters, in reading order."""
+    """(side A, side B, outcome) of every battle that passes the filters, in reading order;
+    only those later than ``after`` and no later than ``up_to`` when given."""
     side_a, side_b = _sides(by_instance)
     where = [_counted(by_instance=by_instance, include_imported=include_imported, since=since, until=until)]
     if source is not None:
@@ -239,6 +299,10 @@ def ordered_battles(
         where.append(StoredBattle.judge_model == judge_model)
     if category is not None:
         where.append(StoredBattle.category_id.in_(_ids_named(session, category)))
+    if after is not None:
+        where.append(StoredBattle.counts_at > after)
+    if up_to is not None:
+        where.append(StoredBattle.counts_at <= up_to)
     statement = (
         select(side_a, side_b, StoredBattle.outcome)
         .where(*where)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.accounts import visible_conversations_clause
-from arena.storage.battles import refresh_conversation
+from arena.storage.battles import forget_conversation, refresh_conversation
 from arena.storage.encrypted_types import encrypts
 from arena.storage.models import (
     BLIND_LABEL_MAX_LENGTH,
@@ -149,6 +149,7 @@ def rename_conversation(session: Session, *, conversation_id: str, title: str) -
 
 def delete_conversation(session: Session, *, conversation_id: str) -> None:
     """Delete the conversation with its turns, responses and votes (the database cascades)."""
+    forget_conversation(session, conversation_id=conversation_id)
     result = session.execute(
         delete(Conversation).where(Conversation.id == conversation_id),
         execution_options={"synchronize_session": "fetch"},

@@ -111,9 +111,11 @@ def elo_of_sequence(
     base: float = 10.0,
     initial: float = 1000.0,
     both_bad_as_tie: bool = True,
+    start: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """``online_elo`` over (side A, side B, outcome) tuples, as the stored battles are read."""
-    ratings: dict[str, float] = {}
+    """``online_elo`` over (side A, side B, outcome) tuples, as the stored battles are read;
+    ``start``: the ratings after the battles before these (not changed)."""
+    ratings: dict[str, float] = dict(start or {})
     scores = {"a": 1.0, "b": 0.0}
     for model_a, model_b, outcome in battles:
         rating_a = ratings.setdefault(model_a, initial)

@@ -1,6 +1,7 @@
 """Stored battles (issue 15): ``battles``, one row per battle the votes and verdicts give, so the
 leaderboard counts pairs with SQL instead of deriving every battle on each read;
-``battle_categories`` (a category's name once, encrypted like the judgments' own); and
+``battle_categories`` (a category's name once, encrypted like the judgments' own);
+``battle_changes`` (what each change touched, for online Elo read incrementally); and
 ``battle_state``, whose one row asks for the backfill.
 
 The backfill derives the battles from the existing votes and verdicts with the arena's own rules
@@ -68,6 +69,12 @@ def upgrade() -> None:
     op.create_index(op.f("ix_battles_conversation_id"), "battles", ["conversation_id"])
     op.create_index(op.f("ix_battles_run_id"), "battles", ["run_id"])
     op.create_index("ix_battles_reading_order", "battles", ["counts_at", "kind", "group_key", "position"])
+    op.create_table(
+        "battle_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("earliest", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_battle_changes")),
+    )
     state = op.create_table(
         "battle_state",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -79,6 +86,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("battle_state")
+    op.drop_table("battle_changes")
     op.drop_index("ix_battles_reading_order", table_name="battles")
     op.drop_index(op.f("ix_battles_run_id"), table_name="battles")
     op.drop_index(op.f("ix_battles_conversation_id"), table_name="battles")
