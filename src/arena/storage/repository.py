@@ -148,21 +148,17 @@ def rename_conversation(session: Session, *, conversation_id: str, title: str) -
 
 
 def delete_conversation(session: Session, *, conversation_id: str) -> None:
-    """Delete the conversation with its turns, responses and votes (the database cascades)."""
+    """Delete the conversation with its turns, responses, votes and battles (the database cascades)."""
     forget_conversation(session, conversation_id=conversation_id)
-    result = session.execute(
-        delete(Conversation).where(Conversation.id == conversation_id),
-        execution_options={"synchronize_session": "fetch"},
-    )
+    deleting = delete(Conversation).where(Conversation.id == conversation_id)
+    result = session.execute(deleting, execution_options={"synchronize_session": "fetch"})
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"conversation {conversation_id!r} does not exist")
 
 
 def mark_revealed(session: Session, *, conversation_id: str, at: datetime | None = None) -> Conversation:
     """Reveal which model is which in a blind conversation; repeating it changes nothing.
-
-    ``at`` keeps an earlier reveal time (an imported conversation); by default it is now.
-    """
+    ``at`` keeps an earlier reveal time (an imported conversation); by default it is now."""
     conversation = get_conversation(session, conversation_id=conversation_id)
     if not conversation.blind:
         raise Conflict(f"conversation {conversation_id!r} is not blind; there is nothing to reveal")
