@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -37,6 +38,7 @@ from arena.storage.bench_models import BenchRun
 from arena.storage.models import Conversation, Vote
 
 _INSERT_BATCH: Final = 5000
+_PENDING: Final = "battles.pending"  # session.info: conversations to refresh at the end
 _KEEP_CHANGES: Final = 10_000  # the change log's length: a reader further behind reads everything again
 _BEGINNING: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ROW_FIELDS: Final = tuple(field for field in BattleRow.__dataclass_fields__ if field != "category")
@@ -59,8 +61,25 @@ class PairTotal:
 # --- keeping the table in step ------------------------------------------------------------
 
 
+@contextmanager
+def refreshed_once(session: Session) -> Iterator[None]:
+    """Inside: each conversation's battles are derived once, at the end (an import writing a
+    thousand votes), rather than after every vote."""
+    pending: set[str] = set()
+    session.info[_PENDING] = pending
+    try:
+        yield
+    finally:
+        del session.info[_PENDING]
+    for conversation_id in sorted(pending):
+        refresh_conversation(session, conversation_id=conversation_id)
+
+
 def refresh_conversation(session: Session, *, conversation_id: str) -> None:
     """Derive one conversation's battles again and store the difference."""
+    if _PENDING in session.info:
+        session.info[_PENDING].add(conversation_id)
+        return
     session.flush()
     every = battle_rows(battle_signals(session, include_imported=True, conversation_id=conversation_id))
     if session.scalar(select(Conversation.imported).where(Conversation.id == conversation_id)):
