@@ -69,6 +69,13 @@ def upgrade() -> None:
     op.create_index(op.f("ix_battles_conversation_id"), "battles", ["conversation_id"])
     op.create_index(op.f("ix_battles_run_id"), "battles", ["run_id"])
     op.create_index("ix_battles_reading_order", "battles", ["counts_at", "kind", "group_key", "position"])
+    totals = ["source", "judge_model", "category_id"]
+    op.create_index(
+        "ix_battles_model_totals", "battles", [*totals, "model_a", "model_b", "outcome", "view", "counts_at"]
+    )
+    op.create_index(
+        "ix_battles_instance_totals", "battles", [*totals, "instance_a", "instance_b", "outcome", "view", "counts_at"]
+    )
     op.create_table(
         "battle_changes",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -87,6 +94,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("battle_state")
     op.drop_table("battle_changes")
+    op.drop_index("ix_battles_instance_totals", table_name="battles")
+    op.drop_index("ix_battles_model_totals", table_name="battles")
     op.drop_index("ix_battles_reading_order", table_name="battles")
     op.drop_index(op.f("ix_battles_run_id"), table_name="battles")
     op.drop_index(op.f("ix_battles_conversation_id"), table_name="battles")
