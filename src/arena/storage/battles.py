@@ -203,7 +203,10 @@ def last_change(session: Session) -> int:
 
 def only_later_changes(session: Session, *, seen: int, after: datetime) -> bool:
     """Whether every change since change ``seen`` touched only battles later than ``after`` (so
-    what was read up to ``after`` still stands); False when the log no longer reaches back."""
+    what was read up to ``after`` still stands); False when the log no longer reaches back to
+    change ``seen`` (pruned, or the rows were emptied behind the log's back)."""
+    if seen == 0 or session.get(BattleChange, seen) is None:
+        return False
     first, earliest = session.execute(
         select(func.min(BattleChange.id), func.min(BattleChange.earliest)).where(BattleChange.id > seen)
     ).one()
