@@ -30,6 +30,10 @@ APP_TABLES = {
     "server_processes",
     "oidc_identities",
     "oidc_logins",
+    "battles",
+    "battle_categories",
+    "battle_state",
+    "battle_changes",
 }
 
 

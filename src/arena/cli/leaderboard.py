@@ -19,7 +19,8 @@ from arena.cli._tables import Column, print_table
 from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, stored_standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings
+from arena.evaluation.ratings.stored import stored_standings
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 BAR_WIDTH = 24

@@ -1,8 +1,8 @@
 """The pairwise signals the leaderboard is built from: every vote, and every judgment between instances.
 
-Plain functions over a ``Session``, like ``repository``. Battles are not stored: they are
-derived on every read from these signals (``evaluation/ratings/standings.py``), so a replaced
-vote or a deleted conversation can never leave a stale battle behind.
+Plain functions over a ``Session``, like ``repository``. ``battle_rows`` turns these signals into
+battles; ``battles`` keeps the stored ``battles`` table in step with them, re-reading one
+conversation's (or one benchmark verdict's) signals whenever something there changes.
 
 A blind conversation's votes and verdicts count only once it is revealed: counted earlier, the
 leaderboard (by instance, or over a narrow ``since``) would tell who Model A is. Each signal's
@@ -25,6 +25,8 @@ from arena.storage.models import Conversation, ConversationInstance, Instance, J
 
 @dataclass(frozen=True, kw_only=True)
 class PairwiseVoteSignal:
+    id: int
+    conversation_id: str
     turn_id: int
     voter_id: int | None
     instance_a: str
@@ -38,6 +40,8 @@ class PairwiseVoteSignal:
 
 @dataclass(frozen=True, kw_only=True)
 class ThumbSignal:
+    vote_id: int
+    conversation_id: str
     turn_id: int
     voter_id: int | None
     response_id: int
@@ -52,6 +56,7 @@ class ThumbSignal:
 class JudgmentSignal:
     id: int
     run_id: str
+    conversation_id: str | None = None  # None: a benchmark run's (or a raw prompt's) verdict
     turn_id: int | None  # None: a benchmark run's verdict (its run_id is the run's)
     judge_model: str
     mode: str
@@ -63,6 +68,8 @@ class JudgmentSignal:
     winner: str | None
     score: float | None
     counts_at: datetime
+    response_a_id: int | None = None  # the answers judged, where known
+    response_b_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +79,14 @@ class BattleSignals:
     judgments: list[JudgmentSignal]
 
 
-def battle_signals(session: Session, *, include_imported: bool = False) -> BattleSignals:
+def battle_signals(
+    session: Session,
+    *,
+    include_imported: bool = False,
+    conversation_id: str | None = None,
+    run_id: str | None = None,
+    judgment_id: int | None = None,
+) -> BattleSignals:
     """Every vote, and every verdict about answers the arena generated, with the models behind them.
 
     An imported conversation is data someone handed the server, not answers generated here: the
@@ -81,9 +95,14 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
     part in that conversation, or comes from a benchmark run, its candidates that run's
     instances. A raw-prompt judge run never counts: its answers are the caller's text, whatever
     keys they were given. Nothing about a masked conversation (blind, not yet revealed) counts.
+
+    ``conversation_id`` narrows to one conversation's signals; ``run_id`` to a benchmark run's
+    verdicts, ``judgment_id`` to one verdict (the stored battles are kept up to date so).
     """
     instance_a, instance_b = aliased(Instance), aliased(Instance)
     counted = and_(_not_imported(include_imported, Vote.imported, Conversation.imported), _unmasked())
+    if conversation_id is not None or run_id is not None or judgment_id is not None:
+        counted = and_(counted, Vote.conversation_id == conversation_id)
     pairwise = session.execute(
         select(Vote, Conversation.revealed_at, instance_a.model, instance_b.model)
         .join(Conversation, Conversation.id == Vote.conversation_id)
@@ -100,10 +119,14 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
         .where(Vote.kind == "thumb", counted)
         .order_by(Vote.id)
     ).all()
-    judged = _judgments_between_instances(session, include_imported=include_imported)
+    judged = _judgments_between_instances(
+        session, include_imported=include_imported, scope=_judgment_scope(conversation_id, run_id, judgment_id)
+    )
     return BattleSignals(
         pairwise_votes=[
             PairwiseVoteSignal(
+                id=vote.id,
+                conversation_id=vote.conversation_id,
                 turn_id=vote.turn_id,
                 voter_id=vote.voter_id,
                 instance_a=vote.instance_a,
@@ -118,6 +141,8 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
         ],
         thumbs=[
             ThumbSignal(
+                vote_id=vote.id,
+                conversation_id=vote.conversation_id,
                 turn_id=vote.turn_id,
                 voter_id=vote.voter_id,
                 response_id=vote.response_id,
@@ -133,6 +158,7 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
             JudgmentSignal(
                 id=judgment.id,
                 run_id=judgment.run_id,
+                conversation_id=judgment.conversation_id,
                 turn_id=judgment.turn_id,
                 judge_model=judgment.judge_model,
                 mode=judgment.mode,
@@ -144,6 +170,8 @@ def battle_signals(session: Session, *, include_imported: bool = False) -> Battl
                 winner=judgment.winner,
                 score=judgment.score,
                 counts_at=_counts_at(judgment.created_at, revealed_at),
+                response_a_id=judgment.response_a_id,
+                response_b_id=judgment.response_b_id,
             )
             for judgment, revealed_at, model_a, model_b in judged
         ],
@@ -165,14 +193,25 @@ def _not_imported(include_imported: bool, *flags: Any) -> ColumnElement[bool]:
     return true() if include_imported else and_(*(flag.is_(False) for flag in flags))
 
 
+def _judgment_scope(conversation_id: str | None, run_id: str | None, judgment_id: int | None) -> ColumnElement[bool]:
+    """The verdicts one refresh of the stored battles reads (all of them when nothing is named)."""
+    if judgment_id is not None:
+        return Judgment.id == judgment_id
+    if run_id is not None:
+        return and_(Judgment.conversation_id.is_(None), Judgment.run_id == run_id)
+    if conversation_id is not None:
+        return Judgment.conversation_id == conversation_id
+    return true()
+
+
 def _judgments_between_instances(
-    session: Session, *, include_imported: bool
+    session: Session, *, include_imported: bool, scope: ColumnElement[bool]
 ) -> list[tuple[Judgment, datetime | None, str, str | None]]:
     """Each verdict about answers the arena generated, with its conversation's reveal time and the
     models of its candidates: a grade needs key_a to be a candidate, a pair both keys. Candidates
     are the instances of the judged conversation (one whose verdicts count), or of the benchmark
     run. Matched in Python, as the keys may be stored encrypted (no SQL join)."""
-    judgments = list(session.scalars(select(Judgment).order_by(Judgment.id)))
+    judgments = list(session.scalars(select(Judgment).where(scope).order_by(Judgment.id)))
     conversations = _conversation_candidates(
         session, {j.conversation_id for j in judgments if j.conversation_id is not None}, include_imported
     )

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import arena.storage.schema  # noqa: F401 - every table registered before the first session
 from arena.storage.audit import open_signed_log
+from arena.storage.battles import rebuild_if_needed
 from arena.storage.crypto import Keyring, load_key
 from arena.storage.encrypted_types import use_keyring
 from arena.storage.migration_lock import migration_lock
@@ -141,6 +142,8 @@ class Database:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
             check_keys(self.engine)
+            with self.session() as session:  # migration 0024's backfill, with this code's rules
+                rebuild_if_needed(session)
             if self.audit_key_file is not None:
                 open_signed_log(self, self.audit_key_file.expanduser())
 

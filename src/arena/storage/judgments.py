@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from arena.errors import InvalidInput, NotFound
+from arena.storage.battles import refresh_conversation, refresh_verdict
 from arena.storage.models import (
     CATEGORY_MAX_LENGTH,
     JUDGE_KEY_MAX_LENGTH,
@@ -116,6 +117,10 @@ def add_judgment(
     )
     session.add(judgment)
     session.flush()
+    if conversation_id is not None:
+        refresh_conversation(session, conversation_id=conversation_id)
+    else:
+        refresh_verdict(session, judgment_id=judgment.id, run_id=run_id, pairwise=mode == "pairwise")
     return judgment
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.accounts import visible_conversations_clause
+from arena.storage.battles import forget_conversation, refresh_conversation
 from arena.storage.encrypted_types import encrypts
 from arena.storage.models import (
     BLIND_LABEL_MAX_LENGTH,
@@ -147,26 +148,24 @@ def rename_conversation(session: Session, *, conversation_id: str, title: str) -
 
 
 def delete_conversation(session: Session, *, conversation_id: str) -> None:
-    """Delete the conversation with its turns, responses and votes (the database cascades)."""
-    result = session.execute(
-        delete(Conversation).where(Conversation.id == conversation_id),
-        execution_options={"synchronize_session": "fetch"},
-    )
+    """Delete the conversation with its turns, responses, votes and battles (the database cascades)."""
+    forget_conversation(session, conversation_id=conversation_id)
+    deleting = delete(Conversation).where(Conversation.id == conversation_id)
+    result = session.execute(deleting, execution_options={"synchronize_session": "fetch"})
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"conversation {conversation_id!r} does not exist")
 
 
 def mark_revealed(session: Session, *, conversation_id: str, at: datetime | None = None) -> Conversation:
     """Reveal which model is which in a blind conversation; repeating it changes nothing.
-
-    ``at`` keeps an earlier reveal time (an imported conversation); by default it is now.
-    """
+    ``at`` keeps an earlier reveal time (an imported conversation); by default it is now."""
     conversation = get_conversation(session, conversation_id=conversation_id)
     if not conversation.blind:
         raise Conflict(f"conversation {conversation_id!r} is not blind; there is nothing to reveal")
     if conversation.revealed_at is None:
         conversation.revealed_at = at or utcnow()
         session.flush()
+        refresh_conversation(session, conversation_id=conversation_id)  # its signals count from now
     return conversation
 
 

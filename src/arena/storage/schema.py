@@ -16,6 +16,7 @@ from sqlalchemy import MetaData
 # which imports this module, so naming the package here would close an import circle.
 from arena.storage.audit_models import AuditEntry
 from arena.storage.auth_models import ApiToken, ConversationShare, IdCounter, User, UserSession
+from arena.storage.battle_models import BattleCategory, BattleChange, BattleState, StoredBattle
 from arena.storage.bench_models import BenchItem, BenchJudgment, BenchRun
 from arena.storage.models import Base, Conversation, ConversationInstance, Instance, Judgment, Response, Turn, Vote
 from arena.storage.oidc_models import OidcIdentity, OidcLogin
@@ -48,5 +49,10 @@ MAPPED_CLASSES: Final[tuple[type[Base], ...]] = (
     # oidc_models: single sign-on identities and logins under way
     OidcIdentity,
     OidcLogin,
+    # battle_models: the battles the leaderboard aggregates, kept in step with the signals
+    BattleCategory,
+    StoredBattle,
+    BattleChange,
+    BattleState,
 )
 metadata: Final[MetaData] = Base.metadata

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
+from arena.storage.battles import refresh_conversation
 from arena.storage.models import (
     CATEGORY_MAX_LENGTH,
     PAIRWISE_VALUES,
@@ -112,6 +113,7 @@ def add_vote(
     )
     session.add(vote)
     session.flush()
+    refresh_conversation(session, conversation_id=conversation_id)
     return vote
 
 
@@ -186,6 +188,7 @@ def add_imported_votes(
         for _ in range(count)
     )
     session.flush()
+    refresh_conversation(session, conversation_id=conversation_id)
 
 
 def clear_pairwise_on_regenerate(session: Session, *, turn_id: int) -> int:
@@ -199,4 +202,5 @@ def clear_pairwise_on_regenerate(session: Session, *, turn_id: int) -> int:
         delete(Vote).where(Vote.turn_id == turn_id, Vote.kind == "pairwise"),
         execution_options={"synchronize_session": False},
     )
+    refresh_conversation(session, conversation_id=turn.conversation_id)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ from arena.evaluation.conversation.instances import ModelInstance, check_instanc
 from arena.evaluation.conversation.verdicts import MAX_VERDICTS_PER_TURN, ImportedVerdict, import_verdicts
 from arena.storage import answer_metrics, repository
 from arena.storage import votes as vote_store
+from arena.storage.battles import refreshed_once
 from arena.storage.db import Database
 from arena.storage.models import SAMPLING_FIELDS
 
@@ -180,7 +181,7 @@ def import_conversation(
     except InvalidInput as exc:  # a bad attachment inside the file makes the file malformed: 400, not 413/415
         raise InvalidInput(f"attachments: {exc}") from exc
     ids = {i.label: instance.instance_id for i, instance in zip(parsed.instances, instances, strict=True)}
-    with database.session() as session:
+    with database.session() as session, refreshed_once(session):  # its battles derived once, at the end
         conversation = repository.create_conversation(
             session, title=parsed.conversation.title, blind=parsed.conversation.blind, owner_id=owner_id
         )

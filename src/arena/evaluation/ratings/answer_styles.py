@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from arena.evaluation.ratings.style_features import StyleFeatures, style_features
 from arena.storage.answer_texts import AnswerKey, BattleAnswers, answer_texts, battle_answers
+from arena.storage.battle_rows import PAIRWISE_VERDICT, PAIRWISE_VOTE, BattleRow
 from arena.storage.battle_signals import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
 
 CACHE_SIZE: Final = 200_000  # answers; about 200 bytes each
@@ -76,6 +77,17 @@ class AnswerStyles:
             *(key for pair in answers.bench.values() for key in pair.values()),
         ]
         return cls(answers=answers, styles=cached_styles(session, keys))
+
+    def of_row(self, row: BattleRow) -> Styles:
+        """A battle row's two answers: a pairwise vote's are its turn's latest answers, a benchmark
+        verdict's the run's items it judged, the others' the answers the row names."""
+        if row.kind == PAIRWISE_VOTE:
+            latest = self.answers.latest
+            return self._pair(latest.get((row.turn_id, row.instance_a)), latest.get((row.turn_id, row.instance_b)))  # type: ignore[arg-type]
+        if row.kind == PAIRWISE_VERDICT and row.turn_id is None:
+            items = self.answers.bench.get(row.group_key, {})  # a turn-less verdict is its own group
+            return self._pair(items.get(row.instance_a), items.get(row.instance_b))
+        return self._pair(self._response(row.response_a_id), self._response(row.response_b_id))
 
     def of_vote(self, vote: PairwiseVoteSignal) -> Styles:
         latest = self.answers.latest

@@ -99,17 +99,33 @@ def online_elo(
     both_bad_as_tie: bool = True,
 ) -> dict[str, float]:
     """Classic Elo, updated battle by battle in the order given (so order matters)."""
-    ratings: dict[str, float] = {}
-    for battle in battles:
-        rating_a = ratings.setdefault(battle.model_a, initial)
-        rating_b = ratings.setdefault(battle.model_b, initial)
-        if battle.outcome == "both_bad" and not both_bad_as_tie:
+    sequence = ((battle.model_a, battle.model_b, battle.outcome) for battle in battles)
+    return elo_of_sequence(sequence, k=k, scale=scale, base=base, initial=initial, both_bad_as_tie=both_bad_as_tie)
+
+
+def elo_of_sequence(
+    battles: Iterable[tuple[str, str, str]],
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    initial: float = 1000.0,
+    both_bad_as_tie: bool = True,
+    start: dict[str, float] | None = None,
+) -> dict[str, float]:
+    """``online_elo`` over (side A, side B, outcome) tuples, as the stored battles are read;
+    ``start``: the ratings after the battles before these (not changed)."""
+    ratings: dict[str, float] = dict(start or {})
+    scores = {"a": 1.0, "b": 0.0}
+    for model_a, model_b, outcome in battles:
+        rating_a = ratings.setdefault(model_a, initial)
+        rating_b = ratings.setdefault(model_b, initial)
+        if outcome == "both_bad" and not both_bad_as_tie:
             continue
         expected_a = 1.0 / (1.0 + base ** ((rating_b - rating_a) / scale))
-        score_a = {"a": 1.0, "b": 0.0}.get(battle.outcome, 0.5)
-        change = k * (score_a - expected_a)
-        ratings[battle.model_a] = rating_a + change
-        ratings[battle.model_b] = rating_b - change
+        change = k * (scores.get(outcome, 0.5) - expected_a)
+        ratings[model_a] = rating_a + change
+        ratings[model_b] = rating_b - change
     return dict(sorted(ratings.items()))
 
 
@@ -256,10 +272,18 @@ def leaderboard(
     selected = filter_battles(
         battles, source=source, judge_model=judge_model, category=category, since=since, until=until
     )
-    if not selected:
+    return leaderboard_of_counts(aggregate(selected), rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie)
+
+
+def leaderboard_of_counts(
+    counts: PairCounts, *, rounds: int = 1000, seed: int = 0, both_bad_as_tie: bool = True
+) -> Leaderboard:
+    """The leaderboard of battles already counted per pair (``leaderboard`` counts them first)."""
+    if rounds < 0:
+        raise InvalidInput("rounds cannot be negative")
+    if not counts.models:
         empty = np.zeros((0, 0))
         return Leaderboard(rows=[], models=(), win_rate=empty, counts=empty.astype(int), rounds=rounds, seed=seed)
-    counts = aggregate(selected)
     if rounds:
         result = bootstrap(counts, rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie)
         ratings, ci_low, ci_high = result.ratings, result.ci_low, result.ci_high

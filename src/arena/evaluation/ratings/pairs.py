@@ -68,9 +68,15 @@ class PairCounts:
 
 
 def counts_from_arrays(
-    *, models: Sequence[str], model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray
+    *,
+    models: Sequence[str],
+    model_a: np.ndarray,
+    model_b: np.ndarray,
+    outcome: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> PairCounts:
-    """Aggregate battles given as index arrays into ``models`` and codes into ``OUTCOMES``."""
+    """Aggregate battles given as index arrays into ``models`` and codes into ``OUTCOMES``;
+    ``weights`` counts each entry as that many battles (pair totals counted by the database)."""
     size = len(models)
     first = np.asarray(model_a, dtype=np.intp)
     second = np.asarray(model_b, dtype=np.intp)
@@ -83,9 +89,13 @@ def counts_from_arrays(
         raise InvalidInput(f"an outcome code is outside 0..{len(OUTCOMES) - 1}")
     if np.any(first == second):
         raise InvalidInput("a battle needs two different models")
+    times = np.ones(first.shape, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+    if times.shape != first.shape or np.any(times < 0):
+        raise InvalidInput("weights must be a count per battle entry")
 
-    def pair_counts(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-        return np.bincount(rows * size + columns, minlength=size * size).reshape(size, size)
+    def pair_counts(rows: np.ndarray, columns: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+        found = np.bincount(rows * size + columns, weights=times[chosen], minlength=size * size)
+        return found.round().astype(np.int64).reshape(size, size)
 
     a_won = codes == OUTCOME_CODES["a"]
     decisive = a_won | (codes == OUTCOME_CODES["b"])
@@ -93,10 +103,10 @@ def counts_from_arrays(
     loser = np.where(a_won, second, first)[decisive]
     tie = codes == OUTCOME_CODES["tie"]
     both_bad = codes == OUTCOME_CODES["both_bad"]
-    ties = pair_counts(first[tie], second[tie])
-    bad = pair_counts(first[both_bad], second[both_bad])
+    ties = pair_counts(first[tie], second[tie], tie)
+    bad = pair_counts(first[both_bad], second[both_bad], both_bad)
     return PairCounts(
-        models=tuple(models), wins=pair_counts(winner, loser), ties=ties + ties.T, both_bad=bad + bad.T
+        models=tuple(models), wins=pair_counts(winner, loser, decisive), ties=ties + ties.T, both_bad=bad + bad.T
     )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from arena.evaluation.ratings.names import contestants
 from arena.evaluation.ratings.pareto import ModelSize, ParetoChart, Speed, pareto_charts
-from arena.evaluation.ratings.standings import Standings, Unit, stored_standings
+from arena.evaluation.ratings.standings import Standings, Unit
+from arena.evaluation.ratings.stored import stored_standings
 from arena.storage.db import Database
 from arena.storage.speed_figures import speed_figures
 

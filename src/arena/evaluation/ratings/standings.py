@@ -28,32 +28,23 @@ contestants for people (``names``: the model plus the settings that tell instanc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import combinations
 from typing import Any, Final, Literal
 
 from arena.errors import InvalidInput
 from arena.evaluation.ratings.answer_styles import AnswerStyles
 from arena.evaluation.ratings.fit import Leaderboard, filter_battles, leaderboard, online_elo
 from arena.evaluation.ratings.names import names_for
-from arena.evaluation.ratings.pairs import SOURCES, Battle, Outcome, Source
+from arena.evaluation.ratings.pairs import SOURCES, Battle, Source
 from arena.evaluation.ratings.style import StyleControlled, style_controlled
 from arena.storage import battle_signals as signal_store
-from arena.storage.battle_signals import BattleSignals, JudgmentSignal, PairwiseVoteSignal, ThumbSignal
+from arena.storage.battle_rows import battle_rows
+from arena.storage.battle_signals import BattleSignals
 from arena.storage.db import Database
 
 Unit = Literal["model", "instance"]
 UNITS: tuple[str, ...] = ("model", "instance")
-
-_VOTE_OUTCOMES: dict[str, Outcome] = {"A": "a", "B": "b", "tie": "tie", "both_bad": "both_bad"}
-_THUMB_OUTCOMES: dict[tuple[str, str], Outcome] = {
-    ("up", "down"): "a",
-    ("down", "up"): "b",
-    ("up", "up"): "tie",
-    ("down", "down"): "both_bad",
-}
 
 
 MAX_ROUNDS: Final = 5000
@@ -110,7 +101,7 @@ def standings(
     whose answers' styles are known."""
     if not 0 <= rounds <= MAX_ROUNDS:
         raise InvalidInput(f"rounds must be between 0 and {MAX_ROUNDS}, got {rounds}")
-    since, until = _utc(since), _utc(until)
+    since, until = utc(since), utc(until)
     if since is not None and until is not None and since >= until:
         raise InvalidInput("since must come before until")
     selected = filter_battles(
@@ -131,7 +122,7 @@ def standings(
     )
 
 
-def stored_standings(
+def derived_standings(
     database: Database,
     *,
     unit: Unit = "model",
@@ -140,137 +131,36 @@ def stored_standings(
     style_control: bool = False,
     **filters: Any,
 ) -> Standings:
-    """The leaderboard from what is stored, as the API and the CLI both ask for it (``all``
-    sources is no source filter)."""
+    """The leaderboard derived from every vote and verdict on this read (``all`` sources is no
+    source filter): what ``stored.stored_standings`` gives from the stored battles, the slow way
+    (and the way style control goes: it needs each battle's two answers)."""
     battles = load_battles(database, unit=unit, include_imported=include_imported, with_styles=style_control)
     return standings(battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def derive_battles(signals: BattleSignals, *, unit: Unit = "model", styles: AnswerStyles | None = None) -> list[Battle]:
-    """All battles, oldest first (the order online Elo reads them in), with the answers' styles
-    that ``styles`` knows."""
-    styles = styles or AnswerStyles()
-    battles = [
-        *_from_pairwise_votes(signals.pairwise_votes, unit=unit, styles=styles),
-        *_from_thumbs(signals.thumbs, voted_pairs=_voted_pairs(signals.pairwise_votes), unit=unit, styles=styles),
-        *_from_judgments(signals.judgments, unit=unit, styles=styles),
-    ]
-    battles.sort(key=lambda battle: battle.timestamp)  # type: ignore[arg-type, return-value]
-    return battles
-
-
-def _battle(*, side_a: str, side_b: str, outcome: Outcome, **fields: object) -> Battle | None:
-    return None if side_a == side_b else Battle(model_a=side_a, model_b=side_b, outcome=outcome, **fields)  # type: ignore[arg-type]
-
-
-def _from_pairwise_votes(votes: Iterable[PairwiseVoteSignal], *, unit: Unit, styles: AnswerStyles) -> list[Battle]:
+    """All battles, oldest first (the order online Elo reads them in); the rules are ``battle_rows``';
+    with the answers' styles that ``styles`` knows."""
     battles = []
-    for vote in votes:
-        battle = _battle(
-            side_a=vote.model_a if unit == "model" else vote.instance_a,
-            side_b=vote.model_b if unit == "model" else vote.instance_b,
-            outcome=_VOTE_OUTCOMES[vote.value],
-            source="human",
-            category=vote.category,
-            timestamp=vote.counts_at,
-            **styles.of_vote(vote),
-        )
-        if battle is not None:
-            battles.append(battle)
-    return battles
-
-
-def _thumbs_category(first: ThumbSignal, second: ThumbSignal) -> str | None:
-    """Two thumbs on one turn: the newer one's category, else the older one's."""
-    older, newer = sorted((first, second), key=lambda thumb: thumb.counts_at)
-    return newer.category or older.category
-
-
-def _voted_pairs(votes: Iterable[PairwiseVoteSignal]) -> set[tuple[int, int | None, frozenset[str]]]:
-    return {(vote.turn_id, vote.voter_id, frozenset((vote.instance_a, vote.instance_b))) for vote in votes}
-
-
-def _from_thumbs(
-    thumbs: Iterable[ThumbSignal],
-    *,
-    voted_pairs: set[tuple[int, int | None, frozenset[str]]],
-    unit: Unit,
-    styles: AnswerStyles,
-) -> list[Battle]:
-    # One voter's thumbs on one turn; a regenerated answer's newer thumb replaces the older.
-    latest: dict[tuple[int, int | None], dict[str, ThumbSignal]] = {}
-    for thumb in thumbs:
-        latest.setdefault((thumb.turn_id, thumb.voter_id), {})[thumb.instance_id] = thumb
-    battles = []
-    for (turn_id, voter_id), by_instance in latest.items():
-        for first, second in combinations(by_instance.values(), 2):
-            if (turn_id, voter_id, frozenset((first.instance_id, second.instance_id))) in voted_pairs:
-                continue  # the voter said it outright
-            battle = _battle(
-                side_a=first.model if unit == "model" else first.instance_id,
-                side_b=second.model if unit == "model" else second.instance_id,
-                outcome=_THUMB_OUTCOMES[(first.value, second.value)],
-                source="human",
-                category=_thumbs_category(first, second),
-                timestamp=max(first.counts_at, second.counts_at),
-                **styles.of_thumbs(first, second),
+    for row in battle_rows(signals):
+        side_a, side_b = (row.model_a, row.model_b) if unit == "model" else (row.instance_a, row.instance_b)
+        if side_a != side_b:
+            battles.append(
+                Battle(
+                    model_a=side_a,
+                    model_b=side_b,
+                    outcome=row.outcome,  # type: ignore[arg-type]
+                    source=row.source,  # type: ignore[arg-type]
+                    judge_model=row.judge_model,
+                    category=row.category,
+                    timestamp=row.counts_at,
+                    **(styles.of_row(row) if styles is not None else {}),
+                )
             )
-            if battle is not None:
-                battles.append(battle)
-    return battles
-
-
-def _from_judgments(judgments: Iterable[JudgmentSignal], *, unit: Unit, styles: AnswerStyles) -> list[Battle]:
-    # A judgment about a stored turn replaces the same judge's earlier one on that pair; a
-    # turn-less one (a benchmark item, a raw prompt) stands alone, since nothing says which
-    # prompt it was about. Grades pair up within a turn, or within one run for raw prompts.
-    pairs: dict[tuple[Any, ...], JudgmentSignal] = {}
-    grades: dict[tuple[Any, ...], dict[str, JudgmentSignal]] = {}
-    for judgment in judgments:  # oldest first, so later ones overwrite
-        if judgment.mode == "pairwise" and judgment.instance_b is not None:
-            same_pair = frozenset((judgment.instance_a, judgment.instance_b))
-            key = (
-                (judgment.turn_id, judgment.judge_model, same_pair) if judgment.turn_id is not None else (judgment.id,)
-            )
-            pairs[key] = judgment
-        elif judgment.score is not None:
-            prompt = judgment.turn_id if judgment.turn_id is not None else judgment.run_id
-            grades.setdefault((prompt, judgment.judge_model, judgment.mode), {})[judgment.instance_a] = judgment
-    battles = []
-    for judgment in pairs.values():
-        assert judgment.instance_b is not None and judgment.model_b is not None and judgment.winner is not None
-        battle = _battle(
-            side_a=judgment.model_a if unit == "model" else judgment.instance_a,
-            side_b=judgment.model_b if unit == "model" else judgment.instance_b,
-            outcome=judgment.winner,  # type: ignore[arg-type]
-            source="judge",
-            judge_model=judgment.judge_model,
-            category=judgment.category,
-            timestamp=judgment.counts_at,
-            **styles.of_judgment(judgment),
-        )
-        if battle is not None:
-            battles.append(battle)
-    for graded in grades.values():
-        for first, second in combinations(graded.values(), 2):
-            assert first.score is not None and second.score is not None
-            outcome: Outcome = "a" if first.score > second.score else "b" if second.score > first.score else "tie"
-            battle = _battle(
-                side_a=first.model_a if unit == "model" else first.instance_a,
-                side_b=second.model_a if unit == "model" else second.instance_a,
-                outcome=outcome,
-                source="judge",
-                judge_model=first.judge_model,
-                category=second.category or first.category,
-                timestamp=max(first.counts_at, second.counts_at),
-                **styles.of_grades(first, second),
-            )
-            if battle is not None:
-                battles.append(battle)
     return battles

@@ -11,7 +11,8 @@ from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.sampling import neighbour_votes
-from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit, stored_standings
+from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit
+from arena.evaluation.ratings.stored import stored_standings
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
 from arena.web.routes import leaderboard_pareto

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from arena.errors import InvalidInput
 from arena.evaluation.ratings.sampling import PairProposal, propose_pair
-from arena.evaluation.ratings.standings import stored_standings
+from arena.evaluation.ratings.stored import stored_standings
 from arena.storage.models import CATEGORY_MAX_LENGTH, MODEL_ID_MAX_LENGTH
 from arena.web.deps import Db, Viewer
 from arena.web.openapi import error_responses
