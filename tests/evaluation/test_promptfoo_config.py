@@ -69,7 +69,10 @@ def test_a_config_from_the_guide_becomes_prompts_times_tests_with_their_assertio
     # defaultTest's assertions come first, then the test's own.
     assert [a["type"] for a in first["assert"]] == ["not-icontains", "icontains"]
     assert (first["description"], first["threshold"], second["threshold"]) == ("greeting", None, 0.5)
-    assert items[3].checks is not None and items[3].checks["prompt"] == "polite"
+    # promptfoo's labels: a labelled .txt file's prompts are told apart by their text
+    labels = [item.checks["prompt"] for item in items[::3] if item.checks]
+    assert labels == ["Translate to {{language}}: {{input}}", "polite: prompts.txt: Please say {{input}} in {{language}}.",
+                      "polite: prompts.txt: Kindly: {{input}}"]  # fmt: skip
     llama, smol = suite.instances
     # What promptfoo's OpenAI provider sends for settings left out: temperature 0 (greedy) and
     # max_tokens 1024, no top_p — so `promptfoo eval` against /v1 and `arena bench run` use the same.

@@ -28,7 +28,7 @@ from arena.evaluation.bench.prompt_sets import PromptItem, PromptSet
 from arena.evaluation.bench.promptfoo_asserts import normalize_assertion
 from arena.evaluation.bench.promptfoo_prompts import chat_of, read_prompts
 from arena.evaluation.bench.promptfoo_providers import parse_providers
-from arena.evaluation.bench.promptfoo_template import check_template, render
+from arena.evaluation.bench.promptfoo_template import check_template, render, render_prompt
 from arena.evaluation.bench.promptfoo_yaml import KeyPath, Located, check_size
 from arena.evaluation.conversation.instances import ModelInstance
 
@@ -95,7 +95,7 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
         for t, test in enumerate(tests, start=1):
             identifier = f"t{t}" if len(prompts) == 1 else f"p{p}-t{t}"
             where: KeyPath = ["prompts", min(p - 1, len(config["prompts"]) - 1)] if isinstance(config["prompts"], list) else ["prompts"]
-            chat = chat_of(render(test["prefix"] + template + test["suffix"], test["vars"]), at, where)
+            chat = chat_of(render_prompt(test["prefix"] + template + test["suffix"], test["vars"]), at, where)
             if not chat.turn.strip():
                 raise at.error(where, f"renders empty for test {t}")
             checks = {
