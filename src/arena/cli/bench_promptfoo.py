@@ -7,6 +7,7 @@ promptfoo's own code for failed tests, so CI can tell it from a run that could n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,7 +44,7 @@ def load_prompts(
         return load_prompt_set(path), instances, None
     from arena.evaluation.bench.promptfoo_config import load_promptfoo_config
 
-    suite = load_promptfoo_config(path)
+    suite = load_promptfoo_config(path, process_env=os.environ)  # promptfoo reads OPENAI_* from it too
     return suite.prompt_set, instances or suite.instances, suite.name
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -56,15 +57,19 @@ class PromptfooSuite:
     instances: list[ModelInstance]  # from providers; empty when the config names none
 
 
-def load_promptfoo_config(path: str | Path) -> PromptfooSuite:
+def load_promptfoo_config(path: str | Path, *, process_env: Mapping[str, str] | None = None) -> PromptfooSuite:
+    """process_env: the CLI's environment, for promptfoo's OPENAI_* defaults (the config's env wins)."""
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"promptfoo config not found: {path}")
-    return parse_promptfoo_config(path.read_bytes(), filename=path.name, base_dir=path.parent)
+    return parse_promptfoo_config(path.read_bytes(), filename=path.name, base_dir=path.parent, process_env=process_env)
 
 
-def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None = None) -> PromptfooSuite:
-    """base_dir: where `file://` prompts are read from; None (an upload) refuses them."""
+def parse_promptfoo_config(
+    data: bytes, *, filename: str, base_dir: Path | None = None, process_env: Mapping[str, str] | None = None
+) -> PromptfooSuite:
+    """base_dir: where `file://` prompts are read from; None (an upload) refuses them. process_env:
+    the environment promptfoo would read OPENAI_* from; None (an upload: never the server's) reads none."""
     try:
         text = data.decode("utf-8-sig")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -116,7 +121,7 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
     return PromptfooSuite(
         name=name,
         prompt_set=PromptSet(name=name, items=items, sha256=digest),
-        instances=parse_providers(config.get("providers"), at, env),
+        instances=parse_providers(config.get("providers"), at, env, process_env),
     )
 
 
