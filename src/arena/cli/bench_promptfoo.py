@@ -48,6 +48,15 @@ def load_prompts(
     return suite.prompt_set, instances or suite.instances, suite.name
 
 
+def print_grader_notes(prompt_set: PromptSet, judge: str | None) -> None:
+    """Warn when promptfoo would send the config's model-graded assertions to its cloud grader,
+    and say when --judge replaces the config's own grader."""
+    from arena.evaluation.bench.promptfoo_grader import grader_notes
+
+    for note in grader_notes([item.checks for item in prompt_set.items], judge):
+        errors.print(f"[yellow]{note}[/yellow]", highlight=False, soft_wrap=True)
+
+
 def check_fail_under(run_id: str, rate: float | None) -> None:
     """Print the run's pass rate; exit 100 when it is below `rate`, 1 when the run has no tests to pass."""
     from arena.evaluation.bench.report.pass_rates import pass_rates, rate_text

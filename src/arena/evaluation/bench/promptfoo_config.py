@@ -26,7 +26,8 @@ import yaml
 
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.bench.prompt_sets import PromptItem, PromptSet
-from arena.evaluation.bench.promptfoo_asserts import normalize_assertion
+from arena.evaluation.bench.promptfoo_asserts import GRADED_TYPES, normalize_assertion
+from arena.evaluation.bench.promptfoo_grader import grader_of
 from arena.evaluation.bench.promptfoo_prompts import chat_of, read_prompts
 from arena.evaluation.bench.promptfoo_providers import parse_providers
 from arena.evaluation.bench.promptfoo_template import check_template, render, render_prompt
@@ -38,11 +39,10 @@ TOP_KEYS: Final = frozenset({"description", "prompts", "providers", "tests", "de
 IGNORED_KEYS: Final = frozenset({"sharing", "outputPath", "writeLatestResults", "tags", "metadata"})
 TEST_KEYS: Final = frozenset({"description", "vars", "assert", "threshold", "metadata", "options"})
 # Test options that change nothing the arena grades, and those it honours
-TEST_OPTIONS: Final = frozenset({"prefix", "suffix", "disableVarExpansion", "runSerially"})
+TEST_OPTIONS: Final = frozenset({"prefix", "suffix", "disableVarExpansion", "runSerially", "provider"})
 REFUSED_OPTIONS: Final = {
     "transform": "runs JavaScript on the answer; the arena never runs code from a config",
     "postprocess": "runs JavaScript on the answer; the arena never runs code from a config",
-    "provider": "the grader is the run's judge (or the embedded default); leave it out",
     "rubricPrompt": "the arena grades with its own rubric prompt; leave it out",
 }
 # evaluateOptions that only pace promptfoo's own run; `repeat` would change the results
@@ -95,6 +95,7 @@ def parse_promptfoo_config(
         raise at.error(["env"], "must be a mapping of names to values")
     prompts, prompt_bytes = read_prompts(config.get("prompts"), at, base_dir)
     tests = _tests(config, at)
+    grader = grader_of(config, at, env, process_env)  # promptfoo's grader for llm-rubric / closedqa
     items: list[PromptItem] = []
     for p, (label, template) in enumerate(prompts, start=1):
         for t, test in enumerate(tests, start=1):
@@ -114,6 +115,8 @@ def parse_promptfoo_config(
                 **({"system": chat.system} if chat.system else {}),
                 **({"history": chat.history} if chat.history else {}),
             }
+            if grader is not None and any(a["base"] in GRADED_TYPES for a in test["assert"]):
+                checks["grader"] = grader
             items.append(PromptItem(id=identifier, turns=[chat.turn], checks=checks))
     name = config.get("description") if isinstance(config.get("description"), str) else None
     name = (name or Path(filename).stem)[:200]

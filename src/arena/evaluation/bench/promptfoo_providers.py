@@ -65,35 +65,41 @@ def parse_providers(
     if raw is None:
         return []
     entries = raw if isinstance(raw, list) else [raw]
-    instances = []
-    for index, entry in enumerate(entries):
-        where: KeyPath = ["providers", index] if isinstance(raw, list) else ["providers"]
-        config: Any = {}
-        label = None
-        if isinstance(entry, dict):
-            for key in entry:
-                if key not in PROVIDER_KEYS:
-                    raise at.error([*where, key], f"not supported (a provider has {', '.join(sorted(PROVIDER_KEYS))})")
-            config, label = entry.get("config") or {}, entry.get("label")
-            if label is not None and (not isinstance(label, str) or not label.strip()):
-                raise at.error([*where, "label"], "must be a non-empty name")
-            entry = entry.get("id")
-            where = [*where, "id"]
-        if not isinstance(entry, str) or not entry:
-            raise at.error(where, "a provider is an id string or {id: …, label: …, config: …}")
-        model, openai = arena_model(entry, at, where)
-        if not isinstance(config, dict):
-            raise at.error([*where[:-1], "config"], "must be a mapping")
-        where_config = [*where[:-1], "config"]
-        if entry.startswith(OLLAMA_PREFIXES):
-            settings = _ollama_settings(config, at, where_config)
-        else:
-            settings = _settings(config, at, where_config, _defaults(env, process_env or {}, at) if openai else None)
-        try:
-            instances.append(ModelInstance(model=model, id=label.strip() if label else None, **settings))
-        except ValidationError as exc:
-            raise at.error([*where[:-1], "config"], _explain(exc)) from None
-    return instances
+    return [
+        parse_provider(entry, at, ["providers", index] if isinstance(raw, list) else ["providers"], env, process_env)
+        for index, entry in enumerate(entries)
+    ]
+
+
+def parse_provider(
+    entry: Any, at: Located, where: KeyPath, env: dict[str, Any], process_env: Mapping[str, str] | None = None
+) -> ModelInstance:
+    """One provider (an id, or {id, label, config}) at `where` as an arena instance."""
+    config: Any = {}
+    label = None
+    if isinstance(entry, dict):
+        for key in entry:
+            if key not in PROVIDER_KEYS:
+                raise at.error([*where, key], f"not supported (a provider has {', '.join(sorted(PROVIDER_KEYS))})")
+        config, label = entry.get("config") or {}, entry.get("label")
+        if label is not None and (not isinstance(label, str) or not label.strip()):
+            raise at.error([*where, "label"], "must be a non-empty name")
+        entry = entry.get("id")
+        where = [*where, "id"]
+    if not isinstance(entry, str) or not entry:
+        raise at.error(where, "a provider is an id string or {id: …, label: …, config: …}")
+    model, openai = arena_model(entry, at, where)
+    if not isinstance(config, dict):
+        raise at.error([*where[:-1], "config"], "must be a mapping")
+    where_config = [*where[:-1], "config"]
+    if entry.startswith(OLLAMA_PREFIXES):
+        settings = _ollama_settings(config, at, where_config)
+    else:
+        settings = _settings(config, at, where_config, _defaults(env, process_env or {}, at) if openai else None)
+    try:
+        return ModelInstance(model=model, id=label.strip() if label else None, **settings)
+    except ValidationError as exc:
+        raise at.error(where_config, _explain(exc)) from None
 
 
 def arena_model(provider: str, at: Located, where: KeyPath) -> tuple[str, bool]:
@@ -167,7 +173,7 @@ def _settings(config: dict[str, Any], at: Located, where: KeyPath, env: dict[str
 def _defaults(env: dict[str, Any], process_env: Mapping[str, str], at: Located) -> dict[str, Any]:
     """promptfoo's OPENAI_* settings as numbers: the config's `env` first, then the process's."""
     numbers: dict[str, Any] = {}
-    for variable, default in OPENAI_DEFAULTS.values():
+    for variable, _default in OPENAI_DEFAULTS.values():
         in_config = env.get(variable) is not None
         value = env.get(variable) if in_config else process_env.get(variable)
         if value is None or value == "":
