@@ -69,7 +69,10 @@ def test_a_config_from_the_guide_becomes_prompts_times_tests_with_their_assertio
     # defaultTest's assertions come first, then the test's own.
     assert [a["type"] for a in first["assert"]] == ["not-icontains", "icontains"]
     assert (first["description"], first["threshold"], second["threshold"]) == ("greeting", None, 0.5)
-    assert items[3].checks is not None and items[3].checks["prompt"] == "polite"
+    # promptfoo's labels: a labelled .txt file's prompts are told apart by their text
+    labels = [item.checks["prompt"] for item in items[::3] if item.checks]
+    assert labels == ["Translate to {{language}}: {{input}}", "polite: prompts.txt: Please say {{input}} in {{language}}.",
+                      "polite: prompts.txt: Kindly: {{input}}"]  # fmt: skip
     llama, smol = suite.instances
     # What promptfoo's OpenAI provider sends for settings left out: temperature 0 (greedy) and
     # max_tokens 1024, no top_p — so `promptfoo eval` against /v1 and `arena bench run` use the same.
@@ -132,6 +135,31 @@ def test_assertion_values_are_rendered_with_the_test_vars() -> None:
         ),
         ("prompts: [hi]\nproviders: [openai:gpt-4o-mini]\n", "'openai:gpt-4o-mini' is promptfoo's provider for a cloud"),
         ("prompts: [hi]\nproviders: [openai:completion:local:x]\n", "serves chat completions"),
+        # promptfoo reads openai:<type>:<model>: it would send the model "local"
+        ("prompts: [hi]\nproviders: [openai:local:x]\n", "providers[0]: 'openai:local:x': promptfoo would send the model as 'local'; use openai:chat:local:x"),
+        (
+            "prompts: [hi]\nproviders:\n  - id: openai:chat:local:x\n    config:\n      max_completion_tokens: 64\n",
+            "line 5: providers[0].config.max_completion_tokens: use max_tokens (promptfoo sends max_tokens for this model)",
+        ),
+        (
+            "prompts: [hi]\nproviders:\n  - id: ollama:chat:llama3.2:1b\n    config:\n      num_ctx: 4096\n",
+            "line 5: providers[0].config.num_ctx: not among the arena's sampling settings (use num_predict, repeat_penalty, seed,",
+        ),
+        (
+            "prompts: [hi]\nproviders:\n  - id: ollama:chat:llama3.2:1b\n    config:\n      max_tokens: 9\n",
+            "line 5: providers[0].config.max_tokens: not an Ollama option the arena reads",
+        ),
+        (
+            "prompts: [hi]\ntests:\n  - assert:\n      - type: regex\n        value: '(?i)hello'\n",
+            "line 5: tests[0].assert[0].value: JavaScript has no inline flags like (?i): use icontains",
+        ),
+        (
+            "prompts: [hi]\ntests:\n  - assert:\n      - type: not-regex\n        value: '(?P<word>\\w+)'\n",
+            "tests[0].assert[0].value: (?P…) named groups are Python's",
+        ),
+        ("prompts: [hi]\ntests:\n  - assert:\n      - {type: regex, value: '\\Ahi'}\n", "\\A is not JavaScript"),
+        ("prompts: [hi]\ntests:\n  - assert:\n      - {type: regex, value: '(?>a+)b'}\n", "atomic groups"),
+        ("prompts: [hi]\ntests:\n  - assert:\n      - {type: regex, value: 'a++b'}\n", "possessive quantifiers"),
         (
             "prompts: [hi]\ntests:\n  - assert:\n      - type: contains\n        value: x\n        transform: output.trim()\n",
             "line 6: tests[0].assert[0].transform: runs JavaScript",
@@ -150,6 +178,10 @@ def test_assertion_values_are_rendered_with_the_test_vars() -> None:
         ("prompts: [hi]\nscenarios: []\n", "line 2: scenarios: not supported by the arena"),
         ("prompts: [hi]\ntests: file://tests.csv\n", "line 2: tests: tests from a file are not supported yet"),
         ("prompts: [hi]\ntests:\n  - options: {}\n    provider: x\n", "line 4: tests[0].provider: not supported"),
+        (
+            "prompts: [hi]\ndefaultTest:\n  options:\n    provider: openai:gpt-4o\n",
+            "line 4: defaultTest.options.provider: 'openai:gpt-4o' is promptfoo's provider for a cloud OpenAI model",
+        ),
         ("prompts:\n  - file://prompt.py\n", "line 2: prompts[0]: file:// prompts are read next to a config file"),
     ],
 )
@@ -194,3 +226,57 @@ def test_chat_format_prompts_become_system_few_shot_and_the_turn(tmp_path: Path)
 def test_a_filter_in_an_assertion_value_is_refused_like_one_in_a_prompt() -> None:
     with pytest.raises(InvalidInput, match=r"line 5: tests\[0\]\.assert\[0\]\.value: '\{\{ city \| lower \}\}': only plain"):
         parse("prompts: [hi]\ntests:\n  - assert:\n      - type: contains\n        value: '{{ city | lower }}'\n")
+
+
+def test_prompts_render_as_promptfoos_render_prompt() -> None:
+    config = (
+        "prompts:\n  - '[{\"role\": \"user\", \"content\": \"Say: {{q}}\"}]'\n  - 'Q: {{q}} | {{tags}} | {{meta}}'\n"
+        "tests:\n  - vars:\n      q: \"Hi {{name}}, \\\"quoted\\\"\\nand a new line\"\n      name: Ada\n"
+        "      tags: [a, b]\n      meta: {k: v}\n    options: {disableVarExpansion: true}\n"
+    )
+    chat, text = parse(config).prompt_set.items  # type: ignore[attr-defined]
+    # A JSON (chat) prompt: the value lands inside the JSON string escaped, quote and newline kept;
+    # a var naming another var is filled in first.
+    assert chat.turns == ['Say: Hi Ada, "quoted"\nand a new line']
+    # A list var renders as JavaScript joins it, an object as JavaScript's String() prints it.
+    assert text.turns == ['Q: Hi Ada, "quoted"\nand a new line | a,b | [object Object]']
+
+
+def test_prompt_file_globs_read_every_match_sorted_with_promptfoos_labels(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "b.txt").write_text("Second {{x}}\r\n --- \r\nThird {{x}}\n")
+    (tmp_path / "prompts" / "a.txt").write_text("First {{x}}\n")
+    (tmp_path / "promptfooconfig.yaml").write_text("prompts: [file://prompts/*.txt]\ntests:\n  - vars: {x: go}\n")
+    items = load_promptfoo_config(tmp_path / "promptfooconfig.yaml").prompt_set.items
+    assert [item.turns[0] for item in items] == ["First go", "Second go", "Third go"]
+    assert [item.checks["prompt"] for item in items if item.checks] == [
+        "prompts/a.txt: First {{x}}", "prompts/b.txt: Second {{x}}", "prompts/b.txt: Third {{x}}",
+    ]  # fmt: skip
+    (tmp_path / "promptfooconfig.yaml").write_text("prompts:\n  - file://missing/*.txt\n")
+    with pytest.raises(InvalidInput, match=r"line 2: prompts\[0\]: no prompt file matches 'missing/\*.txt'"):
+        load_promptfoo_config(tmp_path / "promptfooconfig.yaml")
+
+
+def test_openai_defaults_come_from_the_cli_environment_under_the_configs_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = b"prompts: [hi]\nproviders: [openai:chat:local:x]\nenv: {OPENAI_TEMPERATURE: 0.5}\n"
+    environment = {"OPENAI_TEMPERATURE": "1.5", "OPENAI_MAX_TOKENS": "77", "OPENAI_TOP_P": "0.25"}
+    (instance,) = parse_promptfoo_config(config, filename="c.yaml", process_env=environment).instances
+    # promptfoo's getEnvString: the config's env first, then the process's
+    assert (instance.temperature, instance.num_predict, instance.top_p) == (0.5, 77, 0.25)
+    # An upload passes no environment: the server's own never reaches a run
+    monkeypatch.setenv("OPENAI_MAX_TOKENS", "77")
+    (uploaded,) = parse_promptfoo_config(config, filename="c.yaml").instances
+    assert uploaded.num_predict == 1024
+    omitted = b"prompts: [hi]\nproviders:\n  - id: openai:chat:local:x\n    config: {omitDefaults: true}\n"
+    (bare,) = parse_promptfoo_config(omitted, filename="c.yaml", process_env={"OPENAI_MAX_TOKENS": "33"}).instances
+    assert (bare.num_predict, bare.temperature) == (33, 0.7)  # omitDefaults: only what the environment names
+
+
+def test_ollama_providers_map_ollamas_own_options() -> None:
+    config = (
+        "prompts: [hi]\nproviders:\n  - id: ollama:chat:llama3.2:1b\n    config:\n"
+        "      {num_predict: 50, temperature: 0.2, top_k: 7, top_p: 0.5, repeat_penalty: 1.3, seed: 4}\n"
+    )
+    (instance,) = parse(config).instances  # type: ignore[attr-defined]
+    assert (instance.model, instance.num_predict, instance.temperature, instance.top_k) == ("ollama:llama3.2:1b", 50, 0.2, 7)
+    assert (instance.top_p, instance.repeat_penalty, instance.seed) == (0.5, 1.3, 4)

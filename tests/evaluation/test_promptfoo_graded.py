@@ -194,12 +194,12 @@ def test_a_closedqa_answer_is_the_letter_it_gives_or_nothing() -> None:
     [
         ({"type": "llm-rubric"}, "'llm-rubric' needs the rubric as a non-empty string"),
         ({"type": "model-graded-closedqa", "value": ["a"]}, "needs the criterion as a non-empty string"),
-        ({"type": "llm-rubric", "value": "polite", "provider": "openai:gpt-4o"}, "assert.provider: the grader is"),
+        ({"type": "contains", "value": "polite", "provider": "openai:gpt-4o"}, "only model-graded assertions"),
         ({"type": "factuality", "value": "Paris"}, "not supported yet"),
         ({"type": "g-eval", "value": "clear"}, "not supported yet"),
     ],
 )
-def test_model_graded_assertions_need_their_rubric_and_name_no_grader_of_their_own(raw: dict, words: str) -> None:
+def test_model_graded_assertions_need_their_rubric_and_only_they_name_a_grader(raw: dict, words: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         normalize_assertion(raw, where="assert")
     assert words in str(caught.value)
@@ -220,3 +220,59 @@ def test_smollm2_grades_a_rubric_for_real(tmp_path: Path, monkeypatch: pytest.Mo
     result = grades(report, instance=SMOL)["t1"]["results"][0]
     assert result["type"] == "llm-rubric" and isinstance(result["pass"], bool) and result["reason"]
     assert "failed:" not in result["reason"]  # the grader ran; its verdict is SmolLM2's to give
+
+
+GRADED_BY_CONFIG = """\
+prompts: ["Why is the sky {{colour}}?"]
+defaultTest:
+  options:
+    provider: {id: "openai:chat:ollama:judge:7b", config: {apiBaseUrl: "http://127.0.0.1:8000/v1", max_tokens: 200}}
+tests:
+  - vars: {colour: blue}
+    assert:
+      - type: llm-rubric
+        value: Explains the colour politely
+  - vars: {colour: red}
+    assert:
+      - type: llm-rubric
+        value: Is a full essay
+        provider: {id: "openai:chat:ollama:judge:7b", config: {max_tokens: 3}}
+"""
+
+
+def test_the_configs_grader_provider_grades_as_promptfoo_would_send_it_and_a_judge_wins(
+    config: Path, judging: JudgingOllama, tmp_path: Path
+) -> None:
+    # Two different graders in one config: refused, naming the second
+    config.write_text(GRADED_BY_CONFIG)
+    code, output = run(str(config), "-m", LLAMA)
+    assert code == 2 and "tests[1].assert[0].provider" in output and "one grader" in output, output
+    config.write_text(GRADED_BY_CONFIG.replace("max_tokens: 3", "max_tokens: 200"))
+    report = tmp_path / "report"
+    code, output = run(str(config), "-m", LLAMA, "--report-dir", str(report))
+
+    assert code == 0, output
+    assert "cloud" not in output  # the config names its grader: no warning
+    bodies = judging.judge_bodies()
+    # The config's model at promptfoo's settings for it: temperature 0 (greedy), its max_tokens
+    assert len(bodies) == 2 and all(b["model"] == "judge:7b" and b["options"]["num_predict"] == 200 for b in bodies)
+    assert all(b["options"]["top_k"] == 1 for b in bodies)
+    assert grades(report, instance=LLAMA)["t1"]["results"][0]["reason"] == "it explains Rayleigh scattering"
+    code, output = run(str(config), "-m", LLAMA, "-m", QWEN, "--judge", JUDGE, "--judge-num-predict", "300")
+    assert code == 0, output
+    assert f"--judge {JUDGE} grades the model-graded assertions instead of the config's grader" in output
+    assert {b["options"]["num_predict"] for b in judging.judge_bodies()[2:] if "<Rubric>" in str(b)} == {300}
+
+
+def test_a_config_without_a_grader_is_warned_of_promptfoos_cloud_grader_and_a_cut_off_grader_says_so(
+    config: Path, judging: JudgingOllama, tmp_path: Path
+) -> None:
+    code, output = run(str(config), "-m", LLAMA, "-m", QWEN, "--judge", JUDGE)
+
+    assert code == 0, output
+    assert "name no grader: promptfoo itself would send them to its default grader on OpenAI's cloud API" in output
+    config.write_text(GRADED_BY_CONFIG.replace("max_tokens: 200", "max_tokens: 8").replace("max_tokens: 3", "max_tokens: 8"))
+    code, output = run(str(config), "-m", LLAMA, "--report-dir", str(tmp_path / "r"))
+    assert code == 0, output
+    reason = grades(tmp_path / "r", instance=LLAMA)["t1"]["results"][0]["reason"]
+    assert reason.startswith(UNREADABLE) and "cut off at its token limit (8 tokens)" in reason, reason

@@ -95,6 +95,8 @@ def test_a_config_runs_as_a_benchmark_with_pass_rates_in_every_report_format(
     assert 'id="promptfoo-tests"' in html and "test <strong>failed</strong>" in html
     rows = list(csv.DictReader(io.StringIO((report / "pass_rates.csv").read_text())))
     assert [(r["assertion"], r["passed"], r["total"]) for r in rows[:2]] == [("(all tests)", "1", "2")] * 2
+    # named as report.md names them (the id kept beside): rows that read alike are told apart
+    assert [r["instance"] for r in rows[:2]] == ["llama3.2:1b", "qwen2.5:0.5b"] and rows[0]["instance_id"] != "llama3.2:1b"
     items = list(csv.DictReader(io.StringIO((report / "items.csv").read_text())))
     assert sorted((r["prompt_id"], r["test_pass"]) for r in items) == [
         ("t1", "True"), ("t1", "True"), ("t2", "False"), ("t2", "False"),

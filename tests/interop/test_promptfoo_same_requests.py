@@ -1,6 +1,7 @@
 """One promptfoo config that leaves its settings out and holds a chat-format prompt: the promptfoo
 CLI (through the arena's /v1 gateway) and `arena bench run` send the engine the very same
-messages and sampling options (issue 16: promptfoo's defaults, chat prompts)."""
+messages and sampling options (issue 16: promptfoo's defaults, chat prompts, vars rendered inside
+a chat prompt); and promptfoo sends an llm-rubric to the grader its options.provider names."""
 
 from __future__ import annotations
 
@@ -29,8 +30,16 @@ providers:
       apiBaseUrl: {url}/v1
       apiKey: {token}
 tests:
-  - vars: {{colour: blue}}
-    options: {{suffix: ' Answer briefly.'}}
+  - vars: {{colour: "{{{{shade}}}} \\"blue\\"\\nand more", shade: deep, tags: [a, b], meta: {{k: v}}}}
+    options: {{suffix: ' Answer briefly.', disableVarExpansion: true}}
+"""
+GRADED = """\
+    options:
+      disableVarExpansion: true
+      provider: {{id: openai:chat:ollama:qwen2.5:0.5b, config: {{apiBaseUrl: {url}/v1, apiKey: {token}}}}}
+    assert:
+      - type: llm-rubric
+        value: Is polite
 """
 CHAT = (
     '[{"role": "system", "content": "You explain physics."}, {"role": "user", "content": "Why is grass green?"},'
@@ -69,25 +78,33 @@ def test_promptfoo_and_a_bench_run_send_the_engine_the_same_request(
     messages, options = engine_request(ours)
     # promptfoo sends a .json prompt file compacted (JSON.stringify of it), then the suffix.
     assert messages[-1][1].startswith('[{"role":"system","content":"You explain physics."},')
-    assert messages[-1][1].endswith('"Why is the sky blue?"}] Answer briefly.')
+    assert messages[-1][1].endswith('"Why is the sky deep "blue"\nand more?"}] Answer briefly.')
     # promptfoo's defaults for what the config leaves out: temperature 0 (greedy), 1024 tokens.
     assert (options["top_k"], options["num_predict"]) == (1, 1024)
 
-    # Without the suffix the rendered prompt is JSON: a chat, sent as its messages, both ways.
+    # Without the suffix the rendered prompt is JSON: a chat, sent as its messages, both ways, with
+    # vars rendered inside its strings (a quote, a newline, a var naming a var, a list, an object),
+    # and the rubric graded by the config's own grader through the gateway, never promptfoo's cloud one.
     (tmp_path / "promptfooconfig.yaml").write_text(
-        CONFIG.format(url=arena.url, token=TOKEN).replace("    options: {suffix: ' Answer briefly.'}\n", "")
+        CONFIG.format(url=arena.url, token=TOKEN).replace(
+            "    options: {suffix: ' Answer briefly.', disableVarExpansion: true}\n", GRADED.format(url=arena.url, token=TOKEN)
+        )
     )
+    (tmp_path / "chat.json").write_text(CHAT.replace("{{colour}}?", "{{colour}}? {{tags}} {{meta}}"))
     done = run_promptfoo(
         promptfoo, ["eval", "-c", "promptfooconfig.yaml", "--no-cache", "--no-table", "--no-progress-bar", "-j", "1"],
         state_dir=tmp_path,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    theirs = double.bodies("/api/chat")[-1]
+    # The grader cannot read the double's answer: the rubric fails, in promptfoo as in the arena
+    assert done.returncode == 100, done.stdout[-3000:] + done.stderr[-3000:]
+    theirs, their_grading = double.bodies("/api/chat")[-2:]
     ran = CliRunner().invoke(bench_app, ["run", str(tmp_path / "promptfooconfig.yaml"), "--quiet"], env={"COLUMNS": "200"})
     assert ran.exit_code == 0, ran.output
-    ours = double.bodies("/api/chat")[-1]
+    ours, our_grading = double.bodies("/api/chat")[-2:]
     assert engine_request(ours) == engine_request(theirs)
     assert engine_request(ours)[0] == [
         ("system", "You explain physics."), ("user", "Why is grass green?"), ("assistant", "Chlorophyll."),
-        ("user", "Why is the sky blue?"),
+        ("user", 'Why is the sky deep "blue"\nand more? a,b [object Object]'),
     ]  # fmt: skip
+    for grading in (their_grading, our_grading):
+        assert grading["model"] == "qwen2.5:0.5b" and "<Rubric>\nIs polite\n</Rubric>" in grading["messages"][-1]["content"]

@@ -42,7 +42,7 @@ from arena.cli._common import (
     ready_database,
 )
 from arena.cli._tables import Column, print_table
-from arena.cli.bench_promptfoo import FailUnderOption, check_fail_under, load_prompts
+from arena.cli.bench_promptfoo import FailUnderOption, check_fail_under, load_prompts, print_grader_notes
 from arena.cli.judges import judge_baseline, warn_of_judge
 from arena.errors import ArenaError
 
@@ -296,6 +296,7 @@ def run_benchmark(
                 await router.aclose()
 
         judge_id = asyncio.run(check())
+        print_grader_notes(prompt_set, judge)  # who grades a promptfoo config's llm-rubric (promptfoo: the cloud)
         with opened_database(settings) as database:
             warn_of_judge(database, judge_id)
             # The path as typed, so the report's Reproduce command runs from the same folder.

@@ -7,6 +7,7 @@ promptfoo's own code for failed tests, so CI can tell it from a run that could n
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -43,8 +44,17 @@ def load_prompts(
         return load_prompt_set(path), instances, None
     from arena.evaluation.bench.promptfoo_config import load_promptfoo_config
 
-    suite = load_promptfoo_config(path)
+    suite = load_promptfoo_config(path, process_env=os.environ)  # promptfoo reads OPENAI_* from it too
     return suite.prompt_set, instances or suite.instances, suite.name
+
+
+def print_grader_notes(prompt_set: PromptSet, judge: str | None) -> None:
+    """Warn when promptfoo would send the config's model-graded assertions to its cloud grader,
+    and say when --judge replaces the config's own grader."""
+    from arena.evaluation.bench.promptfoo_grader import grader_notes
+
+    for note in grader_notes([item.checks for item in prompt_set.items], judge):
+        errors.print(f"[yellow]{note}[/yellow]", highlight=False, soft_wrap=True)
 
 
 def check_fail_under(run_id: str, rate: float | None) -> None:

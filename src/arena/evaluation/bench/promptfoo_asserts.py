@@ -64,8 +64,8 @@ def normalize_assertion(raw: Any, *, where: str) -> dict[str, Any]:
         )
     if base in NOT_YET:
         raise InvalidInput(f"{where}: assertion type {kind!r} is not supported yet (model-graded assertions)")
-    if raw.get("provider") is not None:
-        raise InvalidInput(f"{where}.provider: the grader is the run's judge (or the embedded default); leave it out")
+    if raw.get("provider") is not None and base not in GRADED_TYPES:
+        raise InvalidInput(f"{where}.provider: only model-graded assertions (llm-rubric, model-graded-closedqa) have a grader")
     if base not in SUPPORTED:
         raise InvalidInput(f"{where}: unknown or unsupported assertion type {kind!r} (use {', '.join(sorted(SUPPORTED))})")
     weight = raw.get("weight", 1)
@@ -84,6 +84,9 @@ def _check_value(base: str, value: Any, threshold: Any, *, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)) or value == "":
             raise InvalidInput(f"{where}.value: {base!r} needs a non-empty string")
         if base == "regex":
+            problem = not_javascript(str(value))
+            if problem:
+                raise InvalidInput(f"{where}.value: {problem}; promptfoo reads the pattern as a JavaScript RegExp")
             try:
                 regex.compile(str(value))
             except regex.error as exc:
@@ -107,6 +110,35 @@ def _check_value(base: str, value: Any, threshold: Any, *, where: str) -> None:
                 raise InvalidInput(f"{where}.value: not a valid JSON schema ({exc.message})") from None
     elif base == "latency" and threshold is None:
         raise InvalidInput(f"{where}.threshold: 'latency' needs a threshold in milliseconds")
+
+
+def not_javascript(pattern: str) -> str | None:
+    """What in a pattern JavaScript's RegExp rejects (Python-only syntax), or None."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        char, rest = pattern[i], pattern[i + 1 :]
+        if char == "\\":
+            if not in_class and rest[:1] in ("A", "Z", "z"):
+                return f"\\{rest[0]} is not JavaScript: use ^ and $"
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class, i = True, i + 1 + (rest[:1] == "]") + (rest[:2] == "^]")
+            continue
+        elif char == "(" and rest.startswith("?P"):
+            return "(?P…) named groups are Python's: JavaScript writes (?<name>…) and \\k<name>"
+        elif char == "(" and rest.startswith("?>"):
+            return "atomic groups (?>…) are not JavaScript"
+        elif char == "(" and rest.startswith("?#"):
+            return "(?#…) comments are not JavaScript"
+        elif char == "(" and rest[:1] == "?" and rest[1:2].isalpha() or (char == "(" and rest.startswith("?-")):
+            return "JavaScript has no inline flags like (?i): use icontains, or a character class such as [Hh]ello"
+        elif char in "*+?}" and rest[:1] == "+" and (char != "?" or i > 0 and pattern[i - 1] not in "(*+?}"):
+            return "possessive quantifiers (*+, ++, ?+, {n}+) are not JavaScript"
+        i += 1
+    return None
 
 
 def _schema(value: Any, *, where: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -25,10 +26,11 @@ import yaml
 
 from arena.errors import InvalidInput, NotFound
 from arena.evaluation.bench.prompt_sets import PromptItem, PromptSet
-from arena.evaluation.bench.promptfoo_asserts import normalize_assertion
+from arena.evaluation.bench.promptfoo_asserts import GRADED_TYPES, normalize_assertion
+from arena.evaluation.bench.promptfoo_grader import grader_of
 from arena.evaluation.bench.promptfoo_prompts import chat_of, read_prompts
 from arena.evaluation.bench.promptfoo_providers import parse_providers
-from arena.evaluation.bench.promptfoo_template import check_template, render
+from arena.evaluation.bench.promptfoo_template import check_template, render, render_prompt
 from arena.evaluation.bench.promptfoo_yaml import KeyPath, Located, check_size
 from arena.evaluation.conversation.instances import ModelInstance
 
@@ -37,11 +39,10 @@ TOP_KEYS: Final = frozenset({"description", "prompts", "providers", "tests", "de
 IGNORED_KEYS: Final = frozenset({"sharing", "outputPath", "writeLatestResults", "tags", "metadata"})
 TEST_KEYS: Final = frozenset({"description", "vars", "assert", "threshold", "metadata", "options"})
 # Test options that change nothing the arena grades, and those it honours
-TEST_OPTIONS: Final = frozenset({"prefix", "suffix", "disableVarExpansion", "runSerially"})
+TEST_OPTIONS: Final = frozenset({"prefix", "suffix", "disableVarExpansion", "runSerially", "provider"})
 REFUSED_OPTIONS: Final = {
     "transform": "runs JavaScript on the answer; the arena never runs code from a config",
     "postprocess": "runs JavaScript on the answer; the arena never runs code from a config",
-    "provider": "the grader is the run's judge (or the embedded default); leave it out",
     "rubricPrompt": "the arena grades with its own rubric prompt; leave it out",
 }
 # evaluateOptions that only pace promptfoo's own run; `repeat` would change the results
@@ -56,15 +57,19 @@ class PromptfooSuite:
     instances: list[ModelInstance]  # from providers; empty when the config names none
 
 
-def load_promptfoo_config(path: str | Path) -> PromptfooSuite:
+def load_promptfoo_config(path: str | Path, *, process_env: Mapping[str, str] | None = None) -> PromptfooSuite:
+    """process_env: the CLI's environment, for promptfoo's OPENAI_* defaults (the config's env wins)."""
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"promptfoo config not found: {path}")
-    return parse_promptfoo_config(path.read_bytes(), filename=path.name, base_dir=path.parent)
+    return parse_promptfoo_config(path.read_bytes(), filename=path.name, base_dir=path.parent, process_env=process_env)
 
 
-def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None = None) -> PromptfooSuite:
-    """base_dir: where `file://` prompts are read from; None (an upload) refuses them."""
+def parse_promptfoo_config(
+    data: bytes, *, filename: str, base_dir: Path | None = None, process_env: Mapping[str, str] | None = None
+) -> PromptfooSuite:
+    """base_dir: where `file://` prompts are read from; None (an upload) refuses them. process_env:
+    the environment promptfoo would read OPENAI_* from; None (an upload: never the server's) reads none."""
     try:
         text = data.decode("utf-8-sig")
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -90,12 +95,13 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
         raise at.error(["env"], "must be a mapping of names to values")
     prompts, prompt_bytes = read_prompts(config.get("prompts"), at, base_dir)
     tests = _tests(config, at)
+    grader = grader_of(config, at, env, process_env)  # promptfoo's grader for llm-rubric / closedqa
     items: list[PromptItem] = []
     for p, (label, template) in enumerate(prompts, start=1):
         for t, test in enumerate(tests, start=1):
             identifier = f"t{t}" if len(prompts) == 1 else f"p{p}-t{t}"
             where: KeyPath = ["prompts", min(p - 1, len(config["prompts"]) - 1)] if isinstance(config["prompts"], list) else ["prompts"]
-            chat = chat_of(render(test["prefix"] + template + test["suffix"], test["vars"]), at, where)
+            chat = chat_of(render_prompt(test["prefix"] + template + test["suffix"], test["vars"]), at, where)
             if not chat.turn.strip():
                 raise at.error(where, f"renders empty for test {t}")
             checks = {
@@ -109,6 +115,8 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
                 **({"system": chat.system} if chat.system else {}),
                 **({"history": chat.history} if chat.history else {}),
             }
+            if grader is not None and any(a["base"] in GRADED_TYPES for a in test["assert"]):
+                checks["grader"] = grader
             items.append(PromptItem(id=identifier, turns=[chat.turn], checks=checks))
     name = config.get("description") if isinstance(config.get("description"), str) else None
     name = (name or Path(filename).stem)[:200]
@@ -116,7 +124,7 @@ def parse_promptfoo_config(data: bytes, *, filename: str, base_dir: Path | None 
     return PromptfooSuite(
         name=name,
         prompt_set=PromptSet(name=name, items=items, sha256=digest),
-        instances=parse_providers(config.get("providers"), at, env),
+        instances=parse_providers(config.get("providers"), at, env, process_env),
     )
 
 

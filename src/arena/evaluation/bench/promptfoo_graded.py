@@ -13,12 +13,16 @@ grader error fails it too: a verdict is never invented, and neither is inverted 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any, Final
 
-from arena.engines.base import Message
+from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOptions
 from arena.errors import ArenaError
 from arena.evaluation.bench.promptfoo_asserts import GRADED_TYPES, extract_json_objects
+from arena.evaluation.judge.judges import StreamingJudge
 from arena.evaluation.judge.task import JudgeModel
 
 MODEL_GRADED: Final = GRADED_TYPES
@@ -81,6 +85,7 @@ async def grade_all(checks: dict[str, Any], *, output: str, task: str, grader: J
 
 async def grade_with_model(assertion: dict[str, Any], *, output: str, task: str, grader: JudgeModel) -> Graded:
     base, value = assertion["base"], str(assertion["value"])
+    grader, cut_off = _watched(grader)
     try:
         if base == "llm-rubric":
             user = f"<Output>\n{output}\n</Output>\n<Rubric>\n{value}\n</Rubric>"
@@ -94,12 +99,35 @@ async def grade_with_model(assertion: dict[str, Any], *, output: str, task: str,
     except ArenaError as exc:  # the grader failed (timeout, unreachable, budget): no verdict
         return False, 0.0, f"the grader {grader.name} failed: {exc}"
     if result is None:
-        return False, 0.0, f"{UNREADABLE} ({grader.name} said {_quote(raw)})"
+        limit = getattr(grader, "options", SamplingOptions()).num_predict
+        why = (
+            f"; it was cut off at its token limit ({limit} tokens): raise it with --judge-num-predict, or max_tokens "
+            "(num_predict for ollama:) in the grader provider's config"
+            if cut_off else ""
+        )  # fmt: skip
+        return False, 0.0, f"{UNREADABLE} ({grader.name} said {_quote(raw)}{why})"
     passed, score, reason = result
     if assertion["inverse"]:  # promptfoo's not-: the verdict flips, the score is its complement
         passed, score = not passed, 1.0 - score
         reason = "Assertion passed" if passed else f"Expected the grader to fail this: {reason}"
     return passed, score, reason
+
+
+def _watched(grader: JudgeModel) -> tuple[JudgeModel, list[bool]]:
+    """The grader, noting (in the list) whether its answer stopped at its token limit."""
+    cut_off: list[bool] = []
+    if not isinstance(grader, StreamingJudge):
+        return grader, cut_off
+    inner = grader.stream
+
+    async def stream(request: GenerationRequest) -> AsyncIterator[Chunk]:
+        async with aclosing(inner(request)) as chunks:
+            async for chunk in chunks:
+                if chunk.finish_reason == "length":
+                    cut_off.append(True)
+                yield chunk
+
+    return dataclasses.replace(grader, stream=stream), cut_off
 
 
 def read_rubric(raw: str, *, threshold: float | None) -> Graded | None:

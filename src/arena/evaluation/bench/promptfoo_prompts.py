@@ -1,8 +1,9 @@
 """A promptfoo config's prompts: the templates it lists, and what one rendered prompt says.
 
-A prompt is a string, ``{raw, label}``, or a ``file://`` file next to the config: text files
-(``.txt`` prompts separated by a line of ``---``), or a chat-format file (``.json`` is one prompt,
-``.jsonl`` one per line, ``.yaml``/``.yml`` a list of messages). A rendered prompt that is a JSON
+A prompt is a string, ``{raw, label}``, or a ``file://`` file (or glob, read sorted) next to the
+config: text files (``.txt`` prompts separated by a line of ``---``), or a chat-format file (``.json``
+is one prompt, ``.jsonl`` one per line, ``.yaml``/``.yml`` a list of messages). Unlabelled prompts
+get promptfoo's labels (``prompts/a.txt: <text>``, a string's own text), so report rows differ. A rendered prompt that is a JSON
 (or ``- role:`` YAML) list of messages is a chat, as promptfoo's OpenAI provider reads it: its
 system messages, the fixed messages before the last user message (few-shot examples), and that
 last user message, which is the turn the model answers.
@@ -10,7 +11,9 @@ last user message, which is the turn the model answers.
 
 from __future__ import annotations
 
+import glob
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -56,11 +59,12 @@ def read_prompts(raw: Any, at: Located, base_dir: Path | None) -> tuple[list[tup
         if not isinstance(entry, str) or not entry.strip():
             raise at.error(where, "a prompt is a non-empty string, a file:// path, or {raw: …, label: …}")
         if entry.startswith("file://"):
-            texts, data = _prompt_file(entry, at, where, base_dir)
-            read += data
-            prompts += [(label or entry, text) for text in texts]
+            for name in _matches(entry, at, where, base_dir):
+                labelled, data = _prompt_file(name, label, at, where, base_dir)
+                read += data
+                prompts += labelled
             continue
-        prompts.append((label or entry[:80], entry))
+        prompts.append((label or entry, entry))
     for index, (_label, text) in enumerate(prompts):
         try:
             check_template(text, where="template")
@@ -69,7 +73,8 @@ def read_prompts(raw: Any, at: Located, base_dir: Path | None) -> tuple[list[tup
     return prompts, read
 
 
-def _prompt_file(entry: str, at: Located, where: KeyPath, base_dir: Path | None) -> tuple[list[str], bytes]:
+def _matches(entry: str, at: Located, where: KeyPath, base_dir: Path | None) -> list[str]:
+    """The files a `file://` prompt names, relative to the config: a glob's matches sorted."""
     name = entry.removeprefix("file://")
     if base_dir is None:
         raise at.error(
@@ -77,6 +82,23 @@ def _prompt_file(entry: str, at: Located, where: KeyPath, base_dir: Path | None)
             "file:// prompts are read next to a config file: run `arena bench run promptfooconfig.yaml`, or "
             "put the prompt in the config",
         )
+    if not glob.has_magic(name):
+        return [name]
+    root = base_dir.resolve()
+    found = sorted(
+        Path(match).as_posix()
+        for match in glob.glob(name, root_dir=root, recursive=True)
+        if (root / match).is_file()
+    )
+    if not found:
+        raise at.error(where, f"no prompt file matches {name!r}")
+    return found
+
+
+def _prompt_file(
+    name: str, label: str | None, at: Located, where: KeyPath, base_dir: Path
+) -> tuple[list[tuple[str, str]], bytes]:
+    """(label, template) per prompt in one file, labelled as promptfoo labels them."""
     suffix = Path(name).suffix.lower()
     if suffix not in TEXT_SUFFIXES + CHAT_SUFFIXES:
         raise at.error(
@@ -91,20 +113,29 @@ def _prompt_file(entry: str, at: Located, where: KeyPath, base_dir: Path | None)
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise at.error(where, f"{file.name}: not valid UTF-8") from None
-    if suffix == ".txt":  # promptfoo: several prompts separated by a line of ---
-        parts = [part.strip() for part in text.split("\n---\n")]
-    elif suffix == ".jsonl":
-        parts = [line.strip() for line in text.splitlines()]
-    elif suffix in (".yaml", ".yml", ".json"):
+    if suffix == ".txt":  # promptfoo: several prompts separated by a line that is --- (spaces aside)
+        parts, buffer = [], []
+        for line in [*re.split(r"\r?\n", text), "---"]:
+            if line.strip() == "---":
+                parts.append("\n".join(buffer).strip())
+                buffer = []
+            else:
+                buffer.append(line)
+        return [(f"{label}: {name}: {p}" if label else f"{name}: {p}", p) for p in parts if p], data
+    if suffix == ".jsonl":
+        lines = [line for line in re.split(r"\r?\n", text) if line]
+        several = len(lines) > 1
+        return [(f"{label or name}: {line}" if several else label or name, line.strip()) for line in lines], data
+    if suffix in (".yaml", ".yml", ".json"):
         # promptfoo reads the file and sends JSON.stringify of it: compact, whatever its layout.
         try:
             loaded = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise at.error(where, f"{file.name}: not valid {suffix[1:].upper()} ({exc})") from None
-        parts = [json.dumps(loaded, ensure_ascii=False, separators=(",", ":"))]
-    else:
-        parts = [text.strip()]
-    return [part for part in parts if part], data
+        compact = json.dumps(loaded, ensure_ascii=False, separators=(",", ":"))
+        shown = compact if suffix == ".json" else compact[:80]
+        return [(label or f"{name}: {shown}", compact)], data
+    return ([(label or f"{name}: {text[:50]}...", text.strip())] if text.strip() else []), data
 
 
 def chat_of(text: str, at: Located, where: KeyPath) -> Chat:

@@ -108,9 +108,12 @@ async def check_models(*, router: Router, spec: BenchSpec, prompt_set: PromptSet
     models = {instance.model for instance in spec.instances}
     if spec.judge is not None:
         models.add(spec.judge.instance.model)
+    graded = [i.checks for i in prompt_set.items if needs_grader(i.checks)] if prompt_set is not None else []
+    if spec.judge is None:  # a promptfoo config's own grader
+        models |= {checks["grader"]["model"] for checks in graded if checks and checks.get("grader")}
     for model in sorted(models):
         await router.check_known(model)
-    if spec.judge is None and prompt_set is not None and any(needs_grader(i.checks) for i in prompt_set.items):
+    if spec.judge is None and any(checks and not checks.get("grader") for checks in graded):
         try:
             await router.check_known(DEFAULT_GRADER_MODEL)
         except ArenaError:

@@ -191,8 +191,12 @@ def item_grader(
     router serves), else the embedded default at the judge settings; None when it has none."""
     if not needs_grader(item.checks):
         return None
-    if judge is not None:
+    grader = (item.checks or {}).get("grader")
+    if judge is not None:  # a --judge wins over the config's grader
         model, options = judge["model"], judge_options(judge, run_seed=run_seed, repeat=item.repeat)
+    elif grader:  # the promptfoo config's own (options.provider), at the settings promptfoo sends it
+        model = grader["model"]
+        options = SamplingOptions.model_validate({name: grader[name] for name in SamplingOptions.model_fields})
     else:
         model, options = DEFAULT_GRADER_MODEL, DEFAULT_JUDGE_OPTIONS
     return local_judge(router=router, model_id=model, options=options, timeout_s=timeout_s)

@@ -28,6 +28,7 @@ from arena.evaluation.bench.plan import create_run
 from arena.evaluation.bench.prompt_sets import parse_prompt_set
 from arena.evaluation.bench.promptfoo_config import SUFFIXES as CONFIG_SUFFIXES
 from arena.evaluation.bench.promptfoo_config import parse_promptfoo_config
+from arena.evaluation.bench.promptfoo_grader import grader_notes
 from arena.evaluation.bench.report.data import build_report
 from arena.evaluation.bench.report.html import REPORT_CSP
 from arena.evaluation.bench.report.render import charts, render_html, render_items_csv, render_json, render_markdown
@@ -109,12 +110,14 @@ def _owner_id(db: Database, run_id: str) -> int | None:
         return store.get_run(session, run_id=run_id).owner_id
 
 
-def _parse_spec(config: str, providers: list[ModelInstance]) -> BenchSpec:
+def _parse_spec(config: str, providers: list[ModelInstance], *, promptfoo: bool = False) -> BenchSpec:
     """The form's BenchSpec; `providers` (a promptfoo config's) are its instances when it names none."""
     try:
-        fields = json.loads(config) if providers else None
+        fields = json.loads(config) if providers or promptfoo else None
     except ValueError:
         fields = None  # refused below, as any malformed spec is
+    if promptfoo and not providers and isinstance(fields, dict) and not fields.get("instances"):
+        raise InvalidInput("the config names no providers and no model was chosen: add a model on the page or providers in the config")
     try:
         if isinstance(fields, dict) and not fields.get("instances"):
             fields["instances"] = [provider.model_dump(exclude_none=True) for provider in providers]
@@ -149,7 +152,7 @@ async def create_bench_run(
         prompt_set, providers = suite.prompt_set, suite.instances
     else:
         prompt_set = parse_prompt_set(data, filename=filename)
-    spec = _parse_spec(config, providers)
+    spec = _parse_spec(config, providers, promptfoo=filename.lower().endswith(CONFIG_SUFFIXES))
     if spec.concurrency > settings.max_streams_per_user:
         raise InvalidInput(
             f"concurrency {spec.concurrency} is more than the {settings.max_streams_per_user} generations one "
@@ -167,7 +170,9 @@ async def create_bench_run(
     if spec.judge is not None:  # a judge that flips with the order turns the run's verdicts into ties
         warning = await asyncio.to_thread(judge_warning, db, models.canonical_id(spec.judge.instance.model))
         created = created.model_copy(update={"judge_warning": warning})
-    return created
+    judge = spec.judge.instance.model if spec.judge else None
+    notes = grader_notes([item.checks for item in prompt_set.items], judge)
+    return created.model_copy(update={"grader_warning": " ".join(notes)}) if notes else created
 
 
 @router.get("/runs", response_model=RunList, responses=ERRORS)

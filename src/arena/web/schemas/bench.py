@@ -40,6 +40,10 @@ class RunPublic(BaseModel):
         description="On creation: the chosen judge was inconsistent on most of its stored pairs (GET /api/judges), "
         "and what to do about it; null otherwise",
     )
+    grader_warning: str | None = Field(
+        None, description="On creation: who grades a promptfoo config's llm-rubric assertions, when promptfoo "
+        "itself would send them elsewhere (its cloud grader) or --judge replaces the config's grader",
+    )  # fmt: skip
 
 
 class RunList(BaseModel):

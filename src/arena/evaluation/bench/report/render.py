@@ -30,7 +30,7 @@ ITEM_COLUMNS: Final = (
 JUDGMENT_COLUMNS: Final = (
     "prompt_id", "category", "repeat", "instance_a", "instance_b", "status", "outcome", "host", "engine", "error",
 )  # fmt: skip
-PASS_RATE_COLUMNS: Final = ("assertion", "instance_id", "passed", "total", "rate")
+PASS_RATE_COLUMNS: Final = ("assertion", "instance", "instance_id", "passed", "total", "rate")
 TURN_SEPARATOR: Final = "\n\n--- next turn ---\n\n"
 
 
@@ -110,14 +110,15 @@ def render_judgments_csv(report: BenchReport) -> str:
 
 
 def render_pass_rates_csv(report: BenchReport) -> str:
-    """One row per instance (assertion "(all tests)"), then per assertion and instance."""
+    """One row per instance (assertion "(all tests)"), then per assertion and instance; an
+    instance is named by its label, as in report.md, and by its id."""
     rates = report.data.get("pass_rates")
     buffer = io.StringIO()
     writer = csv_safe.DictWriter(buffer, PASS_RATE_COLUMNS, lineterminator="\n")
     writer.writeheader()
     if rates:
-        writer.writerows({**row, "assertion": "(all tests)"} for row in rates["instances"])
-        writer.writerows(rates["assertions"])
+        named = [*({**row, "assertion": "(all tests)"} for row in rates["instances"]), *rates["assertions"]]
+        writer.writerows({**row, "instance": report.labels.get(row["instance_id"], row["instance_id"])} for row in named)
     return buffer.getvalue()
 
 
