@@ -9,7 +9,7 @@ import pytest
 
 from arena.engines.catalog import smollm2_gguf_path
 from tests.support.fixtures import ArenaFactory
-from tests.support.models import smollm2_loaded_bytes
+from tests.support.models import smollm2_batched_bytes
 from tests.support.server import ndjson_lines
 
 pytestmark = pytest.mark.timeout(120)
@@ -23,7 +23,7 @@ def test_the_model_list_shows_what_is_loaded_and_a_model_that_cannot_fit_says_so
     models_dir.mkdir()
     for name in ("a", "b"):
         (models_dir / f"{name}.gguf").symlink_to(smollm2_gguf_path())
-    one = smollm2_loaded_bytes(n_ctx=N_CTX)
+    one = smollm2_batched_bytes(n_ctx=N_CTX)  # the batched path, the default
     arena = arena_factory(
         models_dir=models_dir,
         embedded_slots=1,

@@ -189,5 +189,6 @@ def test_the_manager_shows_which_embedded_models_are_loaded_and_their_memory(are
     open_manager(page)
     smol = page.locator(f"#manager-engines tr[data-model='{SMOL}']")
     expect(smol.locator(".loaded-badge")).to_have_text("loaded")
-    expect(smol.locator("td").nth(4)).to_have_text("193 MB")  # the weights + 2 slots' 2048-token KV caches
+    # The weights, the batch's KV cache of 2 slots × 2048 tokens and the tokenizer's 256 (batched, the default).
+    expect(smol.locator("td").nth(4)).to_have_text("199 MB")
     expect(page.locator(f"#manager-engines tr[data-model='{GEMMA}'] .loaded-badge")).to_have_count(0)

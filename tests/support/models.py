@@ -12,3 +12,12 @@ def smollm2_loaded_bytes(*, n_ctx: int, slots: int = 1) -> int:
     from arena.engines.catalog import smollm2_gguf_path
 
     return smollm2_gguf_path().stat().st_size + slots * 30 * 3 * (64 + 64) * n_ctx * 2
+
+
+def smollm2_batched_bytes(*, n_ctx: int, slots: int = 1) -> int:
+    """The same on the batched path (the default): its file, one unified KV cache of slots × n_ctx
+    cells (padded to 256 as a whole) and the 256 cells of the small context kept for the tokenizer."""
+    from arena.engines.catalog import smollm2_gguf_path
+
+    cells = -(-slots * n_ctx // 256) * 256 + 256
+    return smollm2_gguf_path().stat().st_size + 30 * 3 * (64 + 64) * cells * 2

@@ -17,15 +17,17 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, Usage
 from arena.engines.batch.loop import DecodeLoop, Prepare
+from arena.engines.batch.resident import LoopSource, ResidentLoops
 from arena.engines.batch.sampling import MIN_P
 from arena.engines.batch.streams import BatchedModels
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
-from arena.engines.footprint import footprint
+from arena.engines.footprint import loaded_bytes
 from arena.engines.llama_pool import LlamaPool
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
 from arena.engines.pulled_models import delete_local
@@ -104,6 +106,7 @@ class EmbeddedEngine(Engine):
         self.residency = Residency(budget_bytes=max_memory or default_budget_bytes())  # ARENA_EMBEDDED_MAX_MEMORY
         self.batching = batching
         self._batched = BatchedModels(slots=slots, n_ctx=n_ctx, share=self._share)
+        self._resident_loops = ResidentLoops(self._batched, self.residency, self._loop_source)
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
@@ -136,9 +139,9 @@ class EmbeddedEngine(Engine):
         ]
 
     def _memory_of(self, entries: list[CatalogEntry]) -> dict[str, int | None]:
-        """Each model's bytes when loaded (weights + every slot's KV cache); None if unreadable."""
-        sizes = {entry.name: footprint(entry, n_ctx=self.n_ctx) for entry in entries}
-        return {name: size.total(self.slots) if size else None for name, size in sizes.items()}
+        """Each model's bytes when loaded on this engine's path (weights + KV caches); None if unreadable."""
+        size = partial(loaded_bytes, slots=self.slots, n_ctx=self.n_ctx, batched=self.batching)
+        return {entry.name: size(entry) for entry in entries}
 
     async def delete(self, name: str) -> None:
         await asyncio.to_thread(delete_local, self.models_dir, name)
@@ -167,14 +170,18 @@ class EmbeddedEngine(Engine):
         return entry
 
     async def ensure_loop(self, name: str) -> tuple[DecodeLoop, float | None]:
-        """The model's decode loop (loaded on first use) and the seconds this call spent loading it.
-        The one place a batched model is brought in: memory management wraps this call."""
-        loop = self._batched.loop(name)
-        if loop is not None:  # the common case costs no thread hop
-            return loop, None
+        """The model's decode loop, loaded (within the memory budget) if needed and left idle, and
+        the seconds this call spent loading it. Streams hold it instead (ResidentLoops.hold)."""
+        loop, load_s, hold = await self._resident_loops.hold(name)
+        hold.leave()
+        return loop, load_s
+
+    async def _loop_source(self, name: str) -> LoopSource:
         entry = self._entry(name)
         path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
-        return await self._batched.ensure_loop(name, path, lambda llm: _preparer(llm, entry))
+        # Unreadable header: charge the file alone, and let its load say what is wrong with it.
+        load_bytes = (await asyncio.to_thread(self._memory_of, [entry]))[name] or path.stat().st_size
+        return LoopSource(path=path, load_bytes=load_bytes, prepare_for=lambda llm: _preparer(llm, entry))
 
     async def _pool_for(self, name: str) -> tuple[LlamaPool, CatalogEntry]:
         entry = self._entry(name)
@@ -199,9 +206,12 @@ class EmbeddedEngine(Engine):
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         if self.batching:
-            loop, load_s = await self.ensure_loop(request.model)
-            async for chunk in self._batched.stream(request.model, loop, request, load_s):
-                yield chunk
+            loop, load_s, hold = await self._resident_loops.hold(request.model)
+            try:
+                async for chunk in self._batched.stream(request.model, loop, request, load_s, hold.leave):
+                    yield chunk
+            finally:
+                hold.leave()
             return
         pool, entry = await self._pool_for(request.model)
         wait_s = await pool.wait_for_slot()
@@ -230,27 +240,33 @@ class EmbeddedEngine(Engine):
             raise
         # The object goes back only when the thread is done with it, even if we are cancelled.
         # An asyncio future runs its callbacks on the loop, so no thread hand-off is needed.
-        future.add_done_callback(lambda _f: self._generation_done(pool, llm, seat))
+        given_back = False
+
+        def give_back(_future: object = None) -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                seat.leave()
+                pool.release(llm)
+
+        future.add_done_callback(give_back)
         try:
             while True:
                 item = await queue.get()
                 if isinstance(item, _Text):
                     yield Chunk(text=item.text)
                     continue
-                # The thread's last act: once it returns, the done-callback (added first) has given
-                # the object back, so the model is idle when the stream ends (the memory budget's view).
-                # Shielded: a cancel must not mark the future done (and lend the object) under the thread.
+                # The thread's last act. Shielded: a cancel must not mark the future done (and lend the
+                # object) under the thread. Given back here, not at the callback's later turn, so the
+                # model is idle when the final chunk is read (the memory budget's view).
                 await asyncio.shield(future)
+                give_back()
                 if isinstance(item, _Done):
                     yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
                     return
                 raise item.error
         finally:
             stop.set()
-
-    def _generation_done(self, pool: LlamaPool, llm: Llama, seat: Seat) -> None:
-        seat.leave()
-        pool.release(llm)
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from arena.engines.batch.context import TOKENIZER_N_CTX
 from arena.engines.catalog import GEMMA3_NAME, CatalogEntry, size_on_disk
 from arena.engines.gguf_metadata import GgufValue, NotGguf, metadata_values
 
@@ -125,3 +126,21 @@ def footprint(entry: CatalogEntry, *, n_ctx: int) -> Footprint | None:
         return None
     kv = _header_kv_bytes(path, mtime_ns, n_ctx)
     return None if kv is None else Footprint(weights_bytes=weights, kv_bytes_per_context=kv)
+
+
+
+def loaded_bytes(entry: CatalogEntry, *, slots: int, n_ctx: int, batched: bool) -> int | None:
+    """What the memory budget charges for the model; None when its header cannot be read.
+
+    Per object (llama_pool): the weights and `slots` contexts of n_ctx cells each. Batched
+    (engines/batch/): the weights once, one unified KV cache of slots × n_ctx cells (llama.cpp pads
+    the whole to 256, not each slot), and the small context of the Llama object the loop keeps for
+    its template and tokenizer."""
+    if not batched:
+        size = footprint(entry, n_ctx=n_ctx)
+        return size.total(slots) if size else None
+    batch = footprint(entry, n_ctx=slots * n_ctx)
+    tokenizer = footprint(entry, n_ctx=TOKENIZER_N_CTX)
+    if batch is None or tokenizer is None:
+        return None
+    return batch.total(1) + tokenizer.kv_bytes_per_context

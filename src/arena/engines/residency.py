@@ -6,10 +6,10 @@ or it is loading) is never unloaded, it becomes a candidate once idle. A model t
 even with every idle model unloaded is refused at once, and then nothing is unloaded for nothing
 and nothing waits.
 
-The registry knows nothing of llama.cpp. Its holder (today's pool, a batched decode loop later)
-calls `enter` before it uses a model and `leave` after, and gives a `detach` for unloading: it
-must make the model unreachable at once (cheap: it runs under this registry's lock) and return
-what frees its memory, which the caller runs off the event loop before its own load. No lock here
+The registry knows nothing of llama.cpp. Its holders (the per-object pool, llama_pool; the batched
+path's streams, batch/resident) call `enter` before they use a model and `leave` after, and give a
+`detach` for unloading: it must make the model unreachable at once (cheap: it runs under this
+registry's lock) and return what frees its memory, which the caller runs off the event loop before its own load. No lock here
 is held across a load or a free, so loading one model never blocks another model's streams.
 """
 

@@ -16,6 +16,10 @@ from arena.errors import EngineError
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
+# The context of the Llama object kept for the template and tokenizer: it only tokenizes, so the
+# smallest llama.cpp takes (its KV cache is still allocated: the memory budget counts it).
+TOKENIZER_N_CTX = 256
+
 
 class BatchContext:
     def __init__(self, llm: Llama, *, slots: int, n_ctx: int, n_threads: int) -> None:

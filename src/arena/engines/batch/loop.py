@@ -57,6 +57,13 @@ class DecodeLoop:
     def running(self) -> int:
         return len(self._active)
 
+    def refuse(self) -> None:
+        """Unloading (cheap, under the memory registry's lock): no sequence joins from now and the
+        thread ends after its current step; `close` (on a worker thread) frees the rest."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+
     def close(self) -> None:
         with self._cond:
             self._closing = True

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from arena.engines.base import Chunk, GenerationRequest
-from arena.engines.batch.context import BatchContext
+from arena.engines.batch.context import TOKENIZER_N_CTX, BatchContext
 from arena.engines.batch.loop import DecodeLoop, Prepare
 from arena.engines.batch.sequence import Done, Event, Sequence, Text
 from arena.engines.llama_pool import load_llama
@@ -38,33 +38,65 @@ class BatchedModels:
     def loop(self, name: str) -> DecodeLoop | None:
         return self._loops.get(name)
 
-    async def ensure_loop(self, name: str, path: Path, prepare_for: PrepareFor) -> tuple[DecodeLoop, float | None]:
-        """The model's decode loop, loading the model first if needed; the load's seconds or None."""
+    async def ensure_loop(
+        self, name: str, path: Path, prepare_for: PrepareFor, before_load: Callable[[], None] = lambda: None
+    ) -> tuple[DecodeLoop, float | None]:
+        """The model's decode loop, loading the model first if needed; the load's seconds or None.
+        `before_load` runs on the load's thread first (the memory of the models unloaded for it)."""
         loop = self._loops.get(name)
         if loop is not None:
             return loop, None
         began = time.perf_counter()
         task = self._loading.get(name)
         if task is None:
-            task = asyncio.ensure_future(asyncio.to_thread(self._load, name, path, prepare_for))
+            task = asyncio.ensure_future(asyncio.to_thread(self._load, name, path, prepare_for, before_load))
             self._loading[name] = task
-            task.add_done_callback(lambda _t: self._loading.pop(name, None))
+            task.add_done_callback(lambda t: self._loaded(name, t))  # first: before any waiter resumes
         loop = await asyncio.shield(task)
         return loop, round(time.perf_counter() - began, 4)
 
-    def _load(self, name: str, path: Path, prepare_for: PrepareFor) -> DecodeLoop:
+    def _loaded(self, name: str, task: asyncio.Task[DecodeLoop]) -> None:
+        self._loading.pop(name, None)
+        if not task.cancelled() and task.exception() is None:
+            self._loops[name] = task.result()
+
+    def when_loaded(self, name: str, then: Callable[[], None]) -> None:
+        """Run `then` once the model's load in progress has ended (at once if none is)."""
+        task = self._loading.get(name)
+        if task is None:
+            then()
+        else:
+            task.add_done_callback(lambda _t: then())
+
+    def detach(self, name: str) -> Callable[[], None]:
+        """The memory budget unloads the (idle) model: its loop takes no new sequence from now, and
+        the returned call (slow: a worker thread) stops its thread and frees its context and weights."""
+        loop = self._loops.pop(name, None)
+        if loop is None:
+            return lambda: None
+        loop.refuse()
+        return loop.close
+
+    def _load(self, name: str, path: Path, prepare_for: PrepareFor, before_load: Callable[[], None]) -> DecodeLoop:
+        before_load()
         try:
-            # The Llama object's own context only tokenizes: the smallest one llama.cpp takes.
-            llm = load_llama(path, n_ctx=256, n_threads=1)
+            llm = load_llama(path, n_ctx=TOKENIZER_N_CTX, n_threads=1)
             context = BatchContext(llm, slots=self.slots, n_ctx=self.n_ctx, n_threads=self._share.cores)
         except Exception as exc:
             logger.error("could not load the model file %s: %s", path, exc)
             raise EngineError("could not load its model file (the server log says which and why)") from exc
-        loop = DecodeLoop(context=context, prepare=prepare_for(llm), share=self._share, name=name)
-        self._loops[name] = loop
-        return loop
+        return DecodeLoop(context=context, prepare=prepare_for(llm), share=self._share, name=name)
 
-    async def stream(self, name: str, loop: DecodeLoop, request: GenerationRequest, load_s: float | None) -> AsyncIterator[Chunk]:
+    async def stream(
+        self,
+        name: str,
+        loop: DecodeLoop,
+        request: GenerationRequest,
+        load_s: float | None,
+        on_end: Callable[[], None] = lambda: None,
+    ) -> AsyncIterator[Chunk]:
+        """The sequence's chunks. `on_end` (the memory budget's leave) runs before the final chunk
+        or the error is passed on, so whoever reads the end finds the model idle."""
         events: asyncio.Queue[Event] = asyncio.Queue()
         aio = asyncio.get_running_loop()
 
@@ -82,12 +114,15 @@ class BatchedModels:
                 if isinstance(event, Text):
                     yield Chunk(text=event.text)
                 elif isinstance(event, Done):
+                    on_end()
                     yield Chunk(usage=event.usage, finish_reason=event.finish_reason)
                     return
                 else:
+                    on_end()
                     raise event.error
         finally:
             seq.stop.set()
+            on_end()
 
     def _arrive(self, name: str, loop: DecodeLoop, seq: Sequence) -> None:
         """Collect this turn's arrivals for the model; hand them over together at the next turn."""
