@@ -51,8 +51,9 @@ def test_models_in_a_pipe_prints_plain_full_lines_and_json_for_scripts(ollama_ur
     assert lines[0].split() == ["model", "engine", "size", "memory", "family", "parameters", "quantization"]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:] if line.startswith(("local:", "ollama:"))}
     assert rows[LONG_IDS[1]] == ["ollama", "1,321", "MB", "llama", "1.2B", "Q4_K_M"]
-    # On disk, and held once loaded: the weights + 2 slots × a 2048-token KV cache.
-    assert rows[SMOL][:5] == ["local", "98", "MB", "193", "MB"]
+    # On disk, and held once loaded: the weights + one batch's KV cache (8 slots, ARENA_MAX_INSTANCES,
+    # × 2048 tokens) + the tokenizer object's 256 tokens.
+    assert rows[SMOL][:5] == ["local", "98", "MB", "482", "MB"]
     assert not any(mark in line for line in lines for mark in "│┃━…")
     assert any(line.startswith(f"ollama {ollama_url}: up") for line in lines)
 
