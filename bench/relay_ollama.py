@@ -41,7 +41,11 @@ PROMPT = "Write a long, detailed story about a lighthouse keeper and a storm."
 BENCH = Path(__file__).resolve().parent
 REPOSITORY = BENCH.parent
 # Limits high enough that no request of the bench is refused; they are still checked on every request.
-ARENA_SETTINGS = {"ARENA_RATE_LIMIT_CHAT": "100000/minute", "ARENA_MAX_STREAMS_PER_USER": "64", "ARENA_MAX_GENERATIONS": "64"}
+ARENA_SETTINGS = {
+    "ARENA_RATE_LIMIT_CHAT": "100000/minute",
+    "ARENA_MAX_STREAMS_PER_USER": "64",
+    "ARENA_MAX_GENERATIONS": "64",
+}
 
 
 @dataclass
@@ -125,7 +129,8 @@ def chat_body(instances: int, tokens: int) -> dict:
     return {
         "message": PROMPT,
         "model_instances": [
-            {"id": f"i{n}", "model": MODEL, "temperature": 0.5 + n / 10, "num_predict": tokens} for n in range(instances)
+            {"id": f"i{n}", "model": MODEL, "temperature": 0.5 + n / 10, "num_predict": tokens}
+            for n in range(instances)
         ],
     }
 
@@ -164,7 +169,10 @@ def _is_token(raw: bytes) -> bool:
     return b'"type":"token"' in squeezed and b'"token":""' not in squeezed
 
 
-def request_of(side: Side, instances: int, tokens: int) -> Callable[[httpx.AsyncClient, float], Awaitable[list[Timing]]]:
+Reader = Callable[[httpx.AsyncClient, float], Awaitable[list[Timing]]]
+
+
+def request_of(side: Side, instances: int, tokens: int) -> Reader:
     """One stream of `instances` instances on `side` (the direct side: one read per instance)."""
     if side.name == "direct":
         body = {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}], "options": {"num_predict": tokens}}
@@ -232,7 +240,10 @@ def report(sides: list[Side], args: argparse.Namespace) -> None:
         f"{args.runs} alternated single streams per side, {args.bursts} bursts of {args.concurrent} concurrent "
         f"2-instance streams; {os.cpu_count()} CPUs"
     )
-    print("side       TTFT p50   overhead p50 (p90)     tokens/s p50  ratio  server CPU/stream | burst tok/s p50  ratio  burst TTFT p50")
+    print(
+        "side       TTFT p50   overhead p50 (p90)     tokens/s p50  ratio  server CPU/stream"
+        " | burst tok/s p50  ratio  burst TTFT p50"
+    )
     d_rate, d_burst = med([t.rate for t in direct.single]), med(direct.burst_rates)
     for side in sides:
         rate, burst_rate = med([t.rate for t in side.single]), med(side.burst_rates)
@@ -240,7 +251,8 @@ def report(sides: list[Side], args: argparse.Namespace) -> None:
         print(
             f"{side.name:<9} {med([t.ttft_s for t in side.single]) * 1000:7.2f} ms"
             f"  {med(side.overheads) * 1000:+7.2f} ms ({p90 * 1000:+6.2f})"
-            f"   {rate:9.1f}   {rate / d_rate:5.3f}  {side.single_cpu_s / args.runs * 1000:9.1f} ms     | {burst_rate:12.1f}   {burst_rate / d_burst:5.3f}"
+            f"   {rate:9.1f}   {rate / d_rate:5.3f}  {side.single_cpu_s / args.runs * 1000:9.1f} ms"
+            f"     | {burst_rate:12.1f}   {burst_rate / d_burst:5.3f}"
             f"   {med(side.burst_ttfts) * 1000:9.2f} ms"
         )
     names = {side.name: side for side in sides}
@@ -249,8 +261,9 @@ def report(sides: list[Side], args: argparse.Namespace) -> None:
         for side in sides:
             if side.name.startswith("arena"):
                 print(
-                    f"{side.name} vs v3: TTFT overhead {med(side.overheads) * 1000:+.2f} ms vs {med(v3.overheads) * 1000:+.2f} ms"
-                    f" (target: not above v3's); {args.concurrent}×2 burst tokens/s {med(side.burst_rates) / med(v3.burst_rates):.3f}× v3's"
+                    f"{side.name} vs v3: TTFT overhead {med(side.overheads) * 1000:+.2f} ms"
+                    f" vs {med(v3.overheads) * 1000:+.2f} ms (target: not above v3's);"
+                    f" {args.concurrent}×2 burst tokens/s {med(side.burst_rates) / med(v3.burst_rates):.3f}× v3's"
                 )
 
 
@@ -262,7 +275,9 @@ def run(argv: list[str]) -> None:
     parser.add_argument("--first-ms", type=float, default=10.0, help="ms before the double's first token")
     parser.add_argument("--concurrent", type=int, default=8, help="2-instance streams at once in a burst")
     parser.add_argument("--bursts", type=int, default=5, help="bursts per side")
-    parser.add_argument("--before-src", type=Path, help="also run the arena from this src/ folder (the code before a change)")
+    parser.add_argument(
+        "--before-src", type=Path, help="also run the arena from this src/ folder (the code before a change)"
+    )
     parser.add_argument("--no-v3", action="store_true", help="leave out v3's reference server")
     args = parser.parse_args(argv)
     reply = [f" word{n}" for n in range(args.tokens)]

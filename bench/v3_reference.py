@@ -1,11 +1,11 @@
 """The original v3 server's /api/stream_chat, run for a reference measurement (bench/relay.py).
 
 v3's own route and Ollama service (`../shared/v3-client/app/`, unmodified) under Flask's
-threaded development server, as v3 ran (`app.run(threaded=True)`), talking to OLLAMA_HOST
+threaded development server (`threaded=True`, a thread per request), talking to OLLAMA_HOST
 through the official `ollama` client it used (`pip install 'local-llm-arena[bench]'`). v3's
 `config`, `logger` and `app.middleware` modules are not in that copy: small stand-ins give it
-the settings it reads, its loggers (to stderr, at INFO, as v3 logged, with the server's request log) and no authentication
-(v3 without API_TOKEN).
+the settings it reads, its loggers (to stderr, at INFO, as v3 logged, with the server's
+request log) and no authentication (as v3 with no token configured).
 
     python bench/v3_reference.py PORT      # serves http://127.0.0.1:PORT/api/stream_chat
 """

@@ -114,7 +114,8 @@ def record_turn(
         raise Conflict("another turn was added to this conversation at the same moment; try again") from exc
     owner = session.info.get("process_id")  # the process streaming them (process_leases.py)
     response = {"turn_id": turn_id, "status": "streaming", "text": "", "started_at": now, "owner_process": owner}
-    ids = connection.execute(_RESPONSES, [{**response, "instance_id": i.instance_id} for i in instances]).scalars().all()
+    rows = [{**response, "instance_id": i.instance_id} for i in instances]
+    ids = connection.execute(_RESPONSES, rows).scalars().all()
     response_ids = {i.instance_id: response_id for i, response_id in zip(instances, ids, strict=True)}
     return RecordedTurn(
         conversation_id=conversation_id,

@@ -254,8 +254,8 @@ async def _answer_lines(
                     shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
                     # A done line names the stored answer it ends: the page votes on that one alone.
                     answer = stored.get(event.instance_id) if isinstance(event, FinishEvent) else None
-                    payload = event_payload(event, **shown, line_format=line_format, hide_metrics=hide, response_id=answer)
-                    out.append(line(payload))
+                    shown |= {"line_format": line_format, "hide_metrics": hide, "response_id": answer}
+                    out.append(line(event_payload(event, **shown)))
                     if isinstance(event, FinishEvent):
                         ended.add(event.instance_id)
                 chunk, out = b"".join(out), []
