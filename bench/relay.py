@@ -6,6 +6,9 @@ llama-cpp-python in this process and through a real `arena serve` process's
 time to first token from the request, and tokens/s between the first and the last token.
 
     python bench/relay.py [--runs 5] [--tokens 128] [--threads N]
+
+`python bench/relay.py ollama …` measures the Ollama path instead (bench/relay_ollama.py: the
+protocol double read directly, through the arena, and through v3's own server).
 """
 
 from __future__ import annotations
@@ -112,6 +115,11 @@ def start_arena(data_dir: str, threads: int, extra_env: dict[str, str] | None = 
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["ollama"]:
+        from bench.relay_ollama import run
+
+        run(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=128)

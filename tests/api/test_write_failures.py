@@ -233,17 +233,18 @@ def test_a_stream_that_breaks_on_the_server_still_ends_every_instance(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.ERROR)
-    real_events = Comparison.events
+    real_batches = Comparison.batches
 
     async def breaking(self: Comparison) -> AsyncIterator[Any]:
         count = 0
-        async for event in real_events(self):
-            yield event
-            count += 1
-            if count == 2:
-                raise RuntimeError(PROMPT)  # as a bug quoting the prompt would
+        async for batch in real_batches(self):
+            for event in batch:
+                yield [event]
+                count += 1
+                if count == 2:
+                    raise RuntimeError(PROMPT)  # as a bug quoting the prompt would
 
-    monkeypatch.setattr(Comparison, "events", breaking)
+    monkeypatch.setattr(Comparison, "batches", breaking)
     with serve_arena(settings_for(tmp_path / "data", None, talkative.url)) as arena, arena.client() as client:
         lines = stream(client, {"message": PROMPT, "model_instances": TWO}, line_format=line_format)
         rows = wait_until_closed(arena.database)

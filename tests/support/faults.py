@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from arena.settings import Settings
-from arena.storage import repository
+from arena.storage import answer_end
 from arena.storage.db import Database
 from arena.storage.models import utcnow
 from arena.storage.process_leases import LEASE_S
@@ -77,18 +77,19 @@ def database_gone(*, statement: str = "UPDATE responses") -> OperationalError:
 
 
 def failing_final_writes(monkeypatch: pytest.MonkeyPatch, *, times: int | None = None) -> list[int]:
-    """`finish_response` fails as if the database were gone: `times` times, or always. Returns
-    the list of failed calls' response ids, which grows as they happen."""
+    """The stream recorder's final write (`answer_end.close_response`) fails as if the database
+    were gone: `times` times, or always. Returns the list of failed calls' response ids, which
+    grows as they happen."""
     failed: list[int] = []
-    real = repository.finish_response
+    real = answer_end.close_response
 
-    def finish_response(session: Any, *, response_id: int, **values: Any) -> Any:
+    def close_response(session: Any, *, response_id: int, **values: Any) -> Any:
         if times is None or len(failed) < times:
             failed.append(response_id)
             raise database_gone()
         return real(session, response_id=response_id, **values)
 
-    monkeypatch.setattr(repository, "finish_response", finish_response)
+    monkeypatch.setattr(answer_end, "close_response", close_response)
     return failed
 
 

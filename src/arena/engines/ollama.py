@@ -14,8 +14,9 @@ message that says what to do next.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager, suppress
 from typing import Any, Final, TypeVar
 
 import httpx
@@ -37,6 +38,8 @@ from arena.errors import (
 # A local server accepts at once or not at all; only generation may take long.
 CONNECT_TIMEOUT_S = 10.0
 HEALTH_TIMEOUT_S = 5.0
+# Ollama ends the body right after its `done` line; a server that does not is not waited for long.
+DRAIN_S = 1.0
 NANOSECONDS = 1e9
 
 _Wire = TypeVar("_Wire", bound=BaseModel)
@@ -199,15 +202,17 @@ class OllamaEngine(Engine):
                 "POST", self._url("/api/chat"), json=chat_payload(request), timeout=self._timeout
             ) as response:
                 await self._raise_for_status(response, model=request.model)
-                async for raw in self._ndjson(response):
-                    line = _parse(_ChatLine, raw, what="a chat line")
-                    if line.error is not None:
-                        raise EngineError(f"Ollama stopped with an error: {line.error}")
-                    if line.message is not None and line.message.content:
-                        yield Chunk(text=line.message.content)
-                    if line.done:
-                        yield Chunk(usage=_usage(line), finish_reason=line.done_reason)
-                        return
+                async with aclosing(self._ndjson(response)) as lines:
+                    async for raw in lines:
+                        line = _parse(_ChatLine, raw, what="a chat line")
+                        if line.error is not None:
+                            raise EngineError(f"Ollama stopped with an error: {line.error}")
+                        if line.message is not None and line.message.content:
+                            yield Chunk(text=line.message.content)
+                        if line.done:
+                            yield Chunk(usage=_usage(line), finish_reason=line.done_reason)
+                            await _read_to_end(lines)
+                            return
         raise EngineProtocolError(f"Ollama at {self.endpoint} ended the answer without its final `done` line")
 
     async def health(self) -> EngineHealth:
@@ -321,6 +326,16 @@ class OllamaEngine(Engine):
         """Map httpx's exceptions onto ours; nothing from httpx leaves this module."""
         with translating(_TRANSPORT_REPLIES, url=self.endpoint, timeout=self.timeout):
             yield
+
+
+async def _read_to_end(lines: AsyncIterator[dict[str, Any]]) -> None:
+    """After the `done` line: read the body's end, so that its connection goes back to the pool
+    (a response closed before its end closes the connection, and the next answer would wait for
+    a new one). The answer is whole already: anything more, a broken end, or no end within
+    DRAIN_S just closes the connection."""
+    with suppress(TimeoutError, EngineError, httpx.HTTPError):
+        async with asyncio.timeout(DRAIN_S):
+            await anext(lines, None)
 
 
 def _shown(data: Any) -> str:

@@ -5,6 +5,8 @@ Kept beside `repository` (which writes the answer itself) so its functions stay 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -32,17 +34,39 @@ def record_cache_and_finish(
     """Store how much of the prompt a cache served, the prompt time, why generation ended, the
     wait for a slot, the model load, which clock timed tokens/s and whether another round's
     generation ran beside it: what the crown needs."""
+    values = cache_and_finish_values(
+        cached_prompt_tokens=cached_prompt_tokens,
+        prompt_s=prompt_s,
+        finish_reason=finish_reason,
+        wait_s=wait_s,
+        load_s=load_s,
+        engine_timed=engine_timed,
+        contended=contended,
+    )
     session.execute(
-        update(Response)
-        .where(Response.id == response_id)
-        .values(
-            cached_prompt_tokens=cached_prompt_tokens,
-            prompt_s=prompt_s,
-            finish_reason=finish_reason,
-            wait_s=wait_s,
-            load_s=load_s,
-            engine_timed=engine_timed,
-            contended=contended,
-        ),
+        update(Response).where(Response.id == response_id).values(**values),
         execution_options={"synchronize_session": False},
     )
+
+
+def cache_and_finish_values(
+    *,
+    cached_prompt_tokens: int | None,
+    prompt_s: float | None,
+    finish_reason: str | None,
+    wait_s: float | None = None,
+    load_s: float | None = None,
+    engine_timed: bool | None = None,
+    contended: bool | None = None,
+) -> dict[str, Any]:
+    """`record_cache_and_finish`'s columns, for a statement that ends the answer too
+    (`answer_end.close_response`'s `values`)."""
+    return {
+        "cached_prompt_tokens": cached_prompt_tokens,
+        "prompt_s": prompt_s,
+        "finish_reason": finish_reason,
+        "wait_s": wait_s,
+        "load_s": load_s,
+        "engine_timed": engine_timed,
+        "contended": contended,
+    }

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, delete, false, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -22,11 +22,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from arena.errors import Conflict, InvalidInput, NotFound
 from arena.storage.accounts import visible_conversations_clause
+from arena.storage.answer_end import close_response, raise_not_streaming
 from arena.storage.battles import forget_conversation, refresh_conversation
 from arena.storage.encrypted_types import encrypts
 from arena.storage.models import (
     BLIND_LABEL_MAX_LENGTH,
-    FINISHED_STATUSES,
     INSTANCE_ID_MAX_LENGTH,
     MODEL_ID_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -323,13 +323,6 @@ def get_response(session: Session, *, response_id: int) -> Response:
     return response
 
 
-def _raise_not_streaming(session: Session, response_id: int) -> None:
-    status = session.scalar(select(Response.status).where(Response.id == response_id))
-    if status is None:
-        raise NotFound(f"response {response_id!r} does not exist")
-    raise Conflict(f"response {response_id!r} has already finished ({status})")
-
-
 def update_response_text(session: Session, *, response_id: int, text: str) -> None:
     """Save the text streamed so far, so a crash loses at most what came since."""
     result = session.execute(
@@ -337,7 +330,7 @@ def update_response_text(session: Session, *, response_id: int, text: str) -> No
         execution_options={"synchronize_session": False},
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        _raise_not_streaming(session, response_id)
+        raise_not_streaming(session, response_id)
 
 
 def finish_response(
@@ -354,32 +347,9 @@ def finish_response(
     tokens_per_sec: float | None = None,
 ) -> Response:
     """Store the final text, status ("ok", "error" or "stopped") and metrics; only once."""
-    if status not in FINISHED_STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(FINISHED_STATUSES)}, got {status!r}")
-    if status == "error" and not error:
-        raise InvalidInput("a response that ended in an error needs the error message")
-    # One conditional UPDATE: a stop and a natural end racing cannot both win. The owner may still end a row
-    # recovery closed while it could not renew its lease (frozen, cut off): its answer is whole.
-    me = session.info.get("process_id")
-    mine_closed = and_(Response.status == "stopped", Response.owner_process == me) if me else false()
-    result = session.execute(
-        update(Response)
-        .where(Response.id == response_id, or_(Response.status == "streaming", mine_closed))
-        .values(
-            text=text,
-            status=status,
-            error=error,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            ttft_s=ttft_s,
-            duration_s=duration_s,
-            tokens_per_sec=tokens_per_sec,
-            finished_at=utcnow(),
-        ),
-        execution_options={"synchronize_session": False},
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        _raise_not_streaming(session, response_id)
+    metrics = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "ttft_s": ttft_s}
+    metrics |= {"duration_s": duration_s, "tokens_per_sec": tokens_per_sec}
+    close_response(session, response_id=response_id, text=text, status=status, error=error, values=metrics)
     response = session.get(Response, response_id, populate_existing=True)
     assert response is not None  # just updated
     return response

@@ -2,7 +2,9 @@
 the turn and an empty "streaming" response per instance.
 
 This sits on the path to the first token, so it uses a handful of Core statements instead
-of the ORM's unit of work (about a fifth of the time).
+of the ORM's unit of work (about a fifth of the time), built once with bound parameters and run
+on the session's connection: nothing is rebuilt, coerced or keyed for the cache per turn (that
+took as long again as the statements themselves).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +33,23 @@ from arena.storage.models import (
     new_conversation_id,
     utcnow,
 )
+
+_NEW_CONVERSATION = insert(Conversation)
+_CONVERSATION = select(Conversation.title, Conversation.blind, Conversation.revealed_at).where(
+    Conversation.id == bindparam("conversation_id")
+)
+_MEMBERS = select(
+    ConversationInstance.instance_id, ConversationInstance.position, ConversationInstance.blind_label
+).where(ConversationInstance.conversation_id == bindparam("conversation_id"))
+_NEXT_INDEX = select(func.coalesce(func.max(Turn.index) + 1, 0)).where(
+    Turn.conversation_id == bindparam("conversation_id")
+)
+_TOUCH = update(Conversation).where(Conversation.id == bindparam("conversation_id")).values(updated_at=bindparam("now"))
+_TOUCH_AND_TITLE = _TOUCH.values(title=bindparam("new_title", type_=Conversation.title.type))  # its first turn
+_KNOWN_INSTANCES = select(Instance.id).where(Instance.id.in_(bindparam("ids", expanding=True)))
+_JOIN = insert(ConversationInstance)
+_TURN = insert(Turn).returning(Turn.id)
+_RESPONSES = insert(Response).returning(Response.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,66 +86,37 @@ def record_turn(
     Instances new to the conversation join after its members, labelled by `label_for(n)`."""
     title = title.strip()[:TITLE_MAX_LENGTH] or untitled
     now = utcnow()
+    connection = session.connection()
     if conversation_id is None:
         conversation_id = new_conversation_id()
-        session.execute(
-            insert(Conversation).values(
-                id=conversation_id, title=title, blind=False, owner_id=owner_id, created_at=now, updated_at=now
-            )
-        )
+        conversation = {"id": conversation_id, "title": title, "blind": False, "owner_id": owner_id}
+        connection.execute(_NEW_CONVERSATION, {**conversation, "created_at": now, "updated_at": now})
         members: dict[str, tuple[int, str]] = {}
         index, masked = 0, False
     else:
-        found = session.execute(
-            select(Conversation.title, Conversation.blind, Conversation.revealed_at).where(
-                Conversation.id == conversation_id
-            )
-        ).one_or_none()
+        which = {"conversation_id": conversation_id}
+        found = connection.execute(_CONVERSATION, which).one_or_none()
         if found is None:
             raise NotFound(f"conversation {conversation_id!r} does not exist")
-        members = {
-            row.instance_id: (row.position, row.blind_label)
-            for row in session.execute(
-                select(ConversationInstance.instance_id, ConversationInstance.position, ConversationInstance.blind_label)
-                .where(ConversationInstance.conversation_id == conversation_id)
-            )
-        }
-        index = session.scalar(select(func.coalesce(func.max(Turn.index) + 1, 0)).where(Turn.conversation_id == conversation_id))
+        members = {row.instance_id: (row.position, row.blind_label) for row in connection.execute(_MEMBERS, which)}
+        index = connection.execute(_NEXT_INDEX, which).scalar_one()
         masked = is_masked(blind=found.blind, revealed_at=found.revealed_at)
-        renamed = {"title": title} if found.title == untitled and index == 0 else {}
-        session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now, **renamed))
-    _add_instances(session, instances, now=now)
-    _join(session, conversation_id, members, [i.instance_id for i in instances], label_for=label_for)
+        if found.title == untitled and index == 0:
+            connection.execute(_TOUCH_AND_TITLE, {**which, "now": now, "new_title": title})
+        else:
+            connection.execute(_TOUCH, {**which, "now": now})
+    _add_instances(connection, instances, now=now)
+    _join(connection, conversation_id, members, [i.instance_id for i in instances], label_for=label_for)
+    turn = {"conversation_id": conversation_id, "index": index, "system": system, "user_text": user_text}
     try:
-        turn_id = session.scalar(
-            insert(Turn)
-            .values(
-                conversation_id=conversation_id,
-                index=index,
-                system=system,
-                user_text=user_text,
-                attachments=attachments,
-                created_at=now,
-            )
-            .returning(Turn.id)
-        )
+        turn_id = connection.execute(_TURN, {**turn, "attachments": attachments, "created_at": now}).scalar_one()
     except IntegrityError as exc:  # the unique (conversation_id, index) caught a concurrent turn
         raise Conflict("another turn was added to this conversation at the same moment; try again") from exc
-    response_ids = {
-        i.instance_id: session.scalar(
-            insert(Response)
-            .values(
-                turn_id=turn_id,
-                instance_id=i.instance_id,
-                status="streaming",
-                text="",
-                started_at=now,
-                owner_process=session.info.get("process_id"),  # process_leases.py
-            )
-            .returning(Response.id)
-        )
-        for i in instances
-    }
+    owner = session.info.get("process_id")  # the process streaming them (process_leases.py)
+    response = {"turn_id": turn_id, "status": "streaming", "text": "", "started_at": now, "owner_process": owner}
+    rows = [{**response, "instance_id": i.instance_id} for i in instances]
+    ids = connection.execute(_RESPONSES, rows).scalars().all()
+    response_ids = {i.instance_id: response_id for i, response_id in zip(instances, ids, strict=True)}
     return RecordedTurn(
         conversation_id=conversation_id,
         turn_id=turn_id,
@@ -135,10 +126,10 @@ def record_turn(
     )
 
 
-def _add_instances(session: Session, instances: Sequence[InstanceRecord], *, now: Any) -> None:
+def _add_instances(connection: Connection, instances: Sequence[InstanceRecord], *, now: Any) -> None:
     """Record instances not seen before; ids are deterministic, so a known id has these settings."""
     ids = [i.instance_id for i in instances]
-    known = set(session.scalars(select(Instance.id).where(Instance.id.in_(ids))))
+    known = set(connection.execute(_KNOWN_INSTANCES, {"ids": ids}).scalars())
     new = [i for i in instances if i.instance_id not in known]
     for instance in new:
         if set(instance.settings) != set(SAMPLING_FIELDS):
@@ -147,16 +138,16 @@ def _add_instances(session: Session, instances: Sequence[InstanceRecord], *, now
         # Another request may record the same new instance at the same moment: the first wins,
         # and since the id is derived from the settings, its row is this one.
         rows = [{"id": i.instance_id, "model": i.model, "created_at": now, **i.settings} for i in new]
-        dialect = session.get_bind().dialect.name
+        dialect = connection.dialect.name
         if dialect in ("sqlite", "postgresql"):
             upsert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-            session.execute(upsert(Instance).on_conflict_do_nothing(index_elements=["id"]), rows)
+            connection.execute(upsert(Instance).on_conflict_do_nothing(index_elements=["id"]), rows)
         else:
-            session.execute(insert(Instance), rows)
+            connection.execute(insert(Instance), rows)
 
 
 def _join(
-    session: Session,
+    connection: Connection,
     conversation_id: str,
     members: dict[str, tuple[int, str]],
     instance_ids: list[str],
@@ -182,6 +173,6 @@ def _join(
         )
         position += 1
     try:
-        session.execute(insert(ConversationInstance), rows)
+        connection.execute(_JOIN, rows)
     except IntegrityError as exc:  # another turn added the same newcomer at the same moment
         raise Conflict("another turn was added to this conversation at the same moment; try again") from exc

@@ -15,18 +15,20 @@ from arena.web.auth.authentication import current_principal
 from arena.web.auth.principal import Principal, Role
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_router(request: Request) -> Router:
+async def get_router(request: Request) -> Router:
     return request.app.state.router
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.database
 
 
+# Async, though they only read app.state: FastAPI runs a plain `def` dependency in a worker
+# thread, a hop (and a wait for the GIL) on every request's way to its first byte.
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 ModelRouter = Annotated[Router, Depends(get_router)]
 Db = Annotated[Database, Depends(get_database)]

@@ -219,7 +219,10 @@ class OllamaDouble:
         return True
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP named, as a bound host name gets it: asyncio turns Nagle off (TCP_NODELAY) only
+        # on sockets that say so, as Ollama's (Go) are. With Nagle, a token written while the
+        # previous one is unacknowledged waits for a delayed ACK (40 ms) on a reused connection.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(

@@ -318,14 +318,26 @@ class Comparison:
 
     async def events(self) -> AsyncIterator[Event]:
         """Every instance's tokens as they arrive, then one FinishEvent per instance."""
+        async for batch in self.batches():
+            for event in batch:
+                yield event
+
+    async def batches(self) -> AsyncIterator[list[Event]]:
+        """The same events, each time all that have arrived: under load, one write can carry
+        several lines (never waits for more than the first)."""
         remaining = len(self._tasks)
         while remaining:
-            event = await self._queue.get()
-            if isinstance(event, FinishEvent):
-                remaining -= 1
-                if (failure := self._unrecorded.pop(event.instance_id, None)) is not None:
-                    event = _unrecorded(event, failure)
-            yield event
+            arrived = [await self._queue.get()]
+            while not self._queue.empty():
+                arrived.append(self._queue.get_nowait())
+            batch = []
+            for event in arrived:
+                if isinstance(event, FinishEvent):
+                    remaining -= 1
+                    if (failure := self._unrecorded.pop(event.instance_id, None)) is not None:
+                        event = _unrecorded(event, failure)
+                batch.append(event)
+            yield batch
 
     async def aclose(self) -> None:
         """Stop every instance still generating and wait until each has recorded its end."""

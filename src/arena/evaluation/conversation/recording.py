@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from arena.errors import Conflict
 from arena.evaluation.conversation.compare import FinishEvent, Target
-from arena.storage import answer_metrics, repository
+from arena.storage import answer_end, answer_metrics, repository
 from arena.storage import votes as vote_store
 from arena.storage.db import Database
 from arena.storage.failures import is_database_failure, reason
@@ -153,29 +154,28 @@ class ResponseRecorder:
         logger.error("response %s is still unsaved (%s); start-up recovery will close it", response_id, last)
 
     def _write_final(self, response_id: int, event: FinishEvent) -> None:
+        """One statement (answer_end): it runs on the event loop as the instance ends."""
         metrics = event.metrics
+        values: dict[str, Any] = {}
+        if metrics is not None:
+            values = {"prompt_tokens": metrics.prompt_tokens, "completion_tokens": metrics.tokens}
+            values |= {"ttft_s": metrics.ttft_s, "duration_s": metrics.duration_s}
+            values["tokens_per_sec"] = metrics.tokens_per_sec
+            values |= answer_metrics.cache_and_finish_values(
+                cached_prompt_tokens=metrics.cached_prompt_tokens,
+                prompt_s=metrics.prompt_s,
+                finish_reason=metrics.finish_reason,
+                wait_s=metrics.wait_s,
+                load_s=metrics.load_s,
+                engine_timed=metrics.engine_timed,
+                contended=metrics.contended,
+            )
         with self.database.session() as session:
-            repository.finish_response(
+            answer_end.close_response(
                 session,
                 response_id=response_id,
                 text=storable(event.text),
                 status=event.status,
                 error=event.error,
-                prompt_tokens=metrics.prompt_tokens if metrics else None,
-                completion_tokens=metrics.tokens if metrics else None,
-                ttft_s=metrics.ttft_s if metrics else None,
-                duration_s=metrics.duration_s if metrics else None,
-                tokens_per_sec=metrics.tokens_per_sec if metrics else None,
+                values=values,
             )
-            if metrics is not None:
-                answer_metrics.record_cache_and_finish(
-                    session,
-                    response_id=response_id,
-                    cached_prompt_tokens=metrics.cached_prompt_tokens,
-                    prompt_s=metrics.prompt_s,
-                    finish_reason=metrics.finish_reason,
-                    wait_s=metrics.wait_s,
-                    load_s=metrics.load_s,
-                    engine_timed=metrics.engine_timed,
-                    contended=metrics.contended,
-                )

@@ -18,6 +18,7 @@ class MemoryBudget(GenerationBudget):
         self._in_use = 0
         self._queue = FairQueue()
         self._granted: set[int] = set()  # ids of tickets served but not yet seen by their waiter
+        self._told: dict[int, int] = {}  # id of a waiting ticket -> the place its waiter last heard
         self._changed = asyncio.Event()
 
     def running(self, key: str) -> int:
@@ -49,12 +50,15 @@ class MemoryBudget(GenerationBudget):
     async def _turn(self, ticket: object, *, timeout: float) -> Place:
         assert isinstance(ticket, Ticket)
         changed = self._changed
-        if ticket in self._queue:
+        # A change between the place its waiter heard and this wait (a request ahead left meanwhile)
+        # is not waited for: its event has been set and replaced already.
+        if ticket in self._queue and self._queue.ahead(ticket) == self._told.get(id(ticket)):
             await changed_or_timeout(changed, timeout)
         return self._place(ticket)
 
     async def _leave(self, ticket: object) -> bool:
         assert isinstance(ticket, Ticket)
+        self._told.pop(id(ticket), None)
         if id(ticket) in self._granted:
             self._granted.discard(id(ticket))
             return True
@@ -75,8 +79,10 @@ class MemoryBudget(GenerationBudget):
     def _place(self, ticket: Ticket) -> Place:
         if id(ticket) in self._granted:
             self._granted.discard(id(ticket))
+            self._told.pop(id(ticket), None)
             return Place(ticket=ticket, granted=True)
-        return Place(ticket=ticket, granted=False, ahead=self._queue.ahead(ticket))
+        ahead = self._told[id(ticket)] = self._queue.ahead(ticket)
+        return Place(ticket=ticket, granted=False, ahead=ahead)
 
     def _serve(self) -> None:
         """Grant waiting tickets in order while units are free. Interactive ones strictly in

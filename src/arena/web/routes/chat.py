@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 
 from arena.errors import ArenaError, Conflict, InvalidInput, NotFound
 from arena.evaluation.conversation.attachments import check_attachments
-from arena.evaluation.conversation.compare import Comparison, FinishEvent
+from arena.evaluation.conversation.compare import Comparison, Event, FinishEvent
 from arena.evaluation.conversation.conversations import turn_instances
 from arena.evaluation.conversation.instances import ModelInstance, check_instances
 from arena.evaluation.conversation.recording import ResponseRecorder
@@ -239,24 +239,31 @@ async def _answer_lines(
         )
         ended: set[str] = set()
         hide = prepared.masked and not show_metrics  # either format: metrics can tell models apart
-        events = comparison.events()
-        if prepared.masked:  # no line per token: line counts and breaks would tell the models apart
-            events = sliced(events, order=[t.instance_id for t in prepared.targets])
+        # Masked, no line per token: line counts and breaks would tell the models apart. Otherwise
+        # what has arrived meanwhile goes out in one write (fewer sends under load).
+        order = [t.instance_id for t in prepared.targets]
+        batches = _one_by_one(sliced(comparison.events(), order=order)) if prepared.masked else comparison.batches()
+        out: list[bytes] = []
         try:
-            async for event in events:
-                if isinstance(event, FinishEvent):
-                    observe_generation(request, event)  # counted, timed and logged (never its text)
-                    ended.add(event.instance_id)
-                    streams.release(turn_id, stops[event.instance_id])
-                    units.release(1)  # that instance's generation is over
-                shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
-                # A done line names the stored answer it ends: the page votes on that one alone.
-                answer = stored.get(event.instance_id) if isinstance(event, FinishEvent) else None
-                yield line(
-                    event_payload(event, **shown, line_format=line_format, hide_metrics=hide, response_id=answer)
-                )
+            async for batch in batches:
+                for event in batch:
+                    if isinstance(event, FinishEvent):
+                        observe_generation(request, event)  # counted, timed and logged (never its text)
+                        streams.release(turn_id, stops[event.instance_id])
+                        units.release(1)  # that instance's generation is over
+                    shown = {"label": label(event.instance_id), "key": keys[event.instance_id]}
+                    # A done line names the stored answer it ends: the page votes on that one alone.
+                    answer = stored.get(event.instance_id) if isinstance(event, FinishEvent) else None
+                    shown |= {"line_format": line_format, "hide_metrics": hide, "response_id": answer}
+                    out.append(line(event_payload(event, **shown)))
+                    if isinstance(event, FinishEvent):
+                        ended.add(event.instance_id)
+                chunk, out = b"".join(out), []
+                yield chunk
         except Exception as exc:  # every instance still gets its done line, with the error
             log_broken_stream(turn_id, exc)
+            if out:  # the lines made before it broke
+                yield b"".join(out)
             for t in prepared.targets:
                 if t.instance_id not in ended:
                     shown = {"label": label(t.instance_id), "key": keys[t.instance_id]}
@@ -277,6 +284,11 @@ async def _answer_lines(
 
     ACTIVE_STREAMS.inc()  # until cleanup, which runs however the response ends
     return lines(), cleanup
+
+
+async def _one_by_one(events: AsyncIterator[Event]) -> AsyncIterator[list[Event]]:
+    async for event in events:
+        yield [event]
 
 
 @router.post("/stop", response_model=StopPublic, responses=ERRORS)
