@@ -51,4 +51,5 @@ def build_router(settings: Settings) -> Router:
             egress=egress,
             download_origins=settings.hf_redirect_origins,
         )
+        hub.on_removed = engines[0].forget  # type: ignore[attr-defined]  # the embedded engine, first in the list
     return Router(engines=engines, egress=egress, hub=hub)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx2
@@ -66,6 +66,8 @@ class HuggingFaceHub(Engine):
         self.models_dir = models_dir
         urls = [self.endpoint, *(download_origins or [])]
         self.policy = hf_http.guarded_for(urls, egress if egress is not None else EgressPolicy.of_urls(urls))
+        # Told the local:<name> of a file it deleted, so the embedded engine unloads it (EmbeddedEngine.forget).
+        self.on_removed: Callable[[str], Awaitable[None]] | None = None
 
     async def list_models(self) -> list[ModelInfo]:
         return []  # what it pulled is the embedded engine's to list and run
@@ -277,6 +279,8 @@ class HuggingFaceHub(Engine):
             names = ", ".join(f"local:{local_name(m)}" for m, _ in mine)
             raise Conflict(f"{ref} matches {names}: name one")
         await asyncio.to_thread(remove, mine[0][0])
+        if self.on_removed is not None:
+            await self.on_removed(local_name(mine[0][0]))
 
 
 def _mb(count: int) -> str:
