@@ -26,7 +26,9 @@ def pulled_here(models_dir: Path, name: str) -> Path:
     model.symlink_to(smollm2_gguf_path())
     write_record(
         model,
-        PulledRecord(repo="org/repo", file=model.name, revision="c0", sha256=None, size=0, quantization=None, endpoint="x"),
+        PulledRecord(
+            repo="org/repo", file=model.name, revision="c0", sha256=None, size=0, quantization=None, endpoint="x"
+        ),
     )
     return model
 

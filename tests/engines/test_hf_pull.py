@@ -7,6 +7,7 @@ huggingface_hub's 10 MB read chunks: then the bundled SmolLM2 GGUF (98 MB over l
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
 from collections import namedtuple
 from collections.abc import Iterator
@@ -21,7 +22,15 @@ from arena.engines.egress import EgressPolicy, EgressRefused
 from arena.engines.embedded import EmbeddedEngine
 from arena.engines.hf_pull import HuggingFaceHub
 from arena.engines.pulled_models import read_record
-from arena.errors import Conflict, EngineProtocolError, EngineUnavailable, InvalidInput, ModelNotAvailable, TooLarge
+from arena.errors import (
+    Conflict,
+    EngineProtocolError,
+    EngineRejected,
+    EngineUnavailable,
+    InvalidInput,
+    ModelNotAvailable,
+    TooLarge,
+)
 from tests.engines.test_base_models import gguf_header
 from tests.support.doubles.hf_hub import HfHubDouble, hf_hub_double
 
@@ -30,6 +39,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 TINY = "arena-test/tiny-GGUF"
 SMOL_REPO = "arena-test/SmolLM2-135M-Instruct-GGUF"
 SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BROKEN = "arena-test/broken-GGUF"
 # A base model's header (no chat template), padded: enough for the catalog, not for llama.cpp.
 TINY_Q4 = gguf_header({"general.architecture": "llama", "general.name": "tiny"}) + bytes(range(256)) * 4000
 TINY_Q8 = gguf_header({"general.name": "tiny8", "tokenizer.chat_template": "{{ m }}"}) + b"\x08" * 50_000
@@ -49,6 +59,11 @@ def hub() -> Iterator[HfHubDouble]:
             },
         )
         double.add_repo(SMOL_REPO, {SMOL_FILE: smollm2_gguf_path(), "README.md": "# SmolLM2"})
+        smol = smollm2_gguf_path().read_bytes()
+        double.add_repo(
+            BROKEN,
+            {"noise-Q4_K_M.gguf": random.Random(1).randbytes(2_000_000), "cut-Q8_0.gguf": smol[: len(smol) // 3]},
+        )
         double.add_repo("arena-test/safetensors-only", {"model.safetensors": b"\0" * 64, "config.json": "{}"})
         yield double
 
@@ -81,7 +96,9 @@ def leftovers(models_dir: Path) -> list[str]:
     return sorted(p.name for p in models_dir.iterdir()) if models_dir.exists() else []
 
 
-async def test_the_default_is_q4_k_m_and_the_pulled_file_is_an_embedded_model(fresh: HfHubDouble, models_dir: Path) -> None:
+async def test_the_default_is_q4_k_m_and_the_pulled_file_is_an_embedded_model(
+    fresh: HfHubDouble, models_dir: Path
+) -> None:
     progress = await pull(make_hub(fresh, models_dir), TINY)
 
     assert progress[0].status == f"pulling tiny-Q4_K_M.gguf from {TINY}"
@@ -199,6 +216,18 @@ async def test_a_corrupted_download_is_refused_by_its_checksum(fresh: HfHubDoubl
     assert (models_dir / "tiny-Q4_K_M.gguf").read_bytes() == TINY_Q4
 
 
+@pytest.mark.parametrize(
+    ("selector", "words"),
+    [("Q4_K_M", "noise-Q4_K_M.gguf is not a model .*: it is not a GGUF file"), ("Q8_0", "cut-Q8_0.gguf .* cut short")],
+)
+async def test_a_file_the_engine_cannot_load_is_refused_after_its_checksum(
+    fresh: HfHubDouble, models_dir: Path, selector: str, words: str
+) -> None:
+    with pytest.raises(EngineRejected, match=words + ".*not pulled"):
+        await pull(make_hub(fresh, models_dir), f"{BROKEN}:{selector}")
+    assert leftovers(models_dir) == [], "nothing listed, no part kept"
+
+
 async def test_no_network_is_a_clear_error(models_dir: Path) -> None:
     closed = HuggingFaceHub(endpoint="http://127.0.0.1:9", models_dir=models_dir)
     with pytest.raises(EngineUnavailable, match="is not reachable"):
@@ -214,7 +243,9 @@ async def test_the_hub_is_reached_only_through_the_egress_policy(fresh: HfHubDou
     assert fresh.requests == [], "refused before any connection"
 
 
-async def test_a_download_follows_the_hubs_redirect_only_to_a_configured_cdn(fresh: HfHubDouble, models_dir: Path) -> None:
+async def test_a_download_follows_the_hubs_redirect_only_to_a_configured_cdn(
+    fresh: HfHubDouble, models_dir: Path
+) -> None:
     with hf_hub_double() as cdn:
         cdn.add_repo(TINY, {"tiny-Q4_K_M.gguf": TINY_Q4})
         fresh.redirect_to = cdn.url

@@ -33,6 +33,8 @@ from huggingface_hub.errors import (
 from arena.engines import hf_http
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress
 from arena.engines.egress import EgressPolicy
+from arena.engines.gguf_check import check_loadable
+from arena.engines.gguf_metadata import NotGguf
 from arena.engines.hf_download import Cancelled, Digests, download
 from arena.engines.hf_repo import HfRef, RepoFile, choose_file, parse_hf_name, quant_of
 from arena.engines.pulled_models import PulledRecord, local_name, part_path, pulled, read_record, remove, write_record
@@ -224,6 +226,11 @@ class HuggingFaceHub(Engine):
                 raise
             raise self._translate(exc, None, kept=part) from exc
         self._verify(chosen, digests, part)
+        try:
+            check_loadable(part, chosen.name)
+        except NotGguf as exc:
+            part.unlink(missing_ok=True)  # the hub's bytes, checked: pulling again gives the same
+            raise EngineRejected(f"{exc}: not pulled") from None
         write_record(target, record)  # first: a model without its record would look put there by hand
         part.replace(target)
         return digests
