@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import shutil
 from collections import namedtuple
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from filelock import FileLock
 
 from arena.engines.base import PullProgress
 from arena.engines.catalog import smollm2_gguf_path
@@ -64,6 +66,7 @@ def hub() -> Iterator[HfHubDouble]:
             BROKEN,
             {"noise-Q4_K_M.gguf": random.Random(1).randbytes(2_000_000), "cut-Q8_0.gguf": smol[: len(smol) // 3]},
         )
+        double.add_repo("arena-test/evil-GGUF", {"../../evil.gguf": b"evil"})
         double.add_repo("arena-test/safetensors-only", {"model.safetensors": b"\0" * 64, "config.json": "{}"})
         yield double
 
@@ -138,6 +141,9 @@ async def test_a_quant_or_a_file_picks_that_file(fresh: HfHubDouble, models_dir:
         ("arena-test/safetensors-only", ModelNotAvailable, "no .gguf file"),
         (f"{TINY}:Q2_K", ModelNotAvailable, "has no Q2_K GGUF; it has: Q4_K_M, Q8_0"),
         (f"{TINY}:other.gguf", ModelNotAvailable, "has no file 'other.gguf'"),
+        (f"{TINY}:mmproj-tiny-f16.gguf", ModelNotAvailable, "is a vision projector (mmproj): the arena runs text models only"),
+        (f"{TINY}:tiny-00001-of-00002.gguf", ModelNotAvailable, "one part of a split GGUF"),
+        ("arena-test/evil-GGUF", InvalidInput, "names its file '../../evil.gguf', an unsafe path: not pulled"),
         ("not-a-repo", InvalidInput, "hf:<org>/<repo>"),
         ("../../etc/passwd", InvalidInput, "is not a Hugging Face repo"),
         (f"{TINY}:../x.gguf", InvalidInput, "not a file name"),
@@ -146,7 +152,7 @@ async def test_a_quant_or_a_file_picks_that_file(fresh: HfHubDouble, models_dir:
 async def test_a_wrong_name_says_what_is_there_and_writes_nothing(
     fresh: HfHubDouble, models_dir: Path, name: str, error: type[Exception], words: str
 ) -> None:
-    with pytest.raises(error, match=words.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(error, match=re.escape(words)):
         await pull(make_hub(fresh, models_dir), name)
     assert leftovers(models_dir) == []
     assert fresh.file_requests() == []
@@ -228,6 +234,16 @@ async def test_a_file_the_engine_cannot_load_is_refused_after_its_checksum(
     assert leftovers(models_dir) == [], "nothing listed, no part kept"
 
 
+async def test_a_second_pull_of_a_file_is_refused_before_any_progress(fresh: HfHubDouble, models_dir: Path) -> None:
+    models_dir.mkdir()
+    with FileLock(str(models_dir / "tiny-Q4_K_M.gguf.lock"), timeout=0):  # a pull under way (here or the CLI)
+        progress = make_hub(fresh, models_dir).pull(TINY)
+        with pytest.raises(Conflict, match="being pulled already"):
+            await anext(progress)
+    assert fresh.file_requests() == []
+    await pull(make_hub(fresh, models_dir), TINY)  # once it has ended, the file can be pulled
+
+
 async def test_no_network_is_a_clear_error(models_dir: Path) -> None:
     closed = HuggingFaceHub(endpoint="http://127.0.0.1:9", models_dir=models_dir)
     with pytest.raises(EngineUnavailable, match="is not reachable"):
@@ -288,8 +304,9 @@ async def test_rm_deletes_what_was_pulled_and_only_that(fresh: HfHubDouble, mode
     hub = make_hub(fresh, models_dir)
     await pull(hub, f"{TINY}:Q4_K_M")
     await pull(hub, f"{TINY}:Q8_0")
-    with pytest.raises(Conflict, match="name one"):
-        await hub.delete(TINY)
+    await hub.delete(TINY)  # what `arena pull hf:<repo>` pulls: the default quant
+    assert leftovers(models_dir) == ["tiny-Q8_0.gguf", "tiny-Q8_0.gguf.hf.json"]
+    await pull(hub, TINY)
     await hub.delete(f"{TINY}:Q8_0")
     assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf", "tiny-Q4_K_M.gguf.hf.json"]
 
