@@ -23,7 +23,7 @@ from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.egress import EgressPolicy, EgressRefused
 from arena.engines.embedded import EmbeddedEngine
 from arena.engines.hf_pull import HuggingFaceHub
-from arena.engines.pulled_models import read_record
+from arena.engines.pulled_models import delete_local, read_record
 from arena.errors import (
     Conflict,
     EngineProtocolError,
@@ -242,6 +242,17 @@ async def test_a_second_pull_of_a_file_is_refused_before_any_progress(fresh: HfH
             await anext(progress)
     assert fresh.file_requests() == []
     await pull(make_hub(fresh, models_dir), TINY)  # once it has ended, the file can be pulled
+
+
+def test_deleting_a_model_while_it_is_pulled_says_so(models_dir: Path) -> None:
+    models_dir.mkdir()
+    (models_dir / "tiny-Q4_K_M.gguf.part").write_bytes(b"GGUF")
+    with FileLock(str(models_dir / "tiny-Q4_K_M.gguf.lock"), timeout=0):  # its pull runs
+        with pytest.raises(Conflict, match="local:tiny-q4_k_m is being pulled right now"):
+            delete_local(models_dir, "tiny-q4_k_m")
+    with pytest.raises(Conflict, match="only partly pulled .*interrupted.*pull it again to resume"):
+        delete_local(models_dir, "tiny-q4_k_m")
+    assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf.part"], "the part stays for the next pull"
 
 
 async def test_no_network_is_a_clear_error(models_dir: Path) -> None:

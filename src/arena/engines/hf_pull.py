@@ -37,7 +37,16 @@ from arena.engines.gguf_check import check_loadable
 from arena.engines.gguf_metadata import NotGguf
 from arena.engines.hf_download import Cancelled, Digests, download
 from arena.engines.hf_repo import HfRef, RepoFile, choose_file, default_of, parse_hf_name, quant_of
-from arena.engines.pulled_models import PulledRecord, local_name, part_path, pulled, read_record, remove, write_record
+from arena.engines.pulled_models import (
+    LOCK_SUFFIX,
+    PulledRecord,
+    local_name,
+    part_path,
+    pulled,
+    read_record,
+    remove,
+    write_record,
+)
 from arena.errors import (
     ArenaError,
     Conflict,
@@ -286,7 +295,7 @@ class HuggingFaceHub(Engine):
 def _take_lock(chosen: RepoFile, target: Path) -> FileLock:
     """One pull of a file at a time (across processes too: the CLI beside the server). Taken on
     the event loop and dropped wherever the pull ends, so not tied to a thread."""
-    lock = FileLock(str(target.with_name(target.name + ".lock")), timeout=0, thread_local=False)
+    lock = FileLock(str(target.with_name(target.name + LOCK_SUFFIX)), timeout=0, thread_local=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         lock.acquire()
