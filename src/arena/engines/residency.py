@@ -167,10 +167,13 @@ class Residency:
 
 
 def format_bytes(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
+    """In the units the web UI shows sizes in (lib/format.js's formatBytes: 1 MB = 10^6 bytes)."""
+    value, unit = float(count), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"{round(value)} {unit}" if value >= 100 or unit == "B" else f"{value:.1f} {unit}"
 
 
 def available_memory_bytes() -> int | None:
