@@ -105,3 +105,15 @@ async def test_a_file_replaced_under_a_loaded_id_is_loaded_again(engine: Embedde
     copy.replace(model)  # another inode under the same name
     assert (await final_chunk(engine)).usage.load_s is not None  # type: ignore[union-attr]
     assert (await final_chunk(engine)).usage.load_s is None
+
+
+async def test_an_hf_delete_unloads_the_local_model_it_served_as(engine: EmbeddedEngine) -> None:
+    from arena.engines.hf_pull import HuggingFaceHub
+
+    hub = HuggingFaceHub(endpoint="http://127.0.0.1:9", models_dir=engine.models_dir)  # never contacted to delete
+    hub.on_removed = engine.forget  # as engines/factory wires them
+    await final_chunk(engine)
+    await hub.delete("org/repo")
+    assert "a" not in engine.residency.snapshot() and not (engine.models_dir / "a.gguf").exists()
+    with pytest.raises(ModelNotAvailable):
+        await final_chunk(engine)
