@@ -59,13 +59,24 @@ def test_an_admin_pulls_a_gguf_that_then_generates_and_deletes_it(arena: Running
 
         missing = admin.request("POST", "/api/models/pull", json={"model": "hf:arena-test/no-such-repo"})
         assert missing.status_code == 404 and "not a model repo" in missing.json()["error"]
+        # v3's route runs the same checks before it answers, in v3's error shape.
+        v3 = admin.request("POST", "/api/pull_model", json={"model": "hf:arena-test/no-such-repo"})
+        assert v3.status_code == 404 and set(v3.json()) >= {"error"} and "not a model repo" in v3.json()["error"]
+        taken = admin.request("POST", "/api/pull_model", json={"model": f"hf:{REPO}:Q2_K"})
+        assert taken.status_code == 404 and "has no Q2_K GGUF" in taken.json()["error"]
 
         deleted = admin.request("DELETE", f"/api/models/{PULLED}")
         assert deleted.status_code == 200, deleted.text
         assert PULLED not in {m["id"] for m in admin.client.get("/api/models", params={"refresh": True}).json()["details"]}
 
         entries = admin.client.get("/api/audit", params={"action": "model"}).json()["entries"]
-    assert [(e["action"], e["target"], e["detail"]) for e in reversed(entries)] == [
-        ("model.pull", f"hf:{REPO}", {"endpoint": hub.url}),
-        ("model.delete", PULLED, {"endpoints": ["in-process"]}),
+    outcomes = [(e["action"], e["target"], e["detail"]["outcome"]) for e in reversed(entries)]
+    assert outcomes == [
+        ("model.pull", f"hf:{REPO}", "succeeded"),
+        ("model.pull", "hf:arena-test/no-such-repo", "refused"),
+        ("model.pull", "hf:arena-test/no-such-repo", "refused"),
+        ("model.pull", f"hf:{REPO}:Q2_K", "refused"),
+        ("model.delete", PULLED, "succeeded"),
     ]
+    assert {e["detail"].get("endpoint") for e in entries if e["action"] == "model.pull"} == {hub.url}
+    assert all("not a model repo" in e["detail"]["error"] for e in entries if e["target"] == "hf:arena-test/no-such-repo")

@@ -111,7 +111,9 @@ def test_pull_and_delete_name_their_endpoint(arena: RunningArena, doubles: tuple
         entries = client.get("/api/audit", params={"action": "model"}).json()["entries"]
     details = [(e["action"], e["detail"]) for e in reversed(entries)]
     assert details == [
-        ("model.pull", {"endpoint": second.url}),
-        ("model.delete", {"endpoints": [first.url]}),
-        ("model.delete", {"endpoints": [first.url, second.url]}),
+        ("model.pull", {"endpoint": second.url, "outcome": "succeeded"}),
+        ("model.pull", {"endpoint": "http://127.0.0.1:1", "outcome": "refused", "error": unknown.json()["error"]}),
+        ("model.delete", {"endpoints": [first.url], "outcome": "succeeded"}),
+        ("model.delete", {"endpoints": [first.url, second.url], "outcome": "succeeded"}),
+        ("model.delete", {"outcome": "failed", "error": missing.json()["error"]}),
     ]

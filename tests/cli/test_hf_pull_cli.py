@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,4 +38,15 @@ def test_pull_lists_and_rm_a_gguf_from_the_hub(tmp_path: Path) -> None:
         assert removed.exit_code == 0, removed.output
         assert sorted(p.name for p in models_dir.iterdir()) == []
         again = runner.invoke(app, ["rm", "local:tiny-q4_k_m"], env=env)
-    assert again.exit_code != 0 and "cannot be deleted" in " ".join(again.output.split())
+        assert again.exit_code != 0 and "cannot be deleted" in " ".join(again.output.split())
+        exported = runner.invoke(app, ["audit", "export", "-o", str(tmp_path / "audit.jsonl")], env=env)
+        assert exported.exit_code == 0, exported.output
+    entries = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    models = [(e["action"], e["target"], e["detail"]["outcome"], e["detail"]["via"]) for e in entries if e["action"].startswith("model.")]
+    assert models == [
+        ("model.pull", f"hf:{REPO}", "succeeded", "cli"),
+        ("model.pull", f"hf:{REPO}:Q2_K", "refused", "cli"),
+        ("model.delete", f"hf:{REPO}", "succeeded", "cli"),
+        ("model.delete", "local:tiny-q4_k_m", "failed", "cli"),
+    ]
+    assert "has no Q2_K GGUF" in entries[1]["detail"]["error"]

@@ -7,6 +7,8 @@ huggingface_hub's 10 MB read chunks: then the bundled SmolLM2 GGUF (98 MB over l
 from __future__ import annotations
 
 import hashlib
+import random
+import re
 import shutil
 from collections import namedtuple
 from collections.abc import Iterator
@@ -14,14 +16,23 @@ from pathlib import Path
 
 import anyio
 import pytest
+from filelock import FileLock
 
 from arena.engines.base import PullProgress
 from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.egress import EgressPolicy, EgressRefused
 from arena.engines.embedded import EmbeddedEngine
 from arena.engines.hf_pull import HuggingFaceHub
-from arena.engines.pulled_models import read_record
-from arena.errors import Conflict, EngineProtocolError, EngineUnavailable, InvalidInput, ModelNotAvailable, TooLarge
+from arena.engines.pulled_models import delete_local, read_record
+from arena.errors import (
+    Conflict,
+    EngineProtocolError,
+    EngineRejected,
+    EngineUnavailable,
+    InvalidInput,
+    ModelNotAvailable,
+    TooLarge,
+)
 from tests.engines.test_base_models import gguf_header
 from tests.support.doubles.hf_hub import HfHubDouble, hf_hub_double
 
@@ -30,6 +41,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 TINY = "arena-test/tiny-GGUF"
 SMOL_REPO = "arena-test/SmolLM2-135M-Instruct-GGUF"
 SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BROKEN = "arena-test/broken-GGUF"
 # A base model's header (no chat template), padded: enough for the catalog, not for llama.cpp.
 TINY_Q4 = gguf_header({"general.architecture": "llama", "general.name": "tiny"}) + bytes(range(256)) * 4000
 TINY_Q8 = gguf_header({"general.name": "tiny8", "tokenizer.chat_template": "{{ m }}"}) + b"\x08" * 50_000
@@ -49,6 +61,12 @@ def hub() -> Iterator[HfHubDouble]:
             },
         )
         double.add_repo(SMOL_REPO, {SMOL_FILE: smollm2_gguf_path(), "README.md": "# SmolLM2"})
+        smol = smollm2_gguf_path().read_bytes()
+        double.add_repo(
+            BROKEN,
+            {"noise-Q4_K_M.gguf": random.Random(1).randbytes(2_000_000), "cut-Q8_0.gguf": smol[: len(smol) // 3]},
+        )
+        double.add_repo("arena-test/evil-GGUF", {"../../evil.gguf": b"evil"})
         double.add_repo("arena-test/safetensors-only", {"model.safetensors": b"\0" * 64, "config.json": "{}"})
         yield double
 
@@ -81,7 +99,9 @@ def leftovers(models_dir: Path) -> list[str]:
     return sorted(p.name for p in models_dir.iterdir()) if models_dir.exists() else []
 
 
-async def test_the_default_is_q4_k_m_and_the_pulled_file_is_an_embedded_model(fresh: HfHubDouble, models_dir: Path) -> None:
+async def test_the_default_is_q4_k_m_and_the_pulled_file_is_an_embedded_model(
+    fresh: HfHubDouble, models_dir: Path
+) -> None:
     progress = await pull(make_hub(fresh, models_dir), TINY)
 
     assert progress[0].status == f"pulling tiny-Q4_K_M.gguf from {TINY}"
@@ -121,6 +141,9 @@ async def test_a_quant_or_a_file_picks_that_file(fresh: HfHubDouble, models_dir:
         ("arena-test/safetensors-only", ModelNotAvailable, "no .gguf file"),
         (f"{TINY}:Q2_K", ModelNotAvailable, "has no Q2_K GGUF; it has: Q4_K_M, Q8_0"),
         (f"{TINY}:other.gguf", ModelNotAvailable, "has no file 'other.gguf'"),
+        (f"{TINY}:mmproj-tiny-f16.gguf", ModelNotAvailable, "is a vision projector (mmproj): the arena runs text models only"),
+        (f"{TINY}:tiny-00001-of-00002.gguf", ModelNotAvailable, "one part of a split GGUF"),
+        ("arena-test/evil-GGUF", InvalidInput, "names its file '../../evil.gguf', an unsafe path: not pulled"),
         ("not-a-repo", InvalidInput, "hf:<org>/<repo>"),
         ("../../etc/passwd", InvalidInput, "is not a Hugging Face repo"),
         (f"{TINY}:../x.gguf", InvalidInput, "not a file name"),
@@ -129,7 +152,7 @@ async def test_a_quant_or_a_file_picks_that_file(fresh: HfHubDouble, models_dir:
 async def test_a_wrong_name_says_what_is_there_and_writes_nothing(
     fresh: HfHubDouble, models_dir: Path, name: str, error: type[Exception], words: str
 ) -> None:
-    with pytest.raises(error, match=words.replace(".", r"\.").replace("(", r"\(")):
+    with pytest.raises(error, match=re.escape(words)):
         await pull(make_hub(fresh, models_dir), name)
     assert leftovers(models_dir) == []
     assert fresh.file_requests() == []
@@ -199,6 +222,39 @@ async def test_a_corrupted_download_is_refused_by_its_checksum(fresh: HfHubDoubl
     assert (models_dir / "tiny-Q4_K_M.gguf").read_bytes() == TINY_Q4
 
 
+@pytest.mark.parametrize(
+    ("selector", "words"),
+    [("Q4_K_M", "noise-Q4_K_M.gguf is not a model .*: it is not a GGUF file"), ("Q8_0", "cut-Q8_0.gguf .* cut short")],
+)
+async def test_a_file_the_engine_cannot_load_is_refused_after_its_checksum(
+    fresh: HfHubDouble, models_dir: Path, selector: str, words: str
+) -> None:
+    with pytest.raises(EngineRejected, match=words + ".*not pulled"):
+        await pull(make_hub(fresh, models_dir), f"{BROKEN}:{selector}")
+    assert leftovers(models_dir) == [], "nothing listed, no part kept"
+
+
+async def test_a_second_pull_of_a_file_is_refused_before_any_progress(fresh: HfHubDouble, models_dir: Path) -> None:
+    models_dir.mkdir()
+    with FileLock(str(models_dir / "tiny-Q4_K_M.gguf.lock"), timeout=0):  # a pull under way (here or the CLI)
+        progress = make_hub(fresh, models_dir).pull(TINY)
+        with pytest.raises(Conflict, match="being pulled already"):
+            await anext(progress)
+    assert fresh.file_requests() == []
+    await pull(make_hub(fresh, models_dir), TINY)  # once it has ended, the file can be pulled
+
+
+def test_deleting_a_model_while_it_is_pulled_says_so(models_dir: Path) -> None:
+    models_dir.mkdir()
+    (models_dir / "tiny-Q4_K_M.gguf.part").write_bytes(b"GGUF")
+    with FileLock(str(models_dir / "tiny-Q4_K_M.gguf.lock"), timeout=0):  # its pull runs
+        with pytest.raises(Conflict, match="local:tiny-q4_k_m is being pulled right now"):
+            delete_local(models_dir, "tiny-q4_k_m")
+    with pytest.raises(Conflict, match="only partly pulled .*interrupted.*pull it again to resume"):
+        delete_local(models_dir, "tiny-q4_k_m")
+    assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf.part"], "the part stays for the next pull"
+
+
 async def test_no_network_is_a_clear_error(models_dir: Path) -> None:
     closed = HuggingFaceHub(endpoint="http://127.0.0.1:9", models_dir=models_dir)
     with pytest.raises(EngineUnavailable, match="is not reachable"):
@@ -214,7 +270,9 @@ async def test_the_hub_is_reached_only_through_the_egress_policy(fresh: HfHubDou
     assert fresh.requests == [], "refused before any connection"
 
 
-async def test_a_download_follows_the_hubs_redirect_only_to_a_configured_cdn(fresh: HfHubDouble, models_dir: Path) -> None:
+async def test_a_download_follows_the_hubs_redirect_only_to_a_configured_cdn(
+    fresh: HfHubDouble, models_dir: Path
+) -> None:
     with hf_hub_double() as cdn:
         cdn.add_repo(TINY, {"tiny-Q4_K_M.gguf": TINY_Q4})
         fresh.redirect_to = cdn.url
@@ -257,8 +315,9 @@ async def test_rm_deletes_what_was_pulled_and_only_that(fresh: HfHubDouble, mode
     hub = make_hub(fresh, models_dir)
     await pull(hub, f"{TINY}:Q4_K_M")
     await pull(hub, f"{TINY}:Q8_0")
-    with pytest.raises(Conflict, match="name one"):
-        await hub.delete(TINY)
+    await hub.delete(TINY)  # what `arena pull hf:<repo>` pulls: the default quant
+    assert leftovers(models_dir) == ["tiny-Q8_0.gguf", "tiny-Q8_0.gguf.hf.json"]
+    await pull(hub, TINY)
     await hub.delete(f"{TINY}:Q8_0")
     assert leftovers(models_dir) == ["tiny-Q4_K_M.gguf", "tiny-Q4_K_M.gguf.hf.json"]
 

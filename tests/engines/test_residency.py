@@ -123,7 +123,7 @@ def test_a_model_bigger_than_the_budget_is_refused_with_what_to_do(registry: Res
 
     assert isinstance(refused.value, EngineRejected)  # 400: retrying will not help
     message = str(refused.value)
-    assert "local:huge is refused" in message and "needs about 150.0 MiB" in message and "(100.0 MiB)" in message
+    assert "local:huge is refused" in message and "needs about 157 MB" in message and "(105 MB)" in message  # the UI's unit
     assert "ARENA_EMBEDDED_MAX_MEMORY" in message
     assert error_kind("error", message) == "refused"  # what a blind card says instead
     assert log == [] and set(registry.snapshot()) == {"a"}  # nothing unloaded for nothing

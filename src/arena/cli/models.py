@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from arena.cli._common import console, fail, load_settings
+from arena.cli._common import console, fail, load_settings, opened_database, os_user
 from arena.cli._tables import Column, print_table
 from arena.errors import ArenaError
 
@@ -33,8 +33,10 @@ async def _router() -> AsyncIterator[Router]:
         await router.aclose()
 
 
-def _manage(call: Callable[[Router], Awaitable[None]]) -> None:
-    """Run one model-management call on the router; an engine's refusal ends in one clear line."""
+def _manage(call: Callable[[Router], Awaitable[None]], *, audited: tuple[str, str] | None = None, started: Callable[[], bool] = lambda: True) -> None:
+    """Run one model-management call on the router; an engine's refusal ends in one clear line.
+    `audited` (action, model id): the audit log gets an entry saying how it ended, as the web
+    route's: refused (nothing started), succeeded, failed or interrupted."""
 
     async def run() -> None:
         async with _router() as router:
@@ -43,7 +45,25 @@ def _manage(call: Callable[[Router], Awaitable[None]]) -> None:
     try:
         asyncio.run(run())
     except ArenaError as exc:
+        if audited:
+            _audit(*audited, outcome="failed" if started() else "refused", error=str(exc))
         raise fail(exc) from None
+    except KeyboardInterrupt:
+        if audited:
+            _audit(*audited, outcome="interrupted")
+        raise
+    if audited:
+        _audit(*audited, outcome="succeeded")
+
+
+def _audit(action: str, target: str, **detail: str) -> None:
+    """An entry by the OS user who ran the command (as `arena user` records its changes)."""
+    from arena.storage import audit
+
+    with opened_database() as database:
+        audit.record(
+            database, actor_id=None, actor=os_user(), action=action, target=target, ip=None, detail={**detail, "via": "cli"}
+        )
 
 
 def _managed_id(name: str) -> str:
@@ -124,7 +144,9 @@ def pull(name: Annotated[str, typer.Argument(help=PULL_HELP)]) -> None:
                         task, description=escape(update.status), completed=update.completed or 0, total=update.total
                     )
 
-    _manage(fetch)
+    from arena.storage import audit
+
+    _manage(fetch, audited=(audit.MODEL_PULL, _managed_id(name)), started=lambda: bool(last))
     done = last[0] if last and name.startswith("hf:") else ""
     console.print(f"pulled {escape(name)}" + (f" ({escape(done)})" if done else ""), soft_wrap=True)
 
@@ -139,5 +161,7 @@ def rm(
     async def delete(router: Router) -> None:
         await router.delete(_managed_id(name))
 
-    _manage(delete)
+    from arena.storage import audit
+
+    _manage(delete, audited=(audit.MODEL_DELETE, _managed_id(name)))
     console.print(f"deleted {name}")

@@ -28,7 +28,9 @@ from arena.engines.batch.sampling import MIN_P
 from arena.engines.batch.streams import BatchedModels
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
 from arena.engines.footprint import loaded_bytes
+from arena.engines.llama_cold import prompt_s, start_cold
 from arena.engines.llama_pool import LlamaPool
+from arena.engines.loaded_files import LoadedFiles
 from arena.engines.prompt_format import FormattedPrompt, completion_prompt, template_prompt
 from arena.engines.pulled_models import delete_local
 from arena.engines.residency import Residency, default_budget_bytes
@@ -107,6 +109,7 @@ class EmbeddedEngine(Engine):
         self.batching = batching
         self._batched = BatchedModels(slots=slots, n_ctx=n_ctx, share=self._share)
         self._resident_loops = ResidentLoops(self._batched, self.residency, self._loop_source)
+        self.loaded_files = LoadedFiles(self.residency, self._batched, self._pools)  # deleted/replaced files
         # Generation threads of their own, so they never starve the default executor (DB writes).
         self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
 
@@ -145,6 +148,12 @@ class EmbeddedEngine(Engine):
 
     async def delete(self, name: str) -> None:
         await asyncio.to_thread(delete_local, self.models_dir, name)
+        await self.forget(name)
+
+    async def forget(self, name: str) -> None:
+        """The file of local:<name> was deleted (here or by an hf: delete): unload it, list it no more."""
+        await asyncio.to_thread(self.catalog, refresh=True)
+        await self.loaded_files.retire(name)
 
     async def health(self) -> EngineHealth:
         try:
@@ -172,6 +181,7 @@ class EmbeddedEngine(Engine):
     async def ensure_loop(self, name: str) -> tuple[DecodeLoop, float | None]:
         """The model's decode loop, loaded (within the memory budget) if needed and left idle, and
         the seconds this call spent loading it. Streams hold it instead (ResidentLoops.hold)."""
+        await self._check_file(name)
         loop, load_s, hold = await self._resident_loops.hold(name)
         hold.leave()
         return loop, load_s
@@ -179,6 +189,7 @@ class EmbeddedEngine(Engine):
     async def _loop_source(self, name: str) -> LoopSource:
         entry = self._entry(name)
         path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
+        self.loaded_files.loading(name, path)
         # Unreadable header: charge the file alone, and let its load say what is wrong with it.
         load_bytes = (await asyncio.to_thread(self._memory_of, [entry]))[name] or path.stat().st_size
         return LoopSource(path=path, load_bytes=load_bytes, prepare_for=lambda llm: _preparer(llm, entry))
@@ -188,7 +199,7 @@ class EmbeddedEngine(Engine):
         pool = self._pools.get(name)
         if pool is None:
             path = entry.path or await asyncio.to_thread(gemma3_gguf_path, self.data_dir)
-            # Unreadable header: charge the file alone, and let its load say what is wrong with it.
+            self.loaded_files.loading(name, path)
             load_bytes = (await asyncio.to_thread(self._memory_of, [entry]))[name] or path.stat().st_size
             pool = self._pools.setdefault(
                 name,
@@ -204,7 +215,12 @@ class EmbeddedEngine(Engine):
             )
         return pool, entry
 
+    async def _check_file(self, name: str) -> None:
+        if await self.loaded_files.check(name):  # replaced or deleted: the catalog says which
+            await asyncio.to_thread(self.catalog, refresh=True)
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        await self._check_file(request.model)
         if self.batching:
             loop, load_s, hold = await self._resident_loops.hold(request.model)
             try:
@@ -328,7 +344,7 @@ def _generate(
             )
             emit(_Done(usage, "length"))
             return
-        _start_cold(llm)
+        start_cold(llm)
         counter = _StopOrCount(stop, seat, llm)
         grammar = (
             LlamaGrammar.from_json_schema(json.dumps(request.json_schema), verbose=False)
@@ -367,7 +383,7 @@ def _generate(
             prompt_tokens=len(tokens),
             completion_tokens=completion,
             cached_prompt_tokens=0,
-            prompt_s=_prompt_s(llm),
+            prompt_s=prompt_s(llm),
             wait_s=timing.wait_s,
             load_s=timing.load_s,
             engine_settings={"min_p": MIN_P},
@@ -377,23 +393,3 @@ def _generate(
         emit(_Failed(exc))
     except Exception as exc:  # a llama.cpp failure becomes this instance's error, not a crash
         emit(_Failed(EngineError(f"the embedded engine failed: {exc}")))
-
-
-def _start_cold(llm: Llama) -> None:
-    """Forget the tokens an earlier request left in this object: llama-cpp-python would reuse
-    their shared prefix, and a repeated prompt would show a first token 10-100x sooner. Every
-    generation starts from the same (empty) cache, so first-token times compare like with like."""
-    import llama_cpp
-
-    llm.reset()  # no prefix to match: create_completion evaluates the whole prompt again
-    llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
-
-
-def _prompt_s(llm: Llama) -> float | None:
-    """llama.cpp's own prompt-processing time for this generation, when it can be read."""
-    try:
-        import llama_cpp
-
-        return round(llama_cpp.llama_perf_context(llm._ctx.ctx).t_p_eval_ms / 1000.0, 4)
-    except Exception:  # a version without the counters: unknown, not zero
-        return None

@@ -11,11 +11,12 @@ from arena.settings import Settings
 def build_router(settings: Settings) -> Router:
     egress = EgressPolicy.from_settings(settings)
     engines: list[Engine] = []
+    embedded = None
     if settings.embedded_enabled:
         from arena.engines.embedded import EmbeddedEngine
 
         engines.append(
-            EmbeddedEngine(
+            embedded := EmbeddedEngine(
                 data_dir=settings.data_dir,
                 models_dir=settings.resolved_models_dir,
                 slots=settings.embedded_slots or settings.max_instances,
@@ -51,4 +52,5 @@ def build_router(settings: Settings) -> Router:
             egress=egress,
             download_origins=settings.hf_redirect_origins,
         )
+        hub.on_removed = embedded.forget if embedded is not None else None  # it unloads what a delete removed
     return Router(engines=engines, egress=egress, hub=hub)

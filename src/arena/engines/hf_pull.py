@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx2
@@ -33,9 +33,20 @@ from huggingface_hub.errors import (
 from arena.engines import hf_http
 from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, ModelInfo, PullProgress
 from arena.engines.egress import EgressPolicy
+from arena.engines.gguf_check import check_loadable
+from arena.engines.gguf_metadata import NotGguf
 from arena.engines.hf_download import Cancelled, Digests, download
-from arena.engines.hf_repo import HfRef, RepoFile, choose_file, parse_hf_name, quant_of
-from arena.engines.pulled_models import PulledRecord, local_name, part_path, pulled, read_record, remove, write_record
+from arena.engines.hf_repo import HfRef, RepoFile, choose_file, default_of, parse_hf_name, quant_of
+from arena.engines.pulled_models import (
+    LOCK_SUFFIX,
+    PulledRecord,
+    local_name,
+    part_path,
+    pulled,
+    read_record,
+    remove,
+    write_record,
+)
 from arena.errors import (
     ArenaError,
     Conflict,
@@ -66,6 +77,8 @@ class HuggingFaceHub(Engine):
         self.models_dir = models_dir
         urls = [self.endpoint, *(download_origins or [])]
         self.policy = hf_http.guarded_for(urls, egress if egress is not None else EgressPolicy.of_urls(urls))
+        # Told the local:<name> of a file it deleted, so the embedded engine unloads it (EmbeddedEngine.forget).
+        self.on_removed: Callable[[str], Awaitable[None]] | None = None
 
     async def list_models(self) -> list[ModelInfo]:
         return []  # what it pulled is the embedded engine's to list and run
@@ -89,23 +102,31 @@ class HuggingFaceHub(Engine):
         chosen = choose_file(ref, files)
         target = self.models_dir / chosen.name
         if self._already_pulled(ref, chosen, target):
-            yield PullProgress(status=f"already pulled: local:{local_name(target)}", completed=chosen.size, total=chosen.size)
+            yield PullProgress(
+                status=f"already pulled: local:{local_name(target)}", completed=chosen.size, total=chosen.size
+            )
             return
-        have = await asyncio.to_thread(self._check_room, chosen, target)
-        yield PullProgress(status=f"pulling {chosen.path} from {ref.repo}", completed=have, total=chosen.size)
-        url = hf_hub_url(ref.repo, chosen.path, revision=revision, endpoint=self.endpoint)
-        record = PulledRecord(
-            repo=ref.repo,
-            file=chosen.path,
-            revision=revision,
-            sha256=chosen.sha256,
-            size=chosen.size or 0,
-            quantization=quant_of(chosen.name),
-            endpoint=self.endpoint,
+        lock = _take_lock(chosen, target)  # refused before any progress line when another pull has it
+        try:
+            have = await asyncio.to_thread(self._check_room, chosen, target)
+            yield PullProgress(status=f"pulling {chosen.path} from {ref.repo}", completed=have, total=chosen.size)
+            url = hf_hub_url(ref.repo, chosen.path, revision=revision, endpoint=self.endpoint)
+            record = PulledRecord(
+                repo=ref.repo,
+                file=chosen.path,
+                revision=revision,
+                sha256=chosen.sha256,
+                size=chosen.size or 0,
+                quantization=quant_of(chosen.name),
+                endpoint=self.endpoint,
+            )
+            async for progress in self._download(url, chosen, target, record):
+                yield progress
+        finally:
+            _drop_lock(lock)
+        yield PullProgress(
+            status=f"success: ready as local:{local_name(target)}", completed=chosen.size, total=chosen.size
         )
-        async for progress in self._download(url, chosen, target, record):
-            yield progress
-        yield PullProgress(status=f"success: ready as local:{local_name(target)}", completed=chosen.size, total=chosen.size)
 
     def _listing(self, ref: HfRef) -> tuple[str, list[RepoFile]]:
         """The repo's commit and files, each with its size and digests (one API call)."""
@@ -186,26 +207,6 @@ class HuggingFaceHub(Engine):
         cancel: threading.Event,
         on_bytes: Callable[[int], None],
     ) -> Digests:
-        """One pull of a file at a time (across processes too: the CLI beside the server)."""
-        lock = FileLock(str(target.with_name(target.name + ".lock")), timeout=0)
-        try:
-            with lock:
-                try:
-                    return self._fetch_locked(url, chosen, target, record, cancel, on_bytes)
-                finally:
-                    Path(lock.lock_file).unlink(missing_ok=True)  # ours to remove: we hold it
-        except Locked:
-            raise Conflict(f"{chosen.name} is being pulled already") from None
-
-    def _fetch_locked(
-        self,
-        url: str,
-        chosen: RepoFile,
-        target: Path,
-        record: PulledRecord,
-        cancel: threading.Event,
-        on_bytes: Callable[[int], None],
-    ) -> Digests:
         part = part_path(target)
         try:
             digests = download(url, part, size=chosen.size, cancel=cancel, on_bytes=on_bytes)
@@ -222,6 +223,11 @@ class HuggingFaceHub(Engine):
                 raise
             raise self._translate(exc, None, kept=part) from exc
         self._verify(chosen, digests, part)
+        try:
+            check_loadable(part, chosen.name)
+        except NotGguf as exc:
+            part.unlink(missing_ok=True)  # the hub's bytes, checked: pulling again gives the same
+            raise EngineRejected(f"{exc}: not pulled") from None
         write_record(target, record)  # first: a model without its record would look put there by hand
         part.replace(target)
         return digests
@@ -246,7 +252,9 @@ class HuggingFaceHub(Engine):
         what = f"hf:{ref.repo}" if ref else "the file"
         resume = " (the part downloaded so far is kept: pull again to resume)" if kept and kept.exists() else ""
         if isinstance(exc, GatedRepoError):
-            return EngineRejected(f"{what} is gated (its licence must be accepted with an account): the arena pulls public repos only")
+            return EngineRejected(
+                f"{what} is gated (its licence must be accepted with an account): the arena pulls public repos only"
+            )
         if isinstance(exc, RepositoryNotFoundError):
             return ModelNotAvailable(f"{what} is not a model repo on {self.endpoint} (or it is private)")
         if isinstance(exc, RevisionNotFoundError | RemoteEntryNotFoundError):
@@ -271,12 +279,34 @@ class HuggingFaceHub(Engine):
             mine = [(m, r) for m, r in mine if ref.file in (r.file, m.name)]
         elif ref.quant:
             mine = [(m, r) for m, r in mine if (r.quantization or "").upper() == ref.quant.upper()]
+        elif len(mine) > 1:  # no quant: the file a pull of hf:<org>/<repo> would pick, among those pulled
+            default = default_of([RepoFile(path=r.file, size=r.size, sha256=r.sha256, git_sha1=None) for _, r in mine])
+            mine = [(m, r) for m, r in mine if default is not None and r.file == default.path] or mine
         if not mine:
             raise ModelNotAvailable(f"nothing pulled from {ref} is in {self.models_dir}")
         if len(mine) > 1:
             names = ", ".join(f"local:{local_name(m)}" for m, _ in mine)
             raise Conflict(f"{ref} matches {names}: name one")
         await asyncio.to_thread(remove, mine[0][0])
+        if self.on_removed is not None:
+            await self.on_removed(local_name(mine[0][0]))
+
+
+def _take_lock(chosen: RepoFile, target: Path) -> FileLock:
+    """One pull of a file at a time (across processes too: the CLI beside the server). Taken on
+    the event loop and dropped wherever the pull ends, so not tied to a thread."""
+    lock = FileLock(str(target.with_name(target.name + LOCK_SUFFIX)), timeout=0, thread_local=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock.acquire()
+    except Locked:
+        raise Conflict(f"{chosen.name} is being pulled already (by another pull, here or from the CLI)") from None
+    return lock
+
+
+def _drop_lock(lock: FileLock) -> None:
+    Path(lock.lock_file).unlink(missing_ok=True)  # ours to remove: we hold it
+    lock.release()
 
 
 def _mb(count: int) -> str:

@@ -23,7 +23,9 @@ _FILE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/+-]{0,250}\.gguf", re.IGNORE
 # A model split over several files (`-00001-of-00003.gguf`): llama.cpp needs them all side by side.
 _SPLIT: Final = re.compile(r"-\d{5}-of-\d{5}\.gguf$", re.IGNORECASE)
 # Quantization names as GGUF file names carry them (Q4_K_M, IQ3_XXS, F16, BF16, Q8_0 …).
-_QUANT_IN_NAME: Final = re.compile(r"(?<![A-Za-z0-9])((?:I?Q\d+(?:_[A-Z0-9]+)*)|B?F16|F32)(?![A-Za-z0-9])", re.IGNORECASE)
+_QUANT_IN_NAME: Final = re.compile(
+    r"(?<![A-Za-z0-9])((?:I?Q\d+(?:_[A-Z0-9]+)*)|B?F16|F32)(?![A-Za-z0-9])", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +93,16 @@ def choose_file(ref: HfRef, files: list[RepoFile]) -> RepoFile:
     available = ", ".join(sorted({quant_of(f.name) or f.name for f in ggufs}))
     if ref.file is not None:
         matches = [f for f in ggufs if ref.file in (f.path, f.name)]
+        named = [f for f in files if ref.file in (f.path, f.name)]
+        if not matches and named and "mmproj" in named[0].name.lower():
+            raise ModelNotAvailable(
+                f"{ref.file!r} in hf:{ref.repo} is a vision projector (mmproj): the arena runs text models only, "
+                f"not projectors; its GGUFs: {available}"
+            )
+        if not matches and named:
+            raise ModelNotAvailable(
+                f"{ref.file!r} in hf:{ref.repo} is one part of a split GGUF, which the arena does not pull yet"
+            )
         if not matches:
             raise ModelNotAvailable(f"hf:{ref.repo} has no file {ref.file!r}; its GGUFs: {available}")
     elif ref.quant is not None:
@@ -102,7 +114,16 @@ def choose_file(ref: HfRef, files: list[RepoFile]) -> RepoFile:
     if len(matches) > 1:
         names = ", ".join(f.path for f in matches)
         raise InvalidInput(f"hf:{ref.repo}: {names} all match; name the file: hf:{ref.repo}:<file.gguf>")
+    if not _FILE.fullmatch(matches[0].path) or ".." in PurePosixPath(matches[0].path).parts:
+        raise InvalidInput(f"hf:{ref.repo} names its file {matches[0].path!r}, an unsafe path: not pulled")
     return matches[0]
+
+
+def default_of(files: list[RepoFile]) -> RepoFile | None:
+    """The file `hf:<org>/<repo>` with no quant means among `files` (None when there is none)."""
+    ggufs = _ggufs(files)
+    matches = _default(ggufs) if ggufs else []
+    return matches[0] if len(matches) == 1 else None
 
 
 def _default(ggufs: list[RepoFile]) -> list[RepoFile]:

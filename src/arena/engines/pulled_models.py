@@ -12,10 +12,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from arena.errors import InvalidInput
+from filelock import FileLock
+from filelock import Timeout as Locked
+
+from arena.errors import Conflict, InvalidInput
 
 RECORD_SUFFIX = ".hf.json"
 PART_SUFFIX = ".part"
+LOCK_SUFFIX = ".lock"  # held by the pull of that file (hf_pull)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +91,35 @@ def delete_local(models_dir: Path, name: str) -> Path:
                 )
             remove(model)
             return model
+    _refuse_unfinished(models_dir, name)
     raise InvalidInput(
         f"local:{name} cannot be deleted: the arena deletes only the models it pulled (arena pull hf:<org>/<repo>)"
     )
+
+
+def _refuse_unfinished(models_dir: Path, name: str) -> None:
+    """A model not there yet because its pull runs now (its lock is held) or was interrupted (a part)."""
+    for part in sorted(models_dir.glob(f"*.gguf{PART_SUFFIX}")) if models_dir.is_dir() else []:
+        model = part.with_name(part.name.removesuffix(PART_SUFFIX))
+        if local_name(model) != name.lower():
+            continue
+        if _pull_running(model):
+            raise Conflict(f"local:{name} is being pulled right now: delete it once its pull has ended (or stop the pull)")
+        raise Conflict(
+            f"local:{name} was only partly pulled (the pull was interrupted): pull it again to resume it, "
+            f"or delete {part.name} from {models_dir}"
+        )
+
+
+def _pull_running(model: Path) -> bool:
+    """Whether a pull (here or in another process) holds the file's lock right now."""
+    lock_file = model.with_name(model.name + LOCK_SUFFIX)
+    if not lock_file.exists():
+        return False
+    lock = FileLock(str(lock_file), timeout=0)
+    try:
+        with lock:
+            lock_file.unlink(missing_ok=True)  # left by a pull that died: ours to remove while held
+    except Locked:
+        return True
+    return False

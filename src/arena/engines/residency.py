@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.errors import MemoryBusy, ModelTooLarge
+from arena.errors import MemoryBusy, ModelNotAvailable, ModelTooLarge
 
 Free = Callable[[], None]
 Detach = Callable[[], Free]
@@ -35,6 +35,7 @@ class _Resident:
     detach: Detach
     in_use: int = 0
     last_used: float = 0.0
+    retiring: bool = False  # its file was deleted or replaced: unloaded once its streams end
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +77,11 @@ class Residency:
         with self._lock:
             now = self._clock()
             resident = self._models.get(key)
+            if resident is not None and resident.retiring:
+                raise ModelNotAvailable(
+                    f"{name} was deleted or its file replaced: its last answers are finishing on the old "
+                    "file; try again when they have ended"
+                )
             if resident is not None:
                 resident.in_use += 1
                 resident.last_used = now
@@ -110,6 +116,24 @@ class Residency:
             resident.last_used = self._clock()
             if holds_nothing and resident.in_use == 0:
                 del self._models[key]
+                return
+            if not (resident.retiring and resident.in_use == 0):
+                return
+            free = self._models.pop(key).detach()
+        # The last stream on a deleted file ended: free it off the caller's (event-loop) thread.
+        threading.Thread(target=free, name=f"unload-{key}", daemon=True).start()
+
+    def retire(self, key: str) -> Free | None:
+        """`key`'s file was deleted or replaced: unload it now when idle (returns what frees its
+        memory), or else refuse every new use and unload it when its last use leaves (None)."""
+        with self._lock:
+            resident = self._models.get(key)
+            if resident is None:
+                return None
+            if resident.in_use == 0:
+                return self._models.pop(key).detach()
+            resident.retiring = True
+            return None
 
     def unload_idle(self) -> list[Free]:
         """Unload every idle model (shutdown, tests); returns what frees their memory."""
@@ -143,10 +167,13 @@ class Residency:
 
 
 def format_bytes(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
+    """In the units the web UI shows sizes in (lib/format.js's formatBytes: 1 MB = 10^6 bytes)."""
+    value, unit = float(count), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"{round(value)} {unit}" if value >= 100 or unit == "B" else f"{value:.1f} {unit}"
 
 
 def available_memory_bytes() -> int | None:

@@ -34,6 +34,7 @@ class BatchedModels:
         self._loops: dict[str, DecodeLoop] = {}
         self._loading: dict[str, asyncio.Task[DecodeLoop]] = {}
         self._arrivals: dict[str, list[Sequence]] = {}
+        self._hidden: dict[str, list[DecodeLoop]] = {}  # a deleted file's loops, until their streams end
 
     def loop(self, name: str) -> DecodeLoop | None:
         return self._loops.get(name)
@@ -71,11 +72,22 @@ class BatchedModels:
     def detach(self, name: str) -> Callable[[], None]:
         """The memory budget unloads the (idle) model: its loop takes no new sequence from now, and
         the returned call (slow: a worker thread) stops its thread and frees its context and weights."""
+        loops = [loop for loop in [self._loops.pop(name, None), *self._hidden.pop(name, [])] if loop is not None]
+        for loop in loops:
+            loop.refuse()
+
+        def close() -> None:
+            for loop in loops:
+                loop.close()
+
+        return close
+
+    def hide(self, name: str) -> None:
+        """Its file was deleted while it generates: the running streams keep the loop, no new
+        stream finds it; `detach` closes it once they have ended."""
         loop = self._loops.pop(name, None)
-        if loop is None:
-            return lambda: None
-        loop.refuse()
-        return loop.close
+        if loop is not None:
+            self._hidden.setdefault(name, []).append(loop)
 
     def _load(self, name: str, path: Path, prepare_for: PrepareFor, before_load: Callable[[], None]) -> DecodeLoop:
         before_load()
@@ -136,6 +148,7 @@ class BatchedModels:
         loop.submit(self._arrivals.pop(name, []))
 
     def close(self) -> None:
-        for loop in self._loops.values():
+        for loop in [*self._loops.values(), *(loop for hidden in self._hidden.values() for loop in hidden)]:
             loop.close()
         self._loops.clear()
+        self._hidden.clear()

@@ -41,39 +41,76 @@ def _model_id(body: ModelNameCreate) -> str:
     return model_id
 
 
-async def _pull_stream(request: Request, models: ModelRouter, model_id: str, endpoint: str | None) -> NdjsonStream:
-    engine, _name = models.engine_for_management(model_id, endpoint=endpoint)  # settled once: audited as used
+async def _audit_pull(request: Request, model_id: str, endpoint: str | None, outcome: str, error: str | None = None) -> None:
+    """Every pull's entry says how it ended: refused (before any transfer), succeeded, failed, interrupted."""
+    more = {k: v for k, v in {"endpoint": endpoint, "error": error}.items() if v is not None}
+    await record_event(request, audit.MODEL_PULL, target=model_id, outcome=outcome, **more)
+
+
+async def _start_pull(
+    request: Request, models: Router, model_id: str, endpoint: str | None
+) -> tuple[str, PullProgress, AsyncIterator[PullProgress]]:
+    """The pull's endpoint, first progress line and the rest. Everything that can refuse a pull up
+    front (no such engine, repo or quant, a name taken, a pull of it under way) is settled before
+    the first line, so a refusal is this answer's error, audited as refused."""
+    try:
+        engine, _name = models.engine_for_management(model_id, endpoint=endpoint)  # settled once: audited as used
+        if not engine.can_pull:
+            raise InvalidInput(f"{engine.kind} models cannot be pulled")
+    except ArenaError as exc:
+        await _audit_pull(request, model_id, endpoint, "refused", str(exc))
+        raise
     progress = models.pull(model_id, endpoint=engine.endpoint)
-    # Wait for the first progress line, so a refused pull is a plain HTTP error, not a stream.
     try:
         first = await anext(progress)
+    except ArenaError as exc:
+        await progress.aclose()
+        await _audit_pull(request, model_id, engine.endpoint, "refused", str(exc))
+        raise
     except BaseException:
         await progress.aclose()
         raise
-    await record_event(request, audit.MODEL_PULL, target=model_id, endpoint=engine.endpoint)
+    return engine.endpoint, first, progress
+
+
+async def _pull_stream(request: Request, models: ModelRouter, model_id: str, endpoint: str | None) -> NdjsonStream:
+    endpoint, first, progress = await _start_pull(request, models, model_id, endpoint)
 
     async def lines() -> AsyncIterator[bytes]:
-        async with aclosing(progress):
-            yield line(_progress(first))
-            try:
-                async for item in progress:
-                    yield line(_progress(item))
-            except ArenaError as exc:  # the stream has begun: the error becomes its last line
-                yield line({"status": "error", "error": str(exc)})
+        outcome, error = "interrupted", None  # the client left before the end
+        try:
+            async with aclosing(progress):
+                yield line(_progress(first))
+                try:
+                    async for item in progress:
+                        yield line(_progress(item))
+                    outcome = "succeeded"
+                except ArenaError as exc:  # the stream has begun: the error becomes its last line
+                    outcome, error = "failed", str(exc)
+                    yield line({"status": "error", "error": str(exc)})
+        finally:
+            await asyncio.shield(_audit_pull(request, model_id, endpoint, outcome, error))  # a client that left too
 
     return NdjsonStream(lines())
 
 
-async def _pull_quietly(models: Router, model_id: str, endpoint: str) -> None:
-    """A background pull: nobody waits on it, so its end goes to the log."""
+async def _pull_quietly(request: Request, model_id: str, endpoint: str, progress: AsyncIterator[PullProgress]) -> None:
+    """A background pull: nobody waits on it, so its end goes to the log and the audit log."""
+    outcome, error = "interrupted", None  # the server shut down under it
     try:
-        async with aclosing(models.pull(model_id, endpoint=endpoint)) as progress:
+        async with aclosing(progress):
             async for _ in progress:
                 pass
-    except ArenaError as exc:
-        logger.warning("pulling %s failed: %s", model_id, exc)
-    else:
+        outcome = "succeeded"
         logger.info("pulled %s", model_id)
+    except ArenaError as exc:
+        outcome, error = "failed", str(exc)
+        logger.warning("pulling %s failed: %s", model_id, exc)
+    finally:
+        try:
+            await asyncio.shield(_audit_pull(request, model_id, endpoint, outcome, error))
+        except Exception:  # nobody to answer: the log says it
+            logger.exception("could not audit the end of pulling %s (%s)", model_id, outcome)
 
 
 def _background_pulls(app: FastAPI) -> set[asyncio.Task[None]]:
@@ -97,17 +134,14 @@ async def pull_model(body: ModelNameCreate, request: Request, models: ModelRoute
     """Start pulling a model and answer at once (v3); poll /api/models for it to appear, or use
     /api/models/pull to follow the progress."""
     model_id = _model_id(body)
-    # No such engine or endpoint: the error is this answer's. The endpoint is settled now, so the
-    # background pull goes where this answer says.
-    engine, _name = models.engine_for_management(model_id, endpoint=body.endpoint)
-    if not engine.can_pull:
-        raise InvalidInput(f"{engine.kind} models cannot be pulled")
-    await record_event(request, audit.MODEL_PULL, target=model_id, endpoint=engine.endpoint)
+    # Checked before answering, as /api/models/pull does: a wrong repo, quant or endpoint is
+    # v3's {"error": …} with its status, not "downloading". The pull goes on in the background.
+    endpoint, _first, progress = await _start_pull(request, models, model_id, body.endpoint)
     pulls = _background_pulls(request.app)
-    task = asyncio.create_task(_pull_quietly(models, model_id, engine.endpoint), name=f"pull {model_id}")
+    task = asyncio.create_task(_pull_quietly(request, model_id, endpoint, progress), name=f"pull {model_id}")
     pulls.add(task)  # held here until it ends: the loop keeps only weak references
     task.add_done_callback(pulls.discard)
-    return PullStartedPublic(status="downloading", model=model_id, endpoint=body.endpoint and engine.endpoint)
+    return PullStartedPublic(status="downloading", model=model_id, endpoint=body.endpoint and endpoint)
 
 
 @router.post("/models/pull", responses=ERRORS, response_class=NdjsonStream)
@@ -121,8 +155,7 @@ async def pull_model_rest(body: ModelNameCreate, request: Request, models: Model
 async def delete_model(body: ModelNameCreate, request: Request, models: ModelRouter) -> ModelDeletedPublic:
     """Delete a pulled model: from `endpoint`, or from every endpoint that has it."""
     model_id = _model_id(body)
-    endpoints = await models.delete(model_id, endpoint=body.endpoint)
-    await record_event(request, audit.MODEL_DELETE, target=model_id, endpoints=endpoints)
+    endpoints = await _delete(request, models, model_id, body.endpoint)
     return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints if body.endpoint else None)
 
 
@@ -134,6 +167,17 @@ async def delete_model_rest(
     endpoint: Annotated[str | None, Query(max_length=300, description="Only this endpoint (else every one with it)")] = None,
 ) -> ModelDeletedPublic:
     """REST-style alias of /api/delete_model."""
-    endpoints = await models.delete(model_id, endpoint=endpoint)
-    await record_event(request, audit.MODEL_DELETE, target=model_id, endpoints=endpoints)
+    endpoints = await _delete(request, models, model_id, endpoint)
     return ModelDeletedPublic(status="deleted", model=model_id, endpoints=endpoints)
+
+
+async def _delete(request: Request, models: Router, model_id: str, endpoint: str | None) -> list[str]:
+    """Delete, and audit how it ended (a refused or failed delete too, with its reason)."""
+    try:
+        endpoints = await models.delete(model_id, endpoint=endpoint)
+    except ArenaError as exc:
+        more = {"endpoint": endpoint} if endpoint else {}
+        await record_event(request, audit.MODEL_DELETE, target=model_id, outcome="failed", error=str(exc), **more)
+        raise
+    await record_event(request, audit.MODEL_DELETE, target=model_id, endpoints=endpoints, outcome="succeeded")
+    return endpoints
