@@ -208,14 +208,22 @@ def test_instances_are_named_by_the_model_spec_and_an_ambiguous_model_lists_the_
     add_run(database, run_id, [COLD, WARM], [judgment(run_id, n, COLD, WARM, "a") for n in range(6)])
 
     result = compare_runs(
-        database=database, run_a=run_id, instance_a="local:smol@temperature=0.9", instance_b="local:smol@temperature=0.2"
+        database=database,
+        run_a=run_id,
+        instance_a="local:smol@temperature=0.9",
+        instance_b="local:smol@temperature=0.2",
     )
     assert (result.instance_a, result.instance_b) == (WARM.instance_id, COLD.instance_id)
     with pytest.raises(InvalidInput, match="several instance 'local:smol'; name one of") as raised:
         compare_runs(database=database, run_a=run_id, instance_a="local:smol", instance_b=COLD.instance_id)
     assert "local:smol@temperature=0.2," in str(raised.value) and "local:smol@temperature=0.9," in str(raised.value)
     with pytest.raises(InvalidInput, match="no instance 'local:smol@temperature=0.5'"):
-        compare_runs(database=database, run_a=run_id, instance_a="local:smol@temperature=0.5", instance_b="local:smol@temperature=0.2")
+        compare_runs(
+            database=database,
+            run_a=run_id,
+            instance_a="local:smol@temperature=0.5",
+            instance_b="local:smol@temperature=0.2",
+        )
 
 
 def test_a_judge_that_flips_with_the_order_is_said_to_be_unable_to_tell(database: Database) -> None:
