@@ -264,8 +264,8 @@ class Response(Base):
     wait_s: Mapped[float | None] = mapped_column(Float)
     load_s: Mapped[float | None] = mapped_column(Float)
     engine_timed: Mapped[bool | None] = mapped_column(Boolean)
-    # Another round's generation (another conversation, a judge, a bench item) ran beside it:
-    # its speed is not compared. None: not known (stored before this was recorded).
+    # Another generation (another round's, or a sibling in its own batch) ran beside it: its
+    # speed is not compared. None: not known (stored before this was recorded).
     contended: Mapped[bool | None] = mapped_column(Boolean)
     # Answers generated together share a round (0: with the turn); each regenerate is a round
     # of its own, so speeds measured under different loads are never compared.
@@ -274,6 +274,9 @@ class Response(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     # The server process streaming it (server_processes.id, no foreign key: leases come and go).
     owner_process: Mapped[str | None] = mapped_column(String(32))
+    # That process's machine, kept with the answer: the lease row goes when the process stops,
+    # and the speed figures still group the answer by where it was generated (0025).
+    host: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def is_finished(self) -> bool:

@@ -36,7 +36,10 @@ def stored_pareto(
         if row.ci_low is not None and row.ci_high is not None
     }
     with database.session() as session:
-        figures = speed_figures(session)
+        # The speeds follow the board's category and dates (source and judge concern ratings only).
+        figures = speed_figures(
+            session, category=filters.get("category"), since=filters.get("since"), until=filters.get("until")
+        )
     speeds = [
         Speed(
             key=figure.model if unit == "model" else figure.instance_id,
