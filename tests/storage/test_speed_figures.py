@@ -11,9 +11,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from arena.evaluation.bench.plan import instance_record
+from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.db import Database
-from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage.models import Response, Vote
 from arena.storage.process_models import ServerProcess
 from arena.storage.speed_figures import speed_figures
