@@ -98,6 +98,11 @@ def test_an_answer_keeps_its_host_after_a_restart_and_shares_the_benchmarks_engi
     assert figures(category="code") == {(SMOL, "vm", "local"): (pytest.approx((20 + 12) / 2), 2)}
     assert figures(category="writing") == {(SMOL, "vm", "local"): (pytest.approx(40.0), 1)}
     # A date range keeps what finished inside it: the bench items of 1 December, not today's answers.
+    with database.session() as session:  # several items at once: none of them measured alone
+        session.execute(update(BenchRun).values(concurrency=2))
+    assert figures() == {(SMOL, "vm", "local"): (pytest.approx(12.0), 2)}
+    with database.session() as session:
+        session.execute(update(BenchRun).values(concurrency=1))
     december = {"since": datetime(2026, 11, 30, tzinfo=UTC), "until": datetime(2026, 12, 2, tzinfo=UTC)}
     assert figures(**december) == {(SMOL, "vm", "local"): (pytest.approx(30.0), 2)}
 

@@ -5,7 +5,8 @@ Two sources: benchmark items and interactive answers, each with the host it was 
 (an answer keeps its process's host, 0025; older answers the host of a lease row still there).
 The engine is the model's kind ("local", "ollama"…) for both, so one machine and engine is one
 chart whichever way its answers came. An answer that ran beside any other generation
-(``contended``) is left out: its speed is not a solo speed. The leaderboard's filters apply: a
+(``contended``) is left out: its speed is not a solo speed; so are the items of a benchmark run
+with a concurrency above 1. The leaderboard's filters apply: a
 date range keeps what finished inside it; a category keeps benchmark items of that category and
 answers of turns voted or judged in it (categories are stored encrypted: filtered here, not in SQL).
 """
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from arena.storage.bench_models import BenchItem
+from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.models import Instance, Judgment, Response, Vote
 from arena.storage.process_models import ServerProcess
 
@@ -45,7 +46,9 @@ def speed_figures(
 ) -> list[SpeedFigure]:
     bench = (
         select(BenchItem.instance_id, BenchItem.model, BenchItem.host, BenchItem.tokens_per_sec, BenchItem.category)
-        .where(BenchItem.status == "done", BenchItem.tokens_per_sec.is_not(None))
+        .join(BenchRun, BenchRun.id == BenchItem.run_id)
+        # A run generating several items at once measured none of them alone.
+        .where(BenchItem.status == "done", BenchItem.tokens_per_sec.is_not(None), BenchRun.concurrency <= 1)
         .where(*_between(BenchItem.finished_at, since, until))
     )
     host = func.coalesce(Response.host, ServerProcess.host)
