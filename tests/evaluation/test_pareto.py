@@ -107,7 +107,7 @@ def test_the_report_charts_rating_against_speed_per_category_and_lists_the_front
     assert all('class="chart pareto' in svg for svg in pareto.values())
     labels = report.labels
     strong = labels[STRONG.instance_id]
-    assert f"Rating against tokens/s on unknown host · unknown engine: Pareto-optimal {strong}\n" in markdown
+    assert f"Rating against tokens/s on unknown host · ollama: Pareto-optimal {strong}\n" in markdown
     unknown = ", ".join(sorted(labels[i.instance_id] for i in (MIDDLE, WEAK)))
     assert f"Rating against model size on disk: Pareto-optimal {strong}; unknown for {unknown}" in markdown
     assert "Rating against resident memory: unknown for every instance" in markdown

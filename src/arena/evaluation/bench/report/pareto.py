@@ -21,6 +21,7 @@ from arena.evaluation.ratings.all_ties import every_battle_tied
 from arena.evaluation.ratings.fit import Leaderboard, leaderboard
 from arena.evaluation.ratings.pairs import Battle
 from arena.evaluation.ratings.pareto import ModelSize, ParetoChart, Speed, pareto_charts
+from arena.storage.speed_figures import engine_label
 
 ALL_PROMPTS: Final = "all prompts"
 PARETO_ROUNDS: Final = 1000  # bootstrap rounds for the intervals that decide dominance
@@ -48,7 +49,8 @@ def _speeds(report: BenchReport) -> list[Speed]:
     for item in report.items:
         rate = item.get("tokens_per_sec")  # items built by hand (or by older code) may lack a key
         if item.get("status") == "done" and rate is not None:
-            groups[(item["instance_id"], item.get("host"), item.get("engine"))].append(rate)
+            # The engine's kind, as the leaderboard labels it, so one machine and engine reads alike.
+            groups[(item["instance_id"], item.get("host"), engine_label(item["model"]))].append(rate)
     return [
         Speed(key=key, host=host, engine=engine, tokens_per_sec=sum(values) / len(values), answers=len(values))
         for (key, host, engine), values in groups.items()
