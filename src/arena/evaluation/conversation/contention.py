@@ -1,14 +1,11 @@
 """A process-wide ledger of the generations running now, each tagged with its round.
 
-Any other generation running at any moment of an answer's run slows it: another round's
-(another conversation, a regenerate, a judge, a bench item) and also its own round's siblings,
-since the embedded engine batches a comparison's answers together and each then runs at a
-fraction of its solo speed (a four-way comparison: about half). Loading a model meanwhile (a
-load happens inside its generation) counts too. Such an answer is "contended": its speed is
-not a solo speed, and the speed figures leave it out. Two runs overlap exactly when one starts
-while the other is running, so each start marks every running generation, and itself if there
-is any. The ledger is process-wide, not per engine: the process cannot tell whether two
-engines share a machine, so it assumes they do.
+Answers generated together share the engine's threads evenly only among themselves: a
+generation of another round (another conversation, a regenerate, a judge, a bench item)
+running at any moment of an answer's run, or loading a model meanwhile (a load happens inside
+its generation), slows that answer alone. Such an answer is "contended": its speed is not
+compared. Two runs overlap exactly when one starts while the other is running, so each start
+marks every running generation of another round, and itself if there is any.
 """
 
 from __future__ import annotations
@@ -32,15 +29,16 @@ def begin(round_key: object) -> Running:
     """Note a generation of `round_key` starting now; pass the result to `end()`."""
     run = Running(round_key=round_key)
     with _lock:
-        for other in _running:  # siblings of one round included: they share a batch
-            other.contended = True
-            run.contended = True
+        for other in _running:
+            if other.round_key is not round_key:
+                other.contended = True
+                run.contended = True
         _running.add(run)
     return run
 
 
 def end(run: Running) -> bool:
-    """The generation ended: whether any other generation overlapped it."""
+    """The generation ended: whether another round's generation overlapped it."""
     with _lock:
         _running.discard(run)
         return run.contended
