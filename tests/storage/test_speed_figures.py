@@ -18,7 +18,7 @@ from arena.storage.models import Response, Vote
 from arena.storage.process_models import ServerProcess
 from arena.storage.speed_figures import speed_figures
 from tests.evaluation.test_bench_compare import Q4
-from tests.support.builders import pairwise_vote, seed_turn
+from tests.support.builders import pairwise_vote, seed_turn, thumb
 from tests.support.models import SMOL
 
 pytestmark = pytest.mark.timeout(60)
@@ -79,13 +79,20 @@ def test_an_answer_keeps_its_host_after_a_restart_and_shares_the_benchmarks_engi
                 bench_item(1, host="vm", rate=40.0, model=SMOL_INSTANCE, category="writing"),
             ]
         )
-    voted, unvoted = seed_turn(database, models=[SMOL, LLAMA]), seed_turn(database, models=[SMOL])
+    voted, unvoted = seed_turn(database, models=[SMOL]), seed_turn(database, models=[SMOL])
+    # Two answers of one round ran together (one batch in the embedded engine): not solo speeds,
+    # although no other round overlapped them (``contended`` False: the crown compares them).
+    together = seed_turn(database, models=[SMOL, LLAMA])
     database.process_id = database.process_host = None
-    pairwise_vote(database, voted, "A")
+    thumb(database, voted, 0, "up")
+    pairwise_vote(database, together, "A")
     with database.session() as session:
         session.execute(update(Vote).values(category="code"))
         ids = [*voted.response_ids, *unvoted.response_ids]
         session.execute(update(Response).where(Response.id.in_(ids)).values(tokens_per_sec=12.0, contended=False))
+        session.execute(
+            update(Response).where(Response.id.in_(together.response_ids)).values(tokens_per_sec=6.0, contended=False)
+        )
         session.execute(delete(ServerProcess))  # the process stopped: its lease row is gone
 
     def figures(**filters: Any) -> dict[tuple[str, str | None, str | None], tuple[float, int]]:

@@ -264,8 +264,8 @@ class Response(Base):
     wait_s: Mapped[float | None] = mapped_column(Float)
     load_s: Mapped[float | None] = mapped_column(Float)
     engine_timed: Mapped[bool | None] = mapped_column(Boolean)
-    # Another generation (another round's, or a sibling in its own batch) ran beside it: its
-    # speed is not compared. None: not known (stored before this was recorded).
+    # Another round's generation (another conversation, a judge, a bench item) ran beside it:
+    # its speed is not compared. None: not known (stored before this was recorded).
     contended: Mapped[bool | None] = mapped_column(Boolean)
     # Answers generated together share a round (0: with the turn); each regenerate is a round
     # of its own, so speeds measured under different loads are never compared.

@@ -4,9 +4,12 @@ mean tokens/s and how many answers it rests on (the leaderboard's quality-versus
 Two sources: benchmark items and interactive answers, each with the host it was generated on
 (an answer keeps its process's host, 0025; older answers the host of a lease row still there).
 The engine is the model's kind ("local", "ollama"…) for both, so one machine and engine is one
-chart whichever way its answers came. An answer that ran beside any other generation
-(``contended``) is left out: its speed is not a solo speed; so are the items of a benchmark run
-with a concurrency above 1. The leaderboard's filters apply: a
+chart whichever way its answers came. Only answers generated alone count: one that ran beside
+another round's generation (``contended``) is left out, and so is every answer of a round with
+more than one answer (a comparison's answers run together: the embedded engine batches them,
+each at a fraction of its solo speed, so they are fair against each other, which is what the
+card's crown compares, but not solo speeds); so are the items of a benchmark run with a
+concurrency above 1. The leaderboard's filters apply: a
 date range keeps what finished inside it; a category keeps benchmark items of that category and
 answers of turns voted or judged in it (categories are stored encrypted: filtered here, not in SQL).
 """
@@ -18,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from arena.storage.bench_models import BenchItem, BenchRun
 from arena.storage.models import Instance, Judgment, Response, Vote
@@ -52,6 +55,7 @@ def speed_figures(
         .where(*_between(BenchItem.finished_at, since, until))
     )
     host = func.coalesce(Response.host, ServerProcess.host)
+    sibling = aliased(Response)
     answers = (
         select(Response.instance_id, Instance.model, host, Response.tokens_per_sec, Response.turn_id)
         .join(Instance, Instance.id == Response.instance_id)
@@ -60,6 +64,11 @@ def speed_figures(
             Response.status == "ok",
             Response.tokens_per_sec.is_not(None),
             or_(Response.contended.is_(None), Response.contended.is_(False)),
+            ~exists().where(  # a sibling: another answer of the same round, generated together
+                sibling.turn_id == Response.turn_id,
+                sibling.generation_round == Response.generation_round,
+                sibling.id != Response.id,
+            ),
             *_between(Response.finished_at, since, until),
         )
     )
