@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import update
 
 from arena.storage.db import Database
-from arena.storage.models import Response
+from arena.storage.models import Response, Vote
 from tests.evaluation.test_bench_compare import BASELINE, Q4, Q8, seed_two_quantizations
-from tests.support.builders import judged_pair, pairwise_vote, seed_turn
+from tests.support.builders import judged_pair, pairwise_vote, seed_turn, thumb
 from tests.support.doubles.ollama import OllamaDouble
 from tests.support.fixtures import ArenaFactory
 from tests.support.server import RunningArena
@@ -26,16 +26,22 @@ def arena(module_double: OllamaDouble, module_arena_factory: ArenaFactory) -> Ru
 
 
 def battle(database: Database, winner: str, loser: str, *, times: int, category: str | None = None) -> None:
-    """Votes (no category) or judge verdicts in a category; every answer gets its model's speed."""
+    """Votes (no category) or judge verdicts in a category. Their answers ran two at a time (not
+    solo speeds): each model's speed comes from one answer of its own, voted in the category."""
     for _ in range(times):
         turn = seed_turn(database, models=[winner, loser])
         if category is None:
             pairwise_vote(database, turn, "A")
         else:
             judged_pair(database, turn, winner="a", category=category)
+    for model in (winner, loser):
+        alone = seed_turn(database, models=[model])
+        thumb(database, alone, 0, "up")
         with database.session() as session:
-            for response_id, model in zip(turn.response_ids, (winner, loser), strict=True):
-                session.execute(update(Response).where(Response.id == response_id).values(tokens_per_sec=SPEEDS[model]))
+            session.execute(update(Vote).where(Vote.turn_id == alone.turn_id).values(category=category))
+            session.execute(
+                update(Response).where(Response.id == alone.response_ids[0]).values(tokens_per_sec=SPEEDS[model])
+            )
             session.commit()
 
 
@@ -60,6 +66,8 @@ def test_pareto_points_and_frontiers_per_axis_and_category(arena: RunningArena) 
     speed, disk, resident = overall["charts"]
     assert (speed["axis"], speed["host"], speed["engine"]) == ("tokens_per_sec", None, "ollama")
     points = {p["key"]: p for p in speed["points"]}
+    # Each point carries the 95% interval that decided dominance (llama's lies wholly above qwen's).
+    assert points[LLAMA]["ci_low"] > points[QWEN]["ci_high"] and not overall["charts"][0]["no_signal"]
     assert {k: p["value"] for k, p in points.items()} == SPEEDS
     # llama rates highest, qwen is fastest, gone is slower and rated lower than qwen.
     assert {k for k, p in points.items() if p["optimal"]} == {LLAMA, QWEN}

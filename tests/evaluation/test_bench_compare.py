@@ -8,13 +8,14 @@ import json
 import random
 from math import comb
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from arena.cli import app
 from arena.errors import InvalidInput
 from arena.evaluation.bench.compare import PromptDifference, compare, prompts_needed, sign_test
-from arena.evaluation.bench.compare_runs import compare_runs
+from arena.evaluation.bench.compare_runs import compare_runs, describe
 from arena.evaluation.bench.plan import instance_record
 from arena.evaluation.conversation.instances import ModelInstance
 from arena.storage.bench_models import BenchJudgment, BenchRun
@@ -45,15 +46,29 @@ def test_no_prompt_that_was_not_even_gives_no_p_value() -> None:
 
 
 def test_prompts_needed_at_the_observed_mean_and_spread() -> None:
-    # mean 0.2, sample sd sqrt(1.2): (1.96 · 1.0954 / 0.2)² = 115.2 → 116 prompts, 111 more.
+    # mean 0.2, sample sd sqrt(1.2), 80% power: ((1.96 + 0.8416) · 1.0954 / 0.2)² = 235.5 → 236, 231 more.
     values = [1.0, -1.0, 1.0, -1.0, 1.0]
-    assert prompts_needed(values) == 116
+    assert prompts_needed(values) == 236
     result = compare(
         [PromptDifference(prompt_id=str(i), difference=v) for i, v in enumerate(values)], a="a", b="b", basis="direct"
     )
     assert (result.better_a, result.better_b, result.even) == (3, 2, 0)
-    assert not result.separated and result.more_prompts == 111
+    assert not result.separated and result.more_prompts == 231
     assert result.cohens_dz == pytest.approx(0.2 / 1.2**0.5)
+
+
+def test_prompts_needed_separate_them_four_times_in_five() -> None:
+    # Outside pass 15: with 1.96 alone the prompts sufficed only half the time. Simulated prompt
+    # differences of a known mean and spread, as many as prompts_needed says: a two-sided 5%
+    # test of the mean finds the difference in about 80% of 2000 repeated benchmarks.
+    rng = np.random.default_rng(7)
+    mean, sd = 0.15, 0.6
+    n = prompts_needed(list(rng.normal(mean, sd, 100_000)))
+    assert n is not None and 120 <= n <= 130  # ((1.96 + 0.84) · 0.6 / 0.15)² = 125.6
+    samples = rng.normal(mean, sd, size=(2000, n))
+    z = samples.mean(axis=1) / (samples.std(axis=1, ddof=1) / np.sqrt(n))
+    power = float(np.mean(np.abs(z) > 1.96))
+    assert 0.76 <= power <= 0.84, power
 
 
 def simulated(p_a: float, p_b: float, prompts: int, seed: int) -> list[PromptDifference]:
@@ -82,8 +97,12 @@ def test_equal_contestants_are_not_separated() -> None:
     assert result.sign_test_p is not None and result.sign_test_p > 0.05
 
 
-def judgment(run_id: str, prompt: int, a: ModelInstance, b: ModelInstance, outcome: str) -> BenchJudgment:
+def judgment(
+    run_id: str, prompt: int, a: ModelInstance, b: ModelInstance, outcome: str, orders: tuple[str, str] | None = None
+) -> BenchJudgment:
+    """`orders`: the judge's verdicts with A shown first and with B shown first ("A", "B", "tie")."""
     return BenchJudgment(
+        detail={"judge_model": "local:judge", "verdict_ab": orders[0], "verdict_ba": orders[1]} if orders else None,
         run_id=run_id,
         prompt_id=f"q{prompt}",
         category=None,
@@ -178,3 +197,48 @@ def test_arena_bench_compare_prints_the_statistics(database: Database, monkeypat
     assert "more)" in text.output  # 10 prompts do not separate them yet
     assert json.loads(as_json.output)["better_a"] == 6
     assert bad.exit_code == 2 and "no instance 'nope'" in bad.output
+
+
+COLD = ModelInstance(model="local:smol", temperature=0.2)
+WARM = ModelInstance(model="local:smol", temperature=0.9)
+
+
+def test_instances_are_named_by_the_model_spec_and_an_ambiguous_model_lists_the_choices(database: Database) -> None:
+    run_id = "d" * 32
+    add_run(database, run_id, [COLD, WARM], [judgment(run_id, n, COLD, WARM, "a") for n in range(6)])
+
+    result = compare_runs(
+        database=database,
+        run_a=run_id,
+        instance_a="local:smol@temperature=0.9",
+        instance_b="local:smol@temperature=0.2",
+    )
+    assert (result.instance_a, result.instance_b) == (WARM.instance_id, COLD.instance_id)
+    with pytest.raises(InvalidInput, match="several instance 'local:smol'; name one of") as raised:
+        compare_runs(database=database, run_a=run_id, instance_a="local:smol", instance_b=COLD.instance_id)
+    assert "local:smol@temperature=0.2," in str(raised.value) and "local:smol@temperature=0.9," in str(raised.value)
+    with pytest.raises(InvalidInput, match="no instance 'local:smol@temperature=0.5'"):
+        compare_runs(
+            database=database,
+            run_a=run_id,
+            instance_a="local:smol@temperature=0.5",
+            instance_b="local:smol@temperature=0.2",
+        )
+
+
+def test_a_judge_that_flips_with_the_order_is_said_to_be_unable_to_tell(database: Database) -> None:
+    # Outside pass 15: a judge that says "A" in both orders makes every prompt a tie, which read as
+    # "no difference seen: more prompts would not separate them". 8 of 10 pairs flipped.
+    run_id = "e" * 32
+    orders = [("A", "A")] * 8 + [("A", "B"), ("tie", "tie")]
+    verdicts = [judgment(run_id, n, COLD, WARM, "tie" if o[0] == o[1] or o == ("tie", "tie") else "a", o)
+                for n, o in enumerate(orders)]  # fmt: skip
+    add_run(database, run_id, [COLD, WARM], verdicts)
+
+    result = compare_runs(database=database, run_a=run_id, instance_a=COLD.instance_id, instance_b=WARM.instance_id)
+
+    assert (result.judged_pairs, result.flipped_pairs, result.judge_unreliable) == (10, 8, True)
+    assert result.to_dict()["judge_unreliable"] is True and result.to_dict()["flipped_pairs"] == 8
+    text = "\n".join(describe(result))
+    assert "the judge could not tell them apart" in text and "on 8 of 10 pairs" in text
+    assert "more prompts would not separate them" not in text

@@ -33,6 +33,39 @@ def test_the_frontier_when_less_is_better() -> None:
     assert pareto_optimal(points, more_is_better=False) == [True, True, False, True]
 
 
+def test_a_higher_rating_inside_overlapping_intervals_does_not_dominate() -> None:
+    # Outside pass 15: A 1010 [950, 1070] at 10 tok/s was marked dominated by nothing, and B 1000
+    # [940, 1060] at 9 tok/s dominated by... now the other way: equal quality, so the faster A
+    # dominates B; C 1200 [1150, 1250] is clearly better, so it stays although slowest; D 990
+    # [960, 1020] at 30 tok/s has the lower point rating but is fastest and not clearly worse
+    # than A: A is dominated by it, though A's point rating is higher.
+    points = [(1010.0, 10.0), (1000.0, 9.0), (1200.0, 5.0), (990.0, 30.0)]
+    intervals = [(950.0, 1070.0), (940.0, 1060.0), (1150.0, 1250.0), (960.0, 1020.0)]
+    assert pareto_optimal(points, more_is_better=True, intervals=intervals) == [False, False, True, True]
+    # Without intervals the point ratings decide: A's 1010 keeps it on the frontier.
+    assert pareto_optimal(points, more_is_better=True) == [True, False, True, True]
+    # A clearly better rating dominates a slower or equally fast one, not a faster one.
+    clear = [(1200.0, 10.0), (1000.0, 10.0), (1000.0, 20.0)]
+    spans = [(1150.0, 1250.0), (950.0, 1050.0), (950.0, 1050.0)]
+    assert pareto_optimal(clear, more_is_better=True, intervals=spans) == [True, False, True]
+
+
+def test_a_board_of_ties_names_no_frontier_in_the_report() -> None:
+    items, judgments = make_rows()
+    for judgment in judgments:
+        judgment.outcome = "tie"  # the embedded judge's "A" in both orders: every verdict a tie
+    report = report_from_rows(run=make_run(), items=items, judgments=judgments)
+
+    markdown = render_markdown(report)
+
+    assert "Pareto-optimal " + report.labels[STRONG.instance_id] not in markdown
+    assert "every judged pair was a tie, so the ratings cannot tell these instances apart" in markdown
+    ratings = {"a": 1000.0, "b": 1000.0}
+    speeds = [Speed(key=k, host="h", engine="local", tokens_per_sec=v, answers=1) for k, v in (("a", 5), ("b", 9))]
+    chart = pareto_charts(ratings, {"a": "A", "b": "B"}, speeds=speeds, sizes={}, no_signal=True)[0]
+    assert chart.no_signal and chart.optimal == [] and not any(p.optimal for p in chart.points)
+
+
 def test_speeds_are_charted_per_host_and_engine_and_unknown_sizes_are_named() -> None:
     ratings = {"a": 1100.0, "b": 1000.0, "c": 900.0}
     names = {"a": "A", "b": "B", "c": "C"}
@@ -74,7 +107,7 @@ def test_the_report_charts_rating_against_speed_per_category_and_lists_the_front
     assert all('class="chart pareto' in svg for svg in pareto.values())
     labels = report.labels
     strong = labels[STRONG.instance_id]
-    assert f"Rating against tokens/s on unknown host · unknown engine: Pareto-optimal {strong}\n" in markdown
+    assert f"Rating against tokens/s on unknown host · ollama: Pareto-optimal {strong}\n" in markdown
     unknown = ", ".join(sorted(labels[i.instance_id] for i in (MIDDLE, WEAK)))
     assert f"Rating against model size on disk: Pareto-optimal {strong}; unknown for {unknown}" in markdown
     assert "Rating against resident memory: unknown for every instance" in markdown

@@ -18,8 +18,8 @@ def bench_compare(
         tuple[str, str] | None,
         typer.Option(
             "--instances",
-            help="A and B: instance ids, labels or models (B of RUN_B when two runs are given; "
-            "left out there, each run's instance that the other lacks)",
+            help="A and B: instance ids, labels, models or -m specs (local:model@temperature=0.2); B of "
+            "RUN_B when two runs are given; left out there, each run's instance that the other lacks",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed")] = 0,

@@ -102,6 +102,7 @@ class Database:
         use_keyring(self.engine, keyring)
         # The server process writing answers through this database (process_leases.py), if any.
         self.process_id: str | None = None
+        self.process_host: str | None = None  # its machine, recorded with each answer
         # Objects stay readable after the session closes: callers get them back from a
         # storage function whose session is already gone.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -158,7 +159,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits when the block ends and rolls back if it raises."""
-        session = self._sessions(info={"process_id": self.process_id})
+        session = self._sessions(info={"process_id": self.process_id, "process_host": self.process_host})
         try:
             yield session
             session.commit()

@@ -274,6 +274,9 @@ class Response(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     # The server process streaming it (server_processes.id, no foreign key: leases come and go).
     owner_process: Mapped[str | None] = mapped_column(String(32))
+    # That process's machine, kept with the answer: the lease row goes when the process stops,
+    # and the speed figures still group the answer by where it was generated (0025).
+    host: Mapped[str | None] = mapped_column(String(255))
 
     @property
     def is_finished(self) -> bool:

@@ -311,6 +311,7 @@ def start_response(session: Session, *, turn_id: int, instance_id: str, generati
     response = Response(turn_id=turn_id, instance_id=instance_id, status="streaming", text="", started_at=utcnow())
     response.generation_round = generation_round
     response.owner_process = session.info.get("process_id")  # the process streaming it (process_leases.py)
+    response.host = session.info.get("process_host")  # its machine, kept after the lease goes
     session.add(response)
     session.flush()
     return response

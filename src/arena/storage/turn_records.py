@@ -113,7 +113,9 @@ def record_turn(
     except IntegrityError as exc:  # the unique (conversation_id, index) caught a concurrent turn
         raise Conflict("another turn was added to this conversation at the same moment; try again") from exc
     owner = session.info.get("process_id")  # the process streaming them (process_leases.py)
+    host = session.info.get("process_host")  # its machine, kept after the lease goes (speed_figures.py)
     response = {"turn_id": turn_id, "status": "streaming", "text": "", "started_at": now, "owner_process": owner}
+    response["host"] = host
     rows = [{**response, "instance_id": i.instance_id} for i in instances]
     ids = connection.execute(_RESPONSES, rows).scalars().all()
     response_ids = {i.instance_id: response_id for i, response_id in zip(instances, ids, strict=True)}

@@ -43,6 +43,7 @@ async def start_lease(database: Database, *, shared_state: bool = False) -> Proc
     me = this_process()
     others, recovered = await asyncio.to_thread(_start, database, me)
     database.process_id = me.id
+    database.process_host = me.host
     if others:
         described = ", ".join(f"host {p.host} pid {p.pid}, up since {p.started_at:%Y-%m-%d %H:%M:%S}Z" for p in others)
         if shared_state:

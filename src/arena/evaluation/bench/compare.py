@@ -12,8 +12,9 @@ Every prompt gives one difference ``d`` in [-1, 1], positive when A did better:
 From the differences: the sign test (exact two-sided binomial on the prompts that were not
 even, scipy's ``binomtest``), a paired bootstrap 95% interval of the mean difference (prompts
 resampled with replacement), Cohen's d_z (mean / standard deviation of the differences), and
-the prompts a 95% interval would need to exclude 0 if the observed mean and spread held:
-n = (1.96 · sd / |mean|)².
+the prompts a two-sided test at the 5% level would need to find the difference 80% of the time
+if the observed mean and spread held: n = ((1.96 + 0.84) · sd / |mean|)² (with 1.96 alone the
+interval excludes 0 only about half the time: 50% power).
 
 Pure: the rows go in, a ``Comparison`` comes out; ``compare_runs`` reads them from storage.
 """
@@ -31,6 +32,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 Z_95: Final = 1.959963984540054
+Z_80_POWER: Final = 0.8416212335729143  # the normal quantile at 0.80: power of the prompts_needed test
 BOOTSTRAP_ROUNDS: Final = 2000
 _POINTS: Final[dict[str, float]] = {"win": 1.0, "tie": 0.5, "both_bad": 0.5, "loss": 0.0}
 Basis = Literal["direct", "opponents"]
@@ -67,7 +69,7 @@ class Comparison:
     ci_low: float | None
     ci_high: float | None
     cohens_dz: float | None  # None when every difference is the same (no spread)
-    prompts_needed: int | None  # for a 95% interval to exclude 0; None when the mean is 0
+    prompts_needed: int | None  # to separate them with 80% power at the 5% level; None when the mean is 0
     more_prompts: int | None  # prompts_needed minus the prompts there are (0: already separated)
     separated: bool  # the interval excludes 0
     differences: list[PromptDifference]
@@ -105,13 +107,14 @@ def cohens_dz(differences: list[float]) -> float | None:
 
 
 def prompts_needed(differences: list[float]) -> int | None:
-    """Prompts for a normal 95% interval of the mean to exclude 0, at this mean and spread."""
+    """Prompts for a two-sided 5%-level test of the mean to find a difference of this size and
+    spread 80% of the time (80% power): n = ((z_0.975 + z_0.80) · sd / |mean|)²."""
     if len(differences) < 2:
         return None
     mean, spread = statistics.fmean(differences), statistics.stdev(differences)
     if mean == 0:
         return None
-    return max(2, math.ceil((Z_95 * spread / abs(mean)) ** 2))
+    return max(2, math.ceil(((Z_95 + Z_80_POWER) * spread / abs(mean)) ** 2))
 
 
 def compare(differences: list[PromptDifference], *, a: str, b: str, basis: Basis, seed: int = 0) -> Comparison:

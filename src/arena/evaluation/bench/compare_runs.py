@@ -9,7 +9,9 @@ from typing import Any
 
 from arena.errors import InvalidInput
 from arena.evaluation.bench.compare import Comparison, compare, direct_differences, opponent_differences
-from arena.evaluation.bench.report.data import instance_labels
+from arena.evaluation.bench.report.data import instance_labels, model_spec
+from arena.evaluation.bench.spec import parse_model_spec
+from arena.evaluation.judge.task import combine_orders
 from arena.storage import bench as store
 from arena.storage.bench_models import BenchJudgment, BenchRun
 from arena.storage.db import Database
@@ -25,6 +27,15 @@ class RunComparison:
     label_b: str
     comparison: Comparison
     notes: list[str] = field(default_factory=list)  # what makes the comparison weaker
+    # The verdicts behind the differences that were judged in both orders, and how many of them
+    # flipped when the answers swapped places (a flip reads as a tie, so "even" hides it).
+    judged_pairs: int = 0
+    flipped_pairs: int = 0
+
+    @property
+    def judge_unreliable(self) -> bool:
+        """The judge flipped on most pairs: its ties say it could not tell, not that they are even."""
+        return self.judged_pairs > 0 and self.flipped_pairs * 2 > self.judged_pairs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +47,9 @@ class RunComparison:
             "label_b": self.label_b,
             **self.comparison.to_dict(),
             "notes": self.notes,
+            "judged_pairs": self.judged_pairs,
+            "flipped_pairs": self.flipped_pairs,
+            "judge_unreliable": self.judge_unreliable,
         }
 
 
@@ -47,12 +61,12 @@ def _load(database: Database, run_id: str) -> tuple[BenchRun, list[BenchJudgment
 def _instance(run: BenchRun, wanted: str | None, *, others: set[str], side: str) -> str:
     ids = [instance["instance_id"] for instance in run.instances]
     if wanted is not None:
-        labels = instance_labels(run.instances)
-        matches = [i for i in ids if wanted in (i, labels[i], _model_of(run, i))]
+        matches = _matches(run, wanted)
         if len(matches) != 1:
+            choices = [_choice(run, i) for i in (matches or ids)]
             raise InvalidInput(
                 f"{side}: run {run.id[:8]} has {'no' if not matches else 'several'} instance {wanted!r}; "
-                f"its instances: {', '.join(ids)}"
+                f"{'name one of' if matches else 'its instances'}: {'; '.join(choices)}"
             )
         return matches[0]
     own = [i for i in ids if i not in others]
@@ -61,8 +75,28 @@ def _instance(run: BenchRun, wanted: str | None, *, others: set[str], side: str)
     return own[0]
 
 
-def _model_of(run: BenchRun, instance_id: str) -> str:
-    return next(i["model"] for i in run.instances if i["instance_id"] == instance_id)
+def _matches(run: BenchRun, wanted: str) -> list[str]:
+    """An instance id, a label, a model, or the `-m` spelling `model@temperature=0.2,…` (the
+    options it names must match; those it leaves out may be anything)."""
+    labels = instance_labels(run.instances)
+    exact = [i["instance_id"] for i in run.instances if wanted in (i["instance_id"], labels[i["instance_id"]])]
+    if exact or "@" not in wanted:
+        return exact or [i["instance_id"] for i in run.instances if i["model"] == wanted.strip()]
+    try:
+        parsed = parse_model_spec(wanted)
+    except InvalidInput:
+        return []
+    given = {name: getattr(parsed, name) for name in parsed.model_fields_set - {"model", "id"}}
+    return [
+        i["instance_id"]
+        for i in run.instances
+        if i["model"] == parsed.model and all(i.get(name) == value for name, value in given.items())
+    ]
+
+
+def _choice(run: BenchRun, instance_id: str) -> str:
+    record = next(i for i in run.instances if i["instance_id"] == instance_id)
+    return f"{model_spec(record)} ({instance_labels(run.instances)[instance_id]}, {instance_id})"
 
 
 def compare_runs(
@@ -90,7 +124,10 @@ def compare_runs(
     direct = direct_differences(verdicts_a, a=a, b=b) if second is first else []
     if direct:
         comparison = compare(direct, a=a, b=b, basis="direct", seed=seed)
+        behind = [v for v in verdicts_a if {v.instance_a, v.instance_b} == {a, b}]
     else:
+        behind = [v for v in verdicts_a if a in (v.instance_a, v.instance_b)]
+        behind += [v for v in verdicts_b if b in (v.instance_a, v.instance_b)] if second is not first else []
         comparison = compare(
             opponent_differences(verdicts_a, verdicts_b, a=a, b=b), a=a, b=b, basis="opponents", seed=seed
         )
@@ -106,7 +143,10 @@ def compare_runs(
     label_b = instance_labels(second.instances)[b]
     if second is not first and label_a == label_b:
         label_a, label_b = f"{label_a} (run {first.id[:8]})", f"{label_b} (run {second.id[:8]})"
+    judged, flipped = _flips(behind)
     return RunComparison(
+        judged_pairs=judged,
+        flipped_pairs=flipped,
         run_a=first.id,
         run_b=second.id,
         instance_a=a,
@@ -116,6 +156,19 @@ def compare_runs(
         comparison=comparison,
         notes=notes,
     )
+
+
+def _flips(verdicts: list[BenchJudgment]) -> tuple[int, int]:
+    """(verdicts judged in both orders, those whose two orders disagreed)."""
+    judged = flipped = 0
+    for v in verdicts:
+        detail = v.detail or {}
+        ab, ba = detail.get("verdict_ab"), detail.get("verdict_ba")
+        if v.status != "done" or ab not in ("A", "B", "tie") or ba not in ("A", "B", "tie"):
+            continue
+        judged += 1
+        flipped += not combine_orders(ab, ba)[1]
+    return judged, flipped
 
 
 def _opponents(verdicts: list[BenchJudgment], contestant: str) -> set[str]:
@@ -151,11 +204,17 @@ def describe(result: RunComparison) -> list[str]:
             lines.append(
                 f"separated: the interval excludes 0 ({'A' if (c.mean_difference or 0) > 0 else 'B'} is better)"
             )
+        elif result.judge_unreliable:
+            lines.append(
+                f"not separated: the judge could not tell them apart — its verdict flipped when the answers "
+                f"swapped places on {result.flipped_pairs} of {result.judged_pairs} pairs (each flip counts as "
+                "a tie); more prompts with this judge would not help: use a bigger judge model"
+            )
         elif c.prompts_needed is None:
             lines.append("not separated, and no difference seen: more prompts would not separate them")
         else:
             lines.append(
-                f"not separated: at this effect about {c.prompts_needed} prompts would be needed "
-                f"({c.more_prompts} more)"
+                f"not separated: at this effect about {c.prompts_needed} prompts would separate them 4 times "
+                f"in 5 (80% power; {c.more_prompts} more)"
             )
     return lines + [f"note: {note}" for note in result.notes]

@@ -31,8 +31,15 @@ class ComparisonPublic(BaseModel):
     ci_low: float | None = Field(description="Paired bootstrap 95% interval of the mean difference")
     ci_high: float | None
     cohens_dz: float | None = Field(description="Mean / standard deviation of the differences")
-    prompts_needed: int | None = Field(description="Prompts for a 95% interval to exclude 0 at this effect")
+    prompts_needed: int | None = Field(
+        description="Prompts for a two-sided 5% test to separate them with 80% power at this effect"
+    )
     more_prompts: int | None
     separated: bool
     differences: list[PromptDifferencePublic]
     notes: list[str]
+    judged_pairs: int = Field(description="Verdicts behind the differences that were judged in both orders")
+    flipped_pairs: int = Field(description="Of those, the verdicts whose two orders disagreed (read as ties)")
+    judge_unreliable: bool = Field(
+        description="The judge flipped on most pairs: it could not tell them apart, more prompts would not help"
+    )

@@ -3,7 +3,10 @@ the instances' ratings against their tokens/s (one chart per host and engine tha
 answers) and against the model's size on disk and resident memory (as the engines reported them
 when the run's sessions started; unknown for runs from before, or engines that do not say).
 
-The ratings of a category are a Bradley–Terry fit of that category's judged pairs alone.
+The ratings of a category are a Bradley–Terry fit of that category's judged pairs alone, with
+bootstrap 95% intervals: an instance is dominated only by one whose rating is not clearly lower
+(``ratings.pareto``). When every judged pair is a tie the ratings cannot tell the instances
+apart, and no instance is named Pareto-optimal.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from typing import Final
 
 from arena.evaluation.bench.report.pareto_chart import pareto_svg
 from arena.evaluation.bench.report.schema import BenchReport
-from arena.evaluation.ratings.fit import leaderboard
+from arena.evaluation.ratings.all_ties import every_battle_tied
+from arena.evaluation.ratings.fit import Leaderboard, leaderboard
 from arena.evaluation.ratings.pairs import Battle
 from arena.evaluation.ratings.pareto import ModelSize, ParetoChart, Speed, pareto_charts
+from arena.storage.speed_figures import engine_label
 
 ALL_PROMPTS: Final = "all prompts"
+PARETO_ROUNDS: Final = 1000  # bootstrap rounds for the intervals that decide dominance
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,15 +33,15 @@ class ParetoSection:
     charts: list[ParetoChart]
 
 
-def _ratings(report: BenchReport, category: str | None) -> dict[str, float]:
+def _board(report: BenchReport, category: str | None) -> Leaderboard | None:
     battles = [
         Battle(model_a=j["instance_a"], model_b=j["instance_b"], outcome=j["outcome"], source="judge")  # type: ignore[arg-type]
         for j in report.judgments
         if j.get("status") == "done" and j.get("outcome") and (category is None or j.get("category") == category)
     ]
     if not battles:
-        return {}
-    return {row.model: row.rating for row in leaderboard(battles, rounds=0).rows}
+        return None
+    return leaderboard(battles, rounds=PARETO_ROUNDS, seed=0)
 
 
 def _speeds(report: BenchReport) -> list[Speed]:
@@ -43,7 +49,8 @@ def _speeds(report: BenchReport) -> list[Speed]:
     for item in report.items:
         rate = item.get("tokens_per_sec")  # items built by hand (or by older code) may lack a key
         if item.get("status") == "done" and rate is not None:
-            groups[(item["instance_id"], item.get("host"), item.get("engine"))].append(rate)
+            # The engine's kind, as the leaderboard labels it, so one machine and engine reads alike.
+            groups[(item["instance_id"], item.get("host"), engine_label(item["model"]))].append(rate)
     return [
         Speed(key=key, host=host, engine=engine, tokens_per_sec=sum(values) / len(values), answers=len(values))
         for (key, host, engine), values in groups.items()
@@ -65,9 +72,18 @@ def pareto_sections(report: BenchReport) -> list[ParetoSection]:
     categories = [c for c in report.data["prompt_set"]["categories"]]
     sections = []
     for category in [None, *categories]:
-        ratings = _ratings(report, category)
-        if ratings:
-            charts = pareto_charts(ratings, labels, speeds=speeds, sizes=sizes)
+        board = _board(report, category)
+        if board is not None and board.rows:
+            ratings = {row.model: row.rating for row in board.rows}
+            intervals = {
+                row.model: (row.ci_low, row.ci_high)
+                for row in board.rows
+                if row.ci_low is not None and row.ci_high is not None
+            }
+            no_signal = every_battle_tied(board)
+            charts = pareto_charts(
+                ratings, labels, speeds=speeds, sizes=sizes, intervals=intervals, no_signal=no_signal
+            )
             sections.append(ParetoSection(category=category or ALL_PROMPTS, charts=charts))
     return sections
 
@@ -90,6 +106,8 @@ def optimal_text(chart: ParetoChart) -> str:
     unknown = f"; unknown for {', '.join(chart.unknown)}" if chart.unknown else ""
     if not chart.points:
         return f"{chart.title}: unknown for every instance"
+    if chart.no_signal:
+        return f"{chart.title}: every judged pair was a tie, so the ratings cannot tell these instances apart{unknown}"
     return f"{chart.title}: Pareto-optimal {', '.join(chart.optimal)}{unknown}"
 
 
@@ -100,8 +118,9 @@ def markdown_lines(sections: list[ParetoSection], chart_files: dict[str, str] | 
     lines = [
         "## Quality against speed and memory",
         "",
-        "Pareto-optimal: no other instance has a rating at least as high and a value at least as good "
-        "(more tokens/s, fewer bytes).",
+        "Pareto-optimal: no other instance dominates it. Another dominates when its value is at least as good "
+        "(more tokens/s, fewer bytes), its rating is not clearly lower, and it is clearly higher rated or "
+        "strictly better on the value; ratings whose 95% intervals overlap count as equal quality.",
         "",
     ]
     for s, section in enumerate(sections):

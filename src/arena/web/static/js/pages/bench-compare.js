@@ -20,9 +20,11 @@ function lines(c) {
       `Effect size: Cohen's d_z = ${signed(c.cohens_dz, 2)}`,
       c.separated
         ? `Separated: the interval excludes 0 (${c.mean_difference > 0 ? "A" : "B"} is better)`
-        : c.prompts_needed === null
-          ? "Not separated, and no difference seen: more prompts would not separate them"
-          : `Not separated: at this effect about ${c.prompts_needed} prompts would be needed (${c.more_prompts} more)`,
+        : c.judge_unreliable
+          ? `Not separated: the judge could not tell them apart — its verdict flipped when the answers swapped places on ${c.flipped_pairs} of ${c.judged_pairs} pairs (each flip counts as a tie); more prompts with this judge would not help: use a bigger judge model`
+          : c.prompts_needed === null
+            ? "Not separated, and no difference seen: more prompts would not separate them"
+            : `Not separated: at this effect about ${c.prompts_needed} prompts would separate them 4 times in 5 (80% power; ${c.more_prompts} more)`,
     );
   }
   return [...out, ...c.notes.map((note) => `Note: ${note}`)];

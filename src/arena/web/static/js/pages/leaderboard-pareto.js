@@ -106,7 +106,11 @@ function figure(chart) {
   const caption = element("figcaption");
   caption.append(element("span", {
     className: "pareto-optimal",
-    text: chart.points.length ? `Pareto-optimal: ${optimal.join(", ")}` : `${what}: unknown for every rated contestant`,
+    text: !chart.points.length
+      ? `${what}: unknown for every rated contestant`
+      : chart.no_signal
+        ? "Every battle is a tie: the ratings cannot tell these contestants apart"
+        : `Pareto-optimal: ${optimal.join(", ")}`,
   }));
   if (chart.points.length && chart.unknown.length) caption.append(element("span", { className: "pareto-unknown", text: ` · ${unit} unknown: ${chart.unknown.join(", ")}` }));
   node.append(caption);
