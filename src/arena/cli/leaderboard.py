@@ -189,7 +189,7 @@ def print_style(console: Console, result: Standings) -> None:
     rows = [
         [
             coefficient.name,
-            f"{coefficient.value:+.3f}",
+            "not estimable" if coefficient.value is None else f"{coefficient.value:+.3f}",
             "–" if coefficient.ci_low is None else f"{coefficient.ci_low:+.3f} … {coefficient.ci_high:+.3f}",
         ]
         for coefficient in result.style.coefficients
