@@ -7,7 +7,7 @@ import pytest
 
 from arena.evaluation.ratings.fit import leaderboard
 from arena.evaluation.ratings.pairs import Battle
-from arena.evaluation.ratings.provisional import MIN_BATTLES, honest_ranks, provisional_note, provisional_reasons
+from arena.evaluation.ratings.provisional import honest_ranks, provisional_note, provisional_reasons
 from arena.evaluation.ratings.sampling import neighbour_votes
 from arena.evaluation.ratings.style import style_controlled
 from arena.evaluation.ratings.style_features import StyleFeatures
