@@ -3,6 +3,8 @@ flagged unreliable, provisional rows, style coefficients that cannot be estimate
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -43,8 +45,12 @@ def test_the_page_warns_of_an_unreliable_judge_provisional_rows_and_unestimable_
     notes = page.locator("#all-ties .board-note")
     expect(notes.filter(has_text=FLIPPER)).to_contain_text("source=human")
     expect(notes.filter(has_text="Provisional")).to_contain_text("gamma")
-    expect(page.locator(f'#ratings tr[data-model="{GAMMA}"] .provisional-tag')).to_have_text("provisional")
-    expect(page.locator(f'#ratings tr[data-model="{ALPHA}"] .provisional-tag')).to_have_count(0)
+    gamma, alpha = page.locator(f'#ratings tr[data-model="{GAMMA}"]'), page.locator(f'#ratings tr[data-model="{ALPHA}"]')
+    expect(gamma).to_have_class("provisional")
+    expect(gamma.locator("th.model")).to_have_attribute("title", re.compile("Provisional: only 3 battles"))
+    tag = gamma.locator("th.model").evaluate("node => getComputedStyle(node, '::after').content")
+    assert tag == '" provisional"'  # shown beside the name, while the cell's text stays the name
+    expect(alpha).not_to_have_class("provisional")
 
     page.get_by_label("Style control").check()
     expect(page.locator("#style-coefficients tbody tr")).to_have_count(4)

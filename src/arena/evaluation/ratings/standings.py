@@ -121,7 +121,10 @@ def standings(
         latest=max((b.timestamp for b in selected if b.timestamp), default=None),
         names=names_for(board.models, unit=unit),
         style=style,
-        judges_in_view=sorted({b.judge_model for b in selected if b.judge_model}),
+        # With style control only battles whose answers are known are fitted: only their judges count.
+        judges_in_view=sorted(
+            {b.judge_model for b in selected if b.judge_model and (style is None or None not in (b.style_a, b.style_b))}
+        ),
     )
 
 

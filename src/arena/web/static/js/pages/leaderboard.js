@@ -135,11 +135,10 @@ function renderRatings(data) {
       element("th", { className: "model", text: row.name, title: fullName(row.name, row.model), attributes: { scope: "row" } }),
       element("td", { className: "number", text: fixed(row.rating) }),
     );
-    if (row.provisional) { // too few battles to rank: say so beside the name
+    if (row.provisional) { // too few battles to rank: a tag beside the name (CSS), the reason on hover
       tr.classList.add("provisional");
-      tr.querySelector("th.model").append(" ", element("span", {
-        className: "provisional-tag", text: "provisional", title: `Provisional: ${row.provisional_reason}`,
-      }));
+      const name = tr.querySelector("th.model");
+      name.title = `${name.title}\nProvisional: ${row.provisional_reason}`;
     }
     const bar = element("td", { className: "ci-column" });
     bar.append(intervalBar(row, scale));
