@@ -79,5 +79,5 @@ def test_the_leaderboard_page_says_how_many_votes_would_separate_neighbours(
 
     line = page.locator("#separation li")
     expect(line).to_have_count(1)
-    expect(line).to_contain_text("more votes between them would separate their intervals")
+    expect(line).to_contain_text("more votes between them for an 80% chance that their intervals separate")
     assert int(line.get_attribute("data-votes") or "0") > 0

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from arena.evaluation.ratings.fit import Leaderboard, LeaderboardRow, leaderboard
-from arena.evaluation.ratings.pairs import Battle
-from arena.evaluation.ratings.sampling import neighbour_votes, propose_pair, votes_to_separate
+from arena.evaluation.ratings.fit import Leaderboard, LeaderboardRow, leaderboard, leaderboard_of_counts
+from arena.evaluation.ratings.pairs import OUTCOME_CODES, Battle, counts_from_arrays
+from arena.evaluation.ratings.sampling import Z_95, Z_POWER, neighbour_votes, propose_pair, votes_to_separate
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,12 +64,14 @@ def test_a_model_without_battles_is_proposed_first_against_the_least_measured() 
 
 
 def test_votes_to_separate_matches_the_hand_computation() -> None:
-    # Equal half-widths w and battles n: 2w·sqrt(n/(n+k)) < gap  <=>  k > n((2w/gap)² - 1).
+    # Equal half-widths w = z·se and battles n; 80% power: (z + z_80)·2·se·sqrt(n/(n+k)) <= gap
+    # <=>  k >= n((c·2w/gap)² - 1) with c = (z + z_80) / z.
     upper, lower = row("u", 1040.0, 30.0, 100), row("l", 1000.0, 30.0, 100)
-    expected = math.floor(100 * ((2 * 30.0 / 40.0) ** 2 - 1)) + 1  # 126
-    assert votes_to_separate(upper, lower) == expected == 126
-    # Check the boundary itself: one vote fewer still overlaps.
-    assert 2 * 30.0 * math.sqrt(100 / (100 + 125)) >= 40.0 > 2 * 30.0 * math.sqrt(100 / (100 + 126))
+    c = (Z_95 + Z_POWER) / Z_95
+    expected = math.ceil(100 * ((c * 2 * 30.0 / 40.0) ** 2 - 1))  # 360
+    assert votes_to_separate(upper, lower) == expected == 360
+    # Check the boundary itself: one vote fewer is not enough.
+    assert c * 2 * 30.0 * math.sqrt(100 / (100 + 359)) > 40.0 >= c * 2 * 30.0 * math.sqrt(100 / (100 + 360))
 
     assert votes_to_separate(row("u", 1100.0, 30.0, 100), lower) == 0  # already apart
     assert votes_to_separate(row("u", 1000.0, 30.0, 100), lower) is None  # equal ratings never separate
@@ -91,8 +93,33 @@ def test_votes_to_separate_shrinks_as_battles_grow() -> None:
     assert estimates[40] is not None and estimates[160] is not None
     assert estimates[40] > estimates[160] > estimates[1280] == 0
     # Theory (2 models, 55%): their half-intervals sum to about 684/sqrt(n) Elo against a gap of
-    # 34.9, so they part near n = 384 in all; the estimate made at 160 battles lands near it.
-    assert 300 < estimates[160] + 160 < 550
+    # 34.9, so they part half the time near n = 384 in all, 80% of the time near 1.43² · 384 = 785.
+    assert 550 < estimates[160] + 160 < 950
+
+
+def _two_model_board(wins: int, losses: int, *, rounds: int, seed: int) -> Leaderboard:
+    counts = counts_from_arrays(
+        models=["a", "b"], model_a=np.zeros(2, np.intp), model_b=np.ones(2, np.intp),
+        outcome=np.array([OUTCOME_CODES["a"], OUTCOME_CODES["b"]]), weights=np.array([wins, losses]),
+    )  # fmt: skip
+    return leaderboard_of_counts(counts, rounds=rounds, seed=seed)
+
+
+def test_votes_to_separate_gives_about_an_80_percent_chance_in_simulation() -> None:
+    # a truly wins 58%; measured exactly so over 100 battles, the estimate says k more. Play the
+    # 100 + k battles afresh 300 times from the truth: the intervals should part about 80% of the time.
+    board = _two_model_board(58, 42, rounds=1000, seed=0)
+    more = votes_to_separate(*board.rows)
+    assert more is not None and more > 0
+    rng = np.random.default_rng(7)
+    replications = 300
+    parted = 0
+    for replication in range(replications):
+        wins = int(rng.binomial(100 + more, 0.58))
+        fresh = _two_model_board(wins, 100 + more - wins, rounds=200, seed=replication)
+        top, bottom = fresh.rows
+        parted += top.model == "a" and top.ci_low is not None and bottom.ci_high is not None and top.ci_low > bottom.ci_high
+    assert 0.70 <= parted / replications <= 0.90, parted / replications
 
 
 def test_an_empty_board_has_no_neighbours() -> None:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from arena.cli._common import exit_on_error, opened_database
 from arena.cli._tables import Column, print_table
-from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
+from arena.evaluation.ratings.board_warnings import BoardWarnings, board_warnings
 from arena.evaluation.ratings.fit import Leaderboard
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings
@@ -64,15 +64,16 @@ def leaderboard(
         hidden = 0
         if by == "model" and not result.board.rows:
             hidden = stored_standings(database, unit="instance", rounds=0, **filters).board.total_battles
+        warnings = board_warnings(database, result)
         rates = contestant_pass_rates(
             database, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until  # type: ignore[arg-type]
         )
     console = Console()  # made now, so it measures the terminal (COLUMNS) it prints to
     if as_json:
         tests = {key: {"passed": r.passed, "total": r.total, "rate": r.rate} for key, r in (rates or {}).items()}
-        console.print_json(json.dumps(to_json(result) | {"pass_rates": tests or None}, default=str))
+        console.print_json(json.dumps(to_json(result, warnings) | {"pass_rates": tests or None}, default=str))
         return
-    print_ratings(console, result, hidden_by_model=hidden)
+    print_ratings(console, result, warnings, hidden_by_model=hidden)
     if result.style is not None and result.board.models:
         print_style(console, result)
     if rates:
@@ -81,11 +82,13 @@ def leaderboard(
         print_win_rates(console, result.board)
 
 
-def to_json(result: Standings) -> dict[str, Any]:
+def to_json(result: Standings, warnings: BoardWarnings) -> dict[str, Any]:
     data = result.board.to_dict()
     raw = result.style.raw_ratings if result.style is not None else {}
-    for row in data["rows"]:
+    for row, rank, votes in zip(data["rows"], warnings.ranks, warnings.votes_to_separate, strict=True):
         row["elo"] = round(result.elo[row["model"]], 2)
+        row |= {"rank": rank, "votes_to_separate": votes, "provisional": row["model"] in warnings.provisional}
+        row["provisional_reason"] = warnings.provisional.get(row["model"])
         if raw:
             row["raw_rating"] = raw[row["model"]]
     if result.style is not None:
@@ -93,12 +96,13 @@ def to_json(result: Standings) -> dict[str, Any]:
             "coefficients": [vars(coefficient) for coefficient in result.style.coefficients],
             "battles_without_style": result.style.battles_without_style,
         }
-    tied = every_battle_tied(result.board)
     return data | {
         "battles_by_source": result.battles_by_source,
         "latest_battle_at": result.latest,
-        "all_ties": tied,
-        "note": ALL_TIES_NOTE if tied else None,
+        "all_ties": warnings.all_ties,
+        "note": warnings.note,
+        "notes": warnings.notes,
+        "unreliable_judges": warnings.unreliable_judges,
     }
 
 
@@ -130,7 +134,7 @@ RATING_COLUMNS = (
 )
 
 
-def print_ratings(console: Console, result: Standings, *, hidden_by_model: int = 0) -> None:
+def print_ratings(console: Console, result: Standings, warnings: BoardWarnings, *, hidden_by_model: int = 0) -> None:
     """``hidden_by_model``: battles between instances of one model, which a board by model leaves out."""
     board = result.board
     sources = ", ".join(f"{count} {name}" for name, count in result.battles_by_source.items())
@@ -151,14 +155,14 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
     ends = [v for row in board.rows for v in (row.ci_low, row.ci_high, row.rating) if v is not None]
     lowest, highest = min(ends), max(ends)
     rows = []
-    tied = every_battle_tied(board)  # a "1000–1000" interval would read as certainty
-    for row in board.rows:
+    tied = warnings.all_ties  # a "1000–1000" interval would read as certainty
+    for row, rank in zip(board.rows, warnings.ranks, strict=True):
         interval = f"{row.ci_low:.0f}–{row.ci_high:.0f}" if row.ci_low is not None and row.ci_high is not None else "–"
         interval = "no signal" if tied else interval
         rows.append(
             [
-                str(row.rank),
-                row.model,
+                str(rank),
+                f"{row.model} (provisional)" if row.model in warnings.provisional else row.model,
                 f"{row.rating:.0f}",
                 interval,
                 ""
@@ -171,8 +175,8 @@ def print_ratings(console: Console, result: Standings, *, hidden_by_model: int =
             ]
         )
     print_table(console, columns, rows, title=title)
-    if tied:
-        console.print(f"Note: {ALL_TIES_NOTE}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+    for note in warnings.notes:
+        console.print(f"Note: {note}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_pass_rates(console: Console, rates: dict[str, PassRate]) -> None:
@@ -189,7 +193,7 @@ def print_style(console: Console, result: Standings) -> None:
     rows = [
         [
             coefficient.name,
-            f"{coefficient.value:+.3f}",
+            "not estimable" if coefficient.value is None else f"{coefficient.value:+.3f}",
             "–" if coefficient.ci_low is None else f"{coefficient.ci_low:+.3f} … {coefficient.ci_high:+.3f}",
         ]
         for coefficient in result.style.coefficients

@@ -12,15 +12,20 @@ battles so far; that only helps the ranking while their order is in doubt, so it
 contestant without battles has no interval: its pairs come first (the fewest battles first).
 
 **Votes to separate** two neighbours i above j: the smallest k such that, after k more votes
-between them (one more battle each per vote), i's lower half-interval plus j's upper one is
-smaller than the gap between their ratings, ratings held where they are:
-``(R_i - lo_i) · sqrt(n_i / (n_i + k)) + (hi_j - R_j) · sqrt(n_j / (n_j + k)) < R_i - R_j``.
+between them (one more battle each per vote), their 95% intervals would stop overlapping with
+an 80% chance, if their true gap is the one measured now. Each half-interval shrinks as
+``sqrt(n / (n + k))``; the measured gap then varies with a standard error of at most
+``se_i(k) + se_j(k)`` (the bound that holds whatever the two ratings' correlation: the board
+keeps their intervals, not the bootstrap's covariance; for two models it is exact, since their
+ratings move in opposite directions), so the intervals part with probability
+``Φ((gap - z_95·(se_i(k) + se_j(k))) / (se_i(k) + se_j(k)))`` and k is the least one where that
+is 80%: ``gap ≥ (z_95 + z_80)·(se_i(k) + se_j(k))``. An approximation for planning, not a promise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Final
@@ -28,6 +33,8 @@ from typing import Final
 from arena.evaluation.ratings.fit import Leaderboard, LeaderboardRow
 
 Z_95: Final = 1.959963984540054
+POWER: Final = 0.8  # the chance of separation the estimate plans for
+Z_POWER: Final = 0.8416212335729143  # Φ⁻¹(POWER)
 # Beyond this many votes the estimate says "not in practice" (None) rather than a number.
 MAX_VOTES: Final = 10_000_000
 
@@ -89,9 +96,9 @@ def propose_pair(board: Leaderboard, candidates: Sequence[str]) -> PairProposal 
 
 
 def votes_to_separate(upper: LeaderboardRow, lower: LeaderboardRow, *, limit: int = MAX_VOTES) -> int | None:
-    """More votes between ``upper`` and its neighbour below, ``lower``, until their intervals
-    stop overlapping (0: they do not overlap now); None without intervals, for equal ratings,
-    or beyond ``limit``."""
+    """About how many more votes between ``upper`` and its neighbour below, ``lower``, give an 80%
+    chance that their intervals stop overlapping (0: they do not overlap now); None without
+    intervals, for equal ratings, or beyond ``limit``."""
     if None in (upper.ci_low, upper.ci_high, lower.ci_low, lower.ci_high) or 0 in (upper.battles, lower.battles):
         return None
     assert upper.ci_low is not None and lower.ci_high is not None
@@ -103,10 +110,12 @@ def votes_to_separate(upper: LeaderboardRow, lower: LeaderboardRow, *, limit: in
     def apart(k: int) -> bool:
         shrunk_upper = below * math.sqrt(upper.battles / (upper.battles + k))
         shrunk_lower = above * math.sqrt(lower.battles / (lower.battles + k))
-        return shrunk_upper + shrunk_lower < gap
+        return (Z_95 + Z_POWER) / Z_95 * (shrunk_upper + shrunk_lower) <= gap
 
-    if apart(0):
+    if upper.ci_low > lower.ci_high:  # type: ignore[operator]
         return 0
+    if apart(0):  # lopsided intervals that still touch: one vote is the least there is
+        return 1
     if not apart(limit):
         return None
     low, high = 0, limit  # apart(low) is false, apart(high) true: the sum only shrinks as k grows
@@ -116,7 +125,13 @@ def votes_to_separate(upper: LeaderboardRow, lower: LeaderboardRow, *, limit: in
     return high
 
 
-def neighbour_votes(board: Leaderboard) -> list[int | None]:
-    """For each row (best first): votes to separate it from the row below; None for the last."""
+def neighbour_votes(board: Leaderboard, *, provisional: Collection[str] = ()) -> list[int | None]:
+    """For each row (best first): votes to separate it from the row below; None for the last, and
+    beside a ``provisional`` row (its interval is no measure of what it needs)."""
     rows = board.rows
-    return [votes_to_separate(rows[i], rows[i + 1]) if i + 1 < len(rows) else None for i in range(len(rows))]
+    return [
+        votes_to_separate(rows[i], rows[i + 1])
+        if i + 1 < len(rows) and rows[i].model not in provisional and rows[i + 1].model not in provisional
+        else None
+        for i in range(len(rows))
+    ]

@@ -66,6 +66,8 @@ class Standings:
     names: dict[str, str] = field(default_factory=dict)
     # With style control: the style-controlled fit (``board`` is then its leaderboard).
     style: StyleControlled | None = None
+    # The judges whose verdicts passed the filters (``judge_models`` are all of them).
+    judges_in_view: list[str] = field(default_factory=list)
 
 
 def load_battles(
@@ -119,6 +121,10 @@ def standings(
         latest=max((b.timestamp for b in selected if b.timestamp), default=None),
         names=names_for(board.models, unit=unit),
         style=style,
+        # With style control only battles whose answers are known are fitted: only their judges count.
+        judges_in_view=sorted(
+            {b.judge_model for b in selected if b.judge_model and (style is None or None not in (b.style_a, b.style_b))}
+        ),
     )
 
 

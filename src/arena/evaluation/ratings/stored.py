@@ -108,6 +108,7 @@ def stored_standings(
         categories=sorted({t.category for t in every if t.category}),
         latest=latest,
         names=names_for(board.models, unit=unit),
+        judges_in_view=sorted({t.judge_model for t in selected if t.judge_model}),
     )
 
 

@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -50,9 +51,15 @@ _memo: OrderedDict[str, StyleControlled] = OrderedDict()
 @dataclass(frozen=True, kw_only=True)
 class StyleCoefficient:
     name: str  # one of STYLE_NAMES
-    value: float  # natural-log odds per RMS unit of the normalised difference
+    value: float | None  # natural-log odds per RMS unit of the normalised difference
     ci_low: float | None
     ci_high: float | None
+    # Why it cannot be estimated (value and interval then None): no battle's two answers differed
+    # in it, so the data say nothing, and a "+0.000" would read as "no effect".
+    not_estimable: str | None = None
+
+
+NOT_ESTIMABLE: Final = "no battle's two answers differed in it, so its effect cannot be estimated"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -186,6 +193,8 @@ def _style_controlled(
             StyleCoefficient(
                 name=name, value=float(point[size + k]), ci_low=_number(low[size + k]), ci_high=_number(high[size + k])
             )
+            if problem.covariates[:, k].any()
+            else StyleCoefficient(name=name, value=None, ci_low=None, ci_high=None, not_estimable=NOT_ESTIMABLE)
             for k, name in enumerate(STYLE_NAMES)
         ],
         raw_ratings=dict(zip(models, (float(value) for value in raw), strict=True)),

@@ -7,10 +7,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
-from arena.evaluation.ratings.all_ties import ALL_TIES_NOTE, every_battle_tied
+from arena.evaluation.ratings.board_warnings import BoardWarnings, board_warnings
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pass_rates import PassRate, contestant_pass_rates
-from arena.evaluation.ratings.sampling import neighbour_votes
 from arena.evaluation.ratings.standings import MAX_ROUNDS, Standings, Unit
 from arena.evaluation.ratings.stored import stored_standings
 from arena.web.deps import Db, Viewer
@@ -47,7 +46,9 @@ def _style(result: Standings) -> tuple[StyleControlPublic | None, dict[str, tupl
     return StyleControlPublic(coefficients=coefficients, battles_without_style=result.style.battles_without_style), ranks
 
 
-def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, PassRate] | None) -> LeaderboardPublic:
+def _out(
+    result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, PassRate] | None, warnings: BoardWarnings
+) -> LeaderboardPublic:
     data = result.board.to_dict()
     names = result.names
     tested: list[ContestantPassRatePublic] | None = None
@@ -63,15 +64,17 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
         filters=filters,
         rows=[
             RatingPublic(
-                **row,
+                **(row | {"rank": rank}),
                 name=names.get(row["model"], row["model"]),
                 elo=round(result.elo[row["model"]], 2),
                 pass_rate=_rate((rates or {}).get(row["model"])),
                 raw_rating=raw[row["model"]][0] if row["model"] in raw else None,
                 raw_rank=raw[row["model"]][1] if row["model"] in raw else None,
                 votes_to_separate=to_separate,
+                provisional=row["model"] in warnings.provisional,
+                provisional_reason=warnings.provisional.get(row["model"]),
             )
-            for row, to_separate in zip(data["rows"], neighbour_votes(result.board), strict=True)
+            for row, rank, to_separate in zip(data["rows"], warnings.ranks, warnings.votes_to_separate, strict=True)
         ],
         models=data["models"],
         names=[names.get(model, model) for model in data["models"]],
@@ -82,8 +85,10 @@ def _out(result: Standings, filters: LeaderboardFiltersPublic, rates: dict[str, 
         judge_models=result.judge_models,
         categories=result.categories,
         latest_battle_at=result.latest,
-        all_ties=every_battle_tied(result.board),
-        note=ALL_TIES_NOTE if every_battle_tied(result.board) else None,
+        all_ties=warnings.all_ties,
+        note=warnings.note,
+        notes=warnings.notes,
+        unreliable_judges=warnings.unreliable_judges,
         pass_rates=tested,
         style=style,
     )
@@ -137,6 +142,6 @@ async def get_leaderboard(
         rates = contestant_pass_rates(
             db, unit=by, source=source, judge_model=judge_model, category=category, since=since, until=until
         )
-        return _out(result, filters, rates)
+        return _out(result, filters, rates, board_warnings(db, result))
 
     return await asyncio.to_thread(compute)

@@ -64,10 +64,17 @@ class RatingPublic(BaseModel):
     raw_rank: int | None = Field(None, description="With style_control: its place by `raw_rating` (1 = best)")
     votes_to_separate: int | None = Field(
         None,
-        description="About how many more votes between this row and the next one below would make their 95% "
-        "intervals stop overlapping (0: they do not overlap now), if the ratings stayed where they are and each "
-        "interval narrowed as 1/sqrt(battles); null for the last row, without intervals, or for equal ratings",
+        description="About how many more votes between this row and the next one below give an 80% chance that "
+        "their 95% intervals stop overlapping (0: they do not overlap now), if their true gap is the one measured "
+        "now and each interval narrows as 1/sqrt(battles): an estimate for planning, not a promise; null for the "
+        "last row, without intervals, for equal ratings, or beside a provisional row",
     )
+    provisional: bool = Field(
+        False,
+        description="Too few battles (fewer than 10) or a bootstrap interval of no width: its rating and rank are "
+        "not settled, and its rank claims no separation from rows it never played",
+    )
+    provisional_reason: str | None = Field(None, description="Why the row is provisional, for people")
 
 
 class LeaderboardFiltersPublic(BaseModel):
@@ -100,7 +107,19 @@ class LeaderboardPublic(BaseModel):
     all_ties: bool = Field(
         False, description="Every battle is a tie or both bad: the ratings say nothing, and a narrow interval is no certainty"
     )
-    note: str | None = Field(None, description="What the board cannot tell (set when all_ties), for people")
+    note: str | None = Field(
+        None, description="What the board cannot tell, for people: `notes` joined (null when there are none)"
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Each warning on its own: every battle a tie, verdicts of judges flagged unreliable (with how to "
+        "see the board without them), provisional rows",
+    )
+    unreliable_judges: list[str] = Field(
+        default_factory=list,
+        description="Judges flagged unreliable (GET /api/judges) whose verdicts this view counts; source=human or "
+        "a judge_model filter leaves them out",
+    )
     pass_rates: list[ContestantPassRatePublic] | None = Field(
         None,
         description="promptfoo pass rates of every contestant with tests in the runs the filters include (also "

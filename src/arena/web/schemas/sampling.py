@@ -7,9 +7,21 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+class NextInstancePublic(BaseModel):
+    id: str = Field(description="The instance id, as asked")
+    model: str
+    settings: dict[str, str] = Field(description="temperature, top_p, top_k, repeat_penalty, num_predict, seed")
+    name: str = Field(description="A readable name: the model plus the settings that tell the two apart")
+
+
 class NextPairPublic(BaseModel):
     pair: list[str] | None = Field(
-        description="The two models (of the candidates asked about) to compare next, or null with fewer than two"
+        description="The two models (instances with by=instance) of the candidates asked about to compare next, "
+        "or null with fewer than two"
+    )
+    by: Literal["model", "instance"] = Field("model", description="What the candidates and `pair` are")
+    instances: list[NextInstancePublic] | None = Field(
+        None, description="With by=instance: each of `pair` as a model and its settings; null by model"
     )
     battles: int = Field(description="Battles between the two so far, in the battles the filters chose")
     overlap: float = Field(

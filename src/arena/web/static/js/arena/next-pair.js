@@ -50,7 +50,7 @@ export function setupNextPair() {
       return;
     }
     try {
-      const proposal = await api.nextPair(candidates);
+      const proposal = await api.nextPair(candidates, voteCategory());
       offerCategories(proposal.categories);
       state.selection = proposal.pair.map((model) => makeInstance(model, defaults()));
       state.allBeforeFocus = null;

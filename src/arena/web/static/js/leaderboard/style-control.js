@@ -42,7 +42,9 @@ export function renderStyle(data) {
     const interval = coefficient.ci_low === null ? "–" : `${signed(coefficient.ci_low)} to ${signed(coefficient.ci_high)}`;
     tr.append(
       cell("th", LABELS[coefficient.name] || coefficient.name),
-      cell("td", signed(coefficient.value), { className: "number coefficient" }),
+      coefficient.value === null // no answer differed in it: "+0.000" would read as "no effect"
+        ? cell("td", "not estimable", { className: "coefficient", title: coefficient.not_estimable })
+        : cell("td", signed(coefficient.value), { className: "number coefficient" }),
       cell("td", interval, { className: "number" }),
     );
     return tr;

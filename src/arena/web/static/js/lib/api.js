@@ -135,7 +135,12 @@ export const api = {
   vote: (id, body) => post(`${conversationPath(id)}/votes`, body),
   reveal: (id) => post(`${conversationPath(id)}/reveal`, {}),
   // Which two of `candidates` (model ids) a blind battle should compare next, and the known categories.
-  nextPair: (candidates) => get(`/api/leaderboard/next-pair?${candidates.map((c) => `candidate=${encodeURIComponent(c)}`).join("&")}`),
+  // `category`: the one the voter typed, so the pair is chosen from that category's board.
+  nextPair: (candidates, category) => {
+    const params = new URLSearchParams(candidates.map((c) => ["candidate", c]));
+    if (category) params.set("category", category);
+    return get(`/api/leaderboard/next-pair?${params}`);
+  },
   nextPairCategories: async () => (await get("/api/leaderboard?rounds=0")).categories,
   render: (markdown) => post("/api/render", { markdown }),
   stop: (turnId, key) => post("/api/stop", { turn_id: turnId, key }),

@@ -135,6 +135,11 @@ function renderRatings(data) {
       element("th", { className: "model", text: row.name, title: fullName(row.name, row.model), attributes: { scope: "row" } }),
       element("td", { className: "number", text: fixed(row.rating) }),
     );
+    if (row.provisional) { // too few battles to rank: a tag beside the name (CSS), the reason on hover
+      tr.classList.add("provisional");
+      const name = tr.querySelector("th.model");
+      name.title = `${name.title}\nProvisional: ${row.provisional_reason}`;
+    }
     const bar = element("td", { className: "ci-column" });
     bar.append(intervalBar(row, scale));
     tr.append(
@@ -155,8 +160,9 @@ function renderRatings(data) {
   renderTestedUnrated(data);
   unitHeading.textContent = data.filters.by === "instance" ? "Instance" : "Model";
   ratingsEmpty.hidden = data.rows.length > 0;
-  allTies.textContent = data.all_ties ? data.note : ""; // all ties: the intervals would read as certainty
-  allTies.hidden = !data.all_ties;
+  // All ties, unreliable judges, provisional rows: what the intervals alone would overstate.
+  allTies.replaceChildren(...(data.notes || []).map((note) => element("span", { className: "board-note", text: note })));
+  allTies.hidden = !(data.notes || []).length;
   ciScale.textContent = data.rows.length ? `(scale ${fixed(scale.low)} to ${fixed(scale.high)})` : "";
 }
 
