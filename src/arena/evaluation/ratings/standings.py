@@ -107,8 +107,10 @@ def standings(
     selected = filter_battles(
         battles, source=source, judge_model=judge_model, category=category, since=since, until=until
     )
-    counted = Counter(battle.source for battle in selected)
     style = style_controlled(selected, rounds=rounds, seed=seed) if style_control else None
+    # what the table rates: with style control, the battles whose two answers' styles are known
+    rated = [b for b in selected if b.style_a is not None and b.style_b is not None] if style_control else selected
+    counted = Counter(battle.source for battle in rated)
     board = style.board if style is not None else leaderboard(selected, rounds=rounds, seed=seed)
     return Standings(
         board=board,
@@ -135,7 +137,9 @@ def derived_standings(
     source filter): what ``stored.stored_standings`` gives from the stored battles, the slow way
     (and the way style control goes: it needs each battle's two answers)."""
     battles = load_battles(database, unit=unit, include_imported=include_imported, with_styles=style_control)
-    return standings(battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters)
+    return standings(
+        battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters
+    )
 
 
 def utc(moment: datetime | None) -> datetime | None:

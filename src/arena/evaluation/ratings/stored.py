@@ -29,6 +29,7 @@ from arena.evaluation.ratings.fit import elo_of_sequence, leaderboard_of_counts
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pairs import OUTCOME_CODES, SOURCES, PairCounts, Source, counts_from_arrays
 from arena.evaluation.ratings.standings import ELO_K, MAX_ROUNDS, UNITS, Standings, Unit, derived_standings, utc
+from arena.evaluation.ratings.style import check_style_work
 from arena.storage import battles as battle_store
 from arena.storage.battles import PairTotal
 from arena.storage.db import Database
@@ -68,11 +69,6 @@ def stored_standings(
     """The leaderboard as the API and the CLI ask for it (``all`` sources is no source filter);
     a time without a zone is read as UTC. Style control needs every battle's two answers: it is
     derived on read (``standings.derived_standings``)."""
-    if style_control:
-        return derived_standings(
-            database, unit=unit, include_imported=include_imported, source=source, judge_model=judge_model,
-            category=category, since=since, until=until, rounds=rounds, seed=seed, style_control=True,
-        )  # fmt: skip
     if unit not in UNITS:
         raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
     if not 0 <= rounds <= MAX_ROUNDS:
@@ -82,6 +78,16 @@ def stored_standings(
         raise InvalidInput("since must come before until")
     wanted = None if source == "all" else source
     by_instance = unit == "instance"
+    if style_control:
+        with database.session() as session:  # refused from the stored count before minutes of work
+            totals = battle_store.pair_totals(
+                session, by_instance=by_instance, include_imported=include_imported, since=since, until=until
+            )
+        check_style_work(sum(t.count for t in _selected(totals, wanted, judge_model, category)), rounds)
+        return derived_standings(
+            database, unit=unit, include_imported=include_imported, source=source, judge_model=judge_model,
+            category=category, since=since, until=until, rounds=rounds, seed=seed, style_control=True,
+        )  # fmt: skip
     with database.session() as session:
         every = battle_store.pair_totals(session, by_instance=by_instance, include_imported=include_imported)
         windowed = every
@@ -89,13 +95,7 @@ def stored_standings(
             windowed = battle_store.pair_totals(
                 session, by_instance=by_instance, include_imported=include_imported, since=since, until=until
             )
-        selected = [
-            total
-            for total in windowed
-            if (wanted is None or total.source == wanted)
-            and (judge_model is None or total.judge_model == judge_model)
-            and (category is None or total.category == category)
-        ]
+        selected = _selected(windowed, wanted, judge_model, category)
         latest = max((t.latest for t in selected), default=None)
         view = (by_instance, include_imported, wanted, judge_model, category, since, until)
         with _elo_lock:
@@ -114,6 +114,18 @@ def stored_standings(
         latest=latest,
         names=names_for(board.models, unit=unit),
     )
+
+
+def _selected(
+    totals: list[PairTotal], source: str | None, judge_model: str | None, category: str | None
+) -> list[PairTotal]:
+    return [
+        total
+        for total in totals
+        if (source is None or total.source == source)
+        and (judge_model is None or total.judge_model == judge_model)
+        and (category is None or total.category == category)
+    ]
 
 
 def _online_elo(
