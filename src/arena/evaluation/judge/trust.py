@@ -13,6 +13,7 @@ from arena.evaluation.judge.stats import HumanVote, JudgedPair, JudgeStats, Verd
 from arena.storage.db import Database
 from arena.storage.judge_verdicts import StoredVerdictPair, verdict_pairs, verdicts_stamp
 
+
 @dataclass(frozen=True)
 class _Answer:
     stamp: tuple[int, int, int]
