@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -12,6 +13,8 @@ from typing import Final, cast
 from arena.evaluation.judge.stats import HumanVote, JudgedPair, JudgeStats, Verdict, judge_stats
 from arena.storage.db import Database
 from arena.storage.judge_verdicts import StoredVerdictPair, verdict_pairs, verdicts_stamp
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,15 @@ def stored_judge_stats(
         while len(kept) > _KEPT:
             kept.popitem(last=False)
     return list(stats)
+
+
+def warm(database: Database) -> None:
+    """Compute every judge's numbers ahead (the app does at startup, in the background); a
+    failure is only logged: a request computes them itself."""
+    try:
+        stored_judge_stats(database)
+    except Exception:  # a warm-up is an optimisation: never a reason to fail
+        logger.warning("could not compute the judges' numbers ahead", exc_info=True)
 
 
 def _stats(stored: list[StoredVerdictPair]) -> list[JudgeStats]:
