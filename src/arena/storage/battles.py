@@ -330,7 +330,8 @@ def ordered_battles(
         .where(*where)
         .order_by(StoredBattle.counts_at, StoredBattle.kind, StoredBattle.group_key, StoredBattle.position)
     )
-    yield from session.execute(statement.execution_options(yield_per=20_000))  # type: ignore[misc]
+    # through the Core connection: the ORM session would build each row again (a third of the time)
+    yield from session.connection().execute(statement.execution_options(yield_per=20_000))  # type: ignore[misc]
 
 
 def ordered_battles_of_kinds(
@@ -354,7 +355,9 @@ def ordered_battles_of_kinds(
         .where(*where)
         .order_by(StoredBattle.counts_at, StoredBattle.kind, StoredBattle.group_key, StoredBattle.position)
     )  # fmt: skip
-    for a, b, outcome, source, judge, category_id, at in session.execute(statement.execution_options(yield_per=20_000)):
+    # through the Core connection: the ORM session would build each row again (a third of the time)
+    rows = session.connection().execute(statement.execution_options(yield_per=20_000))
+    for a, b, outcome, source, judge, category_id, at in rows:
         yield a, b, outcome, source, judge, None if category_id is None else names.get(category_id), at
 
 
