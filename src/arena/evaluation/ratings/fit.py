@@ -291,13 +291,7 @@ def leaderboard_of_counts(
         ratings = bradley_terry(counts, both_bad_as_tie=both_bad_as_tie)
         ci_low = ci_high = np.full_like(ratings, np.nan)
     return board_from(
-        counts,
-        ratings=ratings,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        rounds=rounds,
-        seed=seed,
-        both_bad_as_tie=both_bad_as_tie,
+        counts, ratings=ratings, ci_low=ci_low, ci_high=ci_high, rounds=rounds, seed=seed, both_bad_as_tie=both_bad_as_tie
     )
 
 
@@ -314,9 +308,7 @@ def board_from(
     """The leaderboard of ratings fitted to ``counts`` (intervals NaN without a bootstrap: ranks
     then follow the ratings), best first."""
     bootstrapped = not np.isnan(ci_low).all()
-    ranks = rank_by_upper_bound(
-        ci_low=ci_low if bootstrapped else ratings, ci_high=ci_high if bootstrapped else ratings
-    )
+    ranks = rank_by_upper_bound(ci_low=ci_low if bootstrapped else ratings, ci_high=ci_high if bootstrapped else ratings)
     order = sorted(range(len(counts.models)), key=lambda index: (-ratings[index], counts.models[index]))
     rows = [
         LeaderboardRow(

@@ -77,9 +77,7 @@ def propose_pair(board: Leaderboard, candidates: Sequence[str]) -> PairProposal 
         narrowing = se * (1.0 - math.sqrt(between / (between + 1.0))) if not math.isinf(se) else math.inf
         proposals.append(
             (
-                PairProposal(
-                    model_a=first, model_b=second, score=narrowing * overlap, battles=between, overlap=overlap
-                ),
+                PairProposal(model_a=first, model_b=second, score=narrowing * overlap, battles=between, overlap=overlap),
                 (row_a.battles if row_a else 0) + (row_b.battles if row_b else 0),
             )
         )

@@ -63,7 +63,9 @@ class PairFit:
             l2=l2,
         )[0]
 
-    def fit(self, *, score_first: np.ndarray, score_second: np.ndarray, start: np.ndarray, l2: float) -> np.ndarray:
+    def fit(
+        self, *, score_first: np.ndarray, score_second: np.ndarray, start: np.ndarray, l2: float
+    ) -> np.ndarray:
         """Penalised maximum likelihood on the natural-log scale for a batch of rounds.
 
         ``score_first`` / ``score_second`` are (rounds, pairs) points scored by each side of a

@@ -137,9 +137,7 @@ def derived_standings(
     source filter): what ``stored.stored_standings`` gives from the stored battles, the slow way
     (and the way style control goes: it needs each battle's two answers)."""
     battles = load_battles(database, unit=unit, include_imported=include_imported, with_styles=style_control)
-    return standings(
-        battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters
-    )
+    return standings(battles, source=None if source == "all" else source, unit=unit, style_control=style_control, **filters)
 
 
 def utc(moment: datetime | None) -> datetime | None:
