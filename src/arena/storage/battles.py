@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, select, text, true
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, text, true
 from sqlalchemy.orm import Session
 
 from arena.storage.battle_models import (
@@ -330,7 +330,35 @@ def ordered_battles(
         .where(*where)
         .order_by(StoredBattle.counts_at, StoredBattle.kind, StoredBattle.group_key, StoredBattle.position)
     )
-    yield from session.execute(statement.execution_options(yield_per=20_000))  # type: ignore[misc]
+    # through the Core connection: the ORM session would build each row again (a third of the time)
+    yield from session.connection().execute(statement.execution_options(yield_per=20_000))  # type: ignore[misc]
+
+
+def ordered_battles_of_kinds(
+    session: Session, *, by_instance: bool, include_imported: bool, after: datetime | None, up_to: datetime, timed: bool
+) -> Iterator[tuple[str, str, str, str, str | None, str | None, datetime | None]]:
+    """(side A, side B, outcome, source, judge, category, time or None unless ``timed``) of every
+    battle later than ``after`` up to ``up_to``, in reading order: one scan rates every view at
+    once (ratings/elo_views.py); reading no times saves parsing a million of them."""
+    side_a, side_b = _sides(by_instance)
+    names = _category_names(session)
+    where = [
+        _counted(by_instance=by_instance, include_imported=include_imported, since=None, until=None),
+        StoredBattle.counts_at <= up_to,
+    ]
+    if after is not None:
+        where.append(StoredBattle.counts_at > after)
+    time = StoredBattle.counts_at if timed else literal(None)
+    statement = (
+        select(side_a, side_b, StoredBattle.outcome, StoredBattle.source, StoredBattle.judge_model,
+               StoredBattle.category_id, time)
+        .where(*where)
+        .order_by(StoredBattle.counts_at, StoredBattle.kind, StoredBattle.group_key, StoredBattle.position)
+    )  # fmt: skip
+    # through the Core connection: the ORM session would build each row again (a third of the time)
+    rows = session.connection().execute(statement.execution_options(yield_per=20_000))
+    for a, b, outcome, source, judge, category_id, at in rows:
+        yield a, b, outcome, source, judge, None if category_id is None else names.get(category_id), at
 
 
 def _ids_named(session: Session, category: str) -> list[int]:

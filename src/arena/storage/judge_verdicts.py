@@ -14,9 +14,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from arena.storage.battles import last_change
 from arena.storage.bench_models import BenchRun
 from arena.storage.models import Conversation, Judgment, Vote
 
@@ -32,6 +33,14 @@ class StoredVerdictPair:
     verdict_ab: str  # A | B | tie, key_a shown first
     verdict_ba: str  # key_b shown first
     humans: tuple[str, ...]  # a | b | tie | both_bad, in terms of key_a / key_b
+
+
+def verdicts_stamp(session: Session) -> tuple[int, int, int]:
+    """What changes whenever ``verdict_pairs`` may answer differently: the battles' change log
+    (every vote, re-vote, reveal, import flag, verdict and delete that the leaderboard counts
+    writes to it) and the verdicts' count and newest id (one that makes no battle, deletes)."""
+    count, newest = session.execute(select(func.count(), func.max(Judgment.id)).select_from(Judgment)).one()
+    return last_change(session), count, newest or 0
 
 
 def verdict_pairs(

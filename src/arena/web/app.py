@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from arena import __version__
 from arena.engines.factory import build_router
 from arena.engines.router import Router
+from arena.evaluation.judge.trust import warm as warm_judges
+from arena.evaluation.ratings.stored import warm as warm_leaderboard
 from arena.settings import Settings
 from arena.storage.db import Database
 from arena.storage.shared_state import connect
@@ -68,6 +71,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 SERVER_OPTIONS: Final[dict[str, Any]] = {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 
+def _warm_reads(database: Database, stop: threading.Event) -> None:
+    """The slow reads at a million battles, done ahead: the leaderboard's common views, the judges."""
+    warm_leaderboard(database, stop)
+    if not stop.is_set():
+        warm_judges(database)
+
+
 def create_app(settings: Settings, *, router: Router | None = None, database: Database | None = None) -> FastAPI:
     """Everything the app needs comes in here; nothing is read from the environment later."""
 
@@ -81,9 +91,14 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
         heartbeat = asyncio.create_task(keep_lease(db, me), name="process lease")
         await open_generation_budget(app)  # with Redis: shared limits learnt (and differences said) now
         stop_listener = asyncio.create_task(listen_for_stops(app), name="stop signals")  # with Redis
+        # The leaderboard's common views and the judges' numbers, read in the background: never holds up startup.
+        warm_stop = threading.Event()
+        warming = threading.Thread(target=_warm_reads, args=(db, warm_stop), name="warm reads", daemon=True)
+        warming.start()
         try:
             yield
         finally:
+            warm_stop.set()
             # Running benchmark items go back to pending, before their engines close under them.
             await bench.stop_runners(app)
             await manage.stop_pulls(app)
@@ -93,6 +108,7 @@ def create_app(settings: Settings, *, router: Router | None = None, database: Da
             stop_listener.cancel()
             await asyncio.gather(heartbeat, stop_listener, return_exceptions=True)
             await close_generation_budget(app)
+            await asyncio.to_thread(warming.join, 30)  # it stops within a batch of battles
             await end_lease(db, me)  # last: until here, this process may still be closing answers
             app.state.database_probe.close()
             db.dispose()

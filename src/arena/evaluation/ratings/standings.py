@@ -109,8 +109,10 @@ def standings(
     selected = filter_battles(
         battles, source=source, judge_model=judge_model, category=category, since=since, until=until
     )
-    counted = Counter(battle.source for battle in selected)
     style = style_controlled(selected, rounds=rounds, seed=seed) if style_control else None
+    # what the table rates: with style control, the battles whose two answers' styles are known
+    rated = [b for b in selected if b.style_a is not None and b.style_b is not None] if style_control else selected
+    counted = Counter(battle.source for battle in rated)
     board = style.board if style is not None else leaderboard(selected, rounds=rounds, seed=seed)
     return Standings(
         board=board,

@@ -12,6 +12,7 @@ came after that battle, as new votes do; a re-vote or a delete of an older battl
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import Counter, OrderedDict
@@ -23,13 +24,17 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from arena.errors import InvalidInput
+from arena.evaluation.ratings.elo_views import View, common_views, elo_of_views, is_common
 from arena.evaluation.ratings.fit import elo_of_sequence, leaderboard_of_counts
 from arena.evaluation.ratings.names import names_for
 from arena.evaluation.ratings.pairs import OUTCOME_CODES, SOURCES, PairCounts, Source, counts_from_arrays
 from arena.evaluation.ratings.standings import ELO_K, MAX_ROUNDS, UNITS, Standings, Unit, derived_standings, utc
+from arena.evaluation.ratings.style import check_style_work
 from arena.storage import battles as battle_store
 from arena.storage.battles import PairTotal
 from arena.storage.db import Database
+
+logger = logging.getLogger(__name__)
 
 _ELO_VIEWS: Final = 64  # views whose online Elo a process keeps
 
@@ -44,6 +49,7 @@ class _EloRead:
 # Per database object (a test's fresh database may reuse a URL), the views read most recently.
 _elo_reads: weakref.WeakKeyDictionary[Database, OrderedDict[tuple[object, ...], _EloRead]] = weakref.WeakKeyDictionary()
 _elo_lock = threading.Lock()
+_common_lock = threading.Lock()
 
 
 def stored_standings(
@@ -63,11 +69,6 @@ def stored_standings(
     """The leaderboard as the API and the CLI ask for it (``all`` sources is no source filter);
     a time without a zone is read as UTC. Style control needs every battle's two answers: it is
     derived on read (``standings.derived_standings``)."""
-    if style_control:
-        return derived_standings(
-            database, unit=unit, include_imported=include_imported, source=source, judge_model=judge_model,
-            category=category, since=since, until=until, rounds=rounds, seed=seed, style_control=True,
-        )  # fmt: skip
     if unit not in UNITS:
         raise InvalidInput(f"rate by one of {', '.join(UNITS)}, got {unit!r}")
     if not 0 <= rounds <= MAX_ROUNDS:
@@ -77,6 +78,16 @@ def stored_standings(
         raise InvalidInput("since must come before until")
     wanted = None if source == "all" else source
     by_instance = unit == "instance"
+    if style_control:
+        with database.session() as session:  # refused from the stored count before minutes of work
+            totals = battle_store.pair_totals(
+                session, by_instance=by_instance, include_imported=include_imported, since=since, until=until
+            )
+        check_style_work(sum(t.count for t in _selected(totals, wanted, judge_model, category)), rounds)
+        return derived_standings(
+            database, unit=unit, include_imported=include_imported, source=source, judge_model=judge_model,
+            category=category, since=since, until=until, rounds=rounds, seed=seed, style_control=True,
+        )  # fmt: skip
     with database.session() as session:
         every = battle_store.pair_totals(session, by_instance=by_instance, include_imported=include_imported)
         windowed = every
@@ -84,18 +95,12 @@ def stored_standings(
             windowed = battle_store.pair_totals(
                 session, by_instance=by_instance, include_imported=include_imported, since=since, until=until
             )
-        selected = [
-            total
-            for total in windowed
-            if (wanted is None or total.source == wanted)
-            and (judge_model is None or total.judge_model == judge_model)
-            and (category is None or total.category == category)
-        ]
+        selected = _selected(windowed, wanted, judge_model, category)
         latest = max((t.latest for t in selected), default=None)
         view = (by_instance, include_imported, wanted, judge_model, category, since, until)
         with _elo_lock:
             reads = _elo_reads.setdefault(database, OrderedDict())
-        elo = _online_elo(session, reads, view, latest)
+        elo = _online_elo(session, reads, view, latest, every)
     board = leaderboard_of_counts(counts_of_totals(selected), rounds=rounds, seed=seed)
     counted: Counter[str] = Counter()
     for total in selected:
@@ -112,14 +117,28 @@ def stored_standings(
     )
 
 
+def _selected(
+    totals: list[PairTotal], source: str | None, judge_model: str | None, category: str | None
+) -> list[PairTotal]:
+    return [
+        total
+        for total in totals
+        if (source is None or total.source == source)
+        and (judge_model is None or total.judge_model == judge_model)
+        and (category is None or total.category == category)
+    ]
+
+
 def _online_elo(
     session: Session,
     reads: OrderedDict[tuple[object, ...], _EloRead],
-    view: tuple[object, ...],
+    view: View,
     latest: datetime | None,
+    every: list[PairTotal],
 ) -> dict[str, float]:
     """Online Elo of one view's battles up to ``latest``, going on from this process's last read
-    of the view when the battles it read are still there, unchanged."""
+    of the view when the battles it read are still there, unchanged. A common view read from
+    the start is read with all the others (``elo_views``): the next ones cost nothing."""
     seen = battle_store.last_change(session)
     with _elo_lock:
         known = reads.get(view)
@@ -128,6 +147,15 @@ def _online_elo(
     if known is not None and known.seen == seen and known.up_to == latest:
         return dict(known.ratings)
     go_on = known is not None and battle_store.only_later_changes(session, seen=known.seen, after=known.up_to)
+    if not go_on and is_common(view):
+        with _common_lock:  # a read already under way (the warm-up) is waited for, not repeated
+            with _elo_lock:
+                known = reads.get(view)
+            if known is not None and known.seen == seen and known.up_to == latest:
+                return dict(known.ratings)
+            read = _read_common(session, reads, by_instance=view[0], include_imported=view[1], every=every, seen=seen)
+        if read is not None and view in read:
+            return dict(read[view])
     start = known.ratings if known is not None and go_on else {}
     by_instance, include_imported, source, judge_model, category, since, until = view
     battles = battle_store.ordered_battles(
@@ -149,6 +177,55 @@ def _online_elo(
         while len(reads) > _ELO_VIEWS:
             reads.popitem(last=False)
     return dict(ratings)
+
+
+def _read_common(
+    session: Session,
+    reads: OrderedDict[tuple[object, ...], _EloRead],
+    *,
+    by_instance: bool,
+    include_imported: bool,
+    every: list[PairTotal],
+    seen: int,
+    stop: threading.Event | None = None,
+) -> dict[View, dict[str, float]] | None:
+    """Every common view's online Elo in one scan, kept for the next reads (``seen`` read before ``every``)."""
+    views = common_views(by_instance=by_instance, include_imported=include_imported, totals=every)
+    rated = elo_of_views(session, by_instance=by_instance, include_imported=include_imported, views=views, stop=stop)
+    if rated is None:
+        return None
+    with _elo_lock:
+        for view, ratings in rated.items():
+            reads[view] = _EloRead(seen=seen, up_to=views[view], ratings=ratings)
+            reads.move_to_end(view)
+        while len(reads) > _ELO_VIEWS:
+            reads.popitem(last=False)
+    return rated
+
+
+def warm(database: Database, stop: threading.Event) -> None:
+    """Read the common views' online Elo (by model, then by instance) so that the first
+    leaderboard requests after a start find it; gives up when ``stop`` is set. A failure is
+    only logged: a request reads what it needs itself."""
+    try:
+        _warm(database, stop)
+    except Exception:  # a warm-up is an optimisation: never a reason to fail
+        logger.warning("could not read the leaderboard's online Elo ahead", exc_info=True)
+
+
+def _warm(database: Database, stop: threading.Event) -> None:
+    for by_instance in (False, True):
+        if stop.is_set():
+            return
+        with database.session() as session:
+            seen = battle_store.last_change(session)
+            every = battle_store.pair_totals(session, by_instance=by_instance, include_imported=False)
+            with _elo_lock:
+                reads = _elo_reads.setdefault(database, OrderedDict())
+            with _common_lock:
+                _read_common(
+                    session, reads, by_instance=by_instance, include_imported=False, every=every, seen=seen, stop=stop
+                )
 
 
 def counts_of_totals(totals: list[PairTotal]) -> PairCounts:

@@ -44,6 +44,9 @@ _MEMO_SIZE = 8
 # Rounds x battles refitted by one request: about a minute on one loaded core. Past it a request is
 # refused with the number of rounds it may ask for, rather than hold a worker for many minutes.
 MAX_BOOTSTRAP_WORK = 20_000_000
+# Style control derives every battle with its two answers on read (~75 s at a million): past this
+# many a view is refused and asked to narrow, before any of that work.
+MAX_STYLE_BATTLES = 100_000
 _memo_lock = threading.Lock()
 _memo: OrderedDict[str, StyleControlled] = OrderedDict()
 
@@ -104,6 +107,22 @@ def style_fit(
         ),
     )
     return models, fit, kept
+
+
+def check_style_work(battles: int, rounds: int) -> None:
+    """Refuse a style-controlled view of ``battles`` battles (the cheap stored count) that would
+    take minutes: too many battles, or too many bootstrap rounds for them."""
+    if battles > MAX_STYLE_BATTLES:
+        raise InvalidInput(
+            f"style control reads every battle's two answers: it takes at most {MAX_STYLE_BATTLES:,} battles and "
+            f"this view has {battles:,}; narrow it with a date range, a source, a judge or a category"
+        )
+    if battles and rounds * battles > MAX_BOOTSTRAP_WORK:
+        raise InvalidInput(
+            f"style control over {battles:,} battles allows at most {MAX_BOOTSTRAP_WORK // battles} bootstrap "
+            f"rounds (rounds x battles <= {MAX_BOOTSTRAP_WORK:,}); ask for fewer, rounds=0 for no intervals, or "
+            "narrow the view with filters"
+        )
 
 
 def style_controlled(

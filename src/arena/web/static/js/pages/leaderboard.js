@@ -225,7 +225,10 @@ function render(data) {
   renderHeatmap(data);
   const bySource = Object.entries(data.battles_by_source).map(([source, n]) => `${n} ${source}`).join(", ");
   const total = data.total_battles;
-  summary.textContent = `${total} battle${total === 1 ? "" : "s"} (${bySource}) · updated ${new Date().toLocaleTimeString()}`;
+  // with style control: the battles the table rates, and how many it could not (answers unknown)
+  const leftOut = data.style ? data.style.battles_without_style : 0;
+  const without = leftOut ? ` · ${leftOut} left out by style control (their answers are not known)` : "";
+  summary.textContent = `${total} battle${total === 1 ? "" : "s"} (${bySource})${without} · updated ${new Date().toLocaleTimeString()}`;
   summary.dataset.totalBattles = String(total);
 }
 
