@@ -7,6 +7,7 @@ Newton step is one M x M solve per round, all rounds stepping at once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,32 @@ _STEP_TOLERANCE = 1e-5  # natural-log units (0.002 rating points); the error lef
 _MAX_NEWTON_STEPS = 100
 _MAX_HALVINGS = 50
 _ARMIJO = 1e-4
+
+
+Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def line_search(
+    values: np.ndarray, step: np.ndarray, gradient: np.ndarray, before: np.ndarray, active: np.ndarray, evaluate: Evaluate
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backtracking (Armijo) line search along each round's Newton step, all rounds at once:
+    the accepted points, their objective and what `evaluate` returned beside it. The relative
+    slack absorbs rounding once a round sits at its optimum."""
+    slope = (gradient * step).sum(axis=1)
+    fraction = np.ones(active.size)
+    candidate = values + step
+    after, extra = evaluate(candidate, active)
+    rejected = after > before + _ARMIJO * fraction * slope + 1e-12 * np.abs(before)
+    for _ in range(_MAX_HALVINGS):
+        if not rejected.any():
+            break
+        redo = np.flatnonzero(rejected)
+        fraction[redo] *= 0.5
+        candidate[redo] = values[redo] + fraction[redo, None] * step[redo]
+        after[redo], extra[redo] = evaluate(candidate[redo], active[redo])
+        slack = _ARMIJO * fraction[redo] * slope[redo] + 1e-12 * np.abs(before[redo])
+        rejected[redo] = after[redo] > before[redo] + slack
+    return candidate, after, extra
 
 
 def to_ratings(theta: np.ndarray, *, scale: float, base: float, mean: float) -> np.ndarray:
@@ -114,23 +141,7 @@ class PairFit:
             hessian = hessian.reshape(-1, size, size)
             step = -np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
 
-            # Backtracking (Armijo) line search, per round; the relative slack absorbs
-            # rounding once a round sits at its optimum.
-            slope = (gradient * step).sum(axis=1)
-            before = current[active]
-            fraction = np.ones(active.size)
-            candidate = values + step
-            after, chance = evaluate(candidate, active)
-            rejected = after > before + _ARMIJO * fraction * slope + 1e-12 * np.abs(before)
-            for _ in range(_MAX_HALVINGS):
-                if not rejected.any():
-                    break
-                redo = np.flatnonzero(rejected)
-                fraction[redo] *= 0.5
-                candidate[redo] = values[redo] + fraction[redo, None] * step[redo]
-                after[redo], chance[redo] = evaluate(candidate[redo], active[redo])
-                slack = _ARMIJO * fraction[redo] * slope[redo] + 1e-12 * np.abs(before[redo])
-                rejected[redo] = after[redo] > before[redo] + slack
+            candidate, after, chance = line_search(values, step, gradient, current[active], active, evaluate)
             theta[active] = candidate
             current[active] = after
             # A full Newton step this small leaves an error of about its square.

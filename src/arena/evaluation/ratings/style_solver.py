@@ -17,11 +17,10 @@ import numpy as np
 from scipy import sparse
 
 from arena.errors import InvalidInput
+from arena.evaluation.ratings.solver import line_search
 
 _STEP_TOLERANCE = 1e-5  # natural-log units, as in ``solver``
 _MAX_NEWTON_STEPS = 100
-_MAX_HALVINGS = 50
-_ARMIJO = 1e-4
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -90,22 +89,7 @@ class CovariateFit:
             hessian[:, diagonal, diagonal] += l2
             step = -np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
 
-            # Backtracking (Armijo) line search per round, as in ``solver``.
-            slope = (gradient * step).sum(axis=1)
-            before = current[active]
-            fraction = np.ones(active.size)
-            candidate = values + step
-            after, chance = evaluate(candidate, active)
-            rejected = after > before + _ARMIJO * fraction * slope + 1e-12 * np.abs(before)
-            for _ in range(_MAX_HALVINGS):
-                if not rejected.any():
-                    break
-                redo = np.flatnonzero(rejected)
-                fraction[redo] *= 0.5
-                candidate[redo] = values[redo] + fraction[redo, None] * step[redo]
-                after[redo], chance[redo] = evaluate(candidate[redo], active[redo])
-                slack = _ARMIJO * fraction[redo] * slope[redo] + 1e-12 * np.abs(before[redo])
-                rejected[redo] = after[redo] > before[redo] + slack
+            candidate, after, chance = line_search(values, step, gradient, current[active], active, evaluate)
             x[active] = candidate
             current[active] = after
             moving = np.abs(step).max(axis=1) >= _STEP_TOLERANCE
