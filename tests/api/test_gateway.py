@@ -269,7 +269,14 @@ def test_the_chat_rate_limit_and_the_generation_budget_hold(double: OllamaDouble
             assert over_cap.json()["error"]["type"] == "rate_limit_error"
             assert "ARENA_MAX_STREAMS_PER_USER" in over_cap.json()["error"]["message"]
         double.token_delay = 0.0
-        assert client.post("/v1/chat/completions", json={**body, "stream": False}).status_code == 200
+        # The closed stream hands its generation back as the server sees the hang-up: wait for that
+        # (the budget's gauge on /metrics, which no rate limit counts) rather than race it.
+        deadline = time.monotonic() + 10
+        while "arena_generations_running 0.0" not in client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the closed stream kept its generation"
+            time.sleep(0.02)
+        again = client.post("/v1/chat/completions", json={**body, "stream": False})
+        assert again.status_code == 200, again.text
         over_rate = client.post("/v1/chat/completions", json=body)  # the fourth in the chat bucket this minute
     assert over_rate.status_code == 429 and int(over_rate.headers["Retry-After"]) > 0
     assert "Too many chat requests" in over_rate.json()["error"]["message"]
