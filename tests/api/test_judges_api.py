@@ -11,9 +11,8 @@ from typer.testing import CliRunner
 
 from arena.cli.judges import judges
 from arena.cli.leaderboard import leaderboard
-from arena.storage import judgments as judgment_store
 from arena.storage.db import Database
-from tests.support.builders import SeededTurn, pairwise_vote, seed_turn
+from tests.support.builders import SeededTurn, judged_pair, pairwise_vote, seed_turn
 from tests.support.fixtures import ArenaFactory, arena_database
 from tests.support.server import RunningArena
 
@@ -32,23 +31,7 @@ def arena(arena_factory: ArenaFactory) -> RunningArena:
 
 def verdict(database: Database, turn: SeededTurn, ab: str, ba: str, *, judge: str) -> None:
     winner = {("A", "B"): "a", ("B", "A"): "b"}.get((ab, ba), "tie")
-    with database.session() as session:
-        judgment_store.add_judgment(
-            session,
-            run_id="3" * 32,
-            judge_model=judge,
-            mode="pairwise",
-            conversation_id=turn.conversation_id,
-            turn_id=turn.turn_id,
-            key_a=turn.instance_ids[0],
-            key_b=turn.instance_ids[1],
-            raw_ab="{}",
-            raw_ba="{}",
-            verdict_ab=ab,
-            verdict_ba=ba,
-            winner=winner,
-            consistent=winner != "tie" or ab == ba == "tie",
-        )
+    judged_pair(database, turn, winner=winner, judge=judge, verdict_ab=ab, verdict_ba=ba)
 
 
 def cli(command: object, *args: str) -> str:

@@ -119,7 +119,17 @@ def thumb(database: Database, turn: SeededTurn, index: int, value: str, *, voter
         )
 
 
-def judged_pair(database: Database, turn: SeededTurn, *, winner: str, judge: str = "ollama:judge", **extra) -> None:
+def judged_pair(
+    database: Database,
+    turn: SeededTurn,
+    *,
+    winner: str,
+    judge: str = "ollama:judge",
+    verdict_ab: str = "A",
+    verdict_ba: str = "A",
+    **extra,
+) -> None:
+    """A pairwise verdict on the turn's first two instances, each order's verdict as given."""
     with database.session() as session:
         judgment_store.add_judgment(
             session,
@@ -132,9 +142,9 @@ def judged_pair(database: Database, turn: SeededTurn, *, winner: str, judge: str
             key_b=turn.instance_ids[1],
             raw_ab="{}",
             raw_ba="{}",
-            verdict_ab="A",
-            verdict_ba="A",
+            verdict_ab=verdict_ab,
+            verdict_ba=verdict_ba,
             winner=winner,
-            consistent=winner != "tie",
+            consistent=winner != "tie" or verdict_ab == verdict_ba == "tie",
             **extra,
         )

@@ -128,8 +128,12 @@ def _check_prompt_lengths(prompt_set: PromptSet) -> None:
 
 
 def instance_record(instance: ModelInstance) -> dict[str, Any]:
+    return {"instance_id": instance.instance_id, "model": instance.model, **instance.options.model_dump()}
+
+
+def run_instance(instance: ModelInstance) -> dict[str, Any]:
     """How a run keeps an instance; `label` is the name its config gave it (a promptfoo provider's)."""
-    record = {"instance_id": instance.instance_id, "model": instance.model, **instance.options.model_dump()}
+    record = instance_record(instance)
     return {**record, "label": instance.id} if instance.id else record
 
 
@@ -156,7 +160,7 @@ def create_run(
             prompt_file=prompt_file,
             prompt_set_sha256=prompt_set.sha256,
             prompt_count=len(prompt_set.items),
-            instances=[instance_record(instance) for instance in spec.instances],
+            instances=[run_instance(instance) for instance in spec.instances],
             judge=judge,
             system=spec.system,
             repeats=spec.repeats,
@@ -168,7 +172,5 @@ def create_run(
         )
         # Known instances, so the judge's verdicts (stored under instance ids) can feed the leaderboard.
         for instance in spec.instances:
-            record = instance_record(instance)
-            record.pop("label", None)  # the run's own name for it, not the instance's
-            repository.upsert_instance(session, **record)
+            repository.upsert_instance(session, **instance_record(instance))
         return run.id
