@@ -210,7 +210,11 @@ def judged_turn(page: Page, url: str) -> Locator:
     add_instance(page, QWEN)
     send(page, "Why is the sky blue?")
     wait_until_answered(page, cards=2, turns=1)
-    return page.locator(".turn").first  # stays the first turn when more follow
+    turn = page.locator(".turn").first  # stays the first turn when more follow
+    # Pairwise judging needs both answers: say which one failed, and how, if one did.
+    cards = turn.locator(".card")
+    assert cards.evaluate_all("cards => cards.every(card => card.dataset.status === 'ok')"), cards.all_inner_texts()
+    return turn
 
 
 def start_judging(page: Page, turn: Locator, judge_model: str, tokens: int = 512) -> None:

@@ -40,9 +40,11 @@ def slot_taken(arena: RunningArena, double: OllamaDouble) -> Iterator[None]:
         assert generating.wait(30)
         yield
     finally:
+        # The reply is set before the holder is let go: the waiting request reaches the double
+        # as soon as the slot comes free, and the double reads `reply` when a request arrives.
+        double.reply = ["The", " answer"]
         double.token_delay = 0.0  # the holder finishes at once
         holder.join(60)
-        double.reply = ["The", " answer"]
 
 
 def test_a_waiting_comparison_and_a_waiting_regenerate_say_where_they_stand(
