@@ -2,8 +2,8 @@
 
 By default every model has one decode loop that batches all its running answers
 (engines/batch/). With ARENA_EMBEDDED_BATCHING=0 the per-object path below runs instead:
-generation runs on a worker thread per stream; tokens cross to the event loop through an
-asyncio queue. Stopping sets an event that a llama.cpp stopping criterion checks after every
+generation runs on a thread of its own per stream (decode_threads.py says why not a pool);
+tokens cross to the event loop through an asyncio queue. Stopping sets an event that a llama.cpp stopping criterion checks after every
 sampled token, so a stop takes effect within one token and the object goes back to the pool.
 """
 
@@ -15,7 +15,6 @@ import os
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,6 +26,7 @@ from arena.engines.batch.resident import LoopSource, ResidentLoops
 from arena.engines.batch.sampling import MIN_P
 from arena.engines.batch.streams import BatchedModels
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
+from arena.engines.decode_threads import OwnThreads
 from arena.engines.footprint import loaded_bytes
 from arena.engines.llama_cold import prompt_s, start_cold
 from arena.engines.llama_pool import LlamaPool
@@ -110,8 +110,9 @@ class EmbeddedEngine(Engine):
         self._batched = BatchedModels(slots=slots, n_ctx=n_ctx, share=self._share)
         self._resident_loops = ResidentLoops(self._batched, self.residency, self._loop_source)
         self.loaded_files = LoadedFiles(self.residency, self._batched, self._pools)  # deleted/replaced files
-        # Generation threads of their own, so they never starve the default executor (DB writes).
-        self._executor = ThreadPoolExecutor(max_workers=max(4, slots * 4), thread_name_prefix="llama")
+        # Generation threads of their own: they never starve the default executor (DB writes),
+        # and none outlives its generation (decode_threads.py).
+        self._generations = OwnThreads("llama")
 
     def catalog(self, *, refresh: bool = False) -> dict[str, CatalogEntry]:
         """The models on disk, looked up once and again whenever the model list is asked for."""
@@ -249,7 +250,7 @@ class EmbeddedEngine(Engine):
         try:
             # Answers started together join before any reads its share: none gets a head start.
             await asyncio.sleep(0)
-            future = loop.run_in_executor(self._executor, _generate, llm, entry, request, seat, timing, stop, emit)
+            future = self._generations.run(_generate, llm, entry, request, seat, timing, stop, emit)
         except BaseException:
             seat.leave()
             pool.release(llm)
@@ -285,7 +286,7 @@ class EmbeddedEngine(Engine):
             stop.set()
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._generations.join)
         await asyncio.to_thread(self._batched.close)
         for pool in self._pools.values():
             pool.close()

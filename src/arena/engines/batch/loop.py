@@ -4,7 +4,10 @@ Each step feeds the next token of every running sequence plus the whole prompts 
 joining (their shared prefix once), decodes them in one llama.cpp call, and samples each
 sequence from its own logits with its own chain. A sequence leaves when it ends, is stopped or
 fails; its slot goes to the next waiting one at the following step. Nothing one sequence does
-(an error, a stop) ends another."""
+(an error, a stop) ends another.
+
+The thread lives only while the model has work (engines/decode_threads.py says why: an idle
+thread that once decoded slows every other model's decoding 2-3x)."""
 
 from __future__ import annotations
 
@@ -34,24 +37,26 @@ class DecodeLoop:
         self.context = context
         self._prepare = prepare
         self._share = share
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: deque[Sequence] = deque()
         self._active: dict[int, Sequence] = {}
         self._free = list(range(context.slots))
         self._closing = False
         self._seat: Seat | None = None
-        self._thread = threading.Thread(target=self._run, name=f"decode-{name}", daemon=True)
-        self._thread.start()
+        self._name = name
+        self._thread: threading.Thread | None = None  # only while there is work
 
     def submit(self, sequences: list[Sequence]) -> None:
         """From the event loop: these join at the next step (together, so they can share a prefix)."""
-        with self._cond:
+        with self._lock:
             if self._closing:
                 for seq in sequences:
                     seq.emit(Failed(EngineError("the embedded engine is shutting down")))
                 return
             self._pending.extend(sequences)
-            self._cond.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"decode-{self._name}", daemon=True)
+                self._thread.start()
 
     @property
     def running(self) -> int:
@@ -60,15 +65,15 @@ class DecodeLoop:
     def refuse(self) -> None:
         """Unloading (cheap, under the memory registry's lock): no sequence joins from now and the
         thread ends after its current step; `close` (on a worker thread) frees the rest."""
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify()
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify()
-        self._thread.join()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
         for seq in list(self._pending) + list(self._active.values()):
             seq.emit(Failed(EngineError("the embedded engine is shutting down")))
             free_chain(seq.chain)
@@ -78,12 +83,11 @@ class DecodeLoop:
 
     def _run(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._active and not self._closing:
+            with self._lock:
+                if self._closing or not (self._pending or self._active):
+                    # Idle or unloading: the thread ends (the next submit starts another).
                     self._leave_share()
-                    self._cond.wait()
-                if self._closing:
-                    self._leave_share()
+                    self._thread = None
                     return
                 joining = [self._pending.popleft() for _ in range(min(len(self._free), len(self._pending)))]
                 for seq in self._pending:  # no slot for these: they wait, and their cards say so
