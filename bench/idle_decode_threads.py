@@ -49,6 +49,12 @@ def on_new_thread(work: Callable[[], float]) -> float:
     return out[0]
 
 
+def decode_then_idle(ctx: BatchContext, decoded: threading.Event, release: threading.Event) -> None:
+    decode_rate(ctx, 4)
+    decoded.set()
+    release.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
@@ -62,12 +68,7 @@ def main() -> None:
         # The other model decodes once on a thread that then waits, idle, as a pooled thread would.
         decoded, release = threading.Event(), threading.Event()
 
-        def other_model() -> None:
-            decode_rate(other, 4)
-            decoded.set()
-            release.wait()
-
-        idle = threading.Thread(target=other_model)
+        idle = threading.Thread(target=decode_then_idle, args=(other, decoded, release))
         idle.start()
         decoded.wait()
         beside_idle.append(on_new_thread(lambda: decode_rate(measured, args.steps)))
@@ -75,7 +76,9 @@ def main() -> None:
         idle.join()
         after.append(on_new_thread(lambda: decode_rate(measured, args.steps)))
     med = statistics.median
-    print(f"SmolLM2-135M, one sequence, {args.threads} threads of {os.cpu_count()} CPUs, {args.runs} runs (median tokens/s)")
+    print(
+        f"SmolLM2-135M, one sequence, {args.threads} threads of {os.cpu_count()} CPUs, {args.runs} runs (median tokens/s)"
+    )
     print(f"  alone                               {med(alone):6.1f}")
     print(f"  beside another model's idle thread  {med(beside_idle):6.1f}   {med(beside_idle) / med(alone):.2f}x alone")
     print(f"  after that thread ended             {med(after):6.1f}   {med(after) / med(alone):.2f}x alone")

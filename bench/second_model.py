@@ -55,7 +55,9 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-    print(f"SmolLM2-135M through /api/stream_chat, {args.tokens} tokens, {args.threads} threads, batching={args.batching}")
+    print(
+        f"SmolLM2-135M through /api/stream_chat, {args.tokens} tokens, {args.threads} threads, batching={args.batching}"
+    )
     print(f"  only it loaded                  {alone:6.1f} tok/s")
     print(f"  a second model loaded, idle     {beside:6.1f} tok/s   {beside / alone:.2f}x")
 

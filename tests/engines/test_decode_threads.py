@@ -22,7 +22,9 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 def ask(text: str) -> GenerationRequest:
     return GenerationRequest(
-        model=SMOLLM2_NAME, messages=[Message(role="user", content=text)], options=SamplingOptions(num_predict=4, seed=1)
+        model=SMOLLM2_NAME,
+        messages=[Message(role="user", content=text)],
+        options=SamplingOptions(num_predict=4, seed=1),
     )
 
 
