@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from arena.engines.batch.sequence import Sequence
 from arena.engines.catalog import SMOLLM2_NAME
 from arena.engines.embedded import EmbeddedEngine
 from arena.errors import EngineError, EngineRejected
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -49,13 +50,6 @@ async def collect(engine: EmbeddedEngine, request: GenerationRequest) -> tuple[s
     assert last is not None and last.usage is not None
     return "".join(parts), last
 
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return condition()
 
 
 GREEDY = [  # top_k=1: the most likely token every step, whatever the temperature

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from arena.engines.base import GenerationRequest, Message, SamplingOptions
 from arena.engines.catalog import SMOLLM2_NAME
 from arena.engines.decode_threads import OwnThreads
 from arena.engines.embedded import EmbeddedEngine
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -30,14 +30,6 @@ def ask(text: str) -> GenerationRequest:
 
 def threads_named(prefix: str) -> list[str]:
     return [thread.name for thread in threading.enumerate() if thread.name.startswith(prefix)]
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return condition()
 
 
 async def answer(engine: EmbeddedEngine, text: str) -> str:

@@ -8,7 +8,7 @@ import logging
 import re
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOption
 from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.embedded import EmbeddedEngine
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 SMOL = "smollm2-135m-instruct"
@@ -38,14 +39,6 @@ async def per_object(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
     yield engine
     await engine.aclose()
 
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Objects return to the pool from the worker thread's done-callback, a moment after the last chunk."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return True
-        await asyncio.sleep(0.01)
-    return condition()
 
 
 def ask(text: str, **options: object) -> GenerationRequest:
