@@ -125,8 +125,14 @@ class LlamaPool:
         return load_llama(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads)
 
 
-def load_llama(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
-    """A `Llama` object for the file (on a worker thread: it takes a while)."""
+def load_llama(path: Path, *, n_ctx: int, n_threads: int, mmap: bool = True) -> Llama:
+    """A `Llama` object for the file (on a worker thread: it takes a while).
+
+    `mmap=False` reads the weights into memory of their own: a file then overwritten in place
+    (`cp` over it, a download written straight into the models folder) cannot pull the pages
+    from under llama.cpp, which a mapping answers with SIGBUS, killing the process. The batched
+    path loads each model once and reads it so; the per-object path maps the file, so its
+    objects share one copy of the weights."""
     from llama_cpp import Llama
 
     route_llama_log()  # llama.cpp's log to Python logging at DEBUG, not to stderr
@@ -134,4 +140,6 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int) -> Llama:
     # stdout/stderr at /dev/null while it loads; two loads at once race on that and can leave
     # both pointing there for good.
     with _LOAD_LOCK:
-        return Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False)
+        return Llama(
+            model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, use_mmap=mmap, verbose=False
+        )

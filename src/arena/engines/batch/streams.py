@@ -92,7 +92,7 @@ class BatchedModels:
     def _load(self, name: str, path: Path, prepare_for: PrepareFor, before_load: Callable[[], None]) -> DecodeLoop:
         before_load()
         try:
-            llm = load_llama(path, n_ctx=TOKENIZER_N_CTX, n_threads=1)
+            llm = load_llama(path, n_ctx=TOKENIZER_N_CTX, n_threads=1, mmap=False)
             context = BatchContext(llm, slots=self.slots, n_ctx=self.n_ctx, n_threads=self._share.cores)
         except Exception as exc:
             logger.error("could not load the model file %s: %s", path, exc)
