@@ -96,6 +96,14 @@ async def test_a_model_deleted_while_generating_finishes_its_stream_then_a_new_f
     assert (await final_chunk(engine)).usage.load_s is not None  # type: ignore[union-attr]
 
 
+async def test_a_file_deleted_by_hand_unloads_when_the_model_list_is_read(engine: EmbeddedEngine) -> None:
+    await final_chunk(engine)
+    assert "a" in engine.residency.snapshot()
+    (engine.models_dir / "a.gguf").unlink()  # not through the arena: nothing told it
+    assert "a" not in {m.name for m in await engine.list_models()}
+    assert await unloaded(engine)  # its memory is given back, not held until the budget needs it
+
+
 async def test_a_file_replaced_under_a_loaded_id_is_loaded_again(engine: EmbeddedEngine) -> None:
     assert (await final_chunk(engine)).usage.load_s is not None  # type: ignore[union-attr]
     assert (await final_chunk(engine)).usage.load_s is None  # loaded: reused

@@ -122,6 +122,7 @@ class EmbeddedEngine(Engine):
         return self._catalog
 
     async def list_models(self) -> list[ModelInfo]:
+        await self.loaded_files.check_all()  # a file deleted or replaced by hand unloads now
         catalog = await asyncio.to_thread(self.catalog, refresh=True)
         memory = await asyncio.to_thread(self._memory_of, list(catalog.values()))
         loaded = self.residency.snapshot()

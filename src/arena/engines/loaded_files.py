@@ -2,7 +2,7 @@
 served from its old mapping under the same id.
 
 Deleting a model (`arena rm`, DELETE /api/models/…) retires it at once; a file found changed
-(another inode, size or mtime) when a stream starts is retired too. Retiring goes through the
+(another inode, size or mtime) when a stream starts or the model list is read is retired too. Retiring goes through the
 memory budget (engines/residency.py): an idle model is unloaded now; one generating keeps its
 streams and is unloaded when the last ends, while no new stream reaches it (its loop or pool
 is made unreachable here), so a new request finds the new file or "not in the catalog".
@@ -50,6 +50,12 @@ class LoadedFiles:
             return False
         await self.retire(name)
         return True
+
+    async def check_all(self) -> None:
+        """When the model list is asked for: retire every loaded model whose file changed or went,
+        so a file deleted by hand does not hold its memory until the budget needs the room."""
+        for name in list(self._files):
+            await self.check(name)
 
     async def retire(self, name: str) -> None:
         """Its file is gone or replaced: unload it now, or when its last stream ends."""
