@@ -164,8 +164,14 @@ async def test_gguf_files_in_the_models_folder_become_models(
     (tmp_path / "models").mkdir()
     shutil.copyfile(smollm2_gguf_path(), tmp_path / "models" / "My-Copy.gguf")
     (tmp_path / "models" / "Broken-Secret.gguf").write_bytes(b"not a model")
-    ids = {m.id for m in await engine.list_models()}
-    assert {"local:my-copy", "local:broken-secret", "local:smollm2-135m-instruct", "local:gemma3-270m"} <= ids
+    listed = {m.id: m for m in await engine.list_models()}
+    assert {"local:my-copy", "local:broken-secret", "local:smollm2-135m-instruct", "local:gemma3-270m"} <= set(listed)
+    # A file dropped in says what it is, from its own header, as the bundled copy of it does.
+    copy, bundled = listed["local:my-copy"], listed["local:smollm2-135m-instruct"]
+    assert (copy.family, copy.parameter_size, copy.quantization) == ("llama", "135M", "Q4_1")
+    assert (copy.family, copy.parameter_size, copy.quantization) == (bundled.family, bundled.parameter_size, bundled.quantization)
+    broken = listed["local:broken-secret"]
+    assert (broken.family, broken.parameter_size, broken.quantization) == (None, None, None)
     text, _ = await collect(engine, GenerationRequest(model="my-copy", messages=[Message(role="user", content="Hi")], options=SamplingOptions(num_predict=4)))
     assert text
     # A corrupt file is that model's error, in the arena's own terms, not a crash; its file's

@@ -8,6 +8,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena.engines.gguf_facts import gguf_facts
 from arena.engines.gguf_metadata import has_chat_template
 from arena.engines.pulled_models import read_record
 from arena.errors import ModelNotAvailable
@@ -98,9 +99,9 @@ def builtin_entries() -> list[CatalogEntry]:
 
 def folder_entries(models_dir: Path) -> list[CatalogEntry]:
     """Every *.gguf in ARENA_MODELS_DIR (dropped in by hand, or pulled from Hugging Face: then its
-    record names the quantization), named after the file; one without a chat template in its
-    metadata is a base model (an unreadable one is left for its load to judge). A download in
-    progress is a `.gguf.part` file, never listed."""
+    record names the quantization), named after the file, with its header's family, size and
+    quantization; one without a chat template in its metadata is a base model (an unreadable one
+    is left for its load to judge). A download in progress is a `.gguf.part` file, never listed."""
     if not models_dir.is_dir():
         return []
     entries = []
@@ -108,12 +109,13 @@ def folder_entries(models_dir: Path) -> list[CatalogEntry]:
         if ".partial-" in path.name:
             continue
         record = read_record(path)
+        facts = gguf_facts(path)
         entries.append(
             CatalogEntry(
                 name=path.stem.lower(),
-                family=None,
-                parameter_size=None,
-                quantization=record.quantization if record else None,
+                family=facts.family,
+                parameter_size=facts.parameter_size,
+                quantization=(record.quantization if record else None) or facts.quantization,
                 base_model=has_chat_template(path) is False,
                 path=path,
             )
