@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arena.engines.gguf_metadata import NotGguf, _read_value, _skip_value, _unpack
+from arena.engines.gguf_metadata import (
+    MAX_KEY_BYTES,
+    NotGguf,
+    _read_value,
+    _skip_value,
+    _unpack,
+    damaged_header_is_not_gguf,
+    read_text,
+)
 
 ALIGNMENT_KEY = "general.alignment"
 DEFAULT_ALIGNMENT = 32
@@ -24,6 +32,7 @@ _BLOCKS = {
 MAX_DIMS = 4
 
 
+@damaged_header_is_not_gguf
 def needed_length(path: Path) -> int:
     """The bytes the file must have for its header and tensor data; NotGguf if its header is broken."""
     with path.open("rb") as handle:
@@ -36,7 +45,7 @@ def needed_length(path: Path) -> int:
         alignment = DEFAULT_ALIGNMENT
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
-            key = handle.read(length).decode("utf-8", errors="replace")
+            key = read_text(handle, length, MAX_KEY_BYTES)
             (kind,) = _unpack(handle, "<I")
             if key == ALIGNMENT_KEY:
                 value = _read_value(handle, kind)

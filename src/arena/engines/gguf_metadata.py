@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
 _STRING, _ARRAY = 8, 9
@@ -21,8 +24,37 @@ _STRING, _ARRAY = 8, 9
 _FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 
 
+# Longer than any real key or string value: a length beyond these is a damaged header, refused
+# before Python tries to allocate it (a 1 TB "key" raised MemoryError out of the model list).
+MAX_KEY_BYTES = 65_535  # the GGUF spec's limit for a key
+MAX_STRING_BYTES = 16 * 2**20  # chat templates are kilobytes
+
+
 class NotGguf(ValueError):
     """The file is not a GGUF model we can read."""
+
+
+def damaged_header_is_not_gguf(read: Callable[P, R]) -> Callable[P, R]:
+    """Every way a damaged header can fail a reader (a count or offset too big for a seek, a
+    malformed struct) becomes NotGguf: the caller's one "unreadable" case, never a crash."""
+
+    @wraps(read)
+    def reading(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return read(*args, **kwargs)
+        except (OverflowError, MemoryError, struct.error) as exc:
+            raise NotGguf(f"its header is damaged ({type(exc).__name__})") from None
+
+    return reading
+
+
+def read_text(handle: BinaryIO, length: int, limit: int) -> str:
+    if length > limit:
+        raise NotGguf(f"its header holds a {length:,}-byte string, longer than any real one")
+    data = handle.read(length)
+    if len(data) != length:
+        raise NotGguf("the file ends inside its header")
+    return data.decode("utf-8", errors="replace")
 
 
 def _unpack(handle: BinaryIO, fmt: str) -> tuple[int, ...]:
@@ -49,6 +81,7 @@ def _skip_value(handle: BinaryIO, kind: int) -> None:
         raise NotGguf(f"unknown metadata type {kind}")
 
 
+@damaged_header_is_not_gguf
 def metadata_keys(path: Path) -> list[str]:
     """Every metadata key of a GGUF (version 2 or 3), in file order."""
     with path.open("rb") as handle:
@@ -61,7 +94,7 @@ def metadata_keys(path: Path) -> list[str]:
         keys = []
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
-            keys.append(handle.read(length).decode("utf-8", errors="replace"))
+            keys.append(read_text(handle, length, MAX_KEY_BYTES))
             (kind,) = _unpack(handle, "<I")
             _skip_value(handle, kind)
         if handle.tell() > path.stat().st_size:  # seeking past the end does not fail by itself
@@ -93,7 +126,7 @@ GgufValue = int | float | bool | str | list[int | float | bool | str]
 
 def _read_value(handle: BinaryIO, kind: int) -> GgufValue:
     if kind == _STRING:
-        return handle.read(_unpack(handle, "<Q")[0]).decode("utf-8", errors="replace")
+        return read_text(handle, _unpack(handle, "<Q")[0], MAX_STRING_BYTES)
     if kind == _ARRAY:
         element, count = _unpack(handle, "<IQ")
         if element == _ARRAY:
@@ -104,6 +137,7 @@ def _read_value(handle: BinaryIO, kind: int) -> GgufValue:
     raise NotGguf(f"unknown metadata type {kind}")
 
 
+@damaged_header_is_not_gguf
 def metadata_values(
     path: Path, wanted: Callable[[str], bool], *, until: Callable[[str], bool] | None = None
 ) -> dict[str, GgufValue]:
@@ -119,7 +153,7 @@ def metadata_values(
         _tensors, count = _unpack(handle, "<QQ")
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
-            key = handle.read(length).decode("utf-8", errors="replace")
+            key = read_text(handle, length, MAX_KEY_BYTES)
             if until is not None and until(key):
                 break
             (kind,) = _unpack(handle, "<I")
