@@ -85,7 +85,7 @@ async def test_a_model_deleted_while_generating_finishes_its_stream_then_a_new_f
     first = await anext(stream)
     assert engine.residency.snapshot()["a"].in_use == 1  # its final chunk is not read yet
     await engine.delete("a")
-    assert "a" in engine.residency.snapshot()  # kept for the answer under way
+    assert retired_copies(engine) == 1  # kept, and charged, for the answer under way
     with pytest.raises(ModelNotAvailable):  # no new stream on the deleted weights
         await final_chunk(engine)
     rest = [chunk async for chunk in stream]  # the running answer ends normally
@@ -102,6 +102,30 @@ async def test_a_file_deleted_by_hand_unloads_when_the_model_list_is_read(engine
     (engine.models_dir / "a.gguf").unlink()  # not through the arena: nothing told it
     assert "a" not in {m.name for m in await engine.list_models()}
     assert await unloaded(engine)  # its memory is given back, not held until the budget needs it
+
+
+def retired_copies(engine: EmbeddedEngine) -> int:
+    return sum(1 for key in engine.residency.snapshot() if key.startswith("a (retired"))
+
+
+async def test_a_file_replaced_while_generating_loads_anew_for_the_next_request_at_once(engine: EmbeddedEngine) -> None:
+    old_answer = engine.stream(ask(num_predict=150))  # still answering when the new load is done
+    first = await anext(old_answer)
+    model = engine.models_dir / "a.gguf"
+    copy = engine.models_dir / "a.new"
+    shutil.copyfile(smollm2_gguf_path(), copy)
+    copy.replace(model)  # replaced with mv while the old file answers
+    # Not refused until the old answer ends: the new file loads, beside the old copy.
+    assert (await final_chunk(engine)).usage.load_s is not None  # type: ignore[union-attr]
+    assert retired_copies(engine) == 1 and engine.residency.snapshot()["a"].in_use == 0
+    rest = [chunk async for chunk in old_answer]  # the old answer ends normally, on the old file
+    assert first.text is not None and rest[-1].finish_reason in ("length", "stop")
+    for _ in range(200):  # its end frees the old copy alone
+        if not retired_copies(engine):
+            break
+        await asyncio.sleep(0.01)
+    assert retired_copies(engine) == 0 and "a" in engine.residency.snapshot()
+    assert (await final_chunk(engine)).usage.load_s is None  # the new copy stayed loaded
 
 
 async def test_a_file_replaced_under_a_loaded_id_is_loaded_again(engine: EmbeddedEngine) -> None:

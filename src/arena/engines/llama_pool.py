@@ -50,6 +50,7 @@ class LlamaPool:
         self._idle: list[Llama] = []
         self._loaded = 0  # objects alive, idle or lent
         self._lock = threading.Lock()  # `close` may run while a worker thread finishes a load
+        self._ticket: object = None  # the registry entry its objects count on (Admission.ticket)
 
     async def wait_for_slot(self) -> float:
         """Wait for a free slot; the seconds waited (0.0: one was free at once)."""
@@ -73,6 +74,7 @@ class LlamaPool:
         except BaseException:
             self._slots.release()
             raise
+        self._ticket = admission.ticket  # one entry for all its uses while it is loaded
         with self._lock:
             if self._idle:
                 return self._idle.pop(), None
@@ -96,7 +98,7 @@ class LlamaPool:
         with self._lock:
             self._idle.append(llm)
         self._slots.release()
-        self._residency.leave(self.key)
+        self._residency.leave(self.key, ticket=self._ticket)
 
     def close(self) -> None:
         self._detach()()
@@ -105,7 +107,7 @@ class LlamaPool:
         self._slots.release()
         with self._lock:
             holds_nothing = self._loaded == 0
-        self._residency.leave(self.key, holds_nothing=holds_nothing)
+        self._residency.leave(self.key, ticket=self._ticket, holds_nothing=holds_nothing)
 
     def _detach(self) -> Free:
         """Unloading (the registry's call, with every object idle): none can be taken from now;

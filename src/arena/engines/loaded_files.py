@@ -5,13 +5,15 @@ Deleting a model (`arena rm`, DELETE /api/models/…) retires it at once; a file
 (another inode, size or mtime) when a stream starts or the model list is read is retired too. Retiring goes through the
 memory budget (engines/residency.py): an idle model is unloaded now; one generating keeps its
 streams and is unloaded when the last ends, while no new stream reaches it (its loop or pool
-is made unreachable here), so a new request finds the new file or "not in the catalog".
+is made unreachable here, and its budget entry steps aside), so a new request loads the new
+file at once, or finds "not in the catalog".
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,11 +60,13 @@ class LoadedFiles:
             await self.check(name)
 
     async def retire(self, name: str) -> None:
-        """Its file is gone or replaced: unload it now, or when its last stream ends."""
+        """Its file is gone or replaced: unload it now, or when its last stream ends; a new
+        request for the name meanwhile loads the file as it is now."""
         self._files.pop(name, None)
         self._pools.pop(name, None)  # the per-object path: a new request builds a pool on the new file
-        free = self._residency.retire(name)
+        loop = self._batched.hide(name)  # its streams keep the loop, no new one finds it
+        # Generating, the old copy steps aside in the budget and frees only itself at its end.
+        detach = partial(self._batched.detach_hidden, name, loop) if loop is not None else None
+        free = self._residency.retire(name, detach=detach)
         if free is not None:
             await asyncio.to_thread(free)
-        else:
-            self._batched.hide(name)  # generating: its streams keep the loop, no new one finds it

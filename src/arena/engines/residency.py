@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from arena.errors import MemoryBusy, ModelNotAvailable, ModelTooLarge
+from arena.errors import MemoryBusy, ModelTooLarge
 
 Free = Callable[[], None]
 Detach = Callable[[], Free]
@@ -54,6 +54,9 @@ class Admission:
     resident: bool
     unloaded: list[str] = field(default_factory=list)
     _frees: list[Free] = field(default_factory=list)
+    # The entry this use counts on: `leave` with it finds the entry even after a retire moved it
+    # aside (a new file loading under the same name meanwhile has an entry of its own).
+    ticket: object = None
 
     def free_unloaded(self) -> None:
         """Free the unloaded models' memory (slow: call it on a worker thread). Once only."""
@@ -68,6 +71,7 @@ class Residency:
         self._clock = clock
         self._lock = threading.Lock()
         self._models: dict[str, _Resident] = {}
+        self._retired = 0  # entries moved aside by `retire`, for their keys of their own
 
     def enter(self, key: str, *, load_bytes: int, detach: Detach, label: str | None = None) -> Admission:
         """The caller is about to use `key`: it is in use from now until `leave`. If it is not
@@ -77,15 +81,10 @@ class Residency:
         with self._lock:
             now = self._clock()
             resident = self._models.get(key)
-            if resident is not None and resident.retiring:
-                raise ModelNotAvailable(
-                    f"{name} was deleted or its file replaced: its last answers are finishing on the old "
-                    "file; try again when they have ended"
-                )
             if resident is not None:
                 resident.in_use += 1
                 resident.last_used = now
-                return Admission(resident=True)
+                return Admission(resident=True, ticket=resident)
             if load_bytes > self.budget_bytes:
                 raise ModelTooLarge(
                     f"{name} is refused by the embedded engine's memory budget: it needs about "
@@ -102,16 +101,18 @@ class Residency:
                     "(ARENA_EMBEDDED_MAX_MEMORY): try again when they have finished"
                 )
             frees = [self._models.pop(victim).detach() for victim in victims]
-            self._models[key] = _Resident(bytes=load_bytes, detach=detach, in_use=1, last_used=now)
-            return Admission(resident=False, unloaded=victims, _frees=frees)
+            entry = self._models[key] = _Resident(bytes=load_bytes, detach=detach, in_use=1, last_used=now)
+            return Admission(resident=False, unloaded=victims, _frees=frees, ticket=entry)
 
-    def leave(self, key: str, *, holds_nothing: bool = False) -> None:
-        """One use of `key` ended. `holds_nothing`: its load failed and nothing of it is in memory,
-        so its charge goes once no one else uses it."""
+    def leave(self, key: str, *, ticket: object = None, holds_nothing: bool = False) -> None:
+        """One use of `key` ended (`ticket`: its Admission's, which finds the entry even once a
+        retire has moved it aside). `holds_nothing`: its load failed and nothing of it is in
+        memory, so its charge goes once no one else uses it."""
         with self._lock:
-            resident = self._models.get(key)
-            if resident is None:
+            found = self._find(key, ticket)
+            if found is None:
                 return
+            key, resident = found
             resident.in_use = max(0, resident.in_use - 1)
             resident.last_used = self._clock()
             if holds_nothing and resident.in_use == 0:
@@ -123,17 +124,29 @@ class Residency:
         # The last stream on a deleted file ended: free it off the caller's (event-loop) thread.
         threading.Thread(target=free, name=f"unload-{key}", daemon=True).start()
 
-    def retire(self, key: str) -> Free | None:
+    def retire(self, key: str, *, detach: Detach | None = None) -> Free | None:
         """`key`'s file was deleted or replaced: unload it now when idle (returns what frees its
-        memory), or else refuse every new use and unload it when its last use leaves (None)."""
+        memory). In use, it steps aside under a key of its own, still charged, and unloads when its
+        last use leaves (by `detach` if given: what frees only this old copy); the name is free at
+        once, so the next request loads the new file (None)."""
         with self._lock:
             resident = self._models.get(key)
             if resident is None:
                 return None
             if resident.in_use == 0:
                 return self._models.pop(key).detach()
+            del self._models[key]
+            self._retired += 1
             resident.retiring = True
+            resident.detach = detach or resident.detach
+            self._models[f"{key} (retired {self._retired})"] = resident
             return None
+
+    def _find(self, key: str, ticket: object) -> tuple[str, _Resident] | None:
+        if ticket is None:
+            resident = self._models.get(key)
+            return (key, resident) if resident is not None else None
+        return next(((k, r) for k, r in self._models.items() if r is ticket), None)
 
     def unload_idle(self) -> list[Free]:
         """Unload every idle model (shutdown, tests); returns what frees their memory."""

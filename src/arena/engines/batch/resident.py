@@ -36,15 +36,16 @@ Resolve = Callable[[str], Awaitable[LoopSource]]
 class Hold:
     """One stream's use of one model: entered once, left once (later calls do nothing)."""
 
-    def __init__(self, residency: Residency, name: str) -> None:
+    def __init__(self, residency: Residency, name: str, ticket: object) -> None:
         self._residency = residency
         self._name = name
+        self._ticket = ticket
         self._left = False
 
     def leave(self, *, holds_nothing: bool = False) -> None:
         if not self._left:
             self._left = True
-            self._residency.leave(self._name, holds_nothing=holds_nothing)
+            self._residency.leave(self._name, ticket=self._ticket, holds_nothing=holds_nothing)
 
 
 class ResidentLoops:
@@ -64,7 +65,7 @@ class ResidentLoops:
         admission = self._residency.enter(
             name, load_bytes=self._bytes.get(name, 0), detach=partial(self._models.detach, name), label=f"local:{name}"
         )
-        hold = Hold(self._residency, name)
+        hold = Hold(self._residency, name, admission.ticket)
         try:
             loop = self._models.loop(name)
             if loop is not None:

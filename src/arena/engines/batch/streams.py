@@ -82,12 +82,24 @@ class BatchedModels:
 
         return close
 
-    def hide(self, name: str) -> None:
-        """Its file was deleted while it generates: the running streams keep the loop, no new
-        stream finds it; `detach` closes it once they have ended."""
+    def hide(self, name: str) -> DecodeLoop | None:
+        """Its file was deleted or replaced: the running streams keep the loop, no new stream
+        finds it (a new one loads under the name); `detach` or `detach_hidden` closes it once they
+        have ended. The loop hidden, if one was loaded."""
         loop = self._loops.pop(name, None)
         if loop is not None:
             self._hidden.setdefault(name, []).append(loop)
+        return loop
+
+    def detach_hidden(self, name: str, loop: DecodeLoop) -> Callable[[], None]:
+        """Like `detach`, for one hidden loop only: a loop loaded under the name since stays."""
+        hidden = self._hidden.get(name, [])
+        if loop in hidden:
+            hidden.remove(loop)
+        if not hidden:
+            self._hidden.pop(name, None)
+        loop.refuse()
+        return loop.close
 
     def _load(self, name: str, path: Path, prepare_for: PrepareFor, before_load: Callable[[], None]) -> DecodeLoop:
         before_load()
