@@ -16,7 +16,6 @@ sequences in one batch against N decodes of a `Llama` object one after another.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -26,7 +25,7 @@ import httpx
 
 from arena.engines.catalog import SMOLLM2_NAME, smollm2_gguf_path
 from arena.engines.embedded import default_thread_budget
-from bench.relay import PROMPT, SEED, direct_run, rate, start_arena
+from bench.relay import PROMPT, SEED, direct_run, rate, start_arena, stream_clock
 
 TEMPERATURES = (0.2, 0.5, 0.7, 0.9, 1.1, 1.3)
 
@@ -41,19 +40,7 @@ def aggregate_run(client: httpx.Client, n: int, tokens: int) -> tuple[float, flo
             for i in range(n)
         ],
     }
-    started = time.perf_counter()
-    first = last = 0.0
-    pieces = 0
-    with client.stream("POST", "/api/stream_chat", json=body) as response:
-        response.raise_for_status()
-        for raw in response.iter_lines():
-            event = json.loads(raw)
-            if event.get("error"):
-                raise RuntimeError(event["error"])
-            if event.get("token"):
-                last = time.perf_counter()
-                first = first or last
-                pieces += 1
+    started, first, last, pieces = stream_clock(client, body)
     return pieces / (last - started), rate(first, last, pieces), first - started
 
 

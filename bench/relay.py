@@ -67,11 +67,9 @@ def direct_run(llm, tokens: int, threads: int) -> Timing:
     return Timing(ttft_s=first - started, tokens=pieces, tokens_per_sec=rate(first, last, pieces))
 
 
-def arena_run(client: httpx.Client, tokens: int) -> Timing:
-    body = {
-        "message": PROMPT,
-        "model_instances": [{"model": f"local:{SMOLLM2_NAME}", "num_predict": tokens, "seed": SEED}],
-    }
+def stream_clock(client: httpx.Client, body: dict) -> tuple[float, float, float, int]:
+    """One /api/stream_chat read to its end: when it was sent, its first and last token lines,
+    and how many token lines came (an error line raises)."""
     started = time.perf_counter()
     first = last = 0.0
     pieces = 0
@@ -85,6 +83,15 @@ def arena_run(client: httpx.Client, tokens: int) -> Timing:
                 pieces += 1
             elif event.get("error"):
                 raise RuntimeError(event["error"])
+    return started, first, last, pieces
+
+
+def arena_run(client: httpx.Client, tokens: int) -> Timing:
+    body = {
+        "message": PROMPT,
+        "model_instances": [{"model": f"local:{SMOLLM2_NAME}", "num_predict": tokens, "seed": SEED}],
+    }
+    started, first, last, pieces = stream_clock(client, body)
     return Timing(ttft_s=first - started, tokens=pieces, tokens_per_sec=rate(first, last, pieces))
 
 

@@ -23,6 +23,7 @@ from arena.engines.batch.sequence import Sequence
 from arena.engines.catalog import SMOLLM2_NAME
 from arena.engines.embedded import EmbeddedEngine
 from arena.errors import EngineError, EngineRejected
+from tests.support.engine_answers import collect
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -40,15 +41,6 @@ def ask(text: str, **options: object) -> GenerationRequest:
     return GenerationRequest(
         model=SMOLLM2_NAME, messages=[Message(role="user", content=text)], options=SamplingOptions(**options)
     )
-
-
-async def collect(engine: EmbeddedEngine, request: GenerationRequest) -> tuple[str, Chunk]:
-    parts, last = [], None
-    async for chunk in engine.stream(request):
-        parts.append(chunk.text)
-        last = chunk
-    assert last is not None and last.usage is not None
-    return "".join(parts), last
 
 
 

@@ -17,6 +17,7 @@ from arena.engines.base import Chunk, GenerationRequest, Message, SamplingOption
 from arena.engines.catalog import smollm2_gguf_path
 from arena.engines.embedded import EmbeddedEngine
 from arena.errors import EngineError, EngineRejected, ModelNotAvailable
+from tests.support.engine_answers import collect
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.anyio
@@ -43,15 +44,6 @@ async def per_object(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
 
 def ask(text: str, **options: object) -> GenerationRequest:
     return GenerationRequest(model=SMOL, messages=[Message(role="user", content=text)], options=SamplingOptions(**options))
-
-
-async def collect(engine: EmbeddedEngine, request: GenerationRequest) -> tuple[str, Chunk]:
-    parts, last = [], None
-    async for chunk in engine.stream(request):
-        parts.append(chunk.text)
-        last = chunk
-    assert last is not None and last.usage is not None
-    return "".join(parts), last
 
 
 async def test_counts_come_from_the_tokenizer(engine: EmbeddedEngine) -> None:

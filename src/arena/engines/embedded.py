@@ -24,6 +24,7 @@ from arena.engines.base import Chunk, Engine, EngineHealth, GenerationRequest, M
 from arena.engines.batch.loop import DecodeLoop, Prepare
 from arena.engines.batch.resident import LoopSource, ResidentLoops
 from arena.engines.batch.sampling import MIN_P
+from arena.engines.batch.sequence import Done, Event, Failed, Text
 from arena.engines.batch.streams import BatchedModels
 from arena.engines.catalog import CatalogEntry, builtin_entries, folder_entries, gemma3_gguf_path, size_on_disk
 from arena.engines.decode_threads import OwnThreads
@@ -39,22 +40,6 @@ from arena.errors import EngineError, EngineRejected, ModelNotAvailable
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
-
-
-@dataclass(frozen=True)
-class _Text:
-    text: str
-
-
-@dataclass(frozen=True)
-class _Done:
-    usage: Usage
-    finish_reason: str
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
 
 
 @dataclass(frozen=True)
@@ -241,11 +226,11 @@ class EmbeddedEngine(Engine):
             seat.leave()
             raise
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Text | _Done | _Failed] = asyncio.Queue()
+        queue: asyncio.Queue[Event] = asyncio.Queue()
         stop = threading.Event()
         timing = _Timing(wait_s=wait_s, load_s=load_s)
 
-        def emit(item: _Text | _Done | _Failed) -> None:
+        def emit(item: Event) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         try:
@@ -271,7 +256,7 @@ class EmbeddedEngine(Engine):
         try:
             while True:
                 item = await queue.get()
-                if isinstance(item, _Text):
+                if isinstance(item, Text):
                     yield Chunk(text=item.text)
                     continue
                 # The thread's last act. Shielded: a cancel must not mark the future done (and lend the
@@ -279,7 +264,7 @@ class EmbeddedEngine(Engine):
                 # model is idle when the final chunk is read (the memory budget's view).
                 await asyncio.shield(future)
                 give_back()
-                if isinstance(item, _Done):
+                if isinstance(item, Done):
                     yield Chunk(usage=item.usage, finish_reason=item.finish_reason)
                     return
                 raise item.error
@@ -320,7 +305,7 @@ def _generate(
     seat: Seat,
     timing: _Timing,
     stop: threading.Event,
-    emit: Callable[[_Text | _Done | _Failed], None],
+    emit: Callable[[Event], None],
 ) -> None:
     """Runs on a worker thread: generate, pushing text pieces and a final usage record."""
     try:
@@ -344,7 +329,7 @@ def _generate(
                 wait_s=timing.wait_s,
                 load_s=timing.load_s,
             )
-            emit(_Done(usage, "length"))
+            emit(Done(usage, "length"))
             return
         start_cold(llm)
         counter = _StopOrCount(stop, seat, llm)
@@ -371,7 +356,7 @@ def _generate(
         for piece in pieces:
             choice = piece["choices"][0]
             if choice["text"]:
-                emit(_Text(choice["text"]))
+                emit(Text(choice["text"]))
             finish_reason = choice.get("finish_reason") or finish_reason
         if stop.is_set():
             finish_reason = "stopped"
@@ -390,8 +375,8 @@ def _generate(
             load_s=timing.load_s,
             engine_settings={"min_p": MIN_P},
         )
-        emit(_Done(usage, finish_reason))
+        emit(Done(usage, finish_reason))
     except EngineError as exc:
-        emit(_Failed(exc))
+        emit(Failed(exc))
     except Exception as exc:  # a llama.cpp failure becomes this instance's error, not a crash
-        emit(_Failed(EngineError(f"the embedded engine failed: {exc}")))
+        emit(Failed(EngineError(f"the embedded engine failed: {exc}")))

@@ -18,6 +18,7 @@ from arena.engines.gguf_metadata import (
     _skip_value,
     _unpack,
     damaged_header_is_not_gguf,
+    read_counts,
     read_text,
 )
 
@@ -36,12 +37,7 @@ MAX_DIMS = 4
 def needed_length(path: Path) -> int:
     """The bytes the file must have for its header and tensor data; NotGguf if its header is broken."""
     with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise NotGguf("it is not a GGUF file")
-        (version,) = _unpack(handle, "<I")
-        if version < 2:
-            raise NotGguf(f"it is GGUF version {version}, older than llama.cpp reads")
-        tensors, count = _unpack(handle, "<QQ")
+        tensors, count = read_counts(handle, "it")
         alignment = DEFAULT_ALIGNMENT
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")

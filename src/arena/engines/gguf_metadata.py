@@ -48,6 +48,17 @@ def damaged_header_is_not_gguf(read: Callable[P, R]) -> Callable[P, R]:
     return reading
 
 
+def read_counts(handle: BinaryIO, subject: str) -> tuple[int, int]:
+    """Past the magic and version (version 2 or 3): the tensor count and the metadata key count."""
+    if handle.read(4) != b"GGUF":
+        raise NotGguf(f"{subject} is not a GGUF file")
+    (version,) = _unpack(handle, "<I")
+    if version < 2:
+        raise NotGguf(f"{subject} is GGUF version {version}, older than llama.cpp reads")
+    tensors, count = _unpack(handle, "<QQ")
+    return tensors, count
+
+
 def read_text(handle: BinaryIO, length: int, limit: int) -> str:
     if length > limit:
         raise NotGguf(f"its header holds a {length:,}-byte string, longer than any real one")
@@ -85,12 +96,7 @@ def _skip_value(handle: BinaryIO, kind: int) -> None:
 def metadata_keys(path: Path) -> list[str]:
     """Every metadata key of a GGUF (version 2 or 3), in file order."""
     with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise NotGguf(f"{path.name} is not a GGUF file")
-        (version,) = _unpack(handle, "<I")
-        if version < 2:
-            raise NotGguf(f"{path.name} is GGUF version {version}, older than llama.cpp reads")
-        _tensors, count = _unpack(handle, "<QQ")
+        _tensors, count = read_counts(handle, path.name)
         keys = []
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
@@ -145,12 +151,7 @@ def metadata_values(
     size. `until`: stop at the first key it accepts (the rest of the header is not read)."""
     found: dict[str, GgufValue] = {}
     with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise NotGguf(f"{path.name} is not a GGUF file")
-        (version,) = _unpack(handle, "<I")
-        if version < 2:
-            raise NotGguf(f"{path.name} is GGUF version {version}, older than llama.cpp reads")
-        _tensors, count = _unpack(handle, "<QQ")
+        _tensors, count = read_counts(handle, path.name)
         for _ in range(count):
             (length,) = _unpack(handle, "<Q")
             key = read_text(handle, length, MAX_KEY_BYTES)
