@@ -127,18 +127,18 @@ class Residency:
     def retire(self, key: str, *, detach: Detach | None = None) -> Free | None:
         """`key`'s file was deleted or replaced: unload it now when idle (returns what frees its
         memory). In use, it steps aside under a key of its own, still charged, and unloads when its
-        last use leaves (by `detach` if given: what frees only this old copy); the name is free at
-        once, so the next request loads the new file (None)."""
+        last use leaves (None); the name is free at once, so the next request loads the new file.
+        `detach`, if given, replaces the entry's own: what frees only this old copy."""
         with self._lock:
             resident = self._models.get(key)
             if resident is None:
                 return None
+            resident.detach = detach or resident.detach
             if resident.in_use == 0:
                 return self._models.pop(key).detach()
             del self._models[key]
             self._retired += 1
             resident.retiring = True
-            resident.detach = detach or resident.detach
             self._models[f"{key} (retired {self._retired})"] = resident
             return None
 

@@ -71,21 +71,18 @@ class BatchedModels:
 
     def detach(self, name: str) -> Callable[[], None]:
         """The memory budget unloads the (idle) model: its loop takes no new sequence from now, and
-        the returned call (slow: a worker thread) stops its thread and frees its context and weights."""
-        loops = [loop for loop in [self._loops.pop(name, None), *self._hidden.pop(name, [])] if loop is not None]
-        for loop in loops:
-            loop.refuse()
-
-        def close() -> None:
-            for loop in loops:
-                loop.close()
-
-        return close
+        the returned call (slow: a worker thread) stops its thread and frees its context and weights.
+        A hidden loop of an older file under the name is not this entry's: `detach_hidden` frees it."""
+        loop = self._loops.pop(name, None)
+        if loop is None:
+            return lambda: None
+        loop.refuse()
+        return loop.close
 
     def hide(self, name: str) -> DecodeLoop | None:
         """Its file was deleted or replaced: the running streams keep the loop, no new stream
-        finds it (a new one loads under the name); `detach` or `detach_hidden` closes it once they
-        have ended. The loop hidden, if one was loaded."""
+        finds it (a new one loads under the name); `detach_hidden` closes it once they have ended.
+        The loop hidden, if one was loaded."""
         loop = self._loops.pop(name, None)
         if loop is not None:
             self._hidden.setdefault(name, []).append(loop)
