@@ -7,6 +7,11 @@ from the request to the last token. For N=1 it also compares the batched arena w
 llama-cpp-python directly (bench/relay.py's measurement): relay ratio and first-token overhead.
 
     python bench/compare.py [--runs 3] [--tokens 64] [--threads N] [--sizes 1,2,4,6] [--cpu]
+                            [--before-src ../main-before/src]
+
+--before-src adds a third server run from another source tree, as bench/relay_ollama.py does:
+the code before batching (`git worktree add ../main-before cd717bc`, the last commit before it)
+is the issue's "today's path", measured in the same run rather than quoted.
 
 On a machine shared with other work the wall clock through two servers is mostly noise; --cpu
 adds what does not depend on it: the engine's CPU time per token (this thread's clock), N
@@ -20,6 +25,7 @@ import os
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -91,6 +97,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=default_thread_budget(), help="generation threads, every side")
     parser.add_argument("--sizes", default="1,2,4,6", help="instance counts to measure")
     parser.add_argument("--cpu", action="store_true", help="also the engine's CPU time per token")
+    parser.add_argument("--before-src", type=Path, help="also a server run from this src/ folder (the code before batching)")
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     if args.cpu:
@@ -105,11 +112,18 @@ def main() -> None:
     firsts: dict[tuple[str, int], list[float]] = {}
     direct_rates: list[float] = []
     direct_firsts: list[float] = []
-    with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
+    with (
+        tempfile.TemporaryDirectory() as on_dir,
+        tempfile.TemporaryDirectory() as off_dir,
+        tempfile.TemporaryDirectory() as before_dir,
+    ):
         servers = {
             "batched": start_arena(on_dir, args.threads, {"ARENA_EMBEDDED_BATCHING": "1", "ARENA_EMBEDDED_SLOTS": slots}),
             "per-object": start_arena(off_dir, args.threads, {"ARENA_EMBEDDED_BATCHING": "0", "ARENA_EMBEDDED_SLOTS": slots}),
         }
+        if args.before_src is not None:
+            before_env = {"PYTHONPATH": str(args.before_src.resolve()), "ARENA_EMBEDDED_SLOTS": slots}
+            servers["before"] = start_arena(before_dir, args.threads, before_env)
         clients = {name: httpx.Client(base_url=url, timeout=600) for name, (_, url) in servers.items()}
         try:
             for client in clients.values():  # warm: load the model (and, per-object, every object)
@@ -140,10 +154,15 @@ def main() -> None:
         f"SmolLM2-135M, {args.tokens} tokens per instance, {args.runs} alternated runs, "
         f"{args.threads} generation threads of {os.cpu_count()} CPUs"
     )
-    print("N   batched tok/s   per-object tok/s   ratio   (target N=4 >= 1.7)")
+    before = "   before tok/s   ratio" if args.before_src else ""
+    print(f"N   batched tok/s   per-object tok/s   ratio{before}   (target N=4 >= 1.7)")
     for n in sizes:
         on, off = med(rates[("batched", n)]), med(rates[("per-object", n)])
-        print(f"{n:<3} {on:13.1f}   {off:16.1f}   {on / off:5.2f}")
+        line = f"{n:<3} {on:13.1f}   {off:16.1f}   {on / off:5.2f}"
+        if args.before_src:
+            then = med(rates[("before", n)])
+            line += f"   {then:12.1f}   {on / then:5.2f}"
+        print(line)
     if 1 in sizes:
         # The relay measure of bench/relay.py: tokens/s between the first and the last token. Each
         # run's arena figures are paired with the direct run right after them (the machine's pace
